@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Error texts, the log sink and clocks shared by every part of libtapir.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "lib/tapir.h"
+
+static tapir_log_fn log_fn;
+static void *log_arg;
+
+static const struct {
+	int code;
+	const char *text;
+} errors[] = {
+	{ TAPIR_EOK, "success" },
+	{ TAPIR_ENOMEM, "out of memory" },
+	{ TAPIR_EINVAL, "invalid argument" },
+	{ TAPIR_EIO, "input/output error" },
+	{ TAPIR_ENOENT, "not found" },
+	{ TAPIR_ERANGE, "value out of range" },
+	{ TAPIR_EEXIST, "already exists" },
+	{ TAPIR_EPARSE, "malformed input" },
+	{ TAPIR_ESIG, "bad signature" },
+	{ TAPIR_ENOKEY, "unknown key id" },
+	{ TAPIR_EALG, "algorithm not allowed" },
+	{ TAPIR_EUNSIGNED, "not a signed message" },
+	{ TAPIR_ENAME, "invalid domain name" },
+	{ TAPIR_ETOOBIG, "input too large" },
+	{ TAPIR_EEXPIRED, "already expired" },
+	{ TAPIR_ESOURCE, "message for another source" },
+	{ TAPIR_ELIST, "list type not accepted" },
+	{ TAPIR_ECONFIG, "invalid configuration" },
+	{ TAPIR_EFULL, "table full" },
+	{ TAPIR_EMSGTYPE, "message type not accepted" },
+};
+
+const char *
+tapir_strerror(int err)
+{
+	for (size_t i = 0; i < sizeof(errors) / sizeof(errors[0]); i++)
+		if (errors[i].code == err)
+			return errors[i].text;
+	return "unknown error";
+}
+
+int
+tapir_error_set(struct tapir_error *err, int code, size_t offset,
+	const char *fmt, ...)
+{
+	if (err) {
+		va_list ap;
+		err->offset = offset;
+		va_start(ap, fmt);
+		vsnprintf(err->text, sizeof(err->text), fmt, ap);
+		va_end(ap);
+	}
+	return code;
+}
+
+void
+tapir_log_set(tapir_log_fn fn, void *arg)
+{
+	log_fn = fn;
+	log_arg = arg;
+}
+
+void
+tapir_log(enum tapir_log_level level, const char *fmt, ...)
+{
+	char line[512];
+	int n = snprintf(line, sizeof(line), "tapir-pop: ");
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (log_fn)
+		log_fn(log_arg, level, line);
+	else
+		fprintf(stderr, "%s\n", line);
+}
+
+int64_t
+tapir_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
+int64_t
+tapir_monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The module's configuration: one YAML file (libyaml), parsed into an
+ * immutable struct tapir_config. Errors name the file, line and key.
+ *
+ * Shape (every key optional unless marked; see examples/tapir-pop.yaml):
+ *
+ *   mqtt:
+ *     broker: mqtts://host:8883      # mqtt:// or mqtts://, required
+ *     client-id: resolver-1          # default "tapir-pop-<hostname>"
+ *     ca-file: /path  cert-file: /path  key-file: /path
+ *     keepalive: 30                  # seconds
+ *     protocol: auto                 # auto (v5, falls back to 3.1.1) | 5 | 311
+ *     reconnect-min: 1  reconnect-max: 60   # backoff, seconds
+ *   keys: /etc/dnstapir/certs/validation-keys.json   # JWKS, required
+ *   sources:
+ *     - name: dns-tapir              # required, unique, <= 63 chars
+ *       type: mqtt                   # mqtt (file, xfr: later)
+ *       list: doubtlist              # allowlist | denylist | doubtlist
+ *       topics: [observations/down/tapir-pop]   # mqtt: required
+ *       qos: 0                       # 0..2
+ *   policy:
+ *     denylist:  { action: NXDOMAIN }
+ *     doubtlist:
+ *       numsources:   { limit: 2, action: NXDOMAIN }
+ *       numtapirtags: { limit: 3, action: NXDOMAIN }
+ *       denytapir:    { tags: [likelymalware, 16], action: NXDOMAIN }
+ *     tapir-source: dns-tapir        # the source whose tags rules read
+ *   tags: { globally_new: 0, ... }   # extra tag names → bit numbers
+ *   answer:
+ *     negative-ttl: 60               # SOA TTL and minimum, seconds
+ *     soa-mname: tapir-pop.invalid   # SOA owner is the blocked name's zone
+ *     soa-rname: hostmaster.tapir-pop.invalid
+ *   limits:
+ *     max-message-size: 65536        # bytes, per MQTT message
+ *     max-entries: 10000000          # names in the database
+ *     queue-length: 10000            # messages waiting for the writer
+ *   control:
+ *     socket: /run/unbound/tapir-pop.sock
+ *     mode: 0660
+ *   state-dir: /var/lib/unbound/tapir-pop
+ *
+ * Thread safety: a parsed config is immutable; it is owned by the engine and
+ * replaced whole on reload.
+ */
+#ifndef TAPIR_CONFIG_H
+#define TAPIR_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/msg.h"
+#include "lib/tapir.h"
+
+#define TAPIR_SOURCE_NAME_MAX 64 /* including NUL */
+#define TAPIR_MAX_SOURCES 64
+#define TAPIR_MAX_TOPICS 16
+
+/* Actions, ordered from least to most restrictive: the numeric order is the
+ * "most restrictive fired action wins" order of the upstream policy. */
+enum tapir_action {
+	TAPIR_ACTION_PASS = 0,     /* no decision: resolve normally */
+	TAPIR_ACTION_PASSTHRU = 1, /* explicitly allowed (allowlist) */
+	TAPIR_ACTION_REDIRECT = 2,
+	TAPIR_ACTION_NODATA = 3,
+	TAPIR_ACTION_NXDOMAIN = 4,
+	TAPIR_ACTION_DROP = 5,
+	TAPIR_ACTION_COUNT = 6,
+};
+
+/** "NXDOMAIN", "nxdomain", ... → action, or -1. */
+int tapir_action_from_str(const char *s);
+/** Upper-case name of an action. */
+const char *tapir_action_str(enum tapir_action a);
+
+enum tapir_source_type {
+	TAPIR_SOURCE_MQTT = 0,
+	TAPIR_SOURCE_FILE = 1,
+	TAPIR_SOURCE_XFR = 2,
+};
+
+struct tapir_source_config {
+	char name[TAPIR_SOURCE_NAME_MAX];
+	enum tapir_source_type type;
+	enum tapir_list list;
+	size_t n_topics;
+	char *topics[TAPIR_MAX_TOPICS]; /* owned */
+	int qos;
+};
+
+struct tapir_rule_config {
+	bool enabled;
+	unsigned limit;           /* numsources, numtapirtags */
+	uint32_t tags;            /* denytapir: any of these bits */
+	enum tapir_action action;
+};
+
+enum tapir_mqtt_protocol {
+	TAPIR_MQTT_AUTO = 0, /* v5, falling back to v3.1.1 */
+	TAPIR_MQTT_V5 = 5,
+	TAPIR_MQTT_V311 = 4,
+};
+
+struct tapir_config {
+	char *path; /* owned: the file it came from */
+
+	struct {
+		char *host;      /* owned */
+		int port;
+		bool tls;
+		char *client_id; /* owned */
+		char *ca_file, *cert_file, *key_file; /* owned, may be NULL */
+		int keepalive;
+		enum tapir_mqtt_protocol protocol;
+		int reconnect_min, reconnect_max;
+	} mqtt;
+
+	char *keys_file; /* owned */
+
+	size_t n_sources;
+	struct tapir_source_config sources[TAPIR_MAX_SOURCES];
+
+	struct {
+		enum tapir_action denylist_action;
+		struct tapir_rule_config numsources;
+		struct tapir_rule_config numtapirtags;
+		struct tapir_rule_config denytapir;
+		char tapir_source[TAPIR_SOURCE_NAME_MAX];
+	} policy;
+
+	/* Tag names: bit number → name (NULL where unnamed). Both upstream
+	 * vocabularies are known by default; "tags:" adds or overrides. */
+	char *tag_names[32]; /* owned */
+
+	struct {
+		uint32_t negative_ttl;
+		char soa_mname[TAPIR_NAME_BUFSIZE];
+		char soa_rname[TAPIR_NAME_BUFSIZE];
+	} answer;
+
+	struct {
+		size_t max_message_size;
+		size_t max_entries;
+		size_t queue_length;
+	} limits;
+
+	struct {
+		char *socket; /* owned, NULL: no control socket */
+		unsigned mode;
+	} control;
+
+	char *state_dir; /* owned, may be NULL */
+};
+
+/**
+ * Parse a configuration from a buffer.
+ * @param name: file name used in error messages.
+ * @param err: on failure, line and "file:line: key: reason" text.
+ * @return: a config (owned by the caller) or NULL.
+ */
+struct tapir_config *tapir_config_parse(const char *buf, size_t len,
+	const char *name, struct tapir_error *err);
+
+/** tapir_config_parse() on a file. */
+struct tapir_config *tapir_config_load(const char *path,
+	struct tapir_error *err);
+
+/** Free a config; NULL is fine. */
+void tapir_config_destroy(struct tapir_config *cfg);
+
+/** Index of a source by name, or -1. */
+int tapir_config_source_index(const struct tapir_config *cfg,
+	const char *name);
+
+/**
+ * Tag name → bit number (0..31), using cfg's names and both upstream
+ * vocabularies; a decimal number "0".."31" is also accepted.
+ * @return: bit number or -1.
+ */
+int tapir_config_tag_bit(const struct tapir_config *cfg, const char *name);
+
+#endif

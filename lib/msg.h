@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * TapirMsg: the JSON payload of a DNS TAPIR observation (after the JWS is
+ * verified). Tolerant of every producer quirk seen upstream: key case
+ * ("Name"/"name", Go field names), names with or without a trailing dot and
+ * in any case, null arrays, RFC 3339 times with fractions and offsets, and
+ * the pre-2025 list names (whitelist, greylist, blacklist).
+ *
+ * An entry whose name is invalid or whose fields are missing is dropped and
+ * counted in n_invalid; the rest of the message stays usable. A message
+ * whose envelope fields are wrong is rejected whole.
+ *
+ * Thread safety: reentrant; a struct tapir_msg belongs to one thread.
+ */
+#ifndef TAPIR_MSG_H
+#define TAPIR_MSG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/name.h"
+#include "lib/tapir.h"
+
+enum tapir_list {
+	TAPIR_LIST_ALLOW = 0,
+	TAPIR_LIST_DENY = 1,
+	TAPIR_LIST_DOUBT = 2,
+	TAPIR_LIST_COUNT = 3,
+};
+
+/** "allowlist"/"denylist"/"doubtlist" (and the old names) → list, or -1. */
+int tapir_list_from_str(const char *s);
+/** The current name of a list. */
+const char *tapir_list_str(enum tapir_list list);
+
+enum tapir_msg_type {
+	TAPIR_MSG_OBSERVATION = 0,
+	TAPIR_MSG_INTEL_UPDATE = 1,
+};
+
+struct tapir_msg_entry {
+	char name[TAPIR_NAME_BUFSIZE]; /* canonical */
+	bool wildcard;                 /* name was given as "*.name" */
+	int64_t time_added;            /* seconds since epoch (0 in removed) */
+	int64_t ttl;                   /* seconds (0 in removed) */
+	uint32_t tag_mask;
+};
+
+struct tapir_msg {
+	char src_name[64];
+	enum tapir_msg_type msg_type;
+	enum tapir_list list;
+	int64_t timestamp; /* 0 when absent or unparsable: unused */
+	size_t n_added;
+	struct tapir_msg_entry *added; /* owned */
+	size_t n_removed;
+	struct tapir_msg_entry *removed; /* owned */
+	size_t n_invalid;      /* entries dropped */
+	char first_invalid[160]; /* reason for the first one dropped */
+};
+
+/**
+ * Parse a TapirMsg payload.
+ * @param buf, len: the payload bytes (need not be NUL-terminated).
+ * @param msg: filled on success (release with tapir_msg_clear); zeroed on
+ *	failure.
+ * @param err: reason on failure.
+ * @return: 0, TAPIR_EPARSE (not JSON, wrong types, missing src_name,
+ *	msg_type or list_type), TAPIR_EMSGTYPE, TAPIR_ELIST, TAPIR_ENOMEM.
+ */
+int tapir_msg_parse(const char *buf, size_t len, struct tapir_msg *msg,
+	struct tapir_error *err) TAPIR_WUR;
+
+/** Free what tapir_msg_parse() allocated; msg may be zeroed or NULL. */
+void tapir_msg_clear(struct tapir_msg *msg);
+
+/**
+ * Parse an RFC 3339 date-time ("2026-07-20T09:15:02.123456789Z",
+ * "...+02:00", lower-case t/z accepted) to seconds since the epoch
+ * (fractions truncated).
+ * @return: 0 or TAPIR_EPARSE.
+ */
+int tapir_time_parse(const char *s, int64_t *out) TAPIR_WUR;
+
+#endif

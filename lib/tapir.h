@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Common definitions of libtapir: error codes, the log sink and the clock.
+ *
+ * Functions return 0 on success or a negative enum tapir_err; constructors
+ * return a pointer or NULL. Nothing in lib/ includes Unbound headers: the
+ * module maps the log sink onto Unbound's log and passes names in.
+ *
+ * Thread safety: tapir_log_set() must be called before any other thread of
+ * the library runs (in the module's init); tapir_log() and tapir_strerror()
+ * may be called from any thread.
+ */
+#ifndef TAPIR_TAPIR_H
+#define TAPIR_TAPIR_H
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TAPIR_WUR __attribute__((warn_unused_result))
+#define TAPIR_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define TAPIR_EXPORT __attribute__((visibility("default")))
+
+enum tapir_err {
+	TAPIR_EOK = 0,
+	TAPIR_ENOMEM = -ENOMEM,
+	TAPIR_EINVAL = -EINVAL,
+	TAPIR_EIO = -EIO,
+	TAPIR_ENOENT = -ENOENT,
+	TAPIR_ERANGE = -ERANGE,
+	TAPIR_EEXIST = -EEXIST,
+	TAPIR_EBASE = -1000,
+	TAPIR_EPARSE = TAPIR_EBASE,  /* malformed input */
+	TAPIR_ESIG = -1001,          /* signature does not verify */
+	TAPIR_ENOKEY = -1002,        /* no trusted key with that kid */
+	TAPIR_EALG = -1003,          /* algorithm missing or not allowed */
+	TAPIR_EUNSIGNED = -1004,     /* not a JWS at all */
+	TAPIR_ENAME = -1005,         /* invalid domain name */
+	TAPIR_ETOOBIG = -1006,       /* input over a configured limit */
+	TAPIR_EEXPIRED = -1007,      /* entry already expired */
+	TAPIR_ESOURCE = -1008,       /* message for another source */
+	TAPIR_ELIST = -1009,         /* list type not accepted */
+	TAPIR_ECONFIG = -1010,       /* invalid configuration */
+	TAPIR_EFULL = -1011,         /* a fixed-size table is full */
+	TAPIR_EMSGTYPE = -1012,      /* msg_type not accepted */
+	TAPIR_ELAST = -1013,
+};
+
+/** Text for an error code (never NULL). */
+const char *tapir_strerror(int err);
+
+/** Detail of a parse error: where and why. */
+struct tapir_error {
+	int line;         /* 1-based line, 0 when not applicable */
+	size_t offset;    /* byte offset into the input */
+	char text[160];   /* one human-readable reason */
+};
+
+/** Fill err (if not NULL) with a reason; returns code for tail calls. */
+int tapir_error_set(struct tapir_error *err, int code, size_t offset,
+	const char *fmt, ...) TAPIR_PRINTF(4, 5);
+
+enum tapir_log_level {
+	TAPIR_LOG_ERR = 0,
+	TAPIR_LOG_WARN = 1,
+	TAPIR_LOG_INFO = 2,
+	TAPIR_LOG_DEBUG = 3,
+};
+
+/** Where lib/ sends its log lines. @param msg: one line, no newline,
+ * already prefixed with "tapir-pop: "; valid during the call only. */
+typedef void (*tapir_log_fn)(void *arg, enum tapir_log_level level,
+	const char *msg);
+
+/** Set the sink (NULL: stderr). Call before starting any library thread. */
+void tapir_log_set(tapir_log_fn fn, void *arg);
+
+/** Log one line through the sink. */
+void tapir_log(enum tapir_log_level level, const char *fmt, ...)
+	TAPIR_PRINTF(2, 3);
+
+/** Seconds since the epoch, from CLOCK_REALTIME (expiry is wall time). */
+int64_t tapir_now(void);
+
+/** Monotonic milliseconds, for timers that must not jump. */
+int64_t tapir_monotonic_ms(void);
+
+#endif
