@@ -1,3 +1,297 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-#include "config.h"
-#include "lib/tapir.h"
+/*
+ * Control socket server and client. The server handles one connection at a
+ * time with deadlines on every read and write, so a stuck client delays
+ * other operators by at most the deadline and never touches the resolver.
+ */
+#include "tapir_build.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "lib/control.h"
+
+#define IO_DEADLINE_MS 2000
+
+struct tapir_control {
+	char *path;
+	int fd;
+	int stop_pipe[2];
+	pthread_t thread;
+	tapir_control_fn fn;
+	void *arg;
+};
+
+void
+tapir_buf_append(struct tapir_buf *b, const char *s, size_t len)
+{
+	if (b->failed)
+		return;
+	if (b->len + len + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		char *p;
+		while (cap < b->len + len + 1)
+			cap *= 2;
+		if (!(p = realloc(b->data, cap))) {
+			b->failed = true;
+			return;
+		}
+		b->data = p;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, s, len);
+	b->len += len;
+	b->data[b->len] = '\0';
+}
+
+void
+tapir_buf_printf(struct tapir_buf *b, const char *fmt, ...)
+{
+	char small[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n < sizeof(small)) {
+		tapir_buf_append(b, small, (size_t)n);
+	} else {
+		char *big = malloc((size_t)n + 1);
+		if (!big) {
+			b->failed = true;
+			return;
+		}
+		va_start(ap, fmt);
+		vsnprintf(big, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+		tapir_buf_append(b, big, (size_t)n);
+		free(big);
+	}
+}
+
+void
+tapir_buf_clear(struct tapir_buf *b)
+{
+	free(b->data);
+	memset(b, 0, sizeof(*b));
+}
+
+static int
+wait_fd(int fd, short events, int64_t deadline)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	int64_t left = deadline - tapir_monotonic_ms();
+
+	if (left <= 0)
+		return -1;
+	return poll(&p, 1, (int)left) == 1 ? 0 : -1;
+}
+
+static void
+serve_one(struct tapir_control *c, int fd)
+{
+	char line[TAPIR_CONTROL_MAX_LINE + 1];
+	size_t len = 0;
+	int64_t deadline = tapir_monotonic_ms() + IO_DEADLINE_MS;
+	struct tapir_buf out = { 0 };
+	char *nl = NULL;
+
+	while (len < TAPIR_CONTROL_MAX_LINE) {
+		ssize_t n;
+		if (wait_fd(fd, POLLIN, deadline) != 0)
+			return;
+		n = read(fd, line + len, TAPIR_CONTROL_MAX_LINE - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		line[len] = '\0';
+		if ((nl = memchr(line, '\n', len)))
+			break;
+	}
+	line[len] = '\0';
+	if (nl) {
+		*nl = '\0';
+	} else if (len == TAPIR_CONTROL_MAX_LINE) {
+		tapir_buf_printf(&out, "error: request longer than %d bytes\n",
+			TAPIR_CONTROL_MAX_LINE);
+		goto send;
+	}
+	if (strlen(line) != (nl ? (size_t)(nl - line) : len)) {
+		tapir_buf_printf(&out, "error: NUL byte in request\n");
+		goto send;
+	}
+	if (len && line[strlen(line) - 1] == '\r')
+		line[strlen(line) - 1] = '\0';
+	c->fn(c->arg, line, &out);
+	if (out.failed) {
+		tapir_buf_clear(&out);
+		tapir_buf_printf(&out, "error: out of memory\n");
+	}
+send:
+	for (size_t off = 0; off < out.len;) {
+		ssize_t n;
+		if (wait_fd(fd, POLLOUT, deadline) != 0)
+			break;
+		n = send(fd, out.data + off, out.len - off, MSG_NOSIGNAL);
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	tapir_buf_clear(&out);
+}
+
+static void *
+control_main(void *arg)
+{
+	struct tapir_control *c = arg;
+
+	for (;;) {
+		struct pollfd p[2] = {
+			{ .fd = c->fd, .events = POLLIN },
+			{ .fd = c->stop_pipe[0], .events = POLLIN },
+		};
+		int fd;
+		if (poll(p, 2, -1) < 0)
+			continue;
+		if (p[1].revents)
+			break;
+		if (!(p[0].revents & POLLIN))
+			continue;
+		if ((fd = accept4(c->fd, NULL, NULL, SOCK_CLOEXEC)) < 0)
+			continue;
+		serve_one(c, fd);
+		close(fd);
+	}
+	return NULL;
+}
+
+struct tapir_control *
+tapir_control_create(const char *path, unsigned mode, tapir_control_fn fn,
+	void *arg, struct tapir_error *err)
+{
+	struct tapir_control *c;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		tapir_error_set(err, TAPIR_EINVAL, 0,
+			"control socket path too long: %s", path);
+		return NULL;
+	}
+	if (!(c = calloc(1, sizeof(*c))) || !(c->path = strdup(path))) {
+		free(c);
+		tapir_error_set(err, TAPIR_ENOMEM, 0, "out of memory");
+		return NULL;
+	}
+	c->fn = fn;
+	c->arg = arg;
+	c->stop_pipe[0] = c->stop_pipe[1] = -1;
+	strcpy(sa.sun_path, path);
+	if ((c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		goto out_errno;
+	/* A socket left by a previous load (Unbound reload) is stale. */
+	unlink(path);
+	if (bind(c->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+		goto out_errno;
+	if (chmod(path, mode) != 0 || listen(c->fd, 16) != 0)
+		goto out_unlink;
+	if (pipe2(c->stop_pipe, O_CLOEXEC) != 0)
+		goto out_unlink;
+	if (pthread_create(&c->thread, NULL, control_main, c) != 0)
+		goto out_unlink;
+	return c;
+
+out_unlink:
+	unlink(path);
+out_errno:
+	tapir_error_set(err, TAPIR_EIO, 0, "control socket %s: %s", path,
+		strerror(errno));
+	if (c->fd >= 0)
+		close(c->fd);
+	if (c->stop_pipe[0] >= 0) {
+		close(c->stop_pipe[0]);
+		close(c->stop_pipe[1]);
+	}
+	free(c->path);
+	free(c);
+	return NULL;
+}
+
+void
+tapir_control_destroy(struct tapir_control *c)
+{
+	if (!c)
+		return;
+	if (write(c->stop_pipe[1], "x", 1) != 1)
+		tapir_log(TAPIR_LOG_ERR, "control: cannot stop thread");
+	pthread_join(c->thread, NULL);
+	close(c->fd);
+	close(c->stop_pipe[0]);
+	close(c->stop_pipe[1]);
+	unlink(c->path);
+	free(c->path);
+	free(c);
+}
+
+int
+tapir_control_request(const char *path, const char *line, int timeout_ms,
+	struct tapir_buf *out, struct tapir_error *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int64_t deadline = tapir_monotonic_ms() + timeout_ms;
+	size_t len = strlen(line);
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return tapir_error_set(err, TAPIR_EINVAL, 0,
+			"socket path too long");
+	if (len >= TAPIR_CONTROL_MAX_LINE || memchr(line, '\n', len))
+		return tapir_error_set(err, TAPIR_EINVAL, 0,
+			"request too long or has a newline");
+	strcpy(sa.sun_path, path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+		connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return tapir_error_set(err, TAPIR_EIO, 0, "%s: %s", path,
+			strerror(e));
+	}
+	if (send(fd, line, len, MSG_NOSIGNAL) != (ssize_t)len ||
+		send(fd, "\n", 1, MSG_NOSIGNAL) != 1) {
+		close(fd);
+		return tapir_error_set(err, TAPIR_EIO, 0, "send: %s",
+			strerror(errno));
+	}
+	for (;;) {
+		char buf[4096];
+		ssize_t n;
+		if (wait_fd(fd, POLLIN, deadline) != 0) {
+			close(fd);
+			return tapir_error_set(err, TAPIR_EIO, 0,
+				"timed out waiting for the answer");
+		}
+		n = read(fd, buf, sizeof(buf));
+		if (n < 0) {
+			close(fd);
+			return tapir_error_set(err, TAPIR_EIO, 0, "read: %s",
+				strerror(errno));
+		}
+		if (n == 0)
+			break;
+		tapir_buf_append(out, buf, (size_t)n);
+	}
+	close(fd);
+	return out->failed ? TAPIR_ENOMEM : 0;
+}

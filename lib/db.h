@@ -1,1 +1,137 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The policy database: for each name, one entry per (source, kind), where
+ * the kind is "exact" (the name itself) or "subtree" (every name strictly
+ * below it, the RPZ "*.name" meaning). An entry carries the list it feeds,
+ * the TAPIR tag bits, when it was added and when it expires.
+ *
+ * Layout, for millions of names: names live in an append-only chunked arena
+ * that never moves; an open-addressing index of 8-byte slots holds a 32-bit
+ * hash tag and the arena position, so a miss rarely touches a name. Each
+ * name points to an immutable, exactly sized entry set; an update builds a
+ * new set and swaps one pointer.
+ *
+ * Thread safety: one writer thread calls every function that is not marked
+ * "reader"; any number of reader threads call the reader functions between
+ * tapir_db_read_begin() and tapir_db_read_end(). Readers never take a lock
+ * and never wait for the writer: replaced sets and grown indexes are freed
+ * only after a grace period (lib/epoch.h), in tapir_db_commit().
+ */
+#ifndef TAPIR_DB_H
+#define TAPIR_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/tapir.h"
+
+enum tapir_entry_flags {
+	/* The entry covers names strictly below its owner, not the owner. */
+	TAPIR_ENTRY_SUBTREE = 1 << 0,
+};
+
+/* An expiry that never comes: file and zone sources, until removed. */
+#define TAPIR_EXPIRY_NEVER UINT32_MAX
+
+struct tapir_entry {
+	uint32_t expiry; /* first second (epoch) at which it no longer applies */
+	uint32_t added;  /* when the source says it was added (epoch) */
+	uint32_t tags;   /* TAPIR tag bits */
+	uint16_t source; /* index into the configuration's sources */
+	uint8_t list;    /* enum tapir_list */
+	uint8_t flags;   /* enum tapir_entry_flags */
+};
+
+struct tapir_db;
+
+struct tapir_db_stats {
+	size_t names;      /* names with at least one entry */
+	size_t entries;    /* entries over all names */
+	size_t subtree;    /* entries with TAPIR_ENTRY_SUBTREE */
+	size_t records;    /* names stored, including emptied ones */
+	size_t index_slots;
+	size_t bytes;      /* memory held: arena, index, entry sets */
+};
+
+/**
+ * Create an empty database.
+ * @param max_names: inserts of new names beyond this fail with TAPIR_EFULL.
+ * @return: the database (owned by the caller) or NULL.
+ */
+struct tapir_db *tapir_db_create(size_t max_names);
+
+/** Free everything; no reader may be inside. NULL is fine. */
+void tapir_db_destroy(struct tapir_db *db);
+
+/**
+ * Add or replace the entry of (source, flags & SUBTREE) for a name.
+ * @param name, len: canonical name (lib/name.h).
+ * @param e: the entry (copied).
+ * @return: 0, TAPIR_EFULL, TAPIR_ENOMEM, TAPIR_EINVAL.
+ */
+int tapir_db_set(struct tapir_db *db, const char *name, size_t len,
+	const struct tapir_entry *e) TAPIR_WUR;
+
+/**
+ * Remove the entry of (source, flags & SUBTREE) for a name.
+ * @return: 0 if removed, TAPIR_ENOENT if there was none, TAPIR_ENOMEM.
+ */
+int tapir_db_remove(struct tapir_db *db, const char *name, size_t len,
+	uint16_t source, uint8_t flags) TAPIR_WUR;
+
+/**
+ * Remove every entry of a source (a source that is reloaded or dropped).
+ * @return: number of entries removed.
+ */
+size_t tapir_db_remove_source(struct tapir_db *db, uint16_t source);
+
+/**
+ * Make the writer's changes safe to forget: wait for a grace period and
+ * free what readers could still see. Cheap when nothing is pending; called
+ * by the writer after each batch, and by set/remove when much is pending.
+ */
+void tapir_db_commit(struct tapir_db *db);
+
+/** Called with each name whose entries an expiry pass changed. */
+typedef void (*tapir_db_name_cb)(void *arg, const char *name, size_t len);
+
+/**
+ * Drop expired entries, scanning at most max_slots index slots from where
+ * the last pass stopped (bounded work per pass; lookups already ignore
+ * expired entries, so this only reclaims memory and reports changes).
+ * @param cb: if not NULL, called with each name that lost entries.
+ * @return: number of entries dropped.
+ */
+size_t tapir_db_expire(struct tapir_db *db, int64_t now, size_t max_slots,
+	tapir_db_name_cb cb, void *arg);
+
+/** Called for each name and its entries; return nonzero to stop. */
+typedef int (*tapir_db_walk_cb)(void *arg, const char *name, size_t len,
+	const struct tapir_entry *e, size_t n);
+
+/** Visit every name with entries (writer thread, or inside a read). */
+int tapir_db_walk(struct tapir_db *db, tapir_db_walk_cb cb, void *arg);
+
+/** Counters and memory. Writer thread, or approximate from elsewhere. */
+void tapir_db_stats(struct tapir_db *db, struct tapir_db_stats *st);
+
+/** Reader: enter a read section. @return: token for read_end. */
+unsigned tapir_db_read_begin(struct tapir_db *db);
+
+/** Reader: leave the read section. */
+void tapir_db_read_end(struct tapir_db *db, unsigned token);
+
+/**
+ * Reader: the entries of a name, valid until tapir_db_read_end(). Expired
+ * entries may be among them: the caller compares expiry with its clock.
+ * @param n: receives the number of entries (0 when the name is absent).
+ * @return: the entries or NULL.
+ */
+const struct tapir_entry *tapir_db_find(struct tapir_db *db,
+	const char *name, size_t len, size_t *n);
+
+/** Reader: whether any subtree entry exists (lets lookups skip ancestors). */
+bool tapir_db_has_subtree(struct tapir_db *db);
+
+#endif

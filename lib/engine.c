@@ -1,3 +1,781 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-#include "config.h"
-#include "lib/tapir.h"
+/*
+ * Engine. The queue between libmosquitto's thread and the writer is a
+ * mutex-protected list bounded by limits.queue-length: a flood is dropped
+ * and counted at the door instead of growing memory. The writer verifies
+ * each message's signature over the exact bytes received before parsing
+ * anything inside it, then applies the whole message and commits, so a
+ * reader sees each message's changes after at most one grace period.
+ */
+#include "tapir_build.h"
+
+#include <mosquitto.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/db.h"
+#include "lib/engine.h"
+#include "lib/jws.h"
+#include "lib/mqtt.h"
+#include "lib/msg.h"
+#include "lib/name.h"
+
+#define ANSWER_SLOTS 64
+#define EXPIRE_SLOTS_PER_PASS 65536
+#define KEYS_RETRY_MS 30000
+#define LOG_INTERVAL_MS 10000
+
+static const char *const counter_names[TAPIR_C_COUNT] = {
+	[TAPIR_C_MSG_RECEIVED] = "msg.received",
+	[TAPIR_C_MSG_ACCEPTED] = "msg.accepted",
+	[TAPIR_C_REJ_TOO_BIG] = "msg.rejected.too_big",
+	[TAPIR_C_REJ_QUEUE_FULL] = "msg.rejected.queue_full",
+	[TAPIR_C_REJ_NO_SOURCE] = "msg.rejected.no_source",
+	[TAPIR_C_REJ_NO_KEYS] = "msg.rejected.no_keys",
+	[TAPIR_C_REJ_UNSIGNED] = "msg.rejected.unsigned",
+	[TAPIR_C_REJ_MALFORMED_JWS] = "msg.rejected.malformed_jws",
+	[TAPIR_C_REJ_BAD_ALG] = "msg.rejected.bad_alg",
+	[TAPIR_C_REJ_UNKNOWN_KEY] = "msg.rejected.unknown_key",
+	[TAPIR_C_REJ_BAD_SIGNATURE] = "msg.rejected.bad_signature",
+	[TAPIR_C_REJ_MALFORMED_MSG] = "msg.rejected.malformed_msg",
+	[TAPIR_C_REJ_MSG_TYPE] = "msg.rejected.msg_type",
+	[TAPIR_C_REJ_WRONG_SOURCE] = "msg.rejected.wrong_source",
+	[TAPIR_C_REJ_WRONG_LIST] = "msg.rejected.wrong_list",
+	[TAPIR_C_ENTRY_ADDED] = "entry.added",
+	[TAPIR_C_ENTRY_REMOVED] = "entry.removed",
+	[TAPIR_C_ENTRY_ALREADY_EXPIRED] = "entry.already_expired",
+	[TAPIR_C_ENTRY_INVALID] = "entry.invalid",
+	[TAPIR_C_ENTRY_DB_FULL] = "entry.db_full",
+	[TAPIR_C_ENTRY_EXPIRED] = "entry.expired",
+	[TAPIR_C_MQTT_CONNECTS] = "mqtt.connects",
+	[TAPIR_C_MQTT_DISCONNECTS] = "mqtt.disconnects",
+};
+
+const char *
+tapir_counter_str(enum tapir_counter c)
+{
+	return c < TAPIR_C_COUNT ? counter_names[c] : "unknown";
+}
+
+struct qmsg {
+	struct qmsg *next;
+	size_t len;
+	char *topic; /* points into data, after the payload */
+	char data[];
+};
+
+/* Answer counters, one cache line per worker thread. */
+struct answer_slot {
+	_Atomic uint64_t n[TAPIR_ACTION_COUNT];
+	char pad[64 - (TAPIR_ACTION_COUNT * 8) % 64];
+};
+
+struct tapir_engine {
+	char *config_path;
+	char config_error[256];
+	struct tapir_config *cfg;
+	struct tapir_policy *policy;
+	struct tapir_db *db;
+	struct tapir_mqtt *mqtt;
+	struct tapir_control *control;
+	int64_t (*now)(void);
+	int64_t started;
+	char host_info[256];
+
+	/* Writer-owned. */
+	struct tapir_keyring *keys;
+	int64_t keys_tried_ms;
+	int64_t last_log_ms[TAPIR_C_COUNT];
+	uint64_t suppressed[TAPIR_C_COUNT];
+
+	/* Queue: covered by qlock. */
+	pthread_mutex_t qlock;
+	pthread_cond_t qcond;
+	struct qmsg *qhead, *qtail;
+	size_t qlen;
+	bool stop;
+	char mqtt_state[160];
+	bool mqtt_connected;
+
+	pthread_t writer;
+	bool writer_running;
+
+	_Atomic uint64_t counters[TAPIR_C_COUNT];
+	struct answer_slot answers[ANSWER_SLOTS];
+
+	/* Database figures the writer publishes after each batch, for
+	 * readers of status (the database's own fields are writer-only). */
+	_Atomic size_t db_names, db_entries, db_bytes;
+	_Atomic size_t n_keys;
+};
+
+static void
+count(struct tapir_engine *e, enum tapir_counter c, uint64_t n)
+{
+	atomic_fetch_add_explicit(&e->counters[c], n, memory_order_relaxed);
+}
+
+uint64_t
+tapir_engine_counter(struct tapir_engine *e, enum tapir_counter c)
+{
+	return atomic_load_explicit(&e->counters[c], memory_order_relaxed);
+}
+
+/* One log line per reason per interval: a feed that repeats an error must
+ * not flood Unbound's log. Writer thread only. */
+static void
+log_reject(struct tapir_engine *e, enum tapir_counter c, const char *fmt,
+	...) TAPIR_PRINTF(3, 4);
+
+static void
+log_reject(struct tapir_engine *e, enum tapir_counter c, const char *fmt,
+	...)
+{
+	int64_t now = tapir_monotonic_ms();
+	char text[256];
+	va_list ap;
+
+	if (e->last_log_ms[c] && now - e->last_log_ms[c] < LOG_INTERVAL_MS) {
+		e->suppressed[c]++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (e->suppressed[c])
+		tapir_log(TAPIR_LOG_WARN, "%s: %s (%llu more since last report)",
+			counter_names[c], text,
+			(unsigned long long)e->suppressed[c]);
+	else
+		tapir_log(TAPIR_LOG_WARN, "%s: %s", counter_names[c], text);
+	e->last_log_ms[c] = now;
+	e->suppressed[c] = 0;
+}
+
+static struct tapir_engine *
+engine_alloc(void)
+{
+	struct tapir_engine *e = calloc(1, sizeof(*e));
+
+	if (!e)
+		return NULL;
+	pthread_mutex_init(&e->qlock, NULL);
+	pthread_cond_init(&e->qcond, NULL);
+	e->now = tapir_now;
+	e->started = tapir_now();
+	snprintf(e->mqtt_state, sizeof(e->mqtt_state), "not started");
+	return e;
+}
+
+static void
+load_keys(struct tapir_engine *e)
+{
+	struct tapir_error err = { 0 };
+	struct tapir_keyring *kr;
+
+	e->keys_tried_ms = tapir_monotonic_ms();
+	if (!(kr = tapir_keyring_load_file(e->cfg->keys_file, &err))) {
+		tapir_log(TAPIR_LOG_ERR,
+			"keys %s: %s; every message is rejected until it loads",
+			e->cfg->keys_file, err.text);
+		return;
+	}
+	tapir_keyring_destroy(e->keys);
+	e->keys = kr;
+	atomic_store(&e->n_keys, tapir_keyring_count(kr));
+	tapir_log(TAPIR_LOG_INFO, "loaded %zu trusted key(s) from %s",
+		tapir_keyring_count(kr), e->cfg->keys_file);
+}
+
+static int
+engine_setup(struct tapir_engine *e)
+{
+	if (!(e->policy = tapir_policy_create(e->cfg)))
+		return TAPIR_ENOMEM;
+	if (!(e->db = tapir_db_create(e->cfg->limits.max_entries)))
+		return TAPIR_ENOMEM;
+	load_keys(e);
+	return 0;
+}
+
+struct tapir_engine *
+tapir_engine_create_take(struct tapir_config *cfg)
+{
+	struct tapir_engine *e = engine_alloc();
+
+	if (!e) {
+		tapir_config_destroy(cfg);
+		return NULL;
+	}
+	e->cfg = cfg;
+	if (engine_setup(e) != 0) {
+		tapir_engine_destroy(e);
+		return NULL;
+	}
+	return e;
+}
+
+struct tapir_engine *
+tapir_engine_create(const char *path)
+{
+	struct tapir_engine *e = engine_alloc();
+	struct tapir_error err = { 0 };
+
+	if (!e)
+		return NULL;
+	if (!(e->config_path = strdup(path))) {
+		tapir_engine_destroy(e);
+		return NULL;
+	}
+	if (!(e->cfg = tapir_config_load(path, &err))) {
+		snprintf(e->config_error, sizeof(e->config_error), "%s",
+			err.text);
+		tapir_log(TAPIR_LOG_ERR,
+			"configuration not loaded, every query passes: %s",
+			err.text);
+		return e;
+	}
+	if (engine_setup(e) != 0) {
+		tapir_engine_destroy(e);
+		return NULL;
+	}
+	return e;
+}
+
+bool
+tapir_engine_active(const struct tapir_engine *e)
+{
+	return e->cfg != NULL;
+}
+
+const struct tapir_config *
+tapir_engine_config(const struct tapir_engine *e)
+{
+	return e->cfg;
+}
+
+void
+tapir_engine_set_clock(struct tapir_engine *e, int64_t (*now)(void))
+{
+	e->now = now ? now : tapir_now;
+}
+
+void
+tapir_engine_set_host_info(struct tapir_engine *e, const char *info)
+{
+	snprintf(e->host_info, sizeof(e->host_info), "%s", info);
+}
+
+static int
+source_for_topic(const struct tapir_config *cfg, const char *topic)
+{
+	for (size_t i = 0; i < cfg->n_sources; i++) {
+		const struct tapir_source_config *s = &cfg->sources[i];
+		if (s->type != TAPIR_SOURCE_MQTT)
+			continue;
+		for (size_t t = 0; t < s->n_topics; t++) {
+			bool match = false;
+			if (mosquitto_topic_matches_sub(s->topics[t], topic,
+				    &match) == MOSQ_ERR_SUCCESS &&
+				match)
+				return (int)i;
+		}
+	}
+	return -1;
+}
+
+static enum tapir_counter
+jws_counter(int rc)
+{
+	switch (rc) {
+	case TAPIR_EUNSIGNED:
+		return TAPIR_C_REJ_UNSIGNED;
+	case TAPIR_EALG:
+		return TAPIR_C_REJ_BAD_ALG;
+	case TAPIR_ENOKEY:
+		return TAPIR_C_REJ_UNKNOWN_KEY;
+	case TAPIR_ESIG:
+		return TAPIR_C_REJ_BAD_SIGNATURE;
+	case TAPIR_ETOOBIG:
+		return TAPIR_C_REJ_TOO_BIG;
+	default:
+		return TAPIR_C_REJ_MALFORMED_JWS;
+	}
+}
+
+static void
+apply(struct tapir_engine *e, int src, const struct tapir_msg *msg)
+{
+	int64_t now = e->now();
+
+	for (size_t i = 0; i < msg->n_added; i++) {
+		const struct tapir_msg_entry *m = &msg->added[i];
+		int64_t expiry = m->time_added + m->ttl;
+		struct tapir_entry ent = {
+			.added = m->time_added < 0 ? 0 :
+				m->time_added > UINT32_MAX ? UINT32_MAX :
+				(uint32_t)m->time_added,
+			.tags = m->tag_mask,
+			.source = (uint16_t)src,
+			.list = (uint8_t)msg->list,
+			.flags = m->wildcard ? TAPIR_ENTRY_SUBTREE : 0,
+		};
+		int rc;
+		if (expiry <= now) {
+			count(e, TAPIR_C_ENTRY_ALREADY_EXPIRED, 1);
+			log_reject(e, TAPIR_C_ENTRY_ALREADY_EXPIRED,
+				"%s expired %llds ago", m->name,
+				(long long)(now - expiry));
+			continue;
+		}
+		/* Time as 32-bit seconds lasts to 2106; an expiry beyond
+		 * is as good as never. */
+		ent.expiry = expiry >= TAPIR_EXPIRY_NEVER ?
+			TAPIR_EXPIRY_NEVER - 1 :
+			(uint32_t)expiry;
+		rc = tapir_db_set(e->db, m->name, strlen(m->name), &ent);
+		if (rc == 0) {
+			count(e, TAPIR_C_ENTRY_ADDED, 1);
+		} else {
+			count(e, TAPIR_C_ENTRY_DB_FULL, 1);
+			log_reject(e, TAPIR_C_ENTRY_DB_FULL, "%s: %s", m->name,
+				tapir_strerror(rc));
+		}
+	}
+	for (size_t i = 0; i < msg->n_removed; i++) {
+		const struct tapir_msg_entry *m = &msg->removed[i];
+		if (tapir_db_remove(e->db, m->name, strlen(m->name),
+			    (uint16_t)src,
+			    m->wildcard ? TAPIR_ENTRY_SUBTREE : 0) == 0)
+			count(e, TAPIR_C_ENTRY_REMOVED, 1);
+	}
+	if (msg->n_invalid) {
+		count(e, TAPIR_C_ENTRY_INVALID, msg->n_invalid);
+		log_reject(e, TAPIR_C_ENTRY_INVALID, "%zu entries dropped: %s",
+			msg->n_invalid, msg->first_invalid);
+	}
+}
+
+int
+tapir_engine_process(struct tapir_engine *e, const char *topic,
+	const void *payload, size_t len)
+{
+	const struct tapir_config *cfg = e->cfg;
+	struct tapir_error err = { 0 };
+	struct tapir_msg msg;
+	uint8_t *plain = NULL;
+	size_t plain_len = 0;
+	char kid[128] = "";
+	int src, rc;
+
+	if (!cfg)
+		return TAPIR_ECONFIG;
+	if ((src = source_for_topic(cfg, topic)) < 0) {
+		count(e, TAPIR_C_REJ_NO_SOURCE, 1);
+		log_reject(e, TAPIR_C_REJ_NO_SOURCE,
+			"no source subscribes to topic %s", topic);
+		return TAPIR_ESOURCE;
+	}
+	if (!e->keys &&
+		tapir_monotonic_ms() - e->keys_tried_ms >= KEYS_RETRY_MS)
+		load_keys(e);
+	if (!e->keys) {
+		count(e, TAPIR_C_REJ_NO_KEYS, 1);
+		log_reject(e, TAPIR_C_REJ_NO_KEYS, "no trusted keys loaded");
+		return TAPIR_ENOKEY;
+	}
+	rc = tapir_jws_verify(e->keys, payload, len, &plain, &plain_len, kid,
+		&err);
+	if (rc != 0) {
+		enum tapir_counter c = jws_counter(rc);
+		count(e, c, 1);
+		log_reject(e, c, "source %s, topic %s, kid '%s': %s",
+			cfg->sources[src].name, topic, kid, err.text);
+		return rc;
+	}
+	rc = tapir_msg_parse((const char *)plain, plain_len, &msg, &err);
+	free(plain);
+	if (rc != 0) {
+		enum tapir_counter c = rc == TAPIR_EMSGTYPE ?
+			TAPIR_C_REJ_MSG_TYPE :
+			rc == TAPIR_ELIST ? TAPIR_C_REJ_WRONG_LIST :
+					    TAPIR_C_REJ_MALFORMED_MSG;
+		count(e, c, 1);
+		log_reject(e, c, "source %s, kid %s: %s",
+			cfg->sources[src].name, kid, err.text);
+		return rc;
+	}
+	if (strcmp(msg.src_name, cfg->sources[src].name) != 0) {
+		count(e, TAPIR_C_REJ_WRONG_SOURCE, 1);
+		log_reject(e, TAPIR_C_REJ_WRONG_SOURCE,
+			"message for source '%s' on topic %s of source %s",
+			msg.src_name, topic, cfg->sources[src].name);
+		tapir_msg_clear(&msg);
+		return TAPIR_ESOURCE;
+	}
+	/* A source feeds one list: a doubtlist feed cannot allowlist. */
+	if (msg.list != cfg->sources[src].list) {
+		count(e, TAPIR_C_REJ_WRONG_LIST, 1);
+		log_reject(e, TAPIR_C_REJ_WRONG_LIST,
+			"source %s feeds the %s, message is for the %s",
+			cfg->sources[src].name,
+			tapir_list_str(cfg->sources[src].list),
+			tapir_list_str(msg.list));
+		tapir_msg_clear(&msg);
+		return TAPIR_ELIST;
+	}
+	apply(e, src, &msg);
+	tapir_msg_clear(&msg);
+	count(e, TAPIR_C_MSG_ACCEPTED, 1);
+	return 0;
+}
+
+static void
+publish_db_stats(struct tapir_engine *e)
+{
+	struct tapir_db_stats st;
+
+	tapir_db_stats(e->db, &st);
+	atomic_store(&e->db_names, st.names);
+	atomic_store(&e->db_entries, st.entries);
+	atomic_store(&e->db_bytes, st.bytes);
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct tapir_engine *e = arg;
+	int64_t last_expire = 0;
+
+	for (;;) {
+		struct qmsg *batch;
+		struct timespec ts;
+
+		pthread_mutex_lock(&e->qlock);
+		if (!e->qhead && !e->stop) {
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += 1;
+			pthread_cond_timedwait(&e->qcond, &e->qlock, &ts);
+		}
+		if (e->stop) {
+			pthread_mutex_unlock(&e->qlock);
+			break;
+		}
+		batch = e->qhead;
+		e->qhead = e->qtail = NULL;
+		e->qlen = 0;
+		pthread_mutex_unlock(&e->qlock);
+
+		while (batch) {
+			struct qmsg *next = batch->next;
+			(void)tapir_engine_process(e, batch->topic,
+				batch->data, batch->len);
+			free(batch);
+			batch = next;
+		}
+		if (tapir_monotonic_ms() - last_expire >= 1000) {
+			size_t n = tapir_db_expire(e->db, e->now(),
+				EXPIRE_SLOTS_PER_PASS, NULL, NULL);
+			count(e, TAPIR_C_ENTRY_EXPIRED, n);
+			last_expire = tapir_monotonic_ms();
+		}
+		tapir_db_commit(e->db);
+		publish_db_stats(e);
+	}
+	return NULL;
+}
+
+int
+tapir_engine_submit(struct tapir_engine *e, const char *topic,
+	const void *payload, size_t len)
+{
+	size_t tlen = strlen(topic);
+	struct qmsg *q;
+
+	count(e, TAPIR_C_MSG_RECEIVED, 1);
+	if (len > e->cfg->limits.max_message_size) {
+		count(e, TAPIR_C_REJ_TOO_BIG, 1);
+		return TAPIR_ETOOBIG;
+	}
+	if (!(q = malloc(sizeof(*q) + len + tlen + 2)))
+		return TAPIR_ENOMEM;
+	q->next = NULL;
+	q->len = len;
+	memcpy(q->data, payload, len);
+	q->data[len] = '\0';
+	q->topic = q->data + len + 1;
+	memcpy(q->topic, topic, tlen + 1);
+
+	pthread_mutex_lock(&e->qlock);
+	if (e->qlen >= e->cfg->limits.queue_length) {
+		pthread_mutex_unlock(&e->qlock);
+		free(q);
+		count(e, TAPIR_C_REJ_QUEUE_FULL, 1);
+		return TAPIR_EFULL;
+	}
+	if (e->qtail)
+		e->qtail->next = q;
+	else
+		e->qhead = q;
+	e->qtail = q;
+	e->qlen++;
+	pthread_cond_signal(&e->qcond);
+	pthread_mutex_unlock(&e->qlock);
+	return 0;
+}
+
+static void
+on_mqtt_message(void *arg, const char *topic, const void *payload,
+	size_t len)
+{
+	(void)tapir_engine_submit(arg, topic, payload, len);
+}
+
+static void
+on_mqtt_state(void *arg, bool connected, const char *reason)
+{
+	struct tapir_engine *e = arg;
+	bool was;
+
+	pthread_mutex_lock(&e->qlock);
+	was = e->mqtt_connected;
+	e->mqtt_connected = connected;
+	snprintf(e->mqtt_state, sizeof(e->mqtt_state), "%s", reason);
+	pthread_mutex_unlock(&e->qlock);
+	if (connected) {
+		count(e, TAPIR_C_MQTT_CONNECTS, 1);
+		tapir_log(TAPIR_LOG_INFO, "mqtt: %s to %s:%d", reason,
+			e->cfg->mqtt.host, e->cfg->mqtt.port);
+	} else if (was) {
+		count(e, TAPIR_C_MQTT_DISCONNECTS, 1);
+		tapir_log(TAPIR_LOG_WARN, "mqtt: %s", reason);
+	}
+}
+
+static void
+on_control(void *arg, const char *line, struct tapir_buf *out)
+{
+	tapir_engine_command(arg, line, out);
+}
+
+int
+tapir_engine_start(struct tapir_engine *e)
+{
+	const struct tapir_config *cfg = e->cfg;
+	struct tapir_error err = { 0 };
+	bool has_mqtt = false;
+
+	if (!cfg)
+		return 0;
+	if (pthread_create(&e->writer, NULL, writer_main, e) != 0) {
+		tapir_log(TAPIR_LOG_ERR, "cannot start the writer thread");
+		return TAPIR_ENOMEM;
+	}
+	e->writer_running = true;
+	for (size_t i = 0; i < cfg->n_sources; i++)
+		has_mqtt |= cfg->sources[i].type == TAPIR_SOURCE_MQTT;
+	if (has_mqtt) {
+		e->mqtt = tapir_mqtt_create(cfg, on_mqtt_message,
+			on_mqtt_state, e, &err);
+		if (!e->mqtt)
+			tapir_log(TAPIR_LOG_ERR, "mqtt: %s", err.text);
+		else if (tapir_mqtt_start(e->mqtt) != 0)
+			tapir_log(TAPIR_LOG_ERR, "mqtt: not started");
+	}
+	if (cfg->control.socket) {
+		e->control = tapir_control_create(cfg->control.socket,
+			cfg->control.mode, on_control, e, &err);
+		if (!e->control)
+			tapir_log(TAPIR_LOG_ERR, "control: %s", err.text);
+	}
+	return 0;
+}
+
+void
+tapir_engine_destroy(struct tapir_engine *e)
+{
+	struct qmsg *q;
+
+	if (!e)
+		return;
+	tapir_control_destroy(e->control);
+	/* The consumer goes first: after it is joined nothing submits. */
+	tapir_mqtt_destroy(e->mqtt);
+	if (e->writer_running) {
+		pthread_mutex_lock(&e->qlock);
+		e->stop = true;
+		pthread_cond_signal(&e->qcond);
+		pthread_mutex_unlock(&e->qlock);
+		pthread_join(e->writer, NULL);
+	}
+	while ((q = e->qhead)) {
+		e->qhead = q->next;
+		free(q);
+	}
+	tapir_db_destroy(e->db);
+	tapir_policy_destroy(e->policy);
+	tapir_keyring_destroy(e->keys);
+	tapir_config_destroy(e->cfg);
+	pthread_cond_destroy(&e->qcond);
+	pthread_mutex_destroy(&e->qlock);
+	free(e->config_path);
+	free(e);
+}
+
+enum tapir_action
+tapir_engine_decide(struct tapir_engine *e, const char *name, size_t len,
+	struct tapir_reason *why)
+{
+	if (!e->cfg) {
+		if (why)
+			memset(why, 0, sizeof(*why));
+		return TAPIR_ACTION_PASS;
+	}
+	return tapir_decide(e->policy, e->db, name, len, e->now(), why);
+}
+
+enum tapir_action
+tapir_engine_decide_wire(struct tapir_engine *e, const uint8_t *wire,
+	size_t maxlen, struct tapir_reason *why)
+{
+	char name[TAPIR_NAME_BUFSIZE];
+	size_t len;
+
+	if (tapir_name_from_wire(wire, maxlen, name, &len) != 0) {
+		if (why)
+			memset(why, 0, sizeof(*why));
+		return TAPIR_ACTION_PASS;
+	}
+	return tapir_engine_decide(e, name, len, why);
+}
+
+/* Each thread keeps its answer counters on a line of its own. */
+static _Atomic unsigned next_answer_slot;
+static __thread unsigned my_answer_slot_plus1;
+
+void
+tapir_engine_count_answer(struct tapir_engine *e, enum tapir_action a)
+{
+	if (!my_answer_slot_plus1)
+		my_answer_slot_plus1 =
+			atomic_fetch_add(&next_answer_slot, 1) % ANSWER_SLOTS +
+			1;
+	atomic_fetch_add_explicit(&e->answers[my_answer_slot_plus1 - 1].n[a],
+		1, memory_order_relaxed);
+}
+
+size_t
+tapir_engine_memory(struct tapir_engine *e)
+{
+	return sizeof(*e) + atomic_load(&e->db_bytes);
+}
+
+static uint64_t
+take(_Atomic uint64_t *c, bool reset)
+{
+	return reset ? atomic_exchange(c, 0) : atomic_load(c);
+}
+
+static void
+cmd_stats(struct tapir_engine *e, bool reset, struct tapir_buf *out)
+{
+	uint64_t answers[TAPIR_ACTION_COUNT] = { 0 };
+
+	for (int c = 0; c < TAPIR_C_COUNT; c++)
+		tapir_buf_printf(out, "%s=%llu\n", counter_names[c],
+			(unsigned long long)take(&e->counters[c], reset));
+	for (int s = 0; s < ANSWER_SLOTS; s++)
+		for (int a = 0; a < TAPIR_ACTION_COUNT; a++)
+			answers[a] += take(&e->answers[s].n[a], reset);
+	for (int a = 0; a < TAPIR_ACTION_COUNT; a++) {
+		char lower[16];
+		const char *s = tapir_action_str(a);
+		size_t i;
+		for (i = 0; s[i] && i < sizeof(lower) - 1; i++)
+			lower[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ?
+					s[i] + 32 :
+					s[i]);
+		lower[i] = '\0';
+		tapir_buf_printf(out, "answer.%s=%llu\n", lower,
+			(unsigned long long)answers[a]);
+	}
+	tapir_buf_printf(out, "db.names=%zu\ndb.entries=%zu\ndb.bytes=%zu\n",
+		atomic_load(&e->db_names), atomic_load(&e->db_entries),
+		atomic_load(&e->db_bytes));
+}
+
+static void
+cmd_status(struct tapir_engine *e, struct tapir_buf *out)
+{
+	const struct tapir_config *cfg = e->cfg;
+
+	tapir_buf_printf(out, "version: %s\n", PACKAGE_VERSION);
+	tapir_buf_printf(out, "uptime: %lld\n",
+		(long long)(tapir_now() - e->started));
+	if (e->host_info[0])
+		tapir_buf_printf(out, "host: %s\n", e->host_info);
+	if (!cfg) {
+		tapir_buf_printf(out, "state: inactive (%s)\n",
+			e->config_error);
+		return;
+	}
+	tapir_buf_printf(out, "state: active\nconfig: %s\n",
+		cfg->path ? cfg->path : "-");
+	pthread_mutex_lock(&e->qlock);
+	tapir_buf_printf(out, "mqtt: %s (%s)\n",
+		e->mqtt_connected ? "connected" : "disconnected",
+		e->mqtt_state);
+	pthread_mutex_unlock(&e->qlock);
+	tapir_buf_printf(out, "keys: %zu\n", atomic_load(&e->n_keys));
+	tapir_buf_printf(out, "db.names: %zu\ndb.entries: %zu\n",
+		atomic_load(&e->db_names), atomic_load(&e->db_entries));
+	for (size_t i = 0; i < cfg->n_sources; i++)
+		tapir_buf_printf(out, "source: %s list=%s type=mqtt\n",
+			cfg->sources[i].name,
+			tapir_list_str(cfg->sources[i].list));
+}
+
+static void
+cmd_lookup(struct tapir_engine *e, const char *arg, struct tapir_buf *out)
+{
+	char name[TAPIR_NAME_BUFSIZE];
+	struct tapir_error err = { 0 };
+	struct tapir_reason why;
+	char text[4096];
+	size_t len;
+
+	if (tapir_name_canon(arg, strlen(arg), 0, name, &len, NULL, &err)) {
+		tapir_buf_printf(out, "error: %s\n", err.text);
+		return;
+	}
+	if (!e->cfg) {
+		tapir_buf_printf(out, "error: inactive: %s\n",
+			e->config_error);
+		return;
+	}
+	tapir_decide(e->policy, e->db, name, len, e->now(), &why);
+	tapir_reason_format(e->policy, name, &why, e->now(), text,
+		sizeof(text));
+	tapir_buf_append(out, text, strlen(text));
+}
+
+void
+tapir_engine_command(struct tapir_engine *e, const char *line,
+	struct tapir_buf *out)
+{
+	while (*line == ' ')
+		line++;
+	if (strcmp(line, "status") == 0)
+		cmd_status(e, out);
+	else if (strcmp(line, "stats") == 0)
+		cmd_stats(e, true, out);
+	else if (strcmp(line, "stats_noreset") == 0)
+		cmd_stats(e, false, out);
+	else if (strncmp(line, "lookup ", 7) == 0)
+		cmd_lookup(e, line + 7, out);
+	else
+		tapir_buf_printf(out, "error: unknown command: %.64s\n", line);
+}

@@ -1,1 +1,142 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The engine: everything the module runs, without Unbound. It owns the
+ * configuration, the trusted keys, the policy database (with its single
+ * writer thread), the MQTT consumer and the control socket, and answers
+ * the query path's one question: what to do with this name.
+ *
+ * Threads:
+ *  - the caller's (Unbound's main thread): create, start, destroy;
+ *  - readers (Unbound's workers): tapir_engine_decide*(), count_answer();
+ *  - libmosquitto's thread: copies each message into the bounded queue;
+ *  - the writer thread: verifies, parses and applies messages, expires
+ *    entries; the only thread that changes the database;
+ *  - the control thread: serves the control socket with reader functions.
+ *
+ * Failure model: nothing here stops Unbound. A missing or broken config
+ * leaves an inactive engine that passes every query (logged as an error);
+ * a missing key file rejects every message (counted) and is retried; a
+ * broker that is down is retried with backoff.
+ */
+#ifndef TAPIR_ENGINE_H
+#define TAPIR_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/config.h"
+#include "lib/control.h"
+#include "lib/policy.h"
+#include "lib/tapir.h"
+
+/* Counters of the feed, named in tapir_counter_str(). */
+enum tapir_counter {
+	TAPIR_C_MSG_RECEIVED = 0,
+	TAPIR_C_MSG_ACCEPTED,
+	TAPIR_C_REJ_TOO_BIG,
+	TAPIR_C_REJ_QUEUE_FULL,
+	TAPIR_C_REJ_NO_SOURCE,
+	TAPIR_C_REJ_NO_KEYS,
+	TAPIR_C_REJ_UNSIGNED,
+	TAPIR_C_REJ_MALFORMED_JWS,
+	TAPIR_C_REJ_BAD_ALG,
+	TAPIR_C_REJ_UNKNOWN_KEY,
+	TAPIR_C_REJ_BAD_SIGNATURE,
+	TAPIR_C_REJ_MALFORMED_MSG,
+	TAPIR_C_REJ_MSG_TYPE,
+	TAPIR_C_REJ_WRONG_SOURCE,
+	TAPIR_C_REJ_WRONG_LIST,
+	TAPIR_C_ENTRY_ADDED,
+	TAPIR_C_ENTRY_REMOVED,
+	TAPIR_C_ENTRY_ALREADY_EXPIRED,
+	TAPIR_C_ENTRY_INVALID,
+	TAPIR_C_ENTRY_DB_FULL,
+	TAPIR_C_ENTRY_EXPIRED,
+	TAPIR_C_MQTT_CONNECTS,
+	TAPIR_C_MQTT_DISCONNECTS,
+	TAPIR_C_COUNT,
+};
+
+/** "msg.rejected.bad_signature" and so on. */
+const char *tapir_counter_str(enum tapir_counter c);
+
+struct tapir_engine;
+
+/**
+ * Create an engine from a configuration file. Never fails for a broken or
+ * missing file (the engine is then inactive and says why in its log and
+ * status); NULL only when memory runs out.
+ * @param path: the YAML file.
+ */
+struct tapir_engine *tapir_engine_create(const char *path);
+
+/**
+ * Create an engine from a parsed configuration (tests, the check tool).
+ * @param cfg: taken, even on failure.
+ */
+struct tapir_engine *tapir_engine_create_take(struct tapir_config *cfg);
+
+/** Whether a configuration is loaded (otherwise every query passes). */
+bool tapir_engine_active(const struct tapir_engine *e);
+
+/** The configuration in force, or NULL when inactive. Immutable. */
+const struct tapir_config *tapir_engine_config(const struct tapir_engine *e);
+
+/**
+ * Start the writer thread, the MQTT consumer and the control socket.
+ * Call once, from the thread that will call destroy.
+ * @return: 0, or a negative tapir_err when a thread could not start (the
+ *	engine then stays usable and passes queries).
+ */
+int tapir_engine_start(struct tapir_engine *e) TAPIR_WUR;
+
+/** Stop and join every thread and free everything. NULL is fine. */
+void tapir_engine_destroy(struct tapir_engine *e);
+
+/**
+ * Reader: decide for a query name in wire format.
+ * @param why: if not NULL, the full reason.
+ * @return: the action (TAPIR_ACTION_PASS for names that cannot match).
+ */
+enum tapir_action tapir_engine_decide_wire(struct tapir_engine *e,
+	const uint8_t *wire, size_t maxlen, struct tapir_reason *why);
+
+/** Reader: decide for a canonical name. */
+enum tapir_action tapir_engine_decide(struct tapir_engine *e,
+	const char *name, size_t len, struct tapir_reason *why);
+
+/** Reader: count an answer the module gave (per-thread counters). */
+void tapir_engine_count_answer(struct tapir_engine *e, enum tapir_action a);
+
+/**
+ * Any thread: queue a received message for the writer (copied).
+ * @return: 0, TAPIR_ETOOBIG, TAPIR_EFULL (queue full), TAPIR_ENOMEM.
+ */
+int tapir_engine_submit(struct tapir_engine *e, const char *topic,
+	const void *payload, size_t len);
+
+/**
+ * Writer context only (tests, before start): process one message now.
+ * @return: 0 when accepted, else the reason it was rejected.
+ */
+int tapir_engine_process(struct tapir_engine *e, const char *topic,
+	const void *payload, size_t len);
+
+/** Read a counter. */
+uint64_t tapir_engine_counter(struct tapir_engine *e, enum tapir_counter c);
+
+/** Memory the engine holds, in bytes (approximate, any thread). */
+size_t tapir_engine_memory(struct tapir_engine *e);
+
+/** Tests: replace the wall clock (NULL restores it). Before start. */
+void tapir_engine_set_clock(struct tapir_engine *e, int64_t (*now)(void));
+
+/** Control thread: run one control command line. */
+void tapir_engine_command(struct tapir_engine *e, const char *line,
+	struct tapir_buf *out);
+
+/** Build information the module sets before start (shown by status). */
+void tapir_engine_set_host_info(struct tapir_engine *e, const char *info);
+
+#endif

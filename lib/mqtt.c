@@ -1,3 +1,213 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-#include "config.h"
-#include "lib/tapir.h"
+/*
+ * libmosquitto glue. mosquitto_lib_init() is not thread-safe and is called
+ * by the engine's owner (module init) before this runs. Stopping uses
+ * mosquitto_disconnect() then mosquitto_loop_stop(m, false): never
+ * force=true, which is pthread_cancel in the middle of libmosquitto.
+ */
+#include "tapir_build.h"
+
+#include <mosquitto.h>
+#include <mqtt_protocol.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/mqtt.h"
+
+struct tapir_mqtt {
+	const struct tapir_config *cfg;
+	struct mosquitto *mosq;
+	tapir_mqtt_msg_fn on_msg;
+	tapir_mqtt_state_fn on_state;
+	void *arg;
+	_Atomic int protocol; /* enum tapir_mqtt_protocol */
+	bool started;
+};
+
+enum tapir_mqtt_protocol
+tapir_mqtt_protocol(const struct tapir_mqtt *m)
+{
+	return (enum tapir_mqtt_protocol)atomic_load(&m->protocol);
+}
+
+static void
+set_protocol(struct tapir_mqtt *m, enum tapir_mqtt_protocol p)
+{
+	atomic_store(&m->protocol, p);
+	if (m->mosq)
+		mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION,
+			p == TAPIR_MQTT_V5 ? MQTT_PROTOCOL_V5 :
+					     MQTT_PROTOCOL_V311);
+}
+
+void
+tapir__mqtt_on_connect(struct tapir_mqtt *m, int rc)
+{
+	const struct tapir_config *cfg = m->cfg;
+	char reason[128];
+
+	if (rc != 0) {
+		/* A 3.1.1-only broker answers a v5 CONNECT with "protocol
+		 * version refused": retry in 3.1.1 when not pinned. */
+		if ((rc == CONNACK_REFUSED_PROTOCOL_VERSION ||
+			    rc == MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION) &&
+			cfg->mqtt.protocol == TAPIR_MQTT_AUTO &&
+			tapir_mqtt_protocol(m) == TAPIR_MQTT_V5) {
+			tapir_log(TAPIR_LOG_WARN,
+				"mqtt: broker refused MQTT v5, using 3.1.1");
+			set_protocol(m, TAPIR_MQTT_V311);
+		}
+		snprintf(reason, sizeof(reason), "connect refused: %s",
+			mosquitto_connack_string(rc));
+		if (m->on_state)
+			m->on_state(m->arg, false, reason);
+		return;
+	}
+	for (size_t i = 0; i < cfg->n_sources; i++) {
+		const struct tapir_source_config *s = &cfg->sources[i];
+		if (s->type != TAPIR_SOURCE_MQTT)
+			continue;
+		for (size_t t = 0; t < s->n_topics; t++) {
+			int r = m->mosq ? mosquitto_subscribe(m->mosq, NULL,
+						  s->topics[t], s->qos) :
+					  0;
+			if (r != MOSQ_ERR_SUCCESS)
+				tapir_log(TAPIR_LOG_ERR,
+					"mqtt: subscribe to %s failed: %s",
+					s->topics[t], mosquitto_strerror(r));
+		}
+	}
+	snprintf(reason, sizeof(reason), "connected (MQTT %s)",
+		tapir_mqtt_protocol(m) == TAPIR_MQTT_V5 ? "v5" : "3.1.1");
+	if (m->on_state)
+		m->on_state(m->arg, true, reason);
+}
+
+void
+tapir__mqtt_on_message(struct tapir_mqtt *m, const char *topic,
+	const void *payload, int len)
+{
+	if (len < 0)
+		return;
+	m->on_msg(m->arg, topic, payload, (size_t)len);
+}
+
+static void
+cb_connect(struct mosquitto *mosq, void *obj, int rc)
+{
+	tapir__mqtt_on_connect(obj, rc);
+}
+
+static void
+cb_disconnect(struct mosquitto *mosq, void *obj, int rc)
+{
+	struct tapir_mqtt *m = obj;
+	char reason[128];
+
+	snprintf(reason, sizeof(reason), "disconnected: %s",
+		rc == 0 ? "requested" : mosquitto_strerror(rc));
+	if (m->on_state)
+		m->on_state(m->arg, false, reason);
+}
+
+static void
+cb_message(struct mosquitto *mosq, void *obj,
+	const struct mosquitto_message *msg)
+{
+	tapir__mqtt_on_message(obj, msg->topic, msg->payload, msg->payloadlen);
+}
+
+static void
+cb_log(struct mosquitto *mosq, void *obj, int level, const char *str)
+{
+	if (level & (MOSQ_LOG_ERR | MOSQ_LOG_WARNING))
+		tapir_log(TAPIR_LOG_DEBUG, "mqtt: %s", str);
+}
+
+struct tapir_mqtt *
+tapir_mqtt_create(const struct tapir_config *cfg, tapir_mqtt_msg_fn on_msg,
+	tapir_mqtt_state_fn on_state, void *arg, struct tapir_error *err)
+{
+	struct tapir_mqtt *m = calloc(1, sizeof(*m));
+	int rc;
+
+	if (!m) {
+		tapir_error_set(err, TAPIR_ENOMEM, 0, "out of memory");
+		return NULL;
+	}
+	m->cfg = cfg;
+	m->on_msg = on_msg;
+	m->on_state = on_state;
+	m->arg = arg;
+	atomic_init(&m->protocol, cfg->mqtt.protocol == TAPIR_MQTT_V311 ?
+			TAPIR_MQTT_V311 :
+			TAPIR_MQTT_V5);
+	if (!(m->mosq = mosquitto_new(cfg->mqtt.client_id, true, m))) {
+		tapir_error_set(err, TAPIR_ENOMEM, 0, "mosquitto_new failed");
+		goto out_free;
+	}
+	set_protocol(m, tapir_mqtt_protocol(m));
+	mosquitto_connect_callback_set(m->mosq, cb_connect);
+	mosquitto_disconnect_callback_set(m->mosq, cb_disconnect);
+	mosquitto_message_callback_set(m->mosq, cb_message);
+	mosquitto_log_callback_set(m->mosq, cb_log);
+	mosquitto_reconnect_delay_set(m->mosq,
+		(unsigned)cfg->mqtt.reconnect_min,
+		(unsigned)cfg->mqtt.reconnect_max, true);
+	if (cfg->mqtt.tls) {
+		rc = mosquitto_tls_set(m->mosq, cfg->mqtt.ca_file, NULL,
+			cfg->mqtt.cert_file, cfg->mqtt.key_file, NULL);
+		if (rc != MOSQ_ERR_SUCCESS) {
+			tapir_error_set(err, TAPIR_ECONFIG, 0,
+				"mqtt: TLS files: %s", mosquitto_strerror(rc));
+			goto out_destroy;
+		}
+	}
+	return m;
+
+out_destroy:
+	mosquitto_destroy(m->mosq);
+out_free:
+	free(m);
+	return NULL;
+}
+
+int
+tapir_mqtt_start(struct tapir_mqtt *m)
+{
+	const struct tapir_config *cfg = m->cfg;
+	int rc;
+
+	/* A refused or failed first connect is not fatal: the loop thread
+	 * reconnects with backoff, as after any later disconnect. */
+	rc = mosquitto_connect_async(m->mosq, cfg->mqtt.host, cfg->mqtt.port,
+		cfg->mqtt.keepalive);
+	if (rc != MOSQ_ERR_SUCCESS)
+		tapir_log(TAPIR_LOG_WARN, "mqtt: connect to %s:%d: %s (will retry)",
+			cfg->mqtt.host, cfg->mqtt.port,
+			rc == MOSQ_ERR_ERRNO ? strerror(errno) :
+					       mosquitto_strerror(rc));
+	rc = mosquitto_loop_start(m->mosq);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		tapir_log(TAPIR_LOG_ERR, "mqtt: cannot start thread: %s",
+			mosquitto_strerror(rc));
+		return TAPIR_EIO;
+	}
+	m->started = true;
+	return 0;
+}
+
+void
+tapir_mqtt_destroy(struct tapir_mqtt *m)
+{
+	if (!m)
+		return;
+	if (m->started) {
+		mosquitto_disconnect(m->mosq);
+		mosquitto_loop_stop(m->mosq, false);
+	}
+	mosquitto_destroy(m->mosq);
+	free(m);
+}

@@ -1,1 +1,58 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The MQTT consumer: libmosquitto on its own thread. Connects (MQTT v5,
+ * falling back to 3.1.1 when the broker refuses v5, unless the protocol is
+ * pinned), with server and client TLS files when configured, subscribes to
+ * every source's topics on each (re)connect, reconnects with exponential
+ * backoff, and hands each message to a callback that must copy it: the
+ * message memory belongs to libmosquitto.
+ *
+ * Thread safety: create/start/destroy from one thread (the module's init and
+ * deinit). The callbacks run on libmosquitto's thread.
+ */
+#ifndef TAPIR_MQTT_H
+#define TAPIR_MQTT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "lib/config.h"
+#include "lib/tapir.h"
+
+/** A message arrived; payload is borrowed for the call only. */
+typedef void (*tapir_mqtt_msg_fn)(void *arg, const char *topic,
+	const void *payload, size_t len);
+/** The connection went up or down; reason is a short text. */
+typedef void (*tapir_mqtt_state_fn)(void *arg, bool connected,
+	const char *reason);
+
+struct tapir_mqtt;
+
+/**
+ * Prepare a consumer (no network activity yet).
+ * @param cfg: borrowed, must outlive the consumer.
+ * @return: the consumer or NULL with err filled.
+ */
+struct tapir_mqtt *tapir_mqtt_create(const struct tapir_config *cfg,
+	tapir_mqtt_msg_fn on_msg, tapir_mqtt_state_fn on_state, void *arg,
+	struct tapir_error *err);
+
+/**
+ * Start the network thread. A broker that is down is not an error: the
+ * thread keeps retrying with backoff.
+ * @return: 0 or a negative tapir_err when no thread could be started.
+ */
+int tapir_mqtt_start(struct tapir_mqtt *m) TAPIR_WUR;
+
+/** Disconnect, join the thread and free; NULL is fine. */
+void tapir_mqtt_destroy(struct tapir_mqtt *m);
+
+/** Protocol in use for the next connect: TAPIR_MQTT_V5 or _V311. */
+enum tapir_mqtt_protocol tapir_mqtt_protocol(const struct tapir_mqtt *m);
+
+/* Internal, for unit tests: the handlers libmosquitto calls. */
+void tapir__mqtt_on_connect(struct tapir_mqtt *m, int rc);
+void tapir__mqtt_on_message(struct tapir_mqtt *m, const char *topic,
+	const void *payload, int len);
+
+#endif

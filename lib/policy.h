@@ -1,1 +1,96 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * decide(): the only decision function. The query path, the control
+ * socket's lookup and every export call it, so what is enforced and what is
+ * explained cannot disagree.
+ *
+ * Semantics (upstream TAPIR-POP, ../shared/TAPIR-COMPAT.md): an entry that
+ * applies to a name is an exact entry of the name or a subtree entry of one
+ * of its ancestors, not expired at `now` (expiry is exact to the second).
+ *  1. any allowlist entry → PASSTHRU (never filtered);
+ *  2. else any denylist entry → the denylist action;
+ *  3. else doubtlist rules, every one that fires counts, the most
+ *     restrictive action wins (DROP > NXDOMAIN > NODATA > REDIRECT):
+ *     numsources (distinct doubtlist sources ≥ limit), numtapirtags (tag
+ *     bits of the TAPIR source's entries ≥ limit), denytapir (the TAPIR
+ *     source's entries have any of the listed tags);
+ *  4. else PASS.
+ *
+ * Thread safety: a policy is immutable once created and may be used by any
+ * number of threads; tapir_decide() is a reader of the database.
+ */
+#ifndef TAPIR_POLICY_H
+#define TAPIR_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/config.h"
+#include "lib/db.h"
+#include "lib/tapir.h"
+
+enum tapir_rule {
+	TAPIR_RULE_NONE = 0,
+	TAPIR_RULE_ALLOWLIST,
+	TAPIR_RULE_DENYLIST,
+	TAPIR_RULE_NUMSOURCES,
+	TAPIR_RULE_NUMTAPIRTAGS,
+	TAPIR_RULE_DENYTAPIR,
+	TAPIR_RULE_COUNT,
+};
+
+/** Name of a rule ("allowlist", "numtapirtags", ...). */
+const char *tapir_rule_str(enum tapir_rule rule);
+
+/* Entries an explanation keeps; more are counted but not listed. */
+#define TAPIR_REASON_MAX 32
+
+struct tapir_match {
+	uint8_t owner_off; /* the entry's owner is name + owner_off */
+	bool expired;      /* listed for the explanation, not applied */
+	struct tapir_entry e;
+};
+
+struct tapir_reason {
+	enum tapir_action action;
+	enum tapir_rule rule; /* the rule that decided */
+	uint32_t fired;       /* bit (1 << rule) for every rule that fired */
+	unsigned doubt_sources;
+	uint32_t tapir_tags;  /* union of the TAPIR source's tag bits */
+	size_t n_matches;     /* entries found, expired ones included */
+	struct tapir_match matches[TAPIR_REASON_MAX];
+};
+
+struct tapir_policy;
+
+/**
+ * Compile a policy from a configuration.
+ * @param cfg: borrowed; must outlive the policy.
+ * @return: the policy (owned by the caller) or NULL on allocation failure.
+ */
+struct tapir_policy *tapir_policy_create(const struct tapir_config *cfg);
+
+/** Free a policy; NULL is fine. */
+void tapir_policy_destroy(struct tapir_policy *p);
+
+/**
+ * Decide for a canonical name.
+ * @param db: read inside a read section taken here.
+ * @param name, len: canonical name (lib/name.h).
+ * @param now: seconds since the epoch.
+ * @param why: if not NULL, filled with the full reason (slower).
+ * @return: the action; TAPIR_ACTION_PASS when nothing applies.
+ */
+enum tapir_action tapir_decide(const struct tapir_policy *p,
+	struct tapir_db *db, const char *name, size_t len, int64_t now,
+	struct tapir_reason *why);
+
+/**
+ * Write a reason as text lines ("key: value"), for operators.
+ * @return: bytes written (without NUL), truncated to size.
+ */
+size_t tapir_reason_format(const struct tapir_policy *p, const char *name,
+	const struct tapir_reason *why, int64_t now, char *buf, size_t size);
+
+#endif

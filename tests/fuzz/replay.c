@@ -5,7 +5,7 @@
  * The corpus is $srcdir/tests/fuzz/<program name>.in/, or the directories
  * and files given as arguments.
  */
-#include "config.h"
+#include "tapir_build.h"
 
 #include <dirent.h>
 #include <libgen.h>

@@ -1,0 +1,367 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * tapir-pop.so: the Unbound adapter, the only file that includes Unbound
+ * headers. qstate in, one lib/ call, ext_state out. Everything that can be
+ * tested without Unbound lives in lib/.
+ *
+ * Invariants:
+ * - init() fails only when this build does not match the running daemon
+ *   (struct layouts would not match: silent memory corruption otherwise);
+ *   a missing config, key file or broker never fails it.
+ * - deinit() stops and joins every thread before returning: Unbound
+ *   dlclose()s the module right after.
+ * - operate() never blocks, never logs per query above debug level, and
+ *   builds block answers from parts precomputed at init.
+ *
+ * The configuration file is $TAPIR_POP_CONFIG when set, else tapir-pop.yaml
+ * in Unbound's "directory:" (/etc/unbound by default): the dynlib clause of
+ * unbound.conf has no room for module options.
+ */
+#include "config.h"
+
+#include <jansson.h>
+#include <mosquitto.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dynlibmod/dynlibmod.h"
+#include "sldns/rrdef.h"
+#include "sldns/sbuffer.h"
+#include "util/config_file.h"
+#include "util/data/msgreply.h"
+#include "util/data/packed_rrset.h"
+#include "util/log.h"
+#include "util/module.h"
+#include "util/net_help.h"
+#include "util/regional.h"
+#include "services/cache/dns.h"
+
+#include "lib/engine.h"
+#include "lib/name.h"
+#include "module/buildid.h"
+
+#define TAPIR_API __attribute__((visibility("default")))
+#define CONFIG_NAME "tapir-pop.yaml"
+
+/* The six entry points dynlibmod looks up by name (dynlibmod/dynlibmod.c);
+ * the only symbols the module exports. */
+TAPIR_API int init(struct module_env *env, int id);
+TAPIR_API void deinit(struct module_env *env, int id);
+TAPIR_API void operate(struct module_qstate *qstate, enum module_ev event,
+	int id, struct outbound_entry *outbound);
+TAPIR_API void inform_super(struct module_qstate *qstate, int id,
+	struct module_qstate *super);
+TAPIR_API void clear(struct module_qstate *qstate, int id);
+TAPIR_API size_t get_mem(struct module_env *env, int id);
+
+/* SOA values other than the names and the negative TTL: fixed, since no
+ * secondary ever transfers this "zone". */
+#define SOA_SERIAL 1
+#define SOA_REFRESH 3600
+#define SOA_RETRY 600
+#define SOA_EXPIRE 86400
+
+struct tapir_module {
+	struct tapir_engine *engine;
+	uint32_t negative_ttl;
+	/* SOA rdata with its 2-byte length prefix, as packed rrsets keep it. */
+	uint8_t soa_rdata[2 + 2 * TAPIR_NAME_WIRE_MAX + 20];
+	size_t soa_rdata_len;
+};
+
+static void
+log_sink(void *arg, enum tapir_log_level level, const char *msg)
+{
+	switch (level) {
+	case TAPIR_LOG_ERR:
+		log_err("%s", msg);
+		break;
+	case TAPIR_LOG_WARN:
+		log_warn("%s", msg);
+		break;
+	case TAPIR_LOG_INFO:
+		verbose(VERB_OPS, "%s", msg);
+		break;
+	default:
+		verbose(VERB_ALGO, "%s", msg);
+		break;
+	}
+}
+
+static void
+put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static int
+build_soa_rdata(struct tapir_module *m, const struct tapir_config *cfg)
+{
+	uint8_t *p = m->soa_rdata + 2;
+	size_t len;
+
+	if (tapir_name_to_wire(cfg->answer.soa_mname, p, &len) != 0)
+		return -1;
+	p += len;
+	if (tapir_name_to_wire(cfg->answer.soa_rname, p, &len) != 0)
+		return -1;
+	p += len;
+	put32(p, SOA_SERIAL);
+	put32(p + 4, SOA_REFRESH);
+	put32(p + 8, SOA_RETRY);
+	put32(p + 12, SOA_EXPIRE);
+	put32(p + 16, cfg->answer.negative_ttl);
+	p += 20;
+	len = (size_t)(p - m->soa_rdata) - 2;
+	m->soa_rdata[0] = (uint8_t)(len >> 8);
+	m->soa_rdata[1] = (uint8_t)len;
+	m->soa_rdata_len = len + 2;
+	m->negative_ttl = cfg->answer.negative_ttl;
+	return 0;
+}
+
+static int
+check_build_id(void)
+{
+	char running[128];
+
+	if (tapir_running_build_id(running, sizeof(running)) != 0) {
+		log_err("tapir-pop: refusing to load: the running unbound has "
+			"no GNU build-id; this module was built for Unbound "
+			"%s build-id %s",
+			TAPIR_UNBOUND_VERSION, TAPIR_UNBOUND_BUILD_ID);
+		return -1;
+	}
+	if (strcmp(running, TAPIR_UNBOUND_BUILD_ID) != 0) {
+		log_err("tapir-pop: refusing to load: built for Unbound %s "
+			"build-id %s, running build-id %s; rebuild the module "
+			"against this daemon's source tree",
+			TAPIR_UNBOUND_VERSION, TAPIR_UNBOUND_BUILD_ID, running);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+config_path(struct module_env *env, char *out, size_t size)
+{
+	const char *env_path = getenv("TAPIR_POP_CONFIG");
+	const char *dir = env->cfg && env->cfg->directory &&
+			env->cfg->directory[0] ?
+		env->cfg->directory :
+		".";
+
+	if (env_path && env_path[0])
+		snprintf(out, size, "%s", env_path);
+	else
+		snprintf(out, size, "%s/%s", dir, CONFIG_NAME);
+}
+
+TAPIR_API int
+init(struct module_env *env, int id)
+{
+	struct dynlibmod_env *de = env->modinfo[id];
+	struct tapir_module *m;
+	char path[1024], info[256];
+
+	if (check_build_id() != 0)
+		return 0;
+	tapir_log_set(log_sink, NULL);
+	/* Library set-up that is not thread-safe, before any thread. */
+	if (sodium_init() < 0) {
+		log_err("tapir-pop: libsodium failed to initialise; "
+			"the module passes every query");
+		de->dyn_env = NULL;
+		return 1;
+	}
+	json_object_seed(0);
+	mosquitto_lib_init();
+
+	if (!(m = calloc(1, sizeof(*m)))) {
+		log_err("tapir-pop: out of memory; the module passes every "
+			"query");
+		de->dyn_env = NULL;
+		return 1;
+	}
+	config_path(env, path, sizeof(path));
+	m->engine = tapir_engine_create(path);
+	if (m->engine && tapir_engine_active(m->engine) &&
+		build_soa_rdata(m, tapir_engine_config(m->engine)) != 0) {
+		log_err("tapir-pop: cannot encode the SOA names; the module "
+			"passes every query");
+		tapir_engine_destroy(m->engine);
+		m->engine = NULL;
+	}
+	if (m->engine) {
+		snprintf(info, sizeof(info), "Unbound %s build-id %s",
+			TAPIR_UNBOUND_VERSION, TAPIR_UNBOUND_BUILD_ID);
+		tapir_engine_set_host_info(m->engine, info);
+		if (tapir_engine_start(m->engine) != 0)
+			log_err("tapir-pop: engine threads did not all start");
+	}
+	de->dyn_env = m;
+	log_info("tapir-pop %s: loaded for Unbound %s, config %s%s",
+		TAPIR_POP_VERSION, TAPIR_UNBOUND_VERSION, path,
+		m->engine && tapir_engine_active(m->engine) ? "" :
+							      " (inactive)");
+	return 1;
+}
+
+TAPIR_API void
+deinit(struct module_env *env, int id)
+{
+	struct dynlibmod_env *de = env->modinfo[id];
+	struct tapir_module *m = de ? de->dyn_env : NULL;
+
+	if (m) {
+		tapir_engine_destroy(m->engine);
+		free(m);
+		de->dyn_env = NULL;
+		mosquitto_lib_cleanup();
+	}
+	tapir_log_set(NULL, NULL);
+}
+
+/* An rrset in region memory, in the packed layout the encoder expects. */
+static struct ub_packed_rrset_key *
+make_rrset(struct regional *region, const uint8_t *owner, size_t owner_len,
+	uint16_t type, const uint8_t *rdata, size_t rdata_len, time_t ttl)
+{
+	struct ub_packed_rrset_key *k;
+	struct packed_rrset_data *d;
+
+	if (!(k = regional_alloc_zero(region, sizeof(*k))))
+		return NULL;
+	if (!(k->rk.dname = regional_alloc_init(region, owner, owner_len)))
+		return NULL;
+	k->rk.dname_len = owner_len;
+	k->rk.type = htons(type);
+	k->rk.rrset_class = htons(LDNS_RR_CLASS_IN);
+	k->entry.key = k;
+	d = regional_alloc_zero(region, sizeof(*d) + sizeof(size_t) +
+			sizeof(uint8_t *) + sizeof(time_t) + rdata_len);
+	if (!d)
+		return NULL;
+	d->ttl = ttl;
+	d->count = 1;
+	d->trust = rrset_trust_prim_noglue;
+	d->security = sec_status_insecure;
+	d->rr_len = (size_t *)((uint8_t *)d + sizeof(*d));
+	d->rr_len[0] = rdata_len;
+	packed_rrset_ptr_fixup(d);
+	d->rr_ttl[0] = ttl;
+	memcpy(d->rr_data[0], rdata, rdata_len);
+	k->entry.data = d;
+	k->entry.hash = rrset_key_hash(&k->rk);
+	return k;
+}
+
+/* NXDOMAIN or NODATA with the SOA in authority, so clients can cache the
+ * negative answer for negative-ttl seconds (RFC 2308). */
+static int
+answer_negative(struct module_qstate *qstate, struct tapir_module *m,
+	int rcode)
+{
+	struct query_info *q = &qstate->qinfo;
+	struct dns_msg *msg;
+	struct ub_packed_rrset_key *soa;
+
+	if (!(msg = regional_alloc_zero(qstate->region, sizeof(*msg))))
+		return -1;
+	msg->qinfo = *q;
+	msg->rep = construct_reply_info_base(qstate->region,
+		(uint16_t)(BIT_QR | BIT_RA | rcode), 1, m->negative_ttl,
+		m->negative_ttl, 0, 0, 1, 0, 1, sec_status_insecure);
+	if (!msg->rep)
+		return -1;
+	soa = make_rrset(qstate->region, q->qname, q->qname_len,
+		LDNS_RR_TYPE_SOA, m->soa_rdata, m->soa_rdata_len,
+		(time_t)m->negative_ttl);
+	if (!soa)
+		return -1;
+	msg->rep->rrsets[0] = soa;
+	qstate->return_msg = msg;
+	qstate->return_rcode = LDNS_RCODE_NOERROR;
+	return 0;
+}
+
+TAPIR_API void
+operate(struct module_qstate *qstate, enum module_ev event, int id,
+	struct outbound_entry *outbound)
+{
+	struct dynlibmod_env *de = qstate->env->modinfo[id];
+	struct tapir_module *m = de->dyn_env;
+	enum tapir_action action;
+	int rc = 0;
+
+	if (event == module_event_moddone) {
+		qstate->ext_state[id] = module_finished;
+		return;
+	}
+	if (event != module_event_new && event != module_event_pass) {
+		qstate->ext_state[id] = module_error;
+		return;
+	}
+	if (!m || !m->engine) {
+		qstate->ext_state[id] = module_wait_module;
+		return;
+	}
+	action = tapir_engine_decide_wire(m->engine, qstate->qinfo.qname,
+		qstate->qinfo.qname_len, NULL);
+	tapir_engine_count_answer(m->engine, action);
+	switch (action) {
+	case TAPIR_ACTION_PASS:
+	case TAPIR_ACTION_PASSTHRU:
+		qstate->ext_state[id] = module_wait_module;
+		return;
+	case TAPIR_ACTION_DROP:
+		qstate->is_drop = 1;
+		qstate->return_msg = NULL;
+		break;
+	case TAPIR_ACTION_NODATA:
+		rc = answer_negative(qstate, m, LDNS_RCODE_NOERROR);
+		break;
+	case TAPIR_ACTION_NXDOMAIN:
+	case TAPIR_ACTION_REDIRECT: /* redirect targets: not configurable
+				     * yet, so the safe answer */
+	default:
+		rc = answer_negative(qstate, m, LDNS_RCODE_NXDOMAIN);
+		break;
+	}
+	if (rc != 0) {
+		/* Out of region memory: SERVFAIL rather than the answer
+		 * the policy forbids. */
+		qstate->return_msg = NULL;
+		qstate->return_rcode = LDNS_RCODE_SERVFAIL;
+	}
+	/* A block answer must not land in the cache as if resolved. */
+	qstate->no_cache_store = 1;
+	qstate->ext_state[id] = module_finished;
+}
+
+TAPIR_API void
+inform_super(struct module_qstate *qstate, int id,
+	struct module_qstate *super)
+{
+}
+
+TAPIR_API void
+clear(struct module_qstate *qstate, int id)
+{
+}
+
+TAPIR_API size_t
+get_mem(struct module_env *env, int id)
+{
+	struct dynlibmod_env *de = env->modinfo[id];
+	struct tapir_module *m = de ? de->dyn_env : NULL;
+
+	if (!m)
+		return 0;
+	return sizeof(*m) + (m->engine ? tapir_engine_memory(m->engine) : 0);
+}
