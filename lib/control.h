@@ -12,6 +12,7 @@
 #ifndef TAPIR_CONTROL_H
 #define TAPIR_CONTROL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "lib/tapir.h"

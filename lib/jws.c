@@ -157,10 +157,23 @@ alg_name(enum jws_alg alg)
 }
 
 /*
+ * libsodium 1.0.18's URL-safe decoder takes any byte from 0x80 up as '_'
+ * (value 63), so one flipped high bit would leave a signature valid. Every
+ * character is checked against the alphabet first.
+ */
+static bool
+all_b64url(const char *in, size_t inlen)
+{
+	for (size_t i = 0; i < inlen; i++)
+		if (!is_b64url(in[i]))
+			return false;
+	return true;
+}
+
+/*
  * Decode canonical base64url into a malloc'd buffer with a NUL after the
- * bytes. libsodium rejects '=', characters outside the alphabet and nonzero
- * bits after the last byte, so a changed character never decodes to the
- * same bytes.
+ * bytes. libsodium rejects '=' and nonzero bits after the last byte, so a
+ * changed character never decodes to the same bytes.
  */
 static int
 b64_decode_alloc(const char *in, size_t inlen, uint8_t **out, size_t *outlen)
@@ -170,6 +183,8 @@ b64_decode_alloc(const char *in, size_t inlen, uint8_t **out, size_t *outlen)
 
 	*out = NULL;
 	*outlen = 0;
+	if (!all_b64url(in, inlen))
+		return TAPIR_EPARSE;
 	if (!(buf = malloc(max + 1)))
 		return TAPIR_ENOMEM;
 	if (sodium_base642bin(
@@ -189,8 +204,9 @@ b64_decode_exact(const char *in, size_t inlen, uint8_t *out, size_t len)
 {
 	size_t n = 0;
 
-	if (sodium_base642bin(
-		    out, len, in, inlen, NULL, &n, NULL, B64_VARIANT) != 0 ||
+	if (!all_b64url(in, inlen) ||
+		sodium_base642bin(out, len, in, inlen, NULL, &n, NULL,
+			B64_VARIANT) != 0 ||
 		n != len)
 		return TAPIR_EPARSE;
 	return 0;
@@ -629,6 +645,16 @@ select_key(const struct tapir_keyring *kr, const struct jws_parts *p,
 			"protected header is not a JSON object");
 		goto out_free_hdr;
 	}
+	kid_v = json_object_get(hdr, "kid");
+	if (kid_v && !json_is_string(kid_v)) {
+		rc = tapir_error_set(
+			err, TAPIR_EPARSE, 0, "kid is not a string");
+		goto out_free_hdr;
+	}
+	/* Reported for log lines, so made printable like any other text
+	 * taken from a message; a kid that needed it matches no key. */
+	if (kid_v && kid)
+		printable(kid, KID_MAX, json_string_value(kid_v));
 	/* RFC 7515 §4.1.11: extensions we do not know must not be ignored,
 	 * and we know none. */
 	if (json_object_get(hdr, "crit")) {
@@ -636,14 +662,6 @@ select_key(const struct tapir_keyring *kr, const struct jws_parts *p,
 			"critical header extensions are not supported");
 		goto out_free_hdr;
 	}
-	kid_v = json_object_get(hdr, "kid");
-	if (kid_v && !json_is_string(kid_v)) {
-		rc = tapir_error_set(
-			err, TAPIR_EPARSE, 0, "kid is not a string");
-		goto out_free_hdr;
-	}
-	if (kid_v && kid)
-		snprintf(kid, KID_MAX, "%s", json_string_value(kid_v));
 	if (!(alg_v = json_object_get(hdr, "alg")) || !json_is_string(alg_v)) {
 		rc = tapir_error_set(
 			err, TAPIR_EALG, 0, "no alg in protected header");

@@ -67,7 +67,8 @@ static const char *const entry_keys[ENTRY_COUNT] = {
 };
 
 /* find_members() sizes its bookkeeping for the larger set. */
-_Static_assert((int)ENTRY_COUNT <= (int)ENV_COUNT, "entry keys outnumber envelope keys");
+_Static_assert((int)ENTRY_COUNT <= (int)ENV_COUNT,
+	"entry keys outnumber envelope keys");
 
 /* Earliest and latest instants RFC 3339 can write (0000-01-01T00:00:00Z
  * and 9999-12-31T23:59:60Z): bounds that keep time_added + ttl checkable. */
@@ -84,7 +85,8 @@ static bool
 ascii_caseeq(const char *a, const char *b)
 {
 	for (; *a && *b; a++, b++)
-		if (ascii_lower((unsigned char)*a) != ascii_lower((unsigned char)*b))
+		if (ascii_lower((unsigned char)*a) !=
+			ascii_lower((unsigned char)*b))
 			return false;
 	return *a == *b;
 }
@@ -293,6 +295,8 @@ parse_entry(json_t *el, bool added, struct tapir_msg_entry *e, char *why)
 	if (tapir_name_canon(s, json_string_length(f[ENTRY_NAME]),
 		    TAPIR_NAME_ALLOW_WILDCARD, e->name, NULL, &e->wildcard,
 		    &nerr) != 0) {
+		/* Name reasons are under 80 characters; the precision
+		 * shows the compiler that nothing is cut. */
 		snprintf(why, WHY_SIZE, "name: %.150s", nerr.text);
 		return false;
 	}
@@ -382,6 +386,8 @@ parse_entries(json_t *arr, bool added, struct tapir_msg *msg,
 			n++;
 			continue;
 		}
+		/* The first reason is what an operator needs to find the
+		 * producer's bug; one per message keeps the log quiet. */
 		if (msg->n_invalid++ == 0)
 			snprintf(msg->first_invalid, sizeof(msg->first_invalid),
 				"%s[%zu]: %.120s", what, i, why);
@@ -408,11 +414,11 @@ parse_envelope(json_t *root, struct tapir_msg *msg, json_t **f,
 	find_members(root, env_keys, f, ENV_COUNT);
 
 	if (!f[ENV_SRC_NAME])
-		return tapir_error_set(err, TAPIR_EPARSE, 0,
-			"src_name: missing");
+		return tapir_error_set(
+			err, TAPIR_EPARSE, 0, "src_name: missing");
 	if (!(s = json_string_value(f[ENV_SRC_NAME])))
-		return tapir_error_set(err, TAPIR_EPARSE, 0,
-			"src_name: not a string");
+		return tapir_error_set(
+			err, TAPIR_EPARSE, 0, "src_name: not a string");
 	len = json_string_length(f[ENV_SRC_NAME]);
 	if (len == 0)
 		return tapir_error_set(err, TAPIR_EPARSE, 0, "src_name: empty");
@@ -422,11 +428,11 @@ parse_envelope(json_t *root, struct tapir_msg *msg, json_t **f,
 	memcpy(msg->src_name, s, len + 1);
 
 	if (!f[ENV_MSG_TYPE])
-		return tapir_error_set(err, TAPIR_EPARSE, 0,
-			"msg_type: missing");
+		return tapir_error_set(
+			err, TAPIR_EPARSE, 0, "msg_type: missing");
 	if (!(s = json_string_value(f[ENV_MSG_TYPE])))
-		return tapir_error_set(err, TAPIR_EPARSE, 0,
-			"msg_type: not a string");
+		return tapir_error_set(
+			err, TAPIR_EPARSE, 0, "msg_type: not a string");
 	if (ascii_caseeq(s, "observation"))
 		msg->msg_type = TAPIR_MSG_OBSERVATION;
 	else if (ascii_caseeq(s, "intel-update"))
@@ -437,11 +443,11 @@ parse_envelope(json_t *root, struct tapir_msg *msg, json_t **f,
 			printable(shown, sizeof(shown), s));
 
 	if (!f[ENV_LIST_TYPE])
-		return tapir_error_set(err, TAPIR_EPARSE, 0,
-			"list_type: missing");
+		return tapir_error_set(
+			err, TAPIR_EPARSE, 0, "list_type: missing");
 	if (!(s = json_string_value(f[ENV_LIST_TYPE])))
-		return tapir_error_set(err, TAPIR_EPARSE, 0,
-			"list_type: not a string");
+		return tapir_error_set(
+			err, TAPIR_EPARSE, 0, "list_type: not a string");
 	if ((list = tapir_list_from_str(s)) < 0)
 		return tapir_error_set(err, TAPIR_ELIST, 0,
 			"list_type: \"%s\" not accepted",
@@ -483,19 +489,17 @@ tapir_msg_parse(const char *buf, size_t len, struct tapir_msg *msg,
 		return rc;
 	}
 	if (!json_is_object(root)) {
-		rc = tapir_error_set(err, TAPIR_EPARSE, 0,
-			"top level is not an object");
+		rc = tapir_error_set(
+			err, TAPIR_EPARSE, 0, "top level is not an object");
 		goto out_decref;
 	}
 	if ((rc = parse_envelope(root, msg, f, err)) != 0)
 		goto out_clear;
-	if (f[ENV_ADDED] &&
-		(rc = parse_entries(f[ENV_ADDED], true, msg, &msg->added,
-			 &msg->n_added)) != 0)
+	if (f[ENV_ADDED] && (rc = parse_entries(f[ENV_ADDED], true, msg,
+				     &msg->added, &msg->n_added)) != 0)
 		goto out_nomem;
-	if (f[ENV_REMOVED] &&
-		(rc = parse_entries(f[ENV_REMOVED], false, msg, &msg->removed,
-			 &msg->n_removed)) != 0)
+	if (f[ENV_REMOVED] && (rc = parse_entries(f[ENV_REMOVED], false, msg,
+				       &msg->removed, &msg->n_removed)) != 0)
 		goto out_nomem;
 	json_decref(root);
 	return 0;

@@ -24,36 +24,89 @@
  * else; everything from 0x80 up is 0, so UTF-8 never gets through.
  */
 static const unsigned char canon_octet[256] = {
-	['0'] = '0', ['1'] = '1', ['2'] = '2', ['3'] = '3', ['4'] = '4',
-	['5'] = '5', ['6'] = '6', ['7'] = '7', ['8'] = '8', ['9'] = '9',
-	['A'] = 'a', ['B'] = 'b', ['C'] = 'c', ['D'] = 'd', ['E'] = 'e',
-	['F'] = 'f', ['G'] = 'g', ['H'] = 'h', ['I'] = 'i', ['J'] = 'j',
-	['K'] = 'k', ['L'] = 'l', ['M'] = 'm', ['N'] = 'n', ['O'] = 'o',
-	['P'] = 'p', ['Q'] = 'q', ['R'] = 'r', ['S'] = 's', ['T'] = 't',
-	['U'] = 'u', ['V'] = 'v', ['W'] = 'w', ['X'] = 'x', ['Y'] = 'y',
-	['Z'] = 'z', ['a'] = 'a', ['b'] = 'b', ['c'] = 'c', ['d'] = 'd',
-	['e'] = 'e', ['f'] = 'f', ['g'] = 'g', ['h'] = 'h', ['i'] = 'i',
-	['j'] = 'j', ['k'] = 'k', ['l'] = 'l', ['m'] = 'm', ['n'] = 'n',
-	['o'] = 'o', ['p'] = 'p', ['q'] = 'q', ['r'] = 'r', ['s'] = 's',
-	['t'] = 't', ['u'] = 'u', ['v'] = 'v', ['w'] = 'w', ['x'] = 'x',
-	['y'] = 'y', ['z'] = 'z', ['-'] = '-', ['_'] = '_',
+	['0'] = '0',
+	['1'] = '1',
+	['2'] = '2',
+	['3'] = '3',
+	['4'] = '4',
+	['5'] = '5',
+	['6'] = '6',
+	['7'] = '7',
+	['8'] = '8',
+	['9'] = '9',
+	['A'] = 'a',
+	['B'] = 'b',
+	['C'] = 'c',
+	['D'] = 'd',
+	['E'] = 'e',
+	['F'] = 'f',
+	['G'] = 'g',
+	['H'] = 'h',
+	['I'] = 'i',
+	['J'] = 'j',
+	['K'] = 'k',
+	['L'] = 'l',
+	['M'] = 'm',
+	['N'] = 'n',
+	['O'] = 'o',
+	['P'] = 'p',
+	['Q'] = 'q',
+	['R'] = 'r',
+	['S'] = 's',
+	['T'] = 't',
+	['U'] = 'u',
+	['V'] = 'v',
+	['W'] = 'w',
+	['X'] = 'x',
+	['Y'] = 'y',
+	['Z'] = 'z',
+	['a'] = 'a',
+	['b'] = 'b',
+	['c'] = 'c',
+	['d'] = 'd',
+	['e'] = 'e',
+	['f'] = 'f',
+	['g'] = 'g',
+	['h'] = 'h',
+	['i'] = 'i',
+	['j'] = 'j',
+	['k'] = 'k',
+	['l'] = 'l',
+	['m'] = 'm',
+	['n'] = 'n',
+	['o'] = 'o',
+	['p'] = 'p',
+	['q'] = 'q',
+	['r'] = 'r',
+	['s'] = 's',
+	['t'] = 't',
+	['u'] = 'u',
+	['v'] = 'v',
+	['w'] = 'w',
+	['x'] = 'x',
+	['y'] = 'y',
+	['z'] = 'z',
+	['-'] = '-',
+	['_'] = '_',
 };
 
 /* Names the offending octet; the text ends up in logs, so only printable
  * ASCII is shown as itself. */
 static int
-illegal_octet(struct tapir_error *err, unsigned char c, size_t off,
-	unsigned flags)
+illegal_octet(
+	struct tapir_error *err, unsigned char c, size_t off, unsigned flags)
 {
+	if (c == '*' && (flags & TAPIR_NAME_ALLOW_WILDCARD))
+		return tapir_error_set(err, TAPIR_ENAME, off,
+			"misplaced '*' at offset %zu (not a whole first label)",
+			off);
 	if (c == '*')
 		return tapir_error_set(err, TAPIR_ENAME, off,
-			(flags & TAPIR_NAME_ALLOW_WILDCARD)
-				? "misplaced '*' at offset %zu (only a whole leftmost label may be '*')"
-				: "illegal character '*' at offset %zu (wildcards are not accepted here)",
+			"illegal character '*' at offset %zu (no wildcards)",
 			off);
 	if (c == '\\')
 		return tapir_error_set(err, TAPIR_ENAME, off,
-			"illegal character '\\' at offset %zu (escapes are not accepted)",
+			"illegal character '\\' at offset %zu (no escapes)",
 			off);
 	if (c >= 0x20 && c < 0x7f)
 		return tapir_error_set(err, TAPIR_ENAME, off,
@@ -197,8 +250,8 @@ out_clear:
 }
 
 int
-tapir_name_to_wire(const char *canon, uint8_t out[TAPIR_NAME_WIRE_MAX],
-	size_t *outlen)
+tapir_name_to_wire(
+	const char *canon, uint8_t out[TAPIR_NAME_WIRE_MAX], size_t *outlen)
 {
 	/* Text octet i lands at out[i + 1]; the length octet of the label
 	 * starting at text offset lab goes to out[lab], where the dot before

@@ -122,7 +122,7 @@ usage_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\n%s", usage_text);
+	fprintf(stderr, "\nTry '" PROG " --help'.\n");
 	return EXIT_USAGE;
 }
 
@@ -271,7 +271,7 @@ sign_mode(const struct opts *o, const char *file)
 	if (!(s = tapir_signer_load_file(o->key, &err))) {
 		/* File errors already name the file. */
 		if (strncmp(err.text, o->key, strlen(o->key)) == 0)
-			input_error("key", err.text);
+			fprintf(stderr, PROG ": %s\n", err.text);
 		else
 			input_error(o->key, err.text);
 		goto out_free_payload;
@@ -563,8 +563,9 @@ parse_opts(int argc, char **argv, struct opts *o, int *status)
 			o->time_added = optarg;
 			break;
 		default:
+			/* getopt_long has said what was wrong. */
+			fprintf(stderr, "Try '" PROG " --help'.\n");
 			*status = EXIT_USAGE;
-			fputs(usage_text, stderr);
 			return -1;
 		}
 	}

@@ -47,8 +47,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bool wild;
 	int rc;
 
-	rc = tapir_name_canon((const char *)data, size, 0, plain, &len, &wild,
-		&err);
+	rc = tapir_name_canon(
+		(const char *)data, size, 0, plain, &len, &wild, &err);
 	if (rc == 0)
 		check_canonical(plain, len);
 	else if (plain[0] != '\0' || wild || err.offset > size)

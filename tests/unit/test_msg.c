@@ -35,13 +35,13 @@ static const char upstream_vector[] =
 #define T_VECTOR 1784538902LL
 
 /* An envelope around the given added array text. */
-#define ENVELOPE(added)                                                     \
-	"{\"src_name\":\"dns-tapir\",\"msg_type\":\"observation\","          \
+#define ENVELOPE(added)                                                        \
+	"{\"src_name\":\"dns-tapir\",\"msg_type\":\"observation\","            \
 	"\"list_type\":\"doubtlist\",\"added\":" added "}"
 
 /* An added array with one entry whose last members are given. */
-#define ENTRY(rest)                                                         \
-	ENVELOPE("[{\"name\":\"a.example\","                                \
+#define ENTRY(rest)                                                            \
+	ENVELOPE("[{\"name\":\"a.example\","                                   \
 		 "\"time_added\":\"2026-07-20T09:15:02Z\"" rest "}]")
 
 static int
@@ -116,9 +116,8 @@ test_parse_accepts_trailing_newline(void **state)
 	memcpy(buf, upstream_vector, sizeof(upstream_vector) - 1);
 	buf[sizeof(upstream_vector) - 1] = '\n';
 	/* Not NUL-terminated: len is all there is. */
-	assert_int_equal(tapir_msg_parse(buf, sizeof(upstream_vector), &m,
-				 NULL),
-		0);
+	assert_int_equal(
+		tapir_msg_parse(buf, sizeof(upstream_vector), &m, NULL), 0);
 	assert_int_equal(m.n_added, 1);
 	tapir_msg_clear(&m);
 }
@@ -129,10 +128,11 @@ test_parse_accepts_capitalised_name_key(void **state)
 	struct tapir_msg m;
 
 	(void)state;
-	assert_int_equal(parse(ENVELOPE("[{\"Name\":\"a.example\","
-				       "\"time_added\":\"2026-07-20T09:15:02Z\","
-				       "\"ttl\":60}]"),
-				 &m, NULL),
+	assert_int_equal(
+		parse(ENVELOPE("[{\"Name\":\"a.example\","
+			       "\"time_added\":\"2026-07-20T09:15:02Z\","
+			       "\"ttl\":60}]"),
+			&m, NULL),
 		0);
 	assert_int_equal(m.n_added, 1);
 	assert_string_equal(m.added[0].name, "a.example");
@@ -195,11 +195,12 @@ test_parse_takes_first_of_case_variants(void **state)
 
 	(void)state;
 	/* Not duplicates to jansson (keys differ in case): first one wins. */
-	assert_int_equal(parse(ENVELOPE("[{\"name\":\"first.example\","
-				       "\"Name\":\"second.example\","
-				       "\"time_added\":\"2026-07-20T09:15:02Z\","
-				       "\"ttl\":60}]"),
-				 &m, NULL),
+	assert_int_equal(
+		parse(ENVELOPE("[{\"name\":\"first.example\","
+			       "\"Name\":\"second.example\","
+			       "\"time_added\":\"2026-07-20T09:15:02Z\","
+			       "\"ttl\":60}]"),
+			&m, NULL),
 		0);
 	assert_int_equal(m.n_added, 1);
 	assert_string_equal(m.added[0].name, "first.example");
@@ -212,10 +213,11 @@ test_parse_canonicalises_entry_names(void **state)
 	struct tapir_msg m;
 
 	(void)state;
-	assert_int_equal(parse(ENVELOPE("[{\"name\":\"WWW.Example.COM.\","
-				       "\"time_added\":\"2026-07-20T09:15:02Z\","
-				       "\"ttl\":60}]"),
-				 &m, NULL),
+	assert_int_equal(
+		parse(ENVELOPE("[{\"name\":\"WWW.Example.COM.\","
+			       "\"time_added\":\"2026-07-20T09:15:02Z\","
+			       "\"ttl\":60}]"),
+			&m, NULL),
 		0);
 	assert_int_equal(m.n_added, 1);
 	assert_string_equal(m.added[0].name, "www.example.com");
@@ -228,10 +230,11 @@ test_parse_keeps_wildcard_entries(void **state)
 	struct tapir_msg m;
 
 	(void)state;
-	assert_int_equal(parse(ENVELOPE("[{\"name\":\"*.example.com\","
-				       "\"time_added\":\"2026-07-20T09:15:02Z\","
-				       "\"ttl\":60}]"),
-				 &m, NULL),
+	assert_int_equal(
+		parse(ENVELOPE("[{\"name\":\"*.example.com\","
+			       "\"time_added\":\"2026-07-20T09:15:02Z\","
+			       "\"ttl\":60}]"),
+			&m, NULL),
 		0);
 	assert_int_equal(m.n_added, 1);
 	assert_string_equal(m.added[0].name, "example.com");
@@ -245,10 +248,11 @@ test_parse_treats_null_arrays_as_empty(void **state)
 	struct tapir_msg m;
 
 	(void)state;
-	assert_int_equal(parse("{\"src_name\":\"s\",\"msg_type\":\"observation\","
-			       "\"list_type\":\"doubtlist\",\"added\":null,"
-			       "\"removed\":null}",
-				 &m, NULL),
+	assert_int_equal(
+		parse("{\"src_name\":\"s\",\"msg_type\":\"observation\","
+		      "\"list_type\":\"doubtlist\",\"added\":null,"
+		      "\"removed\":null}",
+			&m, NULL),
 		0);
 	assert_int_equal(m.n_added, 0);
 	assert_null(m.added);
@@ -263,9 +267,10 @@ test_parse_treats_missing_arrays_as_empty(void **state)
 	struct tapir_msg m;
 
 	(void)state;
-	assert_int_equal(parse("{\"src_name\":\"s\",\"msg_type\":\"observation\","
-			       "\"list_type\":\"doubtlist\"}",
-				 &m, NULL),
+	assert_int_equal(
+		parse("{\"src_name\":\"s\",\"msg_type\":\"observation\","
+		      "\"list_type\":\"doubtlist\"}",
+			&m, NULL),
 		0);
 	assert_int_equal(m.n_added, 0);
 	assert_int_equal(m.n_removed, 0);
@@ -308,12 +313,13 @@ test_parse_reads_removed_names_only(void **state)
 	(void)state;
 	/* Removed entries need neither time_added nor ttl, and their other
 	 * members are not looked at. */
-	assert_int_equal(parse("{\"src_name\":\"s\",\"msg_type\":\"observation\","
-			       "\"list_type\":\"denylist\",\"removed\":["
-			       "{\"name\":\"A.example.\"},"
-			       "{\"name\":\"b.example\",\"ttl\":\"junk\","
-			       "\"tag_mask\":-1}]}",
-				 &m, NULL),
+	assert_int_equal(
+		parse("{\"src_name\":\"s\",\"msg_type\":\"observation\","
+		      "\"list_type\":\"denylist\",\"removed\":["
+		      "{\"name\":\"A.example.\"},"
+		      "{\"name\":\"b.example\",\"ttl\":\"junk\","
+		      "\"tag_mask\":-1}]}",
+			&m, NULL),
 		0);
 	assert_int_equal(m.n_removed, 2);
 	assert_string_equal(m.removed[0].name, "a.example");
@@ -330,11 +336,12 @@ test_parse_drops_removed_entry_with_bad_name(void **state)
 	struct tapir_msg m;
 
 	(void)state;
-	assert_int_equal(parse("{\"src_name\":\"s\",\"msg_type\":\"observation\","
-			       "\"list_type\":\"denylist\",\"removed\":["
-			       "{\"name\":\"ok.example\"},{\"name\":\"a b\"},"
-			       "{\"ttl\":1}]}",
-				 &m, NULL),
+	assert_int_equal(
+		parse("{\"src_name\":\"s\",\"msg_type\":\"observation\","
+		      "\"list_type\":\"denylist\",\"removed\":["
+		      "{\"name\":\"ok.example\"},{\"name\":\"a b\"},"
+		      "{\"ttl\":1}]}",
+			&m, NULL),
 		0);
 	assert_int_equal(m.n_removed, 1);
 	assert_int_equal(m.n_invalid, 2);
@@ -398,8 +405,8 @@ test_parse_rejects_non_string_list_type(void **state)
 			   "\"list_type\":2}";
 
 	(void)state;
-	assert_rejected(json, strlen(json), TAPIR_EPARSE,
-		"list_type: not a string");
+	assert_rejected(
+		json, strlen(json), TAPIR_EPARSE, "list_type: not a string");
 }
 
 static void
@@ -408,9 +415,10 @@ test_parse_accepts_intel_update(void **state)
 	struct tapir_msg m;
 
 	(void)state;
-	assert_int_equal(parse("{\"src_name\":\"s\",\"msg_type\":\"intel-update\","
-			       "\"list_type\":\"allowlist\"}",
-				 &m, NULL),
+	assert_int_equal(
+		parse("{\"src_name\":\"s\",\"msg_type\":\"intel-update\","
+		      "\"list_type\":\"allowlist\"}",
+			&m, NULL),
 		0);
 	assert_int_equal(m.msg_type, TAPIR_MSG_INTEL_UPDATE);
 	tapir_msg_clear(&m);
@@ -443,8 +451,8 @@ test_parse_rejects_non_string_msg_type(void **state)
 			   "\"list_type\":\"doubtlist\"}";
 
 	(void)state;
-	assert_rejected(json, strlen(json), TAPIR_EPARSE,
-		"msg_type: not a string");
+	assert_rejected(
+		json, strlen(json), TAPIR_EPARSE, "msg_type: not a string");
 }
 
 static void
@@ -467,8 +475,8 @@ test_parse_rejects_non_string_src_name(void **state)
 			   "\"list_type\":\"doubtlist\"}";
 
 	(void)state;
-	assert_rejected(json, strlen(json), TAPIR_EPARSE,
-		"src_name: not a string");
+	assert_rejected(
+		json, strlen(json), TAPIR_EPARSE, "src_name: not a string");
 }
 
 static void
@@ -520,8 +528,8 @@ test_parse_rejects_non_object_top_level(void **state)
 			"top level is not an object");
 	/* jansson itself refuses a scalar document. */
 	for (size_t i = 0; i < sizeof(scalars) / sizeof(scalars[0]); i++)
-		assert_rejected(scalars[i], strlen(scalars[i]), TAPIR_EPARSE,
-			"JSON: ");
+		assert_rejected(
+			scalars[i], strlen(scalars[i]), TAPIR_EPARSE, "JSON: ");
 }
 
 static void
@@ -572,8 +580,8 @@ test_parse_rejects_nul_byte_in_buffer(void **state)
 
 	(void)state;
 	assert_rejected(json, sizeof(json) - 1, TAPIR_EPARSE, "JSON: ");
-	assert_rejected(in_string, sizeof(in_string) - 1, TAPIR_EPARSE,
-		"JSON: ");
+	assert_rejected(
+		in_string, sizeof(in_string) - 1, TAPIR_EPARSE, "JSON: ");
 }
 
 static void
@@ -622,11 +630,12 @@ test_parse_ignores_nested_unknown_members(void **state)
 	struct tapir_msg m;
 
 	(void)state;
-	assert_int_equal(parse(ENVELOPE("[{\"name\":\"a.example\","
-				       "\"time_added\":\"2026-07-20T09:15:02Z\","
-				       "\"ttl\":60,\"extended_tags\":"
-				       "[[[{\"x\":[1,2,{}]}]]],\"extra\":null}]"),
-				 &m, NULL),
+	assert_int_equal(
+		parse(ENVELOPE("[{\"name\":\"a.example\","
+			       "\"time_added\":\"2026-07-20T09:15:02Z\","
+			       "\"ttl\":60,\"extended_tags\":"
+			       "[[[{\"x\":[1,2,{}]}]]],\"extra\":null}]"),
+			&m, NULL),
 		0);
 	assert_int_equal(m.n_added, 1);
 	tapir_msg_clear(&m);
@@ -659,8 +668,8 @@ test_parse_drops_entry_with_bad_name(void **state)
 	assert_string_equal(m.added[2].name, "c.example");
 	assert_int_equal(m.n_invalid, 2);
 	/* Only the first reason is kept. */
-	assert_string_equal(m.first_invalid,
-		"added[3]: name: label longer than 63 octets");
+	assert_string_equal(
+		m.first_invalid, "added[3]: name: label longer than 63 octets");
 	tapir_msg_clear(&m);
 }
 
@@ -668,8 +677,9 @@ static void
 test_parse_drops_entry_with_missing_name(void **state)
 {
 	(void)state;
-	assert_entry_dropped(ENVELOPE("[{\"time_added\":\"2026-07-20T09:15:02Z\","
-				      "\"ttl\":1}]"),
+	assert_entry_dropped(
+		ENVELOPE("[{\"time_added\":\"2026-07-20T09:15:02Z\","
+			 "\"ttl\":1}]"),
 		"added[0]: name: missing");
 	assert_entry_dropped(ENVELOPE("[{\"name\":null,"
 				      "\"time_added\":\"2026-07-20T09:15:02Z\","
@@ -683,12 +693,13 @@ test_parse_drops_entry_with_non_string_name(void **state)
 	const char *bad[] = {
 		ENVELOPE("[{\"name\":1,\"time_added\":\"2026-07-20T09:15:02Z\","
 			 "\"ttl\":1}]"),
-		ENVELOPE("[{\"name\":true,\"time_added\":\"2026-07-20T09:15:02Z\","
-			 "\"ttl\":1}]"),
+		ENVELOPE("[{\"name\":true,"
+			 "\"time_added\":\"2026-07-20T09:15:02Z\",\"ttl\":1}]"),
 		ENVELOPE("[{\"name\":[\"a.example\"],"
 			 "\"time_added\":\"2026-07-20T09:15:02Z\",\"ttl\":1}]"),
-		ENVELOPE("[{\"name\":{},\"time_added\":\"2026-07-20T09:15:02Z\","
-			 "\"ttl\":1}]"),
+		ENVELOPE(
+			"[{\"name\":{},\"time_added\":\"2026-07-20T09:15:02Z\","
+			"\"ttl\":1}]"),
 	};
 
 	(void)state;
@@ -731,8 +742,9 @@ test_parse_drops_entry_with_bad_time_added(void **state)
 				      "\"time_added\":\"2026-07-20T09:15:02\","
 				      "\"ttl\":1}]"),
 		"added[0]: time_added: not an RFC 3339 time");
-	assert_entry_dropped(ENVELOPE("[{\"name\":\"a.example\","
-				      "\"time_added\":\"yesterday\",\"ttl\":1}]"),
+	assert_entry_dropped(
+		ENVELOPE("[{\"name\":\"a.example\","
+			 "\"time_added\":\"yesterday\",\"ttl\":1}]"),
 		"added[0]: time_added: not an RFC 3339 time");
 }
 
@@ -807,8 +819,8 @@ test_parse_defaults_missing_tag_mask_to_zero(void **state)
 	assert_int_equal(m.n_added, 1);
 	assert_int_equal(m.added[0].tag_mask, 0);
 	tapir_msg_clear(&m);
-	assert_int_equal(parse(ENTRY(",\"ttl\":1,\"tag_mask\":null"), &m, NULL),
-		0);
+	assert_int_equal(
+		parse(ENTRY(",\"ttl\":1,\"tag_mask\":null"), &m, NULL), 0);
 	assert_int_equal(m.n_added, 1);
 	assert_int_equal(m.added[0].tag_mask, 0);
 	tapir_msg_clear(&m);
@@ -820,8 +832,8 @@ test_parse_accepts_tag_mask_max(void **state)
 	struct tapir_msg m;
 
 	(void)state;
-	assert_int_equal(parse(ENTRY(",\"ttl\":1,\"tag_mask\":4294967295"), &m,
-				 NULL),
+	assert_int_equal(
+		parse(ENTRY(",\"ttl\":1,\"tag_mask\":4294967295"), &m, NULL),
 		0);
 	assert_int_equal(m.n_added, 1);
 	assert_int_equal(m.added[0].tag_mask, UINT32_MAX);
@@ -850,8 +862,8 @@ test_parse_drops_non_integer_tag_mask(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_entry_dropped(bad[i],
-			"added[0]: tag_mask: not an integer");
+		assert_entry_dropped(
+			bad[i], "added[0]: tag_mask: not an integer");
 }
 
 static void
@@ -860,10 +872,11 @@ test_parse_drops_non_object_entries(void **state)
 	struct tapir_msg m;
 
 	(void)state;
-	assert_int_equal(parse(ENVELOPE("[1,\"a.example\",null,[],true,{\"name\":"
-				       "\"ok.example\",\"time_added\":"
-				       "\"2026-07-20T09:15:02Z\",\"ttl\":1}]"),
-				 &m, NULL),
+	assert_int_equal(
+		parse(ENVELOPE("[1,\"a.example\",null,[],true,{\"name\":"
+			       "\"ok.example\",\"time_added\":"
+			       "\"2026-07-20T09:15:02Z\",\"ttl\":1}]"),
+			&m, NULL),
 		0);
 	assert_int_equal(m.n_added, 1);
 	assert_string_equal(m.added[0].name, "ok.example");
@@ -905,16 +918,18 @@ test_parse_ignores_bad_timestamp(void **state)
 	struct tapir_msg m;
 
 	(void)state;
-	assert_int_equal(parse("{\"src_name\":\"s\",\"msg_type\":\"observation\","
-			       "\"list_type\":\"doubtlist\","
-			       "\"timestamp\":\"noon\"}",
-				 &m, NULL),
+	assert_int_equal(
+		parse("{\"src_name\":\"s\",\"msg_type\":\"observation\","
+		      "\"list_type\":\"doubtlist\","
+		      "\"timestamp\":\"noon\"}",
+			&m, NULL),
 		0);
 	assert_int_equal(m.timestamp, 0);
 	tapir_msg_clear(&m);
-	assert_int_equal(parse("{\"src_name\":\"s\",\"msg_type\":\"observation\","
-			       "\"list_type\":\"doubtlist\",\"timestamp\":5}",
-				 &m, NULL),
+	assert_int_equal(
+		parse("{\"src_name\":\"s\",\"msg_type\":\"observation\","
+		      "\"list_type\":\"doubtlist\",\"timestamp\":5}",
+			&m, NULL),
 		0);
 	assert_int_equal(m.timestamp, 0);
 	tapir_msg_clear(&m);
@@ -960,8 +975,8 @@ test_time_truncates_fraction(void **state)
 	int64_t t;
 
 	(void)state;
-	assert_int_equal(tapir_time_parse("2026-07-20T09:15:02.999999999Z", &t),
-		0);
+	assert_int_equal(
+		tapir_time_parse("2026-07-20T09:15:02.999999999Z", &t), 0);
 	assert_int_equal(t, T_VECTOR);
 	assert_int_equal(tapir_time_parse("2026-07-20T09:15:02.5Z", &t), 0);
 	assert_int_equal(t, T_VECTOR);
@@ -980,8 +995,8 @@ test_time_applies_positive_offset(void **state)
 	(void)state;
 	assert_int_equal(tapir_time_parse("2026-07-20T11:15:02+02:00", &t), 0);
 	assert_int_equal(t, T_VECTOR);
-	assert_int_equal(tapir_time_parse("2026-07-20T11:15:02.1+02:00", &t),
-		0);
+	assert_int_equal(
+		tapir_time_parse("2026-07-20T11:15:02.1+02:00", &t), 0);
 	assert_int_equal(t, T_VECTOR);
 }
 
@@ -1029,10 +1044,10 @@ test_time_handles_leap_years(void **state)
 	assert_int_equal(t, 1709208000LL);
 	assert_int_equal(tapir_time_parse("2000-02-29T00:00:00Z", &t), 0);
 	assert_int_equal(t, 951782400LL);
-	assert_int_equal(tapir_time_parse("2023-02-29T00:00:00Z", &t),
-		TAPIR_EPARSE);
-	assert_int_equal(tapir_time_parse("1900-02-29T00:00:00Z", &t),
-		TAPIR_EPARSE);
+	assert_int_equal(
+		tapir_time_parse("2023-02-29T00:00:00Z", &t), TAPIR_EPARSE);
+	assert_int_equal(
+		tapir_time_parse("1900-02-29T00:00:00Z", &t), TAPIR_EPARSE);
 }
 
 static void
@@ -1091,10 +1106,10 @@ test_time_rejects_missing_offset(void **state)
 	int64_t t;
 
 	(void)state;
-	assert_int_equal(tapir_time_parse("2026-07-20T09:15:02", &t),
-		TAPIR_EPARSE);
-	assert_int_equal(tapir_time_parse("2026-07-20T09:15:02.123", &t),
-		TAPIR_EPARSE);
+	assert_int_equal(
+		tapir_time_parse("2026-07-20T09:15:02", &t), TAPIR_EPARSE);
+	assert_int_equal(
+		tapir_time_parse("2026-07-20T09:15:02.123", &t), TAPIR_EPARSE);
 }
 
 static void
@@ -1121,7 +1136,8 @@ test_time_rejects_garbage(void **state)
 		"2026-07-20T09:15:02+2:00",
 		"2026-07-20T09:15:02UTC",
 		"2026-07-20T09:15:02ZZ",
-		"\xef\xbc\x92" "026-07-20T09:15:02Z",
+		"\xef\xbc\x92"
+		"026-07-20T09:15:02Z",
 	};
 	int64_t t;
 
@@ -1226,7 +1242,8 @@ main(void)
 		cmocka_unit_test(test_parse_drops_entry_with_missing_name),
 		cmocka_unit_test(test_parse_drops_entry_with_non_string_name),
 		cmocka_unit_test(test_parse_drops_entry_with_root_name),
-		cmocka_unit_test(test_parse_drops_entry_with_missing_time_added),
+		cmocka_unit_test(
+			test_parse_drops_entry_with_missing_time_added),
 		cmocka_unit_test(
 			test_parse_drops_entry_with_non_string_time_added),
 		cmocka_unit_test(test_parse_drops_entry_with_bad_time_added),

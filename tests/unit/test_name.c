@@ -92,11 +92,11 @@ test_canon_accepts_digits_hyphen_underscore(void **state)
 	char out[TAPIR_NAME_BUFSIZE];
 
 	(void)state;
-	assert_int_equal(canon("_dmarc.X-1.0-9.example", 0, out, NULL, NULL),
-		0);
+	assert_int_equal(
+		canon("_dmarc.X-1.0-9.example", 0, out, NULL, NULL), 0);
 	assert_string_equal(out, "_dmarc.x-1.0-9.example");
-	assert_int_equal(canon("xn--exmple-cua.example.se", 0, out, NULL, NULL),
-		0);
+	assert_int_equal(
+		canon("xn--exmple-cua.example.se", 0, out, NULL, NULL), 0);
 	assert_string_equal(out, "xn--exmple-cua.example.se");
 }
 
@@ -149,9 +149,9 @@ test_canon_clears_outputs_on_error(void **state)
 	(void)state;
 	memset(out, 'x', sizeof(out));
 	/* Fails late, after most of out was written. */
-	assert_int_equal(tapir_name_canon("*.abc.de f", 10,
-				 TAPIR_NAME_ALLOW_WILDCARD, out, &len, &wild,
-				 NULL),
+	assert_int_equal(
+		tapir_name_canon("*.abc.de f", 10, TAPIR_NAME_ALLOW_WILDCARD,
+			out, &len, &wild, NULL),
 		TAPIR_ENAME);
 	assert_string_equal(out, "");
 	assert_int_equal(len, 0);
@@ -200,8 +200,8 @@ test_canon_rejects_leading_dot(void **state)
 	char out[TAPIR_NAME_BUFSIZE];
 
 	(void)state;
-	assert_int_equal(canon(".example.com", 0, out, NULL, &err),
-		TAPIR_ENAME);
+	assert_int_equal(
+		canon(".example.com", 0, out, NULL, &err), TAPIR_ENAME);
 	assert_string_equal(err.text, "empty label at offset 0");
 	assert_int_equal(err.offset, 0);
 }
@@ -262,14 +262,14 @@ test_canon_accepts_name_of_253(void **state)
 	(void)state;
 	make_name(name, lens, 4);
 	assert_int_equal(strlen(name), 253);
-	assert_int_equal(tapir_name_canon(name, 253, 0, out, &len, NULL, NULL),
-		0);
+	assert_int_equal(
+		tapir_name_canon(name, 253, 0, out, &len, NULL, NULL), 0);
 	assert_int_equal(len, 253);
 	assert_string_equal(out, name);
 	/* The same name written absolute is 254 characters. */
 	strcat(name, ".");
-	assert_int_equal(tapir_name_canon(name, 254, 0, out, &len, NULL, NULL),
-		0);
+	assert_int_equal(
+		tapir_name_canon(name, 254, 0, out, &len, NULL, NULL), 0);
 	assert_int_equal(len, 253);
 }
 
@@ -285,8 +285,8 @@ test_canon_rejects_name_of_254(void **state)
 	make_name(name, lens, 4);
 	assert_int_equal(strlen(name), 254);
 	assert_int_equal(canon(name, 0, out, NULL, &err), TAPIR_ENAME);
-	assert_string_equal(err.text,
-		"name longer than 255 octets in wire form");
+	assert_string_equal(
+		err.text, "name longer than 255 octets in wire form");
 	assert_int_equal(err.offset, 253);
 	strcat(name, ".");
 	assert_int_equal(canon(name, 0, out, NULL, &err), TAPIR_ENAME);
@@ -317,8 +317,7 @@ test_canon_rejects_space_with_offset(void **state)
 	char out[TAPIR_NAME_BUFSIZE];
 
 	(void)state;
-	assert_int_equal(canon("foo bar.com", 0, out, NULL, &err),
-		TAPIR_ENAME);
+	assert_int_equal(canon("foo bar.com", 0, out, NULL, &err), TAPIR_ENAME);
 	assert_string_equal(err.text, "illegal character ' ' at offset 3");
 	assert_int_equal(err.offset, 3);
 }
@@ -330,8 +329,8 @@ test_canon_rejects_nul_byte(void **state)
 	char out[TAPIR_NAME_BUFSIZE];
 
 	(void)state;
-	assert_int_equal(tapir_name_canon("ab\0.com", 7, 0, out, NULL, NULL,
-				 &err),
+	assert_int_equal(
+		tapir_name_canon("ab\0.com", 7, 0, out, NULL, NULL, &err),
 		TAPIR_ENAME);
 	assert_string_equal(err.text, "illegal octet 0x00 at offset 2");
 	assert_int_equal(err.offset, 2);
@@ -342,8 +341,8 @@ test_canon_rejects_utf8(void **state)
 {
 	(void)state;
 	/* U+00E4 as UTF-8, 0xc3 0xa4: IDNs must arrive as A-labels. */
-	assert_rejected("ex\xc3\xa4mple.se", 0,
-		"illegal octet 0xc3 at offset 2");
+	assert_rejected(
+		"ex\xc3\xa4mple.se", 0, "illegal octet 0xc3 at offset 2");
 	assert_rejected("\xff", 0, "illegal octet 0xff at offset 0");
 }
 
@@ -360,8 +359,8 @@ static void
 test_canon_rejects_backslash_escape(void **state)
 {
 	(void)state;
-	assert_rejected("a\\.b", 0,
-		"illegal character '\\' at offset 1 (escapes are not accepted)");
+	assert_rejected(
+		"a\\.b", 0, "illegal character '\\' at offset 1 (no escapes)");
 	assert_rejected("a\\065b", 0, NULL);
 }
 
@@ -377,8 +376,8 @@ test_canon_rejects_every_other_printable(void **state)
 			c == '.' || c == '*' || c == '\\')
 			continue;
 		name[1] = (char)c;
-		snprintf(want, sizeof(want), "illegal character '%c' at offset 1",
-			c);
+		snprintf(want, sizeof(want),
+			"illegal character '%c' at offset 1", c);
 		assert_rejected(name, 0, want);
 	}
 }
@@ -388,7 +387,7 @@ test_canon_rejects_star_without_flag(void **state)
 {
 	(void)state;
 	assert_rejected("*.example.com", 0,
-		"illegal character '*' at offset 0 (wildcards are not accepted here)");
+		"illegal character '*' at offset 0 (no wildcards)");
 }
 
 static void
@@ -399,9 +398,9 @@ test_canon_wildcard_strips_star_label(void **state)
 	bool wild = false;
 
 	(void)state;
-	assert_int_equal(tapir_name_canon("*.Example.COM.", 14,
-				 TAPIR_NAME_ALLOW_WILDCARD, out, &len, &wild,
-				 NULL),
+	assert_int_equal(
+		tapir_name_canon("*.Example.COM.", 14,
+			TAPIR_NAME_ALLOW_WILDCARD, out, &len, &wild, NULL),
 		0);
 	assert_string_equal(out, "example.com");
 	assert_int_equal(len, 11);
@@ -430,8 +429,8 @@ test_canon_rejects_lone_star(void **state)
 		"wildcard '*' without a name below it");
 	assert_rejected("*.", TAPIR_NAME_ALLOW_WILDCARD,
 		"wildcard '*' without a name below it");
-	assert_rejected("*..", TAPIR_NAME_ALLOW_WILDCARD,
-		"empty label at offset 2");
+	assert_rejected(
+		"*..", TAPIR_NAME_ALLOW_WILDCARD, "empty label at offset 2");
 }
 
 static void
@@ -439,9 +438,9 @@ test_canon_rejects_star_inside_label(void **state)
 {
 	(void)state;
 	assert_rejected("*foo.com", TAPIR_NAME_ALLOW_WILDCARD,
-		"misplaced '*' at offset 0 (only a whole leftmost label may be '*')");
+		"misplaced '*' at offset 0 (not a whole first label)");
 	assert_rejected("f*o.com", TAPIR_NAME_ALLOW_WILDCARD,
-		"misplaced '*' at offset 1 (only a whole leftmost label may be '*')");
+		"misplaced '*' at offset 1 (not a whole first label)");
 }
 
 static void
@@ -449,9 +448,9 @@ test_canon_rejects_star_in_later_label(void **state)
 {
 	(void)state;
 	assert_rejected("a.*.com", TAPIR_NAME_ALLOW_WILDCARD,
-		"misplaced '*' at offset 2 (only a whole leftmost label may be '*')");
+		"misplaced '*' at offset 2 (not a whole first label)");
 	assert_rejected("*.*.com", TAPIR_NAME_ALLOW_WILDCARD,
-		"misplaced '*' at offset 2 (only a whole leftmost label may be '*')");
+		"misplaced '*' at offset 2 (not a whole first label)");
 	assert_rejected("com.*", TAPIR_NAME_ALLOW_WILDCARD, NULL);
 }
 
@@ -467,9 +466,8 @@ test_canon_wildcard_limit_counts_star_label(void **state)
 	memcpy(name, "*.", 2);
 	make_name(name + 2, ok, 4);
 	assert_int_equal(strlen(name), 253);
-	assert_int_equal(canon(name, TAPIR_NAME_ALLOW_WILDCARD, out, &wild,
-				 NULL),
-		0);
+	assert_int_equal(
+		canon(name, TAPIR_NAME_ALLOW_WILDCARD, out, &wild, NULL), 0);
 	assert_true(wild);
 	assert_int_equal(strlen(out), 251);
 	make_name(name + 2, over, 4);
@@ -496,14 +494,16 @@ test_canon_output_recanonicalises_to_itself(void **state)
 static void
 test_from_wire_folds_case(void **state)
 {
-	const uint8_t wire[] = "\x03WwW\x07" "Example\x03" "COM";
+	const uint8_t wire[] = "\x03WwW\x07"
+			       "Example\x03"
+			       "COM";
 	char out[TAPIR_NAME_BUFSIZE];
 	size_t len = 0;
 
 	(void)state;
 	/* sizeof includes the string literal's NUL: the root label. */
-	assert_int_equal(tapir_name_from_wire(wire, sizeof(wire), out, &len),
-		0);
+	assert_int_equal(
+		tapir_name_from_wire(wire, sizeof(wire), out, &len), 0);
 	assert_string_equal(out, "www.example.com");
 	assert_int_equal(len, 15);
 }
@@ -515,8 +515,8 @@ test_from_wire_ignores_octets_after_root(void **state)
 	char out[TAPIR_NAME_BUFSIZE];
 
 	(void)state;
-	assert_int_equal(tapir_name_from_wire(wire, sizeof(wire), out, NULL),
-		0);
+	assert_int_equal(
+		tapir_name_from_wire(wire, sizeof(wire), out, NULL), 0);
 	assert_string_equal(out, "a");
 }
 
@@ -527,8 +527,7 @@ test_from_wire_rejects_root_only(void **state)
 	char out[TAPIR_NAME_BUFSIZE] = "x";
 
 	(void)state;
-	assert_int_equal(tapir_name_from_wire(wire, 1, out, NULL),
-		TAPIR_ENAME);
+	assert_int_equal(tapir_name_from_wire(wire, 1, out, NULL), TAPIR_ENAME);
 	assert_string_equal(out, "");
 }
 
@@ -540,8 +539,7 @@ test_from_wire_rejects_empty_buffer(void **state)
 	size_t len = 5;
 
 	(void)state;
-	assert_int_equal(tapir_name_from_wire(wire, 0, out, &len),
-		TAPIR_ENAME);
+	assert_int_equal(tapir_name_from_wire(wire, 0, out, &len), TAPIR_ENAME);
 	assert_int_equal(len, 0);
 }
 
@@ -604,8 +602,8 @@ test_from_wire_rejects_illegal_octets(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad); i++) {
 		wire[2] = bad[i];
-		assert_int_equal(tapir_name_from_wire(wire, sizeof(wire), out,
-					 NULL),
+		assert_int_equal(
+			tapir_name_from_wire(wire, sizeof(wire), out, NULL),
 			TAPIR_ENAME);
 		assert_string_equal(out, "");
 	}
@@ -656,14 +654,16 @@ test_from_wire_rejects_256_octets(void **state)
 		wire[pos + 1] = 'a';
 	}
 	wire[256] = 0;
-	assert_int_equal(tapir_name_from_wire(wire, 257, out, NULL),
-		TAPIR_ENAME);
+	assert_int_equal(
+		tapir_name_from_wire(wire, 257, out, NULL), TAPIR_ENAME);
 }
 
 static void
 test_to_wire_encodes_labels(void **state)
 {
-	const uint8_t want[] = "\x03www\x07" "example\x03" "com";
+	const uint8_t want[] = "\x03www\x07"
+			       "example\x03"
+			       "com";
 	uint8_t wire[TAPIR_NAME_WIRE_MAX];
 	size_t len = 0;
 
@@ -684,8 +684,8 @@ test_to_wire_rejects_non_canonical(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		len = 7;
-		assert_int_equal(tapir_name_to_wire(bad[i], wire, &len),
-			TAPIR_ENAME);
+		assert_int_equal(
+			tapir_name_to_wire(bad[i], wire, &len), TAPIR_ENAME);
 		assert_int_equal(len, 0);
 	}
 }
@@ -721,8 +721,8 @@ test_wire_round_trip(void **state)
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		assert_int_equal(tapir_name_to_wire(names[i], wire, &wlen), 0);
 		assert_int_equal(wlen, strlen(names[i]) + 2);
-		assert_int_equal(tapir_name_from_wire(wire, wlen, back, &tlen),
-			0);
+		assert_int_equal(
+			tapir_name_from_wire(wire, wlen, back, &tlen), 0);
 		assert_string_equal(back, names[i]);
 		assert_int_equal(tlen, strlen(names[i]));
 	}
@@ -763,7 +763,8 @@ main(void)
 		cmocka_unit_test(test_canon_rejects_label_over_63),
 		cmocka_unit_test(test_canon_accepts_name_of_253),
 		cmocka_unit_test(test_canon_rejects_name_of_254),
-		cmocka_unit_test(test_canon_rejects_many_short_labels_over_limit),
+		cmocka_unit_test(
+			test_canon_rejects_many_short_labels_over_limit),
 		cmocka_unit_test(test_canon_rejects_space_with_offset),
 		cmocka_unit_test(test_canon_rejects_nul_byte),
 		cmocka_unit_test(test_canon_rejects_utf8),
@@ -784,7 +785,8 @@ main(void)
 		cmocka_unit_test(test_from_wire_rejects_empty_buffer),
 		cmocka_unit_test(test_from_wire_rejects_compression_pointer),
 		cmocka_unit_test(test_from_wire_rejects_extended_label_types),
-		cmocka_unit_test(test_from_wire_rejects_label_overrunning_buffer),
+		cmocka_unit_test(
+			test_from_wire_rejects_label_overrunning_buffer),
 		cmocka_unit_test(test_from_wire_rejects_missing_root),
 		cmocka_unit_test(test_from_wire_rejects_illegal_octets),
 		cmocka_unit_test(test_from_wire_accepts_255_octets),

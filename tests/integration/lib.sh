@@ -1,0 +1,281 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Shared set-up for the integration tests: a real mosquitto, a real Knot
+# serving a small root zone, the dynlib Unbound with tapir-pop.so, kdig as
+# the client. Everything listens on 127.0.0.1 only, on ports picked free at
+# run time, in a private temporary directory; every process started here is
+# stopped by PID on exit.
+#
+# Needs: top_srcdir, top_builddir, UNBOUND_SRC (set by make check).
+
+set -u
+
+: "${top_srcdir:?}" "${top_builddir:?}" "${UNBOUND_SRC:?}"
+UNBOUND="$UNBOUND_SRC/unbound"
+UNBOUND_CONTROL="$UNBOUND_SRC/unbound-control"
+SIGN="$top_builddir/tools/tapir-pop-sign"
+CONTROL="$top_builddir/tools/tapir-pop-control"
+MODULE="$top_builddir/module/.libs/tapir-pop.so"
+TOPIC="observations/down/tapir-pop"
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/tapir-it.XXXXXX")
+PIDS=""
+FAILED=0
+
+cleanup() {
+	rc=$?
+	for p in $PIDS; do
+		kill "$p" 2>/dev/null
+	done
+	for p in $PIDS; do
+		for _ in 1 2 3 4 5 6 7 8 9 10; do
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.2
+		done
+		kill -9 "$p" 2>/dev/null
+	done
+	if ls "$T"/sanitizer.* >/dev/null 2>&1; then
+		echo "FAIL: sanitizer report from unbound:"
+		cat "$T"/sanitizer.*
+		FAILED=1
+		rc=1
+	fi
+	if [ "$FAILED" != 0 ] && [ -f "$T/unbound.log" ]; then
+		echo "--- unbound.log (last 40 lines)"
+		tail -n 40 "$T/unbound.log"
+	fi
+	rm -rf "$T"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+fail() {
+	echo "FAIL: $*"
+	FAILED=1
+	exit 1
+}
+
+ok() {
+	echo "ok: $*"
+}
+
+# A TCP+UDP port on 127.0.0.1 that nothing listens on.
+free_port() {
+	while :; do
+		p=$(( (RANDOM << 1 | RANDOM & 1) % 30000 + 20000 ))
+		if ! ss -Htuln "( sport = :$p )" | grep -q .; then
+			echo "$p"
+			return
+		fi
+	done
+}
+
+start_mosquitto() {
+	MQTT_PORT=${MQTT_PORT:-$(free_port)}
+	cat >"$T/mosquitto.conf" <<EOC
+listener $MQTT_PORT 127.0.0.1
+allow_anonymous true
+persistence false
+log_dest file $T/mosquitto.log
+EOC
+	mosquitto -c "$T/mosquitto.conf" >/dev/null 2>&1 &
+	MOSQUITTO_PID=$!
+	PIDS="$PIDS $MOSQUITTO_PID"
+	for _ in $(seq 50); do
+		ss -Htln "( sport = :$MQTT_PORT )" | grep -q . && return 0
+		sleep 0.1
+	done
+	fail "mosquitto did not start"
+}
+
+stop_mosquitto() {
+	kill "$MOSQUITTO_PID"
+	wait "$MOSQUITTO_PID" 2>/dev/null
+}
+
+start_knot() {
+	KNOT_PORT=$(free_port)
+	mkdir -p "$T/knot"
+	cat >"$T/knot/root.zone" <<'EOZ'
+$TTL 3600
+.		SOA	ns.root-test. hostmaster.root-test. 1 3600 600 86400 60
+.		NS	ns.root-test.
+ns.root-test.	A	127.0.0.1
+*.example.	A	192.0.2.10
+*.example.	AAAA	2001:db8::10
+*.se.		A	192.0.2.20
+*.org.		A	192.0.2.30
+EOZ
+	cat >"$T/knot/knot.conf" <<EOK
+server:
+    listen: 127.0.0.1@$KNOT_PORT
+    rundir: "$T/knot"
+    pidfile: "$T/knot/knot.pid"
+database:
+    storage: "$T/knot/db"
+control:
+    listen: "$T/knot/knot.sock"
+log:
+  - target: "$T/knot/knot.log"
+    any: info
+zone:
+  - domain: .
+    storage: "$T/knot"
+    file: "root.zone"
+EOK
+	knotd -c "$T/knot/knot.conf" >/dev/null 2>&1 &
+	KNOT_PID=$!
+	PIDS="$PIDS $KNOT_PID"
+	for _ in $(seq 50); do
+		kdig +short +time=1 +tries=1 @127.0.0.1 -p "$KNOT_PORT" \
+			SOA . 2>/dev/null | grep -q root-test && return 0
+		sleep 0.1
+	done
+	fail "knotd did not start"
+}
+
+# write_module_config [extra yaml]
+write_module_config() {
+	cp "$top_srcdir/examples/keys/demo-keys.json" "$T/keys.json"
+	cat >"$T/tapir-pop.yaml" <<EOY
+mqtt:
+  broker: mqtt://127.0.0.1:$MQTT_PORT
+  client-id: tapir-pop-test-$$
+  reconnect-min: 1
+  reconnect-max: 2
+keys: $T/keys.json
+sources:
+  - name: dns-tapir
+    type: mqtt
+    list: doubtlist
+    topics: [$TOPIC]
+policy:
+  doubtlist:
+    numtapirtags: { limit: 2, action: NXDOMAIN }
+    denytapir: { tags: [likelymalware], action: NXDOMAIN }
+answer:
+  negative-ttl: 60
+control:
+  socket: $T/tapir-pop.sock
+${1:-}
+EOY
+}
+
+start_unbound() {
+	UNBOUND_PORT=${UNBOUND_PORT:-$(free_port)}
+	cat >"$T/unbound.conf" <<EOU
+server:
+    interface: 127.0.0.1
+    port: $UNBOUND_PORT
+    do-daemonize: no
+    username: ""
+    chroot: ""
+    directory: "$T"
+    pidfile: "$T/unbound.pid"
+    logfile: "$T/unbound.log"
+    use-syslog: no
+    verbosity: 1
+    num-threads: 2
+    module-config: "dynlib iterator"
+    do-not-query-localhost: no
+    access-control: 127.0.0.0/8 allow
+    extended-statistics: yes
+    ${UNBOUND_EXTRA:-}
+dynlib:
+    dynlib-file: "$MODULE"
+stub-zone:
+    name: "."
+    stub-addr: 127.0.0.1@$KNOT_PORT
+remote-control:
+    control-enable: yes
+    control-interface: "$T/unbound-control.sock"
+    control-use-cert: no
+EOU
+	# A sanitizer build of the module needs its runtime loaded first
+	# into the (uninstrumented) daemon; reports go to files checked at
+	# exit.
+	preload=""
+	if ldd "$MODULE" | grep -q libasan; then
+		preload="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
+	fi
+	LD_PRELOAD="$preload" \
+	ASAN_OPTIONS="detect_leaks=0:log_path=$T/sanitizer" \
+	UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$T/sanitizer" \
+		"$UNBOUND" -d -c "$T/unbound.conf" >>"$T/unbound.stderr" 2>&1 &
+	UNBOUND_PID=$!
+	PIDS="$PIDS $UNBOUND_PID"
+	for _ in $(seq 100); do
+		kill -0 "$UNBOUND_PID" 2>/dev/null ||
+			fail "unbound exited: $(tail -n 5 "$T/unbound.log" "$T/unbound.stderr" 2>/dev/null)"
+		if kdig +time=1 +tries=1 @127.0.0.1 -p "$UNBOUND_PORT" \
+			up.example A 2>/dev/null | grep -q "status: NOERROR"; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	fail "unbound did not answer"
+}
+
+# rcode NAME [TYPE] [kdig options]: prints NOERROR, NXDOMAIN, ...
+rcode() {
+	name=$1
+	shift
+	type=${1:-A}
+	[ $# -gt 0 ] && shift
+	kdig +time=2 +tries=1 "$@" @127.0.0.1 -p "$UNBOUND_PORT" "$name" \
+		"$type" 2>/dev/null | sed -n 's/.*status: \([A-Z]*\).*/\1/p'
+}
+
+# publish_observe NAME TAGS [ttl] [extra tapir-pop-sign options]
+publish_observe() {
+	name=$1
+	tags=$2
+	ttl=${3:-3600}
+	shift 2
+	[ $# -gt 0 ] && shift
+	"$SIGN" -k "$top_srcdir/examples/keys/demo-signer.jwk" \
+		--observe "$name" --tags "$tags" --ttl "$ttl" "$@" >"$T/msg.json" ||
+		fail "tapir-pop-sign failed"
+	publish_file "$T/msg.json"
+}
+
+# publish_file FILE: the file's bytes as one MQTT message.
+publish_file() {
+	mosquitto_pub -h 127.0.0.1 -p "$MQTT_PORT" -t "$TOPIC" -q 1 -f "$1" ||
+		fail "mosquitto_pub failed"
+}
+
+# stat_value NAME: a counter from tapir-pop-control stats_noreset.
+stat_value() {
+	"$CONTROL" -s "$T/tapir-pop.sock" stats_noreset |
+		sed -n "s/^$1=//p"
+}
+
+# wait_until SECONDS COMMAND...: poll every 50 ms.
+wait_until() {
+	limit=$1
+	shift
+	end=$(( $(date +%s%N) + limit * 1000000000 ))
+	while [ "$(date +%s%N)" -lt "$end" ]; do
+		"$@" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+is_rcode() {
+	[ "$(rcode "$1" "${3:-A}")" = "$2" ]
+}
+
+mqtt_connected() {
+	"$CONTROL" -s "$T/tapir-pop.sock" status 2>/dev/null |
+		grep -q '^mqtt: connected'
+}
+
+start_all() {
+	start_mosquitto
+	start_knot
+	write_module_config "${1:-}"
+	start_unbound
+	wait_until 10 mqtt_connected || fail "module did not connect to mosquitto"
+}

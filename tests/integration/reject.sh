@@ -1,0 +1,84 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# Bad input changes nothing and is counted: unsigned, tampered, unknown
+# key, already expired, oversized, malformed payload, wrong source. The
+# upstream DNS TAPIR vector verifies against upstream's key and is applied
+# (its entry is counted as already expired: it was made in July 2026).
+. "$top_srcdir/tests/integration/lib.sh"
+
+VEC="$top_srcdir/tests/data/tapir-vectors"
+start_mosquitto
+start_knot
+write_module_config
+# Trust the demo key and upstream's test key, as an enrolled node would.
+jq -s '{keys: (.[0].keys + .[1].keys)}' \
+	"$top_srcdir/examples/keys/demo-keys.json" "$VEC/verkeys-a.pub.json" \
+	>"$T/keys.json" || fail "cannot merge key sets"
+start_unbound
+wait_until 10 mqtt_connected || fail "module did not connect"
+KEY="$top_srcdir/examples/keys/demo-signer.jwk"
+
+expect_counter() {
+	wait_until 3 sh -c "[ \"\$($CONTROL -s $T/tapir-pop.sock stats_noreset | sed -n 's/^$1=//p')\" = $2 ]" ||
+		fail "$1 is $(stat_value "$1"), want $2"
+}
+
+# Unsigned: the bare TapirMsg.
+now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+printf '{"src_name":"dns-tapir","creator":"test","msg_type":"observation","list_type":"doubtlist","added":[{"name":"uns.example","time_added":"%s","ttl":3600,"tag_mask":16}],"removed":[],"msg":"","timestamp":"%s","time_str":""}' \
+	"$now" "$now" >"$T/plain.json"
+publish_file "$T/plain.json"
+expect_counter msg.rejected.unsigned 1
+ok "unsigned rejected"
+
+# Tampered: one character of the payload changed after signing.
+"$SIGN" -k "$KEY" --observe tam.example --tags 16 >"$T/signed.json"
+jq -c '.payload |= (.[0:20] + (if .[20:21] == "A" then "B" else "A" end) + .[21:])' \
+	"$T/signed.json" >"$T/tampered.json" || fail "jq"
+publish_file "$T/tampered.json"
+expect_counter msg.rejected.bad_signature 1
+ok "tampered rejected"
+
+# Unknown kid: a fresh key nobody trusts.
+"$SIGN" -g -k "$T/other.jwk" -p "$T/other.pub.json" >/dev/null || fail "keygen"
+"$SIGN" -k "$T/other.jwk" --observe unk.example --tags 16 >"$T/unk.json"
+publish_file "$T/unk.json"
+expect_counter msg.rejected.unknown_key 1
+ok "unknown key rejected"
+
+# Already expired: added in 2020 with a one-hour TTL.
+"$SIGN" -k "$KEY" --observe old.example --tags 16 --ttl 3600 \
+	--time-added 2020-01-01T00:00:00Z >"$T/old.json"
+publish_file "$T/old.json"
+expect_counter entry.already_expired 1
+ok "already expired entry ignored"
+
+# Oversized: over limits.max-message-size (64 KiB by default).
+head -c 70000 /dev/zero | tr '\0' 'x' >"$T/big.txt"
+publish_file "$T/big.txt"
+expect_counter msg.rejected.too_big 1
+ok "oversized rejected"
+
+# Signed but not a TapirMsg.
+printf '{"src_name": 12}' | "$SIGN" -k "$KEY" - >"$T/bad.json"
+publish_file "$T/bad.json"
+expect_counter msg.rejected.malformed_msg 1
+ok "malformed payload rejected"
+
+# Signed for another source.
+"$SIGN" -k "$KEY" --observe oth.example --tags 16 --src other-source >"$T/src.json"
+publish_file "$T/src.json"
+expect_counter msg.rejected.wrong_source 1
+ok "wrong source rejected"
+
+for n in uns tam unk old oth; do
+	[ "$(rcode $n.example)" = NOERROR ] || fail "$n.example changed"
+done
+[ "$(stat_value msg.accepted)" = 0 ] || fail "something was accepted"
+ok "no rejected message changed an answer"
+
+# The upstream vector, byte for byte as published by the core.
+publish_file "$VEC/observation-globally_new_signed.json"
+expect_counter msg.accepted 1
+expect_counter entry.already_expired 2
+ok "upstream vector verified and applied (its entry expired in 2026-07)"
