@@ -38,14 +38,14 @@
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 #define CONFIG_MAX_SIZE (1024 * 1024) /* a config is a few KiB */
-#define KEY_MAX         96   /* "policy.doubtlist.denytapir.tags[12]" */
-#define WHY_MAX         160  /* the reason, before it joins file:line: key */
-#define STRING_MAX      4095 /* PATH_MAX less the NUL */
-#define EXCERPT_MAX     32   /* bytes of a bad value quoted back */
-#define SHOWN_NAME_MAX  64   /* leaves room in err->text for the reason */
-#define NODES_MAX       16   /* keys in the largest section */
-#define IDENT_MAX       (TAPIR_SOURCE_NAME_MAX - 1)
-#define CLIENT_ID_MAX   256
+#define KEY_MAX		96   /* "policy.doubtlist.denytapir.tags[12]" */
+#define WHY_MAX		160  /* the reason, before it joins file:line: key */
+#define STRING_MAX	4095 /* PATH_MAX less the NUL */
+#define EXCERPT_MAX	32   /* bytes of a bad value quoted back */
+#define SHOWN_NAME_MAX	64   /* leaves room in err->text for the reason */
+#define NODES_MAX	16   /* keys in the largest section */
+#define IDENT_MAX	(TAPIR_SOURCE_NAME_MAX - 1)
+#define CLIENT_ID_MAX	256
 
 static const char *const action_names[TAPIR_ACTION_COUNT] = {
 	[TAPIR_ACTION_PASS] = "PASS",
@@ -80,7 +80,7 @@ static const struct {
 struct parser {
 	yaml_document_t *doc;
 	yaml_node_t *root; /* line of last resort for errors */
-	const char *name;        /* shown in messages */
+	const char *name;  /* shown in messages */
 	struct tapir_error *err;
 	struct tapir_config *cfg;
 	uint32_t tags_named; /* bits that "tags:" named */
@@ -105,16 +105,16 @@ enum int_type {
 
 struct field {
 	const char *name;
-	field_fn fn;   /* NULL at the top level: collected, run later */
-	size_t off;    /* of the destination inside base */
+	field_fn fn; /* NULL at the top level: collected, run later */
+	size_t off;  /* of the destination inside base */
 	unsigned flags;
-	enum int_type type;      /* int_field */
-	long long min, max;      /* int_field, action_field */
+	enum int_type type;	 /* int_field */
+	long long min, max;	 /* int_field, action_field */
 	const struct field *sub; /* map_field, rule_field */
 	size_t n_sub;
 };
 
-#define SUB(table) .sub = (table), .n_sub = ARRAY_SIZE(table)
+#define SUB(table)  .sub = (table), .n_sub = ARRAY_SIZE(table)
 #define CFG(member) offsetof(struct tapir_config, member)
 
 static int fail(struct parser *p, const yaml_node_t *node, const char *key,
@@ -127,15 +127,15 @@ mark_line(yaml_mark_t mark)
 }
 
 static int
-fail_line(struct parser *p, int code, int line, size_t offset,
-	const char *key, const char *why)
+fail_line(struct parser *p, int code, int line, size_t offset, const char *key,
+	const char *why)
 {
 	if (key)
 		tapir_error_set(p->err, code, offset, "%s:%d: %s: %s", p->name,
 			line, key, why);
 	else
-		tapir_error_set(p->err, code, offset, "%s:%d: %s", p->name,
-			line, why);
+		tapir_error_set(
+			p->err, code, offset, "%s:%d: %s", p->name, line, why);
 	if (p->err)
 		p->err->line = line;
 	return code;
@@ -154,15 +154,16 @@ fail(struct parser *p, const yaml_node_t *node, const char *key,
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	return fail_line(p, TAPIR_ECONFIG, node ? mark_line(node->start_mark) : 1,
+	return fail_line(p, TAPIR_ECONFIG,
+		node ? mark_line(node->start_mark) : 1,
 		node ? node->start_mark.index : 0, key, why);
 }
 
 static int
 nomem(struct parser *p)
 {
-	return tapir_error_set(p->err, TAPIR_ENOMEM, 0, "%s: out of memory",
-		p->name);
+	return tapir_error_set(
+		p->err, TAPIR_ENOMEM, 0, "%s: out of memory", p->name);
 }
 
 /* A file name that leaves room for the reason in the 160 bytes of text. */
@@ -324,8 +325,8 @@ get_text(struct parser *p, const yaml_node_t *v, const char *key,
  * them as octal, so 010 would mean 8 to one tool and 10 to another.
  */
 static int
-get_int(struct parser *p, const yaml_node_t *v, const char *key,
-	long long min, long long max, long long *out)
+get_int(struct parser *p, const yaml_node_t *v, const char *key, long long min,
+	long long max, long long *out)
 {
 	char ex[EXCERPT_MAX + 4];
 	unsigned long long n = 0;
@@ -337,8 +338,8 @@ get_int(struct parser *p, const yaml_node_t *v, const char *key,
 	if ((rc = check_tag(p, v, key)) != 0)
 		return rc;
 	if (v->type != YAML_SCALAR_NODE)
-		return fail(p, v, key, "must be an integer, not %s",
-			node_kind(v));
+		return fail(
+			p, v, key, "must be an integer, not %s", node_kind(v));
 	if (is_null(v))
 		return fail(p, v, key, "missing value");
 	s = scalar_text(v);
@@ -460,8 +461,8 @@ walk_map(struct parser *p, yaml_node_t *map, const char *prefix,
 				return fail(p, k, key, "duplicate key");
 			nodes[i] = v;
 			if (run && fields[i].fn &&
-				(rc = fields[i].fn(p, v, key, &fields[i],
-					 base)) != 0)
+				(rc = fields[i].fn(
+					 p, v, key, &fields[i], base)) != 0)
 				return rc;
 		}
 	}
@@ -583,8 +584,8 @@ dname_field(struct parser *p, yaml_node_t *v, const char *key,
 	if ((rc = get_text(p, v, key, &s, &len)) != 0)
 		return rc;
 	if (tapir_name_canon(s, len, 0, dst, NULL, NULL, &nerr) != 0)
-		return fail(p, v, key, "not a valid domain name: %s",
-			nerr.text);
+		return fail(
+			p, v, key, "not a valid domain name: %s", nerr.text);
 	return 0;
 }
 
@@ -899,7 +900,8 @@ topics_field(struct parser *p, yaml_node_t *v, const char *key,
 		return fail(p, v, key, "must list 1 to %d topic filters",
 			TAPIR_MAX_TOPICS);
 	for (size_t i = 0; i < n; i++) {
-		yaml_node_t *item = get_node(p, v->data.sequence.items.start[i]);
+		yaml_node_t *item =
+			get_node(p, v->data.sequence.items.start[i]);
 
 		snprintf(ikey, sizeof(ikey), "%s[%zu]", key, i);
 		if (!item)
@@ -1008,8 +1010,8 @@ mqtt_section(struct parser *p, yaml_node_t *v, const char *key,
 	int rc;
 
 	(void)f;
-	if ((rc = walk_map(p, v, key, mqtt_fields, ARRAY_SIZE(mqtt_fields),
-		     cfg, true, nodes)) != 0)
+	if ((rc = walk_map(p, v, key, mqtt_fields, ARRAY_SIZE(mqtt_fields), cfg,
+		     true, nodes)) != 0)
 		return rc;
 	if (cfg->mqtt.client_id) {
 		len = strlen(cfg->mqtt.client_id);
@@ -1101,7 +1103,8 @@ sources_section(struct parser *p, yaml_node_t *v, const char *key,
 			node_kind(v));
 	n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
 	for (size_t i = 0; i < n; i++) {
-		yaml_node_t *item = get_node(p, v->data.sequence.items.start[i]);
+		yaml_node_t *item =
+			get_node(p, v->data.sequence.items.start[i]);
 		struct tapir_source_config *src;
 
 		snprintf(ikey, sizeof(ikey), "%s[%zu]", key, i);
@@ -1238,8 +1241,8 @@ policy_section(struct parser *p, yaml_node_t *v, const char *key,
 	int rc, i;
 
 	(void)f;
-	if ((rc = walk_map(p, v, key, policy_fields,
-		     ARRAY_SIZE(policy_fields), cfg, true, nodes)) != 0)
+	if ((rc = walk_map(p, v, key, policy_fields, ARRAY_SIZE(policy_fields),
+		     cfg, true, nodes)) != 0)
 		return rc;
 	if (!cfg->policy.numtapirtags.enabled && !cfg->policy.denytapir.enabled)
 		return 0;
@@ -1305,8 +1308,9 @@ tags_section(struct parser *p, yaml_node_t *v, const char *key,
 				!strcasecmp(cfg->tag_names[b], ks))
 				return fail(p, k, tkey, "duplicate key");
 		if (p->tags_named & (UINT32_C(1) << bit))
-			return fail(p, val, tkey, "bit %lld is already named '%s'",
-				bit, cfg->tag_names[bit]);
+			return fail(p, val, tkey,
+				"bit %lld is already named '%s'", bit,
+				cfg->tag_names[bit]);
 		if (!(cfg->tag_names[bit] = strdup(ks)))
 			return nomem(p);
 		p->tags_named |= UINT32_C(1) << bit;
@@ -1335,8 +1339,8 @@ fill_tag_names(struct parser *p)
 			taken = (p->tags_named & (UINT32_C(1) << b)) &&
 				!strcasecmp(cfg->tag_names[b],
 					builtin_tags[i].name);
-		if (!taken && !(cfg->tag_names[bit] =
-					strdup(builtin_tags[i].name)))
+		if (!taken &&
+			!(cfg->tag_names[bit] = strdup(builtin_tags[i].name)))
 			return nomem(p);
 	}
 	return 0;
@@ -1349,8 +1353,12 @@ static const struct field answer_fields[] = {
 		.type = INT_U32,
 		.min = 0,
 		.max = 86400 },
-	{ .name = "soa-mname", .fn = dname_field, .off = CFG(answer.soa_mname) },
-	{ .name = "soa-rname", .fn = dname_field, .off = CFG(answer.soa_rname) },
+	{ .name = "soa-mname",
+		.fn = dname_field,
+		.off = CFG(answer.soa_mname) },
+	{ .name = "soa-rname",
+		.fn = dname_field,
+		.off = CFG(answer.soa_rname) },
 };
 
 static const struct field limits_fields[] = {
@@ -1445,8 +1453,8 @@ walk_root(struct parser *p)
 	int rc;
 
 	p->root = yaml_document_get_root_node(p->doc);
-	if ((rc = walk_map(p, p->root, "", top_fields,
-		     ARRAY_SIZE(top_fields), p->cfg, false, nodes)) != 0)
+	if ((rc = walk_map(p, p->root, "", top_fields, ARRAY_SIZE(top_fields),
+		     p->cfg, false, nodes)) != 0)
 		return rc;
 	for (size_t i = 0; i < ARRAY_SIZE(top_fields); i++) {
 		const struct field *f = &top_fields[i];
@@ -1466,8 +1474,8 @@ walk_root(struct parser *p)
 /* libyaml's reason, at libyaml's line. Reader errors (bad UTF-8, control
  * characters) carry a byte offset instead of a line: count to it. */
 static int
-syntax_fail(struct parser *p, const yaml_parser_t *yp, const char *buf,
-	size_t len)
+syntax_fail(
+	struct parser *p, const yaml_parser_t *yp, const char *buf, size_t len)
 {
 	const char *problem = yp->problem ? yp->problem : "unknown problem";
 	char why[WHY_MAX];
@@ -1502,8 +1510,8 @@ syntax_fail(struct parser *p, const yaml_parser_t *yp, const char *buf,
 /* A second document would be ignored by yaml_parser_load(): refuse it,
  * and report syntax errors in it, rather than act on half a file. */
 static int
-check_one_document(struct parser *p, yaml_parser_t *yp, const char *buf,
-	size_t len)
+check_one_document(
+	struct parser *p, yaml_parser_t *yp, const char *buf, size_t len)
 {
 	yaml_document_t extra;
 	const yaml_node_t *root;
@@ -1538,8 +1546,8 @@ tapir_action_str(enum tapir_action a)
 }
 
 struct tapir_config *
-tapir_config_parse(const char *buf, size_t len, const char *name,
-	struct tapir_error *err)
+tapir_config_parse(
+	const char *buf, size_t len, const char *name, struct tapir_error *err)
 {
 	struct parser p = { .name = shown_name(name), .err = err };
 	struct tapir_config *cfg;
@@ -1572,8 +1580,8 @@ tapir_config_parse(const char *buf, size_t len, const char *name,
 		rc = nomem(&p);
 		goto out_destroy;
 	}
-	yaml_parser_set_input_string(&yp,
-		(const unsigned char *)(buf ? buf : ""), len);
+	yaml_parser_set_input_string(
+		&yp, (const unsigned char *)(buf ? buf : ""), len);
 	if (!yaml_parser_load(&yp, &doc)) {
 		rc = syntax_fail(&p, &yp, buf, len);
 		goto out_parser;
@@ -1715,7 +1723,8 @@ tapir_config_tag_bit(const struct tapir_config *cfg, const char *name)
 		if (name[1] == '\0')
 			return bit;
 		if (bit != 0 && name[1] >= '0' && name[1] <= '9' &&
-			name[2] == '\0' && (bit = bit * 10 + name[1] - '0') < 32)
+			name[2] == '\0' &&
+			(bit = bit * 10 + name[1] - '0') < 32)
 			return bit;
 	}
 	return -1;

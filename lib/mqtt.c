@@ -157,7 +157,10 @@ tapir_mqtt_create(const struct tapir_config *cfg, tapir_mqtt_msg_fn on_msg,
 		(unsigned)cfg->mqtt.reconnect_min,
 		(unsigned)cfg->mqtt.reconnect_max, true);
 	if (cfg->mqtt.tls) {
-		rc = mosquitto_tls_set(m->mosq, cfg->mqtt.ca_file, NULL,
+		/* Without a private CA file the system's trust store
+		 * verifies the broker. */
+		rc = mosquitto_tls_set(m->mosq, cfg->mqtt.ca_file,
+			cfg->mqtt.ca_file ? NULL : "/etc/ssl/certs",
 			cfg->mqtt.cert_file, cfg->mqtt.key_file, NULL);
 		if (rc != MOSQ_ERR_SUCCESS) {
 			tapir_error_set(err, TAPIR_ECONFIG, 0,

@@ -7,7 +7,7 @@
  * load. Keys it makes are for tests and demos; production keys come from
  * the DNS TAPIR enrollment. Exit status: 0 ok, 1 usage, 2 input or key error.
  */
-#include "config.h"
+#include "tapir_build.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -407,7 +407,7 @@ generate_mode(const struct opts *o)
 	bool ec = o->alg && strcmp(o->alg, "ES256") == 0;
 	char x[B64_32], y[B64_32], d[B64_32], tp[B64_32];
 	const char *kid;
-	json_t *priv, *pub;
+	json_t *priv, *pub = NULL;
 	char *priv_text = NULL, *pub_text = NULL;
 	struct tapir_signer *check;
 	struct tapir_error err;
@@ -426,13 +426,14 @@ generate_mode(const struct opts *o)
 		"alg", ec ? "ES256" : "EdDSA", "x", x);
 	if (priv && ec)
 		json_object_set_new(priv, "y", json_string(y));
-	pub = priv ? json_deep_copy(priv) : NULL;
+	/* "o" hands the copy to the JWKS, which frees it even on failure. */
+	if (priv)
+		pub = json_pack("{s:[o]}", "keys", json_deep_copy(priv));
 	if (priv)
 		json_object_set_new(priv, "d", json_string(d));
 	sodium_memzero(d, sizeof(d));
 	if (!priv || !pub || !(priv_text = json_dumps(priv, JSON_INDENT(2))) ||
-		!(pub_text = json_dumps(
-			  json_pack("{s:[O]}", "keys", pub), JSON_INDENT(2)))) {
+		!(pub_text = json_dumps(pub, JSON_INDENT(2)))) {
 		input_error("keygen", "out of memory");
 		goto out_free;
 	}

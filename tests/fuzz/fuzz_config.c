@@ -22,8 +22,7 @@ check_config(const struct tapir_config *cfg)
 	if (!cfg->mqtt.host || cfg->mqtt.port < 1 || cfg->mqtt.port > 65535 ||
 		!cfg->mqtt.client_id || !cfg->keys_file ||
 		cfg->mqtt.reconnect_min > cfg->mqtt.reconnect_max ||
-		cfg->control.mode > 0777 ||
-		cfg->n_sources > TAPIR_MAX_SOURCES)
+		cfg->control.mode > 0777 || cfg->n_sources > TAPIR_MAX_SOURCES)
 		abort();
 	if ((cfg->mqtt.ca_file || cfg->mqtt.cert_file) && !cfg->mqtt.tls)
 		abort();
@@ -61,7 +60,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (cfg)
 		check_config(cfg);
 	else if (strncmp(err.text, "fuzz.yaml", 9) != 0 || err.line < 0 ||
-		!memchr(err.text, '\0', sizeof(err.text)))
+		 !memchr(err.text, '\0', sizeof(err.text)))
 		abort();
 	tapir_config_destroy(cfg);
 	return 0;

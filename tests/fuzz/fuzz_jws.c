@@ -5,7 +5,7 @@
  * signkeys-noalg.json given "alg":"ES256", so that both algorithms' paths
  * are reached by seeds signed with either key.
  */
-#include "config.h"
+#include "tapir_build.h"
 
 #include <stdint.h>
 #include <stdlib.h>

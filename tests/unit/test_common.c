@@ -1,7 +1,305 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Tests of lib/common.c: every error code has its own text and an unknown
+ * code still gets one, tapir_error_set() formats into a fixed buffer without
+ * overrunning it, the log sink sees prefixed single lines (and NULL puts
+ * stderr back), and the two clocks agree with the system's.
+ */
+#include "tapir_build.h"
+
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
-static void t(void **s) { (void)s; }
-int main(void) { const struct CMUnitTest tests[] = { cmocka_unit_test(t) }; return cmocka_run_group_tests(tests, NULL, NULL); }
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/tapir.h"
+
+struct sink {
+	int calls;
+	enum tapir_log_level level;
+	char line[1024];
+};
+
+static void
+capture_log(void *arg, enum tapir_log_level level, const char *msg)
+{
+	struct sink *s = arg;
+
+	s->calls++;
+	s->level = level;
+	snprintf(s->line, sizeof(s->line), "%s", msg);
+}
+
+static int
+setup_sink(void **state)
+{
+	struct sink *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return -1;
+	tapir_log_set(capture_log, s);
+	*state = s;
+	return 0;
+}
+
+static int
+teardown_sink(void **state)
+{
+	tapir_log_set(NULL, NULL);
+	free(*state);
+	return 0;
+}
+
+static const int all_codes[] = {
+	TAPIR_EOK,
+	TAPIR_ENOMEM,
+	TAPIR_EINVAL,
+	TAPIR_EIO,
+	TAPIR_ENOENT,
+	TAPIR_ERANGE,
+	TAPIR_EEXIST,
+	TAPIR_EPARSE,
+	TAPIR_ESIG,
+	TAPIR_ENOKEY,
+	TAPIR_EALG,
+	TAPIR_EUNSIGNED,
+	TAPIR_ENAME,
+	TAPIR_ETOOBIG,
+	TAPIR_EEXPIRED,
+	TAPIR_ESOURCE,
+	TAPIR_ELIST,
+	TAPIR_ECONFIG,
+	TAPIR_EFULL,
+	TAPIR_EMSGTYPE,
+};
+#define N_CODES (sizeof(all_codes) / sizeof(all_codes[0]))
+
+static void
+test_strerror_every_code_has_its_own_text(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < N_CODES; i++) {
+		const char *t = tapir_strerror(all_codes[i]);
+		assert_non_null(t);
+		assert_true(strlen(t) > 0);
+		assert_string_not_equal(t, "unknown error");
+		for (size_t j = 0; j < i; j++)
+			assert_string_not_equal(t,
+				tapir_strerror(all_codes[j]));
+	}
+}
+
+static void
+test_strerror_library_range_is_fully_covered(void **state)
+{
+	(void)state;
+	/* A code added to enum tapir_err without a text shows up here. */
+	for (int c = TAPIR_EBASE; c > TAPIR_ELAST; c--)
+		assert_string_not_equal(tapir_strerror(c), "unknown error");
+}
+
+static void
+test_strerror_unknown_codes_get_a_text(void **state)
+{
+	(void)state;
+	assert_string_equal(tapir_strerror(TAPIR_ELAST), "unknown error");
+	assert_string_equal(tapir_strerror(1), "unknown error");
+	assert_string_equal(tapir_strerror(-999999), "unknown error");
+	assert_string_equal(tapir_strerror(-EPIPE), "unknown error");
+}
+
+static void
+test_errno_codes_are_negative_errno(void **state)
+{
+	(void)state;
+	assert_int_equal(TAPIR_ENOMEM, -ENOMEM);
+	assert_int_equal(TAPIR_EINVAL, -EINVAL);
+	assert_int_equal(TAPIR_EIO, -EIO);
+	assert_int_equal(TAPIR_ENOENT, -ENOENT);
+}
+
+static void
+test_error_set_formats_text_and_offset(void **state)
+{
+	struct tapir_error err;
+
+	(void)state;
+	memset(&err, 0xaa, sizeof(err));
+	assert_int_equal(tapir_error_set(&err, TAPIR_EPARSE, 42,
+				 "bad %s at %d", "thing", 7),
+		TAPIR_EPARSE);
+	assert_int_equal(err.offset, 42);
+	assert_string_equal(err.text, "bad thing at 7");
+}
+
+static void
+test_error_set_truncates_long_text(void **state)
+{
+	struct tapir_error err;
+	char big[1000];
+
+	(void)state;
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	memset(&err, 0xaa, sizeof(err));
+	assert_int_equal(tapir_error_set(&err, TAPIR_ETOOBIG, 0, "%s", big),
+		TAPIR_ETOOBIG);
+	assert_int_equal(strlen(err.text), sizeof(err.text) - 1);
+	assert_int_equal(err.text[sizeof(err.text) - 1], '\0');
+	assert_int_equal(err.text[0], 'x');
+}
+
+static void
+test_error_set_null_error_returns_code(void **state)
+{
+	(void)state;
+	assert_int_equal(tapir_error_set(NULL, TAPIR_ESIG, 3, "ignored %d", 1),
+		TAPIR_ESIG);
+}
+
+static void
+test_log_sink_receives_prefixed_line_and_level(void **state)
+{
+	struct sink *s = *state;
+
+	tapir_log(TAPIR_LOG_WARN, "queue %s: %d dropped", "full", 3);
+	assert_int_equal(s->calls, 1);
+	assert_int_equal(s->level, TAPIR_LOG_WARN);
+	assert_string_equal(s->line, "tapir-pop: queue full: 3 dropped");
+
+	tapir_log(TAPIR_LOG_DEBUG, "x");
+	assert_int_equal(s->calls, 2);
+	assert_int_equal(s->level, TAPIR_LOG_DEBUG);
+	assert_string_equal(s->line, "tapir-pop: x");
+}
+
+static void
+test_log_long_line_is_truncated_with_prefix(void **state)
+{
+	struct sink *s = *state;
+	char big[2000];
+
+	memset(big, 'y', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	tapir_log(TAPIR_LOG_ERR, "%s", big);
+	assert_int_equal(s->calls, 1);
+	assert_int_equal(strncmp(s->line, "tapir-pop: yyy", 14), 0);
+	/* Bounded by the library's line buffer, far below the input. */
+	assert_true(strlen(s->line) < 1000);
+	assert_null(strchr(s->line, '\n'));
+}
+
+/* Runs tapir_log() with stderr redirected to a file; returns what it got. */
+static size_t
+log_to_stderr(char *buf, size_t size)
+{
+	FILE *tmp = tmpfile();
+	int saved;
+	size_t n;
+
+	assert_non_null(tmp);
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	assert_true(saved >= 0);
+	assert_int_not_equal(dup2(fileno(tmp), STDERR_FILENO), -1);
+	tapir_log(TAPIR_LOG_INFO, "to %s", "stderr");
+	fflush(stderr);
+	assert_int_not_equal(dup2(saved, STDERR_FILENO), -1);
+	close(saved);
+	rewind(tmp);
+	n = fread(buf, 1, size - 1, tmp);
+	buf[n] = '\0';
+	fclose(tmp);
+	return n;
+}
+
+static void
+test_log_set_null_restores_stderr(void **state)
+{
+	struct sink *s = *state;
+	char got[256];
+
+	tapir_log_set(NULL, NULL);
+	log_to_stderr(got, sizeof(got));
+	assert_int_equal(s->calls, 0);
+	assert_string_equal(got, "tapir-pop: to stderr\n");
+}
+
+static void
+test_log_sink_installed_keeps_stderr_quiet(void **state)
+{
+	struct sink *s = *state;
+	char got[256];
+
+	assert_int_equal(log_to_stderr(got, sizeof(got)), 0);
+	assert_int_equal(s->calls, 1);
+	assert_string_equal(s->line, "tapir-pop: to stderr");
+}
+
+static void
+test_now_matches_system_wall_clock(void **state)
+{
+	time_t before, after;
+	int64_t now;
+
+	(void)state;
+	before = time(NULL);
+	now = tapir_now();
+	after = time(NULL);
+	/* The coarse clock may lag the precise one by one tick. */
+	assert_true(now >= (int64_t)before - 1);
+	assert_true(now <= (int64_t)after);
+	assert_true(now > 1700000000); /* after 2023: not a zero clock */
+}
+
+static void
+test_monotonic_ms_advances_with_sleep(void **state)
+{
+	struct timespec ts = { .tv_sec = 0, .tv_nsec = 30 * 1000000 };
+	int64_t a, b;
+
+	(void)state;
+	a = tapir_monotonic_ms();
+	assert_int_equal(nanosleep(&ts, NULL), 0);
+	b = tapir_monotonic_ms();
+	assert_true(b - a >= 29);
+	assert_true(b - a < 5000);
+	assert_true(tapir_monotonic_ms() >= b);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_strerror_every_code_has_its_own_text),
+		cmocka_unit_test(test_strerror_library_range_is_fully_covered),
+		cmocka_unit_test(test_strerror_unknown_codes_get_a_text),
+		cmocka_unit_test(test_errno_codes_are_negative_errno),
+		cmocka_unit_test(test_error_set_formats_text_and_offset),
+		cmocka_unit_test(test_error_set_truncates_long_text),
+		cmocka_unit_test(test_error_set_null_error_returns_code),
+		cmocka_unit_test_setup_teardown(
+			test_log_sink_receives_prefixed_line_and_level,
+			setup_sink, teardown_sink),
+		cmocka_unit_test_setup_teardown(
+			test_log_long_line_is_truncated_with_prefix,
+			setup_sink, teardown_sink),
+		cmocka_unit_test_setup_teardown(
+			test_log_set_null_restores_stderr, setup_sink,
+			teardown_sink),
+		cmocka_unit_test_setup_teardown(
+			test_log_sink_installed_keeps_stderr_quiet, setup_sink,
+			teardown_sink),
+		cmocka_unit_test(test_now_matches_system_wall_clock),
+		cmocka_unit_test(test_monotonic_ms_advances_with_sleep),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

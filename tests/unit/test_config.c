@@ -26,11 +26,11 @@
 #define BASE "mqtt:\n  broker: mqtt://localhost\nkeys: /k.json\n"
 
 /* BASE plus one doubtlist source named dns-tapir (lines 4..8). */
-#define BASE_SRC                                                            \
-	BASE "sources:\n"                                                   \
-	     "  - name: dns-tapir\n"                                        \
-	     "    list: doubtlist\n"                                        \
-	     "    topics: observations/down/tapir-pop\n"                    \
+#define BASE_SRC                                                               \
+	BASE "sources:\n"                                                      \
+	     "  - name: dns-tapir\n"                                           \
+	     "    list: doubtlist\n"                                           \
+	     "    topics: observations/down/tapir-pop\n"                       \
 	     "    qos: 0\n"
 
 static const char full_config[] =
@@ -99,7 +99,8 @@ parse_ok(const char *yaml, const char *file, int at)
 	struct tapir_config *cfg = parse(yaml, &err);
 
 	if (!cfg) {
-		print_error("%s:%d: unexpected error: %s\n", file, at, err.text);
+		print_error(
+			"%s:%d: unexpected error: %s\n", file, at, err.text);
 		_fail(file, at);
 	}
 	return cfg;
@@ -136,7 +137,7 @@ check_error(const char *yaml, int line, const char *key, const char *reason,
 		_fail(file, at);
 	}
 }
-#define assert_config_error(yaml, line, key, reason)                        \
+#define assert_config_error(yaml, line, key, reason)                           \
 	check_error((yaml), (line), (key), (reason), __FILE__, __LINE__)
 
 static void
@@ -157,16 +158,16 @@ test_full_config_parses_to_expected_struct(void **state)
 	assert_int_equal(cfg->mqtt.protocol, TAPIR_MQTT_V311);
 	assert_int_equal(cfg->mqtt.reconnect_min, 2);
 	assert_int_equal(cfg->mqtt.reconnect_max, 120);
-	assert_string_equal(cfg->keys_file,
-		"/etc/dnstapir/certs/validation-keys.json");
+	assert_string_equal(
+		cfg->keys_file, "/etc/dnstapir/certs/validation-keys.json");
 
 	assert_int_equal(cfg->n_sources, 3);
 	assert_string_equal(cfg->sources[0].name, "dns-tapir");
 	assert_int_equal(cfg->sources[0].type, TAPIR_SOURCE_MQTT);
 	assert_int_equal(cfg->sources[0].list, TAPIR_LIST_DOUBT);
 	assert_int_equal(cfg->sources[0].n_topics, 2);
-	assert_string_equal(cfg->sources[0].topics[0],
-		"observations/down/tapir-pop");
+	assert_string_equal(
+		cfg->sources[0].topics[0], "observations/down/tapir-pop");
 	assert_string_equal(cfg->sources[0].topics[1], "observations/+/x/#");
 	assert_int_equal(cfg->sources[0].qos, 1);
 	assert_string_equal(cfg->sources[1].name, "local.deny_1");
@@ -185,8 +186,8 @@ test_full_config_parses_to_expected_struct(void **state)
 	assert_int_equal(cfg->policy.numsources.action, TAPIR_ACTION_DROP);
 	assert_true(cfg->policy.numtapirtags.enabled);
 	assert_int_equal(cfg->policy.numtapirtags.limit, 3);
-	assert_int_equal(cfg->policy.numtapirtags.action,
-		TAPIR_ACTION_REDIRECT);
+	assert_int_equal(
+		cfg->policy.numtapirtags.action, TAPIR_ACTION_REDIRECT);
 	assert_true(cfg->policy.denytapir.enabled);
 	assert_int_equal(cfg->policy.denytapir.tags,
 		(1u << 4) | (1u << 2) | (1u << 16) | (1u << 7));
@@ -243,8 +244,8 @@ test_minimal_config_gets_defaults(void **state)
 			assert_null(cfg->tag_names[b]);
 	assert_int_equal(cfg->answer.negative_ttl, 60);
 	assert_string_equal(cfg->answer.soa_mname, "tapir-pop.invalid");
-	assert_string_equal(cfg->answer.soa_rname,
-		"hostmaster.tapir-pop.invalid");
+	assert_string_equal(
+		cfg->answer.soa_rname, "hostmaster.tapir-pop.invalid");
 	assert_int_equal(cfg->limits.max_message_size, 65536);
 	assert_int_equal(cfg->limits.max_entries, 10000000);
 	assert_int_equal(cfg->limits.queue_length, 10000);
@@ -301,17 +302,16 @@ test_example_file_parses(void **state)
 	assert_non_null(cfg->mqtt.ca_file);
 	assert_non_null(cfg->mqtt.cert_file);
 	assert_non_null(cfg->mqtt.key_file);
-	assert_string_equal(cfg->keys_file,
-		"/etc/dnstapir/certs/validation-keys.json");
+	assert_string_equal(
+		cfg->keys_file, "/etc/dnstapir/certs/validation-keys.json");
 	assert_int_equal(cfg->n_sources, 1);
 	assert_string_equal(cfg->sources[0].name, "dns-tapir");
 	assert_int_equal(cfg->sources[0].list, TAPIR_LIST_DOUBT);
 	assert_int_equal(cfg->sources[0].n_topics, 1);
-	assert_string_equal(cfg->sources[0].topics[0],
-		"observations/down/tapir-pop");
-	assert_int_equal(tapir_config_source_index(cfg,
-				 cfg->policy.tapir_source),
-		0);
+	assert_string_equal(
+		cfg->sources[0].topics[0], "observations/down/tapir-pop");
+	assert_int_equal(
+		tapir_config_source_index(cfg, cfg->policy.tapir_source), 0);
 	assert_true(cfg->policy.numsources.enabled);
 	assert_true(cfg->policy.numtapirtags.enabled);
 	assert_true(cfg->policy.denytapir.enabled);
@@ -335,8 +335,8 @@ test_unknown_key_is_named(void **state)
 		6, "policy.doubtlist.numsources.acton", "unknown key");
 	/* Control characters are not echoed into the log. */
 	assert_config_error(BASE "\"a\\x01b\": 1\n", 4, "a?b", "unknown key");
-	assert_config_error(BASE "[a]: 1\n", 4, "top level",
-		"keys must be names");
+	assert_config_error(
+		BASE "[a]: 1\n", 4, "top level", "keys must be names");
 }
 
 static void
@@ -349,8 +349,8 @@ test_duplicate_key_is_named(void **state)
 	assert_config_error(BASE "keys: /x\n", 4, "keys", "duplicate key");
 	assert_config_error(BASE "tags:\n  foo: 6\n  FOO: 7\n", 6, "tags.FOO",
 		"duplicate key");
-	assert_config_error(BASE_SRC "    qos: 1\n", 9, "sources[0].qos",
-		"duplicate key");
+	assert_config_error(
+		BASE_SRC "    qos: 1\n", 9, "sources[0].qos", "duplicate key");
 }
 
 static void
@@ -368,18 +368,18 @@ test_wrong_type_is_named(void **state)
 		"limits.queue-length", "must be an integer, not a string");
 	assert_config_error(BASE "state-dir: {a: 1}\n", 4, "state-dir",
 		"must be a single value, not a mapping");
-	assert_config_error(BASE "state-dir:\n", 4, "state-dir",
-		"missing value");
-	assert_config_error(BASE "state-dir: ''\n", 4, "state-dir",
-		"must not be empty");
-	assert_config_error(BASE "state-dir: \"a\\0b\"\n", 4, "state-dir",
-		"NUL");
+	assert_config_error(
+		BASE "state-dir:\n", 4, "state-dir", "missing value");
+	assert_config_error(
+		BASE "state-dir: ''\n", 4, "state-dir", "must not be empty");
+	assert_config_error(
+		BASE "state-dir: \"a\\0b\"\n", 4, "state-dir", "NUL");
 	assert_config_error(BASE "answer:\n  negative-ttl: !!int 5\n", 5,
 		"answer.negative-ttl", "YAML tag");
-	assert_config_error(BASE "keys2: !include x.yaml\n", 4, "keys2",
-		"unknown key");
-	assert_config_error(BASE "state-dir: !include x.yaml\n", 4,
-		"state-dir", "YAML tag '!include' is not supported");
+	assert_config_error(
+		BASE "keys2: !include x.yaml\n", 4, "keys2", "unknown key");
+	assert_config_error(BASE "state-dir: !include x.yaml\n", 4, "state-dir",
+		"YAML tag '!include' is not supported");
 	assert_config_error(BASE "policy:\n  denylist: [NXDOMAIN]\n", 5,
 		"policy.denylist", "must be a mapping, not a list");
 }
@@ -390,8 +390,8 @@ test_missing_required_key_is_named(void **state)
 	(void)state;
 	assert_config_error("", 1, "mqtt", "missing (required)");
 	assert_config_error("keys: k\n", 1, "mqtt", "missing (required)");
-	assert_config_error("mqtt:\n  broker: mqtt://h\n", 1, "keys",
-		"missing (required)");
+	assert_config_error(
+		"mqtt:\n  broker: mqtt://h\n", 1, "keys", "missing (required)");
 	assert_config_error("keys: k\nmqtt:\n  keepalive: 10\n", 3,
 		"mqtt.broker", "missing (required)");
 	assert_config_error(BASE "sources:\n  - list: denylist\n"
@@ -494,8 +494,8 @@ static void
 test_bad_qos_is_named(void **state)
 {
 	(void)state;
-	assert_config_error(BASE_SRC "    qos2: 1\n", 9, "sources[0].qos2",
-		"unknown key");
+	assert_config_error(
+		BASE_SRC "    qos2: 1\n", 9, "sources[0].qos2", "unknown key");
 	assert_config_error(BASE "sources:\n  - {name: a, list: denylist, "
 				 "topics: x, qos: 3}\n",
 		5, "sources[0].qos", "'3' is out of range 0..2");
@@ -523,7 +523,13 @@ test_topic_filters(void **state)
 		{ "", "must not be empty" },
 	};
 	static const char *const good[] = {
-		"#", "+", "+/+/#", "a//b", "/", "$SYS/#", "observations/down/#",
+		"#",
+		"+",
+		"+/+/#",
+		"a//b",
+		"/",
+		"$SYS/#",
+		"observations/down/#",
 		"a/+/c",
 	};
 	char yaml[256];
@@ -534,8 +540,8 @@ test_topic_filters(void **state)
 			BASE "sources:\n  - name: a\n    list: denylist\n"
 			     "    topics: [ok, '%s']\n",
 			bad[i].filter);
-		assert_config_error(yaml, 7, "sources[0].topics[1]",
-			bad[i].why);
+		assert_config_error(
+			yaml, 7, "sources[0].topics[1]", bad[i].why);
 	}
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		struct tapir_config *cfg;
@@ -555,8 +561,9 @@ test_topic_filters(void **state)
 	assert_config_error(BASE "sources:\n  - name: a\n    list: denylist\n"
 				 "    topics: []\n",
 		7, "sources[0].topics", "must list 1 to 16 topic filters");
-	assert_config_error(BASE "sources:\n  - name: a\n    list: denylist\n"
-				 "    topics: [a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q]\n",
+	assert_config_error(BASE
+		"sources:\n  - name: a\n    list: denylist\n"
+		"    topics: [a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q]\n",
 		7, "sources[0].topics", "must list 1 to 16 topic filters");
 	assert_config_error(BASE "sources:\n  - name: a\n    list: denylist\n"
 				 "    topics: {a: b}\n",
@@ -606,8 +613,8 @@ test_tag_definitions_are_checked(void **state)
 		"bit 3 is already named 'a'");
 	assert_config_error(BASE "tags:\n  a: 32\n", 5, "tags.a",
 		"'32' is out of range 0..31");
-	assert_config_error(BASE "tags:\n  '12': 3\n", 5, "tags.12",
-		"not all digits");
+	assert_config_error(
+		BASE "tags:\n  '12': 3\n", 5, "tags.12", "not all digits");
 	assert_config_error(BASE "tags:\n  'a b': 3\n", 5, "tags.a b",
 		"a tag name is 1 to 63 characters");
 	assert_config_error(BASE "tags: [a]\n", 4, "tags",
@@ -640,8 +647,8 @@ test_source_names_are_checked(void **state)
 	snprintf(yaml, sizeof(yaml),
 		BASE "sources:\n  - {name: %s, list: denylist, topics: x}\n",
 		name);
-	assert_config_error(yaml, 5, "sources[0].name",
-		"is not 1 to 63 characters");
+	assert_config_error(
+		yaml, 5, "sources[0].name", "is not 1 to 63 characters");
 	name[63] = '\0';
 	snprintf(yaml, sizeof(yaml),
 		BASE "sources:\n  - {name: %s, list: denylist, topics: x}\n",
@@ -709,15 +716,15 @@ test_too_many_sources(void **state)
 	assert_non_null(yaml);
 	p = yaml + sprintf(yaml, BASE "sources:\n");
 	for (int i = 0; i < TAPIR_MAX_SOURCES; i++)
-		p += sprintf(p, "  - {name: s%d, list: denylist, topics: x}\n",
-			i);
+		p += sprintf(
+			p, "  - {name: s%d, list: denylist, topics: x}\n", i);
 	cfg = assert_parses(yaml);
 	assert_int_equal(cfg->n_sources, TAPIR_MAX_SOURCES);
 	assert_string_equal(cfg->sources[63].name, "s63");
 	tapir_config_destroy(cfg);
 	sprintf(p, "  - {name: s64, list: denylist, topics: x}\n");
-	assert_config_error(yaml, 5 + TAPIR_MAX_SOURCES, "sources",
-		"more than 64 sources");
+	assert_config_error(
+		yaml, 5 + TAPIR_MAX_SOURCES, "sources", "more than 64 sources");
 	free(yaml);
 }
 
@@ -768,8 +775,8 @@ test_action_strings(void **state)
 		char lower[16];
 		size_t i;
 
-		assert_string_equal(tapir_action_str((enum tapir_action)a),
-			names[a - 1]);
+		assert_string_equal(
+			tapir_action_str((enum tapir_action)a), names[a - 1]);
 		assert_int_equal(tapir_action_from_str(names[a - 1]), a);
 		for (i = 0; names[a - 1][i]; i++)
 			lower[i] = (char)(names[a - 1][i] | 0x20);
@@ -777,8 +784,7 @@ test_action_strings(void **state)
 		assert_int_equal(tapir_action_from_str(lower), a);
 	}
 	assert_string_equal(tapir_action_str(TAPIR_ACTION_PASS), "PASS");
-	assert_string_equal(tapir_action_str((enum tapir_action)99),
-		"UNKNOWN");
+	assert_string_equal(tapir_action_str((enum tapir_action)99), "UNKNOWN");
 	assert_int_equal(tapir_action_from_str("PASS"), -1);
 	assert_int_equal(tapir_action_from_str("NXDOMAINX"), -1);
 	assert_int_equal(tapir_action_from_str(""), -1);
@@ -849,12 +855,12 @@ test_integers_are_checked(void **state)
 static void
 test_integer_bounds_are_inclusive(void **state)
 {
-	struct tapir_config *cfg = assert_parses(
-		"mqtt:\n  broker: mqtt://h\n  keepalive: 3600\n"
-		"  reconnect-min: 86400\n  reconnect-max: 86400\n"
-		"keys: k\nanswer:\n  negative-ttl: 0\n"
-		"limits:\n  max-message-size: 1048576\n"
-		"  max-entries: 1000000000\n  queue-length: 1\n");
+	struct tapir_config *cfg =
+		assert_parses("mqtt:\n  broker: mqtt://h\n  keepalive: 3600\n"
+			      "  reconnect-min: 86400\n  reconnect-max: 86400\n"
+			      "keys: k\nanswer:\n  negative-ttl: 0\n"
+			      "limits:\n  max-message-size: 1048576\n"
+			      "  max-entries: 1000000000\n  queue-length: 1\n");
 
 	(void)state;
 	assert_int_equal(cfg->mqtt.keepalive, 3600);
@@ -870,16 +876,16 @@ static void
 test_yaml_syntax_error_gives_libyaml_line(void **state)
 {
 	(void)state;
-	assert_config_error("mqtt:\n  broker: mqtt://h\n keys: k\n", 3, NULL,
-		"YAML: ");
+	assert_config_error(
+		"mqtt:\n  broker: mqtt://h\n keys: k\n", 3, NULL, "YAML: ");
 	assert_config_error("mqtt:\n\tbroker: mqtt://h\n", 2, NULL,
 		"YAML: found character that cannot start any token");
 	assert_config_error(BASE "sources: [a, b\n", 5, NULL,
 		"YAML: did not find expected ',' or ']'");
 	assert_config_error(BASE "state-dir: 'open\n", 5, NULL,
 		"YAML: found unexpected end of stream");
-	assert_config_error(BASE "keys: *nope\n", 4, NULL,
-		"YAML: found undefined alias");
+	assert_config_error(
+		BASE "keys: *nope\n", 4, NULL, "YAML: found undefined alias");
 	/* Reader errors: the line is counted up to libyaml's offset. */
 	assert_config_error(BASE "state-dir: a\xff\n", 4, NULL,
 		"YAML: invalid leading UTF-8 octet");
@@ -946,8 +952,8 @@ test_tag_lookup_knows_every_alias(void **state)
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		assert_int_equal(tapir_config_tag_bit(NULL, names[i].name),
 			names[i].bit);
-		assert_int_equal(tapir_config_tag_bit(cfg, names[i].name),
-			names[i].bit);
+		assert_int_equal(
+			tapir_config_tag_bit(cfg, names[i].name), names[i].bit);
 	}
 	assert_int_equal(tapir_config_tag_bit(cfg, NULL), -1);
 	tapir_config_destroy(cfg);
@@ -1126,8 +1132,8 @@ test_control_mode_forms(void **state)
 		{ "600", 0600 },
 		{ "0", 0 },
 	};
-	static const char *const bad[] = { "0888", "01777", "07777", "rw",
-		"0o", "'0x1ff'", "-0660", "6.6" };
+	static const char *const bad[] = { "0888", "01777", "07777", "rw", "0o",
+		"'0x1ff'", "-0660", "6.6" };
 	char yaml[128];
 
 	(void)state;
@@ -1159,8 +1165,8 @@ test_control_socket_must_fit_sun_path(void **state)
 	path[0] = '/';
 	path[sizeof(path) - 1] = '\0';
 	snprintf(yaml, sizeof(yaml), BASE "control:\n  socket: %s\n", path);
-	assert_config_error(yaml, 5, "control.socket",
-		"the limit for a Unix socket");
+	assert_config_error(
+		yaml, 5, "control.socket", "the limit for a Unix socket");
 }
 
 static void

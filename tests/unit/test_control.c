@@ -1,7 +1,446 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Tests of lib/control.c: the answer buffer grows without losing bytes, a
+ * request travels to the handler and its answer back over a real Unix
+ * socket in a private temporary directory, and the server defends itself:
+ * over-long requests, NUL bytes and silent clients get bounded treatment.
+ * The socket gets the requested mode and is removed on destroy.
+ */
+#include "tapir_build.h"
+
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
-static void t(void **s) { (void)s; }
-int main(void) { const struct CMUnitTest tests[] = { cmocka_unit_test(t) }; return cmocka_run_group_tests(tests, NULL, NULL); }
+
+#include <errno.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "lib/control.h"
+#include "lib/tapir.h"
+
+/* The server's read deadline (control.c IO_DEADLINE_MS) and some slack. */
+#define DEADLINE_MS 2000
+#define SLACK_MS 1000
+
+struct fixture {
+	char dir[64];
+	char path[128];
+	struct tapir_control *c;
+	_Atomic int calls; /* handler calls, made on the control thread */
+};
+
+static void
+quiet_log(void *arg, enum tapir_log_level level, const char *msg)
+{
+	(void)arg;
+	(void)level;
+	(void)msg;
+}
+
+/* Answers "you said: LINE", or a large answer for "big". */
+static void
+echo(void *arg, const char *line, struct tapir_buf *out)
+{
+	struct fixture *f = arg;
+
+	f->calls++;
+	if (strcmp(line, "big") == 0) {
+		for (int i = 0; i < 10000; i++)
+			tapir_buf_printf(out, "line %05d\n", i);
+		return;
+	}
+	tapir_buf_printf(out, "you said: %s\n", line);
+}
+
+static int
+setup_dir(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/tapir-ctl-XXXXXX");
+	if (!mkdtemp(f->dir)) {
+		free(f);
+		return -1;
+	}
+	snprintf(f->path, sizeof(f->path), "%s/ctl.sock", f->dir);
+	tapir_log_set(quiet_log, NULL);
+	*state = f;
+	return 0;
+}
+
+static int
+setup_server(void **state)
+{
+	struct tapir_error err = { 0 };
+	struct fixture *f;
+
+	if (setup_dir(state) != 0)
+		return -1;
+	f = *state;
+	if (!(f->c = tapir_control_create(f->path, 0600, echo, f, &err))) {
+		print_error("tapir_control_create: %s\n", err.text);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	tapir_control_destroy(f->c);
+	unlink(f->path);
+	rmdir(f->dir);
+	tapir_log_set(NULL, NULL);
+	free(f);
+	return 0;
+}
+
+/* A raw client: connect, send bytes as given, no newline added. */
+static int
+raw_connect(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+/* Reads until the server closes (or 5 s pass). */
+static void
+raw_read_all(int fd, struct tapir_buf *out)
+{
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		char buf[4096];
+		ssize_t n;
+		assert_int_equal(poll(&p, 1, 5000), 1);
+		n = read(fd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		tapir_buf_append(out, buf, (size_t)n);
+	}
+}
+
+static void
+test_buf_append_grows_past_initial_size(void **state)
+{
+	struct tapir_buf b = { 0 };
+
+	(void)state;
+	for (int i = 0; i < 1000; i++)
+		tapir_buf_append(&b, "ab", 2);
+	assert_false(b.failed);
+	assert_int_equal(b.len, 2000);
+	assert_true(b.cap >= b.len + 1);
+	assert_int_equal(strlen(b.data), 2000);
+	for (size_t i = 0; i < b.len; i += 2)
+		assert_memory_equal(b.data + i, "ab", 2);
+	tapir_buf_clear(&b);
+	assert_null(b.data);
+	assert_int_equal(b.len, 0);
+	assert_int_equal(b.cap, 0);
+}
+
+static void
+test_buf_append_keeps_embedded_bytes(void **state)
+{
+	struct tapir_buf b = { 0 };
+
+	(void)state;
+	tapir_buf_append(&b, "a\0b", 3);
+	assert_int_equal(b.len, 3);
+	assert_memory_equal(b.data, "a\0b", 4);
+	tapir_buf_clear(&b);
+}
+
+static void
+test_buf_printf_big_formatted_string(void **state)
+{
+	struct tapir_buf b = { 0 };
+	char big[3001];
+
+	(void)state;
+	memset(big, 'q', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	tapir_buf_printf(&b, "head ");
+	/* Over the 512-byte stack buffer: the heap path. */
+	tapir_buf_printf(&b, "<%s|%d>", big, 42);
+	tapir_buf_printf(&b, " tail %u", 7u);
+	assert_false(b.failed);
+	assert_int_equal(b.len, 5 + 1 + 3000 + 4 + 7);
+	assert_int_equal(strncmp(b.data, "head <qqq", 9), 0);
+	assert_string_equal(b.data + 5 + 1 + 3000, "|42> tail 7");
+	tapir_buf_clear(&b);
+}
+
+static void
+test_buf_printf_at_stack_buffer_boundary(void **state)
+{
+	struct tapir_buf b = { 0 };
+
+	(void)state;
+	/* 511, 512 and 513 bytes: either side of the stack buffer. */
+	for (int n = 511; n <= 513; n++) {
+		tapir_buf_printf(&b, "%*s", n, "x");
+		assert_int_equal(b.len, (size_t)n);
+		assert_int_equal(strlen(b.data), (size_t)n);
+		assert_int_equal(b.data[n - 1], 'x');
+		tapir_buf_clear(&b);
+	}
+}
+
+static void
+test_request_round_trip(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_error err = { 0 };
+	struct tapir_buf out = { 0 };
+
+	assert_int_equal(tapir_control_request(f->path, "status", 5000, &out,
+				 &err),
+		0);
+	assert_string_equal(out.data, "you said: status\n");
+	tapir_buf_clear(&out);
+}
+
+static void
+test_request_large_answer_arrives_whole(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_error err = { 0 };
+	struct tapir_buf out = { 0 };
+
+	assert_int_equal(tapir_control_request(f->path, "big", 5000, &out,
+				 &err),
+		0);
+	assert_int_equal(out.len, 10000 * 11);
+	assert_int_equal(strncmp(out.data, "line 00000\n", 11), 0);
+	assert_string_equal(out.data + 9999 * 11, "line 09999\n");
+	tapir_buf_clear(&out);
+}
+
+static void
+test_request_trailing_cr_is_stripped(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_error err = { 0 };
+	struct tapir_buf out = { 0 };
+
+	assert_int_equal(tapir_control_request(f->path, "stats\r", 5000, &out,
+				 &err),
+		0);
+	assert_string_equal(out.data, "you said: stats\n");
+	tapir_buf_clear(&out);
+}
+
+static void
+test_server_rejects_request_over_max_line(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_buf out = { 0 };
+	size_t n = TAPIR_CONTROL_MAX_LINE + 100;
+	char *big = malloc(n);
+	int fd;
+
+	assert_non_null(big);
+	memset(big, 'a', n);
+	fd = raw_connect(f->path);
+	/* The server stops reading at the limit; the rest may bounce. */
+	(void)send(fd, big, n, MSG_NOSIGNAL);
+	raw_read_all(fd, &out);
+	close(fd);
+	free(big);
+	assert_non_null(out.data);
+	assert_int_equal(strncmp(out.data, "error:", 6), 0);
+	assert_int_equal(f->calls, 0);
+	tapir_buf_clear(&out);
+}
+
+static void
+test_client_refuses_request_over_max_line(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_error err = { 0 };
+	struct tapir_buf out = { 0 };
+	char *big = malloc(TAPIR_CONTROL_MAX_LINE + 1);
+
+	assert_non_null(big);
+	memset(big, 'a', TAPIR_CONTROL_MAX_LINE);
+	big[TAPIR_CONTROL_MAX_LINE] = '\0';
+	assert_int_equal(tapir_control_request(f->path, big, 5000, &out, &err),
+		TAPIR_EINVAL);
+	free(big);
+	tapir_buf_clear(&out);
+}
+
+static void
+test_server_rejects_nul_byte_in_request(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_buf out = { 0 };
+	int fd = raw_connect(f->path);
+
+	assert_int_equal(send(fd, "sta\0tus\n", 8, MSG_NOSIGNAL), 8);
+	raw_read_all(fd, &out);
+	close(fd);
+	assert_non_null(out.data);
+	assert_int_equal(strncmp(out.data, "error:", 6), 0);
+	assert_non_null(strstr(out.data, "NUL"));
+	assert_int_equal(f->calls, 0);
+	tapir_buf_clear(&out);
+}
+
+static void
+test_silent_client_delays_next_by_deadline_at_most(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_error err = { 0 };
+	struct tapir_buf out = { 0 };
+	int64_t t0, took;
+	int silent = raw_connect(f->path);
+
+	t0 = tapir_monotonic_ms();
+	assert_int_equal(tapir_control_request(f->path, "after", 10000, &out,
+				 &err),
+		0);
+	took = tapir_monotonic_ms() - t0;
+	close(silent);
+	assert_string_equal(out.data, "you said: after\n");
+	assert_true(took < DEADLINE_MS + SLACK_MS);
+	tapir_buf_clear(&out);
+}
+
+static void
+test_socket_gets_requested_mode_0600(void **state)
+{
+	struct fixture *f = *state;
+	struct stat st;
+
+	assert_int_equal(stat(f->path, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0600);
+}
+
+static void
+test_socket_gets_requested_mode_0660(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_error err = { 0 };
+	struct stat st;
+
+	f->c = tapir_control_create(f->path, 0660, echo, f, &err);
+	assert_non_null(f->c);
+	assert_int_equal(stat(f->path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0660);
+}
+
+static void
+test_destroy_removes_socket_file(void **state)
+{
+	struct fixture *f = *state;
+	struct stat st;
+
+	assert_int_equal(stat(f->path, &st), 0);
+	tapir_control_destroy(f->c);
+	f->c = NULL;
+	assert_int_equal(stat(f->path, &st), -1);
+	assert_int_equal(errno, ENOENT);
+}
+
+static void
+test_create_replaces_stale_file(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_error err = { 0 };
+	struct tapir_buf out = { 0 };
+	FILE *stale = fopen(f->path, "w");
+
+	assert_non_null(stale);
+	fclose(stale);
+	f->c = tapir_control_create(f->path, 0600, echo, f, &err);
+	assert_non_null(f->c);
+	assert_int_equal(tapir_control_request(f->path, "x", 5000, &out,
+				 &err),
+		0);
+	assert_string_equal(out.data, "you said: x\n");
+	tapir_buf_clear(&out);
+}
+
+static void
+test_client_missing_path_is_eio_naming_path(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_error err = { 0 };
+	struct tapir_buf out = { 0 };
+
+	assert_int_equal(tapir_control_request(f->path, "status", 1000, &out,
+				 &err),
+		TAPIR_EIO);
+	assert_non_null(strstr(err.text, f->path));
+	assert_int_equal(out.len, 0);
+	tapir_buf_clear(&out);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_buf_append_grows_past_initial_size),
+		cmocka_unit_test(test_buf_append_keeps_embedded_bytes),
+		cmocka_unit_test(test_buf_printf_big_formatted_string),
+		cmocka_unit_test(test_buf_printf_at_stack_buffer_boundary),
+		cmocka_unit_test_setup_teardown(test_request_round_trip,
+			setup_server, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_request_large_answer_arrives_whole, setup_server,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_request_trailing_cr_is_stripped, setup_server,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_server_rejects_request_over_max_line,
+			setup_server, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_client_refuses_request_over_max_line,
+			setup_server, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_server_rejects_nul_byte_in_request, setup_server,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_silent_client_delays_next_by_deadline_at_most,
+			setup_server, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_socket_gets_requested_mode_0600, setup_server,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_socket_gets_requested_mode_0660, setup_dir,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_destroy_removes_socket_file, setup_server,
+			teardown),
+		cmocka_unit_test_setup_teardown(test_create_replaces_stale_file,
+			setup_dir, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_client_missing_path_is_eio_naming_path, setup_dir,
+			teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -6,7 +6,7 @@
  * key selection (kid, alg, use) has a test. Vectors are read at run time
  * from $srcdir/tests/data/tapir-vectors/ (srcdir is set by make check).
  */
-#include "config.h"
+#include "tapir_build.h"
 
 #include <stdarg.h>
 #include <stddef.h>
