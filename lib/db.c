@@ -457,6 +457,9 @@ tapir_db_set(struct tapir_db *db, const char *name, size_t len,
 		fresh = true;
 	}
 	old = atomic_load_explicit(&r->set, memory_order_relaxed);
+	/* An emptied record is a new name again: it counts for max_names. */
+	if (!old && !fresh && db->n_names >= db->max_names)
+		return TAPIR_EFULL;
 	on = old ? old->n : 0;
 	if (!(new = eset_new(on + 1)))
 		return TAPIR_ENOMEM;
@@ -515,7 +518,7 @@ filter_set(struct tapir_db *db, struct rec *r,
 {
 	struct eset *old = atomic_load_explicit(&r->set, memory_order_relaxed);
 	struct eset *new = NULL;
-	size_t kept = 0, j = 0;
+	size_t kept = 0, j = 0, on;
 
 	if (!old)
 		return 0;
@@ -523,6 +526,8 @@ filter_set(struct tapir_db *db, struct rec *r,
 		kept += keep(&old->e[i], arg);
 	if (kept == old->n)
 		return 0;
+	/* publish_set() retires old, and a full retire list frees it. */
+	on = old->n;
 	if (kept) {
 		/* Out of memory: leave the set as it is; lookups ignore
 		 * expired entries and the next pass tries again. */
@@ -533,7 +538,7 @@ filter_set(struct tapir_db *db, struct rec *r,
 				new->e[j++] = old->e[i];
 	}
 	publish_set(db, r, old, new, false);
-	return old->n - kept;
+	return on - kept;
 }
 
 static bool

@@ -495,6 +495,9 @@ tapir_engine_submit(struct tapir_engine *e, const char *topic,
 	size_t tlen = strlen(topic);
 	struct qmsg *q;
 
+	/* An inactive engine has no limits and no writer to queue for. */
+	if (!e->cfg)
+		return TAPIR_ECONFIG;
 	count(e, TAPIR_C_MSG_RECEIVED, 1);
 	if (len > e->cfg->limits.max_message_size) {
 		count(e, TAPIR_C_REJ_TOO_BIG, 1);

@@ -156,6 +156,15 @@ alg_name(enum jws_alg alg)
 	return "?";
 }
 
+static size_t
+alg_sig_len(enum jws_alg alg)
+{
+	for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++)
+		if (algs[i].alg == alg)
+			return algs[i].sig_len;
+	return 0;
+}
+
 /*
  * libsodium 1.0.18's URL-safe decoder takes any byte from 0x80 up as '_'
  * (value 63), so one flipped high bit would leave a signature valid. Every
@@ -302,8 +311,8 @@ out_free:
 }
 
 /*
- * One JWKS entry into *key. Returns 0 when usable, or a reason for the log
- * line that says why it was skipped.
+ * One JWKS entry into *key. Returns NULL when usable, or the reason for the
+ * log line that says why it was skipped.
  */
 static const char *
 key_from_jwk(const json_t *jwk, struct jws_key *key)
@@ -393,7 +402,11 @@ tapir_keyring_load(const char *buf, size_t len, struct tapir_error *err)
 	error_reset(err);
 	if (crypto_ready(err) != 0)
 		return NULL;
-	if (!buf || len > TAPIR_JWS_MAX_SIZE) {
+	if (!buf) {
+		tapir_error_set(err, TAPIR_EINVAL, 0, "no JWKS");
+		return NULL;
+	}
+	if (len > TAPIR_JWS_MAX_SIZE) {
 		tapir_error_set(err, TAPIR_ETOOBIG, 0, "JWKS over %d bytes",
 			TAPIR_JWS_MAX_SIZE);
 		return NULL;
@@ -437,7 +450,7 @@ tapir_keyring_load(const char *buf, size_t len, struct tapir_error *err)
 		}
 		if (json_object_get(jwk, "d"))
 			tapir_log(TAPIR_LOG_WARN,
-				"JWKS key \"%s\" carries a private key: only the public part is used; keep private keys out of this file",
+				"JWKS key \"%s\" has a private part \"d\"",
 				show);
 		kr->count++;
 	}
@@ -779,21 +792,21 @@ tapir_jws_verify(const struct tapir_keyring *kr, const char *buf, size_t len,
 	if ((rc = select_key(kr, &p, &key, kid, err)) != 0)
 		goto out_free;
 
-	sig_len = key->alg == ALG_EDDSA ? crypto_sign_BYTES : 2 * P256_BYTES;
+	sig_len = alg_sig_len(key->alg);
 	if (b64_decode_exact(p.sig, p.sig_len, sig, sig_len) != 0) {
 		rc = tapir_error_set(err, TAPIR_EPARSE, 0,
 			"signature is not %zu bytes of base64url", sig_len);
 		goto out_free;
 	}
-	if (key->alg == ALG_EDDSA)
-		rc = crypto_sign_verify_detached(sig,
-			     (const unsigned char *)p.input, p.input_len,
-			     key->ed_pk) == 0
-			     ? 0
-			     : TAPIR_ESIG;
-	else
+	if (key->alg == ALG_EDDSA) {
+		if (crypto_sign_verify_detached(sig,
+			    (const unsigned char *)p.input, p.input_len,
+			    key->ed_pk) != 0)
+			rc = TAPIR_ESIG;
+	} else {
 		rc = es256_verify(
 			key->ec, (const uint8_t *)p.input, p.input_len, sig);
+	}
 	if (rc != 0) {
 		tapir_error_set(err, rc, 0, "%s",
 			rc == TAPIR_ESIG ? "signature does not verify"
@@ -828,8 +841,13 @@ tapir_signer_load(const char *buf, size_t len, struct tapir_error *err)
 	error_reset(err);
 	if (crypto_ready(err) != 0)
 		return NULL;
-	if (!buf || len > TAPIR_JWS_MAX_SIZE) {
-		tapir_error_set(err, TAPIR_ETOOBIG, 0, "JWK too large");
+	if (!buf) {
+		tapir_error_set(err, TAPIR_EINVAL, 0, "no JWK");
+		return NULL;
+	}
+	if (len > TAPIR_JWS_MAX_SIZE) {
+		tapir_error_set(err, TAPIR_ETOOBIG, 0, "JWK over %d bytes",
+			TAPIR_JWS_MAX_SIZE);
 		return NULL;
 	}
 	if (!(jwk = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr))) {
@@ -1033,8 +1051,7 @@ tapir_jws_sign(const struct tapir_signer *s, const uint8_t *payload, size_t len,
 	}
 	if (rc != 0)
 		goto out_free;
-	sodium_bin2base64(sig_b64, sizeof(sig_b64), sig,
-		s->alg == ALG_EDDSA ? crypto_sign_BYTES : 2 * P256_BYTES,
+	sodium_bin2base64(sig_b64, sizeof(sig_b64), sig, alg_sig_len(s->alg),
 		B64_VARIANT);
 	sig_b64_len = strlen(sig_b64);
 

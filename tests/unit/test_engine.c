@@ -1,7 +1,1189 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Tests of lib/engine.c, the path from a received MQTT message to a
+ * decision. Each test makes a fresh Ed25519 key pair (so no key file from
+ * the tree is trusted), writes its JWKS to a private temporary directory,
+ * builds an engine from a YAML string and, except where a test says so,
+ * never starts its threads: messages go through tapir_engine_process() and
+ * the clock is a fixed fake one, so expiry is checked to the second.
+ *
+ * They prove the policy rules as a feed drives them, the lifetime of an
+ * entry (replace, remove, exact expiry), that each class of bad message is
+ * rejected whole and counted under exactly its own counter, the bounded
+ * queue, the inactive engine, the control commands, the upstream DNS TAPIR
+ * test vector, and that a started engine applies a submitted message and
+ * stops promptly with its broker unreachable.
+ */
+#include "tapir_build.h"
+
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
-static void t(void **s) { (void)s; }
-int main(void) { const struct CMUnitTest tests[] = { cmocka_unit_test(t) }; return cmocka_run_group_tests(tests, NULL, NULL); }
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <mosquitto.h>
+#include <sodium.h>
+
+#include "lib/config.h"
+#include "lib/control.h"
+#include "lib/engine.h"
+#include "lib/jws.h"
+#include "lib/policy.h"
+#include "lib/tapir.h"
+
+#define TOPIC "observations/down/tapir-pop"
+#define KID "test-key"
+#define B64V sodium_base64_VARIANT_URLSAFE_NO_PADDING
+
+/* 2026-07-20T09:15:00Z: entries are added at T0, the clock reads NOW. */
+#define T0 INT64_C(1784538900)
+#define NOW (T0 + 60)
+
+#define TAG_GLOBALLY_NEW 1u
+#define TAG_NEWLY_REGISTERED 4u
+#define TAG_LIKELYMALWARE 16u
+
+static int64_t fake_now;
+
+static int64_t
+fake_clock(void)
+{
+	return fake_now;
+}
+
+struct fixture {
+	char dir[64];
+	char keys_path[128];
+	char sock_path[128];
+	struct tapir_signer *signer;   /* kid KID, trusted */
+	struct tapir_signer *stranger; /* kid "stranger", not trusted */
+	struct tapir_engine *e;
+	int log_lines;
+	char last_log[512];
+};
+
+static void
+capture_log(void *arg, enum tapir_log_level level, const char *msg)
+{
+	struct fixture *f = arg;
+
+	(void)level;
+	f->log_lines++;
+	snprintf(f->last_log, sizeof(f->last_log), "%s", msg);
+}
+
+/* Writes a fresh Ed25519 private JWK into jwk and its JWKS entry into pub. */
+static void
+make_key(const char *kid, char *jwk, size_t jwk_size, char *pub,
+	size_t pub_size)
+{
+	unsigned char seed[crypto_sign_SEEDBYTES];
+	unsigned char pk[crypto_sign_PUBLICKEYBYTES];
+	unsigned char sk[crypto_sign_SECRETKEYBYTES];
+	char x[sodium_base64_ENCODED_LEN(sizeof(pk), B64V)];
+	char d[sodium_base64_ENCODED_LEN(sizeof(seed), B64V)];
+
+	randombytes_buf(seed, sizeof(seed));
+	assert_int_equal(crypto_sign_seed_keypair(pk, sk, seed), 0);
+	sodium_bin2base64(x, sizeof(x), pk, sizeof(pk), B64V);
+	sodium_bin2base64(d, sizeof(d), seed, sizeof(seed), B64V);
+	snprintf(jwk, jwk_size,
+		"{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"alg\":\"EdDSA\","
+		"\"kid\":\"%s\",\"x\":\"%s\",\"d\":\"%s\"}",
+		kid, x, d);
+	if (pub)
+		snprintf(pub, pub_size,
+			"{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\","
+			"\"alg\":\"EdDSA\",\"use\":\"sig\",\"kid\":\"%s\","
+			"\"x\":\"%s\"}]}",
+			kid, x);
+	sodium_memzero(seed, sizeof(seed));
+	sodium_memzero(sk, sizeof(sk));
+}
+
+static struct tapir_signer *
+load_signer(const char *jwk)
+{
+	struct tapir_error err = { 0 };
+	struct tapir_signer *s = tapir_signer_load(jwk, strlen(jwk), &err);
+
+	if (!s)
+		fail_msg("tapir_signer_load: %s", err.text);
+	return s;
+}
+
+static void
+write_file(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "w");
+
+	assert_non_null(fp);
+	assert_int_equal(fputs(text, fp) >= 0, 1);
+	assert_int_equal(fclose(fp), 0);
+}
+
+static char *
+read_file(const char *path, size_t *lenp)
+{
+	FILE *fp = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	if (!fp)
+		fail_msg("cannot open %s (is srcdir set?)", path);
+	assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+	n = ftell(fp);
+	assert_true(n >= 0);
+	rewind(fp);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
+	buf[n] = '\0';
+	fclose(fp);
+	*lenp = (size_t)n;
+	return buf;
+}
+
+static const char *
+vector_path(const char *name)
+{
+	static char path[4096];
+	const char *srcdir = getenv("srcdir");
+
+	snprintf(path, sizeof(path), "%s/tests/data/tapir-vectors/%s",
+		srcdir ? srcdir : ".", name);
+	return path;
+}
+
+/*
+ * Builds an engine: one MQTT source "dns-tapir" (doubtlist) on TOPIC,
+ * denytapir [likelymalware] and numtapirtags (limit tags_limit), both
+ * NXDOMAIN; max-message-size 4096, queue-length 2; extra is appended.
+ */
+static struct tapir_engine *
+engine_with(const char *keys_path, unsigned tags_limit, const char *extra)
+{
+	struct tapir_error err = { 0 };
+	struct tapir_config *cfg;
+	struct tapir_engine *e;
+	char yaml[2048];
+
+	snprintf(yaml, sizeof(yaml),
+		"mqtt:\n"
+		"  broker: mqtt://127.0.0.1:1\n"
+		"  reconnect-min: 1\n"
+		"  reconnect-max: 2\n"
+		"keys: %s\n"
+		"sources:\n"
+		"  - name: dns-tapir\n"
+		"    type: mqtt\n"
+		"    list: doubtlist\n"
+		"    topics: [" TOPIC "]\n"
+		"policy:\n"
+		"  doubtlist:\n"
+		"    numtapirtags: { limit: %u, action: NXDOMAIN }\n"
+		"    denytapir: { tags: [likelymalware], action: NXDOMAIN }\n"
+		"limits:\n"
+		"  max-message-size: 4096\n"
+		"  queue-length: 2\n"
+		"%s",
+		keys_path, tags_limit, extra ? extra : "");
+	if (!(cfg = tapir_config_parse(yaml, strlen(yaml), "test.yaml", &err)))
+		fail_msg("config: %s", err.text);
+	e = tapir_engine_create_take(cfg);
+	assert_non_null(e);
+	assert_true(tapir_engine_active(e));
+	return e;
+}
+
+static int
+group_setup(void **state)
+{
+	(void)state;
+	if (sodium_init() < 0)
+		return -1;
+	return mosquitto_lib_init() == MOSQ_ERR_SUCCESS ? 0 : -1;
+}
+
+static int
+group_teardown(void **state)
+{
+	(void)state;
+	mosquitto_lib_cleanup();
+	return 0;
+}
+
+/* Keys and a directory, no engine yet. */
+static int
+setup_keys(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char jwk[512], pub[512];
+
+	if (!f)
+		return -1;
+	tapir_log_set(capture_log, f);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/tapir-engine-XXXXXX");
+	if (!mkdtemp(f->dir)) {
+		free(f);
+		return -1;
+	}
+	snprintf(f->keys_path, sizeof(f->keys_path), "%s/keys.json", f->dir);
+	snprintf(f->sock_path, sizeof(f->sock_path), "%s/ctl.sock", f->dir);
+	make_key(KID, jwk, sizeof(jwk), pub, sizeof(pub));
+	f->signer = load_signer(jwk);
+	write_file(f->keys_path, pub);
+	make_key("stranger", jwk, sizeof(jwk), NULL, 0);
+	f->stranger = load_signer(jwk);
+	fake_now = NOW;
+	*state = f;
+	return 0;
+}
+
+/* The default engine, on the fake clock. */
+static int
+setup(void **state)
+{
+	struct fixture *f;
+
+	if (setup_keys(state) != 0)
+		return -1;
+	f = *state;
+	f->e = engine_with(f->keys_path, 2, NULL);
+	tapir_engine_set_clock(f->e, fake_clock);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	tapir_engine_destroy(f->e);
+	tapir_signer_destroy(f->signer);
+	tapir_signer_destroy(f->stranger);
+	unlink(f->keys_path);
+	unlink(f->sock_path);
+	rmdir(f->dir);
+	tapir_log_set(NULL, NULL);
+	free(f);
+	return 0;
+}
+
+static void
+rfc3339(int64_t t, char out[32])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	assert_non_null(gmtime_r(&tt, &tm));
+	assert_int_not_equal(strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm), 0);
+}
+
+/* One entry of "added" (JSON text, appended to buf). */
+static void
+entry(char *buf, size_t size, const char *name, int64_t added, int64_t ttl,
+	uint32_t tags)
+{
+	char when[32];
+	size_t at = strlen(buf);
+
+	rfc3339(added, when);
+	snprintf(buf + at, size - at,
+		"%s{\"name\":\"%s\",\"time_added\":\"%s\",\"ttl\":%lld,"
+		"\"tag_mask\":%u,\"extended_tags\":[]}",
+		at > 1 ? "," : "", name, when, (long long)ttl, tags);
+}
+
+/* A TapirMsg; added and removed are JSON arrays (or null). */
+static char *
+tapir_msg(const char *src, const char *type, const char *list,
+	const char *added, const char *removed)
+{
+	size_t size = 256 + strlen(added) + strlen(removed);
+	char *s = malloc(size);
+
+	assert_non_null(s);
+	snprintf(s, size,
+		"{\"src_name\":\"%s\",\"creator\":\"unit-test\","
+		"\"msg_type\":\"%s\",\"list_type\":\"%s\",\"added\":%s,"
+		"\"removed\":%s,\"msg\":\"\","
+		"\"timestamp\":\"2026-07-20T09:15:00Z\",\"time_str\":\"\"}",
+		src, type, list, added, removed);
+	return s;
+}
+
+static char *
+sign_with(const struct tapir_signer *s, const char *payload, size_t *len)
+{
+	char *jws = NULL;
+	int rc = tapir_jws_sign(s, (const uint8_t *)payload, strlen(payload),
+		false, &jws, len);
+
+	assert_int_equal(rc, 0);
+	assert_non_null(jws);
+	return jws;
+}
+
+static int
+process_signed(struct fixture *f, const char *topic, const char *payload)
+{
+	size_t len;
+	char *jws = sign_with(f->signer, payload, &len);
+	int rc = tapir_engine_process(f->e, topic, jws, len);
+
+	free(jws);
+	return rc;
+}
+
+/* Observation of one name, signed and processed; must be accepted. */
+static void
+observe(struct fixture *f, const char *name, int64_t added, int64_t ttl,
+	uint32_t tags)
+{
+	char added_json[512] = "[";
+	char *msg;
+
+	entry(added_json, sizeof(added_json), name, added, ttl, tags);
+	strcat(added_json, "]");
+	msg = tapir_msg("dns-tapir", "observation", "doubtlist", added_json,
+		"[]");
+	assert_int_equal(process_signed(f, TOPIC, msg), 0);
+	free(msg);
+}
+
+static enum tapir_action
+decide(struct fixture *f, const char *name, struct tapir_reason *why)
+{
+	return tapir_engine_decide(f->e, name, strlen(name), why);
+}
+
+static void
+assert_counters(struct tapir_engine *e, const uint64_t want[TAPIR_C_COUNT])
+{
+	for (int c = 0; c < TAPIR_C_COUNT; c++)
+		if (tapir_engine_counter(e, c) != want[c])
+			fail_msg("counter %s is %llu, expected %llu",
+				tapir_counter_str(c),
+				(unsigned long long)tapir_engine_counter(e, c),
+				(unsigned long long)want[c]);
+}
+
+static void
+snapshot(struct tapir_engine *e, uint64_t out[TAPIR_C_COUNT])
+{
+	for (int c = 0; c < TAPIR_C_COUNT; c++)
+		out[c] = tapir_engine_counter(e, c);
+}
+
+static char *
+command(struct fixture *f, const char *line)
+{
+	struct tapir_buf out = { 0 };
+
+	tapir_engine_command(f->e, line, &out);
+	assert_false(out.failed);
+	assert_non_null(out.data);
+	return out.data;
+}
+
+/* ---- policy as the feed drives it ---- */
+
+static void
+test_likelymalware_blocks_by_denytapir(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_reason why;
+
+	observe(f, "malware.example", T0, 3607, TAG_LIKELYMALWARE);
+	assert_int_equal(decide(f, "malware.example", &why),
+		TAPIR_ACTION_NXDOMAIN);
+	assert_int_equal(why.action, TAPIR_ACTION_NXDOMAIN);
+	assert_int_equal(why.rule, TAPIR_RULE_DENYTAPIR);
+	assert_true(why.fired & (1u << TAPIR_RULE_DENYTAPIR));
+	assert_false(why.fired & (1u << TAPIR_RULE_NUMTAPIRTAGS));
+	assert_int_equal(tapir_engine_counter(f->e, TAPIR_C_MSG_ACCEPTED), 1);
+	assert_int_equal(tapir_engine_counter(f->e, TAPIR_C_ENTRY_ADDED), 1);
+}
+
+static void
+test_one_tag_globally_new_passes(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_reason why;
+
+	observe(f, "new.example", T0, 3607, TAG_GLOBALLY_NEW);
+	assert_int_equal(decide(f, "new.example", &why), TAPIR_ACTION_PASS);
+	assert_int_equal(why.rule, TAPIR_RULE_NONE);
+	assert_int_equal(why.tapir_tags, TAG_GLOBALLY_NEW);
+	assert_int_equal(why.n_matches, 1);
+}
+
+static void
+test_two_tags_block_by_numtapirtags(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_reason why;
+
+	observe(f, "two.example", T0, 3607,
+		TAG_GLOBALLY_NEW | TAG_NEWLY_REGISTERED);
+	assert_int_equal(decide(f, "two.example", &why),
+		TAPIR_ACTION_NXDOMAIN);
+	assert_int_equal(why.rule, TAPIR_RULE_NUMTAPIRTAGS);
+	assert_false(why.fired & (1u << TAPIR_RULE_DENYTAPIR));
+}
+
+static void
+test_readd_replaces_tags_not_merges(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_reason why;
+
+	observe(f, "re.example", T0, 3607, TAG_LIKELYMALWARE);
+	assert_int_equal(decide(f, "re.example", NULL), TAPIR_ACTION_NXDOMAIN);
+	/* Merged, 16|1 would still be blocked (by both rules). */
+	observe(f, "re.example", T0 + 10, 3607, TAG_GLOBALLY_NEW);
+	assert_int_equal(decide(f, "re.example", &why), TAPIR_ACTION_PASS);
+	assert_int_equal(why.tapir_tags, TAG_GLOBALLY_NEW);
+	assert_int_equal(why.n_matches, 1);
+}
+
+static void
+test_readd_replaces_expiry_even_when_earlier(void **state)
+{
+	struct fixture *f = *state;
+
+	observe(f, "re.example", T0, 3607, TAG_LIKELYMALWARE);
+	observe(f, "re.example", T0, 100, TAG_LIKELYMALWARE);
+	fake_now = T0 + 99;
+	assert_int_equal(decide(f, "re.example", NULL), TAPIR_ACTION_NXDOMAIN);
+	fake_now = T0 + 100;
+	assert_int_equal(decide(f, "re.example", NULL), TAPIR_ACTION_PASS);
+}
+
+static void
+test_readd_extends_expiry(void **state)
+{
+	struct fixture *f = *state;
+
+	observe(f, "re.example", T0, 100, TAG_LIKELYMALWARE);
+	observe(f, "re.example", T0 + 50, 100, TAG_LIKELYMALWARE);
+	fake_now = T0 + 149;
+	assert_int_equal(decide(f, "re.example", NULL), TAPIR_ACTION_NXDOMAIN);
+	fake_now = T0 + 150;
+	assert_int_equal(decide(f, "re.example", NULL), TAPIR_ACTION_PASS);
+}
+
+static void
+test_removed_deletes_entry(void **state)
+{
+	struct fixture *f = *state;
+	char *msg;
+
+	observe(f, "gone.example", T0, 3607, TAG_LIKELYMALWARE);
+	observe(f, "stays.example", T0, 3607, TAG_LIKELYMALWARE);
+	msg = tapir_msg("dns-tapir", "observation", "doubtlist", "null",
+		"[{\"name\":\"gone.example\"}]");
+	assert_int_equal(process_signed(f, TOPIC, msg), 0);
+	free(msg);
+	assert_int_equal(decide(f, "gone.example", NULL), TAPIR_ACTION_PASS);
+	assert_int_equal(decide(f, "stays.example", NULL),
+		TAPIR_ACTION_NXDOMAIN);
+	assert_int_equal(tapir_engine_counter(f->e, TAPIR_C_ENTRY_REMOVED), 1);
+}
+
+static void
+test_removing_absent_name_counts_nothing(void **state)
+{
+	struct fixture *f = *state;
+	char *msg;
+
+	msg = tapir_msg("dns-tapir", "observation", "doubtlist", "[]",
+		"[{\"name\":\"never.example\"}]");
+	assert_int_equal(process_signed(f, TOPIC, msg), 0);
+	free(msg);
+	assert_int_equal(tapir_engine_counter(f->e, TAPIR_C_ENTRY_REMOVED), 0);
+	assert_int_equal(tapir_engine_counter(f->e, TAPIR_C_MSG_ACCEPTED), 1);
+}
+
+static void
+test_expiry_is_exact_to_the_second(void **state)
+{
+	struct fixture *f = *state;
+
+	observe(f, "ttl.example", T0, 3607, TAG_LIKELYMALWARE);
+	fake_now = T0 + 3607 - 1;
+	assert_int_equal(decide(f, "ttl.example", NULL),
+		TAPIR_ACTION_NXDOMAIN);
+	fake_now = T0 + 3607;
+	assert_int_equal(decide(f, "ttl.example", NULL), TAPIR_ACTION_PASS);
+}
+
+static void
+test_already_expired_entry_is_counted_not_applied(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t want[TAPIR_C_COUNT] = { 0 };
+
+	/* Expires exactly at NOW: one second too late to apply. */
+	observe(f, "old.example", NOW - 100, 100, TAG_LIKELYMALWARE);
+	assert_int_equal(decide(f, "old.example", NULL), TAPIR_ACTION_PASS);
+	want[TAPIR_C_MSG_ACCEPTED] = 1;
+	want[TAPIR_C_ENTRY_ALREADY_EXPIRED] = 1;
+	assert_counters(f->e, want);
+}
+
+static void
+test_entry_expiring_one_second_later_is_applied(void **state)
+{
+	struct fixture *f = *state;
+
+	observe(f, "young.example", NOW - 100, 101, TAG_LIKELYMALWARE);
+	assert_int_equal(decide(f, "young.example", NULL),
+		TAPIR_ACTION_NXDOMAIN);
+	assert_int_equal(
+		tapir_engine_counter(f->e, TAPIR_C_ENTRY_ALREADY_EXPIRED), 0);
+}
+
+static void
+test_invalid_name_drops_only_that_entry(void **state)
+{
+	struct fixture *f = *state;
+	char added[1024] = "[";
+	uint64_t want[TAPIR_C_COUNT] = { 0 };
+	char *msg;
+
+	entry(added, sizeof(added), "a.example", T0, 3607, TAG_LIKELYMALWARE);
+	entry(added, sizeof(added), "bad..example", T0, 3607,
+		TAG_LIKELYMALWARE);
+	entry(added, sizeof(added), "c.example", T0, 3607, TAG_LIKELYMALWARE);
+	strcat(added, "]");
+	msg = tapir_msg("dns-tapir", "observation", "doubtlist", added, "[]");
+	assert_int_equal(process_signed(f, TOPIC, msg), 0);
+	free(msg);
+	assert_int_equal(decide(f, "a.example", NULL), TAPIR_ACTION_NXDOMAIN);
+	assert_int_equal(decide(f, "c.example", NULL), TAPIR_ACTION_NXDOMAIN);
+	want[TAPIR_C_MSG_ACCEPTED] = 1;
+	want[TAPIR_C_ENTRY_ADDED] = 2;
+	want[TAPIR_C_ENTRY_INVALID] = 1;
+	assert_counters(f->e, want);
+}
+
+static void
+test_trailing_dot_and_upper_case_names_match(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_reason why;
+
+	observe(f, "MalWare.Example.COM.", T0, 3607, TAG_LIKELYMALWARE);
+	assert_int_equal(decide(f, "malware.example.com", &why),
+		TAPIR_ACTION_NXDOMAIN);
+	assert_int_equal(why.rule, TAPIR_RULE_DENYTAPIR);
+}
+
+static void
+test_wildcard_blocks_below_not_apex(void **state)
+{
+	struct fixture *f = *state;
+
+	observe(f, "*.example.com", T0, 3607, TAG_LIKELYMALWARE);
+	assert_int_equal(decide(f, "www.example.com", NULL),
+		TAPIR_ACTION_NXDOMAIN);
+	assert_int_equal(decide(f, "a.b.example.com", NULL),
+		TAPIR_ACTION_NXDOMAIN);
+	assert_int_equal(decide(f, "example.com", NULL), TAPIR_ACTION_PASS);
+	assert_int_equal(decide(f, "notexample.com", NULL), TAPIR_ACTION_PASS);
+}
+
+static void
+test_decide_wire_matches_any_case(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t wire[] = "\x03WwW\x07""example\x03""com";
+	struct tapir_reason why;
+
+	observe(f, "www.example.com", T0, 3607, TAG_LIKELYMALWARE);
+	/* sizeof includes the string's NUL: the root label. */
+	assert_int_equal(tapir_engine_decide_wire(f->e, wire, sizeof(wire),
+				 &why),
+		TAPIR_ACTION_NXDOMAIN);
+	assert_int_equal(why.rule, TAPIR_RULE_DENYTAPIR);
+}
+
+static void
+test_decide_wire_malformed_name_passes(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t wire[] = "\x03www\x07""example\x03""com";
+	struct tapir_reason why;
+
+	observe(f, "www.example.com", T0, 3607, TAG_LIKELYMALWARE);
+	/* Cut before the root label: not a name. */
+	assert_int_equal(tapir_engine_decide_wire(f->e, wire,
+				 sizeof(wire) - 1, &why),
+		TAPIR_ACTION_PASS);
+	assert_int_equal(why.action, TAPIR_ACTION_PASS);
+	assert_int_equal(why.n_matches, 0);
+}
+
+/* ---- rejections: nothing changes, exactly one counter moves ---- */
+
+/* Blocks keep.example; each rejection test then offers a message that
+ * would add bad.example and remove keep.example. */
+static void
+given_kept_entry(struct fixture *f)
+{
+	observe(f, "keep.example", T0, 3607, TAG_LIKELYMALWARE);
+}
+
+static char *
+rejected_payload(const char *src, const char *type, const char *list)
+{
+	char added[512] = "[";
+
+	entry(added, sizeof(added), "bad.example", T0, 3607,
+		TAG_LIKELYMALWARE);
+	strcat(added, "]");
+	return tapir_msg(src, type, list, added,
+		"[{\"name\":\"keep.example\"}]");
+}
+
+static void
+assert_rejected(struct fixture *f, const char *topic, const char *buf,
+	size_t len, int want_rc, enum tapir_counter want)
+{
+	uint64_t before[TAPIR_C_COUNT];
+
+	snapshot(f->e, before);
+	assert_int_equal(tapir_engine_process(f->e, topic, buf, len),
+		want_rc);
+	before[want]++;
+	assert_counters(f->e, before);
+	assert_int_equal(decide(f, "bad.example", NULL), TAPIR_ACTION_PASS);
+	assert_int_equal(decide(f, "keep.example", NULL),
+		TAPIR_ACTION_NXDOMAIN);
+}
+
+static void
+test_reject_unsigned_plain_json(void **state)
+{
+	struct fixture *f = *state;
+	char *msg = rejected_payload("dns-tapir", "observation", "doubtlist");
+
+	given_kept_entry(f);
+	assert_rejected(f, TOPIC, msg, strlen(msg), TAPIR_EUNSIGNED,
+		TAPIR_C_REJ_UNSIGNED);
+	free(msg);
+}
+
+static void
+test_reject_tampered_payload_byte(void **state)
+{
+	struct fixture *f = *state;
+	char *msg = rejected_payload("dns-tapir", "observation", "doubtlist");
+	size_t len;
+	char *jws = sign_with(f->signer, msg, &len);
+	char *p = strstr(jws, "\"payload\":\"");
+
+	given_kept_entry(f);
+	assert_non_null(p);
+	p += strlen("\"payload\":\"") + 40;
+	*p = *p == 'A' ? 'B' : 'A';
+	assert_rejected(f, TOPIC, jws, len, TAPIR_ESIG,
+		TAPIR_C_REJ_BAD_SIGNATURE);
+	free(jws);
+	free(msg);
+}
+
+static void
+test_reject_unknown_kid(void **state)
+{
+	struct fixture *f = *state;
+	char *msg = rejected_payload("dns-tapir", "observation", "doubtlist");
+	size_t len;
+	char *jws = sign_with(f->stranger, msg, &len);
+
+	given_kept_entry(f);
+	assert_rejected(f, TOPIC, jws, len, TAPIR_ENOKEY,
+		TAPIR_C_REJ_UNKNOWN_KEY);
+	free(jws);
+	free(msg);
+}
+
+static void
+test_reject_alg_none(void **state)
+{
+	static const char hdr[] = "{\"alg\":\"none\",\"kid\":\"" KID "\"}";
+	struct fixture *f = *state;
+	char *msg = rejected_payload("dns-tapir", "observation", "doubtlist");
+	size_t plen = sodium_base64_ENCODED_LEN(strlen(msg), B64V);
+	char *pay = malloc(plen), *jws = malloc(plen + 512);
+	char prot[128], sig[87];
+
+	assert_non_null(pay);
+	assert_non_null(jws);
+	sodium_bin2base64(pay, plen, (const uint8_t *)msg, strlen(msg), B64V);
+	sodium_bin2base64(prot, sizeof(prot), (const uint8_t *)hdr,
+		strlen(hdr), B64V);
+	memset(sig, 'A', sizeof(sig) - 1);
+	sig[sizeof(sig) - 1] = '\0';
+	snprintf(jws, plen + 512,
+		"{\"payload\":\"%s\",\"protected\":\"%s\","
+		"\"signature\":\"%s\"}",
+		pay, prot, sig);
+	given_kept_entry(f);
+	/* The header is read, and "none" refused, before any signature. */
+	assert_rejected(f, TOPIC, jws, strlen(jws), TAPIR_EALG,
+		TAPIR_C_REJ_BAD_ALG);
+	free(jws);
+	free(pay);
+	free(msg);
+}
+
+static void
+test_reject_malformed_tapir_msg(void **state)
+{
+	struct fixture *f = *state;
+	static const char msg[] = "{\"src_name\":\"dns-tapir\",\"added\":[";
+	size_t len;
+	char *jws = sign_with(f->signer, msg, &len);
+
+	given_kept_entry(f);
+	assert_rejected(f, TOPIC, jws, len, TAPIR_EPARSE,
+		TAPIR_C_REJ_MALFORMED_MSG);
+	free(jws);
+}
+
+static void
+test_reject_wrong_msg_type(void **state)
+{
+	struct fixture *f = *state;
+	char *msg = rejected_payload("dns-tapir", "bogus-type", "doubtlist");
+	size_t len;
+	char *jws = sign_with(f->signer, msg, &len);
+
+	given_kept_entry(f);
+	assert_rejected(f, TOPIC, jws, len, TAPIR_EMSGTYPE,
+		TAPIR_C_REJ_MSG_TYPE);
+	free(jws);
+	free(msg);
+}
+
+static void
+test_reject_src_name_mismatch(void **state)
+{
+	struct fixture *f = *state;
+	char *msg = rejected_payload("other-source", "observation",
+		"doubtlist");
+	size_t len;
+	char *jws = sign_with(f->signer, msg, &len);
+
+	given_kept_entry(f);
+	assert_rejected(f, TOPIC, jws, len, TAPIR_ESOURCE,
+		TAPIR_C_REJ_WRONG_SOURCE);
+	free(jws);
+	free(msg);
+}
+
+static void
+test_reject_list_type_mismatch(void **state)
+{
+	struct fixture *f = *state;
+	char *msg = rejected_payload("dns-tapir", "observation", "denylist");
+	size_t len;
+	char *jws = sign_with(f->signer, msg, &len);
+
+	given_kept_entry(f);
+	assert_rejected(f, TOPIC, jws, len, TAPIR_ELIST,
+		TAPIR_C_REJ_WRONG_LIST);
+	free(jws);
+	free(msg);
+}
+
+static void
+test_reject_allowlist_on_doubtlist_source(void **state)
+{
+	struct fixture *f = *state;
+	char *msg = rejected_payload("dns-tapir", "observation", "allowlist");
+	size_t len;
+	char *jws = sign_with(f->signer, msg, &len);
+
+	given_kept_entry(f);
+	assert_rejected(f, TOPIC, jws, len, TAPIR_ELIST,
+		TAPIR_C_REJ_WRONG_LIST);
+	free(jws);
+	free(msg);
+}
+
+static void
+test_reject_topic_without_source(void **state)
+{
+	struct fixture *f = *state;
+	char *msg = rejected_payload("dns-tapir", "observation", "doubtlist");
+	size_t len;
+	char *jws = sign_with(f->signer, msg, &len);
+
+	given_kept_entry(f);
+	assert_rejected(f, "observations/down/elsewhere", jws, len,
+		TAPIR_ESOURCE, TAPIR_C_REJ_NO_SOURCE);
+	free(jws);
+	free(msg);
+}
+
+static void
+test_reject_when_keys_file_missing(void **state)
+{
+	struct fixture *f = *state;
+	char *msg = rejected_payload("dns-tapir", "observation", "doubtlist");
+	uint64_t want[TAPIR_C_COUNT] = { 0 };
+	char missing[160];
+	size_t len;
+	char *jws = sign_with(f->signer, msg, &len);
+
+	snprintf(missing, sizeof(missing), "%s/no-such-keys.json", f->dir);
+	f->e = engine_with(missing, 2, NULL);
+	tapir_engine_set_clock(f->e, fake_clock);
+	assert_non_null(strstr(f->last_log, "no-such-keys.json"));
+	assert_int_equal(tapir_engine_process(f->e, TOPIC, jws, len),
+		TAPIR_ENOKEY);
+	want[TAPIR_C_REJ_NO_KEYS] = 1;
+	assert_counters(f->e, want);
+	assert_int_equal(decide(f, "bad.example", NULL), TAPIR_ACTION_PASS);
+	free(jws);
+	free(msg);
+}
+
+/* ---- the queue ---- */
+
+static void
+test_submit_over_max_message_size_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t want[TAPIR_C_COUNT] = { 0 };
+	char *big = calloc(1, 4097);
+
+	assert_non_null(big);
+	assert_int_equal(tapir_engine_submit(f->e, TOPIC, big, 4097),
+		TAPIR_ETOOBIG);
+	want[TAPIR_C_MSG_RECEIVED] = 1;
+	want[TAPIR_C_REJ_TOO_BIG] = 1;
+	assert_counters(f->e, want);
+	/* The limit itself is allowed. */
+	assert_int_equal(tapir_engine_submit(f->e, TOPIC, big, 4096), 0);
+	free(big);
+}
+
+static void
+test_submit_to_full_queue_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t want[TAPIR_C_COUNT] = { 0 };
+
+	/* No writer runs: the queue (length 2) only fills. The teardown's
+	 * destroy must free the two queued messages. */
+	assert_int_equal(tapir_engine_submit(f->e, TOPIC, "one", 3), 0);
+	assert_int_equal(tapir_engine_submit(f->e, TOPIC, "two", 3), 0);
+	assert_int_equal(tapir_engine_submit(f->e, TOPIC, "three", 5),
+		TAPIR_EFULL);
+	want[TAPIR_C_MSG_RECEIVED] = 3;
+	want[TAPIR_C_REJ_QUEUE_FULL] = 1;
+	assert_counters(f->e, want);
+}
+
+/* ---- an engine without configuration ---- */
+
+static void
+test_missing_config_gives_inactive_engine(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_reason why;
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/no-such.yaml", f->dir);
+	f->e = tapir_engine_create(path);
+	assert_non_null(f->e);
+	assert_false(tapir_engine_active(f->e));
+	assert_null(tapir_engine_config(f->e));
+	assert_true(f->log_lines >= 1);
+	memset(&why, 0xff, sizeof(why));
+	assert_int_equal(decide(f, "anything.example", &why),
+		TAPIR_ACTION_PASS);
+	assert_int_equal(why.action, TAPIR_ACTION_PASS);
+	assert_int_equal(why.n_matches, 0);
+}
+
+static void
+test_inactive_engine_status_says_inactive(void **state)
+{
+	struct fixture *f = *state;
+	char path[160];
+	char *out;
+
+	snprintf(path, sizeof(path), "%s/no-such.yaml", f->dir);
+	f->e = tapir_engine_create(path);
+	assert_non_null(f->e);
+	out = command(f, "status");
+	assert_non_null(strstr(out, "state: inactive"));
+	free(out);
+	out = command(f, "lookup www.example.com");
+	assert_int_equal(strncmp(out, "error:", 6), 0);
+	free(out);
+}
+
+static void
+test_inactive_engine_refuses_messages(void **state)
+{
+	struct fixture *f = *state;
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/no-such.yaml", f->dir);
+	f->e = tapir_engine_create(path);
+	assert_non_null(f->e);
+	assert_int_equal(tapir_engine_process(f->e, TOPIC, "{}", 2),
+		TAPIR_ECONFIG);
+	assert_int_equal(tapir_engine_submit(f->e, TOPIC, "{}", 2),
+		TAPIR_ECONFIG);
+	/* Starting it starts nothing and is not an error. */
+	assert_int_equal(tapir_engine_start(f->e), 0);
+}
+
+/* ---- control commands ---- */
+
+static void
+test_command_status_active(void **state)
+{
+	struct fixture *f = *state;
+	char *out = command(f, "status");
+
+	assert_non_null(strstr(out, "state: active\n"));
+	assert_non_null(strstr(out, "keys: 1\n"));
+	assert_non_null(strstr(out, "source: dns-tapir list=doubtlist"));
+	assert_non_null(strstr(out, "mqtt: disconnected"));
+	free(out);
+}
+
+static void
+test_command_stats_noreset_lists_every_counter(void **state)
+{
+	struct fixture *f = *state;
+	char line[128];
+	char *out;
+
+	observe(f, "malware.example", T0, 3607, TAG_LIKELYMALWARE);
+	out = command(f, "stats_noreset");
+	for (int c = 0; c < TAPIR_C_COUNT; c++) {
+		snprintf(line, sizeof(line), "%s=%llu\n", tapir_counter_str(c),
+			(unsigned long long)tapir_engine_counter(f->e, c));
+		if (!strstr(out, line))
+			fail_msg("no line '%s' in:\n%s", line, out);
+	}
+	assert_non_null(strstr(out, "msg.accepted=1\n"));
+	assert_non_null(strstr(out, "entry.added=1\n"));
+	free(out);
+	assert_int_equal(tapir_engine_counter(f->e, TAPIR_C_MSG_ACCEPTED), 1);
+	out = command(f, "stats_noreset");
+	assert_non_null(strstr(out, "msg.accepted=1\n"));
+	free(out);
+}
+
+static void
+test_command_stats_resets_counters(void **state)
+{
+	struct fixture *f = *state;
+	char *out;
+
+	observe(f, "malware.example", T0, 3607, TAG_LIKELYMALWARE);
+	out = command(f, "stats");
+	assert_non_null(strstr(out, "msg.accepted=1\n"));
+	free(out);
+	for (int c = 0; c < TAPIR_C_COUNT; c++)
+		assert_int_equal(tapir_engine_counter(f->e, c), 0);
+	out = command(f, "stats_noreset");
+	assert_non_null(strstr(out, "msg.accepted=0\n"));
+	free(out);
+	/* The database is not a counter: the entry stays. */
+	assert_int_equal(decide(f, "malware.example", NULL),
+		TAPIR_ACTION_NXDOMAIN);
+}
+
+static void
+test_command_lookup_explains_decision(void **state)
+{
+	struct fixture *f = *state;
+	char *out;
+
+	observe(f, "malware.example", T0, 3607, TAG_LIKELYMALWARE);
+	out = command(f, "lookup Malware.Example.");
+	assert_non_null(strstr(out, "name: malware.example\n"));
+	assert_non_null(strstr(out, "action: NXDOMAIN\n"));
+	assert_non_null(strstr(out, "rule: denytapir\n"));
+	assert_non_null(strstr(out, "source=dns-tapir"));
+	assert_non_null(strstr(out, "likelymalware"));
+	free(out);
+}
+
+static void
+test_command_lookup_invalid_name_is_error(void **state)
+{
+	struct fixture *f = *state;
+	char *out = command(f, "lookup bad..name");
+
+	assert_int_equal(strncmp(out, "error:", 6), 0);
+	free(out);
+}
+
+static void
+test_command_unknown_is_error(void **state)
+{
+	struct fixture *f = *state;
+	char *out = command(f, "frobnicate now");
+
+	assert_int_equal(strncmp(out, "error:", 6), 0);
+	free(out);
+	out = command(f, "");
+	assert_int_equal(strncmp(out, "error:", 6), 0);
+	free(out);
+}
+
+/* ---- the upstream vector ---- */
+
+/* 2026-07-20T09:15:02.123456789Z, fraction truncated, + ttl 3607. */
+#define VECTOR_EXPIRY (INT64_C(1784538902) + 3607)
+
+static void
+test_upstream_vector_blocks_until_exact_expiry(void **state)
+{
+	struct fixture *f = *state;
+	static const char name[] = "xn--exmple-cua.example.se";
+	struct tapir_reason why;
+	size_t len;
+	char *msg;
+
+	f->e = engine_with(vector_path("verkeys-a.pub.json"), 1, NULL);
+	tapir_engine_set_clock(f->e, fake_clock);
+	fake_now = INT64_C(1784539200); /* 2026-07-20T09:20:00Z */
+	msg = read_file(vector_path("observation-globally_new_signed.json"),
+		&len);
+	assert_int_equal(tapir_engine_process(f->e, TOPIC, msg, len), 0);
+	free(msg);
+	assert_int_equal(decide(f, name, &why), TAPIR_ACTION_NXDOMAIN);
+	assert_int_equal(why.rule, TAPIR_RULE_NUMTAPIRTAGS);
+	assert_int_equal(why.tapir_tags, TAG_GLOBALLY_NEW);
+	assert_int_equal(why.n_matches, 1);
+	assert_int_equal(why.matches[0].e.expiry, VECTOR_EXPIRY);
+	fake_now = VECTOR_EXPIRY - 1;
+	assert_int_equal(decide(f, name, NULL), TAPIR_ACTION_NXDOMAIN);
+	fake_now = VECTOR_EXPIRY;
+	assert_int_equal(decide(f, name, NULL), TAPIR_ACTION_PASS);
+}
+
+/* ---- with threads ---- */
+
+static void
+test_started_engine_applies_submitted_message(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_error err = { 0 };
+	struct tapir_buf out = { 0 };
+	char extra[256], added[512] = "[";
+	enum tapir_action a = TAPIR_ACTION_PASS;
+	int64_t t0, took;
+	size_t len;
+	char *msg, *jws;
+
+	snprintf(extra, sizeof(extra), "control:\n  socket: %s\n  mode: 0600\n",
+		f->sock_path);
+	f->e = engine_with(f->keys_path, 2, extra);
+	assert_int_equal(tapir_engine_start(f->e), 0);
+
+	entry(added, sizeof(added), "threaded.example", tapir_now(), 3600,
+		TAG_LIKELYMALWARE);
+	strcat(added, "]");
+	msg = tapir_msg("dns-tapir", "observation", "doubtlist", added, "[]");
+	jws = sign_with(f->signer, msg, &len);
+	assert_int_equal(tapir_engine_submit(f->e, TOPIC, jws, len), 0);
+	free(jws);
+	free(msg);
+
+	t0 = tapir_monotonic_ms();
+	while (tapir_monotonic_ms() - t0 < 2000) {
+		struct timespec ts = { 0, 10 * 1000000 };
+		if ((a = decide(f, "threaded.example", NULL)) != TAPIR_ACTION_PASS)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	assert_int_equal(a, TAPIR_ACTION_NXDOMAIN);
+
+	/* The control thread answers from the same engine. */
+	assert_int_equal(tapir_control_request(f->sock_path,
+				 "lookup threaded.example", 5000, &out, &err),
+		0);
+	assert_non_null(strstr(out.data, "action: NXDOMAIN"));
+	tapir_buf_clear(&out);
+
+	t0 = tapir_monotonic_ms();
+	tapir_engine_destroy(f->e);
+	f->e = NULL;
+	took = tapir_monotonic_ms() - t0;
+	assert_true(took < 5000);
+	assert_int_equal(access(f->sock_path, F_OK), -1);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define TK(fn) cmocka_unit_test_setup_teardown(fn, setup_keys, teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_likelymalware_blocks_by_denytapir),
+		T(test_one_tag_globally_new_passes),
+		T(test_two_tags_block_by_numtapirtags),
+		T(test_readd_replaces_tags_not_merges),
+		T(test_readd_replaces_expiry_even_when_earlier),
+		T(test_readd_extends_expiry),
+		T(test_removed_deletes_entry),
+		T(test_removing_absent_name_counts_nothing),
+		T(test_expiry_is_exact_to_the_second),
+		T(test_already_expired_entry_is_counted_not_applied),
+		T(test_entry_expiring_one_second_later_is_applied),
+		T(test_invalid_name_drops_only_that_entry),
+		T(test_trailing_dot_and_upper_case_names_match),
+		T(test_wildcard_blocks_below_not_apex),
+		T(test_decide_wire_matches_any_case),
+		T(test_decide_wire_malformed_name_passes),
+		T(test_reject_unsigned_plain_json),
+		T(test_reject_tampered_payload_byte),
+		T(test_reject_unknown_kid),
+		T(test_reject_alg_none),
+		T(test_reject_malformed_tapir_msg),
+		T(test_reject_wrong_msg_type),
+		T(test_reject_src_name_mismatch),
+		T(test_reject_list_type_mismatch),
+		T(test_reject_allowlist_on_doubtlist_source),
+		T(test_reject_topic_without_source),
+		TK(test_reject_when_keys_file_missing),
+		T(test_submit_over_max_message_size_is_refused),
+		T(test_submit_to_full_queue_is_refused),
+		TK(test_missing_config_gives_inactive_engine),
+		TK(test_inactive_engine_status_says_inactive),
+		TK(test_inactive_engine_refuses_messages),
+		T(test_command_status_active),
+		T(test_command_stats_noreset_lists_every_counter),
+		T(test_command_stats_resets_counters),
+		T(test_command_lookup_explains_decision),
+		T(test_command_lookup_invalid_name_is_error),
+		T(test_command_unknown_is_error),
+		TK(test_upstream_vector_blocks_until_exact_expiry),
+		TK(test_started_engine_applies_submitted_message),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

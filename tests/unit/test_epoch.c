@@ -243,7 +243,7 @@ test_synchronize_ignores_reader_that_entered_after_it_started(void **state)
 	struct tapir_epoch *ep = *state;
 	struct held_reader early, late;
 	struct syncer s;
-	bool returned;
+	bool blocked, returned;
 
 	held_reader_start(&early, ep, NULL, 0);
 	assert_true(wait_flag(&early.entered, 5000));
@@ -254,7 +254,7 @@ test_synchronize_ignores_reader_that_entered_after_it_started(void **state)
 	assert_true(wait_flag(&late.entered, 5000));
 	/* Blocked on the early reader, as it must be. */
 	sleep_ms(20);
-	assert_false(atomic_load(&s.done));
+	blocked = !atomic_load(&s.done);
 	atomic_store(&early.release, true);
 	/* The late reader is still inside; the grace period ends anyway. */
 	returned = wait_flag(&s.done, 2000);
@@ -262,6 +262,7 @@ test_synchronize_ignores_reader_that_entered_after_it_started(void **state)
 	pthread_join(early.thread, NULL);
 	pthread_join(late.thread, NULL);
 	pthread_join(s.thread, NULL);
+	assert_true(blocked);
 	assert_true(returned);
 }
 
@@ -273,6 +274,7 @@ test_synchronize_waits_for_every_reader_of_many(void **state)
 	struct tapir_epoch *ep = *state;
 	struct held_reader *r = calloc(MANY_READERS, sizeof(*r));
 	struct syncer s;
+	bool blocked;
 
 	assert_non_null(r);
 	for (int i = 0; i < MANY_READERS; i++)
@@ -280,19 +282,20 @@ test_synchronize_waits_for_every_reader_of_many(void **state)
 	for (int i = 0; i < MANY_READERS; i++)
 		assert_true(wait_flag(&r[i].entered, 5000));
 	syncer_start(&s, ep);
-	/* Threads share stripes here: release all but the last one (on a
-	 * shared stripe) and the grace period must still be open. */
+	/* With more threads than stripes some share a counter: release all
+	 * readers but one, and the grace period must still be open. */
 	for (int i = 0; i < MANY_READERS - 1; i++)
 		atomic_store(&r[i].release, true);
 	for (int i = 0; i < MANY_READERS - 1; i++)
 		pthread_join(r[i].thread, NULL);
 	sleep_ms(20);
-	assert_false(atomic_load(&s.done));
+	blocked = !atomic_load(&s.done);
 	atomic_store(&r[MANY_READERS - 1].release, true);
 	pthread_join(r[MANY_READERS - 1].thread, NULL);
 	assert_true(wait_flag(&s.done, 5000));
 	pthread_join(s.thread, NULL);
 	free(r);
+	assert_true(blocked);
 }
 
 /*
@@ -303,6 +306,7 @@ test_synchronize_waits_for_every_reader_of_many(void **state)
  */
 #define STRESS_READERS 4
 #define STRESS_TARGET 200000 /* reader sections, all readers together */
+#define STRESS_SWAPS 2000     /* and grace periods, unless time runs out */
 #define STRESS_MS 2000
 #define MAGIC 0x7461706972414c49ULL
 #define POISON 0xdeaddeaddeaddeadULL
@@ -370,7 +374,8 @@ test_readers_never_see_freed_object(void **state)
 		assert_int_equal(pthread_create(&th[i], NULL, stress_reader,
 					 &st),
 			0);
-	while (atomic_load(&st.sections) < STRESS_TARGET &&
+	while ((atomic_load(&st.sections) < STRESS_TARGET ||
+		       swaps < STRESS_SWAPS) &&
 		tapir_monotonic_ms() < end) {
 		struct obj *old = atomic_exchange_explicit(&st.cur,
 			obj_new(++swaps), memory_order_acq_rel);

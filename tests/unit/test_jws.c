@@ -800,6 +800,25 @@ test_duplicate_kid_keeps_first(void **state)
 	free(jwks);
 }
 
+/* A private JWK pasted into the trusted keys still verifies, with a
+ * warning, since the file then holds a secret that it should not. */
+static void
+test_private_key_in_jwks_warns(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_keyring *kr;
+	struct tapir_error err;
+	char *jwks = jwks_of(load_json(f->signkey_a), NULL);
+
+	assert_non_null(kr = tapir_keyring_load(jwks, strlen(jwks), &err));
+	assert_int_equal(tapir_keyring_count(kr), 1);
+	assert_int_equal(f->log_lines, 1);
+	assert_non_null(strstr(f->last_log, "private"));
+	assert_int_equal(craft_rc(kr, HDR_A, PAY_SIMPLE), 0);
+	tapir_keyring_destroy(kr);
+	free(jwks);
+}
+
 static void
 test_padded_jwk_members_are_accepted(void **state)
 {
@@ -1209,6 +1228,7 @@ main(void)
 		T(test_key_ops_without_verify_is_unusable),
 		T(test_keys_of_other_types_are_skipped),
 		T(test_duplicate_kid_keeps_first),
+		T(test_private_key_in_jwks_warns),
 		T(test_padded_jwk_members_are_accepted),
 		T(test_crit_header_is_refused),
 		T(test_bad_protected_header_is_eparse),
