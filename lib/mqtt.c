@@ -1,20 +1,29 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * libmosquitto glue. mosquitto_lib_init() is not thread-safe and is called
- * by the engine's owner (module init) before this runs. Stopping uses
- * mosquitto_disconnect() then mosquitto_loop_stop(m, false): never
- * force=true, which is pthread_cancel in the middle of libmosquitto.
+ * by the engine's owner (module init) before this runs.
+ *
+ * The network thread is ours, not mosquitto_loop_start()'s: libmosquitto's
+ * own loop gives up for good when the very first connect fails (a broker
+ * that is down while Unbound starts), and its stop is either a wait for a
+ * reconnect delay or pthread_cancel. Ours runs mosquitto_loop() with a
+ * short timeout, reconnects with exponential backoff, and checks a stop
+ * flag at least every LOOP_MS, so deinit joins it within that bound.
  */
 #include "tapir_build.h"
 
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lib/mqtt.h"
+
+#define LOOP_MS 200
 
 struct tapir_mqtt {
 	const struct tapir_config *cfg;
@@ -23,6 +32,9 @@ struct tapir_mqtt {
 	tapir_mqtt_state_fn on_state;
 	void *arg;
 	_Atomic int protocol; /* enum tapir_mqtt_protocol */
+	_Atomic bool stop;
+	_Atomic bool up;      /* CONNACK accepted since the last connect */
+	pthread_t thread;
 	bool started;
 };
 
@@ -79,6 +91,7 @@ tapir__mqtt_on_connect(struct tapir_mqtt *m, int rc)
 					s->topics[t], mosquitto_strerror(r));
 		}
 	}
+	atomic_store(&m->up, true);
 	snprintf(reason, sizeof(reason), "connected (MQTT %s)",
 		tapir_mqtt_protocol(m) == TAPIR_MQTT_V5 ? "v5" : "3.1.1");
 	if (m->on_state)
@@ -153,9 +166,6 @@ tapir_mqtt_create(const struct tapir_config *cfg, tapir_mqtt_msg_fn on_msg,
 	mosquitto_disconnect_callback_set(m->mosq, cb_disconnect);
 	mosquitto_message_callback_set(m->mosq, cb_message);
 	mosquitto_log_callback_set(m->mosq, cb_log);
-	mosquitto_reconnect_delay_set(m->mosq,
-		(unsigned)cfg->mqtt.reconnect_min,
-		(unsigned)cfg->mqtt.reconnect_max, true);
 	if (cfg->mqtt.tls) {
 		/* Without a private CA file the system's trust store
 		 * verifies the broker. */
@@ -177,25 +187,67 @@ out_free:
 	return NULL;
 }
 
-int
-tapir_mqtt_start(struct tapir_mqtt *m)
+static const char *
+rc_text(int rc)
 {
+	return rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc);
+}
+
+/* Sleep up to seconds, waking early when asked to stop. */
+static void
+backoff_sleep(struct tapir_mqtt *m, int seconds)
+{
+	for (int i = 0; i < seconds * 1000 / LOOP_MS; i++) {
+		struct timespec ts = { 0, LOOP_MS * 1000000L };
+		if (atomic_load(&m->stop))
+			return;
+		nanosleep(&ts, NULL);
+	}
+}
+
+static void *
+mqtt_main(void *arg)
+{
+	struct tapir_mqtt *m = arg;
 	const struct tapir_config *cfg = m->cfg;
+	int delay = cfg->mqtt.reconnect_min;
 	int rc;
 
-	/* A refused or failed first connect is not fatal: the loop thread
-	 * reconnects with backoff, as after any later disconnect. */
 	rc = mosquitto_connect_async(m->mosq, cfg->mqtt.host, cfg->mqtt.port,
 		cfg->mqtt.keepalive);
 	if (rc != MOSQ_ERR_SUCCESS)
 		tapir_log(TAPIR_LOG_WARN, "mqtt: connect to %s:%d: %s (will retry)",
-			cfg->mqtt.host, cfg->mqtt.port,
-			rc == MOSQ_ERR_ERRNO ? strerror(errno) :
-					       mosquitto_strerror(rc));
-	rc = mosquitto_loop_start(m->mosq);
-	if (rc != MOSQ_ERR_SUCCESS) {
-		tapir_log(TAPIR_LOG_ERR, "mqtt: cannot start thread: %s",
-			mosquitto_strerror(rc));
+			cfg->mqtt.host, cfg->mqtt.port, rc_text(rc));
+	while (!atomic_load(&m->stop)) {
+		if (rc == MOSQ_ERR_SUCCESS) {
+			rc = mosquitto_loop(m->mosq, LOOP_MS, 1);
+			if (rc == MOSQ_ERR_SUCCESS) {
+				if (atomic_load(&m->up))
+					delay = cfg->mqtt.reconnect_min;
+				continue;
+			}
+		}
+		/* The connection failed or was lost: wait, then retry,
+		 * doubling the wait up to reconnect-max. */
+		atomic_store(&m->up, false);
+		if (m->on_state)
+			m->on_state(m->arg, false, rc_text(rc));
+		backoff_sleep(m, delay);
+		if (atomic_load(&m->stop))
+			break;
+		delay = delay * 2 > cfg->mqtt.reconnect_max ?
+			cfg->mqtt.reconnect_max :
+			delay * 2;
+		rc = mosquitto_reconnect_async(m->mosq);
+	}
+	return NULL;
+}
+
+int
+tapir_mqtt_start(struct tapir_mqtt *m)
+{
+	if (pthread_create(&m->thread, NULL, mqtt_main, m) != 0) {
+		tapir_log(TAPIR_LOG_ERR, "mqtt: cannot start thread");
 		return TAPIR_EIO;
 	}
 	m->started = true;
@@ -208,8 +260,11 @@ tapir_mqtt_destroy(struct tapir_mqtt *m)
 	if (!m)
 		return;
 	if (m->started) {
+		atomic_store(&m->stop, true);
+		pthread_join(m->thread, NULL);
+		/* The thread is gone: a clean DISCONNECT from this one. */
 		mosquitto_disconnect(m->mosq);
-		mosquitto_loop_stop(m->mosq, false);
+		mosquitto_loop(m->mosq, 0, 1);
 	}
 	mosquitto_destroy(m->mosq);
 	free(m);

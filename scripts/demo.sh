@@ -26,7 +26,7 @@ export top_srcdir top_builddir UNBOUND_SRC
 
 show() {
 	printf '\n$ kdig @127.0.0.1 -p %s %s A\n' "$UNBOUND_PORT" "$1"
-	kdig +time=2 +noall +header +answer +authority @127.0.0.1 \
+	kdig +timeout=2 +retry=0 +noall +header +answer +authority @127.0.0.1 \
 		-p "$UNBOUND_PORT" "$1" A | grep -v '^;; Time\|^;; From\|^$'
 }
 

@@ -19,7 +19,7 @@ ms=$(( ($(date +%s%N) - start) / 1000000 ))
 ok "bad1.example blocked ${ms} ms after publish"
 
 # The answer: NXDOMAIN in the header, one SOA in authority, TTL 60.
-out=$(kdig +time=2 @127.0.0.1 -p "$UNBOUND_PORT" bad1.example A)
+out=$(kdig +timeout=2 +retry=0 @127.0.0.1 -p "$UNBOUND_PORT" bad1.example A)
 echo "$out" | grep -q "status: NXDOMAIN" || fail "no NXDOMAIN: $out"
 echo "$out" | grep -q "AUTHORITY: 1" || fail "no authority record: $out"
 echo "$out" | grep -Eq "^bad1\.example\.[[:space:]]+60[[:space:]]+IN[[:space:]]+SOA[[:space:]]+tapir-pop\.invalid\. hostmaster\.tapir-pop\.invalid\." ||

@@ -110,7 +110,6 @@ EOZ
 server:
     listen: 127.0.0.1@$KNOT_PORT
     rundir: "$T/knot"
-    pidfile: "$T/knot/knot.pid"
 database:
     storage: "$T/knot/db"
 control:
@@ -127,7 +126,7 @@ EOK
 	KNOT_PID=$!
 	PIDS="$PIDS $KNOT_PID"
 	for _ in $(seq 50); do
-		kdig +short +time=1 +tries=1 @127.0.0.1 -p "$KNOT_PORT" \
+		kdig +short +timeout=1 +retry=0 @127.0.0.1 -p "$KNOT_PORT" \
 			SOA . 2>/dev/null | grep -q root-test && return 0
 		sleep 0.1
 	done
@@ -207,7 +206,7 @@ EOU
 	for _ in $(seq 100); do
 		kill -0 "$UNBOUND_PID" 2>/dev/null ||
 			fail "unbound exited: $(tail -n 5 "$T/unbound.log" "$T/unbound.stderr" 2>/dev/null)"
-		if kdig +time=1 +tries=1 @127.0.0.1 -p "$UNBOUND_PORT" \
+		if kdig +timeout=1 +retry=0 @127.0.0.1 -p "$UNBOUND_PORT" \
 			up.example A 2>/dev/null | grep -q "status: NOERROR"; then
 			return 0
 		fi
@@ -222,7 +221,7 @@ rcode() {
 	shift
 	type=${1:-A}
 	[ $# -gt 0 ] && shift
-	kdig +time=2 +tries=1 "$@" @127.0.0.1 -p "$UNBOUND_PORT" "$name" \
+	kdig +timeout=2 +retry=0 "$@" @127.0.0.1 -p "$UNBOUND_PORT" "$name" \
 		"$type" 2>/dev/null | sed -n 's/.*status: \([A-Z]*\).*/\1/p'
 }
 

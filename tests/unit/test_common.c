@@ -91,8 +91,8 @@ test_strerror_every_code_has_its_own_text(void **state)
 		assert_true(strlen(t) > 0);
 		assert_string_not_equal(t, "unknown error");
 		for (size_t j = 0; j < i; j++)
-			assert_string_not_equal(t,
-				tapir_strerror(all_codes[j]));
+			assert_string_not_equal(
+				t, tapir_strerror(all_codes[j]));
 	}
 }
 
@@ -132,8 +132,8 @@ test_error_set_formats_text_and_offset(void **state)
 
 	(void)state;
 	memset(&err, 0xaa, sizeof(err));
-	assert_int_equal(tapir_error_set(&err, TAPIR_EPARSE, 42,
-				 "bad %s at %d", "thing", 7),
+	assert_int_equal(tapir_error_set(&err, TAPIR_EPARSE, 42, "bad %s at %d",
+				 "thing", 7),
 		TAPIR_EPARSE);
 	assert_int_equal(err.offset, 42);
 	assert_string_equal(err.text, "bad thing at 7");
@@ -289,8 +289,8 @@ main(void)
 			test_log_sink_receives_prefixed_line_and_level,
 			setup_sink, teardown_sink),
 		cmocka_unit_test_setup_teardown(
-			test_log_long_line_is_truncated_with_prefix,
-			setup_sink, teardown_sink),
+			test_log_long_line_is_truncated_with_prefix, setup_sink,
+			teardown_sink),
 		cmocka_unit_test_setup_teardown(
 			test_log_set_null_restores_stderr, setup_sink,
 			teardown_sink),

@@ -30,7 +30,7 @@
 
 /* The server's read deadline (control.c IO_DEADLINE_MS) and some slack. */
 #define DEADLINE_MS 2000
-#define SLACK_MS 1000
+#define SLACK_MS    1000
 
 struct fixture {
 	char dir[64];
@@ -213,9 +213,8 @@ test_request_round_trip(void **state)
 	struct tapir_error err = { 0 };
 	struct tapir_buf out = { 0 };
 
-	assert_int_equal(tapir_control_request(f->path, "status", 5000, &out,
-				 &err),
-		0);
+	assert_int_equal(
+		tapir_control_request(f->path, "status", 5000, &out, &err), 0);
 	assert_string_equal(out.data, "you said: status\n");
 	tapir_buf_clear(&out);
 }
@@ -227,9 +226,8 @@ test_request_large_answer_arrives_whole(void **state)
 	struct tapir_error err = { 0 };
 	struct tapir_buf out = { 0 };
 
-	assert_int_equal(tapir_control_request(f->path, "big", 5000, &out,
-				 &err),
-		0);
+	assert_int_equal(
+		tapir_control_request(f->path, "big", 5000, &out, &err), 0);
 	assert_int_equal(out.len, 10000 * 11);
 	assert_int_equal(strncmp(out.data, "line 00000\n", 11), 0);
 	assert_string_equal(out.data + 9999 * 11, "line 09999\n");
@@ -243,9 +241,8 @@ test_request_trailing_cr_is_stripped(void **state)
 	struct tapir_error err = { 0 };
 	struct tapir_buf out = { 0 };
 
-	assert_int_equal(tapir_control_request(f->path, "stats\r", 5000, &out,
-				 &err),
-		0);
+	assert_int_equal(
+		tapir_control_request(f->path, "stats\r", 5000, &out, &err), 0);
 	assert_string_equal(out.data, "you said: stats\n");
 	tapir_buf_clear(&out);
 }
@@ -317,9 +314,8 @@ test_silent_client_delays_next_by_deadline_at_most(void **state)
 	int silent = raw_connect(f->path);
 
 	t0 = tapir_monotonic_ms();
-	assert_int_equal(tapir_control_request(f->path, "after", 10000, &out,
-				 &err),
-		0);
+	assert_int_equal(
+		tapir_control_request(f->path, "after", 10000, &out, &err), 0);
 	took = tapir_monotonic_ms() - t0;
 	close(silent);
 	assert_string_equal(out.data, "you said: after\n");
@@ -376,9 +372,8 @@ test_create_replaces_stale_file(void **state)
 	fclose(stale);
 	f->c = tapir_control_create(f->path, 0600, echo, f, &err);
 	assert_non_null(f->c);
-	assert_int_equal(tapir_control_request(f->path, "x", 5000, &out,
-				 &err),
-		0);
+	assert_int_equal(
+		tapir_control_request(f->path, "x", 5000, &out, &err), 0);
 	assert_string_equal(out.data, "you said: x\n");
 	tapir_buf_clear(&out);
 }
@@ -390,8 +385,8 @@ test_client_missing_path_is_eio_naming_path(void **state)
 	struct tapir_error err = { 0 };
 	struct tapir_buf out = { 0 };
 
-	assert_int_equal(tapir_control_request(f->path, "status", 1000, &out,
-				 &err),
+	assert_int_equal(
+		tapir_control_request(f->path, "status", 1000, &out, &err),
 		TAPIR_EIO);
 	assert_non_null(strstr(err.text, f->path));
 	assert_int_equal(out.len, 0);
@@ -406,8 +401,8 @@ main(void)
 		cmocka_unit_test(test_buf_append_keeps_embedded_bytes),
 		cmocka_unit_test(test_buf_printf_big_formatted_string),
 		cmocka_unit_test(test_buf_printf_at_stack_buffer_boundary),
-		cmocka_unit_test_setup_teardown(test_request_round_trip,
-			setup_server, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_request_round_trip, setup_server, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_request_large_answer_arrives_whole, setup_server,
 			teardown),
@@ -415,11 +410,11 @@ main(void)
 			test_request_trailing_cr_is_stripped, setup_server,
 			teardown),
 		cmocka_unit_test_setup_teardown(
-			test_server_rejects_request_over_max_line,
-			setup_server, teardown),
+			test_server_rejects_request_over_max_line, setup_server,
+			teardown),
 		cmocka_unit_test_setup_teardown(
-			test_client_refuses_request_over_max_line,
-			setup_server, teardown),
+			test_client_refuses_request_over_max_line, setup_server,
+			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_server_rejects_nul_byte_in_request, setup_server,
 			teardown),
@@ -435,8 +430,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 			test_destroy_removes_socket_file, setup_server,
 			teardown),
-		cmocka_unit_test_setup_teardown(test_create_replaces_stale_file,
-			setup_dir, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_create_replaces_stale_file, setup_dir, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_client_missing_path_is_eio_naming_path, setup_dir,
 			teardown),

@@ -26,13 +26,12 @@
 #include "lib/msg.h"
 #include "lib/name.h"
 
-#define NOW 1700000000
-#define LATER (NOW + 3600)
+#define NOW	    1700000000
+#define LATER	    (NOW + 3600)
 #define MAX_ENTRIES 16
 
 static struct tapir_entry
-mk(uint16_t source, uint8_t list, uint32_t tags, uint32_t expiry,
-	uint8_t flags)
+mk(uint16_t source, uint8_t list, uint32_t tags, uint32_t expiry, uint8_t flags)
 {
 	struct tapir_entry e;
 
@@ -70,8 +69,7 @@ find(struct tapir_db *db, const char *name, struct tapir_entry *out)
 {
 	unsigned tok = tapir_db_read_begin(db);
 	size_t n = 99;
-	const struct tapir_entry *e = tapir_db_find(db, name, strlen(name),
-		&n);
+	const struct tapir_entry *e = tapir_db_find(db, name, strlen(name), &n);
 
 	assert_true(n <= MAX_ENTRIES);
 	if (n)
@@ -174,8 +172,8 @@ test_exact_and_subtree_entries_of_same_source_coexist(void **state)
 {
 	struct tapir_db *db = *state;
 	struct tapir_entry ex = mk(2, TAPIR_LIST_DENY, 1, LATER, 0);
-	struct tapir_entry sub = mk(2, TAPIR_LIST_DENY, 2, LATER,
-		TAPIR_ENTRY_SUBTREE);
+	struct tapir_entry sub =
+		mk(2, TAPIR_LIST_DENY, 2, LATER, TAPIR_ENTRY_SUBTREE);
 	struct tapir_entry got[MAX_ENTRIES];
 	struct tapir_db_stats st;
 
@@ -257,8 +255,8 @@ test_remove_absent_entry_returns_enoent(void **state)
 	set_ok(db, "example.com", mk(1, TAPIR_LIST_DENY, 0, LATER, 0));
 	assert_int_equal(rm(db, "other.example", 1, 0), TAPIR_ENOENT);
 	assert_int_equal(rm(db, "example.com", 2, 0), TAPIR_ENOENT);
-	assert_int_equal(rm(db, "example.com", 1, TAPIR_ENTRY_SUBTREE),
-		TAPIR_ENOENT);
+	assert_int_equal(
+		rm(db, "example.com", 1, TAPIR_ENTRY_SUBTREE), TAPIR_ENOENT);
 	assert_int_equal(rm(db, "example.com", 1, 0), 0);
 	assert_int_equal(rm(db, "example.com", 1, 0), TAPIR_ENOENT);
 	assert_int_equal(find(db, "example.com", got), 0);
@@ -371,8 +369,8 @@ test_max_names_full_but_existing_names_update(void **state)
 	set_ok(db, "a.example", mk(0, TAPIR_LIST_DENY, 1, LATER, 0));
 	set_ok(db, "b.example", mk(0, TAPIR_LIST_DENY, 1, LATER, 0));
 	set_ok(db, "c.example", mk(0, TAPIR_LIST_DENY, 1, LATER, 0));
-	assert_int_equal(set(db, "d.example", mk(0, TAPIR_LIST_DENY, 1, LATER,
-						      0)),
+	assert_int_equal(
+		set(db, "d.example", mk(0, TAPIR_LIST_DENY, 1, LATER, 0)),
 		TAPIR_EFULL);
 	assert_int_equal(find(db, "d.example", got), 0);
 	/* A new entry for a known name, and a replacement, still work. */
@@ -401,8 +399,8 @@ test_max_names_counts_a_readded_emptied_name(void **state)
 	assert_int_equal(rm(db, "a.example", 0, 0), 0);
 	set_ok(db, "c.example", mk(0, TAPIR_LIST_DENY, 1, LATER, 0));
 	/* "a" still has a record, but no entries: it is a new name. */
-	assert_int_equal(set(db, "a.example", mk(0, TAPIR_LIST_DENY, 1, LATER,
-						      0)),
+	assert_int_equal(
+		set(db, "a.example", mk(0, TAPIR_LIST_DENY, 1, LATER, 0)),
 		TAPIR_EFULL);
 	assert_int_equal(find(db, "a.example", got), 0);
 	assert_int_equal(stats(db).names, 2);
@@ -590,8 +588,7 @@ test_expire_drops_entries_whose_expiry_is_now_or_earlier(void **state)
 	assert_int_equal(find(db, "now.example", got), 0);
 	assert_int_equal(find(db, "past.example", got), 0);
 	assert_int_equal(find(db, "never.example", got), 1);
-	assert_int_equal(tapir_db_expire(db, NOW + 1, SIZE_MAX, NULL, NULL),
-		1);
+	assert_int_equal(tapir_db_expire(db, NOW + 1, SIZE_MAX, NULL, NULL), 1);
 	assert_int_equal(find(db, "future.example", got), 0);
 	assert_int_equal(tapir_db_expire(db, (int64_t)UINT32_MAX - 1, SIZE_MAX,
 				 NULL, NULL),
@@ -689,8 +686,8 @@ struct walk_state {
 };
 
 static int
-walk_count(void *arg, const char *name, size_t len,
-	const struct tapir_entry *e, size_t n)
+walk_count(void *arg, const char *name, size_t len, const struct tapir_entry *e,
+	size_t n)
 {
 	struct walk_state *w = arg;
 	unsigned i;
@@ -753,8 +750,8 @@ static void
 test_has_subtree_follows_subtree_entries(void **state)
 {
 	struct tapir_db *db = *state;
-	struct tapir_entry sub = mk(1, TAPIR_LIST_DENY, 0, NOW,
-		TAPIR_ENTRY_SUBTREE);
+	struct tapir_entry sub =
+		mk(1, TAPIR_LIST_DENY, 0, NOW, TAPIR_ENTRY_SUBTREE);
 
 	assert_false(tapir_db_has_subtree(db));
 	set_ok(db, "example.com", mk(1, TAPIR_LIST_DENY, 0, LATER, 0));
@@ -780,19 +777,19 @@ test_has_subtree_follows_subtree_entries(void **state)
  * thousands of names, so the index is rebuilt and the arena compacted
  * under the readers. Readers must only ever see whole, valid entries.
  */
-#define FIXED 64
-#define TAGS_A 0x00000005u
-#define TAGS_B 0x000000a0u
-#define TAGS_SUB 0x00010000u
-#define TAGS_GROW 0x00000777u
-#define GROW_NAMES 30000 /* ~1.4 MiB of arena: enough to compact */
+#define FIXED	     64
+#define TAGS_A	     0x00000005u
+#define TAGS_B	     0x000000a0u
+#define TAGS_SUB     0x00010000u
+#define TAGS_GROW    0x00000777u
+#define GROW_NAMES   30000 /* ~1.4 MiB of arena: enough to compact */
 #define CONC_READERS 3
-#define CONC_MS 2000
+#define CONC_MS	     2000
 
 struct conc {
 	struct tapir_db *db;
 	atomic_bool stop;
-	atomic_uint cycle;      /* growth names "g<cycle>-<i>" exist */
+	atomic_uint cycle; /* growth names "g<cycle>-<i>" exist */
 	atomic_ulong lookups, bad, missing, grow_hits;
 	char fixed[FIXED][TAPIR_NAME_BUFSIZE];
 };
@@ -824,8 +821,8 @@ conc_reader(void *arg)
 		size_t n;
 
 		for (size_t i = 0; i < FIXED; i++) {
-			e = tapir_db_find(c->db, c->fixed[i],
-				strlen(c->fixed[i]), &n);
+			e = tapir_db_find(
+				c->db, c->fixed[i], strlen(c->fixed[i]), &n);
 			/* The exact entry of source 0 is never removed. */
 			if (n < 1 || n > 2 || e[0].source != 0)
 				missing++;
@@ -839,7 +836,7 @@ conc_reader(void *arg)
 		if (n) {
 			grow_hits++;
 			bad += n != 1 || e[0].source != 2 ||
-				e[0].tags != TAGS_GROW;
+			       e[0].tags != TAGS_GROW;
 		}
 		tapir_db_read_end(c->db, tok);
 	}
@@ -886,8 +883,8 @@ test_readers_see_only_valid_entries_during_updates(void **state)
 	tapir_db_commit(c->db);
 	slots = stats(c->db).index_slots;
 	for (int i = 0; i < CONC_READERS; i++)
-		assert_int_equal(pthread_create(&th[i], NULL, conc_reader, c),
-			0);
+		assert_int_equal(
+			pthread_create(&th[i], NULL, conc_reader, c), 0);
 	/* Always one full cycle (grow, then drop and compact), then more
 	 * while time is left. */
 	do {

@@ -22,6 +22,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,16 +40,16 @@
 #include "lib/tapir.h"
 
 #define TOPIC "observations/down/tapir-pop"
-#define KID "test-key"
-#define B64V sodium_base64_VARIANT_URLSAFE_NO_PADDING
+#define KID   "test-key"
+#define B64V  sodium_base64_VARIANT_URLSAFE_NO_PADDING
 
 /* 2026-07-20T09:15:00Z: entries are added at T0, the clock reads NOW. */
-#define T0 INT64_C(1784538900)
+#define T0  INT64_C(1784538900)
 #define NOW (T0 + 60)
 
-#define TAG_GLOBALLY_NEW 1u
+#define TAG_GLOBALLY_NEW     1u
 #define TAG_NEWLY_REGISTERED 4u
-#define TAG_LIKELYMALWARE 16u
+#define TAG_LIKELYMALWARE    16u
 
 static int64_t fake_now;
 
@@ -69,20 +70,25 @@ struct fixture {
 	char last_log[512];
 };
 
+/* The started engine logs from its own threads too. */
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static void
 capture_log(void *arg, enum tapir_log_level level, const char *msg)
 {
 	struct fixture *f = arg;
 
 	(void)level;
+	pthread_mutex_lock(&log_lock);
 	f->log_lines++;
 	snprintf(f->last_log, sizeof(f->last_log), "%s", msg);
+	pthread_mutex_unlock(&log_lock);
 }
 
 /* Writes a fresh Ed25519 private JWK into jwk and its JWKS entry into pub. */
 static void
-make_key(const char *kid, char *jwk, size_t jwk_size, char *pub,
-	size_t pub_size)
+make_key(
+	const char *kid, char *jwk, size_t jwk_size, char *pub, size_t pub_size)
 {
 	unsigned char seed[crypto_sign_SEEDBYTES];
 	unsigned char pk[crypto_sign_PUBLICKEYBYTES];
@@ -163,12 +169,13 @@ vector_path(const char *name)
 }
 
 /*
- * Builds an engine: one MQTT source "dns-tapir" (doubtlist) on TOPIC,
+ * Builds an engine: one MQTT source "dns-tapir" (doubtlist) on topics,
  * denytapir [likelymalware] and numtapirtags (limit tags_limit), both
  * NXDOMAIN; max-message-size 4096, queue-length 2; extra is appended.
  */
 static struct tapir_engine *
-engine_with(const char *keys_path, unsigned tags_limit, const char *extra)
+engine_topics(const char *keys_path, unsigned tags_limit, const char *topics,
+	const char *extra)
 {
 	struct tapir_error err = { 0 };
 	struct tapir_config *cfg;
@@ -185,7 +192,7 @@ engine_with(const char *keys_path, unsigned tags_limit, const char *extra)
 		"  - name: dns-tapir\n"
 		"    type: mqtt\n"
 		"    list: doubtlist\n"
-		"    topics: [" TOPIC "]\n"
+		"    topics: [%s]\n"
 		"policy:\n"
 		"  doubtlist:\n"
 		"    numtapirtags: { limit: %u, action: NXDOMAIN }\n"
@@ -194,13 +201,19 @@ engine_with(const char *keys_path, unsigned tags_limit, const char *extra)
 		"  max-message-size: 4096\n"
 		"  queue-length: 2\n"
 		"%s",
-		keys_path, tags_limit, extra ? extra : "");
+		keys_path, topics, tags_limit, extra ? extra : "");
 	if (!(cfg = tapir_config_parse(yaml, strlen(yaml), "test.yaml", &err)))
 		fail_msg("config: %s", err.text);
 	e = tapir_engine_create_take(cfg);
 	assert_non_null(e);
 	assert_true(tapir_engine_active(e));
 	return e;
+}
+
+static struct tapir_engine *
+engine_with(const char *keys_path, unsigned tags_limit, const char *extra)
+{
+	return engine_topics(keys_path, tags_limit, TOPIC, extra);
 }
 
 static int
@@ -324,8 +337,8 @@ static char *
 sign_with(const struct tapir_signer *s, const char *payload, size_t *len)
 {
 	char *jws = NULL;
-	int rc = tapir_jws_sign(s, (const uint8_t *)payload, strlen(payload),
-		false, &jws, len);
+	int rc = tapir_jws_sign(
+		s, (const uint8_t *)payload, strlen(payload), false, &jws, len);
 
 	assert_int_equal(rc, 0);
 	assert_non_null(jws);
@@ -353,8 +366,8 @@ observe(struct fixture *f, const char *name, int64_t added, int64_t ttl,
 
 	entry(added_json, sizeof(added_json), name, added, ttl, tags);
 	strcat(added_json, "]");
-	msg = tapir_msg("dns-tapir", "observation", "doubtlist", added_json,
-		"[]");
+	msg = tapir_msg(
+		"dns-tapir", "observation", "doubtlist", added_json, "[]");
 	assert_int_equal(process_signed(f, TOPIC, msg), 0);
 	free(msg);
 }
@@ -403,8 +416,8 @@ test_likelymalware_blocks_by_denytapir(void **state)
 	struct tapir_reason why;
 
 	observe(f, "malware.example", T0, 3607, TAG_LIKELYMALWARE);
-	assert_int_equal(decide(f, "malware.example", &why),
-		TAPIR_ACTION_NXDOMAIN);
+	assert_int_equal(
+		decide(f, "malware.example", &why), TAPIR_ACTION_NXDOMAIN);
 	assert_int_equal(why.action, TAPIR_ACTION_NXDOMAIN);
 	assert_int_equal(why.rule, TAPIR_RULE_DENYTAPIR);
 	assert_true(why.fired & (1u << TAPIR_RULE_DENYTAPIR));
@@ -434,8 +447,7 @@ test_two_tags_block_by_numtapirtags(void **state)
 
 	observe(f, "two.example", T0, 3607,
 		TAG_GLOBALLY_NEW | TAG_NEWLY_REGISTERED);
-	assert_int_equal(decide(f, "two.example", &why),
-		TAPIR_ACTION_NXDOMAIN);
+	assert_int_equal(decide(f, "two.example", &why), TAPIR_ACTION_NXDOMAIN);
 	assert_int_equal(why.rule, TAPIR_RULE_NUMTAPIRTAGS);
 	assert_false(why.fired & (1u << TAPIR_RULE_DENYTAPIR));
 }
@@ -494,8 +506,8 @@ test_removed_deletes_entry(void **state)
 	assert_int_equal(process_signed(f, TOPIC, msg), 0);
 	free(msg);
 	assert_int_equal(decide(f, "gone.example", NULL), TAPIR_ACTION_PASS);
-	assert_int_equal(decide(f, "stays.example", NULL),
-		TAPIR_ACTION_NXDOMAIN);
+	assert_int_equal(
+		decide(f, "stays.example", NULL), TAPIR_ACTION_NXDOMAIN);
 	assert_int_equal(tapir_engine_counter(f->e, TAPIR_C_ENTRY_REMOVED), 1);
 }
 
@@ -520,8 +532,7 @@ test_expiry_is_exact_to_the_second(void **state)
 
 	observe(f, "ttl.example", T0, 3607, TAG_LIKELYMALWARE);
 	fake_now = T0 + 3607 - 1;
-	assert_int_equal(decide(f, "ttl.example", NULL),
-		TAPIR_ACTION_NXDOMAIN);
+	assert_int_equal(decide(f, "ttl.example", NULL), TAPIR_ACTION_NXDOMAIN);
 	fake_now = T0 + 3607;
 	assert_int_equal(decide(f, "ttl.example", NULL), TAPIR_ACTION_PASS);
 }
@@ -546,8 +557,8 @@ test_entry_expiring_one_second_later_is_applied(void **state)
 	struct fixture *f = *state;
 
 	observe(f, "young.example", NOW - 100, 101, TAG_LIKELYMALWARE);
-	assert_int_equal(decide(f, "young.example", NULL),
-		TAPIR_ACTION_NXDOMAIN);
+	assert_int_equal(
+		decide(f, "young.example", NULL), TAPIR_ACTION_NXDOMAIN);
 	assert_int_equal(
 		tapir_engine_counter(f->e, TAPIR_C_ENTRY_ALREADY_EXPIRED), 0);
 }
@@ -583,8 +594,8 @@ test_trailing_dot_and_upper_case_names_match(void **state)
 	struct tapir_reason why;
 
 	observe(f, "MalWare.Example.COM.", T0, 3607, TAG_LIKELYMALWARE);
-	assert_int_equal(decide(f, "malware.example.com", &why),
-		TAPIR_ACTION_NXDOMAIN);
+	assert_int_equal(
+		decide(f, "malware.example.com", &why), TAPIR_ACTION_NXDOMAIN);
 	assert_int_equal(why.rule, TAPIR_RULE_DENYTAPIR);
 }
 
@@ -594,10 +605,10 @@ test_wildcard_blocks_below_not_apex(void **state)
 	struct fixture *f = *state;
 
 	observe(f, "*.example.com", T0, 3607, TAG_LIKELYMALWARE);
-	assert_int_equal(decide(f, "www.example.com", NULL),
-		TAPIR_ACTION_NXDOMAIN);
-	assert_int_equal(decide(f, "a.b.example.com", NULL),
-		TAPIR_ACTION_NXDOMAIN);
+	assert_int_equal(
+		decide(f, "www.example.com", NULL), TAPIR_ACTION_NXDOMAIN);
+	assert_int_equal(
+		decide(f, "a.b.example.com", NULL), TAPIR_ACTION_NXDOMAIN);
 	assert_int_equal(decide(f, "example.com", NULL), TAPIR_ACTION_PASS);
 	assert_int_equal(decide(f, "notexample.com", NULL), TAPIR_ACTION_PASS);
 }
@@ -606,13 +617,15 @@ static void
 test_decide_wire_matches_any_case(void **state)
 {
 	struct fixture *f = *state;
-	static const uint8_t wire[] = "\x03WwW\x07""example\x03""com";
+	static const uint8_t wire[] = "\x03WwW\x07"
+				      "example\x03"
+				      "com";
 	struct tapir_reason why;
 
 	observe(f, "www.example.com", T0, 3607, TAG_LIKELYMALWARE);
 	/* sizeof includes the string's NUL: the root label. */
-	assert_int_equal(tapir_engine_decide_wire(f->e, wire, sizeof(wire),
-				 &why),
+	assert_int_equal(
+		tapir_engine_decide_wire(f->e, wire, sizeof(wire), &why),
 		TAPIR_ACTION_NXDOMAIN);
 	assert_int_equal(why.rule, TAPIR_RULE_DENYTAPIR);
 }
@@ -621,16 +634,64 @@ static void
 test_decide_wire_malformed_name_passes(void **state)
 {
 	struct fixture *f = *state;
-	static const uint8_t wire[] = "\x03www\x07""example\x03""com";
+	static const uint8_t wire[] = "\x03www\x07"
+				      "example\x03"
+				      "com";
 	struct tapir_reason why;
 
 	observe(f, "www.example.com", T0, 3607, TAG_LIKELYMALWARE);
 	/* Cut before the root label: not a name. */
-	assert_int_equal(tapir_engine_decide_wire(f->e, wire,
-				 sizeof(wire) - 1, &why),
+	assert_int_equal(
+		tapir_engine_decide_wire(f->e, wire, sizeof(wire) - 1, &why),
 		TAPIR_ACTION_PASS);
 	assert_int_equal(why.action, TAPIR_ACTION_PASS);
 	assert_int_equal(why.n_matches, 0);
+}
+
+static void
+test_compact_jws_is_accepted(void **state)
+{
+	struct fixture *f = *state;
+	char added[512] = "[";
+	char *msg, *jws = NULL;
+	size_t len;
+
+	entry(added, sizeof(added), "compact.example", T0, 3607,
+		TAG_LIKELYMALWARE);
+	strcat(added, "]");
+	msg = tapir_msg("dns-tapir", "observation", "doubtlist", added, "[]");
+	assert_int_equal(tapir_jws_sign(f->signer, (const uint8_t *)msg,
+				 strlen(msg), true, &jws, &len),
+		0);
+	assert_null(strchr(jws, '{'));
+	assert_int_equal(tapir_engine_process(f->e, TOPIC, jws, len), 0);
+	free(jws);
+	free(msg);
+	assert_int_equal(
+		decide(f, "compact.example", NULL), TAPIR_ACTION_NXDOMAIN);
+}
+
+static void
+test_multilevel_wildcard_topic_routes_to_source(void **state)
+{
+	struct fixture *f = *state;
+	char added[512] = "[";
+	char *msg;
+
+	f->e = engine_topics(f->keys_path, 2, "observations/#", NULL);
+	tapir_engine_set_clock(f->e, fake_clock);
+	entry(added, sizeof(added), "deep.example", T0, 3607,
+		TAG_LIKELYMALWARE);
+	strcat(added, "]");
+	msg = tapir_msg("dns-tapir", "observation", "doubtlist", added, "[]");
+	assert_int_equal(
+		process_signed(f, "observations/down/tapir-pop", msg), 0);
+	assert_int_equal(
+		process_signed(f, "elsewhere/down", msg), TAPIR_ESOURCE);
+	free(msg);
+	assert_int_equal(
+		decide(f, "deep.example", NULL), TAPIR_ACTION_NXDOMAIN);
+	assert_int_equal(tapir_engine_counter(f->e, TAPIR_C_REJ_NO_SOURCE), 1);
 }
 
 /* ---- rejections: nothing changes, exactly one counter moves ---- */
@@ -648,11 +709,10 @@ rejected_payload(const char *src, const char *type, const char *list)
 {
 	char added[512] = "[";
 
-	entry(added, sizeof(added), "bad.example", T0, 3607,
-		TAG_LIKELYMALWARE);
+	entry(added, sizeof(added), "bad.example", T0, 3607, TAG_LIKELYMALWARE);
 	strcat(added, "]");
-	return tapir_msg(src, type, list, added,
-		"[{\"name\":\"keep.example\"}]");
+	return tapir_msg(
+		src, type, list, added, "[{\"name\":\"keep.example\"}]");
 }
 
 static void
@@ -662,13 +722,12 @@ assert_rejected(struct fixture *f, const char *topic, const char *buf,
 	uint64_t before[TAPIR_C_COUNT];
 
 	snapshot(f->e, before);
-	assert_int_equal(tapir_engine_process(f->e, topic, buf, len),
-		want_rc);
+	assert_int_equal(tapir_engine_process(f->e, topic, buf, len), want_rc);
 	before[want]++;
 	assert_counters(f->e, before);
 	assert_int_equal(decide(f, "bad.example", NULL), TAPIR_ACTION_PASS);
-	assert_int_equal(decide(f, "keep.example", NULL),
-		TAPIR_ACTION_NXDOMAIN);
+	assert_int_equal(
+		decide(f, "keep.example", NULL), TAPIR_ACTION_NXDOMAIN);
 }
 
 static void
@@ -696,8 +755,8 @@ test_reject_tampered_payload_byte(void **state)
 	assert_non_null(p);
 	p += strlen("\"payload\":\"") + 40;
 	*p = *p == 'A' ? 'B' : 'A';
-	assert_rejected(f, TOPIC, jws, len, TAPIR_ESIG,
-		TAPIR_C_REJ_BAD_SIGNATURE);
+	assert_rejected(
+		f, TOPIC, jws, len, TAPIR_ESIG, TAPIR_C_REJ_BAD_SIGNATURE);
 	free(jws);
 	free(msg);
 }
@@ -711,8 +770,8 @@ test_reject_unknown_kid(void **state)
 	char *jws = sign_with(f->stranger, msg, &len);
 
 	given_kept_entry(f);
-	assert_rejected(f, TOPIC, jws, len, TAPIR_ENOKEY,
-		TAPIR_C_REJ_UNKNOWN_KEY);
+	assert_rejected(
+		f, TOPIC, jws, len, TAPIR_ENOKEY, TAPIR_C_REJ_UNKNOWN_KEY);
 	free(jws);
 	free(msg);
 }
@@ -730,8 +789,8 @@ test_reject_alg_none(void **state)
 	assert_non_null(pay);
 	assert_non_null(jws);
 	sodium_bin2base64(pay, plen, (const uint8_t *)msg, strlen(msg), B64V);
-	sodium_bin2base64(prot, sizeof(prot), (const uint8_t *)hdr,
-		strlen(hdr), B64V);
+	sodium_bin2base64(
+		prot, sizeof(prot), (const uint8_t *)hdr, strlen(hdr), B64V);
 	memset(sig, 'A', sizeof(sig) - 1);
 	sig[sizeof(sig) - 1] = '\0';
 	snprintf(jws, plen + 512,
@@ -740,8 +799,8 @@ test_reject_alg_none(void **state)
 		pay, prot, sig);
 	given_kept_entry(f);
 	/* The header is read, and "none" refused, before any signature. */
-	assert_rejected(f, TOPIC, jws, strlen(jws), TAPIR_EALG,
-		TAPIR_C_REJ_BAD_ALG);
+	assert_rejected(
+		f, TOPIC, jws, strlen(jws), TAPIR_EALG, TAPIR_C_REJ_BAD_ALG);
 	free(jws);
 	free(pay);
 	free(msg);
@@ -756,8 +815,8 @@ test_reject_malformed_tapir_msg(void **state)
 	char *jws = sign_with(f->signer, msg, &len);
 
 	given_kept_entry(f);
-	assert_rejected(f, TOPIC, jws, len, TAPIR_EPARSE,
-		TAPIR_C_REJ_MALFORMED_MSG);
+	assert_rejected(
+		f, TOPIC, jws, len, TAPIR_EPARSE, TAPIR_C_REJ_MALFORMED_MSG);
 	free(jws);
 }
 
@@ -770,8 +829,8 @@ test_reject_wrong_msg_type(void **state)
 	char *jws = sign_with(f->signer, msg, &len);
 
 	given_kept_entry(f);
-	assert_rejected(f, TOPIC, jws, len, TAPIR_EMSGTYPE,
-		TAPIR_C_REJ_MSG_TYPE);
+	assert_rejected(
+		f, TOPIC, jws, len, TAPIR_EMSGTYPE, TAPIR_C_REJ_MSG_TYPE);
 	free(jws);
 	free(msg);
 }
@@ -780,14 +839,14 @@ static void
 test_reject_src_name_mismatch(void **state)
 {
 	struct fixture *f = *state;
-	char *msg = rejected_payload("other-source", "observation",
-		"doubtlist");
+	char *msg =
+		rejected_payload("other-source", "observation", "doubtlist");
 	size_t len;
 	char *jws = sign_with(f->signer, msg, &len);
 
 	given_kept_entry(f);
-	assert_rejected(f, TOPIC, jws, len, TAPIR_ESOURCE,
-		TAPIR_C_REJ_WRONG_SOURCE);
+	assert_rejected(
+		f, TOPIC, jws, len, TAPIR_ESOURCE, TAPIR_C_REJ_WRONG_SOURCE);
 	free(jws);
 	free(msg);
 }
@@ -801,8 +860,8 @@ test_reject_list_type_mismatch(void **state)
 	char *jws = sign_with(f->signer, msg, &len);
 
 	given_kept_entry(f);
-	assert_rejected(f, TOPIC, jws, len, TAPIR_ELIST,
-		TAPIR_C_REJ_WRONG_LIST);
+	assert_rejected(
+		f, TOPIC, jws, len, TAPIR_ELIST, TAPIR_C_REJ_WRONG_LIST);
 	free(jws);
 	free(msg);
 }
@@ -816,8 +875,8 @@ test_reject_allowlist_on_doubtlist_source(void **state)
 	char *jws = sign_with(f->signer, msg, &len);
 
 	given_kept_entry(f);
-	assert_rejected(f, TOPIC, jws, len, TAPIR_ELIST,
-		TAPIR_C_REJ_WRONG_LIST);
+	assert_rejected(
+		f, TOPIC, jws, len, TAPIR_ELIST, TAPIR_C_REJ_WRONG_LIST);
 	free(jws);
 	free(msg);
 }
@@ -851,13 +910,29 @@ test_reject_when_keys_file_missing(void **state)
 	f->e = engine_with(missing, 2, NULL);
 	tapir_engine_set_clock(f->e, fake_clock);
 	assert_non_null(strstr(f->last_log, "no-such-keys.json"));
-	assert_int_equal(tapir_engine_process(f->e, TOPIC, jws, len),
-		TAPIR_ENOKEY);
+	assert_int_equal(
+		tapir_engine_process(f->e, TOPIC, jws, len), TAPIR_ENOKEY);
 	want[TAPIR_C_REJ_NO_KEYS] = 1;
 	assert_counters(f->e, want);
 	assert_int_equal(decide(f, "bad.example", NULL), TAPIR_ACTION_PASS);
 	free(jws);
 	free(msg);
+}
+
+static void
+test_repeated_rejection_logs_once_per_interval(void **state)
+{
+	struct fixture *f = *state;
+	static const char plain[] = "{\"not\":\"signed\"}";
+	int before = f->log_lines;
+
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(
+			tapir_engine_process(f->e, TOPIC, plain, strlen(plain)),
+			TAPIR_EUNSIGNED);
+	assert_int_equal(tapir_engine_counter(f->e, TAPIR_C_REJ_UNSIGNED), 5);
+	assert_int_equal(f->log_lines - before, 1);
+	assert_non_null(strstr(f->last_log, "msg.rejected.unsigned"));
 }
 
 /* ---- the queue ---- */
@@ -870,8 +945,8 @@ test_submit_over_max_message_size_is_refused(void **state)
 	char *big = calloc(1, 4097);
 
 	assert_non_null(big);
-	assert_int_equal(tapir_engine_submit(f->e, TOPIC, big, 4097),
-		TAPIR_ETOOBIG);
+	assert_int_equal(
+		tapir_engine_submit(f->e, TOPIC, big, 4097), TAPIR_ETOOBIG);
 	want[TAPIR_C_MSG_RECEIVED] = 1;
 	want[TAPIR_C_REJ_TOO_BIG] = 1;
 	assert_counters(f->e, want);
@@ -890,8 +965,8 @@ test_submit_to_full_queue_is_refused(void **state)
 	 * destroy must free the two queued messages. */
 	assert_int_equal(tapir_engine_submit(f->e, TOPIC, "one", 3), 0);
 	assert_int_equal(tapir_engine_submit(f->e, TOPIC, "two", 3), 0);
-	assert_int_equal(tapir_engine_submit(f->e, TOPIC, "three", 5),
-		TAPIR_EFULL);
+	assert_int_equal(
+		tapir_engine_submit(f->e, TOPIC, "three", 5), TAPIR_EFULL);
 	want[TAPIR_C_MSG_RECEIVED] = 3;
 	want[TAPIR_C_REJ_QUEUE_FULL] = 1;
 	assert_counters(f->e, want);
@@ -913,8 +988,8 @@ test_missing_config_gives_inactive_engine(void **state)
 	assert_null(tapir_engine_config(f->e));
 	assert_true(f->log_lines >= 1);
 	memset(&why, 0xff, sizeof(why));
-	assert_int_equal(decide(f, "anything.example", &why),
-		TAPIR_ACTION_PASS);
+	assert_int_equal(
+		decide(f, "anything.example", &why), TAPIR_ACTION_PASS);
 	assert_int_equal(why.action, TAPIR_ACTION_PASS);
 	assert_int_equal(why.n_matches, 0);
 }
@@ -946,10 +1021,10 @@ test_inactive_engine_refuses_messages(void **state)
 	snprintf(path, sizeof(path), "%s/no-such.yaml", f->dir);
 	f->e = tapir_engine_create(path);
 	assert_non_null(f->e);
-	assert_int_equal(tapir_engine_process(f->e, TOPIC, "{}", 2),
-		TAPIR_ECONFIG);
-	assert_int_equal(tapir_engine_submit(f->e, TOPIC, "{}", 2),
-		TAPIR_ECONFIG);
+	assert_int_equal(
+		tapir_engine_process(f->e, TOPIC, "{}", 2), TAPIR_ECONFIG);
+	assert_int_equal(
+		tapir_engine_submit(f->e, TOPIC, "{}", 2), TAPIR_ECONFIG);
 	/* Starting it starts nothing and is not an error. */
 	assert_int_equal(tapir_engine_start(f->e), 0);
 }
@@ -1009,8 +1084,8 @@ test_command_stats_resets_counters(void **state)
 	assert_non_null(strstr(out, "msg.accepted=0\n"));
 	free(out);
 	/* The database is not a counter: the entry stays. */
-	assert_int_equal(decide(f, "malware.example", NULL),
-		TAPIR_ACTION_NXDOMAIN);
+	assert_int_equal(
+		decide(f, "malware.example", NULL), TAPIR_ACTION_NXDOMAIN);
 }
 
 static void
@@ -1069,8 +1144,8 @@ test_upstream_vector_blocks_until_exact_expiry(void **state)
 	f->e = engine_with(vector_path("verkeys-a.pub.json"), 1, NULL);
 	tapir_engine_set_clock(f->e, fake_clock);
 	fake_now = INT64_C(1784539200); /* 2026-07-20T09:20:00Z */
-	msg = read_file(vector_path("observation-globally_new_signed.json"),
-		&len);
+	msg = read_file(
+		vector_path("observation-globally_new_signed.json"), &len);
 	assert_int_equal(tapir_engine_process(f->e, TOPIC, msg, len), 0);
 	free(msg);
 	assert_int_equal(decide(f, name, &why), TAPIR_ACTION_NXDOMAIN);
@@ -1115,7 +1190,8 @@ test_started_engine_applies_submitted_message(void **state)
 	t0 = tapir_monotonic_ms();
 	while (tapir_monotonic_ms() - t0 < 2000) {
 		struct timespec ts = { 0, 10 * 1000000 };
-		if ((a = decide(f, "threaded.example", NULL)) != TAPIR_ACTION_PASS)
+		if ((a = decide(f, "threaded.example", NULL)) !=
+			TAPIR_ACTION_PASS)
 			break;
 		nanosleep(&ts, NULL);
 	}
@@ -1136,7 +1212,7 @@ test_started_engine_applies_submitted_message(void **state)
 	assert_int_equal(access(f->sock_path, F_OK), -1);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn)  cmocka_unit_test_setup_teardown(fn, setup, teardown)
 #define TK(fn) cmocka_unit_test_setup_teardown(fn, setup_keys, teardown)
 
 int
@@ -1159,6 +1235,8 @@ main(void)
 		T(test_wildcard_blocks_below_not_apex),
 		T(test_decide_wire_matches_any_case),
 		T(test_decide_wire_malformed_name_passes),
+		T(test_compact_jws_is_accepted),
+		TK(test_multilevel_wildcard_topic_routes_to_source),
 		T(test_reject_unsigned_plain_json),
 		T(test_reject_tampered_payload_byte),
 		T(test_reject_unknown_kid),
@@ -1170,6 +1248,7 @@ main(void)
 		T(test_reject_allowlist_on_doubtlist_source),
 		T(test_reject_topic_without_source),
 		TK(test_reject_when_keys_file_missing),
+		T(test_repeated_rejection_logs_once_per_interval),
 		T(test_submit_over_max_message_size_is_refused),
 		T(test_submit_to_full_queue_is_refused),
 		TK(test_missing_config_gives_inactive_engine),

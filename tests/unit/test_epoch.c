@@ -200,8 +200,8 @@ test_synchronize_waits_for_reader_that_entered_before(void **state)
 /* A reader that stays inside until released. */
 struct held_reader {
 	struct tapir_epoch *ep;
-	atomic_bool *go;   /* enter once this is set (NULL: at once) */
-	long delay_ms;     /* and this long after */
+	atomic_bool *go; /* enter once this is set (NULL: at once) */
+	long delay_ms;	 /* and this long after */
 	atomic_bool entered, release;
 	pthread_t thread;
 };
@@ -233,12 +233,12 @@ held_reader_start(struct held_reader *r, struct tapir_epoch *ep,
 	r->delay_ms = delay_ms;
 	atomic_init(&r->entered, false);
 	atomic_init(&r->release, false);
-	assert_int_equal(pthread_create(&r->thread, NULL, held_reader_main, r),
-		0);
+	assert_int_equal(
+		pthread_create(&r->thread, NULL, held_reader_main, r), 0);
 }
 
 static void
-test_synchronize_ignores_reader_that_entered_after_it_started(void **state)
+test_synchronize_ignores_reader_entering_after_start(void **state)
 {
 	struct tapir_epoch *ep = *state;
 	struct held_reader early, late;
@@ -305,11 +305,11 @@ test_synchronize_waits_for_every_reader_of_many(void **state)
  * the freed object) was not waited for.
  */
 #define STRESS_READERS 4
-#define STRESS_TARGET 200000 /* reader sections, all readers together */
-#define STRESS_SWAPS 2000     /* and grace periods, unless time runs out */
-#define STRESS_MS 2000
-#define MAGIC 0x7461706972414c49ULL
-#define POISON 0xdeaddeaddeaddeadULL
+#define STRESS_TARGET  200000 /* reader sections, all readers together */
+#define STRESS_SWAPS   2000   /* and grace periods, unless time runs out */
+#define STRESS_MS      2000
+#define MAGIC	       0x7461706972414c49ULL
+#define POISON	       0xdeaddeaddeaddeadULL
 
 struct obj {
 	uint64_t magic;
@@ -332,16 +332,16 @@ stress_reader(void *arg)
 
 	while (!atomic_load_explicit(&st->stop, memory_order_relaxed)) {
 		unsigned tok = tapir_epoch_enter(st->ep);
-		struct obj *o = atomic_load_explicit(&st->cur,
-			memory_order_acquire);
+		struct obj *o =
+			atomic_load_explicit(&st->cur, memory_order_acquire);
 		uint64_t m1 = o->magic, serial = o->serial;
 		uint64_t check = o->check, m2 = o->magic;
 
 		if (m1 != MAGIC || m2 != MAGIC || (serial ^ MAGIC) != check)
 			atomic_fetch_add(&st->bad, 1);
 		tapir_epoch_exit(st->ep, tok);
-		atomic_fetch_add_explicit(&st->sections, 1,
-			memory_order_relaxed);
+		atomic_fetch_add_explicit(
+			&st->sections, 1, memory_order_relaxed);
 	}
 	return NULL;
 }
@@ -371,14 +371,13 @@ test_readers_never_see_freed_object(void **state)
 	atomic_init(&st.sections, 0);
 	atomic_init(&st.bad, 0);
 	for (int i = 0; i < STRESS_READERS; i++)
-		assert_int_equal(pthread_create(&th[i], NULL, stress_reader,
-					 &st),
-			0);
+		assert_int_equal(
+			pthread_create(&th[i], NULL, stress_reader, &st), 0);
 	while ((atomic_load(&st.sections) < STRESS_TARGET ||
 		       swaps < STRESS_SWAPS) &&
 		tapir_monotonic_ms() < end) {
-		struct obj *old = atomic_exchange_explicit(&st.cur,
-			obj_new(++swaps), memory_order_acq_rel);
+		struct obj *old = atomic_exchange_explicit(
+			&st.cur, obj_new(++swaps), memory_order_acq_rel);
 		tapir_epoch_synchronize(st.ep);
 		old->magic = POISON;
 		old->check = POISON;
@@ -397,29 +396,19 @@ test_readers_never_see_freed_object(void **state)
 	assert_true(atomic_load(&st.sections) >= 1000);
 }
 
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(
-			test_synchronize_without_readers_returns, setup,
-			teardown),
-		cmocka_unit_test_setup_teardown(
-			test_synchronize_after_enter_exit_returns, setup,
-			teardown),
-		cmocka_unit_test_setup_teardown(test_nested_sections_balance,
-			setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			test_synchronize_waits_for_reader_that_entered_before,
-			setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			test_synchronize_ignores_reader_that_entered_after_it_started,
-			setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			test_synchronize_waits_for_every_reader_of_many, setup,
-			teardown),
-		cmocka_unit_test_setup_teardown(
-			test_readers_never_see_freed_object, setup, teardown),
+		T(test_synchronize_without_readers_returns),
+		T(test_synchronize_after_enter_exit_returns),
+		T(test_nested_sections_balance),
+		T(test_synchronize_waits_for_reader_that_entered_before),
+		T(test_synchronize_ignores_reader_entering_after_start),
+		T(test_synchronize_waits_for_every_reader_of_many),
+		T(test_readers_never_see_freed_object),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

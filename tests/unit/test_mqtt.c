@@ -262,8 +262,8 @@ test_message_topic_and_binary_bytes_unchanged(void **state)
 	struct fixture *f = *state;
 	static const unsigned char bin[] = { 'a', 0, 0xff, '\n', 0, 'z' };
 
-	tapir__mqtt_on_message(f->m, "observations/down/tapir-pop", bin,
-		(int)sizeof(bin));
+	tapir__mqtt_on_message(
+		f->m, "observations/down/tapir-pop", bin, (int)sizeof(bin));
 	assert_int_equal(f->msgs, 1);
 	assert_string_equal(f->topic, "observations/down/tapir-pop");
 	assert_int_equal(f->len, sizeof(bin));
@@ -312,13 +312,13 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_auto_starts_with_v5,
-			setup_auto, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_auto_starts_with_v5, setup_auto, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_pinned_v311_starts_with_v311, setup_v311,
 			teardown),
-		cmocka_unit_test_setup_teardown(test_pinned_v5_starts_with_v5,
-			setup_v5, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_pinned_v5_starts_with_v5, setup_v5, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_auto_falls_back_on_v5_unsupported_protocol,
 			setup_auto, teardown),
@@ -326,8 +326,7 @@ main(void)
 			test_auto_falls_back_on_v3_connack_refused_protocol,
 			setup_auto, teardown),
 		cmocka_unit_test_setup_teardown(
-			test_auto_fallback_stays_on_v311, setup_auto,
-			teardown),
+			test_auto_fallback_stays_on_v311, setup_auto, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_auto_keeps_v5_on_other_refusals, setup_auto,
 			teardown),
