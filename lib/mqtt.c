@@ -34,6 +34,7 @@ struct tapir_mqtt {
 	_Atomic int protocol; /* enum tapir_mqtt_protocol */
 	_Atomic bool stop;
 	_Atomic bool up;      /* CONNACK accepted since the last connect */
+	int pending_subacks;  /* network thread only */
 	pthread_t thread;
 	bool started;
 };
@@ -52,6 +53,24 @@ set_protocol(struct tapir_mqtt *m, enum tapir_mqtt_protocol p)
 		mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION,
 			p == TAPIR_MQTT_V5 ? MQTT_PROTOCOL_V5 :
 					     MQTT_PROTOCOL_V311);
+}
+
+static void
+report_up(struct tapir_mqtt *m)
+{
+	char reason[128];
+
+	snprintf(reason, sizeof(reason), "connected (MQTT %s), subscribed",
+		tapir_mqtt_protocol(m) == TAPIR_MQTT_V5 ? "v5" : "3.1.1");
+	if (m->on_state)
+		m->on_state(m->arg, true, reason);
+}
+
+void
+tapir__mqtt_on_subscribed(struct tapir_mqtt *m)
+{
+	if (m->pending_subacks > 0 && --m->pending_subacks == 0)
+		report_up(m);
 }
 
 void
@@ -77,6 +96,8 @@ tapir__mqtt_on_connect(struct tapir_mqtt *m, int rc)
 			m->on_state(m->arg, false, reason);
 		return;
 	}
+	atomic_store(&m->up, true);
+	m->pending_subacks = 0;
 	for (size_t i = 0; i < cfg->n_sources; i++) {
 		const struct tapir_source_config *s = &cfg->sources[i];
 		if (s->type != TAPIR_SOURCE_MQTT)
@@ -84,18 +105,19 @@ tapir__mqtt_on_connect(struct tapir_mqtt *m, int rc)
 		for (size_t t = 0; t < s->n_topics; t++) {
 			int r = m->mosq ? mosquitto_subscribe(m->mosq, NULL,
 						  s->topics[t], s->qos) :
-					  0;
+					  MOSQ_ERR_SUCCESS;
 			if (r != MOSQ_ERR_SUCCESS)
 				tapir_log(TAPIR_LOG_ERR,
 					"mqtt: subscribe to %s failed: %s",
 					s->topics[t], mosquitto_strerror(r));
+			else if (m->mosq)
+				m->pending_subacks++;
 		}
 	}
-	atomic_store(&m->up, true);
-	snprintf(reason, sizeof(reason), "connected (MQTT %s)",
-		tapir_mqtt_protocol(m) == TAPIR_MQTT_V5 ? "v5" : "3.1.1");
-	if (m->on_state)
-		m->on_state(m->arg, true, reason);
+	/* "Connected" means messages flow: reported once the broker has
+	 * acknowledged every subscription (or at once without any). */
+	if (m->pending_subacks == 0)
+		report_up(m);
 }
 
 void
@@ -111,6 +133,21 @@ static void
 cb_connect(struct mosquitto *mosq, void *obj, int rc)
 {
 	tapir__mqtt_on_connect(obj, rc);
+}
+
+static void
+cb_subscribe(struct mosquitto *mosq, void *obj, int mid, int qos_count,
+	const int *granted_qos)
+{
+	struct tapir_mqtt *m = obj;
+
+	for (int i = 0; i < qos_count; i++)
+		if (granted_qos[i] >= 0x80)
+			tapir_log(TAPIR_LOG_ERR,
+				"mqtt: the broker refused a subscription "
+				"(reason 0x%02x)",
+				granted_qos[i]);
+	tapir__mqtt_on_subscribed(m);
 }
 
 static void
@@ -164,6 +201,7 @@ tapir_mqtt_create(const struct tapir_config *cfg, tapir_mqtt_msg_fn on_msg,
 	set_protocol(m, tapir_mqtt_protocol(m));
 	mosquitto_connect_callback_set(m->mosq, cb_connect);
 	mosquitto_disconnect_callback_set(m->mosq, cb_disconnect);
+	mosquitto_subscribe_callback_set(m->mosq, cb_subscribe);
 	mosquitto_message_callback_set(m->mosq, cb_message);
 	mosquitto_log_callback_set(m->mosq, cb_log);
 	if (cfg->mqtt.tls) {

@@ -52,6 +52,7 @@ enum tapir_mqtt_protocol tapir_mqtt_protocol(const struct tapir_mqtt *m);
 
 /* Internal, for unit tests: the handlers libmosquitto calls. */
 void tapir__mqtt_on_connect(struct tapir_mqtt *m, int rc);
+void tapir__mqtt_on_subscribed(struct tapir_mqtt *m);
 void tapir__mqtt_on_message(struct tapir_mqtt *m, const char *topic,
 	const void *payload, int len);
 

@@ -43,7 +43,7 @@ cleanup() {
 		echo "--- unbound.log (last 40 lines)"
 		tail -n 40 "$T/unbound.log"
 	fi
-	rm -rf "$T"
+	[ -n "${KEEP_T:-}" ] && echo "kept $T" || rm -rf "$T"
 	exit "$rc"
 }
 trap cleanup EXIT
@@ -62,7 +62,7 @@ ok() {
 # A TCP+UDP port on 127.0.0.1 that nothing listens on.
 free_port() {
 	while :; do
-		p=$(( (RANDOM << 1 | RANDOM & 1) % 30000 + 20000 ))
+		p=$(shuf -i 20000-59999 -n 1)
 		if ! ss -Htuln "( sport = :$p )" | grep -q .; then
 			echo "$p"
 			return

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -307,6 +308,7 @@ test_synchronize_waits_for_every_reader_of_many(void **state)
 #define STRESS_READERS 4
 #define STRESS_TARGET  200000 /* reader sections, all readers together */
 #define STRESS_SWAPS   2000   /* and grace periods, unless time runs out */
+#define STRESS_READS   32     /* reads of the object per section */
 #define STRESS_MS      2000
 #define MAGIC	       0x7461706972414c49ULL
 #define POISON	       0xdeaddeaddeaddeadULL
@@ -329,19 +331,30 @@ static void *
 stress_reader(void *arg)
 {
 	struct stress *st = arg;
+	unsigned long n = 0;
 
 	while (!atomic_load_explicit(&st->stop, memory_order_relaxed)) {
 		unsigned tok = tapir_epoch_enter(st->ep);
-		struct obj *o =
+		const volatile struct obj *o =
 			atomic_load_explicit(&st->cur, memory_order_acquire);
-		uint64_t m1 = o->magic, serial = o->serial;
-		uint64_t check = o->check, m2 = o->magic;
+		bool ok = true;
 
-		if (m1 != MAGIC || m2 != MAGIC || (serial ^ MAGIC) != check)
+		/* Look at the object for a while, as a lookup would: the
+		 * longer a section, the likelier a broken grace period
+		 * frees the object under it. volatile: every pass reads. */
+		for (int k = 0; k < STRESS_READS; k++)
+			ok &= o->magic == MAGIC &&
+			      (o->serial ^ MAGIC) == o->check;
+		if (!ok)
 			atomic_fetch_add(&st->bad, 1);
 		tapir_epoch_exit(st->ep, tok);
+		/* More readers than cores: give the CPU away between
+		 * sections now and then, so that the scheduler seldom
+		 * preempts a reader inside one and the writer gets on. */
 		atomic_fetch_add_explicit(
 			&st->sections, 1, memory_order_relaxed);
+		if (++n % 64 == 0)
+			sched_yield();
 	}
 	return NULL;
 }
