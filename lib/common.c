@@ -49,8 +49,8 @@ tapir_strerror(int err)
 }
 
 int
-tapir_error_set(struct tapir_error *err, int code, size_t offset,
-	const char *fmt, ...)
+tapir_error_set(
+	struct tapir_error *err, int code, size_t offset, const char *fmt, ...)
 {
 	if (err) {
 		va_list ap;

@@ -54,13 +54,13 @@
 #include "lib/tapir.h"
 
 #define TAPIR_SOURCE_NAME_MAX 64 /* including NUL */
-#define TAPIR_MAX_SOURCES 64
-#define TAPIR_MAX_TOPICS 16
+#define TAPIR_MAX_SOURCES     64
+#define TAPIR_MAX_TOPICS      16
 
 /* Actions, ordered from least to most restrictive: the numeric order is the
  * "most restrictive fired action wins" order of the upstream policy. */
 enum tapir_action {
-	TAPIR_ACTION_PASS = 0,     /* no decision: resolve normally */
+	TAPIR_ACTION_PASS = 0,	   /* no decision: resolve normally */
 	TAPIR_ACTION_PASSTHRU = 1, /* explicitly allowed (allowlist) */
 	TAPIR_ACTION_REDIRECT = 2,
 	TAPIR_ACTION_NODATA = 3,
@@ -91,8 +91,8 @@ struct tapir_source_config {
 
 struct tapir_rule_config {
 	bool enabled;
-	unsigned limit;           /* numsources, numtapirtags */
-	uint32_t tags;            /* denytapir: any of these bits */
+	unsigned limit; /* numsources, numtapirtags */
+	uint32_t tags;	/* denytapir: any of these bits */
 	enum tapir_action action;
 };
 
@@ -106,10 +106,10 @@ struct tapir_config {
 	char *path; /* owned: the file it came from */
 
 	struct {
-		char *host;      /* owned */
+		char *host; /* owned */
 		int port;
 		bool tls;
-		char *client_id; /* owned */
+		char *client_id;		      /* owned */
 		char *ca_file, *cert_file, *key_file; /* owned, may be NULL */
 		int keepalive;
 		enum tapir_mqtt_protocol protocol;
@@ -159,19 +159,18 @@ struct tapir_config {
  * @param err: on failure, line and "file:line: key: reason" text.
  * @return: a config (owned by the caller) or NULL.
  */
-struct tapir_config *tapir_config_parse(const char *buf, size_t len,
-	const char *name, struct tapir_error *err);
+struct tapir_config *tapir_config_parse(
+	const char *buf, size_t len, const char *name, struct tapir_error *err);
 
 /** tapir_config_parse() on a file. */
-struct tapir_config *tapir_config_load(const char *path,
-	struct tapir_error *err);
+struct tapir_config *tapir_config_load(
+	const char *path, struct tapir_error *err);
 
 /** Free a config; NULL is fine. */
 void tapir_config_destroy(struct tapir_config *cfg);
 
 /** Index of a source by name, or -1. */
-int tapir_config_source_index(const struct tapir_config *cfg,
-	const char *name);
+int tapir_config_source_index(const struct tapir_config *cfg, const char *name);
 
 /**
  * Tag name → bit number (0..31), using cfg's names and both upstream

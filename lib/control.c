@@ -254,8 +254,8 @@ tapir_control_request(const char *path, const char *line, int timeout_ms,
 	int fd;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
-		return tapir_error_set(err, TAPIR_EINVAL, 0,
-			"socket path too long");
+		return tapir_error_set(
+			err, TAPIR_EINVAL, 0, "socket path too long");
 	if (len >= TAPIR_CONTROL_MAX_LINE || memchr(line, '\n', len))
 		return tapir_error_set(err, TAPIR_EINVAL, 0,
 			"request too long or has a newline");
@@ -265,14 +265,14 @@ tapir_control_request(const char *path, const char *line, int timeout_ms,
 		int e = errno;
 		if (fd >= 0)
 			close(fd);
-		return tapir_error_set(err, TAPIR_EIO, 0, "%s: %s", path,
-			strerror(e));
+		return tapir_error_set(
+			err, TAPIR_EIO, 0, "%s: %s", path, strerror(e));
 	}
 	if (send(fd, line, len, MSG_NOSIGNAL) != (ssize_t)len ||
 		send(fd, "\n", 1, MSG_NOSIGNAL) != 1) {
 		close(fd);
-		return tapir_error_set(err, TAPIR_EIO, 0, "send: %s",
-			strerror(errno));
+		return tapir_error_set(
+			err, TAPIR_EIO, 0, "send: %s", strerror(errno));
 	}
 	for (;;) {
 		char buf[4096];
@@ -285,8 +285,8 @@ tapir_control_request(const char *path, const char *line, int timeout_ms,
 		n = read(fd, buf, sizeof(buf));
 		if (n < 0) {
 			close(fd);
-			return tapir_error_set(err, TAPIR_EIO, 0, "read: %s",
-				strerror(errno));
+			return tapir_error_set(
+				err, TAPIR_EIO, 0, "read: %s", strerror(errno));
 		}
 		if (n == 0)
 			break;

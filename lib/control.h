@@ -35,8 +35,8 @@ void tapir_buf_append(struct tapir_buf *b, const char *s, size_t len);
 void tapir_buf_clear(struct tapir_buf *b);
 
 /** Handles one request line (without the newline) into out. */
-typedef void (*tapir_control_fn)(void *arg, const char *line,
-	struct tapir_buf *out);
+typedef void (*tapir_control_fn)(
+	void *arg, const char *line, struct tapir_buf *out);
 
 struct tapir_control;
 
@@ -56,8 +56,7 @@ void tapir_control_destroy(struct tapir_control *c);
  * @param timeout_ms: for connect, send and the whole answer.
  * @return: 0 or a negative tapir_err (err filled).
  */
-int tapir_control_request(const char *path, const char *line,
-	int timeout_ms, struct tapir_buf *out, struct tapir_error *err)
-	TAPIR_WUR;
+int tapir_control_request(const char *path, const char *line, int timeout_ms,
+	struct tapir_buf *out, struct tapir_error *err) TAPIR_WUR;
 
 #endif

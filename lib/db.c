@@ -23,11 +23,11 @@
 #include "lib/epoch.h"
 #include "lib/name.h"
 
-#define CHUNK_SHIFT 22 /* 4 MiB arena chunks */
-#define CHUNK_SIZE ((size_t)1 << CHUNK_SHIFT)
-#define MAX_CHUNKS 8192 /* 32 GiB of names: more than max-entries allows */
-#define ALIGN 8
-#define MIN_SLOTS 1024
+#define CHUNK_SHIFT  22 /* 4 MiB arena chunks */
+#define CHUNK_SIZE   ((size_t)1 << CHUNK_SHIFT)
+#define MAX_CHUNKS   8192 /* 32 GiB of names: more than max-entries allows */
+#define ALIGN	     8
+#define MIN_SLOTS    1024
 #define RETIRE_BATCH 4096
 
 struct eset {
@@ -98,13 +98,14 @@ rec_at(const struct arena *ar, uint32_t pos)
 {
 	size_t off = (size_t)pos * ALIGN;
 	return (struct rec *)(ar->chunks[off >> CHUNK_SHIFT] +
-		(off & (CHUNK_SIZE - 1)));
+			      (off & (CHUNK_SIZE - 1)));
 }
 
 static inline size_t
 rec_size(size_t len)
 {
-	return (sizeof(struct rec) + len + 1 + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+	return (sizeof(struct rec) + len + 1 + ALIGN - 1) &
+	       ~(size_t)(ALIGN - 1);
 }
 
 static struct arena *
@@ -219,8 +220,8 @@ tapir_db_destroy(struct tapir_db *db)
 	tapir_db_commit(db);
 	ix = atomic_load(&db->index);
 	for (size_t i = 0; i <= ix->mask; i++) {
-		uint64_t s = atomic_load_explicit(&ix->slots[i],
-			memory_order_relaxed);
+		uint64_t s = atomic_load_explicit(
+			&ix->slots[i], memory_order_relaxed);
 		if (s)
 			free(atomic_load(&rec_at(ix->arena, (uint32_t)s)->set));
 	}
@@ -238,8 +239,8 @@ lookup(struct tapir_db *db, struct index *ix, const char *name, size_t len,
 	uint32_t tag = (uint32_t)(h >> 32);
 
 	for (size_t i = h & ix->mask;; i = (i + 1) & ix->mask) {
-		uint64_t s = atomic_load_explicit(&ix->slots[i],
-			memory_order_acquire);
+		uint64_t s = atomic_load_explicit(
+			&ix->slots[i], memory_order_acquire);
 		struct rec *r;
 		if (s == 0)
 			return NULL;
@@ -257,8 +258,8 @@ index_put(struct index *ix, uint64_t h, uint32_t pos)
 	size_t i = h & ix->mask;
 	while (atomic_load_explicit(&ix->slots[i], memory_order_relaxed))
 		i = (i + 1) & ix->mask;
-	atomic_store_explicit(&ix->slots[i], slot_make(h, pos),
-		memory_order_release);
+	atomic_store_explicit(
+		&ix->slots[i], slot_make(h, pos), memory_order_release);
 }
 
 static struct rec *
@@ -278,7 +279,8 @@ rec_alloc(struct arena *ar, const char *name, size_t len, uint32_t tag,
 		ar->chunk_used = ar->n_chunks == 1 ? ALIGN : 0;
 	}
 	*pos = (uint32_t)((((ar->n_chunks - 1) << CHUNK_SHIFT) +
-		ar->chunk_used) / ALIGN);
+				  ar->chunk_used) /
+			  ALIGN);
 	r = (struct rec *)(ar->chunks[ar->n_chunks - 1] + ar->chunk_used);
 	ar->chunk_used += need;
 	ar->live_bytes += need;
@@ -315,7 +317,7 @@ index_rebuild(struct tapir_db *db, size_t want_records)
 	struct index *old = atomic_load(&db->index), *ix;
 	struct arena *oar = old->arena, *ar = oar;
 	bool compact = oar->dead_bytes > oar->live_bytes &&
-		oar->dead_bytes >= CHUNK_SIZE / 4;
+		       oar->dead_bytes >= CHUNK_SIZE / 4;
 	size_t slots = MIN_SLOTS, live = 0;
 
 	while (slots / 4 * 3 < want_records)
@@ -328,20 +330,20 @@ index_rebuild(struct tapir_db *db, size_t want_records)
 		return TAPIR_ENOMEM;
 	}
 	for (size_t i = 0; i <= old->mask; i++) {
-		uint64_t s = atomic_load_explicit(&old->slots[i],
-			memory_order_relaxed);
+		uint64_t s = atomic_load_explicit(
+			&old->slots[i], memory_order_relaxed);
 		struct rec *r, *nr;
 		struct eset *set;
 		uint32_t pos = (uint32_t)s;
 		if (!s)
 			continue;
 		r = rec_at(oar, pos);
-		if (!(set = atomic_load_explicit(&r->set,
-			      memory_order_relaxed)))
+		if (!(set = atomic_load_explicit(
+			      &r->set, memory_order_relaxed)))
 			continue;
 		if (compact) {
-			if (!(nr = rec_alloc(ar, r->name, r->len, r->hash,
-				      &pos))) {
+			if (!(nr = rec_alloc(
+				      ar, r->name, r->len, r->hash, &pos))) {
 				free(ix);
 				arena_free(ar);
 				return TAPIR_ENOMEM;
@@ -364,7 +366,7 @@ static bool
 same_key(const struct tapir_entry *a, uint16_t source, uint8_t flags)
 {
 	return a->source == source &&
-		((a->flags ^ flags) & TAPIR_ENTRY_SUBTREE) == 0;
+	       ((a->flags ^ flags) & TAPIR_ENTRY_SUBTREE) == 0;
 }
 
 static int
@@ -373,7 +375,7 @@ entry_cmp(const struct tapir_entry *a, const struct tapir_entry *b)
 	if (a->source != b->source)
 		return a->source < b->source ? -1 : 1;
 	return (a->flags & TAPIR_ENTRY_SUBTREE) -
-		(b->flags & TAPIR_ENTRY_SUBTREE);
+	       (b->flags & TAPIR_ENTRY_SUBTREE);
 }
 
 static struct eset *
@@ -391,20 +393,20 @@ static void
 publish_set(struct tapir_db *db, struct rec *r, struct eset *old,
 	struct eset *new, bool fresh)
 {
-	struct arena *ar = atomic_load_explicit(&db->index,
-		memory_order_relaxed)->arena;
+	struct arena *ar =
+		atomic_load_explicit(&db->index, memory_order_relaxed)->arena;
 	size_t on = old ? old->n : 0, nn = new ? new->n : 0;
 	size_t osub = 0, nsub = 0;
 
 	for (size_t i = 0; i < on; i++)
 		osub += (old->e[i].flags & TAPIR_ENTRY_SUBTREE) != 0;
 	for (size_t i = 0; i < nn; i++)
-		nsub += (new->e[i].flags & TAPIR_ENTRY_SUBTREE) != 0;
+		nsub += (new->e[i].flags &TAPIR_ENTRY_SUBTREE) != 0;
 	atomic_store_explicit(&r->set, new, memory_order_release);
 	db->n_entries += nn - on;
 	db->n_subtree += nsub - osub;
-	atomic_store_explicit(&db->subtree_atomic, db->n_subtree,
-		memory_order_relaxed);
+	atomic_store_explicit(
+		&db->subtree_atomic, db->n_subtree, memory_order_relaxed);
 	db->set_bytes += nn * sizeof(struct tapir_entry);
 	db->set_bytes -= on * sizeof(struct tapir_entry);
 	if (on && !nn) {
@@ -425,8 +427,8 @@ int
 tapir_db_set(struct tapir_db *db, const char *name, size_t len,
 	const struct tapir_entry *e)
 {
-	struct index *ix = atomic_load_explicit(&db->index,
-		memory_order_relaxed);
+	struct index *ix =
+		atomic_load_explicit(&db->index, memory_order_relaxed);
 	uint64_t h;
 	struct rec *r;
 	struct eset *old, *new;
@@ -442,15 +444,15 @@ tapir_db_set(struct tapir_db *db, const char *name, size_t len,
 		if (db->n_names >= db->max_names)
 			return TAPIR_EFULL;
 		if ((db->n_records + 1) > (ix->mask + 1) / 4 * 3) {
-			int rc = index_rebuild(db, db->n_names + 1 +
-				db->n_names / 2);
+			int rc = index_rebuild(
+				db, db->n_names + 1 + db->n_names / 2);
 			if (rc)
 				return rc;
-			ix = atomic_load_explicit(&db->index,
-				memory_order_relaxed);
+			ix = atomic_load_explicit(
+				&db->index, memory_order_relaxed);
 		}
-		if (!(r = rec_alloc(ix->arena, name, len,
-			      (uint32_t)(h >> 32), &pos)))
+		if (!(r = rec_alloc(
+			      ix->arena, name, len, (uint32_t)(h >> 32), &pos)))
 			return TAPIR_ENOMEM;
 		index_put(ix, h, pos);
 		db->n_records++;
@@ -485,8 +487,8 @@ int
 tapir_db_remove(struct tapir_db *db, const char *name, size_t len,
 	uint16_t source, uint8_t flags)
 {
-	struct index *ix = atomic_load_explicit(&db->index,
-		memory_order_relaxed);
+	struct index *ix =
+		atomic_load_explicit(&db->index, memory_order_relaxed);
 	struct rec *r;
 	struct eset *old, *new = NULL;
 	size_t j = 0, found = 0;
@@ -557,27 +559,27 @@ keep_unexpired(const struct tapir_entry *e, const void *arg)
 static void
 maybe_compact(struct tapir_db *db)
 {
-	struct arena *ar = atomic_load_explicit(&db->index,
-		memory_order_relaxed)->arena;
+	struct arena *ar =
+		atomic_load_explicit(&db->index, memory_order_relaxed)->arena;
 
-	if (ar->dead_bytes > ar->live_bytes &&
-		ar->dead_bytes >= CHUNK_SIZE / 4)
+	if (ar->dead_bytes > ar->live_bytes && ar->dead_bytes >= CHUNK_SIZE / 4)
 		(void)index_rebuild(db, db->n_names + db->n_names / 2);
 }
 
 size_t
 tapir_db_remove_source(struct tapir_db *db, uint16_t source)
 {
-	struct index *ix = atomic_load_explicit(&db->index,
-		memory_order_relaxed);
+	struct index *ix =
+		atomic_load_explicit(&db->index, memory_order_relaxed);
 	size_t removed = 0;
 
 	for (size_t i = 0; i <= ix->mask; i++) {
-		uint64_t s = atomic_load_explicit(&ix->slots[i],
-			memory_order_relaxed);
+		uint64_t s = atomic_load_explicit(
+			&ix->slots[i], memory_order_relaxed);
 		if (s)
-			removed += filter_set(db, rec_at(ix->arena, (uint32_t)s),
-				keep_other_source, &source);
+			removed +=
+				filter_set(db, rec_at(ix->arena, (uint32_t)s),
+					keep_other_source, &source);
 	}
 	maybe_compact(db);
 	return removed;
@@ -587,16 +589,16 @@ size_t
 tapir_db_expire(struct tapir_db *db, int64_t now, size_t max_slots,
 	tapir_db_name_cb cb, void *arg)
 {
-	struct index *ix = atomic_load_explicit(&db->index,
-		memory_order_relaxed);
+	struct index *ix =
+		atomic_load_explicit(&db->index, memory_order_relaxed);
 	size_t dropped = 0, cap = ix->mask + 1;
 
 	if (max_slots > cap)
 		max_slots = cap;
 	for (size_t n = 0; n < max_slots; n++) {
 		size_t i = db->expire_cursor++ & ix->mask;
-		uint64_t s = atomic_load_explicit(&ix->slots[i],
-			memory_order_relaxed);
+		uint64_t s = atomic_load_explicit(
+			&ix->slots[i], memory_order_relaxed);
 		struct rec *r;
 		size_t d;
 		if (!s)
@@ -616,12 +618,12 @@ tapir_db_expire(struct tapir_db *db, int64_t now, size_t max_slots,
 int
 tapir_db_walk(struct tapir_db *db, tapir_db_walk_cb cb, void *arg)
 {
-	struct index *ix = atomic_load_explicit(&db->index,
-		memory_order_acquire);
+	struct index *ix =
+		atomic_load_explicit(&db->index, memory_order_acquire);
 
 	for (size_t i = 0; i <= ix->mask; i++) {
-		uint64_t s = atomic_load_explicit(&ix->slots[i],
-			memory_order_acquire);
+		uint64_t s = atomic_load_explicit(
+			&ix->slots[i], memory_order_acquire);
 		struct rec *r;
 		struct eset *set;
 		int rc;
@@ -638,8 +640,8 @@ tapir_db_walk(struct tapir_db *db, tapir_db_walk_cb cb, void *arg)
 void
 tapir_db_stats(struct tapir_db *db, struct tapir_db_stats *st)
 {
-	struct index *ix = atomic_load_explicit(&db->index,
-		memory_order_relaxed);
+	struct index *ix =
+		atomic_load_explicit(&db->index, memory_order_relaxed);
 
 	st->names = db->n_names;
 	st->entries = db->n_entries;
@@ -647,9 +649,9 @@ tapir_db_stats(struct tapir_db *db, struct tapir_db_stats *st)
 	st->records = db->n_records;
 	st->index_slots = ix->mask + 1;
 	st->bytes = sizeof(*db) + sizeof(*ix->arena) +
-		(ix->mask + 1) * sizeof(uint64_t) +
-		ix->arena->n_chunks * CHUNK_SIZE + db->set_bytes +
-		db->n_names * sizeof(struct eset);
+		    (ix->mask + 1) * sizeof(uint64_t) +
+		    ix->arena->n_chunks * CHUNK_SIZE + db->set_bytes +
+		    db->n_names * sizeof(struct eset);
 }
 
 unsigned
@@ -667,14 +669,14 @@ tapir_db_read_end(struct tapir_db *db, unsigned token)
 const struct tapir_entry *
 tapir_db_find(struct tapir_db *db, const char *name, size_t len, size_t *n)
 {
-	struct index *ix = atomic_load_explicit(&db->index,
-		memory_order_acquire);
-	struct rec *r = lookup(db, ix, name, len,
-		hash_name(db->seed, name, len));
+	struct index *ix =
+		atomic_load_explicit(&db->index, memory_order_acquire);
+	struct rec *r =
+		lookup(db, ix, name, len, hash_name(db->seed, name, len));
 	struct eset *set;
 
-	if (!r || !(set = atomic_load_explicit(&r->set,
-			    memory_order_acquire))) {
+	if (!r ||
+		!(set = atomic_load_explicit(&r->set, memory_order_acquire))) {
 		*n = 0;
 		return NULL;
 	}
@@ -685,6 +687,6 @@ tapir_db_find(struct tapir_db *db, const char *name, size_t len, size_t *n)
 bool
 tapir_db_has_subtree(struct tapir_db *db)
 {
-	return atomic_load_explicit(&db->subtree_atomic,
-		       memory_order_relaxed) != 0;
+	return atomic_load_explicit(
+		       &db->subtree_atomic, memory_order_relaxed) != 0;
 }

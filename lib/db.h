@@ -35,23 +35,24 @@ enum tapir_entry_flags {
 #define TAPIR_EXPIRY_NEVER UINT32_MAX
 
 struct tapir_entry {
-	uint32_t expiry; /* first second (epoch) at which it no longer applies */
-	uint32_t added;  /* when the source says it was added (epoch) */
-	uint32_t tags;   /* TAPIR tag bits */
+	uint32_t
+		expiry; /* first second (epoch) at which it no longer applies */
+	uint32_t added; /* when the source says it was added (epoch) */
+	uint32_t tags;	/* TAPIR tag bits */
 	uint16_t source; /* index into the configuration's sources */
-	uint8_t list;    /* enum tapir_list */
-	uint8_t flags;   /* enum tapir_entry_flags */
+	uint8_t list;	 /* enum tapir_list */
+	uint8_t flags;	 /* enum tapir_entry_flags */
 };
 
 struct tapir_db;
 
 struct tapir_db_stats {
-	size_t names;      /* names with at least one entry */
-	size_t entries;    /* entries over all names */
-	size_t subtree;    /* entries with TAPIR_ENTRY_SUBTREE */
-	size_t records;    /* names stored, including emptied ones */
+	size_t names;	/* names with at least one entry */
+	size_t entries; /* entries over all names */
+	size_t subtree; /* entries with TAPIR_ENTRY_SUBTREE */
+	size_t records; /* names stored, including emptied ones */
 	size_t index_slots;
-	size_t bytes;      /* memory held: arena, index, entry sets */
+	size_t bytes; /* memory held: arena, index, entry sets */
 };
 
 /**
@@ -128,8 +129,8 @@ void tapir_db_read_end(struct tapir_db *db, unsigned token);
  * @param n: receives the number of entries (0 when the name is absent).
  * @return: the entries or NULL.
  */
-const struct tapir_entry *tapir_db_find(struct tapir_db *db,
-	const char *name, size_t len, size_t *n);
+const struct tapir_entry *tapir_db_find(
+	struct tapir_db *db, const char *name, size_t len, size_t *n);
 
 /** Reader: whether any subtree entry exists (lets lookups skip ancestors). */
 bool tapir_db_has_subtree(struct tapir_db *db);

@@ -23,10 +23,10 @@
 #include "lib/msg.h"
 #include "lib/name.h"
 
-#define ANSWER_SLOTS 64
+#define ANSWER_SLOTS	      64
 #define EXPIRE_SLOTS_PER_PASS 65536
-#define KEYS_RETRY_MS 30000
-#define LOG_INTERVAL_MS 10000
+#define KEYS_RETRY_MS	      30000
+#define LOG_INTERVAL_MS	      10000
 
 static const char *const counter_names[TAPIR_C_COUNT] = {
 	[TAPIR_C_MSG_RECEIVED] = "msg.received",
@@ -126,13 +126,11 @@ tapir_engine_counter(struct tapir_engine *e, enum tapir_counter c)
 
 /* One log line per reason per interval: a feed that repeats an error must
  * not flood Unbound's log. Writer thread only. */
-static void
-log_reject(struct tapir_engine *e, enum tapir_counter c, const char *fmt,
-	...) TAPIR_PRINTF(3, 4);
+static void log_reject(struct tapir_engine *e, enum tapir_counter c,
+	const char *fmt, ...) TAPIR_PRINTF(3, 4);
 
 static void
-log_reject(struct tapir_engine *e, enum tapir_counter c, const char *fmt,
-	...)
+log_reject(struct tapir_engine *e, enum tapir_counter c, const char *fmt, ...)
 {
 	int64_t now = tapir_monotonic_ms();
 	char text[256];
@@ -146,7 +144,8 @@ log_reject(struct tapir_engine *e, enum tapir_counter c, const char *fmt,
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
 	if (e->suppressed[c])
-		tapir_log(TAPIR_LOG_WARN, "%s: %s (%llu more since last report)",
+		tapir_log(TAPIR_LOG_WARN,
+			"%s: %s (%llu more since last report)",
 			counter_names[c], text,
 			(unsigned long long)e->suppressed[c]);
 	else
@@ -315,9 +314,10 @@ apply(struct tapir_engine *e, int src, const struct tapir_msg *msg)
 		const struct tapir_msg_entry *m = &msg->added[i];
 		int64_t expiry = m->time_added + m->ttl;
 		struct tapir_entry ent = {
-			.added = m->time_added < 0 ? 0 :
-				m->time_added > UINT32_MAX ? UINT32_MAX :
-				(uint32_t)m->time_added,
+			.added = m->time_added < 0 ? 0
+				 : m->time_added > UINT32_MAX
+					 ? UINT32_MAX
+					 : (uint32_t)m->time_added,
 			.tags = m->tag_mask,
 			.source = (uint16_t)src,
 			.list = (uint8_t)msg->list,
@@ -333,9 +333,9 @@ apply(struct tapir_engine *e, int src, const struct tapir_msg *msg)
 		}
 		/* Time as 32-bit seconds lasts to 2106; an expiry beyond
 		 * is as good as never. */
-		ent.expiry = expiry >= TAPIR_EXPIRY_NEVER ?
-			TAPIR_EXPIRY_NEVER - 1 :
-			(uint32_t)expiry;
+		ent.expiry = expiry >= TAPIR_EXPIRY_NEVER
+				     ? TAPIR_EXPIRY_NEVER - 1
+				     : (uint32_t)expiry;
 		rc = tapir_db_set(e->db, m->name, strlen(m->name), &ent);
 		if (rc == 0) {
 			count(e, TAPIR_C_ENTRY_ADDED, 1);
@@ -387,8 +387,8 @@ tapir_engine_process(struct tapir_engine *e, const char *topic,
 		log_reject(e, TAPIR_C_REJ_NO_KEYS, "no trusted keys loaded");
 		return TAPIR_ENOKEY;
 	}
-	rc = tapir_jws_verify(e->keys, payload, len, &plain, &plain_len, kid,
-		&err);
+	rc = tapir_jws_verify(
+		e->keys, payload, len, &plain, &plain_len, kid, &err);
 	if (rc != 0) {
 		enum tapir_counter c = jws_counter(rc);
 		count(e, c, 1);
@@ -399,10 +399,10 @@ tapir_engine_process(struct tapir_engine *e, const char *topic,
 	rc = tapir_msg_parse((const char *)plain, plain_len, &msg, &err);
 	free(plain);
 	if (rc != 0) {
-		enum tapir_counter c = rc == TAPIR_EMSGTYPE ?
-			TAPIR_C_REJ_MSG_TYPE :
-			rc == TAPIR_ELIST ? TAPIR_C_REJ_WRONG_LIST :
-					    TAPIR_C_REJ_MALFORMED_MSG;
+		enum tapir_counter c =
+			rc == TAPIR_EMSGTYPE ? TAPIR_C_REJ_MSG_TYPE
+			: rc == TAPIR_ELIST  ? TAPIR_C_REJ_WRONG_LIST
+					     : TAPIR_C_REJ_MALFORMED_MSG;
 		count(e, c, 1);
 		log_reject(e, c, "source %s, kid %s: %s",
 			cfg->sources[src].name, kid, err.text);
@@ -471,8 +471,8 @@ writer_main(void *arg)
 
 		while (batch) {
 			struct qmsg *next = batch->next;
-			(void)tapir_engine_process(e, batch->topic,
-				batch->data, batch->len);
+			(void)tapir_engine_process(
+				e, batch->topic, batch->data, batch->len);
 			free(batch);
 			batch = next;
 		}
@@ -531,8 +531,7 @@ tapir_engine_submit(struct tapir_engine *e, const char *topic,
 }
 
 static void
-on_mqtt_message(void *arg, const char *topic, const void *payload,
-	size_t len)
+on_mqtt_message(void *arg, const char *topic, const void *payload, size_t len)
 {
 	(void)tapir_engine_submit(arg, topic, payload, len);
 }
@@ -581,8 +580,8 @@ tapir_engine_start(struct tapir_engine *e)
 	for (size_t i = 0; i < cfg->n_sources; i++)
 		has_mqtt |= cfg->sources[i].type == TAPIR_SOURCE_MQTT;
 	if (has_mqtt) {
-		e->mqtt = tapir_mqtt_create(cfg, on_mqtt_message,
-			on_mqtt_state, e, &err);
+		e->mqtt = tapir_mqtt_create(
+			cfg, on_mqtt_message, on_mqtt_state, e, &err);
 		if (!e->mqtt)
 			tapir_log(TAPIR_LOG_ERR, "mqtt: %s", err.text);
 		else if (tapir_mqtt_start(e->mqtt) != 0)
@@ -666,8 +665,8 @@ tapir_engine_count_answer(struct tapir_engine *e, enum tapir_action a)
 		my_answer_slot_plus1 =
 			atomic_fetch_add(&next_answer_slot, 1) % ANSWER_SLOTS +
 			1;
-	atomic_fetch_add_explicit(&e->answers[my_answer_slot_plus1 - 1].n[a],
-		1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&e->answers[my_answer_slot_plus1 - 1].n[a], 1,
+		memory_order_relaxed);
 }
 
 size_t
@@ -698,9 +697,8 @@ cmd_stats(struct tapir_engine *e, bool reset, struct tapir_buf *out)
 		const char *s = tapir_action_str(a);
 		size_t i;
 		for (i = 0; s[i] && i < sizeof(lower) - 1; i++)
-			lower[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ?
-					s[i] + 32 :
-					s[i]);
+			lower[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] + 32
+								     : s[i]);
 		lower[i] = '\0';
 		tapir_buf_printf(out, "answer.%s=%llu\n", lower,
 			(unsigned long long)answers[a]);
@@ -716,13 +714,13 @@ cmd_status(struct tapir_engine *e, struct tapir_buf *out)
 	const struct tapir_config *cfg = e->cfg;
 
 	tapir_buf_printf(out, "version: %s\n", PACKAGE_VERSION);
-	tapir_buf_printf(out, "uptime: %lld\n",
-		(long long)(tapir_now() - e->started));
+	tapir_buf_printf(
+		out, "uptime: %lld\n", (long long)(tapir_now() - e->started));
 	if (e->host_info[0])
 		tapir_buf_printf(out, "host: %s\n", e->host_info);
 	if (!cfg) {
-		tapir_buf_printf(out, "state: inactive (%s)\n",
-			e->config_error);
+		tapir_buf_printf(
+			out, "state: inactive (%s)\n", e->config_error);
 		return;
 	}
 	tapir_buf_printf(out, "state: active\nconfig: %s\n",
@@ -755,19 +753,18 @@ cmd_lookup(struct tapir_engine *e, const char *arg, struct tapir_buf *out)
 		return;
 	}
 	if (!e->cfg) {
-		tapir_buf_printf(out, "error: inactive: %s\n",
-			e->config_error);
+		tapir_buf_printf(out, "error: inactive: %s\n", e->config_error);
 		return;
 	}
 	tapir_decide(e->policy, e->db, name, len, e->now(), &why);
-	tapir_reason_format(e->policy, name, &why, e->now(), text,
-		sizeof(text));
+	tapir_reason_format(
+		e->policy, name, &why, e->now(), text, sizeof(text));
 	tapir_buf_append(out, text, strlen(text));
 }
 
 void
-tapir_engine_command(struct tapir_engine *e, const char *line,
-	struct tapir_buf *out)
+tapir_engine_command(
+	struct tapir_engine *e, const char *line, struct tapir_buf *out)
 {
 	while (*line == ' ')
 		line++;

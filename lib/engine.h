@@ -103,8 +103,8 @@ enum tapir_action tapir_engine_decide_wire(struct tapir_engine *e,
 	const uint8_t *wire, size_t maxlen, struct tapir_reason *why);
 
 /** Reader: decide for a canonical name. */
-enum tapir_action tapir_engine_decide(struct tapir_engine *e,
-	const char *name, size_t len, struct tapir_reason *why);
+enum tapir_action tapir_engine_decide(struct tapir_engine *e, const char *name,
+	size_t len, struct tapir_reason *why);
 
 /** Reader: count an answer the module gave (per-thread counters). */
 void tapir_engine_count_answer(struct tapir_engine *e, enum tapir_action a);
@@ -133,8 +133,8 @@ size_t tapir_engine_memory(struct tapir_engine *e);
 void tapir_engine_set_clock(struct tapir_engine *e, int64_t (*now)(void));
 
 /** Control thread: run one control command line. */
-void tapir_engine_command(struct tapir_engine *e, const char *line,
-	struct tapir_buf *out);
+void tapir_engine_command(
+	struct tapir_engine *e, const char *line, struct tapir_buf *out);
 
 /** Build information the module sets before start (shown by status). */
 void tapir_engine_set_host_info(struct tapir_engine *e, const char *info);

@@ -18,7 +18,7 @@
 
 #include "lib/epoch.h"
 
-#define STRIPES 64
+#define STRIPES	  64
 #define CACHELINE 64
 
 struct stripe {
@@ -41,7 +41,8 @@ static unsigned
 my_stripe(void)
 {
 	if (!my_stripe_plus1)
-		my_stripe_plus1 = atomic_fetch_add(&next_stripe, 1) % STRIPES + 1;
+		my_stripe_plus1 =
+			atomic_fetch_add(&next_stripe, 1) % STRIPES + 1;
 	return my_stripe_plus1 - 1;
 }
 
@@ -76,16 +77,16 @@ tapir_epoch_enter(struct tapir_epoch *ep)
 		atomic_fetch_add(&s->count[p], 1);
 		if ((atomic_load(&ep->phase) & 1) == p)
 			return p;
-		atomic_fetch_sub_explicit(&s->count[p], 1,
-			memory_order_release);
+		atomic_fetch_sub_explicit(
+			&s->count[p], 1, memory_order_release);
 	}
 }
 
 void
 tapir_epoch_exit(struct tapir_epoch *ep, unsigned token)
 {
-	atomic_fetch_sub_explicit(&ep->stripes[my_stripe()].count[token & 1],
-		1, memory_order_release);
+	atomic_fetch_sub_explicit(&ep->stripes[my_stripe()].count[token & 1], 1,
+		memory_order_release);
 }
 
 static void

@@ -35,12 +35,12 @@ struct tapir_keyring;
  * document with no usable key is an error.
  * @return: a keyring (owned by the caller) or NULL with err filled.
  */
-struct tapir_keyring *tapir_keyring_load(const char *buf, size_t len,
-	struct tapir_error *err);
+struct tapir_keyring *tapir_keyring_load(
+	const char *buf, size_t len, struct tapir_error *err);
 
 /** tapir_keyring_load() on a file's contents. */
-struct tapir_keyring *tapir_keyring_load_file(const char *path,
-	struct tapir_error *err);
+struct tapir_keyring *tapir_keyring_load_file(
+	const char *path, struct tapir_error *err);
 
 /** Number of usable keys. */
 size_t tapir_keyring_count(const struct tapir_keyring *kr);
@@ -73,10 +73,10 @@ struct tapir_signer;
  * must carry "kid"; "alg" defaults to the key type's algorithm.
  * @return: a signer (owned by the caller) or NULL with err filled.
  */
-struct tapir_signer *tapir_signer_load(const char *buf, size_t len,
-	struct tapir_error *err);
-struct tapir_signer *tapir_signer_load_file(const char *path,
-	struct tapir_error *err);
+struct tapir_signer *tapir_signer_load(
+	const char *buf, size_t len, struct tapir_error *err);
+struct tapir_signer *tapir_signer_load_file(
+	const char *path, struct tapir_error *err);
 void tapir_signer_destroy(struct tapir_signer *s);
 
 /**

@@ -33,8 +33,8 @@ struct tapir_mqtt {
 	void *arg;
 	_Atomic int protocol; /* enum tapir_mqtt_protocol */
 	_Atomic bool stop;
-	_Atomic bool up;      /* CONNACK accepted since the last connect */
-	int pending_subacks;  /* network thread only */
+	_Atomic bool up;     /* CONNACK accepted since the last connect */
+	int pending_subacks; /* network thread only */
 	pthread_t thread;
 	bool started;
 };
@@ -51,8 +51,8 @@ set_protocol(struct tapir_mqtt *m, enum tapir_mqtt_protocol p)
 	atomic_store(&m->protocol, p);
 	if (m->mosq)
 		mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION,
-			p == TAPIR_MQTT_V5 ? MQTT_PROTOCOL_V5 :
-					     MQTT_PROTOCOL_V311);
+			p == TAPIR_MQTT_V5 ? MQTT_PROTOCOL_V5
+					   : MQTT_PROTOCOL_V311);
 }
 
 static void
@@ -104,8 +104,8 @@ tapir__mqtt_on_connect(struct tapir_mqtt *m, int rc)
 			continue;
 		for (size_t t = 0; t < s->n_topics; t++) {
 			int r = m->mosq ? mosquitto_subscribe(m->mosq, NULL,
-						  s->topics[t], s->qos) :
-					  MOSQ_ERR_SUCCESS;
+						  s->topics[t], s->qos)
+					: MOSQ_ERR_SUCCESS;
 			if (r != MOSQ_ERR_SUCCESS)
 				tapir_log(TAPIR_LOG_ERR,
 					"mqtt: subscribe to %s failed: %s",
@@ -121,8 +121,8 @@ tapir__mqtt_on_connect(struct tapir_mqtt *m, int rc)
 }
 
 void
-tapir__mqtt_on_message(struct tapir_mqtt *m, const char *topic,
-	const void *payload, int len)
+tapir__mqtt_on_message(
+	struct tapir_mqtt *m, const char *topic, const void *payload, int len)
 {
 	if (len < 0)
 		return;
@@ -163,8 +163,8 @@ cb_disconnect(struct mosquitto *mosq, void *obj, int rc)
 }
 
 static void
-cb_message(struct mosquitto *mosq, void *obj,
-	const struct mosquitto_message *msg)
+cb_message(
+	struct mosquitto *mosq, void *obj, const struct mosquitto_message *msg)
 {
 	tapir__mqtt_on_message(obj, msg->topic, msg->payload, msg->payloadlen);
 }
@@ -191,9 +191,9 @@ tapir_mqtt_create(const struct tapir_config *cfg, tapir_mqtt_msg_fn on_msg,
 	m->on_msg = on_msg;
 	m->on_state = on_state;
 	m->arg = arg;
-	atomic_init(&m->protocol, cfg->mqtt.protocol == TAPIR_MQTT_V311 ?
-			TAPIR_MQTT_V311 :
-			TAPIR_MQTT_V5);
+	atomic_init(&m->protocol, cfg->mqtt.protocol == TAPIR_MQTT_V311
+					  ? TAPIR_MQTT_V311
+					  : TAPIR_MQTT_V5);
 	if (!(m->mosq = mosquitto_new(cfg->mqtt.client_id, true, m))) {
 		tapir_error_set(err, TAPIR_ENOMEM, 0, "mosquitto_new failed");
 		goto out_free;
@@ -251,10 +251,11 @@ mqtt_main(void *arg)
 	int delay = cfg->mqtt.reconnect_min;
 	int rc;
 
-	rc = mosquitto_connect_async(m->mosq, cfg->mqtt.host, cfg->mqtt.port,
-		cfg->mqtt.keepalive);
+	rc = mosquitto_connect_async(
+		m->mosq, cfg->mqtt.host, cfg->mqtt.port, cfg->mqtt.keepalive);
 	if (rc != MOSQ_ERR_SUCCESS)
-		tapir_log(TAPIR_LOG_WARN, "mqtt: connect to %s:%d: %s (will retry)",
+		tapir_log(TAPIR_LOG_WARN,
+			"mqtt: connect to %s:%d: %s (will retry)",
 			cfg->mqtt.host, cfg->mqtt.port, rc_text(rc));
 	while (!atomic_load(&m->stop)) {
 		if (rc == MOSQ_ERR_SUCCESS) {
@@ -273,9 +274,9 @@ mqtt_main(void *arg)
 		backoff_sleep(m, delay);
 		if (atomic_load(&m->stop))
 			break;
-		delay = delay * 2 > cfg->mqtt.reconnect_max ?
-			cfg->mqtt.reconnect_max :
-			delay * 2;
+		delay = delay * 2 > cfg->mqtt.reconnect_max
+				? cfg->mqtt.reconnect_max
+				: delay * 2;
 		rc = mosquitto_reconnect_async(m->mosq);
 	}
 	return NULL;

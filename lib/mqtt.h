@@ -20,11 +20,11 @@
 #include "lib/tapir.h"
 
 /** A message arrived; payload is borrowed for the call only. */
-typedef void (*tapir_mqtt_msg_fn)(void *arg, const char *topic,
-	const void *payload, size_t len);
+typedef void (*tapir_mqtt_msg_fn)(
+	void *arg, const char *topic, const void *payload, size_t len);
 /** The connection went up or down; reason is a short text. */
-typedef void (*tapir_mqtt_state_fn)(void *arg, bool connected,
-	const char *reason);
+typedef void (*tapir_mqtt_state_fn)(
+	void *arg, bool connected, const char *reason);
 
 struct tapir_mqtt;
 
@@ -53,7 +53,7 @@ enum tapir_mqtt_protocol tapir_mqtt_protocol(const struct tapir_mqtt *m);
 /* Internal, for unit tests: the handlers libmosquitto calls. */
 void tapir__mqtt_on_connect(struct tapir_mqtt *m, int rc);
 void tapir__mqtt_on_subscribed(struct tapir_mqtt *m);
-void tapir__mqtt_on_message(struct tapir_mqtt *m, const char *topic,
-	const void *payload, int len);
+void tapir__mqtt_on_message(
+	struct tapir_mqtt *m, const char *topic, const void *payload, int len);
 
 #endif

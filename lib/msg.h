@@ -41,9 +41,9 @@ enum tapir_msg_type {
 
 struct tapir_msg_entry {
 	char name[TAPIR_NAME_BUFSIZE]; /* canonical */
-	bool wildcard;                 /* name was given as "*.name" */
-	int64_t time_added;            /* seconds since epoch (0 in removed) */
-	int64_t ttl;                   /* seconds (0 in removed) */
+	bool wildcard;		       /* name was given as "*.name" */
+	int64_t time_added;	       /* seconds since epoch (0 in removed) */
+	int64_t ttl;		       /* seconds (0 in removed) */
 	uint32_t tag_mask;
 };
 
@@ -56,8 +56,8 @@ struct tapir_msg {
 	struct tapir_msg_entry *added; /* owned */
 	size_t n_removed;
 	struct tapir_msg_entry *removed; /* owned */
-	size_t n_invalid;      /* entries dropped */
-	char first_invalid[160]; /* reason for the first one dropped */
+	size_t n_invalid;		 /* entries dropped */
+	char first_invalid[160];	 /* reason for the first one dropped */
 };
 
 /**

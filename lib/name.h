@@ -21,7 +21,7 @@
 #include "lib/tapir.h"
 
 /* Longest canonical text (253) plus NUL, rounded up. */
-#define TAPIR_NAME_BUFSIZE 256
+#define TAPIR_NAME_BUFSIZE  256
 /* Longest wire-format name. */
 #define TAPIR_NAME_WIRE_MAX 255
 

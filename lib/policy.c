@@ -41,8 +41,8 @@ tapir_policy_create(const struct tapir_config *cfg)
 	if (!p)
 		return NULL;
 	p->cfg = cfg;
-	p->tapir_source = tapir_config_source_index(cfg,
-		cfg->policy.tapir_source);
+	p->tapir_source =
+		tapir_config_source_index(cfg, cfg->policy.tapir_source);
 	return p;
 }
 
@@ -137,8 +137,8 @@ tapir_decide(const struct tapir_policy *p, struct tapir_db *db,
 		for (size_t i = 0; i < len; i++) {
 			if (name[i] != '.')
 				continue;
-			if ((e = tapir_db_find(db, name + i + 1, len - i - 1,
-				     &n)))
+			if ((e = tapir_db_find(
+				     db, name + i + 1, len - i - 1, &n)))
 				add_entries(p, &t, e, n, true, (uint8_t)(i + 1),
 					now, why);
 		}
@@ -161,8 +161,8 @@ tapir_decide(const struct tapir_policy *p, struct tapir_db *db,
 		if (r->enabled && nsrc >= r->limit)
 			fire(TAPIR_RULE_NUMSOURCES, r, &action, &rule, &fired);
 		r = &cfg->policy.numtapirtags;
-		if (r->enabled && (unsigned)__builtin_popcount(t.tapir_tags) >=
-				r->limit)
+		if (r->enabled &&
+			(unsigned)__builtin_popcount(t.tapir_tags) >= r->limit)
 			fire(TAPIR_RULE_NUMTAPIRTAGS, r, &action, &rule,
 				&fired);
 		r = &cfg->policy.denytapir;
@@ -179,8 +179,7 @@ tapir_decide(const struct tapir_policy *p, struct tapir_db *db,
 	return action;
 }
 
-static size_t
-append(char *buf, size_t size, size_t at, const char *fmt, ...)
+static size_t append(char *buf, size_t size, size_t at, const char *fmt, ...)
 	TAPIR_PRINTF(4, 5);
 
 static size_t
@@ -214,8 +213,8 @@ format_tags(const struct tapir_config *cfg, uint32_t tags, char *buf,
 			at = append(buf, size, at, "%s%s", first ? "" : ",",
 				cfg->tag_names[b]);
 		else
-			at = append(buf, size, at, "%sbit%d", first ? "" : ",",
-				b);
+			at = append(
+				buf, size, at, "%sbit%d", first ? "" : ",", b);
 		first = false;
 	}
 	return at;
@@ -241,12 +240,13 @@ tapir_reason_format(const struct tapir_policy *p, const char *name,
 		why->fired ? "" : " none", why->doubt_sources);
 	at = format_tags(cfg, why->tapir_tags, buf, size, at);
 	at = append(buf, size, at, "\nentries: %zu\n", why->n_matches);
-	shown = why->n_matches < TAPIR_REASON_MAX ? why->n_matches :
-		TAPIR_REASON_MAX;
+	shown = why->n_matches < TAPIR_REASON_MAX ? why->n_matches
+						  : TAPIR_REASON_MAX;
 	for (size_t i = 0; i < shown; i++) {
 		const struct tapir_match *m = &why->matches[i];
-		const char *src = m->e.source < cfg->n_sources ?
-			cfg->sources[m->e.source].name : "?";
+		const char *src = m->e.source < cfg->n_sources
+					  ? cfg->sources[m->e.source].name
+					  : "?";
 		at = append(buf, size, at,
 			"entry: %s%s source=%s list=%s tags=",
 			(m->e.flags & TAPIR_ENTRY_SUBTREE) ? "*." : "",

@@ -48,17 +48,17 @@ const char *tapir_rule_str(enum tapir_rule rule);
 
 struct tapir_match {
 	uint8_t owner_off; /* the entry's owner is name + owner_off */
-	bool expired;      /* listed for the explanation, not applied */
+	bool expired;	   /* listed for the explanation, not applied */
 	struct tapir_entry e;
 };
 
 struct tapir_reason {
 	enum tapir_action action;
 	enum tapir_rule rule; /* the rule that decided */
-	uint32_t fired;       /* bit (1 << rule) for every rule that fired */
+	uint32_t fired;	      /* bit (1 << rule) for every rule that fired */
 	unsigned doubt_sources;
-	uint32_t tapir_tags;  /* union of the TAPIR source's tag bits */
-	size_t n_matches;     /* entries found, expired ones included */
+	uint32_t tapir_tags; /* union of the TAPIR source's tag bits */
+	size_t n_matches;    /* entries found, expired ones included */
 	struct tapir_match matches[TAPIR_REASON_MAX];
 };
 

@@ -18,9 +18,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TAPIR_WUR __attribute__((warn_unused_result))
+#define TAPIR_WUR	   __attribute__((warn_unused_result))
 #define TAPIR_PRINTF(f, a) __attribute__((format(printf, f, a)))
-#define TAPIR_EXPORT __attribute__((visibility("default")))
+#define TAPIR_EXPORT	   __attribute__((visibility("default")))
 
 enum tapir_err {
 	TAPIR_EOK = 0,
@@ -31,19 +31,19 @@ enum tapir_err {
 	TAPIR_ERANGE = -ERANGE,
 	TAPIR_EEXIST = -EEXIST,
 	TAPIR_EBASE = -1000,
-	TAPIR_EPARSE = TAPIR_EBASE,  /* malformed input */
-	TAPIR_ESIG = -1001,          /* signature does not verify */
-	TAPIR_ENOKEY = -1002,        /* no trusted key with that kid */
-	TAPIR_EALG = -1003,          /* algorithm missing or not allowed */
-	TAPIR_EUNSIGNED = -1004,     /* not a JWS at all */
-	TAPIR_ENAME = -1005,         /* invalid domain name */
-	TAPIR_ETOOBIG = -1006,       /* input over a configured limit */
-	TAPIR_EEXPIRED = -1007,      /* entry already expired */
-	TAPIR_ESOURCE = -1008,       /* message for another source */
-	TAPIR_ELIST = -1009,         /* list type not accepted */
-	TAPIR_ECONFIG = -1010,       /* invalid configuration */
-	TAPIR_EFULL = -1011,         /* a fixed-size table is full */
-	TAPIR_EMSGTYPE = -1012,      /* msg_type not accepted */
+	TAPIR_EPARSE = TAPIR_EBASE, /* malformed input */
+	TAPIR_ESIG = -1001,	    /* signature does not verify */
+	TAPIR_ENOKEY = -1002,	    /* no trusted key with that kid */
+	TAPIR_EALG = -1003,	    /* algorithm missing or not allowed */
+	TAPIR_EUNSIGNED = -1004,    /* not a JWS at all */
+	TAPIR_ENAME = -1005,	    /* invalid domain name */
+	TAPIR_ETOOBIG = -1006,	    /* input over a configured limit */
+	TAPIR_EEXPIRED = -1007,	    /* entry already expired */
+	TAPIR_ESOURCE = -1008,	    /* message for another source */
+	TAPIR_ELIST = -1009,	    /* list type not accepted */
+	TAPIR_ECONFIG = -1010,	    /* invalid configuration */
+	TAPIR_EFULL = -1011,	    /* a fixed-size table is full */
+	TAPIR_EMSGTYPE = -1012,	    /* msg_type not accepted */
 	TAPIR_ELAST = -1013,
 };
 
@@ -52,9 +52,9 @@ const char *tapir_strerror(int err);
 
 /** Detail of a parse error: where and why. */
 struct tapir_error {
-	int line;         /* 1-based line, 0 when not applicable */
-	size_t offset;    /* byte offset into the input */
-	char text[160];   /* one human-readable reason */
+	int line;	/* 1-based line, 0 when not applicable */
+	size_t offset;	/* byte offset into the input */
+	char text[160]; /* one human-readable reason */
 };
 
 /** Fill err (if not NULL) with a reason; returns code for tail calls. */
@@ -70,8 +70,8 @@ enum tapir_log_level {
 
 /** Where lib/ sends its log lines. @param msg: one line, no newline,
  * already prefixed with "tapir-pop: "; valid during the call only. */
-typedef void (*tapir_log_fn)(void *arg, enum tapir_log_level level,
-	const char *msg);
+typedef void (*tapir_log_fn)(
+	void *arg, enum tapir_log_level level, const char *msg);
 
 /** Set the sink (NULL: stderr). Call before starting any library thread. */
 void tapir_log_set(tapir_log_fn fn, void *arg);

@@ -32,10 +32,12 @@ first_object(struct dl_phdr_info *info, size_t sz, void *arg)
 		while (p + sizeof(ElfW(Nhdr)) <= end) {
 			const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)p;
 			const char *name = p + sizeof(*nh);
-			const unsigned char *desc = (const unsigned char *)
-				name + ((nh->n_namesz + 3) & ~3u);
+			const unsigned char *desc =
+				(const unsigned char *)name +
+				((nh->n_namesz + 3) & ~3u);
 			if (nh->n_type == NT_GNU_BUILD_ID &&
-				nh->n_namesz == 4 && memcmp(name, "GNU", 4) == 0 &&
+				nh->n_namesz == 4 &&
+				memcmp(name, "GNU", 4) == 0 &&
 				nh->n_descsz * 2 < f->size) {
 				for (unsigned j = 0; j < nh->n_descsz; j++)
 					snprintf(f->hex + 2 * j, 3, "%02x",

@@ -42,7 +42,7 @@
 #include "lib/name.h"
 #include "module/buildid.h"
 
-#define TAPIR_API __attribute__((visibility("default")))
+#define TAPIR_API   __attribute__((visibility("default")))
 #define CONFIG_NAME "tapir-pop.yaml"
 
 /* The six entry points dynlibmod looks up by name (dynlibmod/dynlibmod.c);
@@ -51,17 +51,17 @@ TAPIR_API int init(struct module_env *env, int id);
 TAPIR_API void deinit(struct module_env *env, int id);
 TAPIR_API void operate(struct module_qstate *qstate, enum module_ev event,
 	int id, struct outbound_entry *outbound);
-TAPIR_API void inform_super(struct module_qstate *qstate, int id,
-	struct module_qstate *super);
+TAPIR_API void inform_super(
+	struct module_qstate *qstate, int id, struct module_qstate *super);
 TAPIR_API void clear(struct module_qstate *qstate, int id);
 TAPIR_API size_t get_mem(struct module_env *env, int id);
 
 /* SOA values other than the names and the negative TTL: fixed, since no
  * secondary ever transfers this "zone". */
-#define SOA_SERIAL 1
+#define SOA_SERIAL  1
 #define SOA_REFRESH 3600
-#define SOA_RETRY 600
-#define SOA_EXPIRE 86400
+#define SOA_RETRY   600
+#define SOA_EXPIRE  86400
 
 struct tapir_module {
 	struct tapir_engine *engine;
@@ -151,10 +151,10 @@ static void
 config_path(struct module_env *env, char *out, size_t size)
 {
 	const char *env_path = getenv("TAPIR_POP_CONFIG");
-	const char *dir = env->cfg && env->cfg->directory &&
-			env->cfg->directory[0] ?
-		env->cfg->directory :
-		".";
+	const char *dir =
+		env->cfg && env->cfg->directory && env->cfg->directory[0]
+			? env->cfg->directory
+			: ".";
 
 	if (env_path && env_path[0])
 		snprintf(out, size, "%s", env_path);
@@ -207,8 +207,8 @@ init(struct module_env *env, int id)
 	de->dyn_env = m;
 	log_info("tapir-pop %s: loaded for Unbound %s, config %s%s",
 		TAPIR_POP_VERSION, TAPIR_UNBOUND_VERSION, path,
-		m->engine && tapir_engine_active(m->engine) ? "" :
-							      " (inactive)");
+		m->engine && tapir_engine_active(m->engine) ? ""
+							    : " (inactive)");
 	return 1;
 }
 
@@ -244,7 +244,8 @@ make_rrset(struct regional *region, const uint8_t *owner, size_t owner_len,
 	k->rk.rrset_class = htons(LDNS_RR_CLASS_IN);
 	k->entry.key = k;
 	d = regional_alloc_zero(region, sizeof(*d) + sizeof(size_t) +
-			sizeof(uint8_t *) + sizeof(time_t) + rdata_len);
+						sizeof(uint8_t *) +
+						sizeof(time_t) + rdata_len);
 	if (!d)
 		return NULL;
 	d->ttl = ttl;
@@ -264,8 +265,7 @@ make_rrset(struct regional *region, const uint8_t *owner, size_t owner_len,
 /* NXDOMAIN or NODATA with the SOA in authority, so clients can cache the
  * negative answer for negative-ttl seconds (RFC 2308). */
 static int
-answer_negative(struct module_qstate *qstate, struct tapir_module *m,
-	int rcode)
+answer_negative(struct module_qstate *qstate, struct tapir_module *m, int rcode)
 {
 	struct query_info *q = &qstate->qinfo;
 	struct dns_msg *msg;
@@ -311,8 +311,8 @@ operate(struct module_qstate *qstate, enum module_ev event, int id,
 		qstate->ext_state[id] = module_wait_module;
 		return;
 	}
-	action = tapir_engine_decide_wire(m->engine, qstate->qinfo.qname,
-		qstate->qinfo.qname_len, NULL);
+	action = tapir_engine_decide_wire(
+		m->engine, qstate->qinfo.qname, qstate->qinfo.qname_len, NULL);
 	tapir_engine_count_answer(m->engine, action);
 	switch (action) {
 	case TAPIR_ACTION_PASS:
@@ -345,8 +345,7 @@ operate(struct module_qstate *qstate, enum module_ev event, int id,
 }
 
 TAPIR_API void
-inform_super(struct module_qstate *qstate, int id,
-	struct module_qstate *super)
+inform_super(struct module_qstate *qstate, int id, struct module_qstate *super)
 {
 }
 

@@ -71,7 +71,8 @@ main(int argc, char **argv)
 			i > optind ? " " : "", argv[i]);
 		if (n < 0 || (size_t)n >= sizeof(line) - at ||
 			strchr(argv[i], '\n')) {
-			fprintf(stderr, "tapir-pop-control: command too long\n");
+			fprintf(stderr,
+				"tapir-pop-control: command too long\n");
 			return 2;
 		}
 		at += (size_t)n;
