@@ -52,6 +52,12 @@ trap 'exit 1' INT TERM
 fail() {
 	echo "FAIL: $*"
 	FAILED=1
+	if [ -S "$T/tapir-pop.sock" ]; then
+		echo "--- tapir-pop-control status and stats"
+		"$CONTROL" -s "$T/tapir-pop.sock" status 2>&1
+		"$CONTROL" -s "$T/tapir-pop.sock" stats_noreset 2>&1 |
+			grep -v '=0$'
+	fi
 	exit 1
 }
 
@@ -77,6 +83,9 @@ listener $MQTT_PORT 127.0.0.1
 allow_anonymous true
 persistence false
 log_dest file $T/mosquitto.log
+# Test broker: keep the test user so it can read the files under $T.
+user root
+${MOSQUITTO_EXTRA:-}
 EOC
 	mosquitto -c "$T/mosquitto.conf" >/dev/null 2>&1 &
 	MOSQUITTO_PID=$!
@@ -138,8 +147,9 @@ write_module_config() {
 	cp "$top_srcdir/examples/keys/demo-keys.json" "$T/keys.json"
 	cat >"$T/tapir-pop.yaml" <<EOY
 mqtt:
-  broker: mqtt://127.0.0.1:$MQTT_PORT
+  broker: ${MQTT_SCHEME:-mqtt}://127.0.0.1:$MQTT_PORT
   client-id: tapir-pop-test-$$
+${MQTT_EXTRA:-}
   reconnect-min: 1
   reconnect-max: 2
 keys: $T/keys.json
@@ -160,7 +170,16 @@ ${1:-}
 EOY
 }
 
-start_unbound() {
+# The environment an unbound binary needs to load the module: a sanitizer
+# build of the module needs its runtime loaded first into the
+# (uninstrumented) daemon; reports go to files checked at exit. Used as
+# `env $MODULE_ENV unbound ...` so that $! is the daemon's PID.
+MODULE_ENV="ASAN_OPTIONS=detect_leaks=0:log_path=$T/sanitizer UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$T/sanitizer"
+if ldd "$MODULE" 2>/dev/null | grep -q libasan; then
+	MODULE_ENV="$MODULE_ENV LD_PRELOAD=$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)"
+fi
+
+write_unbound_config() {
 	UNBOUND_PORT=${UNBOUND_PORT:-$(free_port)}
 	cat >"$T/unbound.conf" <<EOU
 server:
@@ -190,17 +209,13 @@ remote-control:
     control-interface: "$T/unbound-control.sock"
     control-use-cert: no
 EOU
-	# A sanitizer build of the module needs its runtime loaded first
-	# into the (uninstrumented) daemon; reports go to files checked at
-	# exit.
-	preload=""
-	if ldd "$MODULE" | grep -q libasan; then
-		preload="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
-	fi
-	LD_PRELOAD="$preload" \
-	ASAN_OPTIONS="detect_leaks=0:log_path=$T/sanitizer" \
-	UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$T/sanitizer" \
-		"$UNBOUND" -d -c "$T/unbound.conf" >>"$T/unbound.stderr" 2>&1 &
+}
+
+start_unbound() {
+	write_unbound_config
+	# shellcheck disable=SC2086
+	env $MODULE_ENV "$UNBOUND" -d -c "$T/unbound.conf" \
+		>>"$T/unbound.stderr" 2>&1 &
 	UNBOUND_PID=$!
 	PIDS="$PIDS $UNBOUND_PID"
 	for _ in $(seq 100); do
@@ -240,7 +255,9 @@ publish_observe() {
 
 # publish_file FILE: the file's bytes as one MQTT message.
 publish_file() {
-	mosquitto_pub -h 127.0.0.1 -p "$MQTT_PORT" -t "$TOPIC" -q 1 -f "$1" ||
+	# shellcheck disable=SC2086
+	mosquitto_pub ${MQTT_PUB_OPTS:-} -h 127.0.0.1 -p "$MQTT_PORT" \
+		-t "$TOPIC" -q 1 -f "$1" ||
 		fail "mosquitto_pub failed"
 }
 
@@ -260,6 +277,20 @@ wait_until() {
 		sleep 0.05
 	done
 	return 1
+}
+
+decided() {
+	"$CONTROL" -s "$T/tapir-pop.sock" lookup "$1" 2>/dev/null |
+		grep -q "^action: $2\$"
+}
+
+# blocked_within SECONDS NAME: the module decides NXDOMAIN for NAME within
+# SECONDS, and then a client gets NXDOMAIN. The name is not queried before
+# the decision exists: an earlier answer would sit in Unbound's message
+# cache, which answers before any module runs.
+blocked_within() {
+	wait_until "$1" decided "$2" NXDOMAIN || return 1
+	[ "$(rcode "$2")" = NXDOMAIN ]
 }
 
 is_rcode() {

@@ -1,0 +1,64 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# Mutual TLS as the DNS TAPIR core deploys it: the broker requires a client
+# certificate from a private CA and the module verifies the broker's. A
+# broker whose certificate comes from another CA is never trusted, while
+# Unbound keeps answering.
+. "$top_srcdir/tests/integration/lib.sh"
+
+pki="$T/pki"
+mkdir -p "$pki"
+mkca() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$pki/$1.key" -out "$pki/$1.crt" -days 2 \
+		-subj "/CN=$1" 2>/dev/null || fail "openssl ca $1"
+}
+# mkcert NAME CA SAN
+mkcert() {
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$pki/$1.key" -out "$pki/$1.csr" -subj "/CN=$1" \
+		2>/dev/null || fail "openssl req $1"
+	printf 'subjectAltName=%s\n' "$3" >"$pki/$1.ext"
+	openssl x509 -req -in "$pki/$1.csr" -CA "$pki/$2.crt" \
+		-CAkey "$pki/$2.key" -CAcreateserial -out "$pki/$1.crt" \
+		-days 2 -extfile "$pki/$1.ext" 2>/dev/null ||
+		fail "openssl x509 $1"
+}
+mkca tapir-ca
+mkca other-ca
+mkcert broker tapir-ca IP:127.0.0.1
+mkcert resolver tapir-ca DNS:resolver.test
+mkcert publisher tapir-ca DNS:core.test
+chmod 644 "$pki"/*.key
+
+MOSQUITTO_EXTRA="cafile $pki/tapir-ca.crt
+certfile $pki/broker.crt
+keyfile $pki/broker.key
+require_certificate true
+use_identity_as_username true"
+MQTT_PUB_OPTS="--cafile $pki/tapir-ca.crt --cert $pki/publisher.crt --key $pki/publisher.key"
+MQTT_SCHEME=mqtts
+MQTT_EXTRA="  ca-file: $pki/tapir-ca.crt
+  cert-file: $pki/resolver.crt
+  key-file: $pki/resolver.key"
+start_all
+ok "module connected over mutual TLS"
+publish_observe tls1.example 16
+blocked_within 2 tls1.example || fail "not blocked over TLS"
+ok "observation over TLS applied"
+grep -q "resolver" "$T/mosquitto.log" || fail "broker did not see the client cert"
+ok "broker saw the resolver's certificate identity"
+
+# A module that trusts another CA refuses this broker.
+kill "$UNBOUND_PID"
+wait "$UNBOUND_PID" 2>/dev/null
+MQTT_EXTRA="  ca-file: $pki/other-ca.crt
+  cert-file: $pki/resolver.crt
+  key-file: $pki/resolver.key"
+write_module_config
+UNBOUND_PORT=$(free_port)
+start_unbound
+sleep 3
+mqtt_connected && fail "connected to a broker of another CA"
+[ "$(rcode good.example)" = NOERROR ] || fail "unbound not answering"
+ok "broker of another CA refused; unbound answers"
