@@ -22,6 +22,7 @@
 #include "lib/mqtt.h"
 #include "lib/msg.h"
 #include "lib/name.h"
+#include "lib/purge.h"
 
 #define ANSWER_SLOTS	      64
 #define EXPIRE_SLOTS_PER_PASS 65536
@@ -81,6 +82,9 @@ struct tapir_engine {
 	struct tapir_db *db;
 	struct tapir_mqtt *mqtt;
 	struct tapir_control *control;
+	struct tapir_purger *purger;
+	char *purge_endpoint;
+	int purge_port;
 	int64_t (*now)(void);
 	int64_t started;
 	char host_info[256];
@@ -263,6 +267,15 @@ tapir_engine_set_clock(struct tapir_engine *e, int64_t (*now)(void))
 }
 
 void
+tapir_engine_set_purge_endpoint(
+	struct tapir_engine *e, const char *endpoint, int port)
+{
+	free(e->purge_endpoint);
+	e->purge_endpoint = endpoint ? strdup(endpoint) : NULL;
+	e->purge_port = port;
+}
+
+void
 tapir_engine_set_host_info(struct tapir_engine *e, const char *info)
 {
 	snprintf(e->host_info, sizeof(e->host_info), "%s", info);
@@ -305,6 +318,21 @@ jws_counter(int rc)
 	}
 }
 
+/* The new entry is visible to every worker from here on; answers cached
+ * before it are not: ask Unbound to drop them when the name now blocks. */
+static void
+purge_if_blocked(
+	struct tapir_engine *e, const char *name, bool subtree, int64_t now)
+{
+	enum tapir_action a;
+
+	if (!e->purger)
+		return;
+	a = tapir_decide(e->policy, e->db, name, strlen(name), now, NULL);
+	if (subtree || a > TAPIR_ACTION_PASSTHRU)
+		(void)tapir_purger_push(e->purger, name);
+}
+
 static void
 apply(struct tapir_engine *e, int src, const struct tapir_msg *msg)
 {
@@ -339,6 +367,7 @@ apply(struct tapir_engine *e, int src, const struct tapir_msg *msg)
 		rc = tapir_db_set(e->db, m->name, strlen(m->name), &ent);
 		if (rc == 0) {
 			count(e, TAPIR_C_ENTRY_ADDED, 1);
+			purge_if_blocked(e, m->name, m->wildcard, now);
 		} else {
 			count(e, TAPIR_C_ENTRY_DB_FULL, 1);
 			log_reject(e, TAPIR_C_ENTRY_DB_FULL, "%s: %s", m->name,
@@ -587,6 +616,12 @@ tapir_engine_start(struct tapir_engine *e)
 		else if (tapir_mqtt_start(e->mqtt) != 0)
 			tapir_log(TAPIR_LOG_ERR, "mqtt: not started");
 	}
+	if (e->purge_endpoint) {
+		e->purger = tapir_purger_create(e->purge_endpoint,
+			e->purge_port, cfg->limits.queue_length);
+		if (!e->purger)
+			tapir_log(TAPIR_LOG_ERR, "purge: cannot start thread");
+	}
 	if (cfg->control.socket) {
 		e->control = tapir_control_create(cfg->control.socket,
 			cfg->control.mode, on_control, e, &err);
@@ -613,6 +648,9 @@ tapir_engine_destroy(struct tapir_engine *e)
 		pthread_mutex_unlock(&e->qlock);
 		pthread_join(e->writer, NULL);
 	}
+	/* The writer is gone: nothing pushes to the purger any more. */
+	tapir_purger_destroy(e->purger);
+	free(e->purge_endpoint);
 	while ((q = e->qhead)) {
 		e->qhead = q->next;
 		free(q);
@@ -703,6 +741,17 @@ cmd_stats(struct tapir_engine *e, bool reset, struct tapir_buf *out)
 		tapir_buf_printf(out, "answer.%s=%llu\n", lower,
 			(unsigned long long)answers[a]);
 	}
+	if (e->purger) {
+		struct tapir_purger_stats ps;
+		tapir_purger_stats(e->purger, &ps);
+		tapir_buf_printf(out,
+			"cache.purge.requested=%llu\ncache.purge.done=%llu\n"
+			"cache.purge.failed=%llu\ncache.purge.dropped=%llu\n",
+			(unsigned long long)ps.requested,
+			(unsigned long long)ps.done,
+			(unsigned long long)ps.failed,
+			(unsigned long long)ps.dropped);
+	}
 	tapir_buf_printf(out, "db.names=%zu\ndb.entries=%zu\ndb.bytes=%zu\n",
 		atomic_load(&e->db_names), atomic_load(&e->db_entries),
 		atomic_load(&e->db_bytes));
@@ -731,6 +780,9 @@ cmd_status(struct tapir_engine *e, struct tapir_buf *out)
 		e->mqtt_state);
 	pthread_mutex_unlock(&e->qlock);
 	tapir_buf_printf(out, "keys: %zu\n", atomic_load(&e->n_keys));
+	tapir_buf_printf(out, "cache-purge: %s%s\n",
+		e->purger ? "via Unbound remote-control " : "unavailable",
+		e->purger ? e->purge_endpoint : "");
 	tapir_buf_printf(out, "db.names: %zu\ndb.entries: %zu\n",
 		atomic_load(&e->db_names), atomic_load(&e->db_entries));
 	for (size_t i = 0; i < cfg->n_sources; i++)

@@ -136,6 +136,14 @@ void tapir_engine_set_clock(struct tapir_engine *e, int64_t (*now)(void));
 void tapir_engine_command(
 	struct tapir_engine *e, const char *line, struct tapir_buf *out);
 
+/**
+ * Where Unbound's remote-control interface is (set before start): names
+ * that become blocked are flushed from Unbound's caches through it
+ * (lib/purge.h). NULL: no purging.
+ */
+void tapir_engine_set_purge_endpoint(
+	struct tapir_engine *e, const char *endpoint, int port);
+
 /** Build information the module sets before start (shown by status). */
 void tapir_engine_set_host_info(struct tapir_engine *e, const char *info);
 

@@ -162,6 +162,33 @@ config_path(struct module_env *env, char *out, size_t size)
 		snprintf(out, size, "%s/%s", dir, CONFIG_NAME);
 }
 
+/* Names that become blocked are flushed from Unbound's caches through its
+ * own remote-control interface (see lib/purge.h for why not directly). */
+static void
+setup_purge(struct module_env *env, struct tapir_engine *e)
+{
+	struct config_file *cfg = env->cfg;
+	const char *ifc;
+
+	if (!cfg || !cfg->remote_control_enable) {
+		log_warn("tapir-pop: remote-control is disabled: a name "
+			 "cached before it is blocked keeps resolving until "
+			 "its TTL ends; enable remote-control (a Unix socket "
+			 "or control-use-cert: no) for immediate blocking");
+		return;
+	}
+	ifc = cfg->control_ifs.first && cfg->control_ifs.first->str
+		      ? cfg->control_ifs.first->str
+		      : "127.0.0.1";
+	if (ifc[0] != '/' && cfg->control_use_cert) {
+		log_warn("tapir-pop: remote-control uses certificates: cache "
+			 "purging needs a Unix control socket or "
+			 "control-use-cert: no");
+		return;
+	}
+	tapir_engine_set_purge_endpoint(e, ifc, cfg->control_port);
+}
+
 TAPIR_API int
 init(struct module_env *env, int id)
 {
@@ -201,6 +228,7 @@ init(struct module_env *env, int id)
 		snprintf(info, sizeof(info), "Unbound %s build-id %s",
 			TAPIR_UNBOUND_VERSION, TAPIR_UNBOUND_BUILD_ID);
 		tapir_engine_set_host_info(m->engine, info);
+		setup_purge(env, m->engine);
 		if (tapir_engine_start(m->engine) != 0)
 			log_err("tapir-pop: engine threads did not all start");
 	}

@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The purger's thread takes names from a bounded queue and sends one
+ * remote-control request per name (Unbound's protocol is one command per
+ * connection): connect, "UBCT1 flush_zone NAME\n", read until Unbound
+ * closes. Every step has a deadline; a failure is retried up to
+ * RETRIES times RETRY_MS apart (a reload takes Unbound's control socket
+ * away for a moment), then counted as failed.
+ */
+#include "tapir_build.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/name.h"
+#include "lib/purge.h"
+
+#define IO_DEADLINE_MS 2000
+#define RETRIES	       10
+#define RETRY_MS       100
+
+struct item {
+	struct item *next;
+	char name[];
+};
+
+struct tapir_purger {
+	char *endpoint;
+	int port;
+	size_t queue_max;
+	pthread_t thread;
+	/* Covered by lock. */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct item *head, *tail;
+	size_t qlen;
+	bool busy, stop;
+	_Atomic uint64_t requested, done, failed, dropped;
+};
+
+static int
+wait_fd(int fd, short events, int64_t deadline)
+{
+	struct pollfd pfd = { .fd = fd, .events = events };
+	int64_t left = deadline - tapir_monotonic_ms();
+
+	if (left <= 0)
+		return -1;
+	return poll(&pfd, 1, (int)left) == 1 ? 0 : -1;
+}
+
+static int
+connect_endpoint(const struct tapir_purger *p)
+{
+	int fd;
+
+	if (p->endpoint[0] == '/') {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		if (strlen(p->endpoint) >= sizeof(sa.sun_path))
+			return -1;
+		strcpy(sa.sun_path, p->endpoint);
+		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+			return -1;
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+			close(fd);
+			return -1;
+		}
+		return fd;
+	} else {
+		struct sockaddr_in6 s6 = { .sin6_family = AF_INET6 };
+		struct sockaddr_in s4 = { .sin_family = AF_INET };
+		struct sockaddr *sa;
+		socklen_t len;
+		int fam;
+		if (inet_pton(AF_INET, p->endpoint, &s4.sin_addr) == 1) {
+			s4.sin_port = htons((uint16_t)p->port);
+			sa = (struct sockaddr *)&s4;
+			len = sizeof(s4);
+			fam = AF_INET;
+		} else if (inet_pton(AF_INET6, p->endpoint, &s6.sin6_addr) ==
+			   1) {
+			s6.sin6_port = htons((uint16_t)p->port);
+			sa = (struct sockaddr *)&s6;
+			len = sizeof(s6);
+			fam = AF_INET6;
+		} else {
+			return -1;
+		}
+		if ((fd = socket(fam, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+			return -1;
+		if (connect(fd, sa, len) != 0) {
+			close(fd);
+			return -1;
+		}
+		return fd;
+	}
+}
+
+/* One flush_zone request. @return: 0 when Unbound answered "ok". */
+static int
+flush_zone(const struct tapir_purger *p, const char *name)
+{
+	int64_t deadline = tapir_monotonic_ms() + IO_DEADLINE_MS;
+	char req[TAPIR_NAME_BUFSIZE + 32], ans[256];
+	size_t got = 0;
+	int fd, n;
+
+	if ((fd = connect_endpoint(p)) < 0)
+		return -1;
+	n = snprintf(req, sizeof(req), "UBCT1 flush_zone %s.\n", name);
+	if (wait_fd(fd, POLLOUT, deadline) != 0 ||
+		send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
+		close(fd);
+		return -1;
+	}
+	while (got < sizeof(ans) - 1) {
+		ssize_t r;
+		if (wait_fd(fd, POLLIN, deadline) != 0)
+			break;
+		if ((r = read(fd, ans + got, sizeof(ans) - 1 - got)) <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	ans[got] = '\0';
+	return strncmp(ans, "ok", 2) == 0 ? 0 : -1;
+}
+
+static void *
+purger_main(void *arg)
+{
+	struct tapir_purger *p = arg;
+
+	for (;;) {
+		struct item *it;
+		int tries = 0;
+
+		pthread_mutex_lock(&p->lock);
+		while (!p->head && !p->stop)
+			pthread_cond_wait(&p->cond, &p->lock);
+		if (p->stop) {
+			pthread_mutex_unlock(&p->lock);
+			break;
+		}
+		it = p->head;
+		if (!(p->head = it->next))
+			p->tail = NULL;
+		p->qlen--;
+		p->busy = true;
+		pthread_mutex_unlock(&p->lock);
+
+		while (flush_zone(p, it->name) != 0) {
+			struct timespec ts = { 0, RETRY_MS * 1000000L };
+			bool stop;
+			pthread_mutex_lock(&p->lock);
+			stop = p->stop;
+			pthread_mutex_unlock(&p->lock);
+			if (stop || ++tries >= RETRIES)
+				break;
+			nanosleep(&ts, NULL);
+		}
+		if (tries >= RETRIES) {
+			atomic_fetch_add(&p->failed, 1);
+			tapir_log(TAPIR_LOG_WARN,
+				"purge: Unbound's control socket %s did not "
+				"flush %s; a cached answer may stay until it "
+				"expires",
+				p->endpoint, it->name);
+		} else {
+			atomic_fetch_add(&p->done, 1);
+		}
+		free(it);
+		pthread_mutex_lock(&p->lock);
+		p->busy = false;
+		pthread_cond_broadcast(&p->cond);
+		pthread_mutex_unlock(&p->lock);
+	}
+	return NULL;
+}
+
+struct tapir_purger *
+tapir_purger_create(const char *endpoint, int port, size_t queue_max)
+{
+	struct tapir_purger *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	if (!(p->endpoint = strdup(endpoint))) {
+		free(p);
+		return NULL;
+	}
+	p->port = port;
+	p->queue_max = queue_max ? queue_max : 1;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->cond, NULL);
+	if (pthread_create(&p->thread, NULL, purger_main, p) != 0) {
+		pthread_cond_destroy(&p->cond);
+		pthread_mutex_destroy(&p->lock);
+		free(p->endpoint);
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+void
+tapir_purger_destroy(struct tapir_purger *p)
+{
+	struct item *it;
+
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stop = true;
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+	pthread_join(p->thread, NULL);
+	while ((it = p->head)) {
+		p->head = it->next;
+		free(it);
+	}
+	pthread_cond_destroy(&p->cond);
+	pthread_mutex_destroy(&p->lock);
+	free(p->endpoint);
+	free(p);
+}
+
+int
+tapir_purger_push(struct tapir_purger *p, const char *name)
+{
+	size_t len = strlen(name);
+	struct item *it;
+
+	atomic_fetch_add(&p->requested, 1);
+	if (!(it = malloc(sizeof(*it) + len + 1))) {
+		atomic_fetch_add(&p->dropped, 1);
+		return TAPIR_ENOMEM;
+	}
+	it->next = NULL;
+	memcpy(it->name, name, len + 1);
+	pthread_mutex_lock(&p->lock);
+	if (p->qlen >= p->queue_max) {
+		pthread_mutex_unlock(&p->lock);
+		free(it);
+		atomic_fetch_add(&p->dropped, 1);
+		return TAPIR_EFULL;
+	}
+	if (p->tail)
+		p->tail->next = it;
+	else
+		p->head = it;
+	p->tail = it;
+	p->qlen++;
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+	return 0;
+}
+
+void
+tapir_purger_stats(struct tapir_purger *p, struct tapir_purger_stats *st)
+{
+	st->requested = atomic_load(&p->requested);
+	st->done = atomic_load(&p->done);
+	st->failed = atomic_load(&p->failed);
+	st->dropped = atomic_load(&p->dropped);
+}
+
+void
+tapir_purger_drain(struct tapir_purger *p, int timeout_ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&p->lock);
+	while ((p->head || p->busy) &&
+		pthread_cond_timedwait(&p->cond, &p->lock, &ts) == 0)
+		;
+	pthread_mutex_unlock(&p->lock);
+}
