@@ -77,8 +77,12 @@ free_port() {
 }
 
 start_mosquitto() {
-	MQTT_PORT=${MQTT_PORT:-$(free_port)}
-	cat >"$T/mosquitto.conf" <<EOC
+	# A port picked free can be taken by a parallel test before the
+	# broker binds it: then pick another, unless the port was fixed.
+	for _ in 1 2 3; do
+		fixed=${MQTT_PORT:+yes}
+		MQTT_PORT=${MQTT_PORT:-$(free_port)}
+		cat >"$T/mosquitto.conf" <<EOC
 listener $MQTT_PORT 127.0.0.1
 allow_anonymous true
 persistence false
@@ -87,14 +91,19 @@ log_dest file $T/mosquitto.log
 user root
 ${MOSQUITTO_EXTRA:-}
 EOC
-	mosquitto -c "$T/mosquitto.conf" >/dev/null 2>&1 &
-	MOSQUITTO_PID=$!
-	PIDS="$PIDS $MOSQUITTO_PID"
-	for _ in $(seq 50); do
-		ss -Htln "( sport = :$MQTT_PORT )" | grep -q . && return 0
-		sleep 0.1
+		mosquitto -c "$T/mosquitto.conf" >>"$T/mosquitto.out" 2>&1 &
+		MOSQUITTO_PID=$!
+		PIDS="$PIDS $MOSQUITTO_PID"
+		for _ in $(seq 100); do
+			ss -Htln "( sport = :$MQTT_PORT )" | grep -q . &&
+				kill -0 "$MOSQUITTO_PID" 2>/dev/null && return 0
+			kill -0 "$MOSQUITTO_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		[ "$fixed" = yes ] && break
+		MQTT_PORT=""
 	done
-	fail "mosquitto did not start"
+	fail "mosquitto did not start: $(tail -n 3 "$T/mosquitto.out" "$T/mosquitto.log" 2>/dev/null)"
 }
 
 stop_mosquitto() {
@@ -134,7 +143,7 @@ EOK
 	knotd -c "$T/knot/knot.conf" >/dev/null 2>&1 &
 	KNOT_PID=$!
 	PIDS="$PIDS $KNOT_PID"
-	for _ in $(seq 50); do
+	for _ in $(seq 100); do
 		kdig +short +timeout=1 +retry=0 @127.0.0.1 -p "$KNOT_PORT" \
 			SOA . 2>/dev/null | grep -q root-test && return 0
 		sleep 0.1
