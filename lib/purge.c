@@ -145,6 +145,7 @@ purger_main(void *arg)
 	for (;;) {
 		struct item *it;
 		int tries = 0;
+		bool ok;
 
 		pthread_mutex_lock(&p->lock);
 		while (!p->head && !p->stop)
@@ -160,7 +161,7 @@ purger_main(void *arg)
 		p->busy = true;
 		pthread_mutex_unlock(&p->lock);
 
-		while (flush_zone(p, it->name) != 0) {
+		while (!(ok = flush_zone(p, it->name) == 0)) {
 			struct timespec ts = { 0, RETRY_MS * 1000000L };
 			bool stop;
 			pthread_mutex_lock(&p->lock);
@@ -170,15 +171,15 @@ purger_main(void *arg)
 				break;
 			nanosleep(&ts, NULL);
 		}
-		if (tries >= RETRIES) {
+		if (ok) {
+			atomic_fetch_add(&p->done, 1);
+		} else {
 			atomic_fetch_add(&p->failed, 1);
 			tapir_log(TAPIR_LOG_WARN,
 				"purge: Unbound's control socket %s did not "
 				"flush %s; a cached answer may stay until it "
 				"expires",
 				p->endpoint, it->name);
-		} else {
-			atomic_fetch_add(&p->done, 1);
 		}
 		free(it);
 		pthread_mutex_lock(&p->lock);
