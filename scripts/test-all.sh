@@ -48,8 +48,32 @@ status=0
 run_suite "$top/_build-ci"
 run_suite "$top/_build-asan" --with-sanitizer=address,undefined
 
-pass=0
-fail=0
+# The libFuzzer targets build (clang) and replay their corpora under
+# ASan+UBSan; fuzzing campaigns themselves are run by hand:
+#   ./tests/fuzz/fuzz_msg -max_total_time=600 tests/fuzz/fuzz_msg.in
+fuzz_dir="$top/_build-fuzz"
+mkdir -p "$fuzz_dir"
+(cd "$fuzz_dir" && CC=clang "$top/configure" --enable-werror --with-fuzzer \
+	--with-sanitizer=address,undefined >configure.out) ||
+	{ tail -n 30 "$fuzz_dir/config.log"; exit 1; }
+fuzzers=$(cd "$top/tests/fuzz" && ls -d fuzz_*.in | sed 's/\.in$//')
+for f in $fuzzers; do
+	make -C "$fuzz_dir" "tests/fuzz/$f" >"$fuzz_dir/make-$f.out" 2>&1 ||
+		{ tail -n 30 "$fuzz_dir/make-$f.out"; exit 1; }
+	if "$fuzz_dir/tests/fuzz/$f" -runs=0 "$top/tests/fuzz/$f.in" \
+		>"$fuzz_dir/$f.log" 2>&1; then
+		echo "PASS: libFuzzer $f corpus replay"
+		fuzz_pass=$((${fuzz_pass:-0} + 1))
+	else
+		tail -n 30 "$fuzz_dir/$f.log"
+		echo "FAIL: libFuzzer $f corpus replay"
+		status=1
+		fuzz_fail=$((${fuzz_fail:-0} + 1))
+	fi
+done
+
+pass=${fuzz_pass:-0}
+fail=${fuzz_fail:-0}
 for dir in $summary; do
 	p=$(sed -n 's/^# PASS: *//p' "$dir/test-suite.log" | head -n 1)
 	f=$(sed -n 's/^# FAIL: *//p' "$dir/test-suite.log" | head -n 1)
