@@ -823,9 +823,14 @@ type_field(struct parser *p, yaml_node_t *v, const char *key,
 		src->type = TAPIR_SOURCE_MQTT;
 		return 0;
 	}
-	if (!strcmp(s, "file") || !strcmp(s, "xfr"))
+	if (!strcmp(s, "file")) {
+		src->type = TAPIR_SOURCE_FILE;
+		return 0;
+	}
+	if (!strcmp(s, "xfr"))
 		return fail(p, v, key, "'%s' sources are not supported yet", s);
-	return fail(p, v, key, "must be mqtt, not '%s'", excerpt(ex, s, len));
+	return fail(p, v, key, "must be mqtt or file, not '%s'",
+		excerpt(ex, s, len));
 }
 
 /*
@@ -1057,6 +1062,160 @@ mqtt_section(struct parser *p, yaml_node_t *v, const char *key,
 	return 0;
 }
 
+/* yes/no, true/false, on/off (YAML 1.1 booleans). */
+static int
+bool_field(struct parser *p, yaml_node_t *v, const char *key,
+	const struct field *f, void *base)
+{
+	bool *dst = (bool *)((char *)base + f->off);
+	char ex[EXCERPT_MAX + 4];
+	const char *s;
+	size_t len;
+	int rc;
+
+	if ((rc = get_text(p, v, key, &s, &len)) != 0)
+		return rc;
+	if (!strcasecmp(s, "yes") || !strcasecmp(s, "true") ||
+		!strcasecmp(s, "on")) {
+		*dst = true;
+		return 0;
+	}
+	if (!strcasecmp(s, "no") || !strcasecmp(s, "false") ||
+		!strcasecmp(s, "off")) {
+		*dst = false;
+		return 0;
+	}
+	return fail(
+		p, v, key, "must be yes or no, not '%s'", excerpt(ex, s, len));
+}
+
+static const char *const file_formats[] = { "domains", "hosts", "csv", "rpz" };
+
+static int
+format_field(struct parser *p, yaml_node_t *v, const char *key,
+	const struct field *f, void *base)
+{
+	struct tapir_source_config *src = base;
+	char ex[EXCERPT_MAX + 4];
+	const char *s;
+	size_t len;
+	int rc;
+
+	(void)f;
+	if ((rc = get_text(p, v, key, &s, &len)) != 0)
+		return rc;
+	for (size_t i = 0; i < ARRAY_SIZE(file_formats); i++) {
+		if (!strcasecmp(s, file_formats[i])) {
+			src->format = (int)i;
+			return 0;
+		}
+	}
+	return fail(p, v, key, "must be domains, hosts, csv or rpz, not '%s'",
+		excerpt(ex, s, len));
+}
+
+static int
+delim_field(struct parser *p, yaml_node_t *v, const char *key,
+	const struct field *f, void *base)
+{
+	struct tapir_source_config *src = base;
+	const char *s;
+	size_t len;
+	int rc;
+
+	(void)f;
+	if ((rc = get_text(p, v, key, &s, &len)) != 0)
+		return rc;
+	if (len != 1 || s[0] == '"' || s[0] == '\n' || s[0] == '\r')
+		return fail(p, v, key,
+			"must be one character other than a quote or newline");
+	src->csv_delim = s[0];
+	return 0;
+}
+
+/* A sequence (or one scalar) of configured source names → bit mask. */
+static int
+sourcelist_field(struct parser *p, yaml_node_t *v, const char *key,
+	const struct field *f, void *base)
+{
+	uint64_t *mask = (uint64_t *)((char *)base + f->off);
+	yaml_node_item_t *items = NULL;
+	char ex[EXCERPT_MAX + 4], ikey[KEY_MAX];
+	size_t n = 1;
+	int rc;
+
+	*mask = 0;
+	if (v->type == YAML_SEQUENCE_NODE) {
+		if ((rc = check_tag(p, v, key)) != 0)
+			return rc;
+		items = v->data.sequence.items.start;
+		n = (size_t)(v->data.sequence.items.top - items);
+		if (n == 0)
+			return fail(p, v, key, "must name at least one source");
+	}
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *item = items ? get_node(p, items[i]) : v;
+		const char *s;
+		size_t len;
+		int idx;
+		if (items)
+			snprintf(ikey, sizeof(ikey), "%s[%zu]", key, i);
+		else
+			snprintf(ikey, sizeof(ikey), "%s", key);
+		if (!item)
+			return fail(p, v, key, "malformed list");
+		if ((rc = get_text(p, item, ikey, &s, &len)) != 0)
+			return rc;
+		if ((idx = tapir_config_source_index(p->cfg, s)) < 0)
+			return fail(p, item, ikey, "no source is named '%s'",
+				excerpt(ex, s, len));
+		*mask |= UINT64_C(1) << idx;
+	}
+	return 0;
+}
+
+/* A sequence (or one scalar) of list names → mask of 1 << list. */
+static int
+listset_field(struct parser *p, yaml_node_t *v, const char *key,
+	const struct field *f, void *base)
+{
+	uint8_t *mask = (uint8_t *)((char *)base + f->off);
+	yaml_node_item_t *items = NULL;
+	char ex[EXCERPT_MAX + 4], ikey[KEY_MAX];
+	size_t n = 1;
+	int rc;
+
+	*mask = 0;
+	if (v->type == YAML_SEQUENCE_NODE) {
+		if ((rc = check_tag(p, v, key)) != 0)
+			return rc;
+		items = v->data.sequence.items.start;
+		n = (size_t)(v->data.sequence.items.top - items);
+		if (n == 0)
+			return fail(p, v, key, "must name at least one list");
+	}
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *item = items ? get_node(p, items[i]) : v;
+		const char *s;
+		size_t len;
+		int list;
+		if (items)
+			snprintf(ikey, sizeof(ikey), "%s[%zu]", key, i);
+		else
+			snprintf(ikey, sizeof(ikey), "%s", key);
+		if (!item)
+			return fail(p, v, key, "malformed list");
+		if ((rc = get_text(p, item, ikey, &s, &len)) != 0)
+			return rc;
+		if ((list = tapir_list_from_str(s)) < 0)
+			return fail(p, item, ikey,
+				"must be allowlist, denylist or doubtlist, not '%s'",
+				excerpt(ex, s, len));
+		*mask |= (uint8_t)(1u << list);
+	}
+	return 0;
+}
+
 #define SRC(member) offsetof(struct tapir_source_config, member)
 
 static const struct field source_fields[] = {
@@ -1073,6 +1232,29 @@ static const struct field source_fields[] = {
 		.type = INT_INT,
 		.min = 0,
 		.max = 2 },
+	{ .name = "path", .fn = str_field, .off = SRC(path) },
+	{ .name = "format", .fn = format_field },
+	{ .name = "csv-column",
+		.fn = int_field,
+		.off = SRC(csv_column),
+		.type = INT_UINT,
+		.min = 1,
+		.max = 1000 },
+	{ .name = "csv-header", .fn = bool_field, .off = SRC(csv_header) },
+	{ .name = "csv-delimiter", .fn = delim_field },
+	{ .name = "origin", .fn = dname_field, .off = SRC(origin) },
+	{ .name = "refresh",
+		.fn = int_field,
+		.off = SRC(refresh),
+		.type = INT_UINT,
+		.min = 1,
+		.max = 86400 },
+	{ .name = "max-size",
+		.fn = int_field,
+		.off = SRC(max_size),
+		.type = INT_SIZE,
+		.min = 1,
+		.max = 4LL << 30 },
 };
 
 enum {
@@ -1081,6 +1263,14 @@ enum {
 	S_LIST,
 	S_TOPICS,
 	S_QOS,
+	S_PATH,
+	S_FORMAT,
+	S_CSV_COLUMN,
+	S_CSV_HEADER,
+	S_CSV_DELIMITER,
+	S_ORIGIN,
+	S_REFRESH,
+	S_MAX_SIZE,
 };
 
 static int
@@ -1124,6 +1314,26 @@ sources_section(struct parser *p, yaml_node_t *v, const char *key,
 			return fail(p, item, k,
 				"missing (required for mqtt sources)");
 		}
+		if (src->type == TAPIR_SOURCE_FILE && !src->path) {
+			make_key(k, ikey, "path");
+			return fail(p, item, k,
+				"missing (required for file sources)");
+		}
+		for (int fk = S_PATH; fk <= S_MAX_SIZE; fk++) {
+			if (src->type == TAPIR_SOURCE_FILE || !nodes[fk])
+				continue;
+			make_key(k, ikey, source_fields[fk].name);
+			return fail(p, nodes[fk], k, "only for file sources");
+		}
+		if (src->type == TAPIR_SOURCE_FILE && nodes[S_TOPICS]) {
+			make_key(k, ikey, "topics");
+			return fail(
+				p, nodes[S_TOPICS], k, "only for mqtt sources");
+		}
+		if (!src->refresh)
+			src->refresh = 10;
+		if (!src->max_size)
+			src->max_size = (size_t)256 << 20;
 		for (size_t j = 0; j + 1 < cfg->n_sources; j++) {
 			if (strcmp(cfg->sources[j].name, src->name) != 0)
 				continue;
@@ -1210,6 +1420,96 @@ static const struct field doubt_fields[] = {
 		SUB(denytapir_fields) },
 };
 
+#define NRULE(member) offsetof(struct tapir_named_rule, member)
+
+static const struct field named_rule_fields[] = {
+	{ .name = "name",
+		.fn = ident_field,
+		.off = NRULE(name),
+		.flags = F_REQUIRED },
+	{ .name = "action",
+		.fn = action_field,
+		.off = NRULE(action),
+		.min = TAPIR_ACTION_REDIRECT,
+		.max = TAPIR_ACTION_DROP },
+	{ .name = "log-only", .fn = bool_field, .off = NRULE(log_only) },
+	{ .name = "sources-min",
+		.fn = int_field,
+		.off = NRULE(sources_min),
+		.type = INT_UINT,
+		.min = 1,
+		.max = TAPIR_MAX_SOURCES },
+	{ .name = "sources",
+		.fn = sourcelist_field,
+		.off = NRULE(sources_mask) },
+	{ .name = "tags-min",
+		.fn = int_field,
+		.off = NRULE(tags_min),
+		.type = INT_UINT,
+		.min = 1,
+		.max = 32 },
+	{ .name = "tags-all", .fn = taglist_field, .off = NRULE(tags_all) },
+	{ .name = "tags-any", .fn = taglist_field, .off = NRULE(tags_any) },
+	{ .name = "tags-none", .fn = taglist_field, .off = NRULE(tags_none) },
+	{ .name = "tags-from",
+		.fn = sourcelist_field,
+		.off = NRULE(tags_from) },
+	{ .name = "lists", .fn = listset_field, .off = NRULE(lists) },
+};
+
+/*
+ * policy.rules: named rules. A rule must state at least one condition (a
+ * rule that always fires would block every name with any entry), and its
+ * name must be unique, since explanations and statistics name it.
+ */
+static int
+rules_field(struct parser *p, yaml_node_t *v, const char *key,
+	const struct field *f, void *base)
+{
+	struct tapir_config *cfg = base;
+	yaml_node_t *nodes[NODES_MAX];
+	char ikey[KEY_MAX];
+	size_t n;
+	int rc;
+
+	(void)f;
+	if (is_null(v))
+		return 0;
+	if ((rc = check_tag(p, v, key)) != 0)
+		return rc;
+	if (v->type != YAML_SEQUENCE_NODE)
+		return fail(p, v, key, "must be a list of rules, not %s",
+			node_kind(v));
+	n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *item =
+			get_node(p, v->data.sequence.items.start[i]);
+		struct tapir_named_rule *r;
+
+		snprintf(ikey, sizeof(ikey), "%s[%zu]", key, i);
+		if (!item)
+			return fail(p, v, ikey, "malformed list");
+		if (cfg->policy.n_rules == TAPIR_MAX_RULES)
+			return fail(p, item, key, "more than %d rules",
+				TAPIR_MAX_RULES);
+		r = &cfg->policy.rules[cfg->policy.n_rules++];
+		r->action = TAPIR_ACTION_NXDOMAIN;
+		if ((rc = walk_map(p, item, ikey, named_rule_fields,
+			     ARRAY_SIZE(named_rule_fields), r, true, nodes)) !=
+			0)
+			return rc;
+		if (!r->sources_min && !r->tags_min && !r->tags_all &&
+			!r->tags_any && !r->tags_none && !r->lists)
+			return fail(p, item, ikey,
+				"states no condition (sources-min, tags-min, tags-all, tags-any, tags-none or lists)");
+		for (size_t j = 0; j + 1 < cfg->policy.n_rules; j++)
+			if (!strcmp(cfg->policy.rules[j].name, r->name))
+				return fail(p, item, ikey,
+					"duplicate rule name '%s'", r->name);
+	}
+	return 0;
+}
+
 static const struct field policy_fields[] = {
 	{ .name = "allowlist", .fn = allow_field, SUB(allow_fields) },
 	{ .name = "denylist", .fn = map_field, SUB(deny_fields) },
@@ -1217,6 +1517,8 @@ static const struct field policy_fields[] = {
 	{ .name = "tapir-source",
 		.fn = ident_field,
 		.off = CFG(policy.tapir_source) },
+	{ .name = "log-only", .fn = bool_field, .off = CFG(policy.log_only) },
+	{ .name = "rules", .fn = rules_field },
 };
 
 enum {
@@ -1224,6 +1526,8 @@ enum {
 	P_DENYLIST,
 	P_DOUBTLIST,
 	P_TAPIR_SOURCE,
+	P_LOG_ONLY,
+	P_RULES,
 };
 
 /*
@@ -1679,9 +1983,11 @@ tapir_config_destroy(struct tapir_config *cfg)
 	free(cfg->mqtt.cert_file);
 	free(cfg->mqtt.key_file);
 	free(cfg->keys_file);
-	for (size_t i = 0; i < cfg->n_sources; i++)
+	for (size_t i = 0; i < cfg->n_sources; i++) {
 		for (size_t j = 0; j < cfg->sources[i].n_topics; j++)
 			free(cfg->sources[i].topics[j]);
+		free(cfg->sources[i].path);
+	}
 	for (size_t i = 0; i < 32; i++)
 		free(cfg->tag_names[i]);
 	free(cfg->control.socket);

@@ -15,10 +15,19 @@
  *   keys: /etc/dnstapir/certs/validation-keys.json   # JWKS, required
  *   sources:
  *     - name: dns-tapir              # required, unique, <= 63 chars
- *       type: mqtt                   # mqtt (file, xfr: later)
+ *       type: mqtt                   # mqtt | file (xfr: later)
  *       list: doubtlist              # allowlist | denylist | doubtlist
  *       topics: [observations/down/tapir-pop]   # mqtt: required
  *       qos: 0                       # 0..2
+ *     - name: local-deny             # a file source
+ *       type: file
+ *       list: denylist
+ *       path: /etc/unbound/deny.txt  # required for file sources
+ *       format: domains              # domains | hosts | csv | rpz
+ *       csv-column: 2  csv-header: yes  csv-delimiter: ","
+ *       origin: rpz.example          # rpz: the zone's name
+ *       refresh: 10                  # seconds between change checks
+ *       max-size: 268435456          # bytes
  *   policy:
  *     denylist:  { action: NXDOMAIN }
  *     doubtlist:
@@ -26,6 +35,17 @@
  *       numtapirtags: { limit: 3, action: NXDOMAIN }
  *       denytapir:    { tags: [likelymalware, 16], action: NXDOMAIN }
  *     tapir-source: dns-tapir        # the source whose tags rules read
+ *     log-only: no                   # count blocks, answer normally
+ *     rules:                         # named rules, the richer form
+ *       - name: two-feeds            # required, unique
+ *         action: NXDOMAIN           # default NXDOMAIN
+ *         log-only: no
+ *         sources-min: 2             # distinct doubtlist sources ...
+ *         sources: [a, b]            # ... counting only these
+ *         tags-min: 2                # tag bits of tags-from's entries
+ *         tags-all: [x, y]  tags-any: [z]  tags-none: [looptest]
+ *         tags-from: [dns-tapir]     # default: tapir-source
+ *         lists: [denylist]          # an entry in one of these lists
  *   tags: { globally_new: 0, ... }   # extra tag names → bit numbers
  *   answer:
  *     negative-ttl: 60               # SOA TTL and minimum, seconds
@@ -84,9 +104,35 @@ struct tapir_source_config {
 	char name[TAPIR_SOURCE_NAME_MAX];
 	enum tapir_source_type type;
 	enum tapir_list list;
+	/* mqtt */
 	size_t n_topics;
 	char *topics[TAPIR_MAX_TOPICS]; /* owned */
 	int qos;
+	/* file */
+	char *path;	     /* owned */
+	int format;	     /* enum tapir_file_format (lib/listfile.h) */
+	unsigned csv_column; /* 1-based; 0: the format's default */
+	bool csv_header;
+	char csv_delim;			 /* 0: ',' */
+	char origin[TAPIR_NAME_BUFSIZE]; /* rpz: zone name, "" if none */
+	unsigned refresh; /* seconds between checks for a change */
+	size_t max_size;  /* bytes: a larger file is refused */
+};
+
+#define TAPIR_MAX_RULES 32
+
+/* A named rule of the richer policy form: fires when every condition it
+ * states holds for the entries that apply to a name. */
+struct tapir_named_rule {
+	char name[TAPIR_SOURCE_NAME_MAX];
+	enum tapir_action action;
+	bool log_only;	       /* counted as "would block", answer untouched */
+	unsigned sources_min;  /* distinct doubtlist sources; 0: no condition */
+	uint64_t sources_mask; /* the sources counted (bit per index); 0: all */
+	unsigned tags_min;     /* tag bits set; 0: no condition */
+	uint32_t tags_all, tags_any, tags_none; /* 0: no condition */
+	uint64_t tags_from; /* sources whose tags count; 0: tapir-source */
+	uint8_t lists;	    /* 1 << list: an entry in one of them; 0: any */
 };
 
 struct tapir_rule_config {
@@ -127,6 +173,9 @@ struct tapir_config {
 		struct tapir_rule_config numtapirtags;
 		struct tapir_rule_config denytapir;
 		char tapir_source[TAPIR_SOURCE_NAME_MAX];
+		bool log_only; /* every block only counted, answers untouched */
+		size_t n_rules;
+		struct tapir_named_rule rules[TAPIR_MAX_RULES];
 	} policy;
 
 	/* Tag names: bit number → name (NULL where unnamed). Both upstream

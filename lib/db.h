@@ -31,6 +31,15 @@ enum tapir_entry_flags {
 	TAPIR_ENTRY_SUBTREE = 1 << 0,
 };
 
+/* Bits 1..3 of flags: the entry's own action (an RPZ record says NXDOMAIN,
+ * NODATA, DROP, PASSTHRU or a redirect), as enum tapir_action; 0 means the
+ * list's configured action. Not part of the (source, kind) key. */
+#define TAPIR_ENTRY_ACTION_SHIFT 1
+#define TAPIR_ENTRY_ACTION_MASK	 (7u << TAPIR_ENTRY_ACTION_SHIFT)
+#define TAPIR_ENTRY_ACTION(flags)                                              \
+	(((unsigned)(flags)&TAPIR_ENTRY_ACTION_MASK) >>                        \
+		TAPIR_ENTRY_ACTION_SHIFT)
+
 /* An expiry that never comes: file and zone sources, until removed. */
 #define TAPIR_EXPIRY_NEVER UINT32_MAX
 

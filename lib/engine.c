@@ -69,9 +69,11 @@ struct qmsg {
 };
 
 /* Answer counters, one cache line per worker thread. */
+#define WOULD_BLOCK TAPIR_ACTION_COUNT /* log-only: counted, not done */
+
 struct answer_slot {
-	_Atomic uint64_t n[TAPIR_ACTION_COUNT];
-	char pad[64 - (TAPIR_ACTION_COUNT * 8) % 64];
+	_Atomic uint64_t n[TAPIR_ACTION_COUNT + 1];
+	char pad[64 - ((TAPIR_ACTION_COUNT + 1) * 8) % 64];
 };
 
 struct tapir_engine {
@@ -722,13 +724,13 @@ take(_Atomic uint64_t *c, bool reset)
 static void
 cmd_stats(struct tapir_engine *e, bool reset, struct tapir_buf *out)
 {
-	uint64_t answers[TAPIR_ACTION_COUNT] = { 0 };
+	uint64_t answers[TAPIR_ACTION_COUNT + 1] = { 0 };
 
 	for (int c = 0; c < TAPIR_C_COUNT; c++)
 		tapir_buf_printf(out, "%s=%llu\n", counter_names[c],
 			(unsigned long long)take(&e->counters[c], reset));
 	for (int s = 0; s < ANSWER_SLOTS; s++)
-		for (int a = 0; a < TAPIR_ACTION_COUNT; a++)
+		for (int a = 0; a <= TAPIR_ACTION_COUNT; a++)
 			answers[a] += take(&e->answers[s].n[a], reset);
 	for (int a = 0; a < TAPIR_ACTION_COUNT; a++) {
 		char lower[16];
@@ -741,6 +743,8 @@ cmd_stats(struct tapir_engine *e, bool reset, struct tapir_buf *out)
 		tapir_buf_printf(out, "answer.%s=%llu\n", lower,
 			(unsigned long long)answers[a]);
 	}
+	tapir_buf_printf(out, "answer.would_block=%llu\n",
+		(unsigned long long)answers[WOULD_BLOCK]);
 	if (e->purger) {
 		struct tapir_purger_stats ps;
 		tapir_purger_stats(e->purger, &ps);

@@ -106,6 +106,14 @@ enum tapir_action tapir_engine_decide_wire(struct tapir_engine *e,
 enum tapir_action tapir_engine_decide(struct tapir_engine *e, const char *name,
 	size_t len, struct tapir_reason *why);
 
+/**
+ * Reader: the query path's call. Decides for a wire-format name, counts
+ * the answer (and "would block" for log-only rules) in per-thread
+ * counters, and returns the action to enforce.
+ */
+enum tapir_action tapir_engine_query(
+	struct tapir_engine *e, const uint8_t *wire, size_t maxlen);
+
 /** Reader: count an answer the module gave (per-thread counters). */
 void tapir_engine_count_answer(struct tapir_engine *e, enum tapir_action a);
 

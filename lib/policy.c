@@ -54,9 +54,15 @@ tapir_policy_destroy(struct tapir_policy *p)
 
 /* What the entries that apply to one name add up to. */
 struct tally {
-	bool allow, deny;
-	uint64_t doubt_sources[TAPIR_MAX_SOURCES / 64 + 1];
+	bool allow;
+	enum tapir_action deny; /* strongest denylist action, PASS if none */
+	uint64_t doubt_sources;
 	uint32_t tapir_tags;
+	uint8_t lists; /* 1 << list of every applying entry */
+	/* Tags per source, for named rules: valid where src_seen has the
+	 * source's bit (so nothing needs clearing per query). */
+	uint64_t src_seen;
+	uint32_t src_tags[TAPIR_MAX_SOURCES];
 };
 
 static void
@@ -64,7 +70,11 @@ add_entries(const struct tapir_policy *p, struct tally *t,
 	const struct tapir_entry *e, size_t n, bool subtree, uint8_t off,
 	int64_t now, struct tapir_reason *why)
 {
+	const struct tapir_config *cfg = p->cfg;
+
 	for (size_t i = 0; i < n; i++) {
+		unsigned own = TAPIR_ENTRY_ACTION(e[i].flags);
+		uint64_t bit;
 		bool expired;
 		if (((e[i].flags & TAPIR_ENTRY_SUBTREE) != 0) != subtree)
 			continue;
@@ -76,22 +86,30 @@ add_entries(const struct tapir_policy *p, struct tally *t,
 			m->expired = expired;
 			m->e = e[i];
 		}
-		if (expired)
+		if (expired || e[i].source >= TAPIR_MAX_SOURCES)
 			continue;
-		switch (e[i].list) {
-		case TAPIR_LIST_ALLOW:
+		bit = UINT64_C(1) << e[i].source;
+		t->lists |= (uint8_t)(1u << e[i].list);
+		if (t->src_seen & bit) {
+			t->src_tags[e[i].source] |= e[i].tags;
+		} else {
+			t->src_seen |= bit;
+			t->src_tags[e[i].source] = e[i].tags;
+		}
+		if (e[i].list == TAPIR_LIST_ALLOW ||
+			own == TAPIR_ACTION_PASSTHRU) {
 			t->allow = true;
-			break;
-		case TAPIR_LIST_DENY:
-			t->deny = true;
-			break;
-		case TAPIR_LIST_DOUBT:
-			if (e[i].source < TAPIR_MAX_SOURCES)
-				t->doubt_sources[e[i].source / 64] |=
-					(uint64_t)1 << (e[i].source % 64);
+		} else if (e[i].list == TAPIR_LIST_DENY) {
+			enum tapir_action a =
+				own > TAPIR_ACTION_PASSTHRU
+					? (enum tapir_action)own
+					: cfg->policy.denylist_action;
+			if (a > t->deny)
+				t->deny = a;
+		} else if (e[i].list == TAPIR_LIST_DOUBT) {
+			t->doubt_sources |= bit;
 			if ((int)e[i].source == p->tapir_source)
 				t->tapir_tags |= e[i].tags;
-			break;
 		}
 	}
 }
@@ -102,36 +120,87 @@ popcount64(uint64_t v)
 	return (unsigned)__builtin_popcountll(v);
 }
 
+struct outcome {
+	enum tapir_action action, would_action;
+	int rule, would_rule;
+	uint64_t fired, would_fired;
+};
+
 static void
-fire(enum tapir_rule rule, const struct tapir_rule_config *rc,
-	enum tapir_action *action, enum tapir_rule *decided, uint32_t *fired)
+fire(struct outcome *o, int rule, enum tapir_action action, bool log_only)
 {
-	*fired |= 1u << rule;
-	if (rc->action > *action) {
-		*action = rc->action;
-		*decided = rule;
+	if (log_only) {
+		o->would_fired |= UINT64_C(1) << rule;
+		if (action > o->would_action) {
+			o->would_action = action;
+			o->would_rule = rule;
+		}
+		return;
+	}
+	o->fired |= UINT64_C(1) << rule;
+	if (action > o->action) {
+		o->action = action;
+		o->rule = rule;
 	}
 }
 
-enum tapir_action
-tapir_decide(const struct tapir_policy *p, struct tapir_db *db,
-	const char *name, size_t len, int64_t now, struct tapir_reason *why)
+static bool
+named_rule_fires(const struct tapir_policy *p, const struct tally *t,
+	const struct tapir_named_rule *r)
+{
+	if (r->sources_min) {
+		uint64_t m = r->sources_mask ? r->sources_mask : ~UINT64_C(0);
+		if (popcount64(t->doubt_sources & m) < r->sources_min)
+			return false;
+	}
+	if (r->tags_min || r->tags_all || r->tags_any || r->tags_none) {
+		uint64_t from = r->tags_from;
+		uint32_t tags = 0;
+		if (!from && p->tapir_source >= 0)
+			from = UINT64_C(1) << p->tapir_source;
+		from &= t->src_seen;
+		while (from) {
+			int s = __builtin_ctzll(from);
+			tags |= t->src_tags[s];
+			from &= from - 1;
+		}
+		if (r->tags_min &&
+			(unsigned)__builtin_popcount(tags) < r->tags_min)
+			return false;
+		if ((tags & r->tags_all) != r->tags_all)
+			return false;
+		if (r->tags_any && !(tags & r->tags_any))
+			return false;
+		if (tags & r->tags_none)
+			return false;
+	}
+	if (r->lists && !(t->lists & r->lists))
+		return false;
+	return true;
+}
+
+/* The one evaluation behind every entry point. */
+static void
+evaluate(const struct tapir_policy *p, struct tapir_db *db, const char *name,
+	size_t len, int64_t now, struct tapir_reason *why, struct tally *t,
+	struct outcome *o)
 {
 	const struct tapir_config *cfg = p->cfg;
-	struct tally t = { 0 };
-	enum tapir_action action = TAPIR_ACTION_PASS;
-	enum tapir_rule rule = TAPIR_RULE_NONE;
-	uint32_t fired = 0;
-	unsigned nsrc = 0;
+	bool log_all = cfg->policy.log_only;
 	const struct tapir_entry *e;
 	size_t n;
 	unsigned tok;
 
-	if (why)
-		memset(why, 0, offsetof(struct tapir_reason, matches));
+	memset(o, 0, sizeof(*o));
+	t->allow = false;
+	t->deny = TAPIR_ACTION_PASS;
+	t->doubt_sources = 0;
+	t->tapir_tags = 0;
+	t->lists = 0;
+	t->src_seen = 0;
 	tok = tapir_db_read_begin(db);
 	if ((e = tapir_db_find(db, name, len, &n)))
-		add_entries(p, &t, e, n, false, 0, now, why);
+		add_entries(p, t, e, n, false, 0, now, why);
 	if (tapir_db_has_subtree(db)) {
 		/* Walk the ancestors: "a.b.c" → "b.c" → "c". */
 		for (size_t i = 0; i < len; i++) {
@@ -139,48 +208,92 @@ tapir_decide(const struct tapir_policy *p, struct tapir_db *db,
 				continue;
 			if ((e = tapir_db_find(
 				     db, name + i + 1, len - i - 1, &n)))
-				add_entries(p, &t, e, n, true, (uint8_t)(i + 1),
+				add_entries(p, t, e, n, true, (uint8_t)(i + 1),
 					now, why);
 		}
 	}
 	tapir_db_read_end(db, tok);
 
-	for (size_t i = 0; i < sizeof(t.doubt_sources) / 8; i++)
-		nsrc += popcount64(t.doubt_sources[i]);
-	if (t.allow) {
-		action = TAPIR_ACTION_PASSTHRU;
-		rule = TAPIR_RULE_ALLOWLIST;
-		fired = 1u << rule;
-	} else if (t.deny) {
-		action = cfg->policy.denylist_action;
-		rule = TAPIR_RULE_DENYLIST;
-		fired = 1u << rule;
-	} else if (nsrc) {
+	if (t->allow) {
+		/* Absolute: nothing else is even evaluated. */
+		o->action = TAPIR_ACTION_PASSTHRU;
+		o->rule = TAPIR_RULE_ALLOWLIST;
+		o->fired = UINT64_C(1) << TAPIR_RULE_ALLOWLIST;
+		return;
+	}
+	if (t->deny != TAPIR_ACTION_PASS) {
+		fire(o, TAPIR_RULE_DENYLIST, t->deny, log_all);
+	} else if (t->doubt_sources) {
 		const struct tapir_rule_config *r;
+		unsigned nsrc = popcount64(t->doubt_sources);
 		r = &cfg->policy.numsources;
 		if (r->enabled && nsrc >= r->limit)
-			fire(TAPIR_RULE_NUMSOURCES, r, &action, &rule, &fired);
+			fire(o, TAPIR_RULE_NUMSOURCES, r->action, log_all);
 		r = &cfg->policy.numtapirtags;
 		if (r->enabled &&
-			(unsigned)__builtin_popcount(t.tapir_tags) >= r->limit)
-			fire(TAPIR_RULE_NUMTAPIRTAGS, r, &action, &rule,
-				&fired);
+			(unsigned)__builtin_popcount(t->tapir_tags) >= r->limit)
+			fire(o, TAPIR_RULE_NUMTAPIRTAGS, r->action, log_all);
 		r = &cfg->policy.denytapir;
-		if (r->enabled && (t.tapir_tags & r->tags))
-			fire(TAPIR_RULE_DENYTAPIR, r, &action, &rule, &fired);
+		if (r->enabled && (t->tapir_tags & r->tags))
+			fire(o, TAPIR_RULE_DENYTAPIR, r->action, log_all);
 	}
-	if (why) {
-		why->action = action;
-		why->rule = rule;
-		why->fired = fired;
-		why->doubt_sources = nsrc;
-		why->tapir_tags = t.tapir_tags;
+	if (t->src_seen) {
+		for (size_t i = 0; i < cfg->policy.n_rules; i++) {
+			const struct tapir_named_rule *r =
+				&cfg->policy.rules[i];
+			if (named_rule_fires(p, t, r))
+				fire(o, TAPIR_RULE_NAMED + (int)i, r->action,
+					log_all || r->log_only);
+		}
 	}
-	return action;
 }
 
-static size_t append(char *buf, size_t size, size_t at, const char *fmt, ...)
-	TAPIR_PRINTF(4, 5);
+enum tapir_action
+tapir_decide(const struct tapir_policy *p, struct tapir_db *db,
+	const char *name, size_t len, int64_t now, struct tapir_reason *why)
+{
+	struct tally t;
+	struct outcome o;
+
+	if (why)
+		memset(why, 0, offsetof(struct tapir_reason, matches));
+	evaluate(p, db, name, len, now, why, &t, &o);
+	if (why) {
+		why->action = o.action;
+		why->rule = (enum tapir_rule)o.rule;
+		why->fired = o.fired;
+		why->would_fired = o.would_fired;
+		why->would_action = o.would_action;
+		why->would_rule = o.would_rule;
+		why->doubt_sources = popcount64(t.doubt_sources);
+		why->tapir_tags = t.tapir_tags;
+	}
+	return o.action;
+}
+
+void
+tapir_decide_verdict(const struct tapir_policy *p, struct tapir_db *db,
+	const char *name, size_t len, int64_t now, struct tapir_verdict *v)
+{
+	struct tally t;
+	struct outcome o;
+
+	evaluate(p, db, name, len, now, NULL, &t, &o);
+	v->action = o.action;
+	v->rule = o.rule;
+	v->would_action =
+		o.would_action > o.action ? o.would_action : TAPIR_ACTION_PASS;
+	v->would_rule = o.would_rule;
+}
+
+const char *
+tapir_policy_rule_name(const struct tapir_policy *p, int rule)
+{
+	if (rule >= TAPIR_RULE_NAMED &&
+		(size_t)(rule - TAPIR_RULE_NAMED) < p->cfg->policy.n_rules)
+		return p->cfg->policy.rules[rule - TAPIR_RULE_NAMED].name;
+	return tapir_rule_str((enum tapir_rule)rule);
+}
 
 static size_t
 append(char *buf, size_t size, size_t at, const char *fmt, ...)
@@ -231,13 +344,27 @@ tapir_reason_format(const struct tapir_policy *p, const char *name,
 		return 0;
 	buf[0] = '\0';
 	at = append(buf, size, at, "name: %s\naction: %s\nrule: %s\n", name,
-		tapir_action_str(why->action), tapir_rule_str(why->rule));
+		tapir_action_str(why->action),
+		tapir_policy_rule_name(p, why->rule));
 	at = append(buf, size, at, "fired:");
-	for (int r = 1; r < TAPIR_RULE_COUNT; r++)
-		if (why->fired & (1u << r))
-			at = append(buf, size, at, " %s", tapir_rule_str(r));
-	at = append(buf, size, at, "%s\ndoubt-sources: %u\ntapir-tags: ",
-		why->fired ? "" : " none", why->doubt_sources);
+	for (int r = 1; r < 64; r++)
+		if (why->fired & (UINT64_C(1) << r))
+			at = append(buf, size, at, " %s",
+				tapir_policy_rule_name(p, r));
+	at = append(buf, size, at, "%s\n", why->fired ? "" : " none");
+	if (why->would_fired) {
+		at = append(buf, size, at,
+			"log-only: would %s (rule %s); fired:",
+			tapir_action_str(why->would_action),
+			tapir_policy_rule_name(p, why->would_rule));
+		for (int r = 1; r < 64; r++)
+			if (why->would_fired & (UINT64_C(1) << r))
+				at = append(buf, size, at, " %s",
+					tapir_policy_rule_name(p, r));
+		at = append(buf, size, at, "\n");
+	}
+	at = append(buf, size, at,
+		"doubt-sources: %u\ntapir-tags: ", why->doubt_sources);
 	at = format_tags(cfg, why->tapir_tags, buf, size, at);
 	at = append(buf, size, at, "\nentries: %zu\n", why->n_matches);
 	shown = why->n_matches < TAPIR_REASON_MAX ? why->n_matches
@@ -251,6 +378,10 @@ tapir_reason_format(const struct tapir_policy *p, const char *name,
 			"entry: %s%s source=%s list=%s tags=",
 			(m->e.flags & TAPIR_ENTRY_SUBTREE) ? "*." : "",
 			name + m->owner_off, src, tapir_list_str(m->e.list));
+		if (TAPIR_ENTRY_ACTION(m->e.flags))
+			at = append(buf, size, at, "%s action=%s", "",
+				tapir_action_str(
+					TAPIR_ENTRY_ACTION(m->e.flags)));
 		at = format_tags(cfg, m->e.tags, buf, size, at);
 		if (m->e.expiry == TAPIR_EXPIRY_NEVER)
 			at = append(buf, size, at, " expires=never");

@@ -15,6 +15,13 @@
  *     bits of the TAPIR source's entries ≥ limit), denytapir (the TAPIR
  *     source's entries have any of the listed tags);
  *  4. else PASS.
+ * Extensions: an entry may carry its own action (RPZ records): PASSTHRU
+ * then counts as an allowlist entry, a blocking action replaces the
+ * denylist's. Named rules (policy.rules) are evaluated whenever no
+ * allowlist entry applies, together with step 2 or 3, and the most
+ * restrictive fired action wins. A log-only rule, or every rule under
+ * policy.log-only, is evaluated and reported as "would" but changes
+ * nothing.
  *
  * Thread safety: a policy is immutable once created and may be used by any
  * number of threads; tapir_decide() is a reader of the database.
@@ -40,7 +47,10 @@ enum tapir_rule {
 	TAPIR_RULE_COUNT,
 };
 
-/** Name of a rule ("allowlist", "numtapirtags", ...). */
+/* Named rule i of the configuration is rule TAPIR_RULE_NAMED + i. */
+#define TAPIR_RULE_NAMED 8
+
+/** Name of a built-in rule ("allowlist", "numtapirtags", ...). */
 const char *tapir_rule_str(enum tapir_rule rule);
 
 /* Entries an explanation keeps; more are counted but not listed. */
@@ -52,10 +62,22 @@ struct tapir_match {
 	struct tapir_entry e;
 };
 
+/* The decision without the entries: what the query path needs. */
+struct tapir_verdict {
+	enum tapir_action action;	/* enforced */
+	int rule;			/* the rule that decided it */
+	enum tapir_action would_action; /* from log-only rules, if stronger */
+	int would_rule;
+};
+
 struct tapir_reason {
 	enum tapir_action action;
-	enum tapir_rule rule; /* the rule that decided */
-	uint32_t fired;	      /* bit (1 << rule) for every rule that fired */
+	enum tapir_rule
+		rule;	/* the rule that decided (or TAPIR_RULE_NAMED+i) */
+	uint64_t fired; /* bit (1 << rule) for every rule that fired */
+	uint64_t would_fired;		/* the same for log-only rules */
+	enum tapir_action would_action; /* what log-only rules would do */
+	int would_rule;
 	unsigned doubt_sources;
 	uint32_t tapir_tags; /* union of the TAPIR source's tag bits */
 	size_t n_matches;    /* entries found, expired ones included */
@@ -85,6 +107,16 @@ void tapir_policy_destroy(struct tapir_policy *p);
 enum tapir_action tapir_decide(const struct tapir_policy *p,
 	struct tapir_db *db, const char *name, size_t len, int64_t now,
 	struct tapir_reason *why);
+
+/**
+ * Decide, and tell what log-only rules would have done. Same cost as
+ * tapir_decide() without a reason.
+ */
+void tapir_decide_verdict(const struct tapir_policy *p, struct tapir_db *db,
+	const char *name, size_t len, int64_t now, struct tapir_verdict *v);
+
+/** Name of rule r of this policy: built-in or named. */
+const char *tapir_policy_rule_name(const struct tapir_policy *p, int rule);
 
 /**
  * Write a reason as text lines ("key: value"), for operators.

@@ -697,12 +697,138 @@ static void
 test_unsupported_source_type_is_named(void **state)
 {
 	(void)state;
-	assert_config_error(BASE "sources:\n  - name: a\n    type: file\n", 6,
-		"sources[0].type", "'file' sources are not supported yet");
 	assert_config_error(BASE "sources:\n  - name: a\n    type: xfr\n", 6,
 		"sources[0].type", "'xfr' sources are not supported yet");
 	assert_config_error(BASE "sources:\n  - name: a\n    type: http\n", 6,
-		"sources[0].type", "must be mqtt, not 'http'");
+		"sources[0].type", "must be mqtt or file, not 'http'");
+}
+
+static void
+test_file_source_fields(void **state)
+{
+	struct tapir_error err = { 0 };
+	struct tapir_config *cfg;
+	const char *yaml = BASE "sources:\n"
+				"  - name: deny\n"
+				"    type: file\n"
+				"    list: denylist\n"
+				"    path: /etc/deny.csv\n"
+				"    format: csv\n"
+				"    csv-column: 3\n"
+				"    csv-header: yes\n"
+				"    csv-delimiter: \";\"\n"
+				"    refresh: 5\n"
+				"  - name: zone\n"
+				"    type: file\n"
+				"    list: denylist\n"
+				"    path: /etc/rpz.zone\n"
+				"    format: rpz\n"
+				"    origin: RPZ.Example.\n";
+
+	(void)state;
+	cfg = tapir_config_parse(yaml, strlen(yaml), "t.yaml", &err);
+	assert_non_null(cfg);
+	assert_int_equal(cfg->sources[0].type, TAPIR_SOURCE_FILE);
+	assert_string_equal(cfg->sources[0].path, "/etc/deny.csv");
+	assert_int_equal(cfg->sources[0].format, 2);
+	assert_int_equal(cfg->sources[0].csv_column, 3);
+	assert_true(cfg->sources[0].csv_header);
+	assert_int_equal(cfg->sources[0].csv_delim, ';');
+	assert_int_equal(cfg->sources[0].refresh, 5);
+	assert_int_equal(cfg->sources[1].format, 3);
+	assert_string_equal(cfg->sources[1].origin, "rpz.example");
+	assert_int_equal(cfg->sources[1].refresh, 10);
+	assert_int_equal(cfg->sources[1].max_size, (size_t)256 << 20);
+	tapir_config_destroy(cfg);
+}
+
+static void
+test_file_source_needs_path_and_no_topics(void **state)
+{
+	(void)state;
+	assert_config_error(BASE "sources:\n  - name: a\n    type: file\n"
+				 "    list: denylist\n",
+		5, "sources[0].path", "missing (required for file sources)");
+	assert_config_error(BASE "sources:\n  - name: a\n    type: file\n"
+				 "    list: denylist\n    path: /x\n"
+				 "    topics: [t]\n",
+		9, "sources[0].topics", "only for mqtt sources");
+	assert_config_error(BASE "sources:\n  - name: a\n    list: doubtlist\n"
+				 "    topics: [t]\n    path: /x\n",
+		8, "sources[0].path", "only for file sources");
+	assert_config_error(BASE "sources:\n  - name: a\n    type: file\n"
+				 "    list: denylist\n    path: /x\n"
+				 "    format: json\n",
+		9, "sources[0].format", "must be domains, hosts, csv or rpz");
+}
+
+static void
+test_named_rules(void **state)
+{
+	struct tapir_error err = { 0 };
+	struct tapir_config *cfg;
+	const char *yaml =
+		BASE "sources:\n"
+		     "  - name: dns-tapir\n"
+		     "    list: doubtlist\n"
+		     "    topics: [t]\n"
+		     "  - name: feed\n"
+		     "    list: doubtlist\n"
+		     "    topics: [u]\n"
+		     "policy:\n"
+		     "  log-only: yes\n"
+		     "  rules:\n"
+		     "    - name: both\n"
+		     "      action: DROP\n"
+		     "      sources-min: 2\n"
+		     "      sources: [dns-tapir, feed]\n"
+		     "    - name: fresh-malware\n"
+		     "      log-only: yes\n"
+		     "      tags-all: [globally_new, likelymalware]\n"
+		     "      tags-none: [looptest]\n"
+		     "      tags-from: feed\n"
+		     "      lists: [doubtlist, denylist]\n";
+
+	(void)state;
+	cfg = tapir_config_parse(yaml, strlen(yaml), "t.yaml", &err);
+	assert_non_null(cfg);
+	assert_true(cfg->policy.log_only);
+	assert_int_equal(cfg->policy.n_rules, 2);
+	assert_string_equal(cfg->policy.rules[0].name, "both");
+	assert_int_equal(cfg->policy.rules[0].action, TAPIR_ACTION_DROP);
+	assert_int_equal(cfg->policy.rules[0].sources_min, 2);
+	assert_int_equal(cfg->policy.rules[0].sources_mask, 3);
+	assert_false(cfg->policy.rules[0].log_only);
+	assert_int_equal(cfg->policy.rules[1].action, TAPIR_ACTION_NXDOMAIN);
+	assert_true(cfg->policy.rules[1].log_only);
+	assert_int_equal(cfg->policy.rules[1].tags_all, 1u | 16u);
+	assert_int_equal(cfg->policy.rules[1].tags_none, 1024u);
+	assert_int_equal(cfg->policy.rules[1].tags_from, 2);
+	assert_int_equal(cfg->policy.rules[1].lists,
+		(1u << TAPIR_LIST_DOUBT) | (1u << TAPIR_LIST_DENY));
+	tapir_config_destroy(cfg);
+}
+
+static void
+test_named_rule_errors(void **state)
+{
+	(void)state;
+	assert_config_error(BASE "policy:\n  rules:\n    - name: r\n"
+				 "      action: NXDOMAIN\n",
+		6, "policy.rules[0]", "states no condition");
+	assert_config_error(BASE
+		"policy:\n  rules:\n    - name: r\n"
+		"      sources: [nope]\n      sources-min: 1\n",
+		7, "policy.rules[0].sources[0]", "no source is named 'nope'");
+	assert_config_error(BASE "policy:\n  rules:\n    - name: r\n"
+				 "      tags-min: 1\n    - name: r\n"
+				 "      tags-min: 2\n",
+		8, "policy.rules[1]", "duplicate rule name 'r'");
+	assert_config_error(BASE "policy:\n  rules:\n    - name: r\n"
+				 "      lists: [greylist, nolist]\n",
+		7, "policy.rules[0].lists[1]", "must be allowlist");
+	assert_config_error(BASE "policy:\n  log-only: maybe\n", 5,
+		"policy.log-only", "must be yes or no");
 }
 
 static void
@@ -1287,6 +1413,10 @@ main(void)
 		cmocka_unit_test(test_source_names_are_checked),
 		cmocka_unit_test(test_old_list_names_are_accepted),
 		cmocka_unit_test(test_unsupported_source_type_is_named),
+		cmocka_unit_test(test_file_source_fields),
+		cmocka_unit_test(test_file_source_needs_path_and_no_topics),
+		cmocka_unit_test(test_named_rules),
+		cmocka_unit_test(test_named_rule_errors),
 		cmocka_unit_test(test_too_many_sources),
 		cmocka_unit_test(test_bad_action_is_named),
 		cmocka_unit_test(test_actions_are_case_insensitive),

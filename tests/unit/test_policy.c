@@ -865,6 +865,198 @@ test_decision_independent_of_insertion_order(void **state)
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
+/* Extensions beyond upstream: entry actions, named rules, log-only. */
+
+static void
+test_entry_action_replaces_denylist_action(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_reason why;
+
+	put(f, "drop.example", S_DENY_A, 0, LATER,
+		TAPIR_ACTION_DROP << TAPIR_ENTRY_ACTION_SHIFT);
+	put(f, "plain.example", S_DENY_A, 0, LATER, 0);
+	assert_int_equal(
+		decide(f, "drop.example", NOW, &why), TAPIR_ACTION_DROP);
+	assert_int_equal(
+		decide(f, "plain.example", NOW, &why), TAPIR_ACTION_NODATA);
+}
+
+static void
+test_passthru_entry_acts_as_allowlist(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_reason why;
+
+	/* An rpz-passthru record under a wildcard deny exempts one name. */
+	put(f, "zone.example", S_DENY_A, 0, LATER,
+		TAPIR_ENTRY_SUBTREE |
+			(TAPIR_ACTION_NXDOMAIN << TAPIR_ENTRY_ACTION_SHIFT));
+	put(f, "ok.zone.example", S_DENY_B, 0, LATER,
+		TAPIR_ACTION_PASSTHRU << TAPIR_ENTRY_ACTION_SHIFT);
+	assert_int_equal(decide(f, "bad.zone.example", NOW, &why),
+		TAPIR_ACTION_NXDOMAIN);
+	assert_int_equal(
+		decide(f, "ok.zone.example", NOW, &why), TAPIR_ACTION_PASSTHRU);
+	assert_int_equal(why.rule, TAPIR_RULE_ALLOWLIST);
+}
+
+static void
+add_rule(struct fixture *f, const char *name, struct tapir_named_rule r)
+{
+	snprintf(r.name, sizeof(r.name), "%s", name);
+	f->cfg.policy.rules[f->cfg.policy.n_rules++] = r;
+	reload(f);
+}
+
+static void
+test_named_rule_counts_only_its_sources(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_reason why;
+
+	f->cfg.policy.numsources.enabled = false;
+	add_rule(f, "b-and-c",
+		(struct tapir_named_rule){ .action = TAPIR_ACTION_DROP,
+			.sources_min = 2,
+			.sources_mask = BIT(S_DOUBT_B) | BIT(S_DOUBT_C) });
+	put(f, "two.example", S_TAPIR, 0, LATER, 0);
+	put(f, "two.example", S_DOUBT_B, 0, LATER, 0);
+	assert_int_equal(
+		decide(f, "two.example", NOW, &why), TAPIR_ACTION_PASS);
+	put(f, "two.example", S_DOUBT_C, 0, LATER, 0);
+	assert_int_equal(
+		decide(f, "two.example", NOW, &why), TAPIR_ACTION_DROP);
+	assert_int_equal(why.rule, TAPIR_RULE_NAMED);
+	assert_true(why.fired & (UINT64_C(1) << TAPIR_RULE_NAMED));
+}
+
+static void
+test_named_rule_tag_conditions(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_reason why;
+
+	f->cfg.policy.numtapirtags.enabled = false;
+	f->cfg.policy.denytapir.enabled = false;
+	add_rule(f, "fresh-malware",
+		(struct tapir_named_rule){ .action = TAPIR_ACTION_NXDOMAIN,
+			.tags_all = NEWNAME | MALWARE,
+			.tags_none = CDN });
+	put(f, "a.example", S_TAPIR, NEWNAME | MALWARE, LATER, 0);
+	put(f, "b.example", S_TAPIR, NEWNAME, LATER, 0);
+	put(f, "c.example", S_TAPIR, NEWNAME | MALWARE | CDN, LATER, 0);
+	/* The tags come from the TAPIR source only, by default. */
+	put(f, "d.example", S_DOUBT_B, NEWNAME | MALWARE, LATER, 0);
+	assert_int_equal(
+		decide(f, "a.example", NOW, &why), TAPIR_ACTION_NXDOMAIN);
+	assert_int_equal(decide(f, "b.example", NOW, &why), TAPIR_ACTION_PASS);
+	assert_int_equal(decide(f, "c.example", NOW, &why), TAPIR_ACTION_PASS);
+	assert_int_equal(decide(f, "d.example", NOW, &why), TAPIR_ACTION_PASS);
+}
+
+static void
+test_named_rule_tags_from_other_source_and_any_min(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_reason why;
+
+	f->cfg.policy.numtapirtags.enabled = false;
+	f->cfg.policy.denytapir.enabled = false;
+	add_rule(f, "b-tags",
+		(struct tapir_named_rule){ .action = TAPIR_ACTION_NODATA,
+			.tags_from = BIT(S_DOUBT_B),
+			.tags_min = 2,
+			.tags_any = BOTNET | MALWARE });
+	put(f, "x.example", S_DOUBT_B, NEWNAME | BOTNET, LATER, 0);
+	put(f, "y.example", S_DOUBT_B, NEWNAME | HIGHVOL, LATER, 0);
+	put(f, "z.example", S_DOUBT_B, BOTNET, LATER, 0);
+	assert_int_equal(
+		decide(f, "x.example", NOW, &why), TAPIR_ACTION_NODATA);
+	assert_int_equal(decide(f, "y.example", NOW, &why), TAPIR_ACTION_PASS);
+	assert_int_equal(decide(f, "z.example", NOW, &why), TAPIR_ACTION_PASS);
+}
+
+static void
+test_named_rule_on_lists_combines_with_denylist(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_reason why;
+
+	/* Deny gives NODATA; a named rule on denylist membership makes it
+	 * DROP: the most restrictive fired action wins. */
+	add_rule(f, "deny-drops",
+		(struct tapir_named_rule){ .action = TAPIR_ACTION_DROP,
+			.lists = 1u << TAPIR_LIST_DENY });
+	put(f, "d.example", S_DENY_A, 0, LATER, 0);
+	assert_int_equal(decide(f, "d.example", NOW, &why), TAPIR_ACTION_DROP);
+	assert_true(why.fired & BIT(TAPIR_RULE_DENYLIST));
+	/* Allowlist stays absolute. */
+	put(f, "d.example", S_ALLOW_A, 0, LATER, 0);
+	assert_int_equal(
+		decide(f, "d.example", NOW, &why), TAPIR_ACTION_PASSTHRU);
+}
+
+static void
+test_log_only_rule_would_block_but_passes(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_reason why;
+	struct tapir_verdict v;
+	char buf[2048];
+
+	f->cfg.policy.denytapir.enabled = false;
+	f->cfg.policy.numtapirtags.enabled = false;
+	add_rule(f, "trial",
+		(struct tapir_named_rule){ .action = TAPIR_ACTION_NXDOMAIN,
+			.log_only = true,
+			.tags_any = MALWARE });
+	put(f, "m.example", S_TAPIR, MALWARE, LATER, 0);
+	assert_int_equal(decide(f, "m.example", NOW, &why), TAPIR_ACTION_PASS);
+	assert_int_equal(why.would_action, TAPIR_ACTION_NXDOMAIN);
+	assert_int_equal(why.would_rule, TAPIR_RULE_NAMED);
+	tapir_decide_verdict(f->p, f->db, "m.example", 9, NOW, &v);
+	assert_int_equal(v.action, TAPIR_ACTION_PASS);
+	assert_int_equal(v.would_action, TAPIR_ACTION_NXDOMAIN);
+	tapir_reason_format(f->p, "m.example", &why, NOW, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "log-only: would NXDOMAIN (rule trial)"));
+}
+
+static void
+test_global_log_only_blocks_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_reason why;
+	struct tapir_verdict v;
+
+	f->cfg.policy.log_only = true;
+	reload(f);
+	put(f, "d.example", S_DENY_A, 0, LATER, 0);
+	put(f, "a.example", S_ALLOW_A, 0, LATER, 0);
+	assert_int_equal(decide(f, "d.example", NOW, &why), TAPIR_ACTION_PASS);
+	assert_int_equal(why.would_action, TAPIR_ACTION_NODATA);
+	assert_true(why.would_fired & BIT(TAPIR_RULE_DENYLIST));
+	tapir_decide_verdict(f->p, f->db, "d.example", 9, NOW, &v);
+	assert_int_equal(v.would_action, TAPIR_ACTION_NODATA);
+	/* An allowlisted name is still PASSTHRU: nothing would block it. */
+	assert_int_equal(
+		decide(f, "a.example", NOW, &why), TAPIR_ACTION_PASSTHRU);
+}
+
+static void
+test_policy_rule_names(void **state)
+{
+	struct fixture *f = *state;
+
+	add_rule(f, "mine",
+		(struct tapir_named_rule){
+			.action = TAPIR_ACTION_DROP, .tags_min = 1 });
+	assert_string_equal(
+		tapir_policy_rule_name(f->p, TAPIR_RULE_NAMED), "mine");
+	assert_string_equal(tapir_policy_rule_name(f->p, TAPIR_RULE_DENYTAPIR),
+		"denytapir");
+}
+
 int
 main(void)
 {
@@ -890,6 +1082,15 @@ main(void)
 		T(test_reason_format_truncates_and_terminates),
 		cmocka_unit_test(test_rule_names),
 		T(test_decision_independent_of_insertion_order),
+		T(test_entry_action_replaces_denylist_action),
+		T(test_passthru_entry_acts_as_allowlist),
+		T(test_named_rule_counts_only_its_sources),
+		T(test_named_rule_tag_conditions),
+		T(test_named_rule_tags_from_other_source_and_any_min),
+		T(test_named_rule_on_lists_combines_with_denylist),
+		T(test_log_only_rule_would_block_but_passes),
+		T(test_global_log_only_blocks_nothing),
+		T(test_policy_rule_names),
 	};
 	/* One named test per row of the upstream matrix. */
 	struct CMUnitTest rows[N_ROWS];
