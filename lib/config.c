@@ -84,6 +84,7 @@ struct parser {
 	struct tapir_error *err;
 	struct tapir_config *cfg;
 	uint32_t tags_named; /* bits that "tags:" named */
+	bool policy_seen;    /* policy: read (here or from pop-policy.yaml) */
 };
 
 struct field;
@@ -1420,6 +1421,17 @@ static const struct field doubt_fields[] = {
 		SUB(denytapir_fields) },
 };
 
+/* A key of upstream's files that has no meaning here: checked to be a
+ * value, then ignored. */
+static int
+ignored_field(struct parser *p, yaml_node_t *v, const char *key,
+	const struct field *f, void *base)
+{
+	(void)f;
+	(void)base;
+	return check_tag(p, v, key);
+}
+
 #define NRULE(member) offsetof(struct tapir_named_rule, member)
 
 static const struct field named_rule_fields[] = {
@@ -1519,6 +1531,9 @@ static const struct field policy_fields[] = {
 		.off = CFG(policy.tapir_source) },
 	{ .name = "log-only", .fn = bool_field, .off = CFG(policy.log_only) },
 	{ .name = "rules", .fn = rules_field },
+	/* Upstream pop-policy.yaml's own log; this module logs through
+	 * Unbound. Accepted so that the file is read unchanged. */
+	{ .name = "logfile", .fn = ignored_field },
 };
 
 enum {
@@ -1545,6 +1560,10 @@ policy_section(struct parser *p, yaml_node_t *v, const char *key,
 	int rc, i;
 
 	(void)f;
+	if (p->policy_seen)
+		return fail(p, v, key,
+			"given twice (here and in upstream.policy's file)");
+	p->policy_seen = true;
 	if ((rc = walk_map(p, v, key, policy_fields, ARRAY_SIZE(policy_fields),
 		     cfg, true, nodes)) != 0)
 		return rc;
@@ -1692,6 +1711,299 @@ static const struct field control_fields[] = {
 };
 
 /* In processing order: tags before policy, sources before policy. */
+/*
+ * upstream: the upstream POP's own files, read unchanged.
+ *
+ *   upstream:
+ *     sources: /etc/dnstapir/pop-sources.yaml
+ *     policy: /etc/dnstapir/pop-policy.yaml
+ *
+ * pop-sources.yaml maps a key to each source: {active, name, description,
+ * type (the list), format, source (mqtt | file | xfr), topic, filename,
+ * upstream, zone, and keys of upstream's own machinery that mean nothing
+ * here}. An older shape lists the active keys in "active: [...]" beside
+ * them. pop-policy.yaml has this file's policy: shape (plus "logfile",
+ * ignored; "allowlist" as the allowlist's action). Errors name the
+ * upstream file and its line.
+ */
+typedef int (*sub_fn)(struct parser *sub, yaml_node_t *root);
+
+static int read_config_file(
+	const char *path, char **out, size_t *out_len, struct tapir_error *err);
+static int syntax_fail(
+	struct parser *p, const yaml_parser_t *yp, const char *buf, size_t len);
+static int check_one_document(
+	struct parser *p, yaml_parser_t *yp, const char *buf, size_t len);
+
+static int
+load_sub(struct parser *p, yaml_node_t *at, const char *key, const char *path,
+	sub_fn fn)
+{
+	struct parser sub = { .name = shown_name(path),
+		.err = p->err,
+		.cfg = p->cfg,
+		.tags_named = p->tags_named,
+		.policy_seen = p->policy_seen };
+	struct tapir_error ferr = { 0 };
+	yaml_parser_t yp;
+	yaml_document_t doc;
+	size_t len;
+	char *buf;
+	int rc;
+
+	if ((rc = read_config_file(path, &buf, &len, &ferr)) != 0)
+		return fail(p, at, key, "%s", ferr.text);
+	if (!yaml_parser_initialize(&yp)) {
+		free(buf);
+		return nomem(p);
+	}
+	yaml_parser_set_input_string(&yp, (const unsigned char *)buf, len);
+	if (!yaml_parser_load(&yp, &doc)) {
+		rc = syntax_fail(&sub, &yp, buf, len);
+	} else {
+		sub.doc = &doc;
+		sub.root = yaml_document_get_root_node(&doc);
+		if ((rc = check_one_document(&sub, &yp, buf, len)) == 0)
+			rc = fn(&sub, sub.root);
+		yaml_document_delete(&doc);
+	}
+	yaml_parser_delete(&yp);
+	free(buf);
+	p->policy_seen = sub.policy_seen;
+	return rc;
+}
+
+static const struct field up_source_fields[] = {
+	{ .name = "active" },
+	{ .name = "name", .flags = F_REQUIRED },
+	{ .name = "description" },
+	{ .name = "type", .flags = F_REQUIRED },
+	{ .name = "format" },
+	{ .name = "source", .flags = F_REQUIRED },
+	{ .name = "topic" },
+	{ .name = "filename" },
+	{ .name = "upstream" },
+	{ .name = "zone" },
+	{ .name = "validatorkey" },
+	{ .name = "immutable" },
+	{ .name = "bootstrap" },
+	{ .name = "bootstrapurl" },
+	{ .name = "bootstrapkey" },
+};
+
+enum {
+	U_ACTIVE,
+	U_NAME,
+	U_DESCRIPTION,
+	U_TYPE,
+	U_FORMAT,
+	U_SOURCE,
+	U_TOPIC,
+	U_FILENAME,
+};
+
+static bool
+in_active_list(struct parser *p, yaml_node_t *list, const char *ks, size_t klen)
+{
+	for (yaml_node_item_t *it = list->data.sequence.items.start;
+		it < list->data.sequence.items.top; it++) {
+		yaml_node_t *n = get_node(p, *it);
+		if (n && n->type == YAML_SCALAR_NODE &&
+			n->data.scalar.length == klen &&
+			!memcmp(scalar_text(n), ks, klen))
+			return true;
+	}
+	return false;
+}
+
+static int
+up_source(struct parser *p, yaml_node_t *item, const char *ikey)
+{
+	struct tapir_config *cfg = p->cfg;
+	yaml_node_t *nodes[NODES_MAX];
+	struct tapir_source_config *src;
+	char k[KEY_MAX], ex[EXCERPT_MAX + 4];
+	bool active = true;
+	const char *how, *fmt = NULL;
+	size_t len;
+	int rc;
+
+	if ((rc = walk_map(p, item, ikey, up_source_fields,
+		     ARRAY_SIZE(up_source_fields), NULL, false, nodes)) != 0)
+		return rc;
+	if (nodes[U_ACTIVE]) {
+		struct field bf = { .off = 0 };
+		make_key(k, ikey, "active");
+		if ((rc = bool_field(p, nodes[U_ACTIVE], k, &bf, &active)) != 0)
+			return rc;
+		if (!active)
+			return 0;
+	}
+	if (cfg->n_sources == TAPIR_MAX_SOURCES)
+		return fail(p, item, ikey, "more than %d sources",
+			TAPIR_MAX_SOURCES);
+	src = &cfg->sources[cfg->n_sources++];
+	make_key(k, ikey, "name");
+	{
+		struct field nf = { .off = SRC(name) };
+		if ((rc = ident_field(p, nodes[U_NAME], k, &nf, src)) != 0)
+			return rc;
+	}
+	make_key(k, ikey, "type");
+	if ((rc = list_field(p, nodes[U_TYPE], k, NULL, src)) != 0)
+		return rc;
+	if (nodes[U_FORMAT]) {
+		make_key(k, ikey, "format");
+		if ((rc = get_text(p, nodes[U_FORMAT], k, &fmt, &len)) != 0)
+			return rc;
+	}
+	make_key(k, ikey, "source");
+	if ((rc = get_text(p, nodes[U_SOURCE], k, &how, &len)) != 0)
+		return rc;
+	if (!strcmp(how, "mqtt")) {
+		src->type = TAPIR_SOURCE_MQTT;
+		make_key(k, ikey, "topic");
+		if (!nodes[U_TOPIC])
+			return fail(p, item, k,
+				"missing (required for mqtt sources)");
+		if ((rc = add_topic(p, nodes[U_TOPIC], k, src)) != 0)
+			return rc;
+	} else if (!strcmp(how, "file")) {
+		src->type = TAPIR_SOURCE_FILE;
+		make_key(k, ikey, "filename");
+		if (!nodes[U_FILENAME])
+			return fail(p, item, k,
+				"missing (required for file sources)");
+		{
+			struct field pf = { .off = SRC(path) };
+			if ((rc = str_field(
+				     p, nodes[U_FILENAME], k, &pf, src)) != 0)
+				return rc;
+		}
+		make_key(k, ikey, "format");
+		if (!fmt || !strcmp(fmt, "domains")) {
+			src->format = 0;
+		} else if (!strcmp(fmt, "csv")) {
+			/* Upstream's CSV: a header row, the name second. */
+			src->format = 2;
+			src->csv_header = true;
+			src->csv_column = 2;
+		} else {
+			return fail(p, nodes[U_FORMAT], k,
+				"'%s' files are not supported (domains, csv)",
+				excerpt(ex, fmt, strlen(fmt)));
+		}
+		src->refresh = 10;
+		src->max_size = (size_t)256 << 20;
+	} else if (!strcmp(how, "xfr")) {
+		return fail(p, nodes[U_SOURCE], k,
+			"'xfr' sources are not supported yet");
+	} else {
+		return fail(p, nodes[U_SOURCE], k,
+			"must be mqtt, file or xfr, not '%s'",
+			excerpt(ex, how, len));
+	}
+	for (size_t j = 0; j + 1 < cfg->n_sources; j++)
+		if (!strcmp(cfg->sources[j].name, src->name)) {
+			make_key(k, ikey, "name");
+			return fail(p, nodes[U_NAME], k,
+				"duplicate source name '%s'", src->name);
+		}
+	return 0;
+}
+
+static int
+up_sources_root(struct parser *sub, yaml_node_t *root)
+{
+	static const struct field f[] = { { .name = "sources",
+		.flags = F_REQUIRED } };
+	yaml_node_t *nodes[NODES_MAX], *v, *active = NULL;
+	char ikey[KEY_MAX], ex[EXCERPT_MAX + 4];
+	int rc;
+
+	if ((rc = walk_map(sub, root, "", f, 1, NULL, false, nodes)) != 0)
+		return rc;
+	v = nodes[0];
+	if (is_null(v))
+		return 0;
+	if (v->type != YAML_MAPPING_NODE)
+		return fail(sub, v, "sources",
+			"must be a mapping of sources, not %s", node_kind(v));
+	for (yaml_node_pair_t *pair = v->data.mapping.pairs.start;
+		pair < v->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = get_node(sub, pair->key);
+		yaml_node_t *val = get_node(sub, pair->value);
+		if (k && val && k->type == YAML_SCALAR_NODE &&
+			!strcmp(scalar_text(k), "active") &&
+			val->type == YAML_SEQUENCE_NODE)
+			active = val;
+	}
+	for (yaml_node_pair_t *pair = v->data.mapping.pairs.start;
+		pair < v->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = get_node(sub, pair->key);
+		yaml_node_t *val = get_node(sub, pair->value);
+		const char *ks;
+		size_t klen;
+		if (!k || !val || k->type != YAML_SCALAR_NODE)
+			return fail(sub, v, "sources", "malformed mapping");
+		ks = scalar_text(k);
+		klen = k->data.scalar.length;
+		if (val == active)
+			continue;
+		snprintf(ikey, sizeof(ikey), "sources.%s",
+			excerpt(ex, ks, klen));
+		if (active && !in_active_list(sub, active, ks, klen))
+			continue;
+		if ((rc = up_source(sub, val, ikey)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int
+up_policy_root(struct parser *sub, yaml_node_t *root)
+{
+	static const struct field f[] = {
+		{ .name = "policy", .fn = policy_section, .flags = F_REQUIRED }
+	};
+	yaml_node_t *nodes[NODES_MAX];
+
+	return walk_map(sub, root, "", f, 1, sub->cfg, true, nodes);
+}
+
+static int
+upstream_section(struct parser *p, yaml_node_t *v, const char *key,
+	const struct field *f, void *base)
+{
+	static const struct field fields[] = { { .name = "sources" },
+		{ .name = "policy" } };
+	yaml_node_t *nodes[NODES_MAX];
+	char k[KEY_MAX];
+	const char *path;
+	size_t len;
+	int rc;
+
+	(void)f;
+	(void)base;
+	if ((rc = walk_map(p, v, key, fields, 2, NULL, false, nodes)) != 0)
+		return rc;
+	if (nodes[0]) {
+		make_key(k, key, "sources");
+		if ((rc = get_text(p, nodes[0], k, &path, &len)) != 0 ||
+			(rc = load_sub(
+				 p, nodes[0], k, path, up_sources_root)) != 0)
+			return rc;
+	}
+	if (nodes[1]) {
+		make_key(k, key, "policy");
+		if ((rc = get_text(p, nodes[1], k, &path, &len)) != 0 ||
+			(rc = load_sub(p, nodes[1], k, path, up_policy_root)) !=
+				0)
+			return rc;
+	}
+	return 0;
+}
+
 static const struct field top_fields[] = {
 	{ .name = "tags", .fn = tags_section },
 	{ .name = "mqtt", .fn = mqtt_section, .flags = F_REQUIRED },
@@ -1700,6 +2012,8 @@ static const struct field top_fields[] = {
 		.off = CFG(keys_file),
 		.flags = F_REQUIRED },
 	{ .name = "sources", .fn = sources_section },
+	/* After sources (adds to them), before policy (may provide it). */
+	{ .name = "upstream", .fn = upstream_section },
 	{ .name = "policy", .fn = policy_section },
 	{ .name = "answer", .fn = map_field, SUB(answer_fields) },
 	{ .name = "limits", .fn = map_field, SUB(limits_fields) },
@@ -1838,6 +2152,9 @@ tapir_action_from_str(const char *s)
 	for (int a = TAPIR_ACTION_PASSTHRU; a < TAPIR_ACTION_COUNT; a++)
 		if (!strcasecmp(s, action_names[a]))
 			return a;
+	/* Upstream's pop-policy.yaml writes the allowlist's action so. */
+	if (!strcasecmp(s, "allowlist"))
+		return TAPIR_ACTION_PASSTHRU;
 	return -1;
 }
 
@@ -1904,30 +2221,27 @@ out_destroy:
 	return cfg;
 }
 
-struct tapir_config *
-tapir_config_load(const char *path, struct tapir_error *err)
+/* A whole configuration file into *buf (malloc'd), at most
+ * CONFIG_MAX_SIZE bytes. */
+static int
+read_config_file(
+	const char *path, char **out, size_t *out_len, struct tapir_error *err)
 {
-	struct tapir_config *cfg = NULL;
 	size_t len = 0, cap = 4096;
 	char *buf, *nbuf;
-	int fd, e;
+	int fd, e, rc = 0;
 
-	if (err)
-		memset(err, 0, sizeof(*err));
-	if (!path) {
-		tapir_error_set(err, TAPIR_EINVAL, 0, "no configuration file");
-		return NULL;
-	}
+	*out = NULL;
+	*out_len = 0;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 		e = errno;
-		tapir_error_set(err, TAPIR_EIO, 0, "%s: %s", shown_name(path),
-			strerror(e));
-		return NULL;
+		return tapir_error_set(err, TAPIR_EIO, 0, "%s: %s",
+			shown_name(path), strerror(e));
 	}
 	if (!(buf = malloc(cap))) {
-		tapir_error_set(err, TAPIR_ENOMEM, 0, "%s: out of memory",
-			shown_name(path));
-		goto out_close;
+		close(fd);
+		return tapir_error_set(err, TAPIR_ENOMEM, 0,
+			"%s: out of memory", shown_name(path));
 	}
 	/* Reads one byte past the limit, to tell "exactly 1 MiB" from
 	 * "larger". */
@@ -1936,17 +2250,17 @@ tapir_config_load(const char *path, struct tapir_error *err)
 
 		if (len == cap) {
 			if (cap > CONFIG_MAX_SIZE) {
-				tapir_error_set(err, TAPIR_ETOOBIG, 0,
+				rc = tapir_error_set(err, TAPIR_ETOOBIG, 0,
 					"%s: larger than %d bytes",
 					shown_name(path), CONFIG_MAX_SIZE);
-				goto out_free;
+				break;
 			}
 			cap = cap * 2 > CONFIG_MAX_SIZE ? CONFIG_MAX_SIZE + 1
 							: cap * 2;
 			if (!(nbuf = realloc(buf, cap))) {
-				tapir_error_set(err, TAPIR_ENOMEM, 0,
+				rc = tapir_error_set(err, TAPIR_ENOMEM, 0,
 					"%s: out of memory", shown_name(path));
-				goto out_free;
+				break;
 			}
 			buf = nbuf;
 		}
@@ -1955,19 +2269,41 @@ tapir_config_load(const char *path, struct tapir_error *err)
 			continue;
 		if (n < 0) {
 			e = errno;
-			tapir_error_set(err, TAPIR_EIO, 0, "%s: %s",
+			rc = tapir_error_set(err, TAPIR_EIO, 0, "%s: %s",
 				shown_name(path), strerror(e));
-			goto out_free;
+			break;
 		}
 		if (n == 0)
 			break;
 		len += (size_t)n;
 	}
-	cfg = tapir_config_parse(buf, len, path, err);
-out_free:
-	free(buf);
-out_close:
 	close(fd);
+	if (rc != 0) {
+		free(buf);
+		return rc;
+	}
+	*out = buf;
+	*out_len = len;
+	return 0;
+}
+
+struct tapir_config *
+tapir_config_load(const char *path, struct tapir_error *err)
+{
+	struct tapir_config *cfg;
+	size_t len;
+	char *buf;
+
+	if (err)
+		memset(err, 0, sizeof(*err));
+	if (!path) {
+		tapir_error_set(err, TAPIR_EINVAL, 0, "no configuration file");
+		return NULL;
+	}
+	if (read_config_file(path, &buf, &len, err) != 0)
+		return NULL;
+	cfg = tapir_config_parse(buf, len, path, err);
+	free(buf);
 	return cfg;
 }
 

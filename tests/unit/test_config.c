@@ -1389,6 +1389,100 @@ test_destroy_accepts_null(void **state)
 	tapir_config_destroy(NULL);
 }
 
+static char *
+example_path(char *buf, size_t size, const char *rel)
+{
+	const char *srcdir = getenv("srcdir");
+
+	snprintf(buf, size, "%s/%s", srcdir ? srcdir : ".", rel);
+	return buf;
+}
+
+static void
+test_upstream_files_are_read_unchanged(void **state)
+{
+	struct tapir_error err = { 0 };
+	struct tapir_config *cfg;
+	char srcs[1024], pol[1024], yaml[4096];
+	int i;
+
+	(void)state;
+	snprintf(yaml, sizeof(yaml),
+		BASE "upstream:\n  sources: %s\n  policy: %s\n",
+		example_path(srcs, sizeof(srcs),
+			"examples/upstream/pop-sources.yaml"),
+		example_path(
+			pol, sizeof(pol), "examples/upstream/pop-policy.yaml"));
+	cfg = tapir_config_parse(yaml, strlen(yaml), "t.yaml", &err);
+	if (!cfg)
+		fail_msg("%s", err.text);
+	/* The inactive xfr source is left out. */
+	assert_int_equal(cfg->n_sources, 3);
+	i = tapir_config_source_index(cfg, "dns-tapir");
+	assert_true(i >= 0);
+	assert_int_equal(cfg->sources[i].type, TAPIR_SOURCE_MQTT);
+	assert_int_equal(cfg->sources[i].list, TAPIR_LIST_DOUBT);
+	assert_string_equal(
+		cfg->sources[i].topics[0], "observations/down/tapir-pop");
+	i = tapir_config_source_index(cfg, "local-allowlist");
+	assert_int_equal(cfg->sources[i].type, TAPIR_SOURCE_FILE);
+	assert_int_equal(cfg->sources[i].list, TAPIR_LIST_ALLOW);
+	assert_string_equal(
+		cfg->sources[i].path, "/etc/dnstapir/allowlist.txt");
+	i = tapir_config_source_index(cfg, "partner-feed");
+	assert_int_equal(cfg->sources[i].format, 2);
+	assert_true(cfg->sources[i].csv_header);
+	assert_int_equal(cfg->sources[i].csv_column, 2);
+	assert_int_equal(cfg->policy.denylist_action, TAPIR_ACTION_NXDOMAIN);
+	assert_true(cfg->policy.numsources.enabled);
+	assert_int_equal(cfg->policy.numsources.limit, 2);
+	assert_int_equal(cfg->policy.numtapirtags.action, TAPIR_ACTION_DROP);
+	assert_int_equal(cfg->policy.denytapir.tags, (1u << 4) | (1u << 2));
+	assert_int_equal(cfg->policy.denytapir.action, TAPIR_ACTION_DROP);
+	tapir_config_destroy(cfg);
+}
+
+static void
+test_upstream_errors_name_the_upstream_file(void **state)
+{
+	struct tapir_error err = { 0 };
+	char path[] = "/tmp/tapir-up-XXXXXX";
+	char yaml[512];
+	const char *bad = "sources:\n  x:\n    name: x\n    type: doubtlist\n"
+			  "    source: carrier-pigeon\n";
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, bad, strlen(bad)), (ssize_t)strlen(bad));
+	close(fd);
+	snprintf(yaml, sizeof(yaml), BASE "upstream:\n  sources: %s\n", path);
+	assert_null(tapir_config_parse(yaml, strlen(yaml), "t.yaml", &err));
+	assert_non_null(strstr(err.text, ":5: sources.x.source: must be mqtt, "
+					 "file or xfr, not 'carrier-pigeon'"));
+	snprintf(yaml, sizeof(yaml),
+		BASE "upstream:\n  sources: /nonexistent/pop-sources.yaml\n");
+	assert_null(tapir_config_parse(yaml, strlen(yaml), "t.yaml", &err));
+	assert_non_null(strstr(err.text, "t.yaml:5: upstream.sources:"));
+	assert_non_null(strstr(err.text, "No such file"));
+	unlink(path);
+}
+
+static void
+test_policy_given_twice_is_refused(void **state)
+{
+	struct tapir_error err = { 0 };
+	char pol[1024], yaml[2048];
+
+	(void)state;
+	snprintf(yaml, sizeof(yaml),
+		BASE_SRC "upstream:\n  policy: %s\npolicy:\n  log-only: yes\n",
+		example_path(
+			pol, sizeof(pol), "examples/upstream/pop-policy.yaml"));
+	assert_null(tapir_config_parse(yaml, strlen(yaml), "t.yaml", &err));
+	assert_non_null(strstr(err.text, "policy: given twice"));
+}
+
 int
 main(void)
 {
@@ -1417,6 +1511,9 @@ main(void)
 		cmocka_unit_test(test_file_source_needs_path_and_no_topics),
 		cmocka_unit_test(test_named_rules),
 		cmocka_unit_test(test_named_rule_errors),
+		cmocka_unit_test(test_upstream_files_are_read_unchanged),
+		cmocka_unit_test(test_upstream_errors_name_the_upstream_file),
+		cmocka_unit_test(test_policy_given_twice_is_refused),
 		cmocka_unit_test(test_too_many_sources),
 		cmocka_unit_test(test_bad_action_is_named),
 		cmocka_unit_test(test_actions_are_case_insensitive),
