@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "lib/db.h"
 #include "lib/engine.h"
@@ -23,11 +24,19 @@
 #include "lib/msg.h"
 #include "lib/name.h"
 #include "lib/purge.h"
+#include "lib/listfile.h"
+#include "lib/state.h"
 
 #define ANSWER_SLOTS	      64
 #define EXPIRE_SLOTS_PER_PASS 65536
 #define KEYS_RETRY_MS	      30000
 #define LOG_INTERVAL_MS	      10000
+#define STATE_SAVE_MS	      60000
+#define STATE_FILE	      "tapir-pop.state"
+/* A file load that changes more names than this flushes Unbound's whole
+ * cache once instead of name by name. */
+#define PURGE_BATCH_MAX	      1000
+#define FILE_ERRORS_LOGGED    5
 
 static const char *const counter_names[TAPIR_C_COUNT] = {
 	[TAPIR_C_MSG_RECEIVED] = "msg.received",
@@ -53,6 +62,12 @@ static const char *const counter_names[TAPIR_C_COUNT] = {
 	[TAPIR_C_ENTRY_EXPIRED] = "entry.expired",
 	[TAPIR_C_MQTT_CONNECTS] = "mqtt.connects",
 	[TAPIR_C_MQTT_DISCONNECTS] = "mqtt.disconnects",
+	[TAPIR_C_FILE_LOADS] = "file.loads",
+	[TAPIR_C_FILE_FAILURES] = "file.failures",
+	[TAPIR_C_FILE_BAD_LINES] = "file.bad_lines",
+	[TAPIR_C_STATE_SAVES] = "state.saves",
+	[TAPIR_C_STATE_LOADED] = "state.loaded",
+	[TAPIR_C_STATE_FAILURES] = "state.failures",
 };
 
 const char *
@@ -66,6 +81,20 @@ struct qmsg {
 	size_t len;
 	char *topic; /* points into data, after the payload */
 	char data[];
+};
+
+/* What the writer knows of a file source; text covered by slock. */
+struct file_state {
+	bool loaded;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+	int64_t next_check_ms;
+	uint32_t generation; /* the `added` stamp of the last load */
+	size_t names, bad_lines;
+	int64_t loaded_at;
+	char error[200]; /* last failure, "" after a good load */
 };
 
 /* Answer counters, one cache line per worker thread. */
@@ -108,6 +137,14 @@ struct tapir_engine {
 
 	pthread_t writer;
 	bool writer_running;
+
+	/* Writer-owned; the status command reads them under slock. */
+	pthread_mutex_t slock;
+	struct file_state files[TAPIR_MAX_SOURCES];
+	char *state_path;
+	bool state_dirty;
+	int64_t state_saved_ms;
+	int64_t state_saved_at;
 
 	_Atomic uint64_t counters[TAPIR_C_COUNT];
 	struct answer_slot answers[ANSWER_SLOTS];
@@ -169,6 +206,7 @@ engine_alloc(void)
 		return NULL;
 	pthread_mutex_init(&e->qlock, NULL);
 	pthread_cond_init(&e->qcond, NULL);
+	pthread_mutex_init(&e->slock, NULL);
 	e->now = tapir_now;
 	e->started = tapir_now();
 	snprintf(e->mqtt_state, sizeof(e->mqtt_state), "not started");
@@ -202,6 +240,13 @@ engine_setup(struct tapir_engine *e)
 		return TAPIR_ENOMEM;
 	if (!(e->db = tapir_db_create(e->cfg->limits.max_entries)))
 		return TAPIR_ENOMEM;
+	if (e->cfg->state_dir) {
+		size_t n = strlen(e->cfg->state_dir) + sizeof(STATE_FILE) + 2;
+		if (!(e->state_path = malloc(n)))
+			return TAPIR_ENOMEM;
+		snprintf(e->state_path, n, "%s/%s", e->cfg->state_dir,
+			STATE_FILE);
+	}
 	load_keys(e);
 	return 0;
 }
@@ -335,6 +380,293 @@ purge_if_blocked(
 		(void)tapir_purger_push(e->purger, name);
 }
 
+/* Feeds whose decisions persist: the broker does not re-send them. */
+static bool
+want_persisted(void *arg, uint16_t source)
+{
+	const struct tapir_config *cfg = arg;
+
+	return source < cfg->n_sources &&
+	       cfg->sources[source].type == TAPIR_SOURCE_MQTT;
+}
+
+static void
+state_save(struct tapir_engine *e)
+{
+	struct tapir_error err = { 0 };
+	size_t saved = 0;
+
+	if (!e->state_path)
+		return;
+	if (tapir_state_save(e->db, e->cfg, e->state_path, e->now(),
+		    want_persisted, e->cfg, &saved, &err) != 0) {
+		count(e, TAPIR_C_STATE_FAILURES, 1);
+		log_reject(e, TAPIR_C_STATE_FAILURES, "saving %s: %s",
+			e->state_path, err.text);
+		return;
+	}
+	count(e, TAPIR_C_STATE_SAVES, 1);
+	e->state_dirty = false;
+	e->state_saved_ms = tapir_monotonic_ms();
+	pthread_mutex_lock(&e->slock);
+	e->state_saved_at = tapir_now();
+	pthread_mutex_unlock(&e->slock);
+	tapir_log(TAPIR_LOG_DEBUG, "state: saved %zu entries to %s", saved,
+		e->state_path);
+}
+
+static void
+state_load(struct tapir_engine *e)
+{
+	struct tapir_error err = { 0 };
+	size_t loaded = 0, expired = 0, other = 0;
+	int rc;
+
+	if (!e->state_path)
+		return;
+	rc = tapir_state_load(e->db, e->cfg, e->state_path, e->now(), &loaded,
+		&expired, &other, &err);
+	if (rc == TAPIR_ENOENT) {
+		tapir_log(TAPIR_LOG_INFO, "state: no %s yet", e->state_path);
+		return;
+	}
+	if (rc != 0) {
+		/* Corrupt or unreadable: start without it, never fail. */
+		count(e, TAPIR_C_STATE_FAILURES, 1);
+		tapir_log(TAPIR_LOG_ERR, "state: ignoring %s: %s",
+			e->state_path, err.text);
+		return;
+	}
+	count(e, TAPIR_C_STATE_LOADED, loaded);
+	tapir_log(TAPIR_LOG_INFO,
+		"state: %zu entries from %s (%zu expired, %zu of sources no "
+		"longer configured)",
+		loaded, e->state_path, expired, other);
+}
+
+struct file_load {
+	struct tapir_engine *e;
+	int src;
+	uint32_t generation;
+	size_t names, logged;
+	size_t n_purge;
+	bool purge_all;
+	char (*purge)[TAPIR_NAME_BUFSIZE];
+};
+
+static int
+file_record(void *arg, const struct tapir_file_record *r)
+{
+	struct file_load *fl = arg;
+	struct tapir_engine *e = fl->e;
+	const struct tapir_source_config *sc = &e->cfg->sources[fl->src];
+	uint8_t flags = r->subtree ? TAPIR_ENTRY_SUBTREE : 0;
+	struct tapir_entry ent = {
+		.expiry = TAPIR_EXPIRY_NEVER,
+		.added = fl->generation,
+		.source = (uint16_t)fl->src,
+		.list = (uint8_t)sc->list,
+	};
+	const struct tapir_entry *old;
+	bool known = false;
+	unsigned tok;
+	size_t n;
+
+	if (r->action != TAPIR_ACTION_PASS)
+		flags |= (uint8_t)(r->action << TAPIR_ENTRY_ACTION_SHIFT);
+	ent.flags = flags;
+	tok = tapir_db_read_begin(e->db);
+	if ((old = tapir_db_find(e->db, r->name, r->len, &n)))
+		for (size_t i = 0; i < n && !known; i++)
+			known = old[i].source == fl->src &&
+				old[i].flags == flags;
+	tapir_db_read_end(e->db, tok);
+	if (tapir_db_set(e->db, r->name, r->len, &ent) != 0) {
+		count(e, TAPIR_C_ENTRY_DB_FULL, 1);
+		log_reject(e, TAPIR_C_ENTRY_DB_FULL, "source %s: %s", sc->name,
+			r->name);
+		return 0;
+	}
+	fl->names++;
+	/* Only names new to this source can sit in the cache as allowed. */
+	if (!known && e->purger && !fl->purge_all) {
+		if (fl->n_purge == PURGE_BATCH_MAX)
+			fl->purge_all = true;
+		else
+			snprintf(fl->purge[fl->n_purge++], TAPIR_NAME_BUFSIZE,
+				"%s", r->name);
+	}
+	return 0;
+}
+
+static void
+file_error(void *arg, unsigned line, const char *reason)
+{
+	struct file_load *fl = arg;
+	const struct tapir_source_config *sc = &fl->e->cfg->sources[fl->src];
+
+	if (fl->logged++ < FILE_ERRORS_LOGGED)
+		tapir_log(TAPIR_LOG_WARN, "source %s: %s:%u: %s (line skipped)",
+			sc->name, sc->path, line, reason);
+}
+
+struct stale {
+	uint16_t src;
+	uint32_t generation;
+	size_t n, cap;
+	struct {
+		char name[TAPIR_NAME_BUFSIZE];
+		uint8_t flags;
+	} * v;
+};
+
+static int
+find_stale(void *arg, const char *name, size_t len, const struct tapir_entry *e,
+	size_t n)
+{
+	struct stale *st = arg;
+
+	for (size_t i = 0; i < n; i++) {
+		if (e[i].source != st->src || e[i].added == st->generation)
+			continue;
+		if (st->n == st->cap) {
+			size_t cap = st->cap ? st->cap * 2 : 256;
+			void *v = realloc(st->v, cap * sizeof(*st->v));
+			if (!v)
+				return -1;
+			st->v = v;
+			st->cap = cap;
+		}
+		memcpy(st->v[st->n].name, name, len + 1);
+		st->v[st->n].flags = e[i].flags;
+		st->n++;
+	}
+	return 0;
+}
+
+/*
+ * (Re)load a file source when it changed. The new lines are applied over
+ * the old ones (a name in both files never passes through "absent"), then
+ * entries the new file no longer has are removed. A file that cannot be
+ * read keeps its last good data; a bad line is reported and skipped.
+ */
+static void
+file_check(struct tapir_engine *e, int src, bool force)
+{
+	const struct tapir_source_config *sc = &e->cfg->sources[src];
+	struct file_state *fs = &e->files[src];
+	struct tapir_file_opts opts = {
+		.format = (enum tapir_file_format)sc->format,
+		.csv_column = sc->csv_column,
+		.csv_header = sc->csv_header,
+		.csv_delim = sc->csv_delim,
+		.origin = sc->origin[0] ? sc->origin : NULL,
+	};
+	struct file_load fl = { .e = e, .src = src };
+	struct tapir_file_stats st = { 0 };
+	struct tapir_error err = { 0 };
+	struct stale stale = { .src = (uint16_t)src };
+	int64_t t0 = tapir_monotonic_ms();
+	struct stat sb;
+	int rc;
+
+	if (!force && t0 < fs->next_check_ms)
+		return;
+	fs->next_check_ms = t0 + (int64_t)sc->refresh * 1000;
+	if (stat(sc->path, &sb) != 0) {
+		snprintf(err.text, sizeof(err.text), "%s: %s", sc->path,
+			strerror(errno));
+		goto failed;
+	}
+	if (fs->loaded && sb.st_dev == fs->dev && sb.st_ino == fs->ino &&
+		sb.st_size == fs->size &&
+		sb.st_mtim.tv_sec == fs->mtime.tv_sec &&
+		sb.st_mtim.tv_nsec == fs->mtime.tv_nsec)
+		return;
+	/* A stamp that differs from every earlier load of this source. */
+	fl.generation = (uint32_t)tapir_now();
+	if (fl.generation <= fs->generation)
+		fl.generation = fs->generation + 1;
+	if (e->purger &&
+		!(fl.purge = malloc(PURGE_BATCH_MAX * sizeof(*fl.purge))))
+		fl.purge_all = true;
+	rc = tapir_file_parse_path(sc->path, sc->max_size, &opts, file_record,
+		file_error, &fl, &st, &err);
+	if (rc != 0) {
+		/* Nothing was read: the old entries all stay. Records
+		 * already applied from a partial read are harmless (they
+		 * were in the file) and go with the next good load. */
+		free(fl.purge);
+		goto failed;
+	}
+	stale.generation = fl.generation;
+	if (tapir_db_walk(e->db, find_stale, &stale) == 0)
+		for (size_t i = 0; i < stale.n; i++)
+			if (tapir_db_remove(e->db, stale.v[i].name,
+				    strlen(stale.v[i].name), (uint16_t)src,
+				    stale.v[i].flags) != 0)
+				continue;
+	tapir_db_commit(e->db);
+	if (e->purger) {
+		if (fl.purge_all)
+			(void)tapir_purger_push(e->purger, "");
+		else
+			for (size_t i = 0; i < fl.n_purge; i++)
+				purge_if_blocked(
+					e, fl.purge[i], true, e->now());
+	}
+	free(fl.purge);
+	count(e, TAPIR_C_FILE_LOADS, 1);
+	count(e, TAPIR_C_FILE_BAD_LINES, st.errors);
+	pthread_mutex_lock(&e->slock);
+	fs->loaded = true;
+	fs->dev = sb.st_dev;
+	fs->ino = sb.st_ino;
+	fs->size = sb.st_size;
+	fs->mtime = sb.st_mtim;
+	fs->generation = fl.generation;
+	fs->names = fl.names;
+	fs->bad_lines = st.errors;
+	fs->loaded_at = tapir_now();
+	fs->error[0] = '\0';
+	pthread_mutex_unlock(&e->slock);
+	tapir_log(TAPIR_LOG_INFO,
+		"source %s: %zu names from %s (%zu removed, %zu bad lines, %zu "
+		"skipped) in %lld ms",
+		sc->name, fl.names, sc->path, stale.n, st.errors, st.skipped,
+		(long long)(tapir_monotonic_ms() - t0));
+	free(stale.v);
+	return;
+
+failed:
+	free(stale.v);
+	count(e, TAPIR_C_FILE_FAILURES, 1);
+	pthread_mutex_lock(&e->slock);
+	snprintf(fs->error, sizeof(fs->error), "%s", err.text);
+	pthread_mutex_unlock(&e->slock);
+	log_reject(e, TAPIR_C_FILE_FAILURES,
+		"source %s: %s; keeping its last good data", sc->name,
+		err.text);
+}
+
+static void
+files_check(struct tapir_engine *e, bool force)
+{
+	for (size_t i = 0; i < e->cfg->n_sources; i++)
+		if (e->cfg->sources[i].type == TAPIR_SOURCE_FILE)
+			file_check(e, (int)i, force);
+}
+
+static void
+on_expired(void *arg, const char *name, size_t len)
+{
+	struct tapir_engine *e = arg;
+
+	/* An expired allowlist entry can turn a name into a block. */
+	(void)len;
+	purge_if_blocked(e, name, false, e->now());
+}
+
 static void
 apply(struct tapir_engine *e, int src, const struct tapir_msg *msg)
 {
@@ -460,6 +792,7 @@ tapir_engine_process(struct tapir_engine *e, const char *topic,
 	}
 	apply(e, src, &msg);
 	tapir_msg_clear(&msg);
+	e->state_dirty = true;
 	count(e, TAPIR_C_MSG_ACCEPTED, 1);
 	return 0;
 }
@@ -480,6 +813,14 @@ writer_main(void *arg)
 {
 	struct tapir_engine *e = arg;
 	int64_t last_expire = 0;
+
+	/* Before the first message: what the last load knew, and the files.
+	 * Unbound answers meanwhile (passing what is not loaded yet). */
+	state_load(e);
+	files_check(e, true);
+	tapir_db_commit(e->db);
+	publish_db_stats(e);
+	e->state_saved_ms = tapir_monotonic_ms();
 
 	for (;;) {
 		struct qmsg *batch;
@@ -509,10 +850,15 @@ writer_main(void *arg)
 		}
 		if (tapir_monotonic_ms() - last_expire >= 1000) {
 			size_t n = tapir_db_expire(e->db, e->now(),
-				EXPIRE_SLOTS_PER_PASS, NULL, NULL);
+				EXPIRE_SLOTS_PER_PASS, on_expired, e);
 			count(e, TAPIR_C_ENTRY_EXPIRED, n);
 			last_expire = tapir_monotonic_ms();
+			files_check(e, false);
 		}
+		if (e->state_dirty &&
+			tapir_monotonic_ms() - e->state_saved_ms >=
+				STATE_SAVE_MS)
+			state_save(e);
 		tapir_db_commit(e->db);
 		publish_db_stats(e);
 	}
@@ -650,7 +996,11 @@ tapir_engine_destroy(struct tapir_engine *e)
 		pthread_mutex_unlock(&e->qlock);
 		pthread_join(e->writer, NULL);
 	}
-	/* The writer is gone: nothing pushes to the purger any more. */
+	/* The writer is gone: save what the feed gave, for the next load
+	 * (Unbound's reload unloads this module). */
+	if (e->writer_running && e->state_dirty)
+		state_save(e);
+	/* Nothing pushes to the purger any more. */
 	tapir_purger_destroy(e->purger);
 	free(e->purge_endpoint);
 	while ((q = e->qhead)) {
@@ -663,6 +1013,8 @@ tapir_engine_destroy(struct tapir_engine *e)
 	tapir_config_destroy(e->cfg);
 	pthread_cond_destroy(&e->qcond);
 	pthread_mutex_destroy(&e->qlock);
+	pthread_mutex_destroy(&e->slock);
+	free(e->state_path);
 	free(e->config_path);
 	free(e);
 }
@@ -789,10 +1141,26 @@ cmd_status(struct tapir_engine *e, struct tapir_buf *out)
 		e->purger ? e->purge_endpoint : "");
 	tapir_buf_printf(out, "db.names: %zu\ndb.entries: %zu\n",
 		atomic_load(&e->db_names), atomic_load(&e->db_entries));
-	for (size_t i = 0; i < cfg->n_sources; i++)
-		tapir_buf_printf(out, "source: %s list=%s type=mqtt\n",
-			cfg->sources[i].name,
-			tapir_list_str(cfg->sources[i].list));
+	pthread_mutex_lock(&e->slock);
+	for (size_t i = 0; i < cfg->n_sources; i++) {
+		const struct tapir_source_config *sc = &cfg->sources[i];
+		const struct file_state *fs = &e->files[i];
+		if (sc->type != TAPIR_SOURCE_FILE) {
+			tapir_buf_printf(out, "source: %s list=%s type=mqtt\n",
+				sc->name, tapir_list_str(sc->list));
+			continue;
+		}
+		tapir_buf_printf(out,
+			"source: %s list=%s type=file path=%s names=%zu "
+			"bad-lines=%zu loaded=%lld%s%s\n",
+			sc->name, tapir_list_str(sc->list), sc->path, fs->names,
+			fs->bad_lines, (long long)fs->loaded_at,
+			fs->error[0] ? " error=" : "", fs->error);
+	}
+	if (e->state_path)
+		tapir_buf_printf(out, "state: %s saved=%lld\n", e->state_path,
+			(long long)e->state_saved_at);
+	pthread_mutex_unlock(&e->slock);
 }
 
 static void

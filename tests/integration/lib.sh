@@ -311,6 +311,18 @@ mqtt_connected() {
 		grep -q '^mqtt: connected'
 }
 
+# reload_unbound: unbound-control reload, then wait until the module is
+# loaded anew and connected (the control command answers before Unbound
+# has actually reloaded).
+reload_unbound() {
+	loads=$(grep -c "tapir-pop .*: loaded for Unbound" "$T/unbound.log")
+	"$UNBOUND_CONTROL" -c "$T/unbound.conf" reload >/dev/null ||
+		fail "unbound-control reload"
+	wait_until 10 sh -c "[ \$(grep -c 'tapir-pop .*: loaded for Unbound' $T/unbound.log) -gt $loads ]" ||
+		fail "module not reloaded"
+	wait_until 10 mqtt_connected || fail "module not connected after reload"
+}
+
 start_all() {
 	start_mosquitto
 	start_knot

@@ -19,8 +19,7 @@ start_all
 FLOW=$!
 PIDS="$PIDS $FLOW"
 for i in $(seq 20); do
-	"$UNBOUND_CONTROL" -c "$T/unbound.conf" reload >/dev/null ||
-		fail "reload $i failed"
+	reload_unbound
 	kill -0 "$UNBOUND_PID" 2>/dev/null || fail "unbound died at reload $i"
 	[ "$(rcode q$i.example)" = NOERROR ] || fail "no answer after reload $i"
 done

@@ -1,0 +1,88 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# File sources in a real Unbound: a domains denylist, a hosts denylist and
+# an RPZ zone file with its own actions; an allowlist file exempting a
+# name; re-read when a file changes (added names block, removed names
+# resolve again) without restarting Unbound; a bad line is reported with
+# its line number and skipped; a file that disappears keeps its last good
+# data and its error shows in status.
+. "$top_srcdir/tests/integration/lib.sh"
+
+cat >"$T/deny.txt" <<'EOD'
+# local denylist
+deny1.example
+*.wild.example
+bad name.example
+deny2.example
+EOD
+cat >"$T/hosts" <<'EOD'
+127.0.0.1 localhost
+0.0.0.0 hosts1.example hosts2.example
+EOD
+cat >"$T/rpz.zone" <<'EOD'
+$ORIGIN rpz.test.
+$TTL 300
+@              SOA  localhost. root.localhost. 1 3600 600 86400 60
+               NS   localhost.
+nx.example     CNAME .
+nodata.example CNAME *.
+drop.example   CNAME rpz-drop.
+*.zone.example CNAME .
+ok.zone.example CNAME rpz-passthru.
+EOD
+printf 'allowed.wild.example\n' >"$T/allow.txt"
+
+start_mosquitto
+start_knot
+write_module_config "$(cat <<EOY | sed 's/^/  /' | sed '1s/^  //'
+EOY
+)"
+cat >>"$T/tapir-pop.yaml" <<EOY
+EOY
+# Insert the file sources into the module configuration.
+awk -v T="$T" '
+/^sources:/ { print; print "  - name: local-deny\n    type: file\n    list: denylist\n    path: " T "/deny.txt\n    refresh: 1";
+	print "  - name: hosts\n    type: file\n    list: denylist\n    format: hosts\n    path: " T "/hosts\n    refresh: 1";
+	print "  - name: rpz\n    type: file\n    list: denylist\n    format: rpz\n    path: " T "/rpz.zone\n    refresh: 1";
+	print "  - name: local-allow\n    type: file\n    list: allowlist\n    path: " T "/allow.txt\n    refresh: 1"; next }
+{ print }' "$T/tapir-pop.yaml" >"$T/tapir-pop.yaml.new"
+mv "$T/tapir-pop.yaml.new" "$T/tapir-pop.yaml"
+start_unbound
+wait_until 10 mqtt_connected || fail "module did not start"
+wait_until 5 decided deny1.example NXDOMAIN || fail "deny1 not loaded"
+
+[ "$(rcode deny1.example)" = NXDOMAIN ] || fail "deny1.example"
+[ "$(rcode deny2.example)" = NXDOMAIN ] || fail "deny2.example (after the bad line)"
+[ "$(rcode a.b.wild.example)" = NXDOMAIN ] || fail "wildcard child"
+[ "$(rcode wild.example)" = NOERROR ] || fail "wildcard owner blocked"
+[ "$(rcode allowed.wild.example)" = NOERROR ] || fail "allowlist lost"
+ok "domains file: exact, wildcard, allowlist exemption"
+grep -q "source local-deny: $T/deny.txt:4: .*(line skipped)" "$T/unbound.log" ||
+	fail "bad line not reported with its number"
+ok "bad line reported: $(grep -o 'deny.txt:4: .*' "$T/unbound.log" | head -n 1)"
+[ "$(rcode hosts2.example)" = NXDOMAIN ] || fail "hosts file"
+ok "hosts file"
+[ "$(rcode nx.example)" = NXDOMAIN ] || fail "rpz CNAME ."
+out=$(kdig +timeout=2 +retry=0 @127.0.0.1 -p "$UNBOUND_PORT" nodata.example A)
+echo "$out" | grep -q "status: NOERROR" && echo "$out" | grep -q "ANSWER: 0" ||
+	fail "rpz CNAME *. is not NODATA: $out"
+[ -z "$(rcode drop.example)" ] || fail "rpz-drop answered"
+[ "$(rcode x.zone.example)" = NXDOMAIN ] || fail "rpz wildcard"
+[ "$(rcode ok.zone.example)" = NOERROR ] || fail "rpz-passthru"
+ok "rpz file: NXDOMAIN, NODATA, DROP, wildcard, passthru"
+
+# Change the file: one name added, one removed.
+sleep 1 # a new mtime even on coarse file systems
+printf 'deny1.example\nnew.example\n' >"$T/deny.txt"
+wait_until 5 decided new.example NXDOMAIN || fail "added name not loaded"
+wait_until 5 decided deny2.example PASS || fail "removed name still decided"
+[ "$(rcode new.example)" = NXDOMAIN ] || fail "new.example"
+[ "$(rcode deny2.example)" = NOERROR ] || fail "deny2.example after removal"
+ok "file change picked up: added name blocks, removed name resolves"
+
+# The file disappears: its last good data stays, the error is visible.
+rm "$T/deny.txt"
+wait_until 5 sh -c "$CONTROL -s $T/tapir-pop.sock status | grep -q 'source: local-deny.*error='" ||
+	fail "missing file not shown in status"
+[ "$(rcode deny1.example)" = NXDOMAIN ] || fail "last good data dropped"
+ok "missing file: last good data kept; $($CONTROL -s "$T/tapir-pop.sock" status | grep 'source: local-deny' | sed 's/.*error=/error=/')"
