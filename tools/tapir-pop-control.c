@@ -14,9 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/config.h"
 #include "lib/control.h"
+#include "lib/jws.h"
+#include "lib/listfile.h"
 
 #define DEFAULT_SOCKET "/run/unbound/tapir-pop.sock"
+#define DEFAULT_CONFIG "/etc/unbound/tapir-pop.yaml"
 
 static void
 usage(FILE *f)
@@ -28,7 +32,87 @@ usage(FILE *f)
 		"  status          version, uptime, feed and database state\n"
 		"  stats           counters as name=value, then reset them\n"
 		"  stats_noreset   counters as name=value\n"
-		"  lookup NAME     the decision for NAME and why\n");
+		"  lookup NAME     the decision for NAME and why\n"
+		"  check [FILE]    validate a configuration file without touching\n"
+		"                  a running Unbound (default " DEFAULT_CONFIG
+		")\n");
+}
+
+struct check_file {
+	const char *path;
+	size_t names;
+};
+
+static int
+count_record(void *arg, const struct tapir_file_record *r)
+{
+	(void)r;
+	((struct check_file *)arg)->names++;
+	return 0;
+}
+
+static void
+print_bad_line(void *arg, unsigned line, const char *reason)
+{
+	fprintf(stderr, "  %s:%u: %s\n", ((struct check_file *)arg)->path, line,
+		reason);
+}
+
+/*
+ * Validate a configuration the way the module will read it, and the files
+ * it names, without talking to Unbound: for a change before a reload.
+ * Exit 0 when the module would load it, 1 when not.
+ */
+static int
+check(const char *path)
+{
+	struct tapir_error err = { 0 };
+	struct tapir_config *cfg = tapir_config_load(path, &err);
+	struct tapir_keyring *kr;
+	int bad = 0;
+
+	if (!cfg) {
+		fprintf(stderr, "%s\n", err.text);
+		return 1;
+	}
+	if (!(kr = tapir_keyring_load_file(cfg->keys_file, &err))) {
+		fprintf(stderr, "keys: %s\n", err.text);
+		bad = 1;
+	} else {
+		printf("keys: %zu trusted key(s) in %s\n",
+			tapir_keyring_count(kr), cfg->keys_file);
+		tapir_keyring_destroy(kr);
+	}
+	for (size_t i = 0; i < cfg->n_sources; i++) {
+		const struct tapir_source_config *sc = &cfg->sources[i];
+		struct tapir_file_opts o = { .format = sc->format,
+			.csv_column = sc->csv_column,
+			.csv_header = sc->csv_header,
+			.csv_delim = sc->csv_delim,
+			.origin = sc->origin[0] ? sc->origin : NULL };
+		struct tapir_file_stats st = { 0 };
+		struct check_file cf = { .path = sc->path };
+		if (sc->type != TAPIR_SOURCE_FILE) {
+			printf("source %s: %s, mqtt, %zu topic(s)\n", sc->name,
+				tapir_list_str(sc->list), sc->n_topics);
+			continue;
+		}
+		if (tapir_file_parse_path(sc->path, sc->max_size, &o,
+			    count_record, print_bad_line, &cf, &st,
+			    &err) != 0) {
+			fprintf(stderr, "source %s: %s\n", sc->name, err.text);
+			bad = 1;
+			continue;
+		}
+		printf("source %s: %s, %s file %s: %zu names, %zu bad lines, "
+		       "%zu skipped\n",
+			sc->name, tapir_list_str(sc->list),
+			tapir_file_format_str(sc->format), sc->path, cf.names,
+			st.errors, st.skipped);
+	}
+	printf("%s: %s\n", path, bad ? "errors above" : "ok");
+	tapir_config_destroy(cfg);
+	return bad;
 }
 
 int
@@ -64,6 +148,14 @@ main(int argc, char **argv)
 	if (optind >= argc) {
 		usage(stderr);
 		return 2;
+	}
+	if (!strcmp(argv[optind], "check")) {
+		if (argc - optind > 2) {
+			usage(stderr);
+			return 2;
+		}
+		return check(
+			argc - optind == 2 ? argv[optind + 1] : DEFAULT_CONFIG);
 	}
 	line[0] = '\0';
 	for (int i = optind; i < argc; i++) {

@@ -1,0 +1,45 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# tapir-pop-control check validates a configuration and the files it names
+# without any running Unbound: exit 0 when the module would load it, 1 with
+# the file, line and key when not.
+set -u
+: "${top_srcdir:?}" "${top_builddir:?}"
+CONTROL="$top_builddir/tools/tapir-pop-control"
+T=$(mktemp -d "${TMPDIR:-/tmp}/tapir-check.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+fail() {
+	echo "FAIL: $*"
+	exit 1
+}
+
+printf 'a.example\nbad name.example\n*.b.example\n' >"$T/deny.txt"
+cat >"$T/good.yaml" <<EOY
+mqtt:
+  broker: mqtt://127.0.0.1
+keys: $top_srcdir/examples/keys/demo-keys.json
+sources:
+  - name: dns-tapir
+    list: doubtlist
+    topics: [observations/down/tapir-pop]
+  - name: deny
+    type: file
+    list: denylist
+    path: $T/deny.txt
+EOY
+out=$("$CONTROL" check "$T/good.yaml" 2>&1) || fail "good config refused: $out"
+echo "$out" | grep -q "source deny: denylist, domains file $T/deny.txt: 2 names, 1 bad lines" ||
+	fail "file not summarised: $out"
+echo "$out" | grep -q "deny.txt:2: more than one name" || fail "bad line not shown: $out"
+echo "ok: good config accepted, its file checked"
+
+sed 's/broker:/brokr:/' "$T/good.yaml" >"$T/typo.yaml"
+out=$("$CONTROL" check "$T/typo.yaml" 2>&1) && fail "typo accepted"
+echo "$out" | grep -q "typo.yaml:2: mqtt.brokr: unknown key" || fail "typo not named: $out"
+echo "ok: typo refused: $out" | head -n 1
+
+sed "s|$T/deny.txt|$T/missing.txt|" "$T/good.yaml" >"$T/missing.yaml"
+out=$("$CONTROL" check "$T/missing.yaml" 2>&1)
+[ $? = 1 ] || fail "missing list file accepted"
+echo "$out" | grep -q "source deny: .*missing.txt" || fail "missing file not named: $out"
+echo "ok: missing list file reported"
