@@ -1050,15 +1050,83 @@ tapir_engine_decide_wire(struct tapir_engine *e, const uint8_t *wire,
 static _Atomic unsigned next_answer_slot;
 static __thread unsigned my_answer_slot_plus1;
 
-void
-tapir_engine_count_answer(struct tapir_engine *e, enum tapir_action a)
+static void
+count_slot(struct tapir_engine *e, unsigned what)
 {
 	if (!my_answer_slot_plus1)
 		my_answer_slot_plus1 =
 			atomic_fetch_add(&next_answer_slot, 1) % ANSWER_SLOTS +
 			1;
-	atomic_fetch_add_explicit(&e->answers[my_answer_slot_plus1 - 1].n[a], 1,
-		memory_order_relaxed);
+	atomic_fetch_add_explicit(&e->answers[my_answer_slot_plus1 - 1].n[what],
+		1, memory_order_relaxed);
+}
+
+void
+tapir_engine_count_answer(struct tapir_engine *e, enum tapir_action a)
+{
+	count_slot(e, a);
+}
+
+enum tapir_action
+tapir_engine_query(struct tapir_engine *e, const uint8_t *wire, size_t maxlen)
+{
+	char name[TAPIR_NAME_BUFSIZE];
+	struct tapir_verdict v;
+	size_t len;
+
+	if (!e->cfg || tapir_name_from_wire(wire, maxlen, name, &len) != 0) {
+		count_slot(e, TAPIR_ACTION_PASS);
+		return TAPIR_ACTION_PASS;
+	}
+	tapir_decide_verdict(e->policy, e->db, name, len, e->now(), &v);
+	count_slot(e, v.action);
+	if (v.would_action > TAPIR_ACTION_PASSTHRU)
+		count_slot(e, WOULD_BLOCK);
+	return v.action;
+}
+
+void
+tapir_engine_purge_wire(
+	struct tapir_engine *e, const uint8_t *wire, size_t maxlen)
+{
+	char name[TAPIR_NAME_BUFSIZE];
+
+	if (e->purger && tapir_name_from_wire(wire, maxlen, name, NULL) == 0)
+		(void)tapir_purger_push(e->purger, name);
+}
+
+int
+tapir_engine_explain_short(struct tapir_engine *e, const uint8_t *wire,
+	size_t maxlen, char *text, size_t size)
+{
+	char name[TAPIR_NAME_BUFSIZE];
+	struct tapir_reason why;
+	uint64_t seen = 0;
+	size_t len, at;
+	int n;
+
+	text[0] = '\0';
+	if (!e->cfg || tapir_name_from_wire(wire, maxlen, name, &len) != 0)
+		return 0;
+	tapir_decide(e->policy, e->db, name, len, e->now(), &why);
+	if (why.action <= TAPIR_ACTION_PASSTHRU)
+		return 0;
+	n = snprintf(text, size, "tapir-pop: rule %s; sources",
+		tapir_policy_rule_name(e->policy, why.rule));
+	at = n < 0 ? 0 : (size_t)n;
+	for (size_t i = 0; i < why.n_matches && i < TAPIR_REASON_MAX; i++) {
+		const struct tapir_match *m = &why.matches[i];
+		uint16_t src = m->e.source;
+		if (m->expired || src >= e->cfg->n_sources ||
+			(seen & (UINT64_C(1) << src)) || at >= size)
+			continue;
+		seen |= UINT64_C(1) << src;
+		n = snprintf(
+			text + at, size - at, " %s", e->cfg->sources[src].name);
+		at += n < 0 ? 0 : (size_t)n;
+	}
+	/* RFC 8914: 15 Blocked (a list said so), 17 Filtered (a rule). */
+	return why.rule == TAPIR_RULE_DENYLIST ? 15 : 17;
 }
 
 size_t

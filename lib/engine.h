@@ -120,6 +120,24 @@ enum tapir_action tapir_engine_decide(struct tapir_engine *e, const char *name,
 enum tapir_action tapir_engine_query(
 	struct tapir_engine *e, const uint8_t *wire, size_t maxlen);
 
+/**
+ * Any thread: have Unbound's caches forget a wire-format name (and what is
+ * below it), when a purger is configured. Asynchronous.
+ */
+void tapir_engine_purge_wire(
+	struct tapir_engine *e, const uint8_t *wire, size_t maxlen);
+
+/**
+ * Reader: the short explanation a blocked answer carries in an Extended
+ * DNS Error (RFC 8914): "tapir-pop: rule R; sources a b".
+ * @param text: receives it, NUL-terminated ("" when the name is not
+ *	blocked).
+ * @return: the EDE code, 15 (Blocked) for a denylist, 17 (Filtered) for a
+ *	rule; 0 when the name is not blocked.
+ */
+int tapir_engine_explain_short(struct tapir_engine *e, const uint8_t *wire,
+	size_t maxlen, char *text, size_t size);
+
 /** Reader: count an answer the module gave (per-thread counters). */
 void tapir_engine_count_answer(struct tapir_engine *e, enum tapir_action a);
 

@@ -37,6 +37,9 @@
 #include "util/net_help.h"
 #include "util/regional.h"
 #include "services/cache/dns.h"
+#include "services/mesh.h"
+#include "services/rpz.h"
+#include "util/data/dname.h"
 
 #include "lib/engine.h"
 #include "lib/name.h"
@@ -318,35 +321,63 @@ answer_negative(struct module_qstate *qstate, struct tapir_module *m, int rcode)
 	return 0;
 }
 
-TAPIR_API void
-operate(struct module_qstate *qstate, enum module_ev event, int id,
-	struct outbound_entry *outbound)
+/* Where Unbound's own statistics count a module answer:
+ * num.rpz.action.* with extended-statistics: yes. */
+static int
+rpz_stat(enum tapir_action a)
 {
-	struct dynlibmod_env *de = qstate->env->modinfo[id];
-	struct tapir_module *m = de->dyn_env;
-	enum tapir_action action;
+	switch (a) {
+	case TAPIR_ACTION_NXDOMAIN:
+		return RPZ_NXDOMAIN_ACTION;
+	case TAPIR_ACTION_NODATA:
+		return RPZ_NODATA_ACTION;
+	case TAPIR_ACTION_DROP:
+		return RPZ_DROP_ACTION;
+	case TAPIR_ACTION_PASSTHRU:
+		return RPZ_PASSTHRU_ACTION;
+	case TAPIR_ACTION_REDIRECT:
+		return RPZ_LOCAL_DATA_ACTION;
+	default:
+		return -1;
+	}
+}
+
+static void
+count_stat(struct module_qstate *qstate, enum tapir_action a)
+{
+	int i = rpz_stat(a);
+
+	/* Per worker: only this worker's thread touches its mesh. */
+	if (i >= 0 && qstate->env->mesh)
+		qstate->env->mesh->rpz_action[i]++;
+}
+
+/* With Unbound's ede: yes, say why in an Extended DNS Error. Built only for
+ * blocked answers, so the full decision is affordable here. */
+static void
+add_ede(struct module_qstate *qstate, struct tapir_module *m,
+	const uint8_t *name, size_t len)
+{
+	char text[256];
+	int code;
+
+	if (!qstate->env->cfg || !qstate->env->cfg->ede)
+		return;
+	code = tapir_engine_explain_short(
+		m->engine, name, len, text, sizeof(text));
+	if (code)
+		(void)edns_opt_list_append_ede(&qstate->edns_opts_front_out,
+			qstate->region, (sldns_ede_code)code, text);
+}
+
+/* Answer the query with the block action; 0 or -1 (out of memory). */
+static int
+answer_block(struct module_qstate *qstate, struct tapir_module *m,
+	enum tapir_action action, const uint8_t *why_name, size_t why_len)
+{
 	int rc = 0;
 
-	if (event == module_event_moddone) {
-		qstate->ext_state[id] = module_finished;
-		return;
-	}
-	if (event != module_event_new && event != module_event_pass) {
-		qstate->ext_state[id] = module_error;
-		return;
-	}
-	if (!m || !m->engine) {
-		qstate->ext_state[id] = module_wait_module;
-		return;
-	}
-	action = tapir_engine_decide_wire(
-		m->engine, qstate->qinfo.qname, qstate->qinfo.qname_len, NULL);
-	tapir_engine_count_answer(m->engine, action);
 	switch (action) {
-	case TAPIR_ACTION_PASS:
-	case TAPIR_ACTION_PASSTHRU:
-		qstate->ext_state[id] = module_wait_module;
-		return;
 	case TAPIR_ACTION_DROP:
 		qstate->is_drop = 1;
 		qstate->return_msg = NULL;
@@ -366,9 +397,102 @@ operate(struct module_qstate *qstate, enum module_ev event, int id,
 		 * the policy forbids. */
 		qstate->return_msg = NULL;
 		qstate->return_rcode = LDNS_RCODE_SERVFAIL;
+		return -1;
 	}
+	if (action != TAPIR_ACTION_DROP)
+		add_ede(qstate, m, why_name, why_len);
 	/* A block answer must not land in the cache as if resolved. */
 	qstate->no_cache_store = 1;
+	count_stat(qstate, action);
+	return 0;
+}
+
+/*
+ * After the iterator: an answer whose CNAME/DNAME chain passes through a
+ * blocked name is blocked as a whole (operate() saw only the first name).
+ * The iterator has already cached the chain, under the query name and
+ * under the blocked target: both are purged, so neither this query's
+ * name nor a CD=1 query for the target is answered from the cache.
+ */
+static void
+check_chain(struct module_qstate *qstate, struct tapir_module *m)
+{
+	struct reply_info *rep =
+		qstate->return_msg ? qstate->return_msg->rep : NULL;
+
+	if (!rep)
+		return;
+	for (size_t i = 0; i < rep->an_numrrsets && i < rep->rrset_count; i++) {
+		struct ub_packed_rrset_key *k = rep->rrsets[i];
+		struct packed_rrset_data *d = k->entry.data;
+		const uint8_t *names[2] = { k->rk.dname, NULL };
+		size_t lens[2] = { k->rk.dname_len, 0 };
+		uint16_t type = ntohs(k->rk.type);
+
+		if ((type == LDNS_RR_TYPE_CNAME ||
+			    type == LDNS_RR_TYPE_DNAME) &&
+			d && d->count > 0 && d->rr_len[0] > 2) {
+			names[1] = d->rr_data[0] + 2;
+			lens[1] = d->rr_len[0] - 2;
+		}
+		for (int j = 0; j < 2; j++) {
+			enum tapir_action a;
+			if (!names[j] ||
+				query_dname_compare((uint8_t *)names[j],
+					qstate->qinfo.qname) == 0)
+				continue;
+			a = tapir_engine_decide_wire(
+				m->engine, names[j], lens[j], NULL);
+			if (a <= TAPIR_ACTION_PASSTHRU)
+				continue;
+			tapir_engine_purge_wire(m->engine, qstate->qinfo.qname,
+				qstate->qinfo.qname_len);
+			tapir_engine_purge_wire(m->engine, names[j], lens[j]);
+			tapir_engine_count_answer(m->engine, a);
+			(void)answer_block(qstate, m, a, names[j], lens[j]);
+			return;
+		}
+	}
+}
+
+TAPIR_API void
+operate(struct module_qstate *qstate, enum module_ev event, int id,
+	struct outbound_entry *outbound)
+{
+	struct dynlibmod_env *de = qstate->env->modinfo[id];
+	struct tapir_module *m = de->dyn_env;
+	enum tapir_action action;
+
+	if (event == module_event_moddone) {
+		if (m && m->engine)
+			check_chain(qstate, m);
+		qstate->ext_state[id] = module_finished;
+		return;
+	}
+	if (event != module_event_new && event != module_event_pass) {
+		qstate->ext_state[id] = module_error;
+		return;
+	}
+	if (!m || !m->engine) {
+		qstate->ext_state[id] = module_wait_module;
+		return;
+	}
+	action = tapir_engine_query(
+		m->engine, qstate->qinfo.qname, qstate->qinfo.qname_len);
+	if (action <= TAPIR_ACTION_PASSTHRU) {
+		if (action == TAPIR_ACTION_PASSTHRU)
+			count_stat(qstate, action);
+		qstate->ext_state[id] = module_wait_module;
+		return;
+	}
+	/* A prefetch has no client: its block answer is thrown away and the
+	 * stale allowed answer would be served on (for ever, with
+	 * serve-expired). Dropping the name from the cache ends that. */
+	if (qstate->prefetch_leeway)
+		tapir_engine_purge_wire(m->engine, qstate->qinfo.qname,
+			qstate->qinfo.qname_len);
+	(void)answer_block(qstate, m, action, qstate->qinfo.qname,
+		qstate->qinfo.qname_len);
 	qstate->ext_state[id] = module_finished;
 }
 

@@ -114,8 +114,8 @@ stop_mosquitto() {
 start_knot() {
 	KNOT_PORT=$(free_port)
 	mkdir -p "$T/knot"
-	cat >"$T/knot/root.zone" <<'EOZ'
-$TTL 3600
+	cat >"$T/knot/root.zone" <<EOZ
+\$TTL 3600
 .		SOA	ns.root-test. hostmaster.root-test. 1 3600 600 86400 60
 .		NS	ns.root-test.
 ns.root-test.	A	127.0.0.1
@@ -123,6 +123,10 @@ ns.root-test.	A	127.0.0.1
 *.example.	AAAA	2001:db8::10
 *.se.		A	192.0.2.20
 *.org.		A	192.0.2.30
+alias.org.	CNAME	chain.org.
+chain.org.	CNAME	target.org.
+short.org.	10	A	192.0.2.31
+${ZONE_EXTRA:-}
 EOZ
 	cat >"$T/knot/knot.conf" <<EOK
 server:

@@ -1,0 +1,52 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# Enforcement beyond the query name: a CNAME chain through a blocked name
+# is blocked and the blocked target is not left readable with CD=1; block
+# answers carry an Extended DNS Error naming the rule and the sources
+# (ede: yes); Unbound's own statistics count them in num.rpz.action.*;
+# with prefetch and serve-expired, a blocked name is never served stale.
+. "$top_srcdir/tests/integration/lib.sh"
+
+UNBOUND_EXTRA="ede: yes
+    prefetch: yes
+    serve-expired: yes
+    serve-expired-ttl: 3600"
+start_all
+
+# The chain alias.org -> chain.org -> target.org, cached while allowed.
+[ "$(rcode alias.org)" = NOERROR ] || fail "chain before"
+ok "alias.org -> chain.org -> target.org resolves and is cached"
+publish_observe target.org 16
+wait_until 2 decided target.org NXDOMAIN || fail "target.org not decided"
+# The purge of target.org leaves alias.org's cached chain: the next
+# resolution of the chain must be blocked on module_event_moddone.
+"$UNBOUND_CONTROL" -c "$T/unbound.conf" flush alias.org >/dev/null
+[ "$(rcode alias.org)" = NXDOMAIN ] || fail "chain into a blocked name resolved"
+ok "a chain through a blocked name is blocked"
+[ "$(rcode target.org A +cdflag)" = NXDOMAIN ] || fail "CD=1 target answered from cache"
+[ "$(rcode alias.org A +cdflag)" = NXDOMAIN ] || fail "CD=1 alias answered from cache"
+ok "neither the target nor the alias is readable from the cache with CD=1"
+
+# EDE: 17 Filtered, with the rule and the source.
+out=$(kdig +edns +timeout=2 +retry=0 @127.0.0.1 -p "$UNBOUND_PORT" target.org A)
+echo "$out" | grep -q "EDE: 17 (Filtered): 'tapir-pop: rule denytapir; sources dns-tapir'" ||
+	fail "no EDE: $out"
+ok "EDE 17 (Filtered): 'tapir-pop: rule denytapir; sources dns-tapir'"
+
+# Unbound's statistics (extended-statistics: yes).
+n=$("$UNBOUND_CONTROL" -c "$T/unbound.conf" stats_noreset |
+	sed -n 's/^num.rpz.action.rpz-nxdomain=//p')
+[ "${n:-0}" -ge 3 ] || fail "num.rpz.action.rpz-nxdomain=$n"
+ok "unbound-control stats: num.rpz.action.rpz-nxdomain=$n"
+
+# prefetch + serve-expired: short.org (TTL 10) cached, then blocked; it
+# must stay blocked through the prefetch window and after its TTL ends.
+[ "$(rcode short.org)" = NOERROR ] || fail "short.org before"
+publish_observe short.org 16
+wait_until 2 decided short.org NXDOMAIN || fail "short.org not decided"
+end=$(( $(date +%s) + 12 ))
+while [ "$(date +%s)" -lt "$end" ]; do
+	[ "$(rcode short.org)" = NXDOMAIN ] || fail "short.org served stale"
+	sleep 0.5
+done
+ok "short.org stays blocked through prefetch and serve-expired (12 s)"
