@@ -9,13 +9,16 @@
  */
 #include "tapir_build.h"
 
+#include <jansson.h>
 #include <mosquitto.h>
+#include <sodium.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "lib/db.h"
 #include "lib/engine.h"
@@ -76,8 +79,15 @@ tapir_counter_str(enum tapir_counter c)
 	return c < TAPIR_C_COUNT ? counter_names[c] : "unknown";
 }
 
+struct tapir_engine;
+
 struct qmsg {
 	struct qmsg *next;
+	/* A job for the writer thread (control commands that change the
+	 * database) instead of a message: run, then done set under qlock. */
+	void (*job)(struct tapir_engine *e, void *arg);
+	void *job_arg;
+	bool *job_done;
 	size_t len;
 	char *topic; /* points into data, after the payload */
 	char data[];
@@ -97,6 +107,17 @@ struct file_state {
 	char error[200]; /* last failure, "" after a good load */
 };
 
+/* The sources the engine adds after the configured ones, for local
+ * overrides (tapir-pop-control override): never in the YAML file. */
+#define SOURCE_OVERRIDE 3
+
+struct override {
+	char name[TAPIR_NAME_BUFSIZE];
+	bool allow;
+	int64_t added, expires; /* expires 0: until removed */
+	char comment[256];
+};
+
 /* Answer counters, one cache line per worker thread. */
 #define WOULD_BLOCK TAPIR_ACTION_COUNT /* log-only: counted, not done */
 
@@ -109,7 +130,11 @@ struct tapir_engine {
 	char *config_path;
 	char config_error[256];
 	struct tapir_config *cfg;
-	struct tapir_policy *policy;
+	_Atomic(struct tapir_policy *) policy;
+	/* Replaced by reload; kept until destroy (readers may hold them). */
+	struct tapir_policy *old_policies[16];
+	struct tapir_config *old_cfgs[16];
+	size_t n_old;
 	struct tapir_db *db;
 	struct tapir_mqtt *mqtt;
 	struct tapir_control *control;
@@ -129,6 +154,7 @@ struct tapir_engine {
 	/* Queue: covered by qlock. */
 	pthread_mutex_t qlock;
 	pthread_cond_t qcond;
+	pthread_cond_t jcond; /* a job finished */
 	struct qmsg *qhead, *qtail;
 	size_t qlen;
 	bool stop;
@@ -137,6 +163,13 @@ struct tapir_engine {
 
 	pthread_t writer;
 	bool writer_running;
+
+	/* Local overrides: writer-owned (changed by jobs), listed by the
+	 * control thread while the writer waits for nothing of it. */
+	struct override *overrides;
+	size_t n_overrides, cap_overrides;
+	int src_override_allow, src_override_deny;
+	size_t n_config_sources;
 
 	/* Writer-owned; the status command reads them under slock. */
 	pthread_mutex_t slock;
@@ -154,6 +187,12 @@ struct tapir_engine {
 	_Atomic size_t db_names, db_entries, db_bytes;
 	_Atomic size_t n_keys;
 };
+
+static inline struct tapir_policy *
+cur_policy(struct tapir_engine *e)
+{
+	return atomic_load_explicit(&e->policy, memory_order_acquire);
+}
 
 static void
 count(struct tapir_engine *e, enum tapir_counter c, uint64_t n)
@@ -206,6 +245,7 @@ engine_alloc(void)
 		return NULL;
 	pthread_mutex_init(&e->qlock, NULL);
 	pthread_cond_init(&e->qcond, NULL);
+	pthread_cond_init(&e->jcond, NULL);
 	pthread_mutex_init(&e->slock, NULL);
 	e->now = tapir_now;
 	e->started = tapir_now();
@@ -233,11 +273,46 @@ load_keys(struct tapir_engine *e)
 		tapir_keyring_count(kr), e->cfg->keys_file);
 }
 
+/* Append the override sources to cfg (taken by the engine). */
+static int
+add_override_sources(struct tapir_engine *e, struct tapir_config *cfg)
+{
+	static const struct {
+		const char *name;
+		enum tapir_list list;
+	} ov[2] = { { "override-allow", TAPIR_LIST_ALLOW },
+		{ "override-deny", TAPIR_LIST_DENY } };
+
+	e->src_override_allow = e->src_override_deny = -1;
+	if (cfg->n_sources + 2 > TAPIR_MAX_SOURCES ||
+		tapir_config_source_index(cfg, ov[0].name) >= 0 ||
+		tapir_config_source_index(cfg, ov[1].name) >= 0)
+		return -1;
+	for (int i = 0; i < 2; i++) {
+		struct tapir_source_config *sc = &cfg->sources[cfg->n_sources];
+		memset(sc, 0, sizeof(*sc));
+		snprintf(sc->name, sizeof(sc->name), "%s", ov[i].name);
+		sc->type = (enum tapir_source_type)SOURCE_OVERRIDE;
+		sc->list = ov[i].list;
+		*(i ? &e->src_override_deny : &e->src_override_allow) =
+			(int)cfg->n_sources++;
+	}
+	return 0;
+}
+
 static int
 engine_setup(struct tapir_engine *e)
 {
-	if (!(e->policy = tapir_policy_create(e->cfg)))
+	struct tapir_policy *pol;
+
+	e->n_config_sources = e->cfg->n_sources;
+	if (add_override_sources(e, e->cfg) != 0)
+		tapir_log(TAPIR_LOG_WARN,
+			"no room for the override sources (64 sources, or a "
+			"source named override-allow/-deny): overrides are off");
+	if (!(pol = tapir_policy_create(e->cfg)))
 		return TAPIR_ENOMEM;
+	atomic_init(&e->policy, pol);
 	if (!(e->db = tapir_db_create(e->cfg->limits.max_entries)))
 		return TAPIR_ENOMEM;
 	if (e->cfg->state_dir) {
@@ -375,7 +450,7 @@ purge_if_blocked(
 
 	if (!e->purger)
 		return;
-	a = tapir_decide(e->policy, e->db, name, strlen(name), now, NULL);
+	a = tapir_decide(cur_policy(e), e->db, name, strlen(name), now, NULL);
 	if (subtree || a > TAPIR_ACTION_PASSTHRU)
 		(void)tapir_purger_push(e->purger, name);
 }
@@ -808,6 +883,8 @@ publish_db_stats(struct tapir_engine *e)
 	atomic_store(&e->db_bytes, st.bytes);
 }
 
+static void overrides_load(struct tapir_engine *e);
+
 static void *
 writer_main(void *arg)
 {
@@ -817,6 +894,7 @@ writer_main(void *arg)
 	/* Before the first message: what the last load knew, and the files.
 	 * Unbound answers meanwhile (passing what is not loaded yet). */
 	state_load(e);
+	overrides_load(e);
 	files_check(e, true);
 	tapir_db_commit(e->db);
 	publish_db_stats(e);
@@ -843,8 +921,18 @@ writer_main(void *arg)
 
 		while (batch) {
 			struct qmsg *next = batch->next;
-			(void)tapir_engine_process(
-				e, batch->topic, batch->data, batch->len);
+			if (batch->job) {
+				batch->job(e, batch->job_arg);
+				tapir_db_commit(e->db);
+				publish_db_stats(e);
+				pthread_mutex_lock(&e->qlock);
+				*batch->job_done = true;
+				pthread_cond_broadcast(&e->jcond);
+				pthread_mutex_unlock(&e->qlock);
+			} else {
+				(void)tapir_engine_process(e, batch->topic,
+					batch->data, batch->len);
+			}
 			free(batch);
 			batch = next;
 		}
@@ -1008,13 +1096,19 @@ tapir_engine_destroy(struct tapir_engine *e)
 		free(q);
 	}
 	tapir_db_destroy(e->db);
-	tapir_policy_destroy(e->policy);
+	tapir_policy_destroy(atomic_load(&e->policy));
+	for (size_t i = 0; i < e->n_old; i++) {
+		tapir_policy_destroy(e->old_policies[i]);
+		tapir_config_destroy(e->old_cfgs[i]);
+	}
 	tapir_keyring_destroy(e->keys);
 	tapir_config_destroy(e->cfg);
 	pthread_cond_destroy(&e->qcond);
+	pthread_cond_destroy(&e->jcond);
 	pthread_mutex_destroy(&e->qlock);
 	pthread_mutex_destroy(&e->slock);
 	free(e->state_path);
+	free(e->overrides);
 	free(e->config_path);
 	free(e);
 }
@@ -1028,7 +1122,7 @@ tapir_engine_decide(struct tapir_engine *e, const char *name, size_t len,
 			memset(why, 0, sizeof(*why));
 		return TAPIR_ACTION_PASS;
 	}
-	return tapir_decide(e->policy, e->db, name, len, e->now(), why);
+	return tapir_decide(cur_policy(e), e->db, name, len, e->now(), why);
 }
 
 enum tapir_action
@@ -1078,7 +1172,7 @@ tapir_engine_query(struct tapir_engine *e, const uint8_t *wire, size_t maxlen)
 		count_slot(e, TAPIR_ACTION_PASS);
 		return TAPIR_ACTION_PASS;
 	}
-	tapir_decide_verdict(e->policy, e->db, name, len, e->now(), &v);
+	tapir_decide_verdict(cur_policy(e), e->db, name, len, e->now(), &v);
 	count_slot(e, v.action);
 	if (v.would_action > TAPIR_ACTION_PASSTHRU)
 		count_slot(e, WOULD_BLOCK);
@@ -1108,11 +1202,11 @@ tapir_engine_explain_short(struct tapir_engine *e, const uint8_t *wire,
 	text[0] = '\0';
 	if (!e->cfg || tapir_name_from_wire(wire, maxlen, name, &len) != 0)
 		return 0;
-	tapir_decide(e->policy, e->db, name, len, e->now(), &why);
+	tapir_decide(cur_policy(e), e->db, name, len, e->now(), &why);
 	if (why.action <= TAPIR_ACTION_PASSTHRU)
 		return 0;
 	n = snprintf(text, size, "tapir-pop: rule %s; sources",
-		tapir_policy_rule_name(e->policy, why.rule));
+		tapir_policy_rule_name(cur_policy(e), why.rule));
 	at = n < 0 ? 0 : (size_t)n;
 	for (size_t i = 0; i < why.n_matches && i < TAPIR_REASON_MAX; i++) {
 		const struct tapir_match *m = &why.matches[i];
@@ -1213,6 +1307,12 @@ cmd_status(struct tapir_engine *e, struct tapir_buf *out)
 	for (size_t i = 0; i < cfg->n_sources; i++) {
 		const struct tapir_source_config *sc = &cfg->sources[i];
 		const struct file_state *fs = &e->files[i];
+		if ((int)sc->type == SOURCE_OVERRIDE) {
+			tapir_buf_printf(out,
+				"source: %s list=%s type=override\n", sc->name,
+				tapir_list_str(sc->list));
+			continue;
+		}
 		if (sc->type != TAPIR_SOURCE_FILE) {
 			tapir_buf_printf(out, "source: %s list=%s type=mqtt\n",
 				sc->name, tapir_list_str(sc->list));
@@ -1226,7 +1326,7 @@ cmd_status(struct tapir_engine *e, struct tapir_buf *out)
 			fs->error[0] ? " error=" : "", fs->error);
 	}
 	if (e->state_path)
-		tapir_buf_printf(out, "state: %s saved=%lld\n", e->state_path,
+		tapir_buf_printf(out, "state-file: %s saved=%lld\n", e->state_path,
 			(long long)e->state_saved_at);
 	pthread_mutex_unlock(&e->slock);
 }
@@ -1248,18 +1348,785 @@ cmd_lookup(struct tapir_engine *e, const char *arg, struct tapir_buf *out)
 		tapir_buf_printf(out, "error: inactive: %s\n", e->config_error);
 		return;
 	}
-	tapir_decide(e->policy, e->db, name, len, e->now(), &why);
+	tapir_decide(cur_policy(e), e->db, name, len, e->now(), &why);
 	tapir_reason_format(
-		e->policy, name, &why, e->now(), text, sizeof(text));
+		cur_policy(e), name, &why, e->now(), text, sizeof(text));
 	tapir_buf_append(out, text, strlen(text));
+}
+
+/* Run fn on the writer thread (the only one that may change the database)
+ * and wait for it; inline when no writer runs (tests, before start). */
+static void
+run_on_writer(struct tapir_engine *e, void (*fn)(struct tapir_engine *, void *),
+	void *arg)
+{
+	struct qmsg *q;
+	bool done = false;
+
+	if (!e->writer_running || !(q = calloc(1, sizeof(*q)))) {
+		if (!e->writer_running)
+			fn(e, arg);
+		return;
+	}
+	q->job = fn;
+	q->job_arg = arg;
+	q->job_done = &done;
+	q->topic = "";
+	pthread_mutex_lock(&e->qlock);
+	if (e->stop) {
+		pthread_mutex_unlock(&e->qlock);
+		free(q);
+		return;
+	}
+	if (e->qtail)
+		e->qtail->next = q;
+	else
+		e->qhead = q;
+	e->qtail = q;
+	e->qlen++;
+	pthread_cond_signal(&e->qcond);
+	while (!done)
+		pthread_cond_wait(&e->jcond, &e->qlock);
+	pthread_mutex_unlock(&e->qlock);
+}
+
+/* JSON for the text commands: their lines are "key: value" or
+ * "key=value"; a key given more than once (source:, entry:) becomes an
+ * array. Numbers stay numbers. */
+static void
+cmd_json(struct tapir_engine *e, const char *line, struct tapir_buf *out)
+{
+	struct tapir_buf text = { 0 };
+	json_t *root = json_object();
+	char *txt, *save = NULL;
+
+	tapir_engine_command(e, line, &text);
+	if (!root || text.failed || !text.data) {
+		tapir_buf_printf(out, "error: out of memory\n");
+		goto out_free;
+	}
+	if (!strncmp(text.data, "error:", 6)) {
+		tapir_buf_append(out, text.data, text.len);
+		goto out_free;
+	}
+	for (char *l = strtok_r(text.data, "\n", &save); l;
+		l = strtok_r(NULL, "\n", &save)) {
+		char *sep = strstr(l, ": "), *eq = strchr(l, '='), *val, *end;
+		json_t *v, *old;
+		if (sep && (!eq || sep < eq)) {
+			*sep = '\0';
+			val = sep + 2;
+		} else if (eq) {
+			*eq = '\0';
+			val = eq + 1;
+		} else {
+			continue;
+		}
+		errno = 0;
+		long long n = strtoll(val, &end, 10);
+		v = (*val && !*end && !errno) ? json_integer(n)
+					      : json_string(val);
+		if (!v)
+			continue;
+		if ((old = json_object_get(root, l))) {
+			if (!json_is_array(old)) {
+				json_t *arr = json_array();
+				json_array_append(arr, old);
+				json_object_set_new(root, l, arr);
+				old = arr;
+			}
+			json_array_append_new(old, v);
+		} else {
+			json_object_set_new(root, l, v);
+		}
+	}
+	if ((txt = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER))) {
+		tapir_buf_printf(out, "%s\n", txt);
+		free(txt);
+	}
+out_free:
+	json_decref(root);
+	tapir_buf_clear(&text);
+}
+
+/* ---- local overrides ------------------------------------------------ */
+
+static int
+override_source(const struct tapir_engine *e, bool allow)
+{
+	return allow ? e->src_override_allow : e->src_override_deny;
+}
+
+static struct override *
+override_find(struct tapir_engine *e, const char *name)
+{
+	for (size_t i = 0; i < e->n_overrides; i++)
+		if (!strcmp(e->overrides[i].name, name))
+			return &e->overrides[i];
+	return NULL;
+}
+
+static int
+override_apply(struct tapir_engine *e, const struct override *o)
+{
+	struct tapir_entry ent = {
+		.expiry =
+			o->expires ? (uint32_t)o->expires : TAPIR_EXPIRY_NEVER,
+		.added = (uint32_t)o->added,
+		.source = (uint16_t)override_source(e, o->allow),
+		.list = o->allow ? TAPIR_LIST_ALLOW : TAPIR_LIST_DENY,
+	};
+	int src = override_source(e, !o->allow), rc;
+
+	/* One override per name: the other kind goes. */
+	if (src >= 0 && tapir_db_remove(e->db, o->name, strlen(o->name),
+				(uint16_t)src, 0) != 0) {
+		/* none there: fine */
+	}
+	if ((rc = tapir_db_set(e->db, o->name, strlen(o->name), &ent)) != 0)
+		return rc;
+	if (!o->allow)
+		purge_if_blocked(e, o->name, false, e->now());
+	return 0;
+}
+
+/* overrides.json in the state directory: written whole, atomically, on
+ * every change; read at start. Without a state directory overrides live
+ * until the module is unloaded. */
+static void
+overrides_save(struct tapir_engine *e)
+{
+	json_t *arr, *root;
+	char tmp[4096 + 8], path[4096];
+	int fd;
+
+	if (!e->cfg->state_dir)
+		return;
+	snprintf(path, sizeof(path), "%s/overrides.json", e->cfg->state_dir);
+	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path);
+	if (!(arr = json_array()))
+		return;
+	for (size_t i = 0; i < e->n_overrides; i++) {
+		const struct override *o = &e->overrides[i];
+		json_array_append_new(arr,
+			json_pack("{s:s, s:s, s:I, s:I, s:s}", "name", o->name,
+				"action", o->allow ? "allow" : "deny", "added",
+				(json_int_t)o->added, "expires",
+				(json_int_t)o->expires, "comment", o->comment));
+	}
+	root = json_pack("{s:i, s:o}", "version", 1, "overrides", arr);
+	if (!root)
+		return;
+	if ((fd = mkstemp(tmp)) < 0) {
+		json_decref(root);
+		tapir_log(TAPIR_LOG_ERR, "overrides: %s: %s", tmp,
+			strerror(errno));
+		return;
+	}
+	if (json_dumpfd(root, fd, JSON_INDENT(1) | JSON_SORT_KEYS) != 0 ||
+		fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
+		tapir_log(TAPIR_LOG_ERR, "overrides: cannot write %s", path);
+		unlink(tmp);
+	}
+	json_decref(root);
+}
+
+static int
+override_add(struct tapir_engine *e, const char *name, bool allow,
+	int64_t expires, const char *comment)
+{
+	struct override *o = override_find(e, name);
+
+	if (!o) {
+		if (e->n_overrides == e->cap_overrides) {
+			size_t cap =
+				e->cap_overrides ? e->cap_overrides * 2 : 16;
+			struct override *v =
+				realloc(e->overrides, cap * sizeof(*v));
+			if (!v)
+				return TAPIR_ENOMEM;
+			e->overrides = v;
+			e->cap_overrides = cap;
+		}
+		o = &e->overrides[e->n_overrides++];
+		memset(o, 0, sizeof(*o));
+		snprintf(o->name, sizeof(o->name), "%s", name);
+	}
+	o->allow = allow;
+	o->added = tapir_now();
+	o->expires = expires;
+	snprintf(o->comment, sizeof(o->comment), "%s", comment ? comment : "");
+	return override_apply(e, o);
+}
+
+static void
+overrides_load(struct tapir_engine *e)
+{
+	char path[4096];
+	json_error_t jerr;
+	json_t *root, *arr, *it;
+	size_t i, n = 0;
+
+	if (!e->cfg->state_dir)
+		return;
+	snprintf(path, sizeof(path), "%s/overrides.json", e->cfg->state_dir);
+	if (!(root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr))) {
+		if (access(path, F_OK) == 0)
+			tapir_log(TAPIR_LOG_ERR,
+				"overrides: ignoring %s:%d: %s", path,
+				jerr.line, jerr.text);
+		return;
+	}
+	arr = json_object_get(root, "overrides");
+	json_array_foreach(arr, i, it)
+	{
+		const char *name =
+			json_string_value(json_object_get(it, "name"));
+		const char *act =
+			json_string_value(json_object_get(it, "action"));
+		const char *cm =
+			json_string_value(json_object_get(it, "comment"));
+		json_int_t exp =
+			json_integer_value(json_object_get(it, "expires"));
+		char canon[TAPIR_NAME_BUFSIZE];
+		if (!name || !act ||
+			tapir_name_canon(name, strlen(name), 0, canon, NULL,
+				NULL, NULL) != 0 ||
+			(strcmp(act, "allow") && strcmp(act, "deny")))
+			continue;
+		if (exp && exp <= e->now())
+			continue;
+		if (override_add(e, canon, !strcmp(act, "allow"), exp, cm) == 0)
+			n++;
+	}
+	json_decref(root);
+	tapir_log(TAPIR_LOG_INFO, "overrides: %zu from %s", n, path);
+}
+
+struct override_job {
+	const char *name;
+	bool allow, remove;
+	int64_t expires;
+	const char *comment;
+	int rc;
+};
+
+static void
+override_job(struct tapir_engine *e, void *arg)
+{
+	struct override_job *j = arg;
+	struct override *o;
+
+	if (j->remove) {
+		if (!(o = override_find(e, j->name))) {
+			j->rc = TAPIR_ENOENT;
+			return;
+		}
+		(void)!tapir_db_remove(e->db, o->name, strlen(o->name),
+			(uint16_t)override_source(e, o->allow), 0);
+		*o = e->overrides[--e->n_overrides];
+		j->rc = 0;
+	} else {
+		j->rc = override_add(
+			e, j->name, j->allow, j->expires, j->comment);
+	}
+	if (j->rc == 0)
+		overrides_save(e);
+}
+
+/* "override allow|deny NAME TTL [COMMENT...]", "override remove NAME",
+ * "override list". TTL 0: until removed. */
+static void
+cmd_override(struct tapir_engine *e, const char *args, bool json,
+	struct tapir_buf *out)
+{
+	char verb[16] = "", raw[TAPIR_NAME_BUFSIZE + 1] = "";
+	char name[TAPIR_NAME_BUFSIZE];
+	struct override_job j = { 0 };
+	struct tapir_error err = { 0 };
+	long long ttl = 0;
+	int n = 0;
+
+	if (sscanf(args, "%15s %256s %lld %n", verb, raw, &ttl, &n) < 1) {
+		tapir_buf_printf(
+			out, "error: usage: override allow|deny|remove|list\n");
+		return;
+	}
+	if (!strcmp(verb, "list")) {
+		json_t *arr = json ? json_array() : NULL;
+		for (size_t i = 0; i < e->n_overrides; i++) {
+			const struct override *o = &e->overrides[i];
+			if (arr)
+				json_array_append_new(arr,
+					json_pack("{s:s,s:s,s:I,s:I,s:s}",
+						"name", o->name, "action",
+						o->allow ? "allow" : "deny",
+						"added", (json_int_t)o->added,
+						"expires",
+						(json_int_t)o->expires,
+						"comment", o->comment));
+			else
+				tapir_buf_printf(out,
+					"%s %s added=%lld expires=%lld%s%s\n",
+					o->name, o->allow ? "allow" : "deny",
+					(long long)o->added,
+					(long long)o->expires,
+					o->comment[0] ? " comment=" : "",
+					o->comment);
+		}
+		if (arr) {
+			char *txt = json_dumps(arr, JSON_INDENT(2));
+			if (txt)
+				tapir_buf_printf(out, "%s\n", txt);
+			free(txt);
+			json_decref(arr);
+		}
+		return;
+	}
+	if (tapir_name_canon(raw, strlen(raw), 0, name, NULL, NULL, &err)) {
+		tapir_buf_printf(out, "error: %s\n", err.text);
+		return;
+	}
+	j.name = name;
+	if (!strcmp(verb, "remove")) {
+		j.remove = true;
+	} else if (!strcmp(verb, "allow") || !strcmp(verb, "deny")) {
+		if (e->src_override_allow < 0) {
+			tapir_buf_printf(
+				out, "error: no room for override sources\n");
+			return;
+		}
+		if (ttl < 0 || ttl > 10LL * 365 * 86400) {
+			tapir_buf_printf(out, "error: ttl out of range\n");
+			return;
+		}
+		j.allow = !strcmp(verb, "allow");
+		j.expires = ttl ? e->now() + ttl : 0;
+		j.comment = n ? args + n : "";
+	} else {
+		tapir_buf_printf(
+			out, "error: unknown override verb: %.16s\n", verb);
+		return;
+	}
+	run_on_writer(e, override_job, &j);
+	if (j.rc != 0)
+		tapir_buf_printf(out, "error: override %s %s: %s\n", verb, name,
+			tapir_strerror(j.rc));
+	else
+		tapir_buf_printf(out, "ok\n");
+}
+
+/* ---- list, dump-rpz, digest ------------------------------------------- */
+
+struct walk_out {
+	struct tapir_engine *e;
+	struct tapir_buf *out;
+	int list, source, action; /* -1: any */
+	const char *zone;
+	json_t *arr;
+	size_t n;
+	crypto_generichash_state *hash;
+	char **names; /* digest: collected, sorted */
+	size_t n_names, cap_names;
+};
+
+/* The decision of a name as the query path makes it, plus what fed it. */
+static enum tapir_action
+walk_decide(struct walk_out *w, const char *name, size_t len,
+	struct tapir_reason *why)
+{
+	return tapir_decide(
+		cur_policy(w->e), w->e->db, name, len, w->e->now(), why);
+}
+
+static bool
+walk_filter(struct walk_out *w, const struct tapir_entry *e, size_t n,
+	enum tapir_action a)
+{
+	bool list = w->list < 0, src = w->source < 0;
+
+	for (size_t i = 0; i < n; i++) {
+		list |= e[i].list == w->list;
+		src |= e[i].source == w->source;
+	}
+	return list && src && (w->action < 0 || (int)a == w->action);
+}
+
+static int
+list_one(void *arg, const char *name, size_t len, const struct tapir_entry *e,
+	size_t n)
+{
+	struct walk_out *w = arg;
+	struct tapir_reason why;
+	enum tapir_action a = walk_decide(w, name, len, &why);
+	const char *rule = tapir_policy_rule_name(cur_policy(w->e), why.rule);
+
+	if (!walk_filter(w, e, n, a))
+		return 0;
+	w->n++;
+	if (w->arr)
+		json_array_append_new(w->arr,
+			json_pack("{s:s,s:s,s:s}", "name", name, "action",
+				tapir_action_str(a), "rule", rule));
+	else
+		tapir_buf_printf(
+			w->out, "%s %s %s\n", name, tapir_action_str(a), rule);
+	return w->out->failed ? -1 : 0;
+}
+
+static const char *
+rpz_target(enum tapir_action a)
+{
+	switch (a) {
+	case TAPIR_ACTION_PASSTHRU:
+		return "rpz-passthru.";
+	case TAPIR_ACTION_NODATA:
+		return "*.";
+	case TAPIR_ACTION_DROP:
+		return "rpz-drop.";
+	case TAPIR_ACTION_NXDOMAIN:
+	case TAPIR_ACTION_REDIRECT: /* as the module answers it today */
+		return ".";
+	default:
+		return NULL;
+	}
+}
+
+static int
+rpz_one(void *arg, const char *name, size_t len, const struct tapir_entry *e,
+	size_t n)
+{
+	struct walk_out *w = arg;
+	char child[TAPIR_NAME_BUFSIZE + 8];
+	bool exact = false, subtree = false;
+	const char *t;
+
+	for (size_t i = 0; i < n; i++) {
+		if (e[i].flags & TAPIR_ENTRY_SUBTREE)
+			subtree = true;
+		else
+			exact = true;
+	}
+	/* The owner itself, and a representative name below it for the
+	 * subtree (the decision of any child with no entries of its own). */
+	if (exact && (t = rpz_target(walk_decide(w, name, len, NULL)))) {
+		tapir_buf_printf(w->out, "%s.%s CNAME %s\n", name, w->zone, t);
+		w->n++;
+	}
+	if (subtree) {
+		int m = snprintf(child, sizeof(child), "x--tapir.%s", name);
+		if (m > 0 && (size_t)m < TAPIR_NAME_BUFSIZE &&
+			(t = rpz_target(
+				 walk_decide(w, child, (size_t)m, NULL)))) {
+			tapir_buf_printf(
+				w->out, "*.%s.%s CNAME %s\n", name, w->zone, t);
+			w->n++;
+		}
+	}
+	return w->out->failed ? -1 : 0;
+}
+
+static void
+cmd_dump_rpz(
+	struct tapir_engine *e, const char *zone_arg, struct tapir_buf *out)
+{
+	char zone[TAPIR_NAME_BUFSIZE];
+	struct tapir_error err = { 0 };
+	struct walk_out w = { .e = e, .out = out, .zone = zone };
+	unsigned tok;
+
+	if (!zone_arg[0])
+		zone_arg = "rpz.tapir-pop.invalid";
+	if (tapir_name_canon(
+		    zone_arg, strlen(zone_arg), 0, zone, NULL, NULL, &err)) {
+		tapir_buf_printf(out, "error: zone: %s\n", err.text);
+		return;
+	}
+	/* Decisions now, as an RPZ other resolvers can load: a SOA whose
+	 * serial is the time of the dump, one NS, then one record per
+	 * decided owner. */
+	tapir_buf_printf(out,
+		"$ORIGIN %s.\n$TTL 60\n"
+		"@ SOA localhost. hostmaster.localhost. %lld 3600 600 86400 60\n"
+		"@ NS localhost.\n",
+		zone, (long long)tapir_now());
+	tok = tapir_db_read_begin(e->db);
+	(void)tapir_db_walk(e->db, rpz_one, &w);
+	tapir_db_read_end(e->db, tok);
+	tapir_buf_printf(out, "; %zu records\n", w.n);
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int
+digest_one(void *arg, const char *name, size_t len, const struct tapir_entry *e,
+	size_t n)
+{
+	struct walk_out *w = arg;
+	enum tapir_action a = walk_decide(w, name, len, NULL);
+	char *line;
+
+	(void)e;
+	(void)n;
+	if (a == TAPIR_ACTION_PASS)
+		return 0;
+	if (w->n_names == w->cap_names) {
+		size_t cap = w->cap_names ? w->cap_names * 2 : 1024;
+		char **v = realloc(w->names, cap * sizeof(*v));
+		if (!v)
+			return -1;
+		w->names = v;
+		w->cap_names = cap;
+	}
+	if (!(line = malloc(len + 16)))
+		return -1;
+	snprintf(line, len + 16, "%s %s\n", name, tapir_action_str(a));
+	w->names[w->n_names++] = line;
+	return 0;
+}
+
+/* A hash of the decision set, independent of insertion order and of the
+ * machine: resolvers of one fleet compare it. Expired entries do not
+ * count; names are sorted before hashing. */
+static void
+cmd_digest(struct tapir_engine *e, bool json, struct tapir_buf *out)
+{
+	struct walk_out w = { .e = e, .out = out };
+	unsigned char h[32];
+	char hex[65];
+	crypto_generichash_state st;
+	unsigned tok;
+	int rc;
+
+	tok = tapir_db_read_begin(e->db);
+	rc = tapir_db_walk(e->db, digest_one, &w);
+	tapir_db_read_end(e->db, tok);
+	if (rc == 0) {
+		qsort(w.names, w.n_names, sizeof(*w.names), name_cmp);
+		crypto_generichash_init(&st, NULL, 0, sizeof(h));
+		for (size_t i = 0; i < w.n_names; i++)
+			crypto_generichash_update(&st,
+				(const unsigned char *)w.names[i],
+				strlen(w.names[i]));
+		crypto_generichash_final(&st, h, sizeof(h));
+		sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
+		if (json)
+			tapir_buf_printf(out,
+				"{\"digest\": \"blake2b-256:%s\", \"names\": %zu}\n",
+				hex, w.n_names);
+		else
+			tapir_buf_printf(out,
+				"digest: blake2b-256:%s\nnames: %zu\n", hex,
+				w.n_names);
+	} else {
+		tapir_buf_printf(out, "error: out of memory\n");
+	}
+	for (size_t i = 0; i < w.n_names; i++)
+		free(w.names[i]);
+	free(w.names);
+}
+
+/* "list [list=L] [source=S] [action=A]" */
+static void
+cmd_list(struct tapir_engine *e, const char *args, bool json,
+	struct tapir_buf *out)
+{
+	struct walk_out w = {
+		.e = e, .out = out, .list = -1, .source = -1, .action = -1
+	};
+	char key[16], val[128];
+	unsigned tok;
+	int n;
+
+	while (*args && sscanf(args, " %15[^= ]=%127s%n", key, val, &n) == 2) {
+		args += n;
+		if (!strcmp(key, "list"))
+			w.list = tapir_list_from_str(val);
+		else if (!strcmp(key, "source"))
+			w.source = tapir_config_source_index(e->cfg, val);
+		else if (!strcmp(key, "action"))
+			w.action = tapir_action_from_str(val);
+		else
+			w.list = -2;
+		if (w.list == -2 || (!strcmp(key, "list") && w.list < 0) ||
+			(!strcmp(key, "source") && w.source < 0) ||
+			(!strcmp(key, "action") && w.action < 0)) {
+			tapir_buf_printf(
+				out, "error: bad filter %s=%s\n", key, val);
+			return;
+		}
+	}
+	while (*args == ' ')
+		args++;
+	if (*args) {
+		tapir_buf_printf(out, "error: bad filter: %.64s\n", args);
+		return;
+	}
+	if (json && !(w.arr = json_array())) {
+		tapir_buf_printf(out, "error: out of memory\n");
+		return;
+	}
+	tok = tapir_db_read_begin(e->db);
+	(void)tapir_db_walk(e->db, list_one, &w);
+	tapir_db_read_end(e->db, tok);
+	if (w.arr) {
+		char *txt = json_dumps(w.arr, JSON_INDENT(2));
+		if (txt)
+			tapir_buf_printf(out, "%s\n", txt);
+		free(txt);
+		json_decref(w.arr);
+	}
+}
+
+/* "flush NAME" / "flush --all": ask Unbound to drop cached answers. */
+static void
+cmd_flush(struct tapir_engine *e, const char *arg, struct tapir_buf *out)
+{
+	char name[TAPIR_NAME_BUFSIZE];
+	struct tapir_error err = { 0 };
+
+	if (!e->purger) {
+		tapir_buf_printf(out,
+			"error: no cache purging: Unbound's remote-control is not usable (see status)\n");
+		return;
+	}
+	if (!strcmp(arg, "--all")) {
+		/* flush_zone of the root: every cached answer. */
+		(void)tapir_purger_push(e->purger, "");
+		tapir_purger_drain(e->purger, 10000);
+		tapir_buf_printf(out, "ok\n");
+		return;
+	}
+	if (tapir_name_canon(arg, strlen(arg), 0, name, NULL, NULL, &err)) {
+		tapir_buf_printf(out, "error: %s\n", err.text);
+		return;
+	}
+	(void)tapir_purger_push(e->purger, name);
+	tapir_purger_drain(e->purger, 10000);
+	tapir_buf_printf(out, "ok\n");
+}
+
+struct reload_job {
+	struct tapir_config *cfg;
+	struct tapir_policy *pol;
+	char msg[256];
+	int rc;
+};
+
+static bool
+same_sources(
+	const struct tapir_config *a, const struct tapir_config *b, size_t n)
+{
+	if (b->n_sources != n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		const struct tapir_source_config *x = &a->sources[i],
+						 *y = &b->sources[i];
+		if (strcmp(x->name, y->name) || x->type != y->type ||
+			x->list != y->list)
+			return false;
+	}
+	return true;
+}
+
+static void
+reload_job(struct tapir_engine *e, void *arg)
+{
+	struct reload_job *j = arg;
+
+	if (e->n_old == sizeof(e->old_cfgs) / sizeof(e->old_cfgs[0])) {
+		j->rc = TAPIR_EFULL;
+		snprintf(j->msg, sizeof(j->msg),
+			"too many reloads since the module loaded: use unbound-control reload");
+		return;
+	}
+	/* Overrides are sources the engine adds after the configured ones. */
+	if (add_override_sources(e, j->cfg) != 0) {
+		j->rc = TAPIR_ECONFIG;
+		snprintf(
+			j->msg, sizeof(j->msg), "no room for override sources");
+		return;
+	}
+	e->old_cfgs[e->n_old] = e->cfg;
+	e->old_policies[e->n_old++] = atomic_load(&e->policy);
+	e->cfg = j->cfg;
+	atomic_store_explicit(&e->policy, j->pol, memory_order_release);
+	j->cfg = NULL;
+	j->pol = NULL;
+	load_keys(e);
+	files_check(e, true);
+	j->rc = 0;
+}
+
+/* Re-read the configuration file, the key file and every file source,
+ * without restarting Unbound. A broken file is refused with its error
+ * and the running configuration stays. Changes to the set of sources
+ * (and to mqtt, answer, control, state-dir) need unbound-control reload. */
+static void
+cmd_reload(struct tapir_engine *e, struct tapir_buf *out)
+{
+	struct reload_job j = { 0 };
+	struct tapir_error err = { 0 };
+
+	if (!e->config_path) {
+		tapir_buf_printf(
+			out, "error: no configuration file to re-read\n");
+		return;
+	}
+	if (!(j.cfg = tapir_config_load(e->config_path, &err))) {
+		tapir_buf_printf(out,
+			"error: %s (the running configuration stays)\n",
+			err.text);
+		return;
+	}
+	if (!same_sources(e->cfg, j.cfg, e->n_config_sources)) {
+		tapir_config_destroy(j.cfg);
+		tapir_buf_printf(out,
+			"error: the sources changed: that needs unbound-control reload (the running configuration stays)\n");
+		return;
+	}
+	if (!(j.pol = tapir_policy_create(j.cfg))) {
+		tapir_config_destroy(j.cfg);
+		tapir_buf_printf(out, "error: out of memory\n");
+		return;
+	}
+	run_on_writer(e, reload_job, &j);
+	if (j.rc != 0) {
+		tapir_policy_destroy(j.pol);
+		tapir_config_destroy(j.cfg);
+		tapir_buf_printf(out, "error: %s\n", j.msg);
+		return;
+	}
+	tapir_log(TAPIR_LOG_INFO, "reloaded %s", e->config_path);
+	tapir_buf_printf(out, "ok\n");
 }
 
 void
 tapir_engine_command(
 	struct tapir_engine *e, const char *line, struct tapir_buf *out)
 {
+	bool json = false;
+
 	while (*line == ' ')
 		line++;
+	if (strncmp(line, "json ", 5) == 0) {
+		json = true;
+		line += 5;
+	}
+	if (!e->cfg && strcmp(line, "status") != 0) {
+		tapir_buf_printf(out, "error: inactive: %s\n", e->config_error);
+		return;
+	}
+	if (json && (!strcmp(line, "status") || !strcmp(line, "stats") ||
+			    !strcmp(line, "stats_noreset") ||
+			    !strncmp(line, "lookup ", 7))) {
+		cmd_json(e, line, out);
+		return;
+	}
 	if (strcmp(line, "status") == 0)
 		cmd_status(e, out);
 	else if (strcmp(line, "stats") == 0)
@@ -1268,6 +2135,18 @@ tapir_engine_command(
 		cmd_stats(e, false, out);
 	else if (strncmp(line, "lookup ", 7) == 0)
 		cmd_lookup(e, line + 7, out);
+	else if (!strcmp(line, "list") || !strncmp(line, "list ", 5))
+		cmd_list(e, line + 4, json, out);
+	else if (!strcmp(line, "dump-rpz") || !strncmp(line, "dump-rpz ", 9))
+		cmd_dump_rpz(e, line[8] ? line + 9 : "", out);
+	else if (!strncmp(line, "override ", 9))
+		cmd_override(e, line + 9, json, out);
+	else if (!strncmp(line, "flush ", 6))
+		cmd_flush(e, line + 6, out);
+	else if (!strcmp(line, "digest"))
+		cmd_digest(e, json, out);
+	else if (!strcmp(line, "reload"))
+		cmd_reload(e, out);
 	else
 		tapir_buf_printf(out, "error: unknown command: %.64s\n", line);
 }

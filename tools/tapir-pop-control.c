@@ -26,13 +26,24 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-		"usage: tapir-pop-control [-s SOCKET] COMMAND [ARGS]\n"
-		"  -s SOCKET   control socket (default " DEFAULT_SOCKET ")\n"
+		"usage: tapir-pop-control [-s SOCKET] [--json] COMMAND [ARGS]\n"
+		"  -s SOCKET   control socket (default " DEFAULT_SOCKET ",\n"
+		"              or $TAPIR_POP_SOCKET)\n"
+		"  --json      answer in JSON\n"
 		"commands:\n"
-		"  status          version, uptime, feed and database state\n"
+		"  status          version, uptime, Unbound build, sources, database\n"
 		"  stats           counters as name=value, then reset them\n"
 		"  stats_noreset   counters as name=value\n"
 		"  lookup NAME     the decision for NAME and why\n"
+		"  list [--list L] [--source S] [--action A]\n"
+		"                  decided names with their action and rule\n"
+		"  dump-rpz [ZONE] the decisions as an RPZ zone file\n"
+		"  override allow|deny NAME [--ttl SECONDS] [--comment TEXT]\n"
+		"  override remove NAME\n"
+		"  override list   local overrides, applied like any source\n"
+		"  reload          re-read the configuration and file sources\n"
+		"  flush NAME|--all  purge Unbound's cache for NAME (and below)\n"
+		"  digest          a hash of the decision set, to compare resolvers\n"
 		"  check [FILE]    validate a configuration file without touching\n"
 		"                  a running Unbound (default " DEFAULT_CONFIG
 		")\n");
@@ -115,20 +126,85 @@ check(const char *path)
 	return bad;
 }
 
+static int
+append_word(char *line, size_t size, size_t *at, const char *w)
+{
+	int n;
+
+	if (strchr(w, '\n'))
+		return -1;
+	n = snprintf(line + *at, size - *at, "%s%s", *at ? " " : "", w);
+	if (n < 0 || (size_t)n >= size - *at)
+		return -1;
+	*at += (size_t)n;
+	return 0;
+}
+
+/* The command line, as one request line of the control protocol. Options
+ * of override and list become the protocol's positional/key=value form. */
+static int
+build_request(int argc, char **argv, bool json, char *line, size_t size)
+{
+	size_t at = 0;
+	const char *ttl = "0", *comment = NULL;
+	char kv[160];
+
+	line[0] = '\0';
+	if (json && append_word(line, size, &at, "json") != 0)
+		return -1;
+	if (!strcmp(argv[0], "override") && argc >= 3 &&
+		(!strcmp(argv[1], "allow") || !strcmp(argv[1], "deny"))) {
+		for (int i = 3; i < argc; i++) {
+			if (!strcmp(argv[i], "--ttl") && i + 1 < argc)
+				ttl = argv[++i];
+			else if (!strcmp(argv[i], "--comment") && i + 1 < argc)
+				comment = argv[++i];
+			else
+				return -1;
+		}
+		if (append_word(line, size, &at, "override") ||
+			append_word(line, size, &at, argv[1]) ||
+			append_word(line, size, &at, argv[2]) ||
+			append_word(line, size, &at, ttl) ||
+			(comment && append_word(line, size, &at, comment)))
+			return -1;
+		return 0;
+	}
+	if (!strcmp(argv[0], "list")) {
+		if (append_word(line, size, &at, "list"))
+			return -1;
+		for (int i = 1; i < argc; i++) {
+			if (i + 1 >= argc || strncmp(argv[i], "--", 2) != 0)
+				return -1;
+			snprintf(kv, sizeof(kv), "%s=%s", argv[i] + 2,
+				argv[i + 1]);
+			i++;
+			if (append_word(line, size, &at, kv))
+				return -1;
+		}
+		return 0;
+	}
+	for (int i = 0; i < argc; i++)
+		if (append_word(line, size, &at, argv[i]) != 0)
+			return -1;
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	const char *sock = getenv("TAPIR_POP_SOCKET");
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct tapir_buf out = { 0 };
 	struct tapir_error err = { 0 };
 	char line[TAPIR_CONTROL_MAX_LINE];
-	size_t at = 0;
 	int c, rc;
+	bool json = false;
 
 	if (!sock || !sock[0])
 		sock = DEFAULT_SOCKET;
@@ -136,6 +212,9 @@ main(int argc, char **argv)
 		switch (c) {
 		case 's':
 			sock = optarg;
+			break;
+		case 'j':
+			json = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -157,17 +236,10 @@ main(int argc, char **argv)
 		return check(
 			argc - optind == 2 ? argv[optind + 1] : DEFAULT_CONFIG);
 	}
-	line[0] = '\0';
-	for (int i = optind; i < argc; i++) {
-		int n = snprintf(line + at, sizeof(line) - at, "%s%s",
-			i > optind ? " " : "", argv[i]);
-		if (n < 0 || (size_t)n >= sizeof(line) - at ||
-			strchr(argv[i], '\n')) {
-			fprintf(stderr,
-				"tapir-pop-control: command too long\n");
-			return 2;
-		}
-		at += (size_t)n;
+	if (build_request(argc - optind, argv + optind, json, line,
+		    sizeof(line)) != 0) {
+		usage(stderr);
+		return 2;
 	}
 	rc = tapir_control_request(sock, line, 10000, &out, &err);
 	if (rc != 0) {

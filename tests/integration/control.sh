@@ -1,0 +1,126 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# tapir-pop-control against a real Unbound with the module: every command
+# in text and JSON with its exit code; dump-rpz accepted by a real zone
+# checker; overrides across a restart; reload with a broken file keeps
+# the running policy; the socket refuses another user; log-only counts
+# without changing answers.
+. "$top_srcdir/tests/integration/lib.sh"
+
+C() {
+	"$CONTROL" -s "$T/tapir-pop.sock" "$@"
+}
+
+mkdir -p "$T/state"
+printf 'filed.example\n' >"$T/deny.txt"
+start_mosquitto
+start_knot
+write_module_config "state-dir: $T/state"
+awk -v T="$T" '/^sources:/ { print; print "  - name: local-deny\n    type: file\n    list: denylist\n    path: " T "/deny.txt\n    refresh: 1"; next } { print }' \
+	"$T/tapir-pop.yaml" >"$T/y" && mv "$T/y" "$T/tapir-pop.yaml"
+start_unbound
+wait_until 10 mqtt_connected || fail "module not connected"
+publish_observe obs.example 16
+wait_until 2 decided obs.example NXDOMAIN || fail "obs.example"
+
+# status / stats / lookup, text and JSON.
+C status >"$T/status" || fail "status exit $?"
+grep -q "^version: " "$T/status" && grep -q "^host: Unbound 1.17.1 build-id" "$T/status" &&
+	grep -q "^source: local-deny list=denylist type=file path=.* names=1" "$T/status" ||
+	fail "status: $(cat "$T/status")"
+C --json status | jq -e '.state == "active" and (.source | length) >= 3' >/dev/null ||
+	fail "status --json"
+ok "status (text and JSON)"
+C stats_noreset | grep -q '^msg.accepted=1$' || fail "stats_noreset"
+C --json stats_noreset | jq -e '."msg.accepted" == 1 and ."answer.would_block" == 0' >/dev/null ||
+	fail "stats --json"
+C stats >/dev/null
+C stats_noreset | grep -q '^msg.accepted=0$' || fail "stats did not reset"
+ok "stats resets, stats_noreset does not"
+C --json lookup obs.example | jq -e '.action == "NXDOMAIN" and .rule == "denytapir"' >/dev/null ||
+	fail "lookup --json: $(C --json lookup obs.example)"
+C lookup "bad name" >/dev/null
+[ $? = 1 ] || fail "lookup of an invalid name should exit 1"
+ok "lookup (text, JSON, exit 1 on error)"
+
+# list and digest.
+C list | grep -q "^obs.example NXDOMAIN denytapir$" || fail "list: $(C list)"
+C list --source local-deny | grep -q "^filed.example NXDOMAIN denylist$" ||
+	fail "list --source"
+[ "$(C list --list doubtlist | wc -l)" = 1 ] || fail "list --list"
+C --json list --action NXDOMAIN | jq -e 'length == 2' >/dev/null || fail "list --json"
+d1=$(C digest)
+d2=$(C digest)
+[ "$d1" = "$d2" ] && echo "$d1" | grep -q "^digest: blake2b-256:[0-9a-f]\{64\}$" ||
+	fail "digest: $d1 / $d2"
+ok "list with filters; digest stable: $(echo "$d1" | head -n 1)"
+
+# dump-rpz, checked by named-checkzone.
+C dump-rpz rpz.local >"$T/dump.zone" || fail "dump-rpz"
+named-checkzone -q rpz.local "$T/dump.zone" || fail "named-checkzone: $(named-checkzone rpz.local "$T/dump.zone")"
+grep -q "^obs.example.rpz.local CNAME .$" "$T/dump.zone" || fail "dump content"
+ok "dump-rpz accepted by named-checkzone ($(grep -c CNAME "$T/dump.zone") records)"
+
+# Overrides: deny, allow over a feed's block, list, across a restart.
+C override deny local.example --ttl 3600 --comment "ticket 42" >/dev/null || fail "override deny"
+C override allow obs.example >/dev/null || fail "override allow"
+[ "$(rcode local.example)" = NXDOMAIN ] || fail "override deny not enforced"
+[ "$(rcode obs.example)" = NOERROR ] || fail "override allow not enforced"
+C override list | grep -q "^local.example deny .*comment=ticket 42$" || fail "override list"
+C --json override list | jq -e 'length == 2' >/dev/null || fail "override list --json"
+kill "$UNBOUND_PID"
+wait "$UNBOUND_PID" 2>/dev/null
+UNBOUND_PORT=$(free_port)
+start_unbound
+wait_until 10 mqtt_connected || fail "not back after restart"
+[ "$(rcode local.example)" = NXDOMAIN ] || fail "override lost across restart"
+C lookup obs.example | grep -q "^action: PASSTHRU" || fail "allow override lost"
+C override remove obs.example >/dev/null || fail "override remove"
+C lookup obs.example | grep -q "^action: NXDOMAIN" || fail "removed override still applies"
+C override remove nothing.example >/dev/null
+[ $? = 1 ] || fail "removing a missing override should exit 1"
+ok "overrides: enforced, listed with comment, kept across a restart, removed"
+
+# flush: a cached name is dropped from Unbound's cache.
+[ "$(rcode cached.example)" = NOERROR ] || fail "cached.example"
+C flush cached.example | grep -q "^ok$" || fail "flush"
+C flush --all | grep -q "^ok$" || fail "flush --all"
+ok "flush NAME and flush --all"
+
+# reload: a broken file is refused and the running policy stays.
+cp "$T/tapir-pop.yaml" "$T/good.yaml"
+printf 'policy:\n  bogus: 1\n' >>"$T/tapir-pop.yaml"
+out=$(C reload)
+[ $? = 1 ] || fail "broken reload accepted: $out"
+echo "$out" | grep -q "the running configuration stays" || fail "reload message: $out"
+[ "$(rcode local.example)" = NXDOMAIN ] || fail "policy lost after refused reload"
+ok "broken reload refused: $(echo "$out" | cut -c1-80)"
+
+# reload with policy.log-only: decisions counted, answers untouched.
+cp "$T/good.yaml" "$T/tapir-pop.yaml"
+sed -i 's/^policy:$/policy:\n  log-only: yes/' "$T/tapir-pop.yaml"
+C reload | grep -q "^ok$" || fail "reload"
+C stats >/dev/null
+[ "$(rcode logonly.example)" = NOERROR ] || true
+publish_observe logonly.example 16
+wait_until 2 sh -c "$CONTROL -s $T/tapir-pop.sock lookup logonly.example | grep -q 'log-only: would NXDOMAIN'" ||
+	fail "log-only not explained"
+[ "$(rcode logonly2.example)" = NOERROR ] || fail "x"
+publish_observe logonly2.example 16
+wait_until 2 sh -c "$CONTROL -s $T/tapir-pop.sock lookup logonly2.example | grep -q 'log-only: would NXDOMAIN'" ||
+	fail "log-only 2"
+"$UNBOUND_CONTROL" -c "$T/unbound.conf" flush logonly2.example >/dev/null
+[ "$(rcode logonly2.example)" = NOERROR ] || fail "log-only changed an answer"
+[ "$(stat_value answer.would_block)" -ge 1 ] || fail "would_block not counted"
+ok "log-only: answer untouched, answer.would_block=$(stat_value answer.would_block)"
+
+# The socket refuses another user (mode 0660, root's).
+if id nobody >/dev/null 2>&1; then
+	# Only the socket's own mode may stand in the way.
+	chmod 755 "$T"
+	out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups "$CONTROL" -s "$T/tapir-pop.sock" status 2>&1)
+	rc=$?
+	[ "$rc" = 2 ] && echo "$out" | grep -q "Permission denied" ||
+		fail "another user reached the socket ($rc): $out"
+	ok "socket refuses another user: $out"
+fi
