@@ -43,7 +43,7 @@
 #define STRING_MAX	4095 /* PATH_MAX less the NUL */
 #define EXCERPT_MAX	32   /* bytes of a bad value quoted back */
 #define SHOWN_NAME_MAX	64   /* leaves room in err->text for the reason */
-#define NODES_MAX	16   /* keys in the largest section */
+#define NODES_MAX	24   /* keys in the largest section */
 #define IDENT_MAX	(TAPIR_SOURCE_NAME_MAX - 1)
 #define CLIENT_ID_MAX	256
 
@@ -828,9 +828,11 @@ type_field(struct parser *p, yaml_node_t *v, const char *key,
 		src->type = TAPIR_SOURCE_FILE;
 		return 0;
 	}
-	if (!strcmp(s, "xfr"))
-		return fail(p, v, key, "'%s' sources are not supported yet", s);
-	return fail(p, v, key, "must be mqtt or file, not '%s'",
+	if (!strcmp(s, "xfr")) {
+		src->type = TAPIR_SOURCE_XFR;
+		return 0;
+	}
+	return fail(p, v, key, "must be mqtt, file or xfr, not '%s'",
 		excerpt(ex, s, len));
 }
 
@@ -1219,6 +1221,126 @@ listset_field(struct parser *p, yaml_node_t *v, const char *key,
 
 #define SRC(member) offsetof(struct tapir_source_config, member)
 
+/* An IPv4 or IPv6 literal: transfers go to one primary, never a name that
+ * would need a resolver (which may be this one). */
+static int
+ip_field(struct parser *p, yaml_node_t *v, const char *key,
+	const struct field *f, void *base)
+{
+	unsigned char addr[sizeof(struct in6_addr)];
+	char ex[EXCERPT_MAX + 4];
+	const char *s;
+	size_t len;
+	int rc;
+
+	if ((rc = get_text(p, v, key, &s, &len)) != 0)
+		return rc;
+	if (inet_pton(AF_INET, s, addr) != 1 &&
+		inet_pton(AF_INET6, s, addr) != 1)
+		return fail(p, v, key, "'%s' is not an IPv4 or IPv6 address",
+			excerpt(ex, s, len));
+	return str_field(p, v, key, f, base);
+}
+
+static const char *const tsig_algs[] = { "hmac-md5", "hmac-sha1", "hmac-sha224",
+	"hmac-sha256", "hmac-sha384", "hmac-sha512" };
+
+static int
+tsig_alg_field(struct parser *p, yaml_node_t *v, const char *key,
+	const struct field *f, void *base)
+{
+	char ex[EXCERPT_MAX + 4];
+	const char *s;
+	size_t len;
+	int rc;
+
+	if ((rc = get_text(p, v, key, &s, &len)) != 0)
+		return rc;
+	for (size_t i = 0; i < ARRAY_SIZE(tsig_algs); i++)
+		if (!strcasecmp(s, tsig_algs[i]))
+			return str_field(p, v, key, f, base);
+	return fail(p, v, key,
+		"must be hmac-sha256 (or hmac-sha512, -sha384, -sha224, -sha1, -md5), not '%s'",
+		excerpt(ex, s, len));
+}
+
+/* Base64 text, as knot_tsig_key_init() takes it; the key itself is only
+ * built when a transfer starts, so its errors are caught here. */
+static bool
+is_base64(const char *s, size_t len)
+{
+	size_t pad = 0;
+
+	if (len == 0 || len % 4 != 0)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (c == '=') {
+			pad++;
+			continue;
+		}
+		if (pad ||
+			!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+				(c >= '0' && c <= '9') || c == '+' || c == '/'))
+			return false;
+	}
+	return pad <= 2;
+}
+
+static int
+tsig_secret_field(struct parser *p, yaml_node_t *v, const char *key,
+	const struct field *f, void *base)
+{
+	const char *s;
+	size_t len;
+	int rc;
+
+	if ((rc = get_text(p, v, key, &s, &len)) != 0)
+		return rc;
+	if (!is_base64(s, len))
+		return fail(p, v, key, "not a base64 TSIG secret");
+	return str_field(p, v, key, f, base);
+}
+
+static int read_config_file(
+	const char *path, char **out, size_t *out_len, struct tapir_error *err);
+
+/* The secret read now, so that a missing file is a configuration error and
+ * the transfer thread never touches the file system. Surrounding blanks
+ * and line ends are dropped. */
+static int
+tsig_secret_file_field(struct parser *p, yaml_node_t *v, const char *key,
+	const struct field *f, void *base)
+{
+	struct tapir_source_config *src = base;
+	struct tapir_error ferr = { 0 };
+	const char *s, *b;
+	size_t len, n;
+	char *buf;
+	int rc;
+
+	(void)f;
+	if ((rc = get_text(p, v, key, &s, &len)) != 0)
+		return rc;
+	if (read_config_file(s, &buf, &len, &ferr) != 0)
+		return fail(p, v, key, "%s", ferr.text);
+	for (b = buf, n = len; n && strchr(" \t\r\n", *b) && *b; b++, n--)
+		;
+	while (n && strchr(" \t\r\n", b[n - 1]) && b[n - 1])
+		n--;
+	if (!is_base64(b, n)) {
+		free(buf);
+		return fail(
+			p, v, key, "%s does not hold a base64 TSIG secret", s);
+	}
+	free(src->tsig_secret);
+	src->tsig_secret = strndup(b, n);
+	free(buf);
+	if (!src->tsig_secret)
+		return nomem(p);
+	return 0;
+}
+
 static const struct field source_fields[] = {
 	{ .name = "name",
 		.fn = ident_field,
@@ -1256,6 +1378,28 @@ static const struct field source_fields[] = {
 		.type = INT_SIZE,
 		.min = 1,
 		.max = 4LL << 30 },
+	{ .name = "primary", .fn = ip_field, .off = SRC(primary) },
+	{ .name = "port",
+		.fn = int_field,
+		.off = SRC(port),
+		.type = INT_INT,
+		.min = 1,
+		.max = 65535 },
+	{ .name = "zone", .fn = dname_field, .off = SRC(zone) },
+	{ .name = "tsig-name", .fn = dname_field, .off = SRC(tsig_name) },
+	{ .name = "tsig-algorithm",
+		.fn = tsig_alg_field,
+		.off = SRC(tsig_alg) },
+	{ .name = "tsig-secret",
+		.fn = tsig_secret_field,
+		.off = SRC(tsig_secret) },
+	{ .name = "tsig-secret-file", .fn = tsig_secret_file_field },
+	{ .name = "timeout",
+		.fn = int_field,
+		.off = SRC(timeout),
+		.type = INT_UINT,
+		.min = 1,
+		.max = 3600 },
 };
 
 enum {
@@ -1272,7 +1416,58 @@ enum {
 	S_ORIGIN,
 	S_REFRESH,
 	S_MAX_SIZE,
+	S_PRIMARY,
+	S_PORT,
+	S_ZONE,
+	S_TSIG_NAME,
+	S_TSIG_ALGORITHM,
+	S_TSIG_SECRET,
+	S_TSIG_SECRET_FILE,
+	S_TIMEOUT,
 };
+
+/* What an xfr source needs, and its defaults. */
+static int
+check_xfr(struct parser *p, yaml_node_t *item, const char *ikey,
+	struct tapir_source_config *src, yaml_node_t **nodes)
+{
+	char k[KEY_MAX];
+
+	if (src->type != TAPIR_SOURCE_XFR)
+		return 0;
+	if (!src->primary) {
+		make_key(k, ikey, "primary");
+		return fail(p, item, k, "missing (required for xfr sources)");
+	}
+	if (!src->zone[0]) {
+		make_key(k, ikey, "zone");
+		return fail(p, item, k, "missing (required for xfr sources)");
+	}
+	if (nodes[S_TSIG_SECRET] && nodes[S_TSIG_SECRET_FILE]) {
+		make_key(k, ikey, "tsig-secret-file");
+		return fail(p, nodes[S_TSIG_SECRET_FILE], k,
+			"give tsig-secret or tsig-secret-file, not both");
+	}
+	if (src->tsig_name[0] && !src->tsig_secret) {
+		make_key(k, ikey, "tsig-secret");
+		return fail(p, item, k,
+			"missing (tsig-name needs tsig-secret or tsig-secret-file)");
+	}
+	if (!src->tsig_name[0] &&
+		(src->tsig_secret || nodes[S_TSIG_ALGORITHM])) {
+		make_key(k, ikey, "tsig-name");
+		return fail(p, item, k,
+			"missing (a TSIG secret or algorithm needs a key name)");
+	}
+	if (src->tsig_name[0] && !src->tsig_alg &&
+		!(src->tsig_alg = strdup("hmac-sha256")))
+		return nomem(p);
+	if (!src->port)
+		src->port = 53;
+	if (!src->timeout)
+		src->timeout = 30;
+	return 0;
+}
 
 static int
 sources_section(struct parser *p, yaml_node_t *v, const char *key,
@@ -1320,13 +1515,20 @@ sources_section(struct parser *p, yaml_node_t *v, const char *key,
 			return fail(p, item, k,
 				"missing (required for file sources)");
 		}
-		for (int fk = S_PATH; fk <= S_MAX_SIZE; fk++) {
-			if (src->type == TAPIR_SOURCE_FILE || !nodes[fk])
+		if ((rc = check_xfr(p, item, ikey, src, nodes)) != 0)
+			return rc;
+		for (int fk = S_PATH; fk <= S_TIMEOUT; fk++) {
+			bool xfr_key = fk >= S_PRIMARY;
+
+			if (!nodes[fk] ||
+				src->type == (xfr_key ? TAPIR_SOURCE_XFR
+						      : TAPIR_SOURCE_FILE))
 				continue;
 			make_key(k, ikey, source_fields[fk].name);
-			return fail(p, nodes[fk], k, "only for file sources");
+			return fail(p, nodes[fk], k, "only for %s sources",
+				xfr_key ? "xfr" : "file");
 		}
-		if (src->type == TAPIR_SOURCE_FILE && nodes[S_TOPICS]) {
+		if (src->type != TAPIR_SOURCE_MQTT && nodes[S_TOPICS]) {
 			make_key(k, ikey, "topics");
 			return fail(
 				p, nodes[S_TOPICS], k, "only for mqtt sources");
@@ -1800,7 +2002,74 @@ enum {
 	U_SOURCE,
 	U_TOPIC,
 	U_FILENAME,
+	U_UPSTREAM,
+	U_ZONE,
 };
+
+/* upstream: "192.0.2.1:53", "[2001:db8::1]:53" or a bare address. */
+static int
+up_xfr(struct parser *p, yaml_node_t *item, const char *ikey,
+	yaml_node_t **nodes, struct tapir_source_config *src)
+{
+	unsigned char addr[sizeof(struct in6_addr)];
+	char k[KEY_MAX], ex[EXCERPT_MAX + 4], host[64];
+	const char *s, *colon, *h;
+	size_t len, hlen;
+	long port = 53;
+	int rc;
+
+	make_key(k, ikey, "upstream");
+	if (!nodes[U_UPSTREAM])
+		return fail(p, item, k, "missing (required for xfr sources)");
+	if ((rc = get_text(p, nodes[U_UPSTREAM], k, &s, &len)) != 0)
+		return rc;
+	h = s;
+	hlen = len;
+	if (s[0] == '[') {
+		const char *end = strchr(s, ']');
+		if (!end || (end[1] && end[1] != ':'))
+			goto out_bad;
+		h = s + 1;
+		hlen = (size_t)(end - h);
+		colon = end[1] ? end + 1 : NULL;
+	} else {
+		colon = strchr(s, ':');
+		if (colon && strchr(colon + 1, ':'))
+			colon = NULL; /* a bare IPv6 address */
+		if (colon)
+			hlen = (size_t)(colon - s);
+	}
+	if (colon) {
+		char *end;
+		errno = 0;
+		port = strtol(colon + 1, &end, 10);
+		if (!colon[1] || *end || errno || port < 1 || port > 65535)
+			goto out_bad;
+	}
+	if (hlen >= sizeof(host))
+		goto out_bad;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	if (inet_pton(AF_INET, host, addr) != 1 &&
+		inet_pton(AF_INET6, host, addr) != 1)
+		goto out_bad;
+	if (!(src->primary = strdup(host)))
+		return nomem(p);
+	src->port = (int)port;
+	src->timeout = 30;
+	make_key(k, ikey, "zone");
+	if (!nodes[U_ZONE])
+		return fail(p, item, k, "missing (required for xfr sources)");
+	{
+		struct field zf = { .off = SRC(zone) };
+		return dname_field(p, nodes[U_ZONE], k, &zf, src);
+	}
+
+out_bad:
+	return fail(p, nodes[U_UPSTREAM], k,
+		"'%s' is not an IP address with an optional :port",
+		excerpt(ex, s, len));
+}
 
 static bool
 in_active_list(struct parser *p, yaml_node_t *list, const char *ks, size_t klen)
@@ -1896,8 +2165,9 @@ up_source(struct parser *p, yaml_node_t *item, const char *ikey)
 		src->refresh = 10;
 		src->max_size = (size_t)256 << 20;
 	} else if (!strcmp(how, "xfr")) {
-		return fail(p, nodes[U_SOURCE], k,
-			"'xfr' sources are not supported yet");
+		src->type = TAPIR_SOURCE_XFR;
+		if ((rc = up_xfr(p, item, ikey, nodes, src)) != 0)
+			return rc;
 	} else {
 		return fail(p, nodes[U_SOURCE], k,
 			"must be mqtt, file or xfr, not '%s'",
@@ -2023,6 +2293,7 @@ static const struct field top_fields[] = {
 
 _Static_assert(ARRAY_SIZE(top_fields) <= NODES_MAX, "top level too big");
 _Static_assert(ARRAY_SIZE(mqtt_fields) <= NODES_MAX, "mqtt too big");
+_Static_assert(ARRAY_SIZE(source_fields) <= NODES_MAX, "source too big");
 
 static void
 set_defaults(struct tapir_config *cfg)
@@ -2323,6 +2594,9 @@ tapir_config_destroy(struct tapir_config *cfg)
 		for (size_t j = 0; j < cfg->sources[i].n_topics; j++)
 			free(cfg->sources[i].topics[j]);
 		free(cfg->sources[i].path);
+		free(cfg->sources[i].primary);
+		free(cfg->sources[i].tsig_alg);
+		free(cfg->sources[i].tsig_secret);
 	}
 	for (size_t i = 0; i < 32; i++)
 		free(cfg->tag_names[i]);

@@ -15,7 +15,7 @@
  *   keys: /etc/dnstapir/certs/validation-keys.json   # JWKS, required
  *   sources:
  *     - name: dns-tapir              # required, unique, <= 63 chars
- *       type: mqtt                   # mqtt | file (xfr: later)
+ *       type: mqtt                   # mqtt | file | xfr
  *       list: doubtlist              # allowlist | denylist | doubtlist
  *       topics: [observations/down/tapir-pop]   # mqtt: required
  *       qos: 0                       # 0..2
@@ -28,6 +28,17 @@
  *       origin: rpz.example          # rpz: the zone's name
  *       refresh: 10                  # seconds between change checks
  *       max-size: 268435456          # bytes
+ *     - name: rpz-feed               # an xfr source: AXFR, then IXFR
+ *       type: xfr
+ *       list: denylist
+ *       primary: 192.0.2.1           # IPv4 or IPv6 literal, required
+ *       port: 53
+ *       zone: rpz.example.           # required
+ *       tsig-name: xfr-key           # TSIG, optional; then one of:
+ *       tsig-secret: base64==        #   the secret ...
+ *       tsig-secret-file: /path      #   ... or a file holding it
+ *       tsig-algorithm: hmac-sha256  # hmac-sha256 | -sha512 | ... | -md5
+ *       timeout: 30                  # seconds per transfer
  *   policy:
  *     denylist:  { action: NXDOMAIN }
  *     doubtlist:
@@ -117,6 +128,14 @@ struct tapir_source_config {
 	char origin[TAPIR_NAME_BUFSIZE]; /* rpz: zone name, "" if none */
 	unsigned refresh; /* seconds between checks for a change */
 	size_t max_size;  /* bytes: a larger file is refused */
+	/* xfr */
+	char *primary;			    /* owned: IPv4 or IPv6 literal */
+	int port;			    /* 53 unless given */
+	char zone[TAPIR_NAME_BUFSIZE];	    /* canonical */
+	char tsig_name[TAPIR_NAME_BUFSIZE]; /* canonical, "": no TSIG */
+	char *tsig_alg;	   /* owned, "hmac-sha256" unless given; NULL: none */
+	char *tsig_secret; /* owned base64, from tsig-secret(-file) */
+	unsigned timeout;  /* seconds per transfer, 30 unless given */
 };
 
 #define TAPIR_MAX_RULES 32

@@ -16,13 +16,23 @@
  *   When dead bytes exceed live ones (and 1 MiB), the next set, expiry pass
  *   or source removal compacts: memory follows the live set, and the copy
  *   costs no more than the updates that made the garbage.
+ * - An index slot is 4 bytes: the record's arena position in the low
+ *   pos_bits bits, the hash's low bits above them as a tag, so a miss
+ *   rarely touches a name. pos_bits is fixed per index and covers twice
+ *   the arena's chunks plus two at the rebuild; before any allocation the
+ *   writer checks that the arena still fits (room()) and otherwise
+ *   rebuilds with more bits, so a position never overflows into the tag.
  * - An index slot goes from 0 to its final value once (a rebuild makes a
  *   new index). Readers load slots and set positions with acquire; the
  *   writer fills a record or set completely before a release store.
  *   Replaced indexes and arenas go on the retire list and are freed after
  *   tapir_epoch_synchronize().
- * - Index load is kept at or below 3/4 (live and emptied records counted),
- *   so a probe sequence always ends at an empty slot.
+ * - The index has any number of slots (not a power of two): the home slot
+ *   is the hash's high 32 bits scaled to nslots (Lemire's range
+ *   reduction), probing is linear with wrap. Load is kept at or below
+ *   MAX_LOAD (live and emptied records counted), so a probe sequence
+ *   always ends at an empty slot; a rebuild sizes the index to 1/GROW of
+ *   that, so memory stays near 4 / 0.7 bytes per name.
  */
 #include "tapir_build.h"
 
@@ -42,6 +52,9 @@
 #define UNIT	     ((size_t)1 << UNIT_SHIFT)
 #define MAX_CHUNKS   4096 /* 2^32 units, 16 GiB: more than max-entries needs */
 #define MIN_SLOTS    1024
+/* Load bounds, in 1/1000: at most MAX_LOAD, MIN_LOAD after a rebuild. */
+#define MAX_LOAD     800
+#define MIN_LOAD     560
 #define RETIRE_BATCH 4096
 
 struct eset {
@@ -65,9 +78,10 @@ struct arena {
 };
 
 struct index {
-	size_t mask;
+	size_t nslots;	     /* below 2^32 */
+	uint32_t pos_mask;   /* low bits: arena position; the rest: tag */
 	struct arena *arena; /* shared by successive indexes until compaction */
-	_Atomic uint64_t slots[];
+	_Atomic uint32_t slots[];
 };
 
 struct tapir_db {
@@ -181,19 +195,46 @@ arena_alloc(struct arena *ar, size_t size, uint32_t *pos)
 	return p;
 }
 
-static inline uint64_t
-slot_make(uint64_t h, uint32_t pos)
+static inline uint32_t
+slot_make(const struct index *ix, uint64_t h, uint32_t pos)
 {
 	/* Position 0 is never handed out, so 0 means an empty slot. */
-	return (h & 0xffffffff00000000ULL) | pos;
+	return ((uint32_t)h & ~ix->pos_mask) | pos;
+}
+
+static inline size_t
+home(const struct index *ix, uint64_t h)
+{
+	return (size_t)(((h >> 32) * (uint64_t)ix->nslots) >> 32);
+}
+
+static inline size_t
+next_slot(const struct index *ix, size_t i)
+{
+	return ++i == ix->nslots ? 0 : i;
+}
+
+/* Chunks an index with this mask can address. */
+static inline size_t
+cap_chunks(uint32_t pos_mask)
+{
+	return ((size_t)pos_mask + 1) >> (CHUNK_SHIFT - UNIT_SHIFT);
 }
 
 static struct index *
-index_new(size_t slots, struct arena *ar)
+index_new(size_t slots, struct arena *ar, size_t chunks)
 {
-	struct index *ix = calloc(1, sizeof(*ix) + slots * sizeof(uint64_t));
+	struct index *ix = calloc(1, sizeof(*ix) + slots * sizeof(uint32_t));
+	unsigned bits = CHUNK_SHIFT - UNIT_SHIFT;
+
+	/* Room for twice the chunks plus two: allocations until the next
+	 * rebuild rarely need more bits. */
+	while (bits < 32 && ((size_t)1 << (bits - (CHUNK_SHIFT - UNIT_SHIFT))) <
+				    2 * chunks + 2)
+		bits++;
 	if (ix) {
-		ix->mask = slots - 1;
+		ix->nslots = slots;
+		ix->pos_mask = bits >= 32 ? UINT32_MAX : (1u << bits) - 1;
 		ix->arena = ar;
 	}
 	return ix;
@@ -246,7 +287,7 @@ tapir_db_create(size_t max_names)
 		goto out_free_db;
 	if (!(ar = arena_new()))
 		goto out_free_epoch;
-	if (!(ix = index_new(MIN_SLOTS, ar)))
+	if (!(ix = index_new(MIN_SLOTS, ar, 1)))
 		goto out_free_arena;
 	atomic_init(&db->index, ix);
 	if (getrandom(&db->seed, sizeof(db->seed), 0) != sizeof(db->seed))
@@ -282,17 +323,17 @@ tapir_db_destroy(struct tapir_db *db)
 static inline struct rec *
 lookup(const struct index *ix, const char *name, size_t len, uint64_t h)
 {
-	uint32_t tag = (uint32_t)(h >> 32);
+	uint32_t tmask = ~ix->pos_mask, tag = (uint32_t)h & tmask;
 
-	for (size_t i = h & ix->mask;; i = (i + 1) & ix->mask) {
-		uint64_t s = atomic_load_explicit(
+	for (size_t i = home(ix, h);; i = next_slot(ix, i)) {
+		uint32_t s = atomic_load_explicit(
 			&ix->slots[i], memory_order_acquire);
 		struct rec *r;
 		if (s == 0)
 			return NULL;
-		if ((uint32_t)(s >> 32) != tag)
+		if ((s & tmask) != tag)
 			continue;
-		r = rec_at(ix->arena, (uint32_t)s);
+		r = rec_at(ix->arena, s & ix->pos_mask);
 		if (r->len == len && memcmp(r->name, name, len) == 0)
 			return r;
 	}
@@ -301,11 +342,11 @@ lookup(const struct index *ix, const char *name, size_t len, uint64_t h)
 static void
 index_put(struct index *ix, uint64_t h, uint32_t pos)
 {
-	size_t i = h & ix->mask;
+	size_t i = home(ix, h);
 	while (atomic_load_explicit(&ix->slots[i], memory_order_relaxed))
-		i = (i + 1) & ix->mask;
+		i = next_slot(ix, i);
 	atomic_store_explicit(
-		&ix->slots[i], slot_make(h, pos), memory_order_release);
+		&ix->slots[i], slot_make(ix, h, pos), memory_order_release);
 }
 
 /* A new record with its entry set (n entries copied from e) right after
@@ -362,21 +403,24 @@ index_rebuild(struct tapir_db *db, size_t want_records)
 	struct index *old = atomic_load(&db->index), *ix;
 	struct arena *oar = old->arena, *ar = oar;
 	bool compact = arena_wasteful(oar);
-	size_t slots = MIN_SLOTS, live = 0;
+	size_t slots = want_records * 1000 / MIN_LOAD + 1, live = 0;
 
-	while (slots / 4 * 3 < want_records)
-		slots *= 2;
+	if (slots < MIN_SLOTS)
+		slots = MIN_SLOTS;
+	if (slots > UINT32_MAX)
+		return TAPIR_EFULL;
 	if (compact && !(ar = arena_new()))
 		return TAPIR_ENOMEM;
-	if (!(ix = index_new(slots, ar))) {
+	/* A compacted arena is no larger than the old one. */
+	if (!(ix = index_new(slots, ar, oar->n_chunks))) {
 		if (compact)
 			arena_free(ar);
 		return TAPIR_ENOMEM;
 	}
-	for (size_t i = 0; i <= old->mask; i++) {
-		uint64_t s = atomic_load_explicit(
+	for (size_t i = 0; i < old->nslots; i++) {
+		uint32_t s = atomic_load_explicit(
 			&old->slots[i], memory_order_relaxed);
-		uint32_t pos = (uint32_t)s, spos;
+		uint32_t pos = s & old->pos_mask, spos;
 		struct rec *r;
 		if (!s)
 			continue;
@@ -412,7 +456,41 @@ maybe_compact(struct tapir_db *db)
 		atomic_load_explicit(&db->index, memory_order_relaxed)->arena;
 
 	if (arena_wasteful(ar))
-		(void)index_rebuild(db, db->n_names + db->n_names / 2);
+		(void)index_rebuild(db, db->n_names);
+}
+
+/* Make sure the arena can grow by chunks more without its positions
+ * outgrowing the index's pos_mask; rebuild with more bits otherwise. */
+static int
+room(struct tapir_db *db, size_t chunks)
+{
+	struct index *ix =
+		atomic_load_explicit(&db->index, memory_order_relaxed);
+
+	if (ix->pos_mask == UINT32_MAX ||
+		ix->arena->n_chunks + chunks <= cap_chunks(ix->pos_mask))
+		return 0;
+	return index_rebuild(db, db->n_records);
+}
+
+/* Chunks that sets as large as all live ones could take. */
+static size_t
+live_chunks(const struct tapir_db *db)
+{
+	struct index *ix =
+		atomic_load_explicit(&db->index, memory_order_relaxed);
+
+	return 2 + ix->arena->live_bytes / (CHUNK_SIZE / 2);
+}
+
+/* Whether one more allocation surely fits ix's positions (loops that
+ * filter sets cannot rebuild mid-scan: they skip, and the next pass or
+ * call retries). */
+static bool
+room_left(const struct index *ix)
+{
+	return ix->pos_mask == UINT32_MAX ||
+	       ix->arena->n_chunks + 1 <= cap_chunks(ix->pos_mask);
 }
 
 static bool
@@ -512,20 +590,21 @@ tapir_db_set(struct tapir_db *db, const char *name, size_t len,
 	uint32_t npos;
 	size_t on, nn, j = 0;
 	bool placed = false;
+	int rc;
 
 	if (len == 0 || len >= TAPIR_NAME_BUFSIZE || e->list >= 3)
 		return TAPIR_EINVAL;
 	maybe_compact(db);
+	if ((rc = room(db, 1)) != 0)
+		return rc;
 	ix = atomic_load_explicit(&db->index, memory_order_relaxed);
 	h = hash_name(db->seed, name, len);
 	if (!(r = lookup(ix, name, len, h))) {
 		uint32_t pos;
 		if (db->n_names >= db->max_names)
 			return TAPIR_EFULL;
-		if ((db->n_records + 1) > (ix->mask + 1) / 4 * 3) {
-			int rc = index_rebuild(
-				db, db->n_names + 1 + db->n_names / 2);
-			if (rc)
+		if ((db->n_records + 1) * 1000 > ix->nslots * MAX_LOAD) {
+			if ((rc = index_rebuild(db, db->n_names + 1)) != 0)
 				return rc;
 			ix = atomic_load_explicit(
 				&db->index, memory_order_relaxed);
@@ -568,9 +647,8 @@ int
 tapir_db_remove(struct tapir_db *db, const char *name, size_t len,
 	uint16_t source, uint8_t flags)
 {
-	struct index *ix =
-		atomic_load_explicit(&db->index, memory_order_relaxed);
-	struct arena *ar = ix->arena;
+	struct index *ix;
+	struct arena *ar;
 	struct rec *r;
 	const struct eset *old;
 	struct eset *new;
@@ -579,6 +657,10 @@ tapir_db_remove(struct tapir_db *db, const char *name, size_t len,
 
 	if (len == 0 || len >= TAPIR_NAME_BUFSIZE)
 		return TAPIR_ENOENT;
+	if (room(db, 1) != 0)
+		return TAPIR_ENOMEM;
+	ix = atomic_load_explicit(&db->index, memory_order_relaxed);
+	ar = ix->arena;
 	r = lookup(ix, name, len, hash_name(db->seed, name, len));
 	if (!r || !(old = set_at(ar, atomic_load_explicit(
 					     &r->set, memory_order_relaxed))))
@@ -644,16 +726,18 @@ keep_unexpired(const struct tapir_entry *e, const void *arg)
 size_t
 tapir_db_remove_source(struct tapir_db *db, uint16_t source)
 {
-	struct index *ix =
-		atomic_load_explicit(&db->index, memory_order_relaxed);
+	struct index *ix;
 	size_t removed = 0;
 
-	for (size_t i = 0; i <= ix->mask; i++) {
-		uint64_t s = atomic_load_explicit(
+	/* The filtered sets together are smaller than the live bytes. */
+	(void)room(db, live_chunks(db));
+	ix = atomic_load_explicit(&db->index, memory_order_relaxed);
+	for (size_t i = 0; i < ix->nslots; i++) {
+		uint32_t s = atomic_load_explicit(
 			&ix->slots[i], memory_order_relaxed);
-		if (s)
+		if (s && room_left(ix))
 			removed += filter_set(db, ix->arena,
-				rec_at(ix->arena, (uint32_t)s),
+				rec_at(ix->arena, s & ix->pos_mask),
 				keep_other_source, &source);
 	}
 	maybe_compact(db);
@@ -664,21 +748,23 @@ size_t
 tapir_db_expire(struct tapir_db *db, int64_t now, size_t max_slots,
 	tapir_db_name_cb cb, void *arg)
 {
-	struct index *ix =
-		atomic_load_explicit(&db->index, memory_order_relaxed);
-	size_t dropped = 0, cap = ix->mask + 1;
+	struct index *ix;
+	size_t dropped = 0, cap;
 
+	(void)room(db, live_chunks(db));
+	ix = atomic_load_explicit(&db->index, memory_order_relaxed);
+	cap = ix->nslots;
 	if (max_slots > cap)
 		max_slots = cap;
 	for (size_t n = 0; n < max_slots; n++) {
-		size_t i = db->expire_cursor++ & ix->mask;
-		uint64_t s = atomic_load_explicit(
+		size_t i = db->expire_cursor++ % ix->nslots;
+		uint32_t s = atomic_load_explicit(
 			&ix->slots[i], memory_order_relaxed);
 		struct rec *r;
 		size_t d;
-		if (!s)
+		if (!s || !room_left(ix))
 			continue;
-		r = rec_at(ix->arena, (uint32_t)s);
+		r = rec_at(ix->arena, s & ix->pos_mask);
 		/* filter_set never rebuilds, so r stays valid. */
 		if ((d = filter_set(db, ix->arena, r, keep_unexpired, &now)) !=
 			0) {
@@ -697,15 +783,15 @@ tapir_db_walk(struct tapir_db *db, tapir_db_walk_cb cb, void *arg)
 	struct index *ix =
 		atomic_load_explicit(&db->index, memory_order_acquire);
 
-	for (size_t i = 0; i <= ix->mask; i++) {
-		uint64_t s = atomic_load_explicit(
+	for (size_t i = 0; i < ix->nslots; i++) {
+		uint32_t s = atomic_load_explicit(
 			&ix->slots[i], memory_order_acquire);
 		struct rec *r;
 		const struct eset *set;
 		int rc;
 		if (!s)
 			continue;
-		r = rec_at(ix->arena, (uint32_t)s);
+		r = rec_at(ix->arena, s & ix->pos_mask);
 		set = set_at(ix->arena,
 			atomic_load_explicit(&r->set, memory_order_acquire));
 		if (set && (rc = cb(arg, r->name, r->len, set->e, set->n)))
@@ -724,9 +810,9 @@ tapir_db_stats(struct tapir_db *db, struct tapir_db_stats *st)
 	st->entries = db->n_entries;
 	st->subtree = db->n_subtree;
 	st->records = db->n_records;
-	st->index_slots = ix->mask + 1;
+	st->index_slots = ix->nslots;
 	st->bytes = sizeof(*db) + sizeof(*ix) + sizeof(*ix->arena) +
-		    (ix->mask + 1) * sizeof(uint64_t) +
+		    ix->nslots * sizeof(uint32_t) +
 		    ix->arena->n_chunks * CHUNK_SIZE;
 }
 

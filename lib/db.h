@@ -5,11 +5,11 @@
  * below it, the RPZ "*.name" meaning). An entry carries the list it feeds,
  * the TAPIR tag bits, when it was added and when it expires.
  *
- * Layout, for millions of names: names live in an append-only chunked arena
- * that never moves; an open-addressing index of 8-byte slots holds a 32-bit
- * hash tag and the arena position, so a miss rarely touches a name. Each
- * name points to an immutable, exactly sized entry set; an update builds a
- * new set and swaps one pointer.
+ * Layout, for millions of names: names and their entry sets live in one
+ * append-only chunked arena that never moves; an open-addressing index of
+ * 4-byte slots holds the arena position and hash tag bits, so a miss rarely
+ * touches a name. Each name points to an immutable, exactly sized entry set
+ * in the arena; an update appends a new set and swaps one position.
  *
  * Thread safety: one writer thread calls every function that is not marked
  * "reader"; any number of reader threads call the reader functions between

@@ -29,6 +29,7 @@
 #include "lib/purge.h"
 #include "lib/listfile.h"
 #include "lib/state.h"
+#include "lib/xfr.h"
 
 #define ANSWER_SLOTS	      64
 #define EXPIRE_SLOTS_PER_PASS 65536
@@ -71,6 +72,7 @@ static const char *const counter_names[TAPIR_C_COUNT] = {
 	[TAPIR_C_STATE_SAVES] = "state.saves",
 	[TAPIR_C_STATE_LOADED] = "state.loaded",
 	[TAPIR_C_STATE_FAILURES] = "state.failures",
+	[TAPIR_C_XFR_FAILURES] = "xfr.failures",
 };
 
 const char *
@@ -116,6 +118,19 @@ struct override {
 	bool allow;
 	int64_t added, expires; /* expires 0: until removed */
 	char comment[256];
+};
+
+/* What the transfer thread knows of an xfr source. Covered by slock for
+ * the status command; the serial is the writer's once applied. */
+struct xfr_state {
+	bool have_serial;
+	uint32_t serial;
+	struct tapir_xfr_soa soa;
+	int64_t next_ms;   /* next SOA check or transfer */
+	int64_t expire_ms; /* data dropped without a success by then */
+	int64_t last_ok;   /* wall time of the last good transfer */
+	size_t names, transfers, failures;
+	char error[200];
 };
 
 /* Answer counters, one cache line per worker thread. */
@@ -170,6 +185,16 @@ struct tapir_engine {
 	size_t n_overrides, cap_overrides;
 	int src_override_allow, src_override_deny;
 	size_t n_config_sources;
+
+	/* Zone transfers: a thread of their own, so that a large transfer
+	 * never holds up the writer; changes reach the writer as jobs. */
+	struct xfr_state xfrs[TAPIR_MAX_SOURCES];
+	pthread_t xfr_thread;
+	bool xfr_running;
+	pthread_mutex_t xlock; /* with xcond: wakes the thread to stop */
+	pthread_cond_t xcond;
+	bool xfr_stop;
+	bool writer_ready; /* covered by qlock: the initial loads are done */
 
 	/* Writer-owned; the status command reads them under slock. */
 	pthread_mutex_t slock;
@@ -247,6 +272,8 @@ engine_alloc(void)
 	pthread_cond_init(&e->qcond, NULL);
 	pthread_cond_init(&e->jcond, NULL);
 	pthread_mutex_init(&e->slock, NULL);
+	pthread_mutex_init(&e->xlock, NULL);
+	pthread_cond_init(&e->xcond, NULL);
 	e->now = tapir_now;
 	e->started = tapir_now();
 	snprintf(e->mqtt_state, sizeof(e->mqtt_state), "not started");
@@ -461,8 +488,67 @@ want_persisted(void *arg, uint16_t source)
 {
 	const struct tapir_config *cfg = arg;
 
+	/* Zone data goes with its serial: an IXFR after a reload asks only
+	 * for what changed since. */
 	return source < cfg->n_sources &&
-	       cfg->sources[source].type == TAPIR_SOURCE_MQTT;
+	       (cfg->sources[source].type == TAPIR_SOURCE_MQTT ||
+		       cfg->sources[source].type == TAPIR_SOURCE_XFR);
+}
+
+/* xfr serials beside the state file, written right after it: the
+ * entries of a zone and the serial they are at travel together. */
+static void
+serials_save(struct tapir_engine *e)
+{
+	char path[4096 + 16], tmp[4096 + 32];
+	FILE *f;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s.serials", e->state_path);
+	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path);
+	if ((fd = mkstemp(tmp)) < 0)
+		return;
+	if (!(f = fdopen(fd, "w"))) {
+		close(fd);
+		unlink(tmp);
+		return;
+	}
+	pthread_mutex_lock(&e->slock);
+	for (size_t i = 0; i < e->cfg->n_sources; i++)
+		if (e->cfg->sources[i].type == TAPIR_SOURCE_XFR &&
+			e->xfrs[i].have_serial)
+			fprintf(f, "%s %u\n", e->cfg->sources[i].name,
+				e->xfrs[i].serial);
+	pthread_mutex_unlock(&e->slock);
+	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
+		fclose(f);
+		unlink(tmp);
+		return;
+	}
+	if (fclose(f) != 0 || rename(tmp, path) != 0)
+		unlink(tmp);
+}
+
+static void
+serials_load(struct tapir_engine *e)
+{
+	char path[4096 + 16], name[TAPIR_SOURCE_NAME_MAX + 1];
+	unsigned serial;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s.serials", e->state_path);
+	if (!(f = fopen(path, "r")))
+		return;
+	while (fscanf(f, "%64s %u", name, &serial) == 2) {
+		int i = tapir_config_source_index(e->cfg, name);
+		if (i < 0 || e->cfg->sources[i].type != TAPIR_SOURCE_XFR)
+			continue;
+		pthread_mutex_lock(&e->slock);
+		e->xfrs[i].have_serial = true;
+		e->xfrs[i].serial = serial;
+		pthread_mutex_unlock(&e->slock);
+	}
+	fclose(f);
 }
 
 static void
@@ -481,6 +567,7 @@ state_save(struct tapir_engine *e)
 		return;
 	}
 	count(e, TAPIR_C_STATE_SAVES, 1);
+	serials_save(e);
 	e->state_dirty = false;
 	e->state_saved_ms = tapir_monotonic_ms();
 	pthread_mutex_lock(&e->slock);
@@ -513,6 +600,7 @@ state_load(struct tapir_engine *e)
 		return;
 	}
 	count(e, TAPIR_C_STATE_LOADED, loaded);
+	serials_load(e);
 	tapir_log(TAPIR_LOG_INFO,
 		"state: %zu entries from %s (%zu expired, %zu of sources no "
 		"longer configured)",
@@ -564,7 +652,7 @@ file_record(void *arg, const struct tapir_file_record *r)
 	}
 	fl->names++;
 	/* Only names new to this source can sit in the cache as allowed. */
-	if (!known && e->purger && !fl->purge_all) {
+	if (!known && fl->purge && !fl->purge_all) {
 		if (fl->n_purge == PURGE_BATCH_MAX)
 			fl->purge_all = true;
 		else
@@ -722,6 +810,16 @@ failed:
 	log_reject(e, TAPIR_C_FILE_FAILURES,
 		"source %s: %s; keeping its last good data", sc->name,
 		err.text);
+}
+
+static void
+log_xfr_failure(struct tapir_engine *e, const struct tapir_source_config *sc,
+	const char *why)
+{
+	tapir_log(TAPIR_LOG_WARN,
+		"source %s: transfer of %s from %s failed: %s; keeping its "
+		"last good data",
+		sc->name, sc->zone, sc->primary, why);
 }
 
 static void
@@ -898,6 +996,10 @@ writer_main(void *arg)
 	files_check(e, true);
 	tapir_db_commit(e->db);
 	publish_db_stats(e);
+	pthread_mutex_lock(&e->qlock);
+	e->writer_ready = true;
+	pthread_cond_broadcast(&e->jcond);
+	pthread_mutex_unlock(&e->qlock);
 	e->state_saved_ms = tapir_monotonic_ms();
 
 	for (;;) {
@@ -970,7 +1072,7 @@ tapir_engine_submit(struct tapir_engine *e, const char *topic,
 	}
 	if (!(q = malloc(sizeof(*q) + len + tlen + 2)))
 		return TAPIR_ENOMEM;
-	q->next = NULL;
+	memset(q, 0, sizeof(*q));
 	q->len = len;
 	memcpy(q->data, payload, len);
 	q->data[len] = '\0';
@@ -1028,6 +1130,295 @@ on_control(void *arg, const char *line, struct tapir_buf *out)
 	tapir_engine_command(arg, line, out);
 }
 
+/* ---- zone transfers --------------------------------------------------- */
+
+static void run_on_writer(struct tapir_engine *e,
+	void (*fn)(struct tapir_engine *, void *), void *arg);
+
+struct xfr_change {
+	bool add, subtree;
+	uint8_t action;
+	char name[TAPIR_NAME_BUFSIZE];
+};
+
+struct xfr_job {
+	int src;
+	bool full, expired;
+	uint32_t serial;
+	struct xfr_change *v;
+	size_t n, cap;
+	size_t names; /* out: entries of the source after applying */
+};
+
+static int
+xfr_begin(void *arg, bool full, uint32_t from, uint32_t to)
+{
+	struct xfr_job *j = arg;
+
+	/* An IXFR answered AXFR-style restarts the changeset whole. */
+	if (full) {
+		j->full = true;
+		j->n = 0;
+	}
+	return 0;
+}
+
+static int
+xfr_record(void *arg, bool add, const struct tapir_file_record *r)
+{
+	struct xfr_job *j = arg;
+	struct xfr_change *c;
+
+	if (j->n == j->cap) {
+		size_t cap = j->cap ? j->cap * 2 : 1024;
+		struct xfr_change *v = realloc(j->v, cap * sizeof(*v));
+		if (!v)
+			return TAPIR_ENOMEM;
+		j->v = v;
+		j->cap = cap;
+	}
+	c = &j->v[j->n++];
+	c->add = add;
+	c->subtree = r->subtree;
+	c->action = (uint8_t)r->action;
+	memcpy(c->name, r->name, r->len + 1);
+	return 0;
+}
+
+static int
+xfr_end(void *arg, const struct tapir_xfr_soa *soa)
+{
+	((struct xfr_job *)arg)->serial = soa->serial;
+	return 0;
+}
+
+static int
+count_source(void *arg, const char *name, size_t len,
+	const struct tapir_entry *e, size_t n)
+{
+	struct stale *st = arg;
+
+	for (size_t i = 0; i < n; i++)
+		st->n += e[i].source == st->src;
+	return 0;
+}
+
+/* Writer: apply a verified transfer. A full one replaces the source's
+ * entries (new ones over old, then the stale ones go); an incremental one
+ * applies deletions and additions in order. */
+static void
+xfr_apply(struct tapir_engine *e, void *arg)
+{
+	struct xfr_job *j = arg;
+	const struct tapir_source_config *sc = &e->cfg->sources[j->src];
+	struct stale stale = { .src = (uint16_t)j->src };
+	uint32_t gen = (uint32_t)tapir_now();
+	size_t purged = 0;
+
+	if (j->expired) {
+		(void)tapir_db_remove_source(e->db, (uint16_t)j->src);
+		j->names = 0;
+		return;
+	}
+	for (size_t i = 0; i < j->n; i++) {
+		const struct xfr_change *c = &j->v[i];
+		uint8_t flags = c->subtree ? TAPIR_ENTRY_SUBTREE : 0;
+		size_t len = strlen(c->name);
+		struct tapir_entry ent = { .expiry = TAPIR_EXPIRY_NEVER,
+			.added = gen,
+			.source = (uint16_t)j->src,
+			.list = (uint8_t)sc->list };
+		if (c->action != TAPIR_ACTION_PASS)
+			flags |= (uint8_t)(c->action
+					   << TAPIR_ENTRY_ACTION_SHIFT);
+		ent.flags = flags;
+		if (!c->add) {
+			if (tapir_db_remove(e->db, c->name, len,
+				    (uint16_t)j->src, flags) != 0)
+				continue;
+			continue;
+		}
+		if (tapir_db_set(e->db, c->name, len, &ent) != 0) {
+			count(e, TAPIR_C_ENTRY_DB_FULL, 1);
+			continue;
+		}
+		if (e->purger && purged++ < PURGE_BATCH_MAX)
+			purge_if_blocked(e, c->name, c->subtree, e->now());
+	}
+	if (j->full) {
+		stale.generation = gen;
+		if (tapir_db_walk(e->db, find_stale, &stale) == 0)
+			for (size_t i = 0; i < stale.n; i++)
+				if (tapir_db_remove(e->db, stale.v[i].name,
+					    strlen(stale.v[i].name),
+					    (uint16_t)j->src,
+					    stale.v[i].flags) != 0)
+					continue;
+		free(stale.v);
+	}
+	if (e->purger && purged > PURGE_BATCH_MAX)
+		(void)tapir_purger_push(e->purger, "");
+	stale = (struct stale){ .src = (uint16_t)j->src };
+	(void)tapir_db_walk(e->db, count_source, &stale);
+	j->names = stale.n;
+	pthread_mutex_lock(&e->slock);
+	e->xfrs[j->src].have_serial = true;
+	e->xfrs[j->src].serial = j->serial;
+	pthread_mutex_unlock(&e->slock);
+	e->state_dirty = true;
+}
+
+/* One SOA check, and a transfer when the serial moved; on the transfer
+ * thread. @return: 0 or the failure. */
+static int
+xfr_once(struct tapir_engine *e, int src, struct tapir_error *err)
+{
+	const struct tapir_source_config *sc = &e->cfg->sources[src];
+	struct xfr_state *xs = &e->xfrs[src];
+	struct tapir_xfr_opts o = {
+		.primary = sc->primary,
+		.port = sc->port,
+		.zone = sc->zone,
+		.tsig_name = sc->tsig_name[0] ? sc->tsig_name : NULL,
+		.tsig_alg = sc->tsig_alg,
+		.tsig_secret = sc->tsig_secret,
+		.timeout_ms = (int)sc->timeout * 1000,
+	};
+	static const struct tapir_xfr_ops ops = {
+		.begin = xfr_begin,
+		.record = xfr_record,
+		.end = xfr_end,
+	};
+	struct xfr_job j = { .src = src };
+	struct tapir_xfr_soa soa;
+	bool have;
+	uint32_t serial;
+	int rc;
+
+	pthread_mutex_lock(&e->slock);
+	have = xs->have_serial;
+	serial = xs->serial;
+	pthread_mutex_unlock(&e->slock);
+	rc = tapir_xfr_fetch(&o, have, serial, &ops, &j, &soa, err);
+	if (rc == TAPIR_EEXIST) {
+		xs->soa = soa;
+		rc = 0;
+	} else if (rc == 0) {
+		xs->soa = soa;
+		run_on_writer(e, xfr_apply, &j);
+		pthread_mutex_lock(&e->slock);
+		xs->names = j.names;
+		xs->transfers++;
+		pthread_mutex_unlock(&e->slock);
+		tapir_log(TAPIR_LOG_INFO,
+			"source %s: %s of %s to serial %u: %zu changes, %zu "
+			"names",
+			sc->name, j.full ? "AXFR" : "IXFR", sc->zone, j.serial,
+			j.n, j.names);
+	}
+	free(j.v);
+	return rc;
+}
+
+static void
+xfr_schedule(struct tapir_engine *e, size_t i, bool ok, const char *why)
+{
+	const struct tapir_config *cfg = e->cfg;
+	struct xfr_state *xs = &e->xfrs[i];
+	int64_t now = tapir_monotonic_ms();
+	uint32_t r;
+
+	if (ok) {
+		/* SOA timers, bounded so that a zone is always checked
+		 * again within a day and never hammered. */
+		r = xs->soa.refresh;
+		r = r < 5 ? 5 : r > 86400 ? 86400 : r;
+		xs->next_ms = now + (int64_t)r * 1000;
+		xs->expire_ms = now + (int64_t)(xs->soa.expire ? xs->soa.expire
+							       : 604800) *
+					      1000;
+		pthread_mutex_lock(&e->slock);
+		xs->last_ok = tapir_now();
+		xs->error[0] = '\0';
+		pthread_mutex_unlock(&e->slock);
+		return;
+	}
+	r = xs->soa.retry;
+	r = r < 2 ? 10 : r > 3600 ? 3600 : r;
+	xs->next_ms = now + (int64_t)r * 1000;
+	pthread_mutex_lock(&e->slock);
+	xs->failures++;
+	snprintf(xs->error, sizeof(xs->error), "%s", why);
+	pthread_mutex_unlock(&e->slock);
+	count(e, TAPIR_C_XFR_FAILURES, 1);
+	log_xfr_failure(e, &cfg->sources[i], why);
+	/* RFC 1996 expire: a zone not refreshed for this long is no longer
+	 * trusted, and its entries go. */
+	if (xs->expire_ms && now > xs->expire_ms) {
+		struct xfr_job j = { .src = (int)i, .expired = true };
+		run_on_writer(e, xfr_apply, &j);
+		xs->expire_ms = 0;
+		pthread_mutex_lock(&e->slock);
+		xs->have_serial = false;
+		xs->names = 0;
+		pthread_mutex_unlock(&e->slock);
+		tapir_log(TAPIR_LOG_ERR,
+			"source %s: zone expired, its entries are dropped",
+			cfg->sources[i].name);
+	}
+}
+
+static void *
+xfr_main(void *arg)
+{
+	struct tapir_engine *e = arg;
+	const struct tapir_config *cfg = e->cfg;
+
+	/* The state file may hold the zones and their serials: transfer
+	 * only once the writer has read it, so that a reload asks for an
+	 * IXFR rather than the whole zone again. */
+	pthread_mutex_lock(&e->qlock);
+	while (!e->writer_ready && !e->stop)
+		pthread_cond_wait(&e->jcond, &e->qlock);
+	pthread_mutex_unlock(&e->qlock);
+
+	for (;;) {
+		int64_t now = tapir_monotonic_ms(), wait = 60000;
+		struct timespec ts;
+
+		for (size_t i = 0; i < cfg->n_sources; i++) {
+			struct xfr_state *xs = &e->xfrs[i];
+			struct tapir_error err = { 0 };
+			if (cfg->sources[i].type != TAPIR_SOURCE_XFR)
+				continue;
+			if (xs->next_ms <= now)
+				xfr_schedule(e, i,
+					xfr_once(e, (int)i, &err) == 0,
+					err.text);
+			if (xs->next_ms - now < wait)
+				wait = xs->next_ms - now;
+		}
+		if (wait < 100)
+			wait = 100;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += wait / 1000;
+		ts.tv_nsec += (wait % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_mutex_lock(&e->xlock);
+		if (!e->xfr_stop)
+			pthread_cond_timedwait(&e->xcond, &e->xlock, &ts);
+		if (e->xfr_stop) {
+			pthread_mutex_unlock(&e->xlock);
+			break;
+		}
+		pthread_mutex_unlock(&e->xlock);
+	}
+	return NULL;
+}
+
 int
 tapir_engine_start(struct tapir_engine *e)
 {
@@ -1037,6 +1428,13 @@ tapir_engine_start(struct tapir_engine *e)
 
 	if (!cfg)
 		return 0;
+	/* Before the writer: it pushes names from its first load on. */
+	if (e->purge_endpoint) {
+		e->purger = tapir_purger_create(e->purge_endpoint,
+			e->purge_port, cfg->limits.queue_length);
+		if (!e->purger)
+			tapir_log(TAPIR_LOG_ERR, "purge: cannot start thread");
+	}
 	if (pthread_create(&e->writer, NULL, writer_main, e) != 0) {
 		tapir_log(TAPIR_LOG_ERR, "cannot start the writer thread");
 		return TAPIR_ENOMEM;
@@ -1052,11 +1450,13 @@ tapir_engine_start(struct tapir_engine *e)
 		else if (tapir_mqtt_start(e->mqtt) != 0)
 			tapir_log(TAPIR_LOG_ERR, "mqtt: not started");
 	}
-	if (e->purge_endpoint) {
-		e->purger = tapir_purger_create(e->purge_endpoint,
-			e->purge_port, cfg->limits.queue_length);
-		if (!e->purger)
-			tapir_log(TAPIR_LOG_ERR, "purge: cannot start thread");
+	for (size_t i = 0; i < cfg->n_sources; i++) {
+		if (cfg->sources[i].type != TAPIR_SOURCE_XFR || e->xfr_running)
+			continue;
+		if (pthread_create(&e->xfr_thread, NULL, xfr_main, e) == 0)
+			e->xfr_running = true;
+		else
+			tapir_log(TAPIR_LOG_ERR, "xfr: cannot start thread");
 	}
 	if (cfg->control.socket) {
 		e->control = tapir_control_create(cfg->control.socket,
@@ -1075,6 +1475,15 @@ tapir_engine_destroy(struct tapir_engine *e)
 	if (!e)
 		return;
 	tapir_control_destroy(e->control);
+	/* The transfer thread waits for the writer's jobs: it goes before
+	 * the writer. A transfer in flight ends at its timeout. */
+	if (e->xfr_running) {
+		pthread_mutex_lock(&e->xlock);
+		e->xfr_stop = true;
+		pthread_cond_signal(&e->xcond);
+		pthread_mutex_unlock(&e->xlock);
+		pthread_join(e->xfr_thread, NULL);
+	}
 	/* The consumer goes first: after it is joined nothing submits. */
 	tapir_mqtt_destroy(e->mqtt);
 	if (e->writer_running) {
@@ -1107,6 +1516,8 @@ tapir_engine_destroy(struct tapir_engine *e)
 	pthread_cond_destroy(&e->jcond);
 	pthread_mutex_destroy(&e->qlock);
 	pthread_mutex_destroy(&e->slock);
+	pthread_mutex_destroy(&e->xlock);
+	pthread_cond_destroy(&e->xcond);
 	free(e->state_path);
 	free(e->overrides);
 	free(e->config_path);
@@ -1313,6 +1724,19 @@ cmd_status(struct tapir_engine *e, struct tapir_buf *out)
 				tapir_list_str(sc->list));
 			continue;
 		}
+		if (sc->type == TAPIR_SOURCE_XFR) {
+			const struct xfr_state *xs = &e->xfrs[i];
+			tapir_buf_printf(out,
+				"source: %s list=%s type=xfr zone=%s primary=%s "
+				"serial=%u names=%zu transfers=%zu failures=%zu "
+				"last-ok=%lld%s%s\n",
+				sc->name, tapir_list_str(sc->list), sc->zone,
+				sc->primary, xs->serial, xs->names,
+				xs->transfers, xs->failures,
+				(long long)xs->last_ok,
+				xs->error[0] ? " error=" : "", xs->error);
+			continue;
+		}
 		if (sc->type != TAPIR_SOURCE_FILE) {
 			tapir_buf_printf(out, "source: %s list=%s type=mqtt\n",
 				sc->name, tapir_list_str(sc->list));
@@ -1326,8 +1750,8 @@ cmd_status(struct tapir_engine *e, struct tapir_buf *out)
 			fs->error[0] ? " error=" : "", fs->error);
 	}
 	if (e->state_path)
-		tapir_buf_printf(out, "state-file: %s saved=%lld\n", e->state_path,
-			(long long)e->state_saved_at);
+		tapir_buf_printf(out, "state-file: %s saved=%lld\n",
+			e->state_path, (long long)e->state_saved_at);
 	pthread_mutex_unlock(&e->slock);
 }
 

@@ -485,54 +485,46 @@ labels_to_text(const uint8_t *w, size_t len, char *out)
 	return o;
 }
 
-static int
-rpz_record(struct rpz *z, zs_scanner_t *s, unsigned line)
+int
+tapir_rpz_map(const uint8_t *owner, size_t owner_len, const uint8_t *apex,
+	size_t apex_len, uint16_t rtype, const uint8_t *rdata, size_t rdlen,
+	struct tapir_file_record *out, char namebuf[TAPIR_NAME_BUFSIZE],
+	struct tapir_error *err)
 {
-	struct ctx *c = z->c;
-	const uint8_t *own = s->r_owner, *last = NULL;
-	size_t olen = s->r_owner_length, rel = 0, i;
-	char text[4 * ZS_MAX_DNAME_LENGTH + 1];
+	const uint8_t *last = NULL;
+	char text[4 * TAPIR_NAME_WIRE_MAX + 1];
+	size_t rel = 0, i, n;
 	int action;
-	bool found = false;
+	bool found = false, wild;
 
-	if (!z->apex_set) {
-		const uint8_t *a = s->r_type == RR_SOA ? own : s->zone_origin;
-		z->apex_len =
-			s->r_type == RR_SOA ? olen : s->zone_origin_length;
-		if (z->apex_len > sizeof(z->apex))
-			z->apex_len = sizeof(z->apex);
-		memcpy(z->apex, a, z->apex_len);
-		z->apex_set = true;
-	}
+	memset(out, 0, sizeof(*out));
+	namebuf[0] = '\0';
 	/* Find the apex as a whole-label suffix of the owner: at most 128
 	 * labels to try. */
-	for (i = 0; i < olen;) {
-		if (olen - i == z->apex_len &&
-			wire_eq(own + i, z->apex, olen - i)) {
+	for (i = 0; i < owner_len;) {
+		if (owner_len - i == apex_len &&
+			wire_eq(owner + i, apex, owner_len - i)) {
 			rel = i;
 			found = true;
 			break;
 		}
-		if (own[i] == 0)
+		if (owner[i] == 0)
 			break;
-		last = own + i;
-		i += (size_t)own[i] + 1;
+		last = owner + i;
+		i += (size_t)owner[i] + 1;
 	}
-	if (!found) {
-		bad_line(c, line, "owner is outside the zone");
-		return 0;
-	}
+	if (!found)
+		return tapir_error_set(
+			err, TAPIR_ENAME, 0, "owner is outside the zone");
 	if (rel == 0) {
 		/* The zone's own SOA and NS are structure, not policy. */
-		if (s->r_type != RR_SOA && s->r_type != RR_NS)
-			c->st->skipped++;
-		return 0;
+		if (rtype == RR_SOA || rtype == RR_NS)
+			return TAPIR_RPZ_APEX;
+		return TAPIR_RPZ_SKIP;
 	}
-	if (is_other_trigger(last)) {
-		c->st->skipped++;
-		return 0;
-	}
-	switch (s->r_type) {
+	if (is_other_trigger(last))
+		return TAPIR_RPZ_SKIP;
+	switch (rtype) {
 	case RR_NS:
 	case RR_SOA:
 	case RR_DS:
@@ -545,22 +537,61 @@ rpz_record(struct rpz *z, zs_scanner_t *s, unsigned line)
 	case RR_CDNSKEY:
 	case RR_ZONEMD:
 		/* Delegations and DNSSEC data of a signed zone: no policy. */
-		c->st->skipped++;
-		return 0;
+		return TAPIR_RPZ_SKIP;
 	case RR_CNAME:
-		action = cname_action(s->r_data, s->r_data_length);
-		if (action < 0) {
-			c->st->skipped++;
-			return 0;
-		}
+		if ((action = cname_action(rdata, rdlen)) < 0)
+			return TAPIR_RPZ_SKIP;
 		break;
 	default:
 		/* Local data (A, AAAA, TXT, ...): the answer is replaced. */
 		action = TAPIR_ACTION_REDIRECT;
 		break;
 	}
-	return emit(c, text, labels_to_text(own, rel, text),
-		TAPIR_NAME_ALLOW_WILDCARD, (enum tapir_action)action, line);
+	if (tapir_name_canon(text, labels_to_text(owner, rel, text),
+		    TAPIR_NAME_ALLOW_WILDCARD, namebuf, &n, &wild, err) != 0)
+		return TAPIR_ENAME;
+	out->name = namebuf;
+	out->len = n;
+	out->subtree = wild;
+	out->action = (enum tapir_action)action;
+	return TAPIR_RPZ_RECORD;
+}
+
+static int
+rpz_record(struct rpz *z, zs_scanner_t *s, unsigned line)
+{
+	struct ctx *c = z->c;
+	char name[TAPIR_NAME_BUFSIZE];
+	struct tapir_file_record r;
+	struct tapir_error e;
+	int rc;
+
+	if (!z->apex_set) {
+		const uint8_t *a =
+			s->r_type == RR_SOA ? s->r_owner : s->zone_origin;
+		z->apex_len = s->r_type == RR_SOA ? s->r_owner_length
+						  : s->zone_origin_length;
+		if (z->apex_len > sizeof(z->apex))
+			z->apex_len = sizeof(z->apex);
+		memcpy(z->apex, a, z->apex_len);
+		z->apex_set = true;
+	}
+	rc = tapir_rpz_map(s->r_owner, s->r_owner_length, z->apex, z->apex_len,
+		s->r_type, s->r_data, s->r_data_length, &r, name, &e);
+	switch (rc) {
+	case TAPIR_RPZ_RECORD:
+		r.line = line;
+		c->st->records++;
+		return c->rec(c->arg, &r);
+	case TAPIR_RPZ_SKIP:
+		c->st->skipped++;
+		return 0;
+	case TAPIR_RPZ_APEX:
+		return 0;
+	default:
+		bad_line(c, line, e.text);
+		return 0;
+	}
 }
 
 /* Counts LFs in [p, end). */

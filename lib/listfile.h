@@ -22,8 +22,10 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lib/config.h"
+#include "lib/name.h"
 #include "lib/tapir.h"
 
 /* Largest file tapir_file_parse_path() reads when given max_size 0. */
@@ -146,5 +148,41 @@ int tapir_file_parse_path(const char *path, size_t max_size,
 	const struct tapir_file_opts *o, tapir_file_record_fn rec,
 	tapir_file_error_fn err, void *arg, struct tapir_file_stats *st,
 	struct tapir_error *e) TAPIR_WUR;
+
+/* What tapir_rpz_map() made of an RR. */
+enum tapir_rpz_map_result {
+	TAPIR_RPZ_RECORD = 0, /* *out is a policy record */
+	TAPIR_RPZ_SKIP = 1, /* left out on purpose (tapir_file_stats.skipped) */
+	TAPIR_RPZ_APEX = 2, /* the zone's own SOA or NS: structure, no count */
+};
+
+/**
+ * The RPZ meaning of one RR, the single definition shared by "rpz" list
+ * files and zone transfers (lib/xfr.h): the owner below the apex, with the
+ * apex stripped, is the policy name ("*.name": the subtree below name);
+ * a CNAME to "." is NXDOMAIN, to "*." NODATA, to "rpz-drop." DROP, to
+ * "rpz-passthru." PASSTHRU, to "rpz-tcp-only." skipped, to anything else a
+ * REDIRECT, as is any other data (A, AAAA, TXT...). Triggers other than
+ * QNAME (rpz-ip, rpz-nsdname, rpz-nsip, rpz-client-ip), delegations and
+ * DNSSEC records are skipped.
+ * @param owner: the RR's owner in wire form, uncompressed (borrowed).
+ * @param owner_len: its length in octets, root label included.
+ * @param apex, apex_len: the zone's name in wire form; compared without
+ *	case.
+ * @param rtype: the RR's type.
+ * @param rdata, rdlen: its RDATA; read only for a CNAME, whose target must
+ *	be uncompressed.
+ * @param out: receives the record (line 0) on TAPIR_RPZ_RECORD; cleared
+ *	otherwise.
+ * @param namebuf: receives the canonical name; out->name points into it.
+ * @param err: if not NULL, receives the reason on error.
+ * @return: an enum tapir_rpz_map_result, or TAPIR_ENAME when the owner is
+ *	outside the zone or is not a valid policy name (a bad RR: count it
+ *	and go on).
+ */
+int tapir_rpz_map(const uint8_t *owner, size_t owner_len, const uint8_t *apex,
+	size_t apex_len, uint16_t rtype, const uint8_t *rdata, size_t rdlen,
+	struct tapir_file_record *out, char namebuf[TAPIR_NAME_BUFSIZE],
+	struct tapir_error *err) TAPIR_WUR;
 
 #endif

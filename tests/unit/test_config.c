@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -697,10 +698,166 @@ static void
 test_unsupported_source_type_is_named(void **state)
 {
 	(void)state;
-	assert_config_error(BASE "sources:\n  - name: a\n    type: xfr\n", 6,
-		"sources[0].type", "'xfr' sources are not supported yet");
 	assert_config_error(BASE "sources:\n  - name: a\n    type: http\n", 6,
-		"sources[0].type", "must be mqtt or file, not 'http'");
+		"sources[0].type", "must be mqtt, file or xfr, not 'http'");
+}
+
+#define XFR_SRC                                                                \
+	BASE "sources:\n"                                                      \
+	     "  - name: rpz\n"                                                 \
+	     "    type: xfr\n"                                                 \
+	     "    list: denylist\n"
+
+static void
+test_xfr_source_fields(void **state)
+{
+	struct tapir_config *cfg;
+	const struct tapir_source_config *s;
+
+	(void)state;
+	cfg = assert_parses(XFR_SRC "    primary: 2001:db8::53\n"
+				    "    port: 5353\n"
+				    "    zone: RPZ.Example.\n"
+				    "    tsig-name: xfr-key\n"
+				    "    tsig-secret: c2VjcmV0\n"
+				    "    timeout: 9\n");
+	s = &cfg->sources[0];
+	assert_int_equal(s->type, TAPIR_SOURCE_XFR);
+	assert_string_equal(s->primary, "2001:db8::53");
+	assert_int_equal(s->port, 5353);
+	assert_string_equal(s->zone, "rpz.example");
+	assert_string_equal(s->tsig_name, "xfr-key");
+	assert_string_equal(s->tsig_alg, "hmac-sha256");
+	assert_string_equal(s->tsig_secret, "c2VjcmV0");
+	assert_int_equal(s->timeout, 9);
+	tapir_config_destroy(cfg);
+
+	cfg = assert_parses(
+		XFR_SRC "    primary: 192.0.2.1\n    zone: rpz.example\n");
+	s = &cfg->sources[0];
+	assert_int_equal(s->port, 53);
+	assert_int_equal(s->timeout, 30);
+	assert_string_equal(s->tsig_name, "");
+	assert_null(s->tsig_alg);
+	assert_null(s->tsig_secret);
+	tapir_config_destroy(cfg);
+}
+
+static void
+test_xfr_tsig_secret_file_is_read(void **state)
+{
+	char path[] = "/tmp/tapir-tsig-XXXXXX", yaml[512];
+	struct tapir_config *cfg;
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, " c2VjcmV0\n", 10), 10);
+	close(fd);
+	snprintf(yaml, sizeof(yaml),
+		XFR_SRC "    primary: 192.0.2.1\n    zone: rpz.example\n"
+			"    tsig-name: k\n    tsig-algorithm: hmac-sha512\n"
+			"    tsig-secret-file: %s\n",
+		path);
+	cfg = assert_parses(yaml);
+	assert_string_equal(cfg->sources[0].tsig_secret, "c2VjcmV0");
+	assert_string_equal(cfg->sources[0].tsig_alg, "hmac-sha512");
+	tapir_config_destroy(cfg);
+	unlink(path);
+}
+
+static void
+test_xfr_source_errors(void **state)
+{
+	(void)state;
+	assert_config_error(XFR_SRC "    zone: rpz.example\n", 5,
+		"sources[0].primary", "missing (required for xfr sources)");
+	assert_config_error(XFR_SRC "    primary: 192.0.2.1\n", 5,
+		"sources[0].zone", "missing (required for xfr sources)");
+	assert_config_error(XFR_SRC "    primary: ns.example\n", 8,
+		"sources[0].primary",
+		"'ns.example' is not an IPv4 or IPv6 address");
+	assert_config_error(XFR_SRC "    primary: 192.0.2.1\n    zone: a..b\n",
+		9, "sources[0].zone", "not a valid domain name");
+	assert_config_error(XFR_SRC "    primary: 192.0.2.1\n    port: 0\n", 9,
+		"sources[0].port", "");
+	assert_config_error(XFR_SRC "    primary: 192.0.2.1\n    zone: r.x\n"
+				    "    tsig-name: k\n",
+		5, "sources[0].tsig-secret", "missing (tsig-name needs");
+	assert_config_error(XFR_SRC "    primary: 192.0.2.1\n    zone: r.x\n"
+				    "    tsig-secret: c2VjcmV0\n",
+		5, "sources[0].tsig-name", "missing (a TSIG secret");
+	assert_config_error(XFR_SRC "    primary: 192.0.2.1\n    zone: r.x\n"
+				    "    tsig-name: k\n    tsig-secret: no!\n",
+		11, "sources[0].tsig-secret", "not a base64 TSIG secret");
+	assert_config_error(XFR_SRC
+		"    primary: 192.0.2.1\n    zone: r.x\n"
+		"    tsig-name: k\n    tsig-secret: c2VjcmV0\n"
+		"    tsig-algorithm: rot13\n",
+		12, "sources[0].tsig-algorithm", "must be hmac-sha256");
+	assert_config_error(XFR_SRC "    primary: 192.0.2.1\n    zone: r.x\n"
+				    "    tsig-name: k\n"
+				    "    tsig-secret-file: /nonexistent/k\n",
+		11, "sources[0].tsig-secret-file", "No such file");
+	/* xfr keys elsewhere, file keys here. */
+	assert_config_error(XFR_SRC "    primary: 192.0.2.1\n    zone: r.x\n"
+				    "    path: /x\n",
+		10, "sources[0].path", "only for file sources");
+	assert_config_error(BASE "sources:\n  - name: f\n    type: file\n"
+				 "    list: denylist\n    path: /x\n"
+				 "    zone: r.x\n",
+		9, "sources[0].zone", "only for xfr sources");
+	assert_config_error(BASE_SRC "    primary: 192.0.2.1\n", 9,
+		"sources[0].primary", "only for xfr sources");
+	assert_config_error(XFR_SRC "    primary: 192.0.2.1\n    zone: r.x\n"
+				    "    topics: a/b\n",
+		10, "sources[0].topics", "only for mqtt sources");
+}
+
+static void
+test_upstream_xfr_source(void **state)
+{
+	struct tapir_error err = { 0 };
+	struct tapir_config *cfg;
+	char path[] = "/tmp/tapir-up-XXXXXX";
+	char yaml[512];
+	const char *up = "sources:\n  x:\n    name: rpz\n    type: denylist\n"
+			 "    format: rpz\n    source: xfr\n"
+			 "    upstream: 192.0.2.1:5300\n"
+			 "    zone: rpz.example.com.\n"
+			 "  y:\n    name: rpz6\n    type: denylist\n"
+			 "    source: xfr\n    upstream: '[2001:db8::1]:53'\n"
+			 "    zone: rpz.example.com.\n";
+	const char *bad = "sources:\n  x:\n    name: rpz\n    type: denylist\n"
+			  "    source: xfr\n    upstream: ns.example:53\n"
+			  "    zone: rpz.example.com.\n";
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, up, strlen(up)), (ssize_t)strlen(up));
+	close(fd);
+	snprintf(yaml, sizeof(yaml), BASE "upstream:\n  sources: %s\n", path);
+	cfg = tapir_config_parse(yaml, strlen(yaml), "t.yaml", &err);
+	if (!cfg)
+		fail_msg("%s", err.text);
+	assert_int_equal(cfg->n_sources, 2);
+	assert_int_equal(cfg->sources[0].type, TAPIR_SOURCE_XFR);
+	assert_string_equal(cfg->sources[0].primary, "192.0.2.1");
+	assert_int_equal(cfg->sources[0].port, 5300);
+	assert_string_equal(cfg->sources[0].zone, "rpz.example.com");
+	assert_string_equal(cfg->sources[1].primary, "2001:db8::1");
+	assert_int_equal(cfg->sources[1].port, 53);
+	tapir_config_destroy(cfg);
+
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, bad, strlen(bad)), (ssize_t)strlen(bad));
+	close(fd);
+	assert_null(tapir_config_parse(yaml, strlen(yaml), "t.yaml", &err));
+	assert_non_null(strstr(err.text, ":6: sources.x.upstream: "
+					 "'ns.example:53' is not an IP"));
+	unlink(path);
 }
 
 static void
@@ -1508,6 +1665,10 @@ main(void)
 		cmocka_unit_test(test_old_list_names_are_accepted),
 		cmocka_unit_test(test_unsupported_source_type_is_named),
 		cmocka_unit_test(test_file_source_fields),
+		cmocka_unit_test(test_xfr_source_fields),
+		cmocka_unit_test(test_xfr_tsig_secret_file_is_read),
+		cmocka_unit_test(test_xfr_source_errors),
+		cmocka_unit_test(test_upstream_xfr_source),
 		cmocka_unit_test(test_file_source_needs_path_and_no_topics),
 		cmocka_unit_test(test_named_rules),
 		cmocka_unit_test(test_named_rule_errors),

@@ -409,6 +409,63 @@ test_readers_never_see_freed_object(void **state)
 	assert_true(atomic_load(&st.sections) >= 1000);
 }
 
+/* A thread that runs a few read sections and exits. */
+static void *
+brief_reader_main(void *arg)
+{
+	struct tapir_epoch *ep = arg;
+
+	for (int i = 0; i < 100; i++)
+		tapir_epoch_exit(ep, tapir_epoch_enter(ep));
+	return NULL;
+}
+
+/* Readers own a slot per thread, from a fixed array: far more threads
+ * than slots come and go, then more threads than can own a slot stay
+ * inside at once (some borrow overflow slots). Synchronize must still
+ * wait for every one of them, and return once they leave. */
+#define COMING_GOING 600
+#define HELD	     125 /* above the slots a thread can own */
+
+static void
+test_slots_reused_and_overflow_readers_waited_for(void **state)
+{
+	struct tapir_epoch *ep = *state;
+	struct held_reader *r = calloc(HELD, sizeof(*r));
+	struct syncer s;
+	pthread_t th[20];
+
+	assert_non_null(r);
+	for (int i = 0; i < COMING_GOING; i += 20) {
+		for (int j = 0; j < 20; j++)
+			assert_int_equal(pthread_create(&th[j], NULL,
+						 brief_reader_main, ep),
+				0);
+		for (int j = 0; j < 20; j++)
+			pthread_join(th[j], NULL);
+	}
+	assert_true(synchronize_within(ep, 5000));
+	for (int i = 0; i < HELD; i++)
+		held_reader_start(&r[i], ep, NULL, 0);
+	for (int i = 0; i < HELD; i++)
+		assert_true(wait_flag(&r[i].entered, 10000));
+	syncer_start(&s, ep);
+	assert_true(wait_flag(&s.started, 5000));
+	sleep_ms(100);
+	assert_false(atomic_load(&s.done));
+	for (int i = 0; i < HELD - 1; i++)
+		atomic_store(&r[i].release, true);
+	sleep_ms(50);
+	/* Still one reader inside: the last started, most likely lent. */
+	assert_false(atomic_load(&s.done));
+	atomic_store(&r[HELD - 1].release, true);
+	assert_true(wait_flag(&s.done, 5000));
+	pthread_join(s.thread, NULL);
+	for (int i = 0; i < HELD; i++)
+		pthread_join(r[i].thread, NULL);
+	free(r);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -422,6 +479,7 @@ main(void)
 		T(test_synchronize_ignores_reader_entering_after_start),
 		T(test_synchronize_waits_for_every_reader_of_many),
 		T(test_readers_never_see_freed_object),
+		T(test_slots_reused_and_overflow_readers_waited_for),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
