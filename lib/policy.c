@@ -295,6 +295,9 @@ tapir_policy_rule_name(const struct tapir_policy *p, int rule)
 	return tapir_rule_str((enum tapir_rule)rule);
 }
 
+static size_t append(char *buf, size_t size, size_t at, const char *fmt, ...)
+	TAPIR_PRINTF(4, 5);
+
 static size_t
 append(char *buf, size_t size, size_t at, const char *fmt, ...)
 {

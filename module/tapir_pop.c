@@ -22,6 +22,7 @@
 #include <jansson.h>
 #include <mosquitto.h>
 #include <sodium.h>
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,6 +193,25 @@ setup_purge(struct module_env *env, struct tapir_engine *e)
 	tapir_engine_set_purge_endpoint(e, ifc, cfg->control_port);
 }
 
+/*
+ * Stay loaded across unbound-control reload. Unbound dlclose()s and
+ * dlopen()s the module on every reload, so the libraries it pulls into
+ * the daemon (libknot brings GnuTLS) would be unloaded and their
+ * constructors and destructors run again each time; GnuTLS does not
+ * survive that (seen under AddressSanitizer: its constructor blocked on a
+ * glibc lock at the second load). Pinning the module pins them all, once.
+ * init and deinit still build and tear down everything of ours; the cost
+ * is that a new tapir-pop.so on disk is picked up by a restart of
+ * Unbound, not by a reload.
+ */
+static void
+pin_module(const char *path)
+{
+	if (!path || !dlopen(path, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE))
+		log_warn("tapir-pop: cannot pin %s in memory: %s",
+			path ? path : "the module", dlerror());
+}
+
 TAPIR_API int
 init(struct module_env *env, int id)
 {
@@ -201,6 +221,7 @@ init(struct module_env *env, int id)
 
 	if (check_build_id() != 0)
 		return 0;
+	pin_module(de ? de->fname : NULL);
 	tapir_log_set(log_sink, NULL);
 	/* Library set-up that is not thread-safe, before any thread. */
 	if (sodium_init() < 0) {
