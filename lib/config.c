@@ -1910,6 +1910,16 @@ static const struct field limits_fields[] = {
 static const struct field control_fields[] = {
 	{ .name = "socket", .fn = socket_field, .off = CFG(control.socket) },
 	{ .name = "mode", .fn = mode_field, .off = CFG(control.mode) },
+	{ .name = "group", .fn = str_field, .off = CFG(control.group) },
+};
+
+static const struct field logging_fields[] = {
+	{ .name = "blocked-queries",
+		.fn = bool_field,
+		.off = CFG(logging.blocked) },
+	{ .name = "client-address",
+		.fn = bool_field,
+		.off = CFG(logging.client) },
 };
 
 /* In processing order: tags before policy, sources before policy. */
@@ -2288,6 +2298,7 @@ static const struct field top_fields[] = {
 	{ .name = "answer", .fn = map_field, SUB(answer_fields) },
 	{ .name = "limits", .fn = map_field, SUB(limits_fields) },
 	{ .name = "control", .fn = map_field, SUB(control_fields) },
+	{ .name = "logging", .fn = map_field, SUB(logging_fields) },
 	{ .name = "state-dir", .fn = str_field, .off = CFG(state_dir) },
 };
 
@@ -2601,6 +2612,7 @@ tapir_config_destroy(struct tapir_config *cfg)
 	for (size_t i = 0; i < 32; i++)
 		free(cfg->tag_names[i]);
 	free(cfg->control.socket);
+	free(cfg->control.group);
 	free(cfg->state_dir);
 	free(cfg);
 }

@@ -69,6 +69,10 @@
  *   control:
  *     socket: /run/unbound/tapir-pop.sock
  *     mode: 0660
+ *     group: unbound                 # group of the socket (name or gid)
+ *   logging:
+ *     blocked-queries: no            # one line per blocked query
+ *     client-address: no             # ... with the client address
  *   state-dir: /var/lib/unbound/tapir-pop
  *
  * Thread safety: a parsed config is immutable; it is owned by the engine and
@@ -216,7 +220,13 @@ struct tapir_config {
 	struct {
 		char *socket; /* owned, NULL: no control socket */
 		unsigned mode;
+		char *group; /* owned, NULL: the process's group */
 	} control;
+
+	struct {
+		bool blocked; /* one log line per blocked query */
+		bool client;  /* ... with the client's address */
+	} logging;
 
 	char *state_dir; /* owned, may be NULL */
 };

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1419,6 +1420,28 @@ xfr_main(void *arg)
 	return NULL;
 }
 
+/* control.group: the group (name or number) that may use the socket, as
+ * with mode 0660 and group unbound for the unbound user. */
+static void
+set_socket_group(const char *path, const char *group)
+{
+	struct group gr, *res = NULL;
+	char buf[4096], *end;
+	unsigned long gid = strtoul(group, &end, 10);
+
+	if (*end != '\0' || end == group) {
+		if (getgrnam_r(group, &gr, buf, sizeof(buf), &res) != 0 ||
+			!res) {
+			tapir_log(TAPIR_LOG_ERR, "control: no group %s", group);
+			return;
+		}
+		gid = res->gr_gid;
+	}
+	if (chown(path, (uid_t)-1, (gid_t)gid) != 0)
+		tapir_log(TAPIR_LOG_ERR, "control: chown %s to group %s: %s",
+			path, group, strerror(errno));
+}
+
 int
 tapir_engine_start(struct tapir_engine *e)
 {
@@ -1463,6 +1486,9 @@ tapir_engine_start(struct tapir_engine *e)
 			cfg->control.mode, on_control, e, &err);
 		if (!e->control)
 			tapir_log(TAPIR_LOG_ERR, "control: %s", err.text);
+		else if (cfg->control.group)
+			set_socket_group(
+				cfg->control.socket, cfg->control.group);
 	}
 	return 0;
 }

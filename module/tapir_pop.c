@@ -30,6 +30,7 @@
 #include "dynlibmod/dynlibmod.h"
 #include "sldns/rrdef.h"
 #include "sldns/sbuffer.h"
+#include "sldns/wire2str.h"
 #include "util/config_file.h"
 #include "util/data/msgreply.h"
 #include "util/data/packed_rrset.h"
@@ -70,6 +71,7 @@ TAPIR_API size_t get_mem(struct module_env *env, int id);
 struct tapir_module {
 	struct tapir_engine *engine;
 	uint32_t negative_ttl;
+	bool log_blocked, log_client; /* logging.* of the configuration */
 	/* SOA rdata with its 2-byte length prefix, as packed rrsets keep it. */
 	uint8_t soa_rdata[2 + 2 * TAPIR_NAME_WIRE_MAX + 20];
 	size_t soa_rdata_len;
@@ -126,6 +128,8 @@ build_soa_rdata(struct tapir_module *m, const struct tapir_config *cfg)
 	m->soa_rdata[1] = (uint8_t)len;
 	m->soa_rdata_len = len + 2;
 	m->negative_ttl = cfg->answer.negative_ttl;
+	m->log_blocked = cfg->logging.blocked;
+	m->log_client = cfg->logging.client;
 	return 0;
 }
 
@@ -391,6 +395,33 @@ add_ede(struct module_qstate *qstate, struct tapir_module *m,
 			qstate->region, (sldns_ede_code)code, text);
 }
 
+/* logging.blocked-queries: one line per blocked query, off by default;
+ * the client's address only with logging.client-address. */
+static void
+log_block(struct module_qstate *qstate, struct tapir_module *m,
+	enum tapir_action action, const uint8_t *why_name, size_t why_len)
+{
+	char name[LDNS_MAX_DOMAINLEN + 1], type[16], why[256], client[128] = "";
+	const char *rule;
+
+	if (!m->log_blocked)
+		return;
+	dname_str(qstate->qinfo.qname, name);
+	sldns_wire2str_type_buf(qstate->qinfo.qtype, type, sizeof(type));
+	tapir_engine_explain_short(
+		m->engine, why_name, why_len, why, sizeof(why));
+	rule = strncmp(why, "tapir-pop: ", 11) == 0 ? why + 11 : why;
+	if (m->log_client && qstate->mesh_info && qstate->mesh_info->reply_list)
+		addr_to_str(
+			&qstate->mesh_info->reply_list->query_reply.remote_addr,
+			qstate->mesh_info->reply_list->query_reply
+				.remote_addrlen,
+			client, sizeof(client));
+	log_info("tapir-pop: blocked %s %s %s (%s)%s%s", name, type,
+		tapir_action_str(action), rule, client[0] ? " client " : "",
+		client);
+}
+
 /* Answer the query with the block action; 0 or -1 (out of memory). */
 static int
 answer_block(struct module_qstate *qstate, struct tapir_module *m,
@@ -422,6 +453,7 @@ answer_block(struct module_qstate *qstate, struct tapir_module *m,
 	}
 	if (action != TAPIR_ACTION_DROP)
 		add_ede(qstate, m, why_name, why_len);
+	log_block(qstate, m, action, why_name, why_len);
 	/* A block answer must not land in the cache as if resolved. */
 	qstate->no_cache_store = 1;
 	count_stat(qstate, action);

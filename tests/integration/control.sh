@@ -16,6 +16,8 @@ printf 'filed.example\n' >"$T/deny.txt"
 start_mosquitto
 start_knot
 write_module_config "state-dir: $T/state"
+# The socket's group: nogroup, so that a member can use it.
+sed -i 's/^control:$/control:\n  group: nogroup/' "$T/tapir-pop.yaml"
 awk -v T="$T" '/^sources:/ { print; print "  - name: local-deny\n    type: file\n    list: denylist\n    path: " T "/deny.txt\n    refresh: 1"; next } { print }' \
 	"$T/tapir-pop.yaml" >"$T/y" && mv "$T/y" "$T/tapir-pop.yaml"
 start_unbound
@@ -118,9 +120,12 @@ ok "log-only: answer untouched, answer.would_block=$(stat_value answer.would_blo
 if id nobody >/dev/null 2>&1; then
 	# Only the socket's own mode may stand in the way.
 	chmod 755 "$T"
-	out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups "$CONTROL" -s "$T/tapir-pop.sock" status 2>&1)
+	out=$(setpriv --reuid=nobody --regid=daemon --clear-groups "$CONTROL" -s "$T/tapir-pop.sock" status 2>&1)
 	rc=$?
 	[ "$rc" = 2 ] && echo "$out" | grep -q "Permission denied" ||
 		fail "another user reached the socket ($rc): $out"
 	ok "socket refuses another user: $out"
+	out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups "$CONTROL" -s "$T/tapir-pop.sock" status 2>&1) ||
+		fail "a member of the socket's group was refused: $out"
+	ok "a member of control.group (nogroup) is served"
 fi

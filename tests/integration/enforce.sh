@@ -11,7 +11,9 @@ UNBOUND_EXTRA="ede: yes
     prefetch: yes
     serve-expired: yes
     serve-expired-ttl: 3600"
-start_all
+start_all "logging:
+  blocked-queries: yes
+  client-address: yes"
 
 # The chain alias.org -> chain.org -> target.org, cached while allowed.
 [ "$(rcode alias.org)" = NOERROR ] || fail "chain before"
@@ -32,6 +34,11 @@ out=$(kdig +edns +timeout=2 +retry=0 @127.0.0.1 -p "$UNBOUND_PORT" target.org A)
 echo "$out" | grep -q "EDE: 17 (Filtered): 'tapir-pop: rule denytapir; sources dns-tapir'" ||
 	fail "no EDE: $out"
 ok "EDE 17 (Filtered): 'tapir-pop: rule denytapir; sources dns-tapir'"
+
+# logging.blocked-queries with client-address: one line per blocked query.
+grep -q "tapir-pop: blocked target.org. A NXDOMAIN (rule denytapir; sources dns-tapir) client 127.0.0.1" \
+	"$T/unbound.log" || fail "no block log line: $(grep 'tapir-pop: blocked' "$T/unbound.log" | head -n 2)"
+ok "block logged: $(grep -o 'tapir-pop: blocked target.org.*' "$T/unbound.log" | head -n 1)"
 
 # Unbound's statistics (extended-statistics: yes).
 n=$("$UNBOUND_CONTROL" -c "$T/unbound.conf" stats_noreset |

@@ -1640,6 +1640,27 @@ test_policy_given_twice_is_refused(void **state)
 	assert_non_null(strstr(err.text, "policy: given twice"));
 }
 
+static void
+test_control_group_and_logging(void **state)
+{
+	struct tapir_error err = { 0 };
+	struct tapir_config *cfg;
+	const char *yaml =
+		BASE "control:\n  socket: /run/t.sock\n"
+		     "  group: unbound\nlogging:\n"
+		     "  blocked-queries: yes\n  client-address: no\n";
+
+	(void)state;
+	cfg = tapir_config_parse(yaml, strlen(yaml), "t.yaml", &err);
+	assert_non_null(cfg);
+	assert_string_equal(cfg->control.group, "unbound");
+	assert_true(cfg->logging.blocked);
+	assert_false(cfg->logging.client);
+	tapir_config_destroy(cfg);
+	assert_config_error(BASE "logging:\n  blocked: yes\n", 5,
+		"logging.blocked", "unknown key");
+}
+
 int
 main(void)
 {
@@ -1675,6 +1696,7 @@ main(void)
 		cmocka_unit_test(test_upstream_files_are_read_unchanged),
 		cmocka_unit_test(test_upstream_errors_name_the_upstream_file),
 		cmocka_unit_test(test_policy_given_twice_is_refused),
+		cmocka_unit_test(test_control_group_and_logging),
 		cmocka_unit_test(test_too_many_sources),
 		cmocka_unit_test(test_bad_action_is_named),
 		cmocka_unit_test(test_actions_are_case_insensitive),
