@@ -498,22 +498,6 @@ tapir_db_destroy(struct tapir_db *db)
 	free(db);
 }
 
-/* memcmp() == 0, inline and a word at a time (the last word overlapping),
- * reading nothing past len: a call and its dispatch cost a lookup loop as
- * much as the hash did. */
-static inline bool
-name_eq(const char *a, const char *b, size_t len)
-{
-	size_t i = 0;
-
-	if (len < 8)
-		return memcmp(a, b, len) == 0;
-	for (; i + 8 < len; i += 8)
-		if (load64(a + i) != load64(b + i))
-			return false;
-	return load64(a + len - 8) == load64(b + len - 8);
-}
-
 static inline struct rec *
 lookup(const struct index *ix, const char *name, size_t len, uint64_t h)
 {
@@ -528,7 +512,7 @@ lookup(const struct index *ix, const char *name, size_t len, uint64_t h)
 		if ((s & tmask) != tag)
 			continue;
 		r = rec_at(ix->arena, s & ix->pos_mask);
-		if (r->len == len && name_eq(r->name, name, len))
+		if (r->len == len && memcmp(r->name, name, len) == 0)
 			return r;
 	}
 }
