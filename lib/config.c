@@ -1400,6 +1400,7 @@ static const struct field source_fields[] = {
 		.type = INT_UINT,
 		.min = 1,
 		.max = 3600 },
+	{ .name = "log-only", .fn = bool_field, .off = SRC(log_only) },
 };
 
 enum {
@@ -1424,6 +1425,7 @@ enum {
 	S_TSIG_SECRET,
 	S_TSIG_SECRET_FILE,
 	S_TIMEOUT,
+	S_LOG_ONLY,
 };
 
 /* What an xfr source needs, and its defaults. */

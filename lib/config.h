@@ -19,6 +19,7 @@
  *       list: doubtlist              # allowlist | denylist | doubtlist
  *       topics: [observations/down/tapir-pop]   # mqtt: required
  *       qos: 0                       # 0..2
+ *       log-only: no                 # count what it would block only
  *     - name: local-deny             # a file source
  *       type: file
  *       list: denylist
@@ -119,6 +120,7 @@ struct tapir_source_config {
 	char name[TAPIR_SOURCE_NAME_MAX];
 	enum tapir_source_type type;
 	enum tapir_list list;
+	bool log_only; /* its entries are counted ("would"), not enforced */
 	/* mqtt */
 	size_t n_topics;
 	char *topics[TAPIR_MAX_TOPICS]; /* owned */

@@ -15,7 +15,8 @@
 
 struct tapir_policy {
 	const struct tapir_config *cfg;
-	int tapir_source; /* index, or -1 when not configured */
+	int tapir_source;	   /* index, or -1 when not configured */
+	uint64_t log_only_sources; /* sources whose entries only count */
 };
 
 static const char *const rule_names[TAPIR_RULE_COUNT] = {
@@ -43,6 +44,9 @@ tapir_policy_create(const struct tapir_config *cfg)
 	p->cfg = cfg;
 	p->tapir_source =
 		tapir_config_source_index(cfg, cfg->policy.tapir_source);
+	for (size_t i = 0; i < cfg->n_sources && i < 64; i++)
+		if (cfg->sources[i].log_only)
+			p->log_only_sources |= UINT64_C(1) << i;
 	return p;
 }
 
@@ -68,7 +72,7 @@ struct tally {
 static void
 add_entries(const struct tapir_policy *p, struct tally *t,
 	const struct tapir_entry *e, size_t n, bool subtree, uint8_t off,
-	int64_t now, struct tapir_reason *why)
+	int64_t now, struct tapir_reason *why, uint64_t skip)
 {
 	const struct tapir_config *cfg = p->cfg;
 
@@ -89,6 +93,8 @@ add_entries(const struct tapir_policy *p, struct tally *t,
 		if (expired || e[i].source >= TAPIR_MAX_SOURCES)
 			continue;
 		bit = UINT64_C(1) << e[i].source;
+		if (skip & bit)
+			continue;
 		t->lists |= (uint8_t)(1u << e[i].list);
 		if (t->src_seen & bit) {
 			t->src_tags[e[i].source] |= e[i].tags;
@@ -179,41 +185,61 @@ named_rule_fires(const struct tapir_policy *p, const struct tally *t,
 	return true;
 }
 
-/* The one evaluation behind every entry point. */
 static void
-evaluate(const struct tapir_policy *p, struct tapir_db *db, const char *name,
-	size_t len, int64_t now, struct tapir_reason *why, struct tally *t,
-	struct outcome *o)
+tally_clear(struct tally *t)
 {
-	const struct tapir_config *cfg = p->cfg;
-	bool log_all = cfg->policy.log_only;
-	const struct tapir_entry *e;
-	size_t n;
-	unsigned tok;
-
-	memset(o, 0, sizeof(*o));
 	t->allow = false;
 	t->deny = TAPIR_ACTION_PASS;
 	t->doubt_sources = 0;
 	t->tapir_tags = 0;
 	t->lists = 0;
 	t->src_seen = 0;
+}
+
+/* The entries of a name and its ancestors into t (and, with log-only
+ * sources, all of them into shadow as well). */
+static void
+collect(const struct tapir_policy *p, struct tapir_db *db, const char *name,
+	size_t len, int64_t now, struct tapir_reason *why, struct tally *t,
+	struct tally *shadow)
+{
+	uint64_t skip = p->log_only_sources;
+	const struct tapir_entry *e;
+	size_t n;
+	unsigned tok;
+
 	tok = tapir_db_read_begin(db);
-	if ((e = tapir_db_find(db, name, len, &n)))
-		add_entries(p, t, e, n, false, 0, now, why);
+	if ((e = tapir_db_find(db, name, len, &n))) {
+		add_entries(p, t, e, n, false, 0, now, why, skip);
+		if (shadow)
+			add_entries(p, shadow, e, n, false, 0, now, NULL, 0);
+	}
 	if (tapir_db_has_subtree(db)) {
 		/* Walk the ancestors: "a.b.c" → "b.c" → "c". */
 		for (size_t i = 0; i < len; i++) {
 			if (name[i] != '.')
 				continue;
-			if ((e = tapir_db_find(
-				     db, name + i + 1, len - i - 1, &n)))
-				add_entries(p, t, e, n, true, (uint8_t)(i + 1),
-					now, why);
+			if (!(e = tapir_db_find(
+				      db, name + i + 1, len - i - 1, &n)))
+				continue;
+			add_entries(p, t, e, n, true, (uint8_t)(i + 1), now,
+				why, skip);
+			if (shadow)
+				add_entries(p, shadow, e, n, true,
+					(uint8_t)(i + 1), now, NULL, 0);
 		}
 	}
 	tapir_db_read_end(db, tok);
+}
 
+/* The rules over a tally. */
+static void
+judge(const struct tapir_policy *p, const struct tally *t, struct outcome *o)
+{
+	const struct tapir_config *cfg = p->cfg;
+	bool log_all = cfg->policy.log_only;
+
+	memset(o, 0, sizeof(*o));
 	if (t->allow) {
 		/* Absolute: nothing else is even evaluated. */
 		o->action = TAPIR_ACTION_PASSTHRU;
@@ -246,6 +272,38 @@ evaluate(const struct tapir_policy *p, struct tapir_db *db, const char *name,
 					log_all || r->log_only);
 		}
 	}
+}
+
+/*
+ * The one evaluation behind every entry point. Entries of log-only
+ * sources are left out of the decision; when there are any, the decision
+ * with them is made too, and reported as what would happen.
+ */
+static void
+evaluate(const struct tapir_policy *p, struct tapir_db *db, const char *name,
+	size_t len, int64_t now, struct tapir_reason *why, struct tally *t,
+	struct outcome *o)
+{
+	struct tally shadow;
+	struct outcome so;
+
+	tally_clear(t);
+	if (!p->log_only_sources) {
+		collect(p, db, name, len, now, why, t, NULL);
+		judge(p, t, o);
+		return;
+	}
+	tally_clear(&shadow);
+	collect(p, db, name, len, now, why, t, &shadow);
+	judge(p, t, o);
+	judge(p, &shadow, &so);
+	if (so.action > o->action && so.action > o->would_action) {
+		o->would_action = so.action;
+		o->would_rule = so.rule;
+	}
+	if (so.action > o->action)
+		o->would_fired |= so.fired & ~o->fired;
+	o->would_fired |= so.would_fired;
 }
 
 enum tapir_action

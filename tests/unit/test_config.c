@@ -1657,6 +1657,12 @@ test_control_group_and_logging(void **state)
 	assert_true(cfg->logging.blocked);
 	assert_false(cfg->logging.client);
 	tapir_config_destroy(cfg);
+	yaml = BASE "sources:\n  - name: trial\n    list: denylist\n"
+		    "    topics: [t]\n    log-only: yes\n";
+	cfg = tapir_config_parse(yaml, strlen(yaml), "t.yaml", &err);
+	assert_non_null(cfg);
+	assert_true(cfg->sources[0].log_only);
+	tapir_config_destroy(cfg);
 	assert_config_error(BASE "logging:\n  blocked: yes\n", 5,
 		"logging.blocked", "unknown key");
 }

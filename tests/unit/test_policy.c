@@ -1044,6 +1044,32 @@ test_global_log_only_blocks_nothing(void **state)
 }
 
 static void
+test_log_only_source_counts_but_does_not_decide(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_reason why;
+	struct tapir_verdict v;
+
+	/* deny-b on trial: its entries are evaluated, never enforced. */
+	f->cfg.sources[S_DENY_B].log_only = true;
+	reload(f);
+	put(f, "trial.example", S_DENY_B, 0, LATER, 0);
+	put(f, "both.example", S_DENY_B, 0, LATER, 0);
+	put(f, "both.example", S_DENY_A, 0, LATER, 0);
+	assert_int_equal(
+		decide(f, "trial.example", NOW, &why), TAPIR_ACTION_PASS);
+	assert_int_equal(why.would_action, TAPIR_ACTION_NODATA);
+	assert_true(why.would_fired & BIT(TAPIR_RULE_DENYLIST));
+	tapir_decide_verdict(f->p, f->db, "trial.example", 13, NOW, &v);
+	assert_int_equal(v.action, TAPIR_ACTION_PASS);
+	assert_int_equal(v.would_action, TAPIR_ACTION_NODATA);
+	/* An enforced source still decides on its own. */
+	assert_int_equal(
+		decide(f, "both.example", NOW, &why), TAPIR_ACTION_NODATA);
+	assert_int_equal(why.would_action, TAPIR_ACTION_PASS);
+}
+
+static void
 test_policy_rule_names(void **state)
 {
 	struct fixture *f = *state;
@@ -1091,6 +1117,7 @@ main(void)
 		T(test_log_only_rule_would_block_but_passes),
 		T(test_global_log_only_blocks_nothing),
 		T(test_policy_rule_names),
+		T(test_log_only_source_counts_but_does_not_decide),
 	};
 	/* One named test per row of the upstream matrix. */
 	struct CMUnitTest rows[N_ROWS];
