@@ -1056,6 +1056,19 @@ writer_main(void *arg)
 	return NULL;
 }
 
+/* Append to the writer's queue and wake it; qlock held. */
+static void
+enqueue_locked(struct tapir_engine *e, struct qmsg *q)
+{
+	if (e->qtail)
+		e->qtail->next = q;
+	else
+		e->qhead = q;
+	e->qtail = q;
+	e->qlen++;
+	pthread_cond_signal(&e->qcond);
+}
+
 int
 tapir_engine_submit(struct tapir_engine *e, const char *topic,
 	const void *payload, size_t len)
@@ -1087,13 +1100,7 @@ tapir_engine_submit(struct tapir_engine *e, const char *topic,
 		count(e, TAPIR_C_REJ_QUEUE_FULL, 1);
 		return TAPIR_EFULL;
 	}
-	if (e->qtail)
-		e->qtail->next = q;
-	else
-		e->qhead = q;
-	e->qtail = q;
-	e->qlen++;
-	pthread_cond_signal(&e->qcond);
+	enqueue_locked(e, q);
 	pthread_mutex_unlock(&e->qlock);
 	return 0;
 }
@@ -1828,13 +1835,7 @@ run_on_writer(struct tapir_engine *e, void (*fn)(struct tapir_engine *, void *),
 		free(q);
 		return;
 	}
-	if (e->qtail)
-		e->qtail->next = q;
-	else
-		e->qhead = q;
-	e->qtail = q;
-	e->qlen++;
-	pthread_cond_signal(&e->qcond);
+	enqueue_locked(e, q);
 	while (!done)
 		pthread_cond_wait(&e->jcond, &e->qlock);
 	pthread_mutex_unlock(&e->qlock);
