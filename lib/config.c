@@ -1915,6 +1915,23 @@ static const struct field control_fields[] = {
 	{ .name = "group", .fn = str_field, .off = CFG(control.group) },
 };
 
+static const struct field core_status_fields[] = {
+	{ .name = "topic",
+		.fn = str_field,
+		.off = CFG(core_status.topic),
+		.flags = F_REQUIRED },
+	{ .name = "interval",
+		.fn = int_field,
+		.off = CFG(core_status.interval),
+		.type = INT_UINT,
+		.min = 10,
+		.max = 86400 },
+	{ .name = "signing-key",
+		.fn = str_field,
+		.off = CFG(core_status.key_file),
+		.flags = F_REQUIRED },
+};
+
 static const struct field logging_fields[] = {
 	{ .name = "blocked-queries",
 		.fn = bool_field,
@@ -2302,6 +2319,7 @@ static const struct field top_fields[] = {
 	{ .name = "control", .fn = map_field, SUB(control_fields) },
 	{ .name = "logging", .fn = map_field, SUB(logging_fields) },
 	{ .name = "state-dir", .fn = str_field, .off = CFG(state_dir) },
+	{ .name = "core-status", .fn = map_field, SUB(core_status_fields) },
 };
 
 _Static_assert(ARRAY_SIZE(top_fields) <= NODES_MAX, "top level too big");
@@ -2330,6 +2348,7 @@ set_defaults(struct tapir_config *cfg)
 	cfg->limits.max_entries = 10000000;
 	cfg->limits.queue_length = 10000;
 	cfg->control.mode = 0660;
+	cfg->core_status.interval = 60;
 }
 
 /* "tapir-pop-<hostname>": distinct per resolver, so that two resolvers on
@@ -2615,6 +2634,8 @@ tapir_config_destroy(struct tapir_config *cfg)
 		free(cfg->tag_names[i]);
 	free(cfg->control.socket);
 	free(cfg->control.group);
+	free(cfg->core_status.topic);
+	free(cfg->core_status.key_file);
 	free(cfg->state_dir);
 	free(cfg);
 }

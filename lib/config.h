@@ -75,6 +75,10 @@
  *     blocked-queries: no            # one line per blocked query
  *     client-address: no             # ... with the client address
  *   state-dir: /var/lib/unbound/tapir-pop
+ *   core-status:                     # off unless given
+ *     topic: status/up/resolver-1    # required
+ *     interval: 60                   # seconds, 10..86400
+ *     signing-key: /etc/dnstapir/certs/status.jwk   # required
  *
  * Thread safety: a parsed config is immutable; it is owned by the engine and
  * replaced whole on reload.
@@ -231,6 +235,14 @@ struct tapir_config {
 	} logging;
 
 	char *state_dir; /* owned, may be NULL */
+
+	/* Health reports to the DNS TAPIR core (off unless topic is set):
+	 * counts and component states, never query data. */
+	struct {
+		char *topic;	   /* owned, NULL: off */
+		unsigned interval; /* seconds */
+		char *key_file; /* owned: private JWK that signs the reports */
+	} core_status;
 };
 
 /**

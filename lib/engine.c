@@ -74,6 +74,7 @@ static const char *const counter_names[TAPIR_C_COUNT] = {
 	[TAPIR_C_STATE_LOADED] = "state.loaded",
 	[TAPIR_C_STATE_FAILURES] = "state.failures",
 	[TAPIR_C_XFR_FAILURES] = "xfr.failures",
+	[TAPIR_C_STATUS_SENT] = "core_status.sent",
 };
 
 const char *
@@ -162,6 +163,8 @@ struct tapir_engine {
 	char host_info[256];
 
 	/* Writer-owned. */
+	struct tapir_signer *status_signer; /* core-status reports */
+	int64_t status_sent_ms;
 	struct tapir_keyring *keys;
 	int64_t keys_tried_ms;
 	int64_t last_log_ms[TAPIR_C_COUNT];
@@ -351,6 +354,14 @@ engine_setup(struct tapir_engine *e)
 			STATE_FILE);
 	}
 	load_keys(e);
+	if (e->cfg->core_status.topic) {
+		struct tapir_error err = { 0 };
+		if (!(e->status_signer = tapir_signer_load_file(
+			      e->cfg->core_status.key_file, &err)))
+			tapir_log(TAPIR_LOG_ERR,
+				"core-status: %s; no reports are sent",
+				err.text);
+	}
 	return 0;
 }
 
@@ -982,6 +993,128 @@ publish_db_stats(struct tapir_engine *e)
 	atomic_store(&e->db_bytes, st.bytes);
 }
 
+/* ---- health reports to the DNS TAPIR core ------------------------------ */
+
+static void
+rfc3339(int64_t t, char out[32])
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+
+	/* Go's zero time for "never", as upstream's encoder writes it. */
+	if (t <= 0 || !gmtime_r(&tt, &tm)) {
+		snprintf(out, 32, "0001-01-01T00:00:00Z");
+		return;
+	}
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* One component in upstream's TapirComponentStatus shape: Status 0 fail,
+ * 1 warn, 2 ok. */
+static void
+component(json_t *map, const char *name, bool ok, const char *error,
+	const char *msg, uint64_t fails, int64_t last_ok)
+{
+	char fail_t[32], ok_t[32], zero[32];
+
+	rfc3339(ok ? tapir_now() : last_ok, ok_t);
+	rfc3339(ok ? 0 : tapir_now(), fail_t);
+	rfc3339(0, zero);
+	json_object_set_new(map, name,
+		json_pack("{s:s, s:i, s:s, s:s, s:s, s:I, s:i, s:s, s:s, s:s}",
+			"Component", name, "Status", ok ? 2 : 0, "ErrorMsg",
+			error ? error : "", "WarningMsg", "", "Msg",
+			msg ? msg : "", "NumFails", (json_int_t)fails,
+			"NumWarnings", 0, "LastFail", fail_t, "LastWarn", zero,
+			"LastSuccess", ok_t));
+}
+
+/*
+ * A signed report in upstream's TapirFunctionStatus shape: the state of
+ * the MQTT link, the keys, each source and the policy database, as
+ * counts. Nothing about queries: no names, no clients, no answers.
+ */
+static void
+core_status_send(struct tapir_engine *e)
+{
+	const struct tapir_config *cfg = e->cfg;
+	json_t *root, *comps;
+	char msg[256], *payload, *jws = NULL;
+	size_t jws_len = 0;
+	int failures = 0;
+	bool up;
+
+	if (!(comps = json_object()))
+		return;
+	pthread_mutex_lock(&e->qlock);
+	up = e->mqtt_connected;
+	snprintf(msg, sizeof(msg), "%s", e->mqtt_state);
+	pthread_mutex_unlock(&e->qlock);
+	component(comps, "mqtt", up, up ? NULL : msg, msg,
+		tapir_engine_counter(e, TAPIR_C_MQTT_DISCONNECTS), 0);
+	failures += !up;
+	snprintf(msg, sizeof(msg), "%zu trusted keys", atomic_load(&e->n_keys));
+	component(comps, "keys", atomic_load(&e->n_keys) > 0,
+		atomic_load(&e->n_keys) ? NULL : "no trusted keys", msg,
+		tapir_engine_counter(e, TAPIR_C_REJ_NO_KEYS), 0);
+	pthread_mutex_lock(&e->slock);
+	for (size_t i = 0; i < e->n_config_sources; i++) {
+		const struct tapir_source_config *sc = &cfg->sources[i];
+		const char *err = NULL;
+		char name[TAPIR_SOURCE_NAME_MAX + 8];
+		uint64_t fails = 0;
+		int64_t last = 0;
+		if (sc->type == TAPIR_SOURCE_FILE) {
+			err = e->files[i].error[0] ? e->files[i].error : NULL;
+			last = e->files[i].loaded_at;
+			snprintf(msg, sizeof(msg), "%zu names",
+				e->files[i].names);
+		} else if (sc->type == TAPIR_SOURCE_XFR) {
+			err = e->xfrs[i].error[0] ? e->xfrs[i].error : NULL;
+			fails = e->xfrs[i].failures;
+			last = e->xfrs[i].last_ok;
+			snprintf(msg, sizeof(msg), "serial %u, %zu names",
+				e->xfrs[i].serial, e->xfrs[i].names);
+		} else {
+			snprintf(msg, sizeof(msg), "%s", "mqtt");
+		}
+		snprintf(name, sizeof(name), "source:%s", sc->name);
+		component(comps, name, !err, err, msg, fails, last);
+		failures += err != NULL;
+	}
+	pthread_mutex_unlock(&e->slock);
+	snprintf(msg, sizeof(msg),
+		"names=%zu entries=%zu accepted=%llu rejected=%llu",
+		atomic_load(&e->db_names), atomic_load(&e->db_entries),
+		(unsigned long long)tapir_engine_counter(
+			e, TAPIR_C_MSG_ACCEPTED),
+		(unsigned long long)(tapir_engine_counter(
+					     e, TAPIR_C_MSG_RECEIVED) -
+				     tapir_engine_counter(
+					     e, TAPIR_C_MSG_ACCEPTED)));
+	component(comps, "policy", true, NULL, msg, 0, 0);
+	root = json_pack("{s:s, s:s, s:o, s:i, s:s}", "Function", "tapir-pop",
+		"FunctionID", cfg->mqtt.client_id ? cfg->mqtt.client_id : "",
+		"ComponentStatus", comps, "NumFailures", failures,
+		"LastFailure", "0001-01-01T00:00:00Z");
+	if (!root)
+		return;
+	payload = json_dumps(root, JSON_COMPACT);
+	json_decref(root);
+	if (!payload)
+		return;
+	if (tapir_jws_sign(e->status_signer, (const uint8_t *)payload,
+		    strlen(payload), false, &jws, &jws_len) == 0 &&
+		tapir_mqtt_publish(
+			e->mqtt, cfg->core_status.topic, jws, jws_len) == 0) {
+		/* Not connected: tried again at the next writer tick. */
+		e->status_sent_ms = tapir_monotonic_ms();
+		count(e, TAPIR_C_STATUS_SENT, 1);
+	}
+	free(jws);
+	free(payload);
+}
+
 static void overrides_load(struct tapir_engine *e);
 
 static void *
@@ -1050,6 +1183,10 @@ writer_main(void *arg)
 			tapir_monotonic_ms() - e->state_saved_ms >=
 				STATE_SAVE_MS)
 			state_save(e);
+		if (e->status_signer && e->mqtt &&
+			tapir_monotonic_ms() - e->status_sent_ms >=
+				(int64_t)e->cfg->core_status.interval * 1000)
+			core_status_send(e);
 		tapir_db_commit(e->db);
 		publish_db_stats(e);
 	}
@@ -1544,6 +1681,7 @@ tapir_engine_destroy(struct tapir_engine *e)
 		tapir_config_destroy(e->old_cfgs[i]);
 	}
 	tapir_keyring_destroy(e->keys);
+	tapir_signer_destroy(e->status_signer);
 	tapir_config_destroy(e->cfg);
 	pthread_cond_destroy(&e->qcond);
 	pthread_cond_destroy(&e->jcond);

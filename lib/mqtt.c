@@ -39,6 +39,20 @@ struct tapir_mqtt {
 	bool started;
 };
 
+int
+tapir_mqtt_publish(
+	struct tapir_mqtt *m, const char *topic, const void *buf, size_t len)
+{
+	int rc;
+
+	if (!atomic_load(&m->up))
+		return TAPIR_EIO;
+	/* libmosquitto serialises this with its own network thread (ours,
+	 * in mosquitto_loop) through its internal locks. */
+	rc = mosquitto_publish(m->mosq, NULL, topic, (int)len, buf, 0, false);
+	return rc == MOSQ_ERR_SUCCESS ? 0 : TAPIR_EIO;
+}
+
 enum tapir_mqtt_protocol
 tapir_mqtt_protocol(const struct tapir_mqtt *m)
 {

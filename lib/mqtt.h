@@ -44,6 +44,14 @@ struct tapir_mqtt *tapir_mqtt_create(const struct tapir_config *cfg,
  */
 int tapir_mqtt_start(struct tapir_mqtt *m) TAPIR_WUR;
 
+/**
+ * Any thread: publish one message at QoS 0, not retained (health reports
+ * to the core; nothing about queries).
+ * @return: 0, or TAPIR_EIO when not connected or refused.
+ */
+int tapir_mqtt_publish(struct tapir_mqtt *m, const char *topic, const void *buf,
+	size_t len) TAPIR_WUR;
+
 /** Disconnect, join the thread and free; NULL is fine. */
 void tapir_mqtt_destroy(struct tapir_mqtt *m);
 

@@ -573,9 +573,48 @@ parse_opts(int argc, char **argv, struct opts *o, int *status)
 	return 0;
 }
 
+/* "--verify KEYS.json [FILE|-]": check a JWS against a JWKS the way the
+ * module does and print its payload; the tests read the module's own
+ * signed reports with it. */
+static int
+verify_mode(const char *keys, const char *file)
+{
+	struct tapir_error err = { 0 };
+	struct tapir_keyring *kr = tapir_keyring_load_file(keys, &err);
+	uint8_t *in = NULL, *payload = NULL;
+	size_t in_len = 0, payload_len = 0;
+	char kid[128];
+	FILE *f;
+	int rc;
+
+	if (!kr)
+		return input_error(keys, err.text);
+	f = strcmp(file, "-") ? fopen(file, "rb") : stdin;
+	if (!f || read_all(f, &in, &in_len) != 0) {
+		if (f && f != stdin)
+			fclose(f);
+		tapir_keyring_destroy(kr);
+		return input_error(file, "cannot read");
+	}
+	if (f != stdin)
+		fclose(f);
+	rc = tapir_jws_verify(kr, (const char *)in, in_len, &payload,
+		&payload_len, kid, &err);
+	tapir_keyring_destroy(kr);
+	free(in);
+	if (rc != 0)
+		return input_error(file, err.text);
+	fwrite(payload, 1, payload_len, stdout);
+	free(payload);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
+	if (argc >= 3 && argc <= 4 && !strcmp(argv[1], "--verify"))
+		return verify_mode(argv[2], argc == 4 ? argv[3] : "-");
+
 	struct opts o = {
 		.list = "doubtlist",
 		.src = "dns-tapir",
