@@ -1913,6 +1913,7 @@ static const struct field control_fields[] = {
 	{ .name = "socket", .fn = socket_field, .off = CFG(control.socket) },
 	{ .name = "mode", .fn = mode_field, .off = CFG(control.mode) },
 	{ .name = "group", .fn = str_field, .off = CFG(control.group) },
+	{ .name = "owner", .fn = str_field, .off = CFG(control.owner) },
 };
 
 static const struct field core_status_fields[] = {
@@ -2634,6 +2635,7 @@ tapir_config_destroy(struct tapir_config *cfg)
 		free(cfg->tag_names[i]);
 	free(cfg->control.socket);
 	free(cfg->control.group);
+	free(cfg->control.owner);
 	free(cfg->core_status.topic);
 	free(cfg->core_status.key_file);
 	free(cfg->state_dir);

@@ -71,6 +71,7 @@
  *     socket: /run/unbound/tapir-pop.sock
  *     mode: 0660
  *     group: unbound                 # group of the socket (name or gid)
+ *     owner: root                    # owner of the socket (name or uid)
  *   logging:
  *     blocked-queries: no            # one line per blocked query
  *     client-address: no             # ... with the client address
@@ -227,6 +228,7 @@ struct tapir_config {
 		char *socket; /* owned, NULL: no control socket */
 		unsigned mode;
 		char *group; /* owned, NULL: the process's group */
+		char *owner; /* owned, NULL: the process's user */
 	} control;
 
 	struct {

@@ -75,6 +75,7 @@ static const char *const counter_names[TAPIR_C_COUNT] = {
 	[TAPIR_C_STATE_FAILURES] = "state.failures",
 	[TAPIR_C_XFR_FAILURES] = "xfr.failures",
 	[TAPIR_C_STATUS_SENT] = "core_status.sent",
+	[TAPIR_C_DECISION_CHANGES] = "decision.changes",
 };
 
 const char *
@@ -136,11 +137,21 @@ struct xfr_state {
 };
 
 /* Answer counters, one cache line per worker thread. */
-#define WOULD_BLOCK TAPIR_ACTION_COUNT /* log-only: counted, not done */
+#define WOULD_BLOCK   TAPIR_ACTION_COUNT /* log-only: counted, not done */
+/* Then one counter per rule that decided a blocked answer: built-in rules
+ * and named rules (TAPIR_RULE_NAMED + i). */
+#define RULE_BASE     (TAPIR_ACTION_COUNT + 1)
+#define SLOT_COUNTERS (RULE_BASE + TAPIR_RULE_NAMED + TAPIR_MAX_RULES)
 
 struct answer_slot {
-	_Atomic uint64_t n[TAPIR_ACTION_COUNT + 1];
-	char pad[64 - ((TAPIR_ACTION_COUNT + 1) * 8) % 64];
+	_Atomic uint64_t n[SLOT_COUNTERS];
+	char pad[64 - (SLOT_COUNTERS * 8) % 64];
+};
+
+/* Feed counters per source (writer increments, readers sum). */
+struct source_counters {
+	_Atomic uint64_t accepted, rejected, added, removed;
+	_Atomic int64_t last_msg; /* wall time of the last accepted one */
 };
 
 struct tapir_engine {
@@ -209,6 +220,7 @@ struct tapir_engine {
 	int64_t state_saved_at;
 
 	_Atomic uint64_t counters[TAPIR_C_COUNT];
+	struct source_counters per_source[TAPIR_MAX_SOURCES];
 	struct answer_slot answers[ANSWER_SLOTS];
 
 	/* Database figures the writer publishes after each batch, for
@@ -856,6 +868,7 @@ static void
 apply(struct tapir_engine *e, int src, const struct tapir_msg *msg)
 {
 	int64_t now = e->now();
+	enum tapir_action before;
 
 	for (size_t i = 0; i < msg->n_added; i++) {
 		const struct tapir_msg_entry *m = &msg->added[i];
@@ -883,9 +896,15 @@ apply(struct tapir_engine *e, int src, const struct tapir_msg *msg)
 		ent.expiry = expiry >= TAPIR_EXPIRY_NEVER
 				     ? TAPIR_EXPIRY_NEVER - 1
 				     : (uint32_t)expiry;
+		before = tapir_decide(cur_policy(e), e->db, m->name,
+			strlen(m->name), now, NULL);
 		rc = tapir_db_set(e->db, m->name, strlen(m->name), &ent);
 		if (rc == 0) {
 			count(e, TAPIR_C_ENTRY_ADDED, 1);
+			atomic_fetch_add(&e->per_source[src].added, 1);
+			if (tapir_decide(cur_policy(e), e->db, m->name,
+				    strlen(m->name), now, NULL) != before)
+				count(e, TAPIR_C_DECISION_CHANGES, 1);
 			purge_if_blocked(e, m->name, m->wildcard, now);
 		} else {
 			count(e, TAPIR_C_ENTRY_DB_FULL, 1);
@@ -895,10 +914,17 @@ apply(struct tapir_engine *e, int src, const struct tapir_msg *msg)
 	}
 	for (size_t i = 0; i < msg->n_removed; i++) {
 		const struct tapir_msg_entry *m = &msg->removed[i];
+		before = tapir_decide(cur_policy(e), e->db, m->name,
+			strlen(m->name), now, NULL);
 		if (tapir_db_remove(e->db, m->name, strlen(m->name),
 			    (uint16_t)src,
-			    m->wildcard ? TAPIR_ENTRY_SUBTREE : 0) == 0)
+			    m->wildcard ? TAPIR_ENTRY_SUBTREE : 0) == 0) {
 			count(e, TAPIR_C_ENTRY_REMOVED, 1);
+			atomic_fetch_add(&e->per_source[src].removed, 1);
+			if (tapir_decide(cur_policy(e), e->db, m->name,
+				    strlen(m->name), now, NULL) != before)
+				count(e, TAPIR_C_DECISION_CHANGES, 1);
+		}
 	}
 	if (msg->n_invalid) {
 		count(e, TAPIR_C_ENTRY_INVALID, msg->n_invalid);
@@ -907,9 +933,9 @@ apply(struct tapir_engine *e, int src, const struct tapir_msg *msg)
 	}
 }
 
-int
-tapir_engine_process(struct tapir_engine *e, const char *topic,
-	const void *payload, size_t len)
+static int
+process_msg(struct tapir_engine *e, const char *topic, const void *payload,
+	size_t len, int *src_out)
 {
 	const struct tapir_config *cfg = e->cfg;
 	struct tapir_error err = { 0 };
@@ -921,7 +947,7 @@ tapir_engine_process(struct tapir_engine *e, const char *topic,
 
 	if (!cfg)
 		return TAPIR_ECONFIG;
-	if ((src = source_for_topic(cfg, topic)) < 0) {
+	if ((src = *src_out = source_for_topic(cfg, topic)) < 0) {
 		count(e, TAPIR_C_REJ_NO_SOURCE, 1);
 		log_reject(e, TAPIR_C_REJ_NO_SOURCE,
 			"no source subscribes to topic %s", topic);
@@ -980,6 +1006,24 @@ tapir_engine_process(struct tapir_engine *e, const char *topic,
 	e->state_dirty = true;
 	count(e, TAPIR_C_MSG_ACCEPTED, 1);
 	return 0;
+}
+
+int
+tapir_engine_process(struct tapir_engine *e, const char *topic,
+	const void *payload, size_t len)
+{
+	int src = -1, rc = process_msg(e, topic, payload, len, &src);
+
+	if (src >= 0 && src < TAPIR_MAX_SOURCES) {
+		struct source_counters *sc = &e->per_source[src];
+		if (rc == 0) {
+			atomic_fetch_add(&sc->accepted, 1);
+			atomic_store(&sc->last_msg, tapir_now());
+		} else {
+			atomic_fetch_add(&sc->rejected, 1);
+		}
+	}
+	return rc;
 }
 
 static void
@@ -1756,6 +1800,9 @@ tapir_engine_query(struct tapir_engine *e, const uint8_t *wire, size_t maxlen)
 	}
 	tapir_decide_verdict(cur_policy(e), e->db, name, len, e->now(), &v);
 	count_slot(e, v.action);
+	if (v.action > TAPIR_ACTION_PASSTHRU && v.rule >= 0 &&
+		v.rule < TAPIR_RULE_NAMED + TAPIR_MAX_RULES)
+		count_slot(e, RULE_BASE + (unsigned)v.rule);
 	if (v.would_action > TAPIR_ACTION_PASSTHRU)
 		count_slot(e, WOULD_BLOCK);
 	return v.action;
@@ -1820,13 +1867,13 @@ take(_Atomic uint64_t *c, bool reset)
 static void
 cmd_stats(struct tapir_engine *e, bool reset, struct tapir_buf *out)
 {
-	uint64_t answers[TAPIR_ACTION_COUNT + 1] = { 0 };
+	uint64_t answers[SLOT_COUNTERS] = { 0 };
 
 	for (int c = 0; c < TAPIR_C_COUNT; c++)
 		tapir_buf_printf(out, "%s=%llu\n", counter_names[c],
 			(unsigned long long)take(&e->counters[c], reset));
 	for (int s = 0; s < ANSWER_SLOTS; s++)
-		for (int a = 0; a <= TAPIR_ACTION_COUNT; a++)
+		for (int a = 0; a < SLOT_COUNTERS; a++)
 			answers[a] += take(&e->answers[s].n[a], reset);
 	for (int a = 0; a < TAPIR_ACTION_COUNT; a++) {
 		char lower[16];
@@ -1841,6 +1888,28 @@ cmd_stats(struct tapir_engine *e, bool reset, struct tapir_buf *out)
 	}
 	tapir_buf_printf(out, "answer.would_block=%llu\n",
 		(unsigned long long)answers[WOULD_BLOCK]);
+	for (int r = TAPIR_RULE_ALLOWLIST + 1;
+		r < TAPIR_RULE_NAMED + TAPIR_MAX_RULES; r++) {
+		if (r >= TAPIR_RULE_COUNT && r < TAPIR_RULE_NAMED)
+			continue;
+		if (r >= TAPIR_RULE_NAMED && (size_t)(r - TAPIR_RULE_NAMED) >=
+						     e->cfg->policy.n_rules)
+			break;
+		tapir_buf_printf(out, "rule.%s=%llu\n",
+			tapir_policy_rule_name(cur_policy(e), r),
+			(unsigned long long)answers[RULE_BASE + r]);
+	}
+	for (size_t i = 0; i < e->cfg->n_sources; i++) {
+		struct source_counters *sc = &e->per_source[i];
+		const char *n = e->cfg->sources[i].name;
+		tapir_buf_printf(out,
+			"source.%s.accepted=%llu\nsource.%s.rejected=%llu\n"
+			"source.%s.added=%llu\nsource.%s.removed=%llu\n",
+			n, (unsigned long long)take(&sc->accepted, reset), n,
+			(unsigned long long)take(&sc->rejected, reset), n,
+			(unsigned long long)take(&sc->added, reset), n,
+			(unsigned long long)take(&sc->removed, reset));
+	}
 	if (e->purger) {
 		struct tapir_purger_stats ps;
 		tapir_purger_stats(e->purger, &ps);
@@ -1909,8 +1978,14 @@ cmd_status(struct tapir_engine *e, struct tapir_buf *out)
 			continue;
 		}
 		if (sc->type != TAPIR_SOURCE_FILE) {
-			tapir_buf_printf(out, "source: %s list=%s type=mqtt\n",
-				sc->name, tapir_list_str(sc->list));
+			const struct source_counters *pc = &e->per_source[i];
+			tapir_buf_printf(out,
+				"source: %s list=%s type=mqtt accepted=%llu "
+				"rejected=%llu last-message=%lld\n",
+				sc->name, tapir_list_str(sc->list),
+				(unsigned long long)atomic_load(&pc->accepted),
+				(unsigned long long)atomic_load(&pc->rejected),
+				(long long)atomic_load(&pc->last_msg));
 			continue;
 		}
 		tapir_buf_printf(out,
@@ -1947,6 +2022,25 @@ cmd_lookup(struct tapir_engine *e, const char *arg, struct tapir_buf *out)
 	tapir_reason_format(
 		cur_policy(e), name, &why, e->now(), text, sizeof(text));
 	tapir_buf_append(out, text, strlen(text));
+	/* What a client gets, in the module's words. */
+	switch (why.action) {
+	case TAPIR_ACTION_NXDOMAIN:
+	case TAPIR_ACTION_REDIRECT:
+	case TAPIR_ACTION_NODATA:
+		tapir_buf_printf(out,
+			"answer: %s with SOA %s. %s. in authority, TTL %u\n",
+			why.action == TAPIR_ACTION_NODATA ? "NOERROR/NODATA"
+							  : "NXDOMAIN",
+			e->cfg->answer.soa_mname, e->cfg->answer.soa_rname,
+			e->cfg->answer.negative_ttl);
+		break;
+	case TAPIR_ACTION_DROP:
+		tapir_buf_printf(out, "answer: none (dropped)\n");
+		break;
+	default:
+		tapir_buf_printf(out, "answer: resolved normally\n");
+		break;
+	}
 }
 
 /* Run fn on the writer thread (the only one that may change the database)
@@ -2694,18 +2788,57 @@ cmd_reload(struct tapir_engine *e, struct tapir_buf *out)
 	tapir_buf_printf(out, "ok\n");
 }
 
+static void dispatch(struct tapir_engine *e, const char *line, bool json,
+	struct tapir_buf *out);
+
 void
 tapir_engine_command(
 	struct tapir_engine *e, const char *line, struct tapir_buf *out)
 {
-	bool json = false;
+	struct tapir_buf tmp = { 0 };
+	json_t *obj;
+	char *txt;
 
 	while (*line == ' ')
 		line++;
-	if (strncmp(line, "json ", 5) == 0) {
-		json = true;
-		line += 5;
+	if (strncmp(line, "json ", 5) != 0) {
+		dispatch(e, line, false, out);
+		return;
 	}
+	/* --json: commands that answer in JSON do so; the others' answer
+	 * ("ok", "error: ...", a zone file) is wrapped in an object. */
+	dispatch(e, line + 5, true, &tmp);
+	if (tmp.data && (tmp.data[0] == '{' || tmp.data[0] == '[')) {
+		tapir_buf_append(out, tmp.data, tmp.len);
+	} else {
+		const char *t = tmp.data ? tmp.data : "";
+		size_t n = strlen(t);
+		while (n && t[n - 1] == '\n')
+			n--;
+		if (!strncmp(t, "error: ", 7))
+			obj = json_pack("{s:s%}", "error", t + 7, n - 7);
+		else if (n == 2 && !strncmp(t, "ok", 2))
+			obj = json_pack("{s:s}", "result", "ok");
+		else
+			obj = json_pack("{s:s%}", "text", t, n);
+		if (obj && (txt = json_dumps(obj, JSON_INDENT(2)))) {
+			/* An error keeps its "error:" prefix line so that the
+			 * client's exit code stays 1. */
+			if (!strncmp(t, "error: ", 7))
+				tapir_buf_printf(out, "error: %s\n", txt);
+			else
+				tapir_buf_printf(out, "%s\n", txt);
+			free(txt);
+		}
+		json_decref(obj);
+	}
+	tapir_buf_clear(&tmp);
+}
+
+static void
+dispatch(struct tapir_engine *e, const char *line, bool json,
+	struct tapir_buf *out)
+{
 	if (!e->cfg && strcmp(line, "status") != 0) {
 		tapir_buf_printf(out, "error: inactive: %s\n", e->config_error);
 		return;

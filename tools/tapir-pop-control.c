@@ -247,9 +247,12 @@ main(int argc, char **argv)
 		tapir_buf_clear(&out);
 		return 2;
 	}
-	if (out.len)
-		fwrite(out.data, 1, out.len, stdout);
 	rc = out.len >= 6 && strncmp(out.data, "error:", 6) == 0 ? 1 : 0;
+	/* In JSON an error is an object after the protocol's "error: ". */
+	if (out.len && json && rc && out.len > 7 && out.data[7] == '{')
+		fwrite(out.data + 7, 1, out.len - 7, stdout);
+	else if (out.len)
+		fwrite(out.data, 1, out.len, stdout);
 	tapir_buf_clear(&out);
 	return rc;
 }

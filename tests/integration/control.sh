@@ -36,6 +36,12 @@ ok "status (text and JSON)"
 C stats_noreset | grep -q '^msg.accepted=1$' || fail "stats_noreset"
 C --json stats_noreset | jq -e '."msg.accepted" == 1 and ."answer.would_block" == 0' >/dev/null ||
 	fail "stats --json"
+C stats_noreset | grep -q '^source.dns-tapir.accepted=1$' || fail "per-source stats"
+C stats_noreset | grep -q '^decision.changes=1$' || fail "decision.changes"
+C status | grep -q '^source: dns-tapir list=doubtlist type=mqtt accepted=1 rejected=0 last-message=[1-9]' ||
+	fail "mqtt source health: $(C status | grep 'source: dns-tapir')"
+[ "$(rcode obs.example)" = NXDOMAIN ] || fail "obs.example query"
+C stats_noreset | grep -q '^rule.denytapir=1$' || fail "per-rule stats: $(C stats_noreset | grep '^rule')"
 C stats >/dev/null
 C stats_noreset | grep -q '^msg.accepted=0$' || fail "stats did not reset"
 ok "stats resets, stats_noreset does not"
@@ -43,7 +49,12 @@ C --json lookup obs.example | jq -e '.action == "NXDOMAIN" and .rule == "denytap
 	fail "lookup --json: $(C --json lookup obs.example)"
 C lookup "bad name" >/dev/null
 [ $? = 1 ] || fail "lookup of an invalid name should exit 1"
-ok "lookup (text, JSON, exit 1 on error)"
+out=$(C --json lookup "bad name")
+[ $? = 1 ] && echo "$out" | jq -e '.error | test("illegal character")' >/dev/null ||
+	fail "JSON error: $out"
+C lookup obs.example | grep -q "^answer: NXDOMAIN with SOA tapir-pop.invalid. hostmaster.tapir-pop.invalid. in authority, TTL 60$" ||
+	fail "lookup answer line: $(C lookup obs.example)"
+ok "lookup (text, JSON, the client's answer, exit 1 and a JSON error)"
 
 # list and digest.
 C list | grep -q "^obs.example NXDOMAIN denytapir$" || fail "list: $(C list)"
@@ -86,6 +97,7 @@ ok "overrides: enforced, listed with comment, kept across a restart, removed"
 # flush: a cached name is dropped from Unbound's cache.
 [ "$(rcode cached.example)" = NOERROR ] || fail "cached.example"
 C flush cached.example | grep -q "^ok$" || fail "flush"
+C --json flush cached.example | jq -e '.result == "ok"' >/dev/null || fail "flush --json"
 C flush --all | grep -q "^ok$" || fail "flush --all"
 ok "flush NAME and flush --all"
 
