@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1608,26 +1609,45 @@ xfr_main(void *arg)
 	return NULL;
 }
 
-/* control.group: the group (name or number) that may use the socket, as
- * with mode 0660 and group unbound for the unbound user. */
+/* control.owner and control.group: who may use the socket, as with mode
+ * 0660, owner root and group unbound. Names or numbers. */
 static void
-set_socket_group(const char *path, const char *group)
+set_socket_owner(const char *path, const char *owner, const char *group)
 {
-	struct group gr, *res = NULL;
 	char buf[4096], *end;
-	unsigned long gid = strtoul(group, &end, 10);
+	unsigned long uid = (unsigned long)-1, gid = (unsigned long)-1;
 
-	if (*end != '\0' || end == group) {
-		if (getgrnam_r(group, &gr, buf, sizeof(buf), &res) != 0 ||
-			!res) {
-			tapir_log(TAPIR_LOG_ERR, "control: no group %s", group);
-			return;
+	if (owner) {
+		struct passwd pw, *res = NULL;
+		uid = strtoul(owner, &end, 10);
+		if (*end != '\0' || end == owner) {
+			if (getpwnam_r(owner, &pw, buf, sizeof(buf), &res) !=
+					0 ||
+				!res) {
+				tapir_log(TAPIR_LOG_ERR, "control: no user %s",
+					owner);
+				return;
+			}
+			uid = res->pw_uid;
 		}
-		gid = res->gr_gid;
 	}
-	if (chown(path, (uid_t)-1, (gid_t)gid) != 0)
-		tapir_log(TAPIR_LOG_ERR, "control: chown %s to group %s: %s",
-			path, group, strerror(errno));
+	if (group) {
+		struct group gr, *res = NULL;
+		gid = strtoul(group, &end, 10);
+		if (*end != '\0' || end == group) {
+			if (getgrnam_r(group, &gr, buf, sizeof(buf), &res) !=
+					0 ||
+				!res) {
+				tapir_log(TAPIR_LOG_ERR, "control: no group %s",
+					group);
+				return;
+			}
+			gid = res->gr_gid;
+		}
+	}
+	if (chown(path, (uid_t)uid, (gid_t)gid) != 0)
+		tapir_log(TAPIR_LOG_ERR, "control: chown %s: %s", path,
+			strerror(errno));
 }
 
 int
@@ -1674,9 +1694,9 @@ tapir_engine_start(struct tapir_engine *e)
 			cfg->control.mode, on_control, e, &err);
 		if (!e->control)
 			tapir_log(TAPIR_LOG_ERR, "control: %s", err.text);
-		else if (cfg->control.group)
-			set_socket_group(
-				cfg->control.socket, cfg->control.group);
+		else if (cfg->control.group || cfg->control.owner)
+			set_socket_owner(cfg->control.socket,
+				cfg->control.owner, cfg->control.group);
 	}
 	return 0;
 }
