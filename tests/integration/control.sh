@@ -17,7 +17,7 @@ start_mosquitto
 start_knot
 write_module_config "state-dir: $T/state"
 # The socket's group: nogroup, so that a member can use it.
-sed -i 's/^control:$/control:\n  group: nogroup/' "$T/tapir-pop.yaml"
+sed -i 's/^control:$/control:\n  owner: root\n  group: nogroup/' "$T/tapir-pop.yaml"
 awk -v T="$T" '/^sources:/ { print; print "  - name: local-deny\n    type: file\n    list: denylist\n    path: " T "/deny.txt\n    refresh: 1"; next } { print }' \
 	"$T/tapir-pop.yaml" >"$T/y" && mv "$T/y" "$T/tapir-pop.yaml"
 start_unbound
