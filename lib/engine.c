@@ -1972,8 +1972,9 @@ cmd_status(struct tapir_engine *e, struct tapir_buf *out)
 	tapir_buf_printf(out, "cache-purge: %s%s\n",
 		e->purger ? "via Unbound remote-control " : "unavailable",
 		e->purger ? e->purge_endpoint : "");
-	tapir_buf_printf(out, "db.names: %zu\ndb.entries: %zu\n",
-		atomic_load(&e->db_names), atomic_load(&e->db_entries));
+	tapir_buf_printf(out, "db.names: %zu\ndb.entries: %zu\ndb.bytes: %zu\n",
+		atomic_load(&e->db_names), atomic_load(&e->db_entries),
+		atomic_load(&e->db_bytes));
 	pthread_mutex_lock(&e->slock);
 	for (size_t i = 0; i < cfg->n_sources; i++) {
 		const struct tapir_source_config *sc = &cfg->sources[i];
