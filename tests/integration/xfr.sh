@@ -8,7 +8,6 @@
 
 P="$T/primary"
 mkdir -p "$P/db"
-PRIMARY_PORT=$(free_port)
 SECRET=$(head -c 32 /dev/urandom | base64)
 cat >"$P/rpz.test.zone" <<'EOZ'
 $ORIGIN rpz.test.
@@ -19,6 +18,11 @@ old.example    CNAME .
 drop.example   CNAME rpz-drop.
 *.wild.example CNAME *.
 EOZ
+# A port picked free can be taken by a parallel test before Knot binds
+# it: try a few.
+started=""
+for _ in 1 2 3; do
+	PRIMARY_PORT=$(free_port)
 cat >"$P/knot.conf" <<EOK
 server:
     listen: 127.0.0.1@$PRIMARY_PORT
@@ -49,10 +53,17 @@ zone:
     file: "rpz.test.zone"
     acl: [xfr-tsig]
 EOK
-knotd -c "$P/knot.conf" >/dev/null 2>&1 &
-PIDS="$PIDS $!"
-wait_until 5 sh -c "knotc -c $P/knot.conf zone-status rpz.test 2>/dev/null | grep -q 'serial: 1'" ||
-	fail "primary did not start"
+	knotd -c "$P/knot.conf" >>"$P/knotd.out" 2>&1 &
+	KPID=$!
+	PIDS="$PIDS $KPID"
+	if wait_until 15 sh -c "knotc -c $P/knot.conf zone-status rpz.test 2>/dev/null | grep -q 'serial: 1'"; then
+		started=yes
+		break
+	fi
+	kill "$KPID" 2>/dev/null
+	wait "$KPID" 2>/dev/null
+done
+[ -n "$started" ] || fail "primary did not start: $(tail -n 5 "$P/knot.log" "$P/knotd.out" 2>/dev/null)"
 
 mkdir -p "$T/state"
 start_mosquitto
