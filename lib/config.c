@@ -1873,6 +1873,49 @@ fill_tag_names(struct parser *p)
 	return 0;
 }
 
+/* redirect-a / redirect-aaaa: one address or a list of them. */
+static int
+redirect_field(struct parser *p, yaml_node_t *v, const char *key,
+	const struct field *f, void *base)
+{
+	struct tapir_config *cfg = base;
+	bool six = f->type != 0;
+	yaml_node_item_t *items = NULL;
+	char ex[EXCERPT_MAX + 4], ikey[KEY_MAX];
+	size_t n = 1;
+	int rc;
+
+	if (v->type == YAML_SEQUENCE_NODE) {
+		if ((rc = check_tag(p, v, key)) != 0)
+			return rc;
+		items = v->data.sequence.items.start;
+		n = (size_t)(v->data.sequence.items.top - items);
+		if (n == 0 || n > TAPIR_MAX_REDIRECT)
+			return fail(p, v, key, "must list 1 to %d addresses",
+				TAPIR_MAX_REDIRECT);
+	}
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *item = items ? get_node(p, items[i]) : v;
+		const char *s;
+		size_t len;
+		void *dst = six ? (void *)cfg->answer.redirect_aaaa[i]
+				: (void *)cfg->answer.redirect_a[i];
+		snprintf(ikey, sizeof(ikey), items ? "%s[%zu]" : "%s", key, i);
+		if (!item)
+			return fail(p, v, key, "malformed list");
+		if ((rc = get_text(p, item, ikey, &s, &len)) != 0)
+			return rc;
+		if (inet_pton(six ? AF_INET6 : AF_INET, s, dst) != 1)
+			return fail(p, item, ikey, "'%s' is not an %s address",
+				excerpt(ex, s, len), six ? "IPv6" : "IPv4");
+	}
+	if (six)
+		cfg->answer.n_redirect_aaaa = n;
+	else
+		cfg->answer.n_redirect_a = n;
+	return 0;
+}
+
 static const struct field answer_fields[] = {
 	{ .name = "negative-ttl",
 		.fn = int_field,
@@ -1886,6 +1929,11 @@ static const struct field answer_fields[] = {
 	{ .name = "soa-rname",
 		.fn = dname_field,
 		.off = CFG(answer.soa_rname) },
+	{ .name = "redirect-a", .fn = redirect_field },
+	{ .name = "redirect-aaaa", .fn = redirect_field, .type = 1 },
+	{ .name = "redirect-cname",
+		.fn = dname_field,
+		.off = CFG(answer.redirect_cname) },
 };
 
 static const struct field limits_fields[] = {

@@ -63,6 +63,9 @@
  *     negative-ttl: 60               # SOA TTL and minimum, seconds
  *     soa-mname: tapir-pop.invalid   # SOA owner is the blocked name's zone
  *     soa-rname: hostmaster.tapir-pop.invalid
+ *     redirect-a: [192.0.2.1]        # REDIRECT answers (A queries)
+ *     redirect-aaaa: [2001:db8::1]   #   (AAAA queries)
+ *     redirect-cname: walled.example # or a CNAME for every type
  *   limits:
  *     max-message-size: 65536        # bytes, per MQTT message
  *     max-entries: 10000000          # names in the database
@@ -97,6 +100,7 @@
 #define TAPIR_SOURCE_NAME_MAX 64 /* including NUL */
 #define TAPIR_MAX_SOURCES     64
 #define TAPIR_MAX_TOPICS      16
+#define TAPIR_MAX_REDIRECT    8
 
 /* Actions, ordered from least to most restrictive: the numeric order is the
  * "most restrictive fired action wins" order of the upstream policy. */
@@ -216,6 +220,12 @@ struct tapir_config {
 		uint32_t negative_ttl;
 		char soa_mname[TAPIR_NAME_BUFSIZE];
 		char soa_rname[TAPIR_NAME_BUFSIZE];
+		/* REDIRECT: A/AAAA records for those query types, or a CNAME
+		 * to one name for every type; neither: NXDOMAIN. */
+		size_t n_redirect_a, n_redirect_aaaa;
+		uint8_t redirect_a[TAPIR_MAX_REDIRECT][4];
+		uint8_t redirect_aaaa[TAPIR_MAX_REDIRECT][16];
+		char redirect_cname[TAPIR_NAME_BUFSIZE]; /* "" if none */
 	} answer;
 
 	struct {

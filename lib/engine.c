@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <grp.h>
 #include <pwd.h>
 #include <sys/stat.h>
@@ -2489,10 +2490,51 @@ rpz_target(enum tapir_action a)
 	case TAPIR_ACTION_DROP:
 		return "rpz-drop.";
 	case TAPIR_ACTION_NXDOMAIN:
-	case TAPIR_ACTION_REDIRECT: /* as the module answers it today */
+	case TAPIR_ACTION_REDIRECT: /* with no target configured */
 		return ".";
 	default:
 		return NULL;
+	}
+}
+
+/* One RPZ owner's records for an action; REDIRECT as the module answers
+ * it: the configured CNAME target, or the configured addresses as local
+ * data, or NXDOMAIN. */
+static void
+rpz_records(struct walk_out *w, const char *owner, enum tapir_action a)
+{
+	const struct tapir_config *cfg = w->e->cfg;
+	char addr[INET6_ADDRSTRLEN];
+	const char *t;
+
+	if (a == TAPIR_ACTION_REDIRECT &&
+		(cfg->answer.redirect_cname[0] || cfg->answer.n_redirect_a ||
+			cfg->answer.n_redirect_aaaa)) {
+		if (cfg->answer.redirect_cname[0]) {
+			tapir_buf_printf(w->out, "%s.%s CNAME %s.\n", owner,
+				w->zone, cfg->answer.redirect_cname);
+			w->n++;
+			return;
+		}
+		for (size_t i = 0; i < cfg->answer.n_redirect_a; i++) {
+			inet_ntop(AF_INET, cfg->answer.redirect_a[i], addr,
+				sizeof(addr));
+			tapir_buf_printf(
+				w->out, "%s.%s A %s\n", owner, w->zone, addr);
+			w->n++;
+		}
+		for (size_t i = 0; i < cfg->answer.n_redirect_aaaa; i++) {
+			inet_ntop(AF_INET6, cfg->answer.redirect_aaaa[i], addr,
+				sizeof(addr));
+			tapir_buf_printf(w->out, "%s.%s AAAA %s\n", owner,
+				w->zone, addr);
+			w->n++;
+		}
+		return;
+	}
+	if ((t = rpz_target(a))) {
+		tapir_buf_printf(w->out, "%s.%s CNAME %s\n", owner, w->zone, t);
+		w->n++;
 	}
 }
 
@@ -2501,9 +2543,8 @@ rpz_one(void *arg, const char *name, size_t len, const struct tapir_entry *e,
 	size_t n)
 {
 	struct walk_out *w = arg;
-	char child[TAPIR_NAME_BUFSIZE + 8];
+	char child[TAPIR_NAME_BUFSIZE + 8], star[TAPIR_NAME_BUFSIZE + 8];
 	bool exact = false, subtree = false;
-	const char *t;
 
 	for (size_t i = 0; i < n; i++) {
 		if (e[i].flags & TAPIR_ENTRY_SUBTREE)
@@ -2513,19 +2554,14 @@ rpz_one(void *arg, const char *name, size_t len, const struct tapir_entry *e,
 	}
 	/* The owner itself, and a representative name below it for the
 	 * subtree (the decision of any child with no entries of its own). */
-	if (exact && (t = rpz_target(walk_decide(w, name, len, NULL)))) {
-		tapir_buf_printf(w->out, "%s.%s CNAME %s\n", name, w->zone, t);
-		w->n++;
-	}
+	if (exact)
+		rpz_records(w, name, walk_decide(w, name, len, NULL));
 	if (subtree) {
 		int m = snprintf(child, sizeof(child), "x--tapir.%s", name);
-		if (m > 0 && (size_t)m < TAPIR_NAME_BUFSIZE &&
-			(t = rpz_target(
-				 walk_decide(w, child, (size_t)m, NULL)))) {
-			tapir_buf_printf(
-				w->out, "*.%s.%s CNAME %s\n", name, w->zone, t);
-			w->n++;
-		}
+		snprintf(star, sizeof(star), "*.%s", name);
+		if (m > 0 && (size_t)m < TAPIR_NAME_BUFSIZE)
+			rpz_records(w, star,
+				walk_decide(w, child, (size_t)m, NULL));
 	}
 	return w->out->failed ? -1 : 0;
 }

@@ -71,7 +71,11 @@ TAPIR_API size_t get_mem(struct module_env *env, int id);
 struct tapir_module {
 	struct tapir_engine *engine;
 	uint32_t negative_ttl;
-	bool log_blocked, log_client; /* logging.* of the configuration */
+	bool log_blocked, log_client;	/* logging.* of the configuration */
+	const struct tapir_config *cfg; /* the engine's, for answers */
+	/* REDIRECT's CNAME target in wire form with its length prefix. */
+	uint8_t cname_rdata[2 + TAPIR_NAME_WIRE_MAX];
+	size_t cname_rdata_len;
 	/* SOA rdata with its 2-byte length prefix, as packed rrsets keep it. */
 	uint8_t soa_rdata[2 + 2 * TAPIR_NAME_WIRE_MAX + 20];
 	size_t soa_rdata_len;
@@ -130,6 +134,15 @@ build_soa_rdata(struct tapir_module *m, const struct tapir_config *cfg)
 	m->negative_ttl = cfg->answer.negative_ttl;
 	m->log_blocked = cfg->logging.blocked;
 	m->log_client = cfg->logging.client;
+	m->cfg = cfg;
+	if (cfg->answer.redirect_cname[0]) {
+		if (tapir_name_to_wire(cfg->answer.redirect_cname,
+			    m->cname_rdata + 2, &len) != 0)
+			return -1;
+		m->cname_rdata[0] = (uint8_t)(len >> 8);
+		m->cname_rdata[1] = (uint8_t)len;
+		m->cname_rdata_len = len + 2;
+	}
 	return 0;
 }
 
@@ -283,10 +296,13 @@ deinit(struct module_env *env, int id)
 	tapir_log_set(NULL, NULL);
 }
 
-/* An rrset in region memory, in the packed layout the encoder expects. */
+/* An rrset of n records (rdata[i] of rdata_len bytes each, with their
+ * length prefix) in region memory, in the packed layout the encoder
+ * expects. */
 static struct ub_packed_rrset_key *
-make_rrset(struct regional *region, const uint8_t *owner, size_t owner_len,
-	uint16_t type, const uint8_t *rdata, size_t rdata_len, time_t ttl)
+make_rrset_n(struct regional *region, const uint8_t *owner, size_t owner_len,
+	uint16_t type, const uint8_t *const *rdata, size_t rdata_len, size_t n,
+	time_t ttl)
 {
 	struct ub_packed_rrset_key *k;
 	struct packed_rrset_data *d;
@@ -299,23 +315,35 @@ make_rrset(struct regional *region, const uint8_t *owner, size_t owner_len,
 	k->rk.type = htons(type);
 	k->rk.rrset_class = htons(LDNS_RR_CLASS_IN);
 	k->entry.key = k;
-	d = regional_alloc_zero(region, sizeof(*d) + sizeof(size_t) +
-						sizeof(uint8_t *) +
-						sizeof(time_t) + rdata_len);
+	d = regional_alloc_zero(
+		region, sizeof(*d) + n * (sizeof(size_t) + sizeof(uint8_t *) +
+						 sizeof(time_t) + rdata_len));
 	if (!d)
 		return NULL;
 	d->ttl = ttl;
-	d->count = 1;
+	d->count = n;
 	d->trust = rrset_trust_prim_noglue;
 	d->security = sec_status_insecure;
 	d->rr_len = (size_t *)((uint8_t *)d + sizeof(*d));
-	d->rr_len[0] = rdata_len;
+	for (size_t i = 0; i < n; i++)
+		d->rr_len[i] = rdata_len;
 	packed_rrset_ptr_fixup(d);
-	d->rr_ttl[0] = ttl;
-	memcpy(d->rr_data[0], rdata, rdata_len);
+	for (size_t i = 0; i < n; i++) {
+		d->rr_ttl[i] = ttl;
+		memcpy(d->rr_data[i], rdata[i], rdata_len);
+	}
 	k->entry.data = d;
 	k->entry.hash = rrset_key_hash(&k->rk);
 	return k;
+}
+
+/* A one-record rrset. */
+static struct ub_packed_rrset_key *
+make_rrset(struct regional *region, const uint8_t *owner, size_t owner_len,
+	uint16_t type, const uint8_t *rdata, size_t rdata_len, time_t ttl)
+{
+	return make_rrset_n(
+		region, owner, owner_len, type, &rdata, rdata_len, 1, ttl);
 }
 
 /* NXDOMAIN or NODATA with the SOA in authority, so clients can cache the
@@ -395,6 +423,66 @@ add_ede(struct module_qstate *qstate, struct tapir_module *m,
 			qstate->region, (sldns_ede_code)code, text);
 }
 
+/*
+ * REDIRECT: the configured CNAME for any type, or the configured
+ * addresses for A and AAAA (other types NODATA); with nothing configured,
+ * NXDOMAIN. Answers carry the negative TTL, so a redirect ends when the
+ * decision does.
+ */
+static int
+answer_redirect(struct module_qstate *qstate, struct tapir_module *m)
+{
+	const struct tapir_config *cfg = m->cfg;
+	struct query_info *q = &qstate->qinfo;
+	uint8_t buf[TAPIR_MAX_REDIRECT][2 + 16];
+	const uint8_t *rd[TAPIR_MAX_REDIRECT];
+	struct ub_packed_rrset_key *k = NULL;
+	struct dns_msg *msg;
+	size_t n = 0, alen = 0;
+
+	if (m->cname_rdata_len) {
+		k = make_rrset(qstate->region, q->qname, q->qname_len,
+			LDNS_RR_TYPE_CNAME, m->cname_rdata, m->cname_rdata_len,
+			(time_t)m->negative_ttl);
+	} else if (q->qtype == LDNS_RR_TYPE_A && cfg->answer.n_redirect_a) {
+		n = cfg->answer.n_redirect_a;
+		alen = 4;
+	} else if (q->qtype == LDNS_RR_TYPE_AAAA &&
+		   cfg->answer.n_redirect_aaaa) {
+		n = cfg->answer.n_redirect_aaaa;
+		alen = 16;
+	} else if (cfg->answer.n_redirect_a || cfg->answer.n_redirect_aaaa) {
+		return answer_negative(qstate, m, LDNS_RCODE_NOERROR);
+	} else {
+		return answer_negative(qstate, m, LDNS_RCODE_NXDOMAIN);
+	}
+	for (size_t i = 0; i < n; i++) {
+		buf[i][0] = 0;
+		buf[i][1] = (uint8_t)alen;
+		memcpy(buf[i] + 2,
+			alen == 4 ? cfg->answer.redirect_a[i]
+				  : cfg->answer.redirect_aaaa[i],
+			alen);
+		rd[i] = buf[i];
+	}
+	if (n)
+		k = make_rrset_n(qstate->region, q->qname, q->qname_len,
+			q->qtype, rd, alen + 2, n, (time_t)m->negative_ttl);
+	if (!k || !(msg = regional_alloc_zero(qstate->region, sizeof(*msg))))
+		return -1;
+	msg->qinfo = *q;
+	msg->rep = construct_reply_info_base(qstate->region,
+		(uint16_t)(BIT_QR | BIT_RA | LDNS_RCODE_NOERROR), 1,
+		m->negative_ttl, m->negative_ttl, 0, 1, 0, 0, 1,
+		sec_status_insecure);
+	if (!msg->rep)
+		return -1;
+	msg->rep->rrsets[0] = k;
+	qstate->return_msg = msg;
+	qstate->return_rcode = LDNS_RCODE_NOERROR;
+	return 0;
+}
+
 /* logging.blocked-queries: one line per blocked query, off by default;
  * the client's address only with logging.client-address. */
 static void
@@ -437,9 +525,10 @@ answer_block(struct module_qstate *qstate, struct tapir_module *m,
 	case TAPIR_ACTION_NODATA:
 		rc = answer_negative(qstate, m, LDNS_RCODE_NOERROR);
 		break;
+	case TAPIR_ACTION_REDIRECT:
+		rc = answer_redirect(qstate, m);
+		break;
 	case TAPIR_ACTION_NXDOMAIN:
-	case TAPIR_ACTION_REDIRECT: /* redirect targets: not configurable
-				     * yet, so the safe answer */
 	default:
 		rc = answer_negative(qstate, m, LDNS_RCODE_NXDOMAIN);
 		break;

@@ -1641,6 +1641,31 @@ test_policy_given_twice_is_refused(void **state)
 }
 
 static void
+test_redirect_answers(void **state)
+{
+	struct tapir_error err = { 0 };
+	struct tapir_config *cfg;
+	const char *yaml = BASE "answer:\n  redirect-a: 192.0.2.1\n"
+				"  redirect-aaaa: [\"2001:db8::1\", \"::2\"]\n"
+				"  redirect-cname: Walled.Example.\n";
+
+	(void)state;
+	cfg = tapir_config_parse(yaml, strlen(yaml), "t.yaml", &err);
+	assert_non_null(cfg);
+	assert_int_equal(cfg->answer.n_redirect_a, 1);
+	assert_int_equal(cfg->answer.redirect_a[0][0], 192);
+	assert_int_equal(cfg->answer.redirect_a[0][3], 1);
+	assert_int_equal(cfg->answer.n_redirect_aaaa, 2);
+	assert_int_equal(cfg->answer.redirect_aaaa[1][15], 2);
+	assert_string_equal(cfg->answer.redirect_cname, "walled.example");
+	tapir_config_destroy(cfg);
+	assert_config_error(BASE "answer:\n  redirect-a: [\"2001:db8::1\"]\n",
+		5, "answer.redirect-a[0]", "is not an IPv4 address");
+	assert_config_error(BASE "answer:\n  redirect-aaaa: 192.0.2.1\n", 5,
+		"answer.redirect-aaaa", "is not an IPv6 address");
+}
+
+static void
 test_control_group_and_logging(void **state)
 {
 	struct tapir_error err = { 0 };
@@ -1703,6 +1728,7 @@ main(void)
 		cmocka_unit_test(test_upstream_errors_name_the_upstream_file),
 		cmocka_unit_test(test_policy_given_twice_is_refused),
 		cmocka_unit_test(test_control_group_and_logging),
+		cmocka_unit_test(test_redirect_answers),
 		cmocka_unit_test(test_too_many_sources),
 		cmocka_unit_test(test_bad_action_is_named),
 		cmocka_unit_test(test_actions_are_case_insensitive),
