@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Time from an MQTT publish to the first client query that gets the block
+ * answer, for names that Unbound has cached as allowed: the path an
+ * observation takes through the broker, the module's writer, the cache
+ * purge and the next query. Prints p50/p99/max over the trials; timings
+ * are numbers to read, never asserted.
+ *
+ * bench_block -u UNBOUND_PORT -m MQTT_PORT -t TOPIC -k SIGNER.jwk [-n TRIALS]
+ *	[-p PREFIX] [-b BURST]
+ *
+ * With -b, instead: the worst latency of a steady stream of cached allowed
+ * queries while BURST decision changes (observations of new names, each
+ * purged from Unbound's cache) arrive as fast as the broker takes them.
+ */
+#include "tapir_build.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <mosquitto.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/jws.h"
+#include "lib/name.h"
+
+static int64_t
+now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* One A query over UDP; returns the rcode, or -1 on timeout. */
+static int
+query(int fd, const char *name, uint16_t id, int timeout_ms)
+{
+	uint8_t pkt[512], ans[1500];
+	uint8_t wire[TAPIR_NAME_WIRE_MAX];
+	size_t wlen;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	if (tapir_name_to_wire(name, wire, &wlen) != 0)
+		return -1;
+	memset(pkt, 0, 12);
+	pkt[0] = (uint8_t)(id >> 8);
+	pkt[1] = (uint8_t)id;
+	pkt[2] = 0x01; /* RD */
+	pkt[5] = 1;    /* QDCOUNT */
+	memcpy(pkt + 12, wire, wlen);
+	pkt[12 + wlen] = 0;
+	pkt[13 + wlen] = 1; /* A */
+	pkt[14 + wlen] = 0;
+	pkt[15 + wlen] = 1; /* IN */
+	if (send(fd, pkt, 16 + wlen, 0) < 0)
+		return -1;
+	for (;;) {
+		ssize_t n;
+		if (poll(&p, 1, timeout_ms) != 1)
+			return -1;
+		if ((n = recv(fd, ans, sizeof(ans), 0)) < 12)
+			continue;
+		if (((ans[0] << 8) | ans[1]) != id)
+			continue; /* a late answer to an earlier query */
+		return ans[3] & 0x0f;
+	}
+}
+
+struct stream {
+	int port;
+	volatile int stop;
+	int64_t worst, total, answered;
+};
+
+/* Cached allowed names, asked one after another: the stall a client
+ * sees is the longest wait for one answer. */
+static void *
+stream_main(void *arg)
+{
+	struct stream *st = arg;
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	uint16_t id = 1;
+
+	sa.sin_port = htons((uint16_t)st->port);
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+		return NULL;
+	while (!st->stop) {
+		char name[64];
+		int64_t t0 = now_ns(), dt;
+		snprintf(name, sizeof(name), "steady-%d.example", id % 20);
+		if (query(fd, name, id++, 2000) < 0)
+			continue;
+		dt = now_ns() - t0;
+		if (st->answered > 20 && dt > st->worst)
+			st->worst = dt;
+		st->total += dt;
+		st->answered++;
+	}
+	close(fd);
+	return NULL;
+}
+
+static int
+publish_block(struct mosquitto *mosq, struct tapir_signer *signer,
+	const char *topic, const char *name)
+{
+	char payload[1024], ts[64];
+	char *jws = NULL;
+	size_t jws_len = 0;
+	time_t t = time(NULL);
+	struct tm tm;
+	int rc;
+
+	gmtime_r(&t, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	snprintf(payload, sizeof(payload),
+		"{\"src_name\":\"dns-tapir\",\"creator\":\"bench\","
+		"\"msg_type\":\"observation\",\"list_type\":"
+		"\"doubtlist\",\"added\":[{\"name\":\"%s\","
+		"\"time_added\":\"%s\",\"ttl\":3600,\"tag_mask\":16}],"
+		"\"removed\":[],\"msg\":\"\",\"timestamp\":\"%s\","
+		"\"time_str\":\"\"}",
+		name, ts, ts);
+	if (tapir_jws_sign(signer, (const uint8_t *)payload, strlen(payload),
+		    false, &jws, &jws_len) != 0)
+		return -1;
+	rc = mosquitto_publish(mosq, NULL, topic, (int)jws_len, jws, 1, false);
+	free(jws);
+	return rc == MOSQ_ERR_SUCCESS ? 0 : -1;
+}
+
+static int
+burst(int uport, struct mosquitto *mosq, struct tapir_signer *signer,
+	const char *topic, const char *prefix, int n)
+{
+	struct stream st = { .port = uport };
+	pthread_t th;
+	struct timespec settle = { 1, 0 };
+
+	pthread_create(&th, NULL, stream_main, &st);
+	nanosleep(&settle, NULL);
+	for (int i = 0; i < n; i++) {
+		char name[128];
+		snprintf(name, sizeof(name), "%s-burst-%d.example", prefix, i);
+		if (publish_block(mosq, signer, topic, name) != 0)
+			return 1;
+	}
+	/* Let the module and Unbound work the burst off. */
+	nanosleep(&settle, NULL);
+	nanosleep(&settle, NULL);
+	st.stop = 1;
+	pthread_join(th, NULL);
+	printf("burst of %d decision changes: %lld cached queries answered, "
+	       "mean %.3f ms, worst %.2f ms\n",
+		n, (long long)st.answered,
+		st.answered ? st.total / 1e6 / (double)st.answered : 0.0,
+		st.worst / 1e6);
+	return 0;
+}
+
+static int
+cmp64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+int
+main(int argc, char **argv)
+{
+	int uport = 0, mport = 0, trials = 200, c, fd;
+	const char *topic = NULL, *key = NULL, *prefix = "bench";
+	struct tapir_signer *signer;
+	struct tapir_error err = { 0 };
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct mosquitto *mosq;
+	int64_t *lat;
+	uint16_t id = 1;
+	int done = 0, lost = 0, nburst = 0;
+
+	while ((c = getopt(argc, argv, "u:m:t:k:n:p:b:")) != -1) {
+		switch (c) {
+		case 'u':
+			uport = atoi(optarg);
+			break;
+		case 'm':
+			mport = atoi(optarg);
+			break;
+		case 't':
+			topic = optarg;
+			break;
+		case 'k':
+			key = optarg;
+			break;
+		case 'n':
+			trials = atoi(optarg);
+			break;
+		case 'p':
+			prefix = optarg;
+			break;
+		case 'b':
+			nburst = atoi(optarg);
+			break;
+		default:
+			return 2;
+		}
+	}
+	if (!uport || !mport || !topic || !key || trials < 1)
+		return 2;
+	if (!(signer = tapir_signer_load_file(key, &err))) {
+		fprintf(stderr, "%s\n", err.text);
+		return 2;
+	}
+	mosquitto_lib_init();
+	mosq = mosquitto_new(NULL, true, NULL);
+	if (!mosq || mosquitto_connect(mosq, "127.0.0.1", mport, 30) != 0 ||
+		mosquitto_loop_start(mosq) != 0) {
+		fprintf(stderr, "cannot connect to the broker\n");
+		return 2;
+	}
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	sa.sin_port = htons((uint16_t)uport);
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+		return 2;
+	if (nburst > 0)
+		return burst(uport, mosq, signer, topic, prefix, nburst);
+	lat = calloc((size_t)trials, sizeof(*lat));
+	for (int i = 0; i < trials; i++) {
+		char name[128], payload[1024], ts[64];
+		char *jws = NULL;
+		size_t jws_len = 0;
+		time_t t = time(NULL);
+		struct tm tm;
+		int64_t t0, deadline;
+		int rc = -1;
+
+		snprintf(name, sizeof(name), "%s-%d.example", prefix, i);
+		/* Cached as allowed first. */
+		if (query(fd, name, id++, 1000) != 0) {
+			lost++;
+			continue;
+		}
+		gmtime_r(&t, &tm);
+		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		snprintf(payload, sizeof(payload),
+			"{\"src_name\":\"dns-tapir\",\"creator\":\"bench\","
+			"\"msg_type\":\"observation\",\"list_type\":"
+			"\"doubtlist\",\"added\":[{\"name\":\"%s\","
+			"\"time_added\":\"%s\",\"ttl\":3600,\"tag_mask\":16}],"
+			"\"removed\":[],\"msg\":\"\",\"timestamp\":\"%s\","
+			"\"time_str\":\"\"}",
+			name, ts, ts);
+		if (tapir_jws_sign(signer, (const uint8_t *)payload,
+			    strlen(payload), false, &jws, &jws_len) != 0)
+			return 2;
+		t0 = now_ns();
+		mosquitto_publish(
+			mosq, NULL, topic, (int)jws_len, jws, 1, false);
+		free(jws);
+		deadline = t0 + 2000000000LL;
+		while (now_ns() < deadline &&
+			(rc = query(fd, name, id++, 200)) != 3) {
+			struct timespec pause = { 0, 100000 };
+			nanosleep(&pause, NULL);
+		}
+		if (rc != 3) {
+			lost++;
+			continue;
+		}
+		lat[done++] = now_ns() - t0;
+	}
+	qsort(lat, (size_t)done, sizeof(*lat), cmp64);
+	if (done)
+		printf("trials %d blocked %d not-blocked-in-2s %d  p50 %.2f ms  "
+		       "p99 %.2f ms  max %.2f ms\n",
+			trials, done, lost, lat[done / 2] / 1e6,
+			lat[(done * 99) / 100 < done ? (done * 99) / 100
+						     : done - 1] /
+				1e6,
+			lat[done - 1] / 1e6);
+	else
+		printf("trials %d blocked 0\n", trials);
+	mosquitto_disconnect(mosq);
+	mosquitto_loop_stop(mosq, false);
+	mosquitto_destroy(mosq);
+	mosquitto_lib_cleanup();
+	tapir_signer_destroy(signer);
+	free(lat);
+	close(fd);
+	return done ? 0 : 1;
+}

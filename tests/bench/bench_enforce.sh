@@ -1,0 +1,48 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# Publish-to-block latency with a real mosquitto and the dynlib Unbound,
+# for names cached as allowed, at 10k, 100k and 1M names in the policy
+# database (a doubtlist file source of real names from
+# ../shared/data/blocklist-all.txt padded with synthetic ones). Prints
+# numbers; asserts nothing. Run from a configured build directory:
+#   top_srcdir=.. top_builddir=. UNBOUND_SRC=../_unbound/src \
+#       sh ../tests/bench/bench_enforce.sh [TRIALS] [SIZES]
+. "$top_srcdir/tests/integration/lib.sh"
+
+TRIALS=${1:-200}
+SIZES=${2:-"10000 100000 1000000"}
+BENCH="$top_builddir/tests/bench/bench_block"
+LIST="$top_srcdir/../shared/data/blocklist-all.txt"
+[ -x "$BENCH" ] || fail "build it first: make tests/bench/bench_block"
+
+start_mosquitto
+start_knot
+echo "publish -> first blocked answer, names cached as allowed; $TRIALS trials"
+for n in $SIZES; do
+	if [ -r "$LIST" ]; then
+		head -n "$n" "$LIST" >"$T/names.txt"
+	else
+		: >"$T/names.txt"
+	fi
+	have=$(wc -l <"$T/names.txt")
+	seq "$have" $((n - 1)) | awk '{ printf "synth-%d-%x.example\n", $1, $1 * 2654435761 % 4294967296 }' \
+		>>"$T/names.txt"
+	write_module_config
+	awk -v T="$T" '/^sources:/ { print; print "  - name: padding\n    type: file\n    list: doubtlist\n    path: " T "/names.txt"; next } { print }' \
+		"$T/tapir-pop.yaml" >"$T/y" && mv "$T/y" "$T/tapir-pop.yaml"
+	UNBOUND_PORT=$(free_port)
+	start_unbound
+	wait_until 10 mqtt_connected || fail "not connected"
+	wait_until 60 sh -c "$CONTROL -s $T/tapir-pop.sock status | grep -q '^db.names: $n$'" ||
+		fail "$n names not loaded"
+	printf '%8d names: ' "$n"
+	"$BENCH" -u "$UNBOUND_PORT" -m "$MQTT_PORT" -t "$TOPIC" \
+		-k "$top_srcdir/examples/keys/demo-signer.jwk" -n "$TRIALS" \
+		-p "b$n" || fail "bench failed"
+	printf '%8d names: ' "$n"
+	"$BENCH" -u "$UNBOUND_PORT" -m "$MQTT_PORT" -t "$TOPIC" \
+		-k "$top_srcdir/examples/keys/demo-signer.jwk" -b 1000 \
+		-p "s$n" || fail "burst failed"
+	kill "$UNBOUND_PID"
+	wait "$UNBOUND_PID" 2>/dev/null
+done
