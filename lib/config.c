@@ -1136,44 +1136,92 @@ delim_field(struct parser *p, yaml_node_t *v, const char *key,
 	return 0;
 }
 
-/* A sequence (or one scalar) of configured source names → bit mask. */
+typedef int (*item_fn)(struct parser *p, yaml_node_t *item, const char *ikey,
+	const char *s, size_t len, size_t i, void *ctx);
+
+/*
+ * A sequence (or one scalar) of text values: fn is called for each, with
+ * its key ("key[i]" in a sequence). empty: the complaint for an empty
+ * sequence; max: most items accepted.
+ */
 static int
-sourcelist_field(struct parser *p, yaml_node_t *v, const char *key,
-	const struct field *f, void *base)
+each_text(struct parser *p, yaml_node_t *v, const char *key, const char *empty,
+	size_t max, item_fn fn, void *ctx, size_t *count)
 {
-	uint64_t *mask = (uint64_t *)((char *)base + f->off);
 	yaml_node_item_t *items = NULL;
-	char ex[EXCERPT_MAX + 4], ikey[KEY_MAX];
+	char ikey[KEY_MAX];
 	size_t n = 1;
 	int rc;
 
-	*mask = 0;
 	if (v->type == YAML_SEQUENCE_NODE) {
 		if ((rc = check_tag(p, v, key)) != 0)
 			return rc;
 		items = v->data.sequence.items.start;
 		n = (size_t)(v->data.sequence.items.top - items);
 		if (n == 0)
-			return fail(p, v, key, "must name at least one source");
+			return fail(p, v, key, "%s", empty);
+		if (n > max)
+			return fail(p, v, key, "more than %zu items", max);
 	}
 	for (size_t i = 0; i < n; i++) {
 		yaml_node_t *item = items ? get_node(p, items[i]) : v;
 		const char *s;
 		size_t len;
-		int idx;
 		if (items)
 			snprintf(ikey, sizeof(ikey), "%s[%zu]", key, i);
 		else
 			snprintf(ikey, sizeof(ikey), "%s", key);
 		if (!item)
 			return fail(p, v, key, "malformed list");
-		if ((rc = get_text(p, item, ikey, &s, &len)) != 0)
+		if ((rc = get_text(p, item, ikey, &s, &len)) != 0 ||
+			(rc = fn(p, item, ikey, s, len, i, ctx)) != 0)
 			return rc;
-		if ((idx = tapir_config_source_index(p->cfg, s)) < 0)
-			return fail(p, item, ikey, "no source is named '%s'",
-				excerpt(ex, s, len));
-		*mask |= UINT64_C(1) << idx;
 	}
+	if (count)
+		*count = n;
+	return 0;
+}
+
+static int
+source_bit(struct parser *p, yaml_node_t *item, const char *ikey, const char *s,
+	size_t len, size_t i, void *ctx)
+{
+	char ex[EXCERPT_MAX + 4];
+	int idx = tapir_config_source_index(p->cfg, s);
+
+	(void)i;
+	if (idx < 0)
+		return fail(p, item, ikey, "no source is named '%s'",
+			excerpt(ex, s, len));
+	*(uint64_t *)ctx |= UINT64_C(1) << idx;
+	return 0;
+}
+
+/* A sequence (or one scalar) of configured source names → bit mask. */
+static int
+sourcelist_field(struct parser *p, yaml_node_t *v, const char *key,
+	const struct field *f, void *base)
+{
+	uint64_t *mask = (uint64_t *)((char *)base + f->off);
+
+	*mask = 0;
+	return each_text(p, v, key, "must name at least one source",
+		TAPIR_MAX_SOURCES, source_bit, mask, NULL);
+}
+
+static int
+list_bit(struct parser *p, yaml_node_t *item, const char *ikey, const char *s,
+	size_t len, size_t i, void *ctx)
+{
+	char ex[EXCERPT_MAX + 4];
+	int list = tapir_list_from_str(s);
+
+	(void)i;
+	if (list < 0)
+		return fail(p, item, ikey,
+			"must be allowlist, denylist or doubtlist, not '%s'",
+			excerpt(ex, s, len));
+	*(uint8_t *)ctx |= (uint8_t)(1u << list);
 	return 0;
 }
 
@@ -1183,40 +1231,10 @@ listset_field(struct parser *p, yaml_node_t *v, const char *key,
 	const struct field *f, void *base)
 {
 	uint8_t *mask = (uint8_t *)((char *)base + f->off);
-	yaml_node_item_t *items = NULL;
-	char ex[EXCERPT_MAX + 4], ikey[KEY_MAX];
-	size_t n = 1;
-	int rc;
 
 	*mask = 0;
-	if (v->type == YAML_SEQUENCE_NODE) {
-		if ((rc = check_tag(p, v, key)) != 0)
-			return rc;
-		items = v->data.sequence.items.start;
-		n = (size_t)(v->data.sequence.items.top - items);
-		if (n == 0)
-			return fail(p, v, key, "must name at least one list");
-	}
-	for (size_t i = 0; i < n; i++) {
-		yaml_node_t *item = items ? get_node(p, items[i]) : v;
-		const char *s;
-		size_t len;
-		int list;
-		if (items)
-			snprintf(ikey, sizeof(ikey), "%s[%zu]", key, i);
-		else
-			snprintf(ikey, sizeof(ikey), "%s", key);
-		if (!item)
-			return fail(p, v, key, "malformed list");
-		if ((rc = get_text(p, item, ikey, &s, &len)) != 0)
-			return rc;
-		if ((list = tapir_list_from_str(s)) < 0)
-			return fail(p, item, ikey,
-				"must be allowlist, denylist or doubtlist, not '%s'",
-				excerpt(ex, s, len));
-		*mask |= (uint8_t)(1u << list);
-	}
-	return 0;
+	return each_text(p, v, key, "must name at least one list", 8, list_bit,
+		mask, NULL);
 }
 
 #define SRC(member) offsetof(struct tapir_source_config, member)
@@ -1873,6 +1891,22 @@ fill_tag_names(struct parser *p)
 	return 0;
 }
 
+static int
+redirect_addr(struct parser *p, yaml_node_t *item, const char *ikey,
+	const char *s, size_t len, size_t i, void *ctx)
+{
+	struct tapir_config *cfg = p->cfg;
+	bool six = *(bool *)ctx;
+	char ex[EXCERPT_MAX + 4];
+	void *dst = six ? (void *)cfg->answer.redirect_aaaa[i]
+			: (void *)cfg->answer.redirect_a[i];
+
+	if (inet_pton(six ? AF_INET6 : AF_INET, s, dst) != 1)
+		return fail(p, item, ikey, "'%s' is not an %s address",
+			excerpt(ex, s, len), six ? "IPv6" : "IPv4");
+	return 0;
+}
+
 /* redirect-a / redirect-aaaa: one address or a list of them. */
 static int
 redirect_field(struct parser *p, yaml_node_t *v, const char *key,
@@ -1880,40 +1914,10 @@ redirect_field(struct parser *p, yaml_node_t *v, const char *key,
 {
 	struct tapir_config *cfg = base;
 	bool six = f->type != 0;
-	yaml_node_item_t *items = NULL;
-	char ex[EXCERPT_MAX + 4], ikey[KEY_MAX];
-	size_t n = 1;
-	int rc;
 
-	if (v->type == YAML_SEQUENCE_NODE) {
-		if ((rc = check_tag(p, v, key)) != 0)
-			return rc;
-		items = v->data.sequence.items.start;
-		n = (size_t)(v->data.sequence.items.top - items);
-		if (n == 0 || n > TAPIR_MAX_REDIRECT)
-			return fail(p, v, key, "must list 1 to %d addresses",
-				TAPIR_MAX_REDIRECT);
-	}
-	for (size_t i = 0; i < n; i++) {
-		yaml_node_t *item = items ? get_node(p, items[i]) : v;
-		const char *s;
-		size_t len;
-		void *dst = six ? (void *)cfg->answer.redirect_aaaa[i]
-				: (void *)cfg->answer.redirect_a[i];
-		snprintf(ikey, sizeof(ikey), items ? "%s[%zu]" : "%s", key, i);
-		if (!item)
-			return fail(p, v, key, "malformed list");
-		if ((rc = get_text(p, item, ikey, &s, &len)) != 0)
-			return rc;
-		if (inet_pton(six ? AF_INET6 : AF_INET, s, dst) != 1)
-			return fail(p, item, ikey, "'%s' is not an %s address",
-				excerpt(ex, s, len), six ? "IPv6" : "IPv4");
-	}
-	if (six)
-		cfg->answer.n_redirect_aaaa = n;
-	else
-		cfg->answer.n_redirect_a = n;
-	return 0;
+	return each_text(p, v, key, "must list 1 to 8 addresses",
+		TAPIR_MAX_REDIRECT, redirect_addr, &six,
+		six ? &cfg->answer.n_redirect_aaaa : &cfg->answer.n_redirect_a);
 }
 
 static const struct field answer_fields[] = {
