@@ -1,0 +1,75 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# Query cost of the module, with dnsperf (bounded runs): the same dynlib
+# Unbound with and without tapir-pop.so, N names in the policy database,
+# alternating pairs; for cached allowed names and for blocked names. The
+# capacity figure is Unbound's own CPU time per answered query (utime +
+# stime from /proc/PID/stat), since dnsperf shares the 2 cores. Prints
+# numbers; asserts nothing. Run from a configured build directory:
+#   top_srcdir=.. top_builddir=. UNBOUND_SRC=../_unbound/src \
+#       sh ../tests/bench/bench_qps.sh [NAMES] [PAIRS] [SECONDS]
+. "$top_srcdir/tests/integration/lib.sh"
+
+N=${1:-1000000}
+PAIRS=${2:-5}
+SECS=${3:-5}
+LIST="$top_srcdir/../shared/data/blocklist-all.txt"
+
+cpu_ticks() {
+	awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
+# run_one PORT PID QUERYFILE: "qps cpu_us_per_query"
+run_one() {
+	c0=$(cpu_ticks "$2")
+	out=$(dnsperf -s 127.0.0.1 -p "$1" -d "$3" -c 10 -T 1 -t 2 -l "$SECS" 2>&1)
+	c1=$(cpu_ticks "$2")
+	q=$(echo "$out" | awk '/Queries completed:/ { print $3 }')
+	qps=$(echo "$out" | awk '/Queries per second:/ { print $4 }')
+	hz=$(getconf CLK_TCK)
+	echo "$qps $(echo "$c0 $c1 $q $hz" | awk '{ printf "%.2f", ($2 - $1) * 1e6 / $4 / $3 }')"
+}
+
+start_mosquitto
+start_knot
+if [ -r "$LIST" ]; then head -n "$N" "$LIST" >"$T/names.txt"; else : >"$T/names.txt"; fi
+have=$(wc -l <"$T/names.txt")
+seq "$have" $((N - 1)) | awk '{ printf "synth-%d-%x.example\n", $1, $1 * 2654435761 % 4294967296 }' >>"$T/names.txt"
+# Half of the database blocks (a denylist), the blocked queries hit it.
+head -n $((N / 2)) "$T/names.txt" >"$T/deny.txt"
+write_module_config
+awk -v T="$T" '/^sources:/ { print; print "  - name: deny\n    type: file\n    list: denylist\n    path: " T "/deny.txt\n  - name: padding\n    type: file\n    list: doubtlist\n    path: " T "/names.txt"; next } { print }' \
+	"$T/tapir-pop.yaml" >"$T/y" && mv "$T/y" "$T/tapir-pop.yaml"
+UNBOUND_EXTRA="num-threads: 1"
+start_unbound
+MOD_PORT=$UNBOUND_PORT
+MOD_PID=$UNBOUND_PID
+wait_until 120 sh -c "$CONTROL -s $T/tapir-pop.sock status | grep -q '^db.names: $N$'" ||
+	fail "names not loaded"
+# The same daemon without the module.
+cp "$T/unbound.conf" "$T/plain.conf"
+PLAIN_PORT=$(free_port)
+sed -i "s/port: $MOD_PORT/port: $PLAIN_PORT/; s/module-config: .*/module-config: \"iterator\"/; /^dynlib:/,/dynlib-file/d; s|$T/unbound.log|$T/plain.log|; s|$T/unbound.pid|$T/plain.pid|; s|$T/unbound-control.sock|$T/plain-control.sock|" "$T/plain.conf"
+"$UNBOUND" -d -c "$T/plain.conf" >/dev/null 2>&1 &
+PLAIN_PID=$!
+PIDS="$PIDS $PLAIN_PID"
+wait_until 10 sh -c "kdig +timeout=1 +retry=0 @127.0.0.1 -p $PLAIN_PORT warm.example | grep -q NOERROR" ||
+	fail "plain unbound"
+
+# Cached allowed: 100 names, warmed in both caches. Blocked: 100 names
+# of the denylist (answered by the module; the plain daemon resolves them,
+# from its cache after the warm-up).
+for i in $(seq 100); do printf 'allowed-%d.example A\n' "$i"; done >"$T/allowed.q"
+sed -n '1~97p' "$T/deny.txt" | head -n 100 | sed 's/$/ A/' >"$T/blocked.q"
+for p in "$MOD_PORT" "$PLAIN_PORT"; do
+	dnsperf -s 127.0.0.1 -p "$p" -d "$T/allowed.q" -n 1 >/dev/null 2>&1
+	dnsperf -s 127.0.0.1 -p "$p" -d "$T/blocked.q" -n 1 >/dev/null 2>&1
+done
+echo "$N names; $PAIRS alternating pairs of ${SECS} s dnsperf runs (-c 10 -T 1); qps and Unbound CPU us/query"
+for kind in allowed blocked; do
+	for i in $(seq "$PAIRS"); do
+		m=$(run_one "$MOD_PORT" "$MOD_PID" "$T/$kind.q")
+		p=$(run_one "$PLAIN_PORT" "$PLAIN_PID" "$T/$kind.q")
+		echo "$kind $i module $m plain $p" | awk '{ printf "%-8s pair %s  module %8.0f qps %5.2f us/q  no-module %8.0f qps %5.2f us/q  qps ratio %.3f  capacity ratio %.3f\n", $1, $2, $4, $5, $7, $8, $4 / $7, $8 / $5 }'
+	done
+done
