@@ -1,0 +1,114 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# The baseline for bench_enforce.sh: Unbound's own RPZ (respip), fed by
+# IXFR with NOTIFY from a local Knot primary holding the same N names (each
+# `name CNAME .`). Time from the primary's commit of one new name to the
+# first NXDOMAIN for it, the name cached as allowed before. Prints numbers;
+# asserts nothing. From a configured build directory:
+#   top_srcdir=.. top_builddir=. UNBOUND_SRC=../_unbound/src \
+#       sh ../tests/bench/bench_rpz.sh [TRIALS] [SIZES]
+. "$top_srcdir/tests/integration/lib.sh"
+
+TRIALS=${1:-20}
+SIZES=${2:-"10000 100000 1000000"}
+LIST="$top_srcdir/../shared/data/blocklist-all.txt"
+start_knot
+P="$T/primary"
+mkdir -p "$P/db"
+for n in $SIZES; do
+	KP=$(free_port)
+	UNBOUND_PORT=$(free_port)
+	{
+		printf '$ORIGIN rpz.bench.\n$TTL 300\n@ SOA localhost. root.localhost. 1 3600 600 86400 60\n@ NS localhost.\n'
+		if [ -r "$LIST" ]; then head -n "$n" "$LIST"; fi |
+			awk '{ print $1 " CNAME ." }'
+		have=$([ -r "$LIST" ] && head -n "$n" "$LIST" | wc -l || echo 0)
+		seq "$have" $((n - 1)) | awk '{ printf "synth-%d-%x.example CNAME .\n", $1, $1 * 2654435761 % 4294967296 }'
+	} >"$P/rpz.bench.zone"
+	cat >"$P/knot.conf" <<EOK
+server:
+    listen: 127.0.0.1@$KP
+    rundir: "$P"
+database:
+    storage: "$P/db"
+control:
+    listen: "$P/knot.sock"
+log:
+  - target: "$P/knot.log"
+    any: warning
+remote:
+  - id: unbound
+    address: 127.0.0.1@$UNBOUND_PORT
+acl:
+  - id: xfr
+    address: 127.0.0.1
+    action: transfer
+template:
+  - id: default
+    storage: "$P"
+    zonefile-sync: -1
+    journal-content: changes
+zone:
+  - domain: rpz.bench
+    file: "rpz.bench.zone"
+    notify: unbound
+    acl: [xfr]
+EOK
+	rm -rf "$P/db"/*
+	knotd -c "$P/knot.conf" >/dev/null 2>&1 &
+	KPID=$!
+	PIDS="$PIDS $KPID"
+	wait_until 120 sh -c "knotc -c $P/knot.conf zone-status rpz.bench 2>/dev/null | grep -q 'serial: 1'" ||
+		fail "primary did not load $n names"
+	cat >"$T/rpz.conf" <<EOU
+server:
+    interface: 127.0.0.1
+    port: $UNBOUND_PORT
+    do-daemonize: no
+    username: ""
+    chroot: ""
+    directory: "$T"
+    pidfile: "$T/rpz.pid"
+    logfile: "$T/rpz.log"
+    use-syslog: no
+    num-threads: 2
+    module-config: "respip iterator"
+    do-not-query-localhost: no
+    access-control: 127.0.0.0/8 allow
+rpz:
+    name: rpz.bench
+    primary: 127.0.0.1@$KP
+    allow-notify: 127.0.0.1
+stub-zone:
+    name: "."
+    stub-addr: 127.0.0.1@$KNOT_PORT
+EOU
+	t0=$(date +%s%N)
+	"$UNBOUND" -d -c "$T/rpz.conf" >/dev/null 2>&1 &
+	UPID=$!
+	PIDS="$PIDS $UPID"
+	first=$(head -n 5 "$P/rpz.bench.zone" | tail -n 1 | awk '{ print $1 }')
+	wait_until 120 is_rcode "$first" NXDOMAIN || fail "RPZ of $n names not loaded"
+	load_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+	: >"$T/lat"
+	for i in $(seq "$TRIALS"); do
+		name="rpzb$n-$i.example"
+		[ "$(rcode "$name")" = NOERROR ] || continue
+		knotc -c "$P/knot.conf" zone-begin rpz.bench >/dev/null
+		knotc -c "$P/knot.conf" zone-set rpz.bench "$name" 300 CNAME . >/dev/null
+		s=$(date +%s%N)
+		knotc -c "$P/knot.conf" zone-commit rpz.bench >/dev/null
+		if wait_until 10 is_rcode "$name" NXDOMAIN; then
+			echo $(( ($(date +%s%N) - s) / 1000 )) >>"$T/lat"
+		fi
+	done
+	sort -n "$T/lat" | awk -v n="$n" -v t="$TRIALS" -v l="$load_ms" '
+		{ v[NR] = $1 }
+		END { if (!NR) { print n " names: none blocked"; exit }
+		      p99 = int((NR * 99 + 99) / 100); if (p99 > NR) p99 = NR
+		      printf "%8d names (native RPZ, IXFR+NOTIFY): trials %d blocked %d  p50 %.2f ms  p99 %.2f ms  max %.2f ms  (initial load %d ms)\n",
+		      n, t, NR, v[int((NR + 1) / 2)] / 1000, v[p99] / 1000, v[NR] / 1000, l }'
+	kill "$UPID" "$KPID"
+	wait "$UPID" 2>/dev/null
+	wait "$KPID" 2>/dev/null
+done
