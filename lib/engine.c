@@ -1936,11 +1936,13 @@ cmd_stats(struct tapir_engine *e, bool reset, struct tapir_buf *out)
 		tapir_purger_stats(e->purger, &ps);
 		tapir_buf_printf(out,
 			"cache.purge.requested=%llu\ncache.purge.done=%llu\n"
-			"cache.purge.failed=%llu\ncache.purge.dropped=%llu\n",
+			"cache.purge.failed=%llu\ncache.purge.dropped=%llu\n"
+			"cache.purge.coalesced=%llu\n",
 			(unsigned long long)ps.requested,
 			(unsigned long long)ps.done,
 			(unsigned long long)ps.failed,
-			(unsigned long long)ps.dropped);
+			(unsigned long long)ps.dropped,
+			(unsigned long long)ps.coalesced);
 	}
 	tapir_buf_printf(out, "db.names=%zu\ndb.entries=%zu\ndb.bytes=%zu\n",
 		atomic_load(&e->db_names), atomic_load(&e->db_entries),

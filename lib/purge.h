@@ -8,7 +8,9 @@
  * worker with its own locking, and during a reload (when Unbound frees and
  * recreates its caches) it simply does not answer, so the purger can never
  * touch freed cache memory. Requests that fail are retried briefly, then
- * counted and dropped.
+ * counted and dropped. When many names wait (a large burst), they are
+ * folded into one flush of the whole cache: one walk instead of one per
+ * name.
  *
  * Thread safety: push() from any thread (the engine's writer); a thread of
  * its own talks to Unbound, so nobody waits on Unbound's control socket.
@@ -25,6 +27,7 @@ struct tapir_purger;
 
 struct tapir_purger_stats {
 	uint64_t requested, done, failed, dropped;
+	uint64_t coalesced; /* names folded into one flush of everything */
 };
 
 /**

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/purge.h"
@@ -29,7 +30,8 @@ struct fake_unbound {
 	int fd;
 	pthread_t thread;
 	_Atomic int requests;
-	_Atomic int refuse; /* answer "error" this many times first */
+	_Atomic int refuse;   /* answer "error" this many times first */
+	_Atomic int delay_ms; /* before each answer: a slow Unbound */
 	char last[256];
 	pthread_mutex_t lock;
 };
@@ -57,6 +59,11 @@ fake_main(void *arg)
 		snprintf(f->last, sizeof(f->last), "%s", buf);
 		pthread_mutex_unlock(&f->lock);
 		atomic_fetch_add(&f->requests, 1);
+		if (atomic_load(&f->delay_ms) > 0) {
+			struct timespec ts = { 0,
+				atomic_load(&f->delay_ms) * 1000000L };
+			nanosleep(&ts, NULL);
+		}
 		if (atomic_load(&f->refuse) > 0) {
 			atomic_fetch_sub(&f->refuse, 1);
 			(void)!write(c, "error busy\n", 11);
@@ -183,6 +190,33 @@ test_destroy_with_queued_names_returns(void **state)
 	assert_true(tapir_monotonic_ms() - t0 < 2000);
 }
 
+static void
+test_burst_is_folded_into_one_flush_of_everything(void **state)
+{
+	struct fake_unbound *f = *state;
+	struct tapir_purger *p = tapir_purger_create(f->path, 0, 10000);
+	struct tapir_purger_stats st;
+	char name[64];
+
+	/* Unbound takes 200 ms per flush: the queue builds up. */
+	atomic_store(&f->delay_ms, 200);
+	for (int i = 0; i < 400; i++) {
+		snprintf(name, sizeof(name), "burst-%d.example", i);
+		assert_int_equal(tapir_purger_push(p, name), 0);
+	}
+	tapir_purger_drain(p, 10000);
+	tapir_purger_stats(p, &st);
+	assert_int_equal(st.requested, 400);
+	/* At most the first name on its own (if the thread took it before
+	 * the rest arrived), then one flush of everything for the rest. */
+	assert_true(atomic_load(&f->requests) <= 2);
+	assert_true(st.coalesced >= 398);
+	assert_int_equal(st.done + st.coalesced, 400);
+	assert_int_equal(st.done, (uint64_t)atomic_load(&f->requests));
+	assert_string_equal(f->last, "UBCT1 flush_zone .\n");
+	tapir_purger_destroy(p);
+}
+
 int
 main(void)
 {
@@ -192,6 +226,9 @@ main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_refused_request_is_retried, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_burst_is_folded_into_one_flush_of_everything,
+			setup, teardown),
 		cmocka_unit_test(test_unreachable_socket_counts_failure),
 		cmocka_unit_test(test_full_queue_drops_and_counts),
 		cmocka_unit_test(test_destroy_with_queued_names_returns),
