@@ -56,20 +56,64 @@ PIDS="$PIDS $PLAIN_PID"
 wait_until 10 sh -c "kdig +timeout=1 +retry=0 @127.0.0.1 -p $PLAIN_PORT warm.example | grep -q NOERROR" ||
 	fail "plain unbound"
 
+# Unbound's own RPZ with the same denylist, from a local Knot primary.
+P="$T/primary"
+mkdir -p "$P/db"
+KP=$(free_port)
+RPZ_PORT=$(free_port)
+{
+	printf '$ORIGIN rpz.bench.\n$TTL 300\n@ SOA localhost. root.localhost. 1 3600 600 86400 60\n@ NS localhost.\nmarker-rpz.example CNAME .\n'
+	awk '{ print $1 " CNAME ." }' "$T/deny.txt"
+} >"$P/rpz.bench.zone"
+cat >"$P/knot.conf" <<EOK
+server:
+    listen: 127.0.0.1@$KP
+    rundir: "$P"
+database:
+    storage: "$P/db"
+control:
+    listen: "$P/knot.sock"
+acl:
+  - id: xfr
+    address: 127.0.0.1
+    action: transfer
+template:
+  - id: default
+    storage: "$P"
+    zonefile-sync: -1
+zone:
+  - domain: rpz.bench
+    file: "rpz.bench.zone"
+    acl: [xfr]
+EOK
+knotd -c "$P/knot.conf" >/dev/null 2>&1 &
+PIDS="$PIDS $!"
+wait_until 120 sh -c "knotc -c $P/knot.conf zone-status rpz.bench 2>/dev/null | grep -q 'serial: 1'" ||
+	fail "RPZ primary"
+sed "s/port: $PLAIN_PORT/port: $RPZ_PORT/; s/module-config: .*/module-config: \"respip iterator\"/; s|$T/plain.log|$T/rpz.log|; s|$T/plain.pid|$T/rpz.pid|; s|$T/plain-control.sock|$T/rpz-control.sock|" \
+	"$T/plain.conf" >"$T/rpz.conf"
+printf 'rpz:\n    name: rpz.bench\n    primary: 127.0.0.1@%s\n' "$KP" >>"$T/rpz.conf"
+"$UNBOUND" -d -c "$T/rpz.conf" >/dev/null 2>&1 &
+RPZ_PID=$!
+PIDS="$PIDS $RPZ_PID"
+wait_until 120 sh -c "kdig +timeout=1 +retry=0 @127.0.0.1 -p $RPZ_PORT marker-rpz.example | grep -q NXDOMAIN" ||
+	fail "RPZ daemon did not load"
+
 # Cached allowed: 100 names, warmed in both caches. Blocked: 100 names
 # of the denylist (answered by the module; the plain daemon resolves them,
 # from its cache after the warm-up).
 for i in $(seq 100); do printf 'allowed-%d.example A\n' "$i"; done >"$T/allowed.q"
 sed -n '1~97p' "$T/deny.txt" | head -n 100 | sed 's/$/ A/' >"$T/blocked.q"
-for p in "$MOD_PORT" "$PLAIN_PORT"; do
+for p in "$MOD_PORT" "$PLAIN_PORT" "$RPZ_PORT"; do
 	dnsperf -s 127.0.0.1 -p "$p" -d "$T/allowed.q" -n 1 >/dev/null 2>&1
 	dnsperf -s 127.0.0.1 -p "$p" -d "$T/blocked.q" -n 1 >/dev/null 2>&1
 done
-echo "$N names; $PAIRS alternating pairs of ${SECS} s dnsperf runs (-c 10 -T 1); qps and Unbound CPU us/query"
+echo "$N names; $PAIRS alternating rounds (module, no module, native RPZ) of ${SECS} s dnsperf runs (-c 10 -T 1); qps and Unbound CPU us/query"
 for kind in allowed blocked; do
 	for i in $(seq "$PAIRS"); do
 		m=$(run_one "$MOD_PORT" "$MOD_PID" "$T/$kind.q")
 		p=$(run_one "$PLAIN_PORT" "$PLAIN_PID" "$T/$kind.q")
-		echo "$kind $i module $m plain $p" | awk '{ printf "%-8s pair %s  module %8.0f qps %5.2f us/q  no-module %8.0f qps %5.2f us/q  qps ratio %.3f  capacity ratio %.3f\n", $1, $2, $4, $5, $7, $8, $4 / $7, $8 / $5 }'
+		r=$(run_one "$RPZ_PORT" "$RPZ_PID" "$T/$kind.q")
+		echo "$kind $i module $m plain $p rpz $r" | awk '{ printf "%-8s %s  module %7.0f qps %5.2f us/q  no-module %7.0f qps %5.2f us/q  rpz %7.0f qps %5.2f us/q  capacity: module %.3f rpz %.3f\n", $1, $2, $4, $5, $7, $8, $10, $11, $8 / $5, $8 / $11 }'
 	done
 done

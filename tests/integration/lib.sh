@@ -225,22 +225,35 @@ EOU
 }
 
 start_unbound() {
-	write_unbound_config
-	# shellcheck disable=SC2086
-	env $MODULE_ENV "$UNBOUND" -d -c "$T/unbound.conf" \
-		>>"$T/unbound.stderr" 2>&1 &
-	UNBOUND_PID=$!
-	PIDS="$PIDS $UNBOUND_PID"
-	for _ in $(seq 100); do
-		kill -0 "$UNBOUND_PID" 2>/dev/null ||
-			fail "unbound exited: $(tail -n 5 "$T/unbound.log" "$T/unbound.stderr" 2>/dev/null)"
-		if kdig +timeout=1 +retry=0 @127.0.0.1 -p "$UNBOUND_PORT" \
-			up.example A 2>/dev/null | grep -q "status: NOERROR"; then
-			return 0
-		fi
-		sleep 0.1
+	# A port picked free can be taken by a parallel test before Unbound
+	# binds it: then pick another (callers read $UNBOUND_PORT after).
+	for attempt in 1 2 3; do
+		write_unbound_config
+		: >"$T/unbound.stderr.try"
+		# shellcheck disable=SC2086
+		env $MODULE_ENV "$UNBOUND" -d -c "$T/unbound.conf" \
+			>>"$T/unbound.stderr.try" 2>&1 &
+		UNBOUND_PID=$!
+		PIDS="$PIDS $UNBOUND_PID"
+		for _ in $(seq 100); do
+			if ! kill -0 "$UNBOUND_PID" 2>/dev/null; then
+				cat "$T/unbound.stderr.try" >>"$T/unbound.stderr"
+				if grep -qi "address already in use" "$T/unbound.stderr.try" &&
+					[ "$attempt" -lt 3 ]; then
+					UNBOUND_PORT=$(free_port)
+					continue 2
+				fi
+				fail "unbound exited: $(tail -n 5 "$T/unbound.log" "$T/unbound.stderr" 2>/dev/null)"
+			fi
+			if kdig +timeout=1 +retry=0 @127.0.0.1 -p "$UNBOUND_PORT" \
+				up.example A 2>/dev/null | grep -q "status: NOERROR"; then
+				cat "$T/unbound.stderr.try" >>"$T/unbound.stderr"
+				return 0
+			fi
+			sleep 0.1
+		done
+		fail "unbound did not answer"
 	done
-	fail "unbound did not answer"
 }
 
 # rcode NAME [TYPE] [kdig options]: prints NOERROR, NXDOMAIN, ...
