@@ -496,16 +496,26 @@ jws_counter(int rc)
 /* The new entry is visible to every worker from here on; answers cached
  * before it are not: ask Unbound to drop them when the name now blocks. */
 static void
+purge_decided(struct tapir_engine *e, const char *name, bool subtree,
+	enum tapir_action a)
+{
+	if (e->purger && (subtree || a > TAPIR_ACTION_PASSTHRU))
+		(void)tapir_purger_push(e->purger, name);
+}
+
+static enum tapir_action
+decide_now(struct tapir_engine *e, const char *name, int64_t now)
+{
+	return tapir_decide(
+		cur_policy(e), e->db, name, strlen(name), now, NULL);
+}
+
+static void
 purge_if_blocked(
 	struct tapir_engine *e, const char *name, bool subtree, int64_t now)
 {
-	enum tapir_action a;
-
-	if (!e->purger)
-		return;
-	a = tapir_decide(cur_policy(e), e->db, name, strlen(name), now, NULL);
-	if (subtree || a > TAPIR_ACTION_PASSTHRU)
-		(void)tapir_purger_push(e->purger, name);
+	if (e->purger)
+		purge_decided(e, name, subtree, decide_now(e, name, now));
 }
 
 /* Feeds whose decisions persist: the broker does not re-send them. */
@@ -898,16 +908,16 @@ apply(struct tapir_engine *e, int src, const struct tapir_msg *msg)
 		ent.expiry = expiry >= TAPIR_EXPIRY_NEVER
 				     ? TAPIR_EXPIRY_NEVER - 1
 				     : (uint32_t)expiry;
-		before = tapir_decide(cur_policy(e), e->db, m->name,
-			strlen(m->name), now, NULL);
+		before = decide_now(e, m->name, now);
 		rc = tapir_db_set(e->db, m->name, strlen(m->name), &ent);
 		if (rc == 0) {
+			/* One decision after the change: counted and purged. */
+			enum tapir_action after = decide_now(e, m->name, now);
 			count(e, TAPIR_C_ENTRY_ADDED, 1);
 			atomic_fetch_add(&e->per_source[src].added, 1);
-			if (tapir_decide(cur_policy(e), e->db, m->name,
-				    strlen(m->name), now, NULL) != before)
+			if (after != before)
 				count(e, TAPIR_C_DECISION_CHANGES, 1);
-			purge_if_blocked(e, m->name, m->wildcard, now);
+			purge_decided(e, m->name, m->wildcard, after);
 		} else {
 			count(e, TAPIR_C_ENTRY_DB_FULL, 1);
 			log_reject(e, TAPIR_C_ENTRY_DB_FULL, "%s: %s", m->name,
@@ -916,15 +926,13 @@ apply(struct tapir_engine *e, int src, const struct tapir_msg *msg)
 	}
 	for (size_t i = 0; i < msg->n_removed; i++) {
 		const struct tapir_msg_entry *m = &msg->removed[i];
-		before = tapir_decide(cur_policy(e), e->db, m->name,
-			strlen(m->name), now, NULL);
+		before = decide_now(e, m->name, now);
 		if (tapir_db_remove(e->db, m->name, strlen(m->name),
 			    (uint16_t)src,
 			    m->wildcard ? TAPIR_ENTRY_SUBTREE : 0) == 0) {
 			count(e, TAPIR_C_ENTRY_REMOVED, 1);
 			atomic_fetch_add(&e->per_source[src].removed, 1);
-			if (tapir_decide(cur_policy(e), e->db, m->name,
-				    strlen(m->name), now, NULL) != before)
+			if (decide_now(e, m->name, now) != before)
 				count(e, TAPIR_C_DECISION_CHANGES, 1);
 		}
 	}
