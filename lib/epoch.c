@@ -50,6 +50,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
@@ -62,49 +63,31 @@
 
 #include "lib/epoch.h"
 
-#if defined(__SANITIZE_THREAD__)
+#ifdef TAPIR_EPOCH_TSAN
 #define TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define TSAN 1
-#endif
 #endif
 
-#define SLOTS	  128
+#define SLOTS	  TAPIR_EPOCH_SLOTS
 #define OVERFLOW  8 /* slots only lent for one read section */
-#define CACHELINE 64
-#define TEMP	  0x80000000u /* token flag: slot lent for this section */
+#define CACHELINE TAPIR_EPOCH_LINE
+#define TEMP	  TAPIR_EPOCH_TEMP
 
 enum { FREE, OWNED, LENT };
 
-struct slot {
-	_Atomic unsigned long ctr; /* 0: outside; else ctr seen at entry */
-	_Atomic unsigned owner;	   /* FREE, OWNED or LENT */
-	unsigned depth;		   /* owner thread only */
-	char pad[CACHELINE - sizeof(unsigned long) - 2 * sizeof(unsigned)];
-};
-
-struct tapir_epoch {
-	_Atomic unsigned long ctr;
-	unsigned long id;
-	bool expedited; /* membarrier registered: readers need no fence */
-	pthread_key_t key;
-	char pad[CACHELINE - 2 * sizeof(unsigned long) - sizeof(bool) -
-		 sizeof(pthread_key_t)];
-	struct slot slots[SLOTS];
-};
-
-_Static_assert(sizeof(struct slot) == CACHELINE, "slot is one line");
+_Static_assert(
+	sizeof(struct tapir_epoch_slot) == CACHELINE, "slot is one line");
+_Static_assert(offsetof(struct tapir_epoch, slots) % CACHELINE == 0,
+	"slots start on a line");
 
 static _Atomic unsigned long next_id = 1;
-static __thread unsigned long cached_id;
-static __thread struct slot *cached_slot;
+__thread unsigned long tapir_epoch_tls_id TAPIR_EPOCH_TLS;
+__thread struct tapir_epoch_slot *tapir_epoch_tls_slot TAPIR_EPOCH_TLS;
 
 static void
 slot_release(void *p)
 {
-	atomic_store_explicit(
-		&((struct slot *)p)->owner, FREE, memory_order_release);
+	atomic_store_explicit(&((struct tapir_epoch_slot *)p)->owner, FREE,
+		memory_order_release);
 }
 
 static bool
@@ -176,13 +159,13 @@ tapir_epoch_destroy(struct tapir_epoch *ep)
 
 /* The calling thread's own slot in ep, claimed on first use; NULL when
  * none can be owned (the caller borrows an overflow slot). */
-static struct slot *
+static struct tapir_epoch_slot *
 own_slot(struct tapir_epoch *ep)
 {
-	struct slot *s;
+	struct tapir_epoch_slot *s;
 
-	if (cached_id == ep->id)
-		return cached_slot;
+	if (tapir_epoch_tls_id == ep->id)
+		return tapir_epoch_tls_slot;
 	if (!(s = pthread_getspecific(ep->key))) {
 		for (int i = 0; i < SLOTS - OVERFLOW && !s; i++) {
 			unsigned f = FREE;
@@ -202,8 +185,8 @@ own_slot(struct tapir_epoch *ep)
 		}
 		s->depth = 0;
 	}
-	cached_id = ep->id;
-	cached_slot = s;
+	tapir_epoch_tls_id = ep->id;
+	tapir_epoch_tls_slot = s;
 	return s;
 }
 
@@ -223,52 +206,29 @@ lend_slot(struct tapir_epoch *ep)
 	}
 }
 
-/* Store the entry mark; see the file comment for why no fence is needed
- * when the writer uses membarrier. */
-static inline void
-mark(struct tapir_epoch *ep, struct slot *s)
-{
-	unsigned long v = atomic_load_explicit(&ep->ctr, memory_order_relaxed);
-
-#ifdef TSAN
-	atomic_store_explicit(&s->ctr, v, memory_order_seq_cst);
-	atomic_thread_fence(memory_order_seq_cst);
-#else
-	atomic_store_explicit(&s->ctr, v, memory_order_relaxed);
-	if (ep->expedited)
-		atomic_signal_fence(memory_order_seq_cst);
-	else
-		atomic_thread_fence(memory_order_seq_cst);
-#endif
-}
-
 unsigned
-tapir_epoch_enter(struct tapir_epoch *ep)
+tapir_epoch_enter_slow(struct tapir_epoch *ep)
 {
-	struct slot *s = own_slot(ep);
+	struct tapir_epoch_slot *s = own_slot(ep);
 	unsigned i;
 
 	if (s) {
 		if (s->depth++ == 0)
-			mark(ep, s);
+			tapir_epoch_mark(ep, s);
 		return (unsigned)(s - ep->slots);
 	}
 	i = lend_slot(ep);
-	mark(ep, &ep->slots[i]);
+	tapir_epoch_mark(ep, &ep->slots[i]);
 	return i | TEMP;
 }
 
 void
-tapir_epoch_exit(struct tapir_epoch *ep, unsigned token)
+tapir_epoch_exit_slow(struct tapir_epoch *ep, unsigned token)
 {
-	struct slot *s = &ep->slots[token & ~TEMP];
+	struct tapir_epoch_slot *s = &ep->slots[token & ~TEMP];
 
-	if (token & TEMP) {
-		atomic_store_explicit(&s->ctr, 0, memory_order_release);
-		atomic_store_explicit(&s->owner, FREE, memory_order_release);
-	} else if (--s->depth == 0) {
-		atomic_store_explicit(&s->ctr, 0, memory_order_release);
-	}
+	atomic_store_explicit(&s->ctr, 0, memory_order_release);
+	atomic_store_explicit(&s->owner, FREE, memory_order_release);
 }
 
 void
