@@ -4,9 +4,16 @@
  */
 #include "tapir_build.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#endif
 
 #include "lib/tapir.h"
 
@@ -101,4 +108,27 @@ tapir_monotonic_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+tapir_thread_background(const char *name)
+{
+#if defined(__linux__)
+	/* On Linux a nice value belongs to a thread: PRIO_PROCESS with a
+	 * thread id changes that thread alone. A weight of 110 against a
+	 * worker's 1024 still leaves the writer a share under full load, so
+	 * decisions keep being applied; SCHED_IDLE could starve them. */
+	id_t tid = (id_t)syscall(SYS_gettid);
+	int cur;
+
+	errno = 0;
+	cur = getpriority(PRIO_PROCESS, tid);
+	if (!(cur == -1 && errno != 0)) {
+		int want = cur + TAPIR_BACKGROUND_NICE;
+		(void)setpriority(PRIO_PROCESS, tid, want > 19 ? 19 : want);
+	}
+	(void)pthread_setname_np(pthread_self(), name);
+#else
+	(void)name;
+#endif
 }

@@ -157,6 +157,8 @@ control_main(void *arg)
 {
 	struct tapir_control *c = arg;
 
+	tapir_thread_background("tapir-control");
+
 	for (;;) {
 		struct pollfd p[2] = {
 			{ .fd = c->fd, .events = POLLIN },

@@ -1177,6 +1177,8 @@ writer_main(void *arg)
 	struct tapir_engine *e = arg;
 	int64_t last_expire = 0;
 
+	tapir_thread_background("tapir-writer");
+
 	/* Before the first message: what the last load knew, and the files.
 	 * Unbound answers meanwhile (passing what is not loaded yet). */
 	state_load(e);
@@ -1572,6 +1574,8 @@ xfr_main(void *arg)
 {
 	struct tapir_engine *e = arg;
 	const struct tapir_config *cfg = e->cfg;
+
+	tapir_thread_background("tapir-xfr");
 
 	/* The state file may hold the zones and their serials: transfer
 	 * only once the writer has read it, so that a reload asks for an

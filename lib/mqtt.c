@@ -265,6 +265,8 @@ mqtt_main(void *arg)
 	int delay = cfg->mqtt.reconnect_min;
 	int rc;
 
+	tapir_thread_background("tapir-mqtt");
+
 	rc = mosquitto_connect_async(
 		m->mosq, cfg->mqtt.host, cfg->mqtt.port, cfg->mqtt.keepalive);
 	if (rc != MOSQ_ERR_SUCCESS)

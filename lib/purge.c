@@ -143,6 +143,8 @@ purger_main(void *arg)
 {
 	struct tapir_purger *p = arg;
 
+	tapir_thread_background("tapir-purge");
+
 	for (;;) {
 		struct item *it;
 		int tries = 0;

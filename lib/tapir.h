@@ -86,4 +86,16 @@ int64_t tapir_now(void);
 /** Monotonic milliseconds, for timers that must not jump. */
 int64_t tapir_monotonic_ms(void);
 
+/* How much nicer than Unbound's workers the module's own threads run. */
+#define TAPIR_BACKGROUND_NICE 10
+
+/**
+ * Called first by each thread the module starts (MQTT, writer, purge,
+ * transfers, control): name it for top -H and ps, and lower its scheduling
+ * priority by TAPIR_BACKGROUND_NICE, so that a burst of decisions never
+ * takes a CPU from a worker answering queries. Failures are ignored.
+ * @param name: at most 15 characters.
+ */
+void tapir_thread_background(const char *name);
+
 #endif

@@ -12,6 +12,11 @@
  * With -b, instead: the worst latency of a steady stream of cached allowed
  * queries while BURST decision changes (observations of new names, each
  * purged from Unbound's cache) arrive as fast as the broker takes them.
+ *
+ * bench_block -u UNBOUND_PORT -s SECONDS
+ *
+ * The same steady stream alone for SECONDS, while something else changes
+ * the policy (bench_rpz.sh: one IXFR of many names into Unbound's RPZ).
  */
 #include "tapir_build.h"
 
@@ -77,7 +82,7 @@ query(int fd, const char *name, uint16_t id, int timeout_ms)
 struct stream {
 	int port;
 	volatile int stop;
-	int64_t worst, total, answered;
+	int64_t worst, total, answered, slow;
 };
 
 /* Cached allowed names, asked one after another: the stall a client
@@ -103,6 +108,8 @@ stream_main(void *arg)
 		dt = now_ns() - t0;
 		if (st->answered > 20 && dt > st->worst)
 			st->worst = dt;
+		if (st->answered > 20 && dt > 1000000)
+			st->slow++;
 		st->total += dt;
 		st->answered++;
 	}
@@ -133,19 +140,14 @@ block_jws(struct tapir_signer *signer, const char *name, char **jws,
 		false, jws, jws_len);
 }
 
-static int
-publish_block(struct mosquitto *mosq, struct tapir_signer *signer,
-	const char *topic, const char *name)
+static void
+stream_report(const struct stream *st)
 {
-	char *jws = NULL;
-	size_t jws_len = 0;
-	int rc;
-
-	if (block_jws(signer, name, &jws, &jws_len) != 0)
-		return -1;
-	rc = mosquitto_publish(mosq, NULL, topic, (int)jws_len, jws, 1, false);
-	free(jws);
-	return rc == MOSQ_ERR_SUCCESS ? 0 : -1;
+	printf("%lld cached queries answered, mean %.3f ms, worst %.2f ms, "
+	       "%lld over 1 ms\n",
+		(long long)st->answered,
+		st->answered ? st->total / 1e6 / (double)st->answered : 0.0,
+		st->worst / 1e6, (long long)st->slow);
 }
 
 static int
@@ -155,25 +157,53 @@ burst(int uport, struct mosquitto *mosq, struct tapir_signer *signer,
 	struct stream st = { .port = uport };
 	pthread_t th;
 	struct timespec settle = { 1, 0 };
+	char **jws = calloc((size_t)n, sizeof(*jws));
+	size_t *jws_len = calloc((size_t)n, sizeof(*jws_len));
 
-	pthread_create(&th, NULL, stream_main, &st);
-	nanosleep(&settle, NULL);
+	/* Signed beforehand: what is measured is Unbound and the module
+	 * working off a burst, not this program's own signing competing for
+	 * the same CPUs. */
+	if (!jws || !jws_len)
+		return 1;
 	for (int i = 0; i < n; i++) {
 		char name[128];
 		snprintf(name, sizeof(name), "%s-burst-%d.example", prefix, i);
-		if (publish_block(mosq, signer, topic, name) != 0)
+		if (block_jws(signer, name, &jws[i], &jws_len[i]) != 0)
 			return 1;
 	}
+	pthread_create(&th, NULL, stream_main, &st);
+	nanosleep(&settle, NULL);
+	for (int i = 0; i < n; i++) {
+		if (mosquitto_publish(mosq, NULL, topic, (int)jws_len[i],
+			    jws[i], 1, false) != MOSQ_ERR_SUCCESS)
+			return 1;
+		free(jws[i]);
+	}
+	free(jws);
+	free(jws_len);
 	/* Let the module and Unbound work the burst off. */
 	nanosleep(&settle, NULL);
 	nanosleep(&settle, NULL);
 	st.stop = 1;
 	pthread_join(th, NULL);
-	printf("burst of %d decision changes: %lld cached queries answered, "
-	       "mean %.3f ms, worst %.2f ms\n",
-		n, (long long)st.answered,
-		st.answered ? st.total / 1e6 / (double)st.answered : 0.0,
-		st.worst / 1e6);
+	printf("burst of %d decision changes: ", n);
+	stream_report(&st);
+	return 0;
+}
+
+static int
+stream_only(int uport, int seconds)
+{
+	struct stream st = { .port = uport };
+	pthread_t th;
+	struct timespec span = { seconds, 0 };
+
+	pthread_create(&th, NULL, stream_main, &st);
+	nanosleep(&span, NULL);
+	st.stop = 1;
+	pthread_join(th, NULL);
+	printf("steady stream for %d s: ", seconds);
+	stream_report(&st);
 	return 0;
 }
 
@@ -195,9 +225,9 @@ main(int argc, char **argv)
 	struct mosquitto *mosq;
 	int64_t *lat;
 	uint16_t id = 1;
-	int done = 0, lost = 0, nburst = 0;
+	int done = 0, lost = 0, nburst = 0, stream_s = 0;
 
-	while ((c = getopt(argc, argv, "u:m:t:k:n:p:b:")) != -1) {
+	while ((c = getopt(argc, argv, "u:m:t:k:n:p:b:s:")) != -1) {
 		switch (c) {
 		case 'u':
 			uport = atoi(optarg);
@@ -220,10 +250,15 @@ main(int argc, char **argv)
 		case 'b':
 			nburst = atoi(optarg);
 			break;
+		case 's':
+			stream_s = atoi(optarg);
+			break;
 		default:
 			return 2;
 		}
 	}
+	if (uport && stream_s > 0)
+		return stream_only(uport, stream_s);
 	if (!uport || !mport || !topic || !key || trials < 1)
 		return 2;
 	if (!(signer = tapir_signer_load_file(key, &err))) {

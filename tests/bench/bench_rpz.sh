@@ -3,14 +3,19 @@
 # The baseline for bench_enforce.sh: Unbound's own RPZ (respip), fed by
 # IXFR with NOTIFY from a local Knot primary holding the same N names (each
 # `name CNAME .`). Time from the primary's commit of one new name to the
-# first NXDOMAIN for it, the name cached as allowed before. Prints numbers;
-# asserts nothing. From a configured build directory:
+# first NXDOMAIN for it, the name cached as allowed before; then the worst
+# latency of a steady stream of cached allowed queries while one dynamic
+# update adds BURST names (one IXFR, RPZ's most favourable batching).
+# Prints numbers; asserts nothing. From a configured build directory:
 #   top_srcdir=.. top_builddir=. UNBOUND_SRC=../_unbound/src \
 #       sh ../tests/bench/bench_rpz.sh [TRIALS] [SIZES]
 . "$top_srcdir/tests/integration/lib.sh"
 
 TRIALS=${1:-20}
 SIZES=${2:-"10000 100000 1000000"}
+BURST=${BURST:-1000}
+BENCH="$top_builddir/tests/bench/bench_block"
+[ -x "$BENCH" ] || fail "build it first: make tests/bench/bench_block"
 LIST="$top_srcdir/../shared/data/blocklist-all.txt"
 start_knot
 P="$T/primary"
@@ -46,6 +51,9 @@ acl:
   - id: xfr
     address: 127.0.0.1
     action: transfer
+  - id: upd
+    address: 127.0.0.1
+    action: update
 template:
   - id: default
     storage: "$P"
@@ -55,7 +63,7 @@ zone:
   - domain: rpz.bench
     file: "rpz.bench.zone"
     notify: unbound
-    acl: [xfr]
+    acl: [xfr, upd]
 EOK
 	rm -rf "$P/db"/*
 	knotd -c "$P/knot.conf" >/dev/null 2>&1 &
@@ -111,6 +119,23 @@ EOU
 		      p99 = int((NR * 99 + 99) / 100); if (p99 > NR) p99 = NR
 		      printf "%8d names (native RPZ, IXFR+NOTIFY): trials %d blocked %d  p50 %.2f ms  p99 %.2f ms  max %.2f ms  (initial load %d ms)\n",
 		      n, t, NR, v[int((NR + 1) / 2)] / 1000, v[p99] / 1000, v[NR] / 1000, l }'
+	# The burst: one update of BURST new names while cached allowed
+	# names are asked without pause.
+	{
+		echo "server 127.0.0.1 $KP"
+		echo "zone rpz.bench"
+		seq "$BURST" | awk -v n="$n" '{ printf "update add rpzburst%d-%d.example.rpz.bench. 300 CNAME .\n", n, $1 }'
+		echo "send"
+	} >"$T/burst.upd"
+	"$BENCH" -u "$UNBOUND_PORT" -s 8 >"$T/stream.out" &
+	SPID=$!
+	sleep 2
+	nsupdate -v "$T/burst.upd" || fail "update of $BURST names refused"
+	wait_until 5 is_rcode "rpzburst$n-$BURST.example" NXDOMAIN ||
+		echo "(the burst was not in force within 5 s)"
+	wait "$SPID"
+	printf '%8d names (native RPZ): one IXFR of %d names: ' "$n" "$BURST"
+	sed 's/^steady stream for [0-9]* s: //' "$T/stream.out"
 	kill "$UPID" "$KPID"
 	wait "$UPID" 2>/dev/null
 	wait "$KPID" 2>/dev/null

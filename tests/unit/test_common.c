@@ -13,10 +13,14 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "lib/tapir.h"
@@ -274,11 +278,51 @@ test_monotonic_ms_advances_with_sleep(void **state)
 	assert_true(tapir_monotonic_ms() >= b);
 }
 
+struct bg_seen {
+	int before, after;
+	char name[16];
+};
+
+static void *
+bg_main(void *arg)
+{
+	struct bg_seen *seen = arg;
+	id_t tid = (id_t)syscall(SYS_gettid);
+
+	seen->before = getpriority(PRIO_PROCESS, tid);
+	tapir_thread_background("tapir-test");
+	seen->after = getpriority(PRIO_PROCESS, tid);
+	pthread_getname_np(pthread_self(), seen->name, sizeof(seen->name));
+	return NULL;
+}
+
+/* The module's threads yield to Unbound's workers: a named thread, ten
+ * nice levels down (capped at 19), and the caller's thread untouched. */
+static void
+test_thread_background_lowers_only_that_thread(void **state)
+{
+	struct bg_seen seen = { 0 };
+	pthread_t th;
+	int mine = getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
+	int want;
+
+	(void)state;
+	assert_int_equal(pthread_create(&th, NULL, bg_main, &seen), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	want = seen.before + TAPIR_BACKGROUND_NICE;
+	assert_int_equal(seen.after, want > 19 ? 19 : want);
+	assert_string_equal(seen.name, "tapir-test");
+	assert_int_equal(
+		getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid)), mine);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_strerror_every_code_has_its_own_text),
+		cmocka_unit_test(
+			test_thread_background_lowers_only_that_thread),
 		cmocka_unit_test(test_strerror_library_range_is_fully_covered),
 		cmocka_unit_test(test_strerror_unknown_codes_get_a_text),
 		cmocka_unit_test(test_errno_codes_are_negative_errno),
