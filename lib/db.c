@@ -131,10 +131,10 @@ hash_name(uint64_t seed, const char *s, size_t len)
 	/* XXH3 with a secret per-database seed: names come from feeds and
 	 * queries, so the seed keeps an outsider from aiming at one probe
 	 * sequence. For names (mostly 17 to 128 bytes) it reads overlapping
-	 * 16-byte pairs with no loop whose trip count depends on the length:
-	 * a hand-written 8-bytes-a-step hash with a tail branch cost ~60 ns a
-	 * hit at 1M names, not for its own instructions but for the lookups
-	 * it kept from overlapping their cache misses. */
+	 * 16-byte pairs with no loop whose trip count depends on the length.
+	 * A hand-written 8-bytes-a-step hash with a tail branch kept lookups
+	 * from overlapping their cache misses: at 1M names (bench_db) a miss
+	 * took 74 ns with it, 57 ns with XXH3. */
 	return XXH3_64bits_withSeed(s, len, seed);
 }
 

@@ -29,7 +29,10 @@
 #define IO_DEADLINE_MS 2000
 #define RETRIES	       10
 #define RETRY_MS       100
-#define COALESCE_AT    256
+/* Fold the waiting names into one flush of everything once flushing them
+ * one by one would take longer than this (names waiting times the recent
+ * cost of one flush). */
+#define FOLD_BUDGET_US 250000
 
 struct item {
 	struct item *next;
@@ -47,6 +50,8 @@ struct tapir_purger {
 	struct item *head, *tail;
 	size_t qlen;
 	bool busy, stop;
+	/* Purger thread only: recent cost of one flush_zone, 0 before any. */
+	int64_t flush_us;
 	_Atomic uint64_t requested, done, failed, dropped, coalesced;
 };
 
@@ -148,6 +153,7 @@ purger_main(void *arg)
 	for (;;) {
 		struct item *it;
 		int tries = 0;
+		int64_t t0;
 		bool ok;
 
 		pthread_mutex_lock(&p->lock);
@@ -158,10 +164,17 @@ purger_main(void *arg)
 			break;
 		}
 		it = p->head;
-		if (p->qlen >= COALESCE_AT) {
-			/* Each flush_zone walks Unbound's whole cache: past
-			 * this many waiting names one walk of everything
-			 * ("flush_zone .") is cheaper than one per name. */
+		if (p->qlen > 1 && p->flush_us > 0 &&
+			(int64_t)p->qlen * p->flush_us > FOLD_BUDGET_US) {
+			/* Each flush_zone walks Unbound's whole cache on
+			 * worker 0, so its cost grows with the cache. Flushed
+			 * one by one, a burst drops only what it must and
+			 * holds the worker a short while each time; once that
+			 * would take longer than the budget, one walk of
+			 * everything ("flush_zone .") enforces them all at
+			 * once, at the price of answers Unbound re-resolves.
+			 * A fixed count cannot tell a 1,000-entry cache from
+			 * a 10-million-entry one. */
 			size_t n = p->qlen;
 			struct item *next;
 			for (struct item *x = it->next; x; x = next) {
@@ -180,6 +193,7 @@ purger_main(void *arg)
 		p->busy = true;
 		pthread_mutex_unlock(&p->lock);
 
+		t0 = tapir_monotonic_us();
 		while (!(ok = flush_zone(p, it->name) == 0)) {
 			struct timespec ts = { 0, RETRY_MS * 1000000L };
 			bool stop;
@@ -189,8 +203,13 @@ purger_main(void *arg)
 			if (stop || ++tries >= RETRIES)
 				break;
 			nanosleep(&ts, NULL);
+			t0 = tapir_monotonic_us(); /* cost of one attempt */
 		}
 		if (ok) {
+			/* A moving average over about the last four. */
+			int64_t us = tapir_monotonic_us() - t0;
+			p->flush_us =
+				p->flush_us ? (3 * p->flush_us + us) / 4 : us;
 			atomic_fetch_add(&p->done, 1);
 		} else {
 			atomic_fetch_add(&p->failed, 1);

@@ -86,6 +86,9 @@ int64_t tapir_now(void);
 /** Monotonic milliseconds, for timers that must not jump. */
 int64_t tapir_monotonic_ms(void);
 
+/** Monotonic microseconds, for measuring short operations. */
+int64_t tapir_monotonic_us(void);
+
 /* How much nicer than Unbound's workers the module's own threads run. */
 #define TAPIR_BACKGROUND_NICE 10
 

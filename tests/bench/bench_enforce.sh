@@ -41,6 +41,10 @@ for n in $SIZES; do
 	"$BENCH" -u "$UNBOUND_PORT" -m "$MQTT_PORT" -t "$TOPIC" \
 		-k "$top_srcdir/examples/keys/demo-signer.jwk" -n "$TRIALS" \
 		-p "b$n" || fail "bench failed"
+	# The same stream with no change at all: what this machine's
+	# scheduling alone costs, to read the burst's worst against.
+	printf '%8d names: no decision changes, ' "$n"
+	"$BENCH" -u "$UNBOUND_PORT" -s 4 || fail "stream failed"
 	printf '%8d names: ' "$n"
 	"$BENCH" -u "$UNBOUND_PORT" -m "$MQTT_PORT" -t "$TOPIC" \
 		-k "$top_srcdir/examples/keys/demo-signer.jwk" -b 1000 \

@@ -119,6 +119,8 @@ EOU
 		      p99 = int((NR * 99 + 99) / 100); if (p99 > NR) p99 = NR
 		      printf "%8d names (native RPZ, IXFR+NOTIFY): trials %d blocked %d  p50 %.2f ms  p99 %.2f ms  max %.2f ms  (initial load %d ms)\n",
 		      n, t, NR, v[int((NR + 1) / 2)] / 1000, v[p99] / 1000, v[NR] / 1000, l }'
+	printf '%8d names (native RPZ): no changes, ' "$n"
+	"$BENCH" -u "$UNBOUND_PORT" -s 8 || fail "stream failed"
 	# The burst: one update of BURST new names while cached allowed
 	# names are asked without pause.
 	{

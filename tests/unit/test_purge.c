@@ -197,8 +197,9 @@ test_burst_is_folded_into_one_flush_of_everything(void **state)
 	struct tapir_purger_stats st;
 	char name[64];
 
-	/* The first request reaches Unbound, which answers nothing until
-	 * the other 399 names wait behind it. */
+	/* The first request reaches Unbound, which answers nothing for a
+	 * while (a flush of a large cache) until the other 399 names wait
+	 * behind it: one by one they would take far past the budget. */
 	atomic_store(&f->hold, 1);
 	assert_int_equal(tapir_purger_push(p, "burst-0.example"), 0);
 	for (int i = 0; i < 2000 && atomic_load(&f->requests) == 0; i++) {
@@ -210,6 +211,10 @@ test_burst_is_folded_into_one_flush_of_everything(void **state)
 		snprintf(name, sizeof(name), "burst-%d.example", i);
 		assert_int_equal(tapir_purger_push(p, name), 0);
 	}
+	{
+		struct timespec ts = { 0, 20000000L };
+		nanosleep(&ts, NULL);
+	}
 	atomic_store(&f->hold, 0);
 	tapir_purger_drain(p, 10000);
 	tapir_purger_stats(p, &st);
@@ -219,6 +224,30 @@ test_burst_is_folded_into_one_flush_of_everything(void **state)
 	assert_int_equal(st.coalesced, 398);
 	assert_int_equal(st.done, 2);
 	assert_string_equal(f->last, "UBCT1 flush_zone .\n");
+	tapir_purger_destroy(p);
+}
+
+/* Cheap flushes (a small cache) are never folded, however many names
+ * wait: 400 names, each flushed on its own, nothing else dropped. */
+static void
+test_cheap_flushes_are_not_folded(void **state)
+{
+	struct fake_unbound *f = *state;
+	struct tapir_purger *p = tapir_purger_create(f->path, 0, 10000);
+	struct tapir_purger_stats st;
+	char name[64];
+
+	for (int i = 0; i < 400; i++) {
+		snprintf(name, sizeof(name), "burst-%d.example", i);
+		assert_int_equal(tapir_purger_push(p, name), 0);
+	}
+	tapir_purger_drain(p, 10000);
+	tapir_purger_stats(p, &st);
+	assert_int_equal(st.requested, 400);
+	assert_int_equal(st.coalesced, 0);
+	assert_int_equal(st.done, 400);
+	assert_int_equal(atomic_load(&f->requests), 400);
+	assert_string_equal(f->last, "UBCT1 flush_zone burst-399.example.\n");
 	tapir_purger_destroy(p);
 }
 
@@ -234,6 +263,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 			test_burst_is_folded_into_one_flush_of_everything,
 			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_cheap_flushes_are_not_folded, setup, teardown),
 		cmocka_unit_test(test_unreachable_socket_counts_failure),
 		cmocka_unit_test(test_full_queue_drops_and_counts),
 		cmocka_unit_test(test_destroy_with_queued_names_returns),
