@@ -135,7 +135,7 @@ struct tapir_db_head {
 };
 
 /** Reader: enter a read section. @return: token for read_end. */
-static inline unsigned
+static inline tapir_epoch_token
 tapir_db_read_begin(struct tapir_db *db)
 {
 	return tapir_epoch_enter(((struct tapir_db_head *)(void *)db)->ep);
@@ -143,7 +143,7 @@ tapir_db_read_begin(struct tapir_db *db)
 
 /** Reader: leave the read section. */
 static inline void
-tapir_db_read_end(struct tapir_db *db, unsigned token)
+tapir_db_read_end(struct tapir_db *db, tapir_epoch_token token)
 {
 	tapir_epoch_exit(((struct tapir_db_head *)(void *)db)->ep, token);
 }

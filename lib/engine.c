@@ -668,7 +668,7 @@ file_record(void *arg, const struct tapir_file_record *r)
 	};
 	const struct tapir_entry *old;
 	bool known = false;
-	unsigned tok;
+	tapir_epoch_token tok;
 	size_t n;
 
 	if (r->action != TAPIR_ACTION_PASS)
@@ -2587,7 +2587,7 @@ cmd_dump_rpz(
 	char zone[TAPIR_NAME_BUFSIZE];
 	struct tapir_error err = { 0 };
 	struct walk_out w = { .e = e, .out = out, .zone = zone };
-	unsigned tok;
+	tapir_epoch_token tok;
 
 	if (!zone_arg[0])
 		zone_arg = "rpz.tapir-pop.invalid";
@@ -2653,7 +2653,7 @@ cmd_digest(struct tapir_engine *e, bool json, struct tapir_buf *out)
 	unsigned char h[32];
 	char hex[65];
 	crypto_generichash_state st;
-	unsigned tok;
+	tapir_epoch_token tok;
 	int rc;
 
 	tok = tapir_db_read_begin(e->db);
@@ -2693,7 +2693,7 @@ cmd_list(struct tapir_engine *e, const char *args, bool json,
 		.e = e, .out = out, .list = -1, .source = -1, .action = -1
 	};
 	char key[16], val[128];
-	unsigned tok;
+	tapir_epoch_token tok;
 	int n;
 
 	while (*args && sscanf(args, " %15[^= ]=%127s%n", key, val, &n) == 2) {

@@ -206,7 +206,7 @@ lend_slot(struct tapir_epoch *ep)
 	}
 }
 
-unsigned
+tapir_epoch_token
 tapir_epoch_enter_slow(struct tapir_epoch *ep)
 {
 	struct tapir_epoch_slot *s = own_slot(ep);
@@ -215,18 +215,19 @@ tapir_epoch_enter_slow(struct tapir_epoch *ep)
 	if (s) {
 		if (s->depth++ == 0)
 			tapir_epoch_mark(ep, s);
-		return (unsigned)(s - ep->slots);
+		return (tapir_epoch_token)s;
 	}
 	i = lend_slot(ep);
 	tapir_epoch_mark(ep, &ep->slots[i]);
-	return i | TEMP;
+	return (tapir_epoch_token)&ep->slots[i] | TEMP;
 }
 
 void
-tapir_epoch_exit_slow(struct tapir_epoch *ep, unsigned token)
+tapir_epoch_exit_slow(struct tapir_epoch *ep, tapir_epoch_token token)
 {
-	struct tapir_epoch_slot *s = &ep->slots[token & ~TEMP];
+	struct tapir_epoch_slot *s = (struct tapir_epoch_slot *)(token & ~TEMP);
 
+	(void)ep;
 	atomic_store_explicit(&s->ctr, 0, memory_order_release);
 	atomic_store_explicit(&s->owner, FREE, memory_order_release);
 }

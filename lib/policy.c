@@ -206,7 +206,7 @@ collect(const struct tapir_policy *p, struct tapir_db *db, const char *name,
 	uint64_t skip = p->log_only_sources;
 	const struct tapir_entry *e;
 	size_t n;
-	unsigned tok;
+	tapir_epoch_token tok;
 
 	tok = tapir_db_read_begin(db);
 	if ((e = tapir_db_find(db, name, len, &n))) {

@@ -379,7 +379,7 @@ find_tight(struct tapir_db *db, const struct names *q, size_t count)
 	for (size_t k = 0; k < count; k++) {
 		size_t len, n;
 		const char *s = name_at(q, i, &len);
-		unsigned tok = tapir_db_read_begin(db);
+		tapir_epoch_token tok = tapir_db_read_begin(db);
 		const struct tapir_entry *e = tapir_db_find(db, s, len, &n);
 		acc += n ? e[0].tags : 0;
 		tapir_db_read_end(db, tok);
@@ -402,7 +402,7 @@ find_isolated(struct tapir_db *db, const struct names *q, size_t count)
 	for (size_t k = 0; k < count; k++) {
 		size_t len, n;
 		const char *s = name_at(q, i, &len);
-		unsigned tok = tapir_db_read_begin(db);
+		tapir_epoch_token tok = tapir_db_read_begin(db);
 		const struct tapir_entry *e = tapir_db_find(db, s, len, &n);
 		size_t dep = n ? n - 1 + e[0].source : 0;
 		tapir_db_read_end(db, tok);
@@ -427,7 +427,7 @@ find_miss(struct tapir_db *db, const struct names *q, size_t count,
 	for (size_t k = 0; k < count; k++) {
 		size_t len, n;
 		const char *s = name_at(q, i, &len);
-		unsigned tok = tapir_db_read_begin(db);
+		tapir_epoch_token tok = tapir_db_read_begin(db);
 		(void)tapir_db_find(db, s, len, &n);
 		acc += n;
 		if (ancestors)

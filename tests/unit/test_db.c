@@ -67,7 +67,7 @@ rm(struct tapir_db *db, const char *name, uint16_t source, uint8_t flags)
 static size_t
 find(struct tapir_db *db, const char *name, struct tapir_entry *out)
 {
-	unsigned tok = tapir_db_read_begin(db);
+	tapir_epoch_token tok = tapir_db_read_begin(db);
 	size_t n = 99;
 	const struct tapir_entry *e = tapir_db_find(db, name, strlen(name), &n);
 
@@ -815,7 +815,7 @@ conc_reader(void *arg)
 
 	while (!atomic_load_explicit(&c->stop, memory_order_relaxed)) {
 		char name[TAPIR_NAME_BUFSIZE];
-		unsigned tok = tapir_db_read_begin(c->db);
+		tapir_epoch_token tok = tapir_db_read_begin(c->db);
 		unsigned cyc = atomic_load(&c->cycle);
 		const struct tapir_entry *e;
 		size_t n;

@@ -134,7 +134,7 @@ test_synchronize_after_enter_exit_returns(void **state)
 	/* Sections in both phases: a leftover count in either would make
 	 * a later synchronize wait for ever. */
 	for (int i = 0; i < 4; i++) {
-		unsigned tok = tapir_epoch_enter(ep);
+		tapir_epoch_token tok = tapir_epoch_enter(ep);
 		tapir_epoch_exit(ep, tok);
 		if (!synchronize_within(ep, 2000)) {
 			*state = NULL;
@@ -147,8 +147,8 @@ static void
 test_nested_sections_balance(void **state)
 {
 	struct tapir_epoch *ep = *state;
-	unsigned outer = tapir_epoch_enter(ep);
-	unsigned inner = tapir_epoch_enter(ep);
+	tapir_epoch_token outer = tapir_epoch_enter(ep);
+	tapir_epoch_token inner = tapir_epoch_enter(ep);
 
 	tapir_epoch_exit(ep, inner);
 	tapir_epoch_exit(ep, outer);
@@ -170,7 +170,7 @@ static void *
 timed_reader_main(void *arg)
 {
 	struct timed_reader *r = arg;
-	unsigned tok = tapir_epoch_enter(r->ep);
+	tapir_epoch_token tok = tapir_epoch_enter(r->ep);
 
 	atomic_store(&r->entered, true);
 	sleep_ms(r->hold_ms);
@@ -211,7 +211,7 @@ static void *
 held_reader_main(void *arg)
 {
 	struct held_reader *r = arg;
-	unsigned tok;
+	tapir_epoch_token tok;
 
 	if (r->go)
 		while (!atomic_load(r->go))
@@ -334,7 +334,7 @@ stress_reader(void *arg)
 	unsigned long n = 0;
 
 	while (!atomic_load_explicit(&st->stop, memory_order_relaxed)) {
-		unsigned tok = tapir_epoch_enter(st->ep);
+		tapir_epoch_token tok = tapir_epoch_enter(st->ep);
 		const volatile struct obj *o =
 			atomic_load_explicit(&st->cur, memory_order_acquire);
 		bool ok = true;

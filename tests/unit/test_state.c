@@ -407,7 +407,7 @@ test_expired_entries_are_not_saved_nor_loaded(void **state)
 static size_t
 find(struct tapir_db *db, const char *name, struct tapir_entry *out)
 {
-	unsigned tok = tapir_db_read_begin(db);
+	tapir_epoch_token tok = tapir_db_read_begin(db);
 	size_t n = 0;
 	const struct tapir_entry *e = tapir_db_find(db, name, strlen(name), &n);
 
