@@ -117,7 +117,7 @@ struct tapir_db {
 	size_t max_names;
 
 	/* Writer-only bookkeeping. */
-	size_t n_records, n_names, n_entries, n_subtree;
+	size_t n_records, n_names, n_entries, n_subtree, n_rebuilds;
 	_Atomic size_t subtree_atomic;
 	size_t expire_cursor;
 
@@ -579,6 +579,7 @@ index_rebuild(struct tapir_db *db, size_t want_records)
 	}
 	atomic_store_explicit(&db->index, ix, memory_order_release);
 	db->n_records = live;
+	db->n_rebuilds++;
 	db->expire_cursor = 0;
 	retire_index(db, old, compact);
 	return 0;
@@ -610,14 +611,19 @@ room(struct tapir_db *db, size_t chunks)
 	return index_rebuild(db, db->n_records);
 }
 
-/* Chunks that sets as large as all live ones could take. */
+/* Chunks that sets as large as all live ones could take, with one for a
+ * partly filled chunk and one for what chunk ends leave unused. At most
+ * n_chunks + 2, which is what index_new() leaves room for beyond the
+ * arena: a scan that asks room() for this never rebuilds the index when
+ * the arena has not grown. (Asking for twice the live chunks did, before
+ * every expiry pass: ~70 ms of a full rebuild each second at 1M names.) */
 static size_t
 live_chunks(const struct tapir_db *db)
 {
 	struct index *ix =
 		atomic_load_explicit(&db->index, memory_order_relaxed);
 
-	return 2 + ix->arena->live_bytes / (CHUNK_SIZE / 2);
+	return 2 + ix->arena->live_bytes / CHUNK_SIZE;
 }
 
 /* Whether one more allocation surely fits ix's positions (loops that
@@ -818,6 +824,23 @@ tapir_db_remove(struct tapir_db *db, const char *name, size_t len,
 }
 
 /* Rewrite r's set keeping the entries keep() accepts; count the dropped. */
+/* Scans visit slots in order but records at random: ask for the record
+ * PREFETCH_AHEAD slots on while this one is handled, so that the misses
+ * overlap (a walk of 1M names: 28 ms without, 18 ms with). */
+#define PREFETCH_AHEAD 16
+static inline void
+prefetch_ahead(const struct index *ix, size_t i)
+{
+	uint32_t s;
+
+	if (i + PREFETCH_AHEAD >= ix->nslots)
+		return;
+	s = atomic_load_explicit(
+		&ix->slots[i + PREFETCH_AHEAD], memory_order_relaxed);
+	if (s)
+		__builtin_prefetch(rec_at(ix->arena, s & ix->pos_mask));
+}
+
 static size_t
 filter_set(struct tapir_db *db, struct arena *ar, struct rec *r,
 	bool (*keep)(const struct tapir_entry *, const void *), const void *arg)
@@ -899,6 +922,7 @@ tapir_db_expire(struct tapir_db *db, int64_t now, size_t max_slots,
 			&ix->slots[i], memory_order_relaxed);
 		struct rec *r;
 		size_t d;
+		prefetch_ahead(ix, i);
 		if (!s || !room_left(ix))
 			continue;
 		r = rec_at(ix->arena, s & ix->pos_mask);
@@ -926,6 +950,7 @@ tapir_db_walk(struct tapir_db *db, tapir_db_walk_cb cb, void *arg)
 		struct rec *r;
 		const struct eset *set;
 		int rc;
+		prefetch_ahead(ix, i);
 		if (!s)
 			continue;
 		r = rec_at(ix->arena, s & ix->pos_mask);
@@ -948,6 +973,7 @@ tapir_db_stats(struct tapir_db *db, struct tapir_db_stats *st)
 	st->subtree = db->n_subtree;
 	st->records = db->n_records;
 	st->index_slots = ix->nslots;
+	st->rebuilds = db->n_rebuilds;
 	st->bytes = sizeof(*db) + sizeof(*ix->arena) +
 		    (index_map(ix) ? map_size(index_map(ix))
 				   : index_size(ix->nslots)) +

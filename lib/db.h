@@ -62,7 +62,8 @@ struct tapir_db_stats {
 	size_t subtree; /* entries with TAPIR_ENTRY_SUBTREE */
 	size_t records; /* names stored, including emptied ones */
 	size_t index_slots;
-	size_t bytes; /* memory held: arena, index, entry sets */
+	size_t rebuilds; /* index rebuilds (growth, compaction) so far */
+	size_t bytes;	 /* memory held: arena, index, entry sets */
 };
 
 /**
