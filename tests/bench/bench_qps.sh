@@ -15,6 +15,11 @@ PAIRS=${2:-5}
 SECS=${3:-5}
 LIST="$top_srcdir/../shared/data/blocklist-all.txt"
 
+median() {
+	sort -n | awk '{ v[NR] = $1 }
+		END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
 cpu_ticks() {
 	awk '{ print $14 + $15 }' "/proc/$1/stat"
 }
@@ -108,12 +113,22 @@ for p in "$MOD_PORT" "$PLAIN_PORT" "$RPZ_PORT"; do
 	dnsperf -s 127.0.0.1 -p "$p" -d "$T/allowed.q" -n 1 >/dev/null 2>&1
 	dnsperf -s 127.0.0.1 -p "$p" -d "$T/blocked.q" -n 1 >/dev/null 2>&1
 done
-echo "$N names; $PAIRS alternating rounds (module, no module, native RPZ) of ${SECS} s dnsperf runs (-c 10 -T 1); qps and Unbound CPU us/query"
+echo "$N names; $PAIRS alternating rounds (module, no module, native RPZ; the order rotates each round, so that none always runs first) of ${SECS} s dnsperf runs (-c 10 -T 1); qps and Unbound CPU us/query"
 for kind in allowed blocked; do
+	: >"$T/ratios"
 	for i in $(seq "$PAIRS"); do
-		m=$(run_one "$MOD_PORT" "$MOD_PID" "$T/$kind.q")
-		p=$(run_one "$PLAIN_PORT" "$PLAIN_PID" "$T/$kind.q")
-		r=$(run_one "$RPZ_PORT" "$RPZ_PID" "$T/$kind.q")
-		echo "$kind $i module $m plain $p rpz $r" | awk '{ printf "%-8s %s  module %7.0f qps %5.2f us/q  no-module %7.0f qps %5.2f us/q  rpz %7.0f qps %5.2f us/q  capacity: module %.3f rpz %.3f\n", $1, $2, $4, $5, $7, $8, $10, $11, $8 / $5, $8 / $11 }'
+		for j in 0 1 2; do
+			case $(((i + j) % 3)) in
+			0) m=$(run_one "$MOD_PORT" "$MOD_PID" "$T/$kind.q") ;;
+			1) p=$(run_one "$PLAIN_PORT" "$PLAIN_PID" "$T/$kind.q") ;;
+			2) r=$(run_one "$RPZ_PORT" "$RPZ_PID" "$T/$kind.q") ;;
+			esac
+		done
+		echo "$kind $i module $m plain $p rpz $r" | awk '{ printf "%-8s %s  module %7.0f qps %5.2f us/q  no-module %7.0f qps %5.2f us/q  rpz %7.0f qps %5.2f us/q  capacity: module %.3f rpz %.3f\n", $1, $2, $4, $5, $7, $8, $10, $11, $8 / $5, $8 / $11 }' |
+			tee -a "$T/ratios"
 	done
+	mm=$(awk '{ print $(NF - 2) }' "$T/ratios" | median)
+	rr=$(awk '{ print $NF }' "$T/ratios" | median)
+	printf '%-8s median capacity over %d rounds: module %.3f rpz %.3f\n' \
+		"$kind" "$PAIRS" "$mm" "$rr"
 done
