@@ -51,18 +51,15 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define XXH_INLINE_ALL
-#include <xxhash.h>
-
 #include "lib/db.h"
 #include "lib/epoch.h"
 #include "lib/name.h"
 
-#define CHUNK_SHIFT  22 /* 4 MiB arena chunks */
+#define CHUNK_SHIFT  TAPIR_DB_CHUNK_SHIFT
 #define CHUNK_SIZE   ((size_t)1 << CHUNK_SHIFT)
-#define UNIT_SHIFT   2 /* positions count 4-byte units */
+#define UNIT_SHIFT   TAPIR_DB_UNIT_SHIFT
 #define UNIT	     ((size_t)1 << UNIT_SHIFT)
-#define MAX_CHUNKS   4096 /* 2^32 units, 16 GiB: more than max-entries needs */
+#define MAX_CHUNKS   TAPIR_DB_MAX_CHUNKS
 #define MIN_SLOTS    1024
 /* Load bounds, in 1/1000: at most MAX_LOAD, MIN_LOAD after a rebuild. */
 #define MAX_LOAD     800
@@ -77,33 +74,6 @@
 #define USE_MAP 0
 #endif
 
-struct eset {
-	uint32_t n;
-	struct tapir_entry e[];
-};
-
-struct rec {
-	_Atomic uint32_t set; /* arena position of the entry set, 0: none */
-	uint8_t len;
-	char name[]; /* canonical, NUL-terminated */
-};
-
-/* Arena. Chunk pointers are fixed once set. Position 0 (the first unit of
- * chunk 0) is never handed out, so 0 means "no record" or "no set". */
-struct arena {
-	size_t n_chunks;
-	size_t chunk_used;
-	size_t live_bytes, dead_bytes;
-	char *chunks[MAX_CHUNKS];
-};
-
-struct index {
-	size_t nslots;	     /* below 2^32 */
-	uint32_t pos_mask;   /* low bits: arena position; the rest: tag */
-	struct arena *arena; /* shared by successive indexes until compaction */
-	_Atomic uint32_t slots[];
-};
-
 /* Memory waiting for a grace period. */
 struct retired {
 	void *p;
@@ -111,45 +81,16 @@ struct retired {
 };
 
 struct tapir_db {
-	struct tapir_db_head head; /* first: lib/db.h reads it */
-	_Atomic(struct index *) index;
-	uint64_t seed;
+	struct tapir_db_head head; /* first: lib/db_read.h reads it */
 	size_t max_names;
 
 	/* Writer-only bookkeeping. */
 	size_t n_records, n_names, n_entries, n_subtree, n_rebuilds;
-	_Atomic size_t subtree_atomic;
 	size_t expire_cursor;
 
 	struct retired *retired;
 	size_t n_retired, cap_retired;
 };
-
-static inline uint64_t
-hash_name(uint64_t seed, const char *s, size_t len)
-{
-	/* XXH3 with a secret per-database seed: names come from feeds and
-	 * queries, so the seed keeps an outsider from aiming at one probe
-	 * sequence. For names (mostly 17 to 128 bytes) it reads overlapping
-	 * 16-byte pairs with no loop whose trip count depends on the length.
-	 * A hand-written 8-bytes-a-step hash with a tail branch kept lookups
-	 * from overlapping their cache misses: at 1M names (bench_db) a miss
-	 * took 74 ns with it, 57 ns with XXH3. */
-	return XXH3_64bits_withSeed(s, len, seed);
-}
-
-static inline void *
-arena_at(const struct arena *ar, uint32_t pos)
-{
-	size_t off = (size_t)pos << UNIT_SHIFT;
-	return ar->chunks[off >> CHUNK_SHIFT] + (off & (CHUNK_SIZE - 1));
-}
-
-static inline struct rec *
-rec_at(const struct arena *ar, uint32_t pos)
-{
-	return arena_at(ar, pos);
-}
 
 static inline size_t
 round_unit(size_t n)
@@ -160,13 +101,13 @@ round_unit(size_t n)
 static inline size_t
 rec_size(size_t len)
 {
-	return round_unit(offsetof(struct rec, name) + len + 1);
+	return round_unit(offsetof(struct tapir_db_rec, name) + len + 1);
 }
 
 static inline size_t
 set_size(size_t n)
 {
-	return sizeof(struct eset) + n * sizeof(struct tapir_entry);
+	return sizeof(struct tapir_db_eset) + n * sizeof(struct tapir_entry);
 }
 
 /* Bytes map_new(size) takes: whole pages. */
@@ -236,10 +177,10 @@ advise_huge(void *p, size_t len)
 #endif
 }
 
-static struct arena *
+static struct tapir_db_arena *
 arena_new(void)
 {
-	struct arena *ar = calloc(1, sizeof(*ar));
+	struct tapir_db_arena *ar = calloc(1, sizeof(*ar));
 	/* Position 0 is reserved: the first chunk starts one unit in. */
 	if (ar)
 		ar->chunk_used = CHUNK_SIZE;
@@ -247,7 +188,7 @@ arena_new(void)
 }
 
 static void
-arena_free(struct arena *ar)
+arena_free(struct tapir_db_arena *ar)
 {
 	if (!ar)
 		return;
@@ -259,7 +200,7 @@ arena_free(struct arena *ar)
 /* Reserve size bytes (a multiple of UNIT, at most a chunk), counted live.
  * @return: the memory and its position, or NULL. */
 static void *
-arena_alloc(struct arena *ar, size_t size, uint32_t *pos)
+arena_alloc(struct tapir_db_arena *ar, size_t size, uint32_t *pos)
 {
 	void *p;
 
@@ -288,22 +229,10 @@ arena_alloc(struct arena *ar, size_t size, uint32_t *pos)
 }
 
 static inline uint32_t
-slot_make(const struct index *ix, uint64_t h, uint32_t pos)
+slot_make(const struct tapir_db_index *ix, uint64_t h, uint32_t pos)
 {
 	/* Position 0 is never handed out, so 0 means an empty slot. */
 	return ((uint32_t)h & ~ix->pos_mask) | pos;
-}
-
-static inline size_t
-home(const struct index *ix, uint64_t h)
-{
-	return (size_t)(((h >> 32) * (uint64_t)ix->nslots) >> 32);
-}
-
-static inline size_t
-next_slot(const struct index *ix, size_t i)
-{
-	return ++i == ix->nslots ? 0 : i;
 }
 
 /* Chunks an index with this mask can address. */
@@ -316,12 +245,12 @@ cap_chunks(uint32_t pos_mask)
 static size_t
 index_size(size_t slots)
 {
-	return sizeof(struct index) + slots * sizeof(uint32_t);
+	return sizeof(struct tapir_db_index) + slots * sizeof(uint32_t);
 }
 
 /* 0 for an index from calloc, else the size to give map_free(). */
 static size_t
-index_map(const struct index *ix)
+index_map(const struct tapir_db_index *ix)
 {
 	size_t size = index_size(ix->nslots);
 
@@ -329,7 +258,7 @@ index_map(const struct index *ix)
 }
 
 static void
-index_free(struct index *ix)
+index_free(struct tapir_db_index *ix)
 {
 	size_t map;
 
@@ -341,14 +270,15 @@ index_free(struct index *ix)
 		free(ix);
 }
 
-static struct index *
-index_new(size_t slots, struct arena *ar, size_t chunks)
+static struct tapir_db_index *
+index_new(size_t slots, struct tapir_db_arena *ar, size_t chunks)
 {
 	size_t size = index_size(slots);
 	/* Slots are read at random: a large index takes huge pages. Every
 	 * page of it gets written at the rebuild, so they cost no memory. */
-	struct index *ix = USE_MAP && size >= HUGE_SIZE ? map_new(size, true)
-							: calloc(1, size);
+	struct tapir_db_index *ix = USE_MAP && size >= HUGE_SIZE
+					    ? map_new(size, true)
+					    : calloc(1, size);
 	unsigned bits = CHUNK_SHIFT - UNIT_SHIFT;
 
 	/* Room for twice the chunks plus two: allocations until the next
@@ -415,8 +345,8 @@ struct tapir_db *
 tapir_db_create(size_t max_names)
 {
 	struct tapir_db *db = calloc(1, sizeof(*db));
-	struct arena *ar;
-	struct index *ix;
+	struct tapir_db_arena *ar;
+	struct tapir_db_index *ix;
 
 	if (!db)
 		return NULL;
@@ -426,9 +356,10 @@ tapir_db_create(size_t max_names)
 		goto out_free_epoch;
 	if (!(ix = index_new(MIN_SLOTS, ar, 1)))
 		goto out_free_arena;
-	atomic_init(&db->index, ix);
-	if (getrandom(&db->seed, sizeof(db->seed), 0) != sizeof(db->seed))
-		db->seed = (uint64_t)(uintptr_t)db ^ (uint64_t)tapir_now();
+	atomic_init(&db->head.index, ix);
+	if (getrandom(&db->head.seed, sizeof(db->head.seed), 0) !=
+		sizeof(db->head.seed))
+		db->head.seed = (uint64_t)(uintptr_t)db ^ (uint64_t)tapir_now();
 	db->max_names = max_names ? max_names : SIZE_MAX;
 	return db;
 
@@ -444,12 +375,12 @@ out_free_db:
 void
 tapir_db_destroy(struct tapir_db *db)
 {
-	struct index *ix;
+	struct tapir_db_index *ix;
 
 	if (!db)
 		return;
 	tapir_db_commit(db);
-	ix = atomic_load(&db->index);
+	ix = atomic_load(&db->head.index);
 	arena_free(ix->arena);
 	index_free(ix);
 	free(db->retired);
@@ -457,48 +388,29 @@ tapir_db_destroy(struct tapir_db *db)
 	free(db);
 }
 
-static inline struct rec *
-lookup(const struct index *ix, const char *name, size_t len, uint64_t h)
-{
-	uint32_t tmask = ~ix->pos_mask, tag = (uint32_t)h & tmask;
-
-	for (size_t i = home(ix, h);; i = next_slot(ix, i)) {
-		uint32_t s = atomic_load_explicit(
-			&ix->slots[i], memory_order_acquire);
-		struct rec *r;
-		if (s == 0)
-			return NULL;
-		if ((s & tmask) != tag)
-			continue;
-		r = rec_at(ix->arena, s & ix->pos_mask);
-		if (r->len == len && memcmp(r->name, name, len) == 0)
-			return r;
-	}
-}
-
 static void
-index_put(struct index *ix, uint64_t h, uint32_t pos)
+index_put(struct tapir_db_index *ix, uint64_t h, uint32_t pos)
 {
-	size_t i = home(ix, h);
+	size_t i = tapir_db_home(ix, h);
 	while (atomic_load_explicit(&ix->slots[i], memory_order_relaxed))
-		i = next_slot(ix, i);
+		i = tapir_db_next_slot(ix, i);
 	atomic_store_explicit(
 		&ix->slots[i], slot_make(ix, h, pos), memory_order_release);
 }
 
 /* A new record with its entry set (n entries copied from e) right after
  * it; both counted live. The record is not yet in any index. */
-static struct rec *
-rec_new(struct arena *ar, const char *name, size_t len,
+static struct tapir_db_rec *
+rec_new(struct tapir_db_arena *ar, const char *name, size_t len,
 	const struct tapir_entry *e, size_t n, uint32_t *pos)
 {
 	size_t rs = rec_size(len);
-	struct rec *r = arena_alloc(ar, rs + set_size(n), pos);
-	struct eset *set;
+	struct tapir_db_rec *r = arena_alloc(ar, rs + set_size(n), pos);
+	struct tapir_db_eset *set;
 
 	if (!r)
 		return NULL;
-	set = (struct eset *)((char *)r + rs);
+	set = (struct tapir_db_eset *)((char *)r + rs);
 	set->n = (uint32_t)n;
 	memcpy(set->e, e, n * sizeof(*e));
 	atomic_init(&r->set, *pos + (uint32_t)(rs >> UNIT_SHIFT));
@@ -509,7 +421,7 @@ rec_new(struct arena *ar, const char *name, size_t len,
 }
 
 static void
-retire_index(struct tapir_db *db, struct index *old, bool with_arena)
+retire_index(struct tapir_db *db, struct tapir_db_index *old, bool with_arena)
 {
 	if (with_arena) {
 		/* The chunks go first so that a failing retire of the
@@ -522,7 +434,7 @@ retire_index(struct tapir_db *db, struct index *old, bool with_arena)
 }
 
 static bool
-arena_wasteful(const struct arena *ar)
+arena_wasteful(const struct tapir_db_arena *ar)
 {
 	return ar->dead_bytes > ar->live_bytes &&
 	       ar->dead_bytes >= CHUNK_SIZE / 4;
@@ -537,8 +449,8 @@ arena_wasteful(const struct arena *ar)
 static int
 index_rebuild(struct tapir_db *db, size_t want_records)
 {
-	struct index *old = atomic_load(&db->index), *ix;
-	struct arena *oar = old->arena, *ar = oar;
+	struct tapir_db_index *old = atomic_load(&db->head.index), *ix;
+	struct tapir_db_arena *oar = old->arena, *ar = oar;
 	bool compact = arena_wasteful(oar);
 	size_t slots = want_records * 1000 / MIN_LOAD + 1, live = 0;
 
@@ -558,15 +470,16 @@ index_rebuild(struct tapir_db *db, size_t want_records)
 		uint32_t s = atomic_load_explicit(
 			&old->slots[i], memory_order_relaxed);
 		uint32_t pos = s & old->pos_mask, spos;
-		struct rec *r;
+		struct tapir_db_rec *r;
 		if (!s)
 			continue;
-		r = rec_at(oar, pos);
+		r = tapir_db_rec_at(oar, pos);
 		if (!(spos = atomic_load_explicit(
 			      &r->set, memory_order_relaxed)))
 			continue;
 		if (compact) {
-			const struct eset *set = arena_at(oar, spos);
+			const struct tapir_db_eset *set =
+				tapir_db_at(oar, spos);
 			if (!rec_new(ar, r->name, r->len, set->e, set->n,
 				    &pos)) {
 				index_free(ix);
@@ -574,10 +487,11 @@ index_rebuild(struct tapir_db *db, size_t want_records)
 				return TAPIR_ENOMEM;
 			}
 		}
-		index_put(ix, hash_name(db->seed, r->name, r->len), pos);
+		index_put(
+			ix, tapir_db_hash(db->head.seed, r->name, r->len), pos);
 		live++;
 	}
-	atomic_store_explicit(&db->index, ix, memory_order_release);
+	atomic_store_explicit(&db->head.index, ix, memory_order_release);
 	db->n_records = live;
 	db->n_rebuilds++;
 	db->expire_cursor = 0;
@@ -590,8 +504,9 @@ index_rebuild(struct tapir_db *db, size_t want_records)
 static void
 maybe_compact(struct tapir_db *db)
 {
-	struct arena *ar =
-		atomic_load_explicit(&db->index, memory_order_relaxed)->arena;
+	struct tapir_db_arena *ar =
+		atomic_load_explicit(&db->head.index, memory_order_relaxed)
+			->arena;
 
 	if (arena_wasteful(ar))
 		(void)index_rebuild(db, db->n_names);
@@ -602,8 +517,8 @@ maybe_compact(struct tapir_db *db)
 static int
 room(struct tapir_db *db, size_t chunks)
 {
-	struct index *ix =
-		atomic_load_explicit(&db->index, memory_order_relaxed);
+	struct tapir_db_index *ix =
+		atomic_load_explicit(&db->head.index, memory_order_relaxed);
 
 	if (ix->pos_mask == UINT32_MAX ||
 		ix->arena->n_chunks + chunks <= cap_chunks(ix->pos_mask))
@@ -620,8 +535,8 @@ room(struct tapir_db *db, size_t chunks)
 static size_t
 live_chunks(const struct tapir_db *db)
 {
-	struct index *ix =
-		atomic_load_explicit(&db->index, memory_order_relaxed);
+	struct tapir_db_index *ix =
+		atomic_load_explicit(&db->head.index, memory_order_relaxed);
 
 	return 2 + ix->arena->live_bytes / CHUNK_SIZE;
 }
@@ -630,7 +545,7 @@ live_chunks(const struct tapir_db *db)
  * filter sets cannot rebuild mid-scan: they skip, and the next pass or
  * call retries). */
 static bool
-room_left(const struct index *ix)
+room_left(const struct tapir_db_index *ix)
 {
 	return ix->pos_mask == UINT32_MAX ||
 	       ix->arena->n_chunks + 1 <= cap_chunks(ix->pos_mask);
@@ -652,24 +567,18 @@ entry_cmp(const struct tapir_entry *a, const struct tapir_entry *b)
 	       (b->flags & TAPIR_ENTRY_SUBTREE);
 }
 
-static inline struct eset *
-set_at(const struct arena *ar, uint32_t pos)
-{
-	return pos ? arena_at(ar, pos) : NULL;
-}
-
 /* Room for a set of n entries, counted live; filled by the caller. */
-static struct eset *
-set_alloc(struct arena *ar, size_t n, uint32_t *pos)
+static struct tapir_db_eset *
+set_alloc(struct tapir_db_arena *ar, size_t n, uint32_t *pos)
 {
-	struct eset *s = arena_alloc(ar, set_size(n), pos);
+	struct tapir_db_eset *s = arena_alloc(ar, set_size(n), pos);
 	if (s)
 		s->n = (uint32_t)n;
 	return s;
 }
 
 static size_t
-count_subtree(const struct eset *s)
+count_subtree(const struct tapir_db_eset *s)
 {
 	size_t k = 0;
 
@@ -681,17 +590,19 @@ count_subtree(const struct eset *s)
 /* Point r at the set at npos (0: none), keeping the counters true. The old
  * set becomes garbage, and so does the record when it is emptied. */
 static void
-publish_set(struct tapir_db *db, struct arena *ar, struct rec *r, uint32_t npos)
+publish_set(struct tapir_db *db, struct tapir_db_arena *ar,
+	struct tapir_db_rec *r, uint32_t npos)
 {
 	uint32_t opos = atomic_load_explicit(&r->set, memory_order_relaxed);
-	const struct eset *old = set_at(ar, opos), *new = set_at(ar, npos);
+	const struct tapir_db_eset *old = tapir_db_set_at(ar, opos),
+				   *new = tapir_db_set_at(ar, npos);
 	size_t on = old ? old->n : 0, nn = new ? new->n : 0;
 
 	atomic_store_explicit(&r->set, npos, memory_order_release);
 	db->n_entries += nn - on;
 	db->n_subtree += count_subtree(new) - count_subtree(old);
 	atomic_store_explicit(
-		&db->subtree_atomic, db->n_subtree, memory_order_relaxed);
+		&db->head.subtree, db->n_subtree, memory_order_relaxed);
 	if (old) {
 		ar->live_bytes -= set_size(on);
 		ar->dead_bytes += set_size(on);
@@ -715,8 +626,8 @@ count_new_name(struct tapir_db *db, const struct tapir_entry *e)
 	db->n_entries++;
 	if (e->flags & TAPIR_ENTRY_SUBTREE) {
 		db->n_subtree++;
-		atomic_store_explicit(&db->subtree_atomic, db->n_subtree,
-			memory_order_relaxed);
+		atomic_store_explicit(
+			&db->head.subtree, db->n_subtree, memory_order_relaxed);
 	}
 }
 
@@ -724,12 +635,12 @@ int
 tapir_db_set(struct tapir_db *db, const char *name, size_t len,
 	const struct tapir_entry *e)
 {
-	struct index *ix;
-	struct arena *ar;
+	struct tapir_db_index *ix;
+	struct tapir_db_arena *ar;
 	uint64_t h;
-	struct rec *r;
-	const struct eset *old;
-	struct eset *new;
+	struct tapir_db_rec *r;
+	const struct tapir_db_eset *old;
+	struct tapir_db_eset *new;
 	uint32_t npos;
 	size_t on, nn, j = 0;
 	bool placed = false;
@@ -740,9 +651,9 @@ tapir_db_set(struct tapir_db *db, const char *name, size_t len,
 	maybe_compact(db);
 	if ((rc = room(db, 1)) != 0)
 		return rc;
-	ix = atomic_load_explicit(&db->index, memory_order_relaxed);
-	h = hash_name(db->seed, name, len);
-	if (!(r = lookup(ix, name, len, h))) {
+	ix = atomic_load_explicit(&db->head.index, memory_order_relaxed);
+	h = tapir_db_hash(db->head.seed, name, len);
+	if (!(r = tapir_db_lookup(ix, name, len, h))) {
 		uint32_t pos;
 		if (db->n_names >= db->max_names)
 			return TAPIR_EFULL;
@@ -750,7 +661,7 @@ tapir_db_set(struct tapir_db *db, const char *name, size_t len,
 			if ((rc = index_rebuild(db, db->n_names + 1)) != 0)
 				return rc;
 			ix = atomic_load_explicit(
-				&db->index, memory_order_relaxed);
+				&db->head.index, memory_order_relaxed);
 		}
 		if (!rec_new(ix->arena, name, len, e, 1, &pos))
 			return TAPIR_ENOMEM;
@@ -759,7 +670,8 @@ tapir_db_set(struct tapir_db *db, const char *name, size_t len,
 		return 0;
 	}
 	ar = ix->arena;
-	old = set_at(ar, atomic_load_explicit(&r->set, memory_order_relaxed));
+	old = tapir_db_set_at(
+		ar, atomic_load_explicit(&r->set, memory_order_relaxed));
 	/* An emptied record is a new name again: it counts for max_names. */
 	if (!old && db->n_names >= db->max_names)
 		return TAPIR_EFULL;
@@ -790,11 +702,11 @@ int
 tapir_db_remove(struct tapir_db *db, const char *name, size_t len,
 	uint16_t source, uint8_t flags)
 {
-	struct index *ix;
-	struct arena *ar;
-	struct rec *r;
-	const struct eset *old;
-	struct eset *new;
+	struct tapir_db_index *ix;
+	struct tapir_db_arena *ar;
+	struct tapir_db_rec *r;
+	const struct tapir_db_eset *old;
+	struct tapir_db_eset *new;
 	uint32_t npos = 0;
 	size_t j = 0, found = 0;
 
@@ -802,11 +714,12 @@ tapir_db_remove(struct tapir_db *db, const char *name, size_t len,
 		return TAPIR_ENOENT;
 	if (room(db, 1) != 0)
 		return TAPIR_ENOMEM;
-	ix = atomic_load_explicit(&db->index, memory_order_relaxed);
+	ix = atomic_load_explicit(&db->head.index, memory_order_relaxed);
 	ar = ix->arena;
-	r = lookup(ix, name, len, hash_name(db->seed, name, len));
-	if (!r || !(old = set_at(ar, atomic_load_explicit(
-					     &r->set, memory_order_relaxed))))
+	r = tapir_db_lookup(
+		ix, name, len, tapir_db_hash(db->head.seed, name, len));
+	if (!r || !(old = tapir_db_set_at(ar, atomic_load_explicit(&r->set,
+						      memory_order_relaxed))))
 		return TAPIR_ENOENT;
 	for (size_t i = 0; i < old->n; i++)
 		found += same_key(&old->e[i], source, flags);
@@ -829,7 +742,7 @@ tapir_db_remove(struct tapir_db *db, const char *name, size_t len,
  * overlap (a walk of 1M names: 28 ms without, 18 ms with). */
 #define PREFETCH_AHEAD 16
 static inline void
-prefetch_ahead(const struct index *ix, size_t i)
+prefetch_ahead(const struct tapir_db_index *ix, size_t i)
 {
 	uint32_t s;
 
@@ -838,16 +751,18 @@ prefetch_ahead(const struct index *ix, size_t i)
 	s = atomic_load_explicit(
 		&ix->slots[i + PREFETCH_AHEAD], memory_order_relaxed);
 	if (s)
-		__builtin_prefetch(rec_at(ix->arena, s & ix->pos_mask));
+		__builtin_prefetch(
+			tapir_db_rec_at(ix->arena, s & ix->pos_mask));
 }
 
 static size_t
-filter_set(struct tapir_db *db, struct arena *ar, struct rec *r,
+filter_set(struct tapir_db *db, struct tapir_db_arena *ar,
+	struct tapir_db_rec *r,
 	bool (*keep)(const struct tapir_entry *, const void *), const void *arg)
 {
-	const struct eset *old =
-		set_at(ar, atomic_load_explicit(&r->set, memory_order_relaxed));
-	struct eset *new;
+	const struct tapir_db_eset *old = tapir_db_set_at(
+		ar, atomic_load_explicit(&r->set, memory_order_relaxed));
+	struct tapir_db_eset *new;
 	uint32_t npos = 0;
 	size_t kept = 0, j = 0, on;
 
@@ -886,18 +801,18 @@ keep_unexpired(const struct tapir_entry *e, const void *arg)
 size_t
 tapir_db_remove_source(struct tapir_db *db, uint16_t source)
 {
-	struct index *ix;
+	struct tapir_db_index *ix;
 	size_t removed = 0;
 
 	/* The filtered sets together are smaller than the live bytes. */
 	(void)room(db, live_chunks(db));
-	ix = atomic_load_explicit(&db->index, memory_order_relaxed);
+	ix = atomic_load_explicit(&db->head.index, memory_order_relaxed);
 	for (size_t i = 0; i < ix->nslots; i++) {
 		uint32_t s = atomic_load_explicit(
 			&ix->slots[i], memory_order_relaxed);
 		if (s && room_left(ix))
 			removed += filter_set(db, ix->arena,
-				rec_at(ix->arena, s & ix->pos_mask),
+				tapir_db_rec_at(ix->arena, s & ix->pos_mask),
 				keep_other_source, &source);
 	}
 	maybe_compact(db);
@@ -908,11 +823,11 @@ size_t
 tapir_db_expire(struct tapir_db *db, int64_t now, size_t max_slots,
 	tapir_db_name_cb cb, void *arg)
 {
-	struct index *ix;
+	struct tapir_db_index *ix;
 	size_t dropped = 0, cap;
 
 	(void)room(db, live_chunks(db));
-	ix = atomic_load_explicit(&db->index, memory_order_relaxed);
+	ix = atomic_load_explicit(&db->head.index, memory_order_relaxed);
 	cap = ix->nslots;
 	if (max_slots > cap)
 		max_slots = cap;
@@ -920,12 +835,12 @@ tapir_db_expire(struct tapir_db *db, int64_t now, size_t max_slots,
 		size_t i = db->expire_cursor++ % ix->nslots;
 		uint32_t s = atomic_load_explicit(
 			&ix->slots[i], memory_order_relaxed);
-		struct rec *r;
+		struct tapir_db_rec *r;
 		size_t d;
 		prefetch_ahead(ix, i);
 		if (!s || !room_left(ix))
 			continue;
-		r = rec_at(ix->arena, s & ix->pos_mask);
+		r = tapir_db_rec_at(ix->arena, s & ix->pos_mask);
 		/* filter_set never rebuilds, so r stays valid. */
 		if ((d = filter_set(db, ix->arena, r, keep_unexpired, &now)) !=
 			0) {
@@ -941,20 +856,20 @@ tapir_db_expire(struct tapir_db *db, int64_t now, size_t max_slots,
 int
 tapir_db_walk(struct tapir_db *db, tapir_db_walk_cb cb, void *arg)
 {
-	struct index *ix =
-		atomic_load_explicit(&db->index, memory_order_acquire);
+	struct tapir_db_index *ix =
+		atomic_load_explicit(&db->head.index, memory_order_acquire);
 
 	for (size_t i = 0; i < ix->nslots; i++) {
 		uint32_t s = atomic_load_explicit(
 			&ix->slots[i], memory_order_acquire);
-		struct rec *r;
-		const struct eset *set;
+		struct tapir_db_rec *r;
+		const struct tapir_db_eset *set;
 		int rc;
 		prefetch_ahead(ix, i);
 		if (!s)
 			continue;
-		r = rec_at(ix->arena, s & ix->pos_mask);
-		set = set_at(ix->arena,
+		r = tapir_db_rec_at(ix->arena, s & ix->pos_mask);
+		set = tapir_db_set_at(ix->arena,
 			atomic_load_explicit(&r->set, memory_order_acquire));
 		if (set && (rc = cb(arg, r->name, r->len, set->e, set->n)))
 			return rc;
@@ -965,8 +880,8 @@ tapir_db_walk(struct tapir_db *db, tapir_db_walk_cb cb, void *arg)
 void
 tapir_db_stats(struct tapir_db *db, struct tapir_db_stats *st)
 {
-	struct index *ix =
-		atomic_load_explicit(&db->index, memory_order_relaxed);
+	struct tapir_db_index *ix =
+		atomic_load_explicit(&db->head.index, memory_order_relaxed);
 
 	st->names = db->n_names;
 	st->entries = db->n_entries;
@@ -978,28 +893,4 @@ tapir_db_stats(struct tapir_db *db, struct tapir_db_stats *st)
 		    (index_map(ix) ? map_size(index_map(ix))
 				   : index_size(ix->nslots)) +
 		    ix->arena->n_chunks * CHUNK_SIZE;
-}
-
-const struct tapir_entry *
-tapir_db_find(struct tapir_db *db, const char *name, size_t len, size_t *n)
-{
-	struct index *ix =
-		atomic_load_explicit(&db->index, memory_order_acquire);
-	struct rec *r = lookup(ix, name, len, hash_name(db->seed, name, len));
-	const struct eset *set;
-
-	if (!r || !(set = set_at(ix->arena, atomic_load_explicit(&r->set,
-						    memory_order_acquire)))) {
-		*n = 0;
-		return NULL;
-	}
-	*n = set->n;
-	return set->e;
-}
-
-bool
-tapir_db_has_subtree(struct tapir_db *db)
-{
-	return atomic_load_explicit(
-		       &db->subtree_atomic, memory_order_relaxed) != 0;
 }

@@ -24,7 +24,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "lib/epoch.h"
 #include "lib/tapir.h"
 
 enum tapir_entry_flags {
@@ -128,37 +127,8 @@ int tapir_db_walk(struct tapir_db *db, tapir_db_walk_cb cb, void *arg);
 /** Counters and memory. Writer thread, or approximate from elsewhere. */
 void tapir_db_stats(struct tapir_db *db, struct tapir_db_stats *st);
 
-/* What readers reach without a call: struct tapir_db starts with it. A
- * read section brackets every query, and out of line its two calls cost
- * more than the grace-period stores themselves. */
-struct tapir_db_head {
-	struct tapir_epoch *ep;
-};
-
-/** Reader: enter a read section. @return: token for read_end. */
-static inline tapir_epoch_token
-tapir_db_read_begin(struct tapir_db *db)
-{
-	return tapir_epoch_enter(((struct tapir_db_head *)(void *)db)->ep);
-}
-
-/** Reader: leave the read section. */
-static inline void
-tapir_db_read_end(struct tapir_db *db, tapir_epoch_token token)
-{
-	tapir_epoch_exit(((struct tapir_db_head *)(void *)db)->ep, token);
-}
-
-/**
- * Reader: the entries of a name, valid until tapir_db_read_end(). Expired
- * entries may be among them: the caller compares expiry with its clock.
- * @param n: receives the number of entries (0 when the name is absent).
- * @return: the entries or NULL.
- */
-const struct tapir_entry *tapir_db_find(
-	struct tapir_db *db, const char *name, size_t len, size_t *n);
-
-/** Reader: whether any subtree entry exists (lets lookups skip ancestors). */
-bool tapir_db_has_subtree(struct tapir_db *db);
+/* The reader functions (read_begin, find, read_end, has_subtree) are
+ * inline, in lib/db_read.h. */
+#include "lib/db_read.h"
 
 #endif
