@@ -31,8 +31,14 @@
 #define RETRY_MS       100
 /* Fold the waiting names into one flush of everything once flushing them
  * one by one would take longer than this (names waiting times the recent
- * cost of one flush). */
-#define FOLD_BUDGET_US 250000
+ * cost of one flush). A name waiting here is blocked already, on every
+ * query that misses the cache; only an answer cached while it was allowed
+ * waits for its flush. Emptying the cache slows every client and sends
+ * every query upstream again, so the budget is generous: on a busy 2-core
+ * machine a flush round trip took 0.3-1.5 ms, and a quarter of a second
+ * folded about half of the 1,000-name bursts. */
+#define FOLD_BUDGET_US 1000000
+#define COST_WINDOW    8
 
 struct item {
 	struct item *next;
@@ -50,8 +56,9 @@ struct tapir_purger {
 	struct item *head, *tail;
 	size_t qlen;
 	bool busy, stop;
-	/* Purger thread only: recent cost of one flush_zone, 0 before any. */
-	int64_t flush_us;
+	/* Purger thread only: the last COST_WINDOW flush_zone round trips. */
+	int64_t cost_us[COST_WINDOW];
+	unsigned n_costs;
 	_Atomic uint64_t requested, done, failed, dropped, coalesced;
 };
 
@@ -143,12 +150,28 @@ flush_zone(const struct tapir_purger *p, const char *name)
 	return strncmp(ans, "ok", 2) == 0 ? 0 : -1;
 }
 
+/* What one flush_zone costs now: the least of the last few round trips.
+ * The walk of the cache is the cost that grows; a round trip that waited
+ * for a CPU or a busy worker says nothing about the next one, and an
+ * average of such would fold bursts that flush cheaply. 0: not known. */
+static int64_t
+flush_cost(const struct tapir_purger *p)
+{
+	unsigned n = p->n_costs < COST_WINDOW ? p->n_costs : COST_WINDOW;
+	int64_t least = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		if (i == 0 || p->cost_us[i] < least)
+			least = p->cost_us[i];
+	return least;
+}
+
 static void *
 purger_main(void *arg)
 {
 	struct tapir_purger *p = arg;
 
-	tapir_thread_background("tapir-purge");
+	tapir_thread_name("tapir-purge");
 
 	for (;;) {
 		struct item *it;
@@ -164,8 +187,8 @@ purger_main(void *arg)
 			break;
 		}
 		it = p->head;
-		if (p->qlen > 1 && p->flush_us > 0 &&
-			(int64_t)p->qlen * p->flush_us > FOLD_BUDGET_US) {
+		if (p->qlen > 1 && flush_cost(p) > 0 &&
+			(int64_t)p->qlen * flush_cost(p) > FOLD_BUDGET_US) {
 			/* Each flush_zone walks Unbound's whole cache on
 			 * worker 0, so its cost grows with the cache. Flushed
 			 * one by one, a burst drops only what it must and
@@ -206,10 +229,8 @@ purger_main(void *arg)
 			t0 = tapir_monotonic_us(); /* cost of one attempt */
 		}
 		if (ok) {
-			/* A moving average over about the last four. */
-			int64_t us = tapir_monotonic_us() - t0;
-			p->flush_us =
-				p->flush_us ? (3 * p->flush_us + us) / 4 : us;
+			p->cost_us[p->n_costs++ % COST_WINDOW] =
+				tapir_monotonic_us() - t0;
 			atomic_fetch_add(&p->done, 1);
 		} else {
 			atomic_fetch_add(&p->failed, 1);

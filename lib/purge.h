@@ -8,10 +8,10 @@
  * worker with its own locking, and during a reload (when Unbound frees and
  * recreates its caches) it simply does not answer, so the purger can never
  * touch freed cache memory. Requests that fail are retried briefly, then
- * counted and dropped. When the names waiting would take longer than
- * a quarter of a second to flush one by one (at the recent cost of one
- * flush, which grows with the cache), they are folded into one flush of
- * the whole cache: one walk instead of one per name.
+ * counted and dropped. When the names waiting would take longer than a
+ * second to flush one by one (at the recent cost of one flush, which grows
+ * with the cache), they are folded into one flush of the whole cache: one
+ * walk instead of one per name.
  *
  * Thread safety: push() from any thread (the engine's writer); a thread of
  * its own talks to Unbound, so nobody waits on Unbound's control socket.

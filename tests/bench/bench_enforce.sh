@@ -49,6 +49,9 @@ for n in $SIZES; do
 	"$BENCH" -u "$UNBOUND_PORT" -m "$MQTT_PORT" -t "$TOPIC" \
 		-k "$top_srcdir/examples/keys/demo-signer.jwk" -b 1000 \
 		-p "s$n" || fail "burst failed"
+	printf '%8d names: purges after the burst: ' "$n"
+	"$CONTROL" -s "$T/tapir-pop.sock" stats |
+		awk -F= '/^cache.purge.(done|coalesced)=/ { printf "%s=%s ", $1, $2 } END { print "" }'
 	kill "$UNBOUND_PID"
 	wait "$UNBOUND_PID" 2>/dev/null
 done
