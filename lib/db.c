@@ -8,9 +8,10 @@
  *   a compaction has copied its live records and sets to a new one.
  * - A record keeps its name and the position of its current entry set (0:
  *   emptied). An emptied name keeps its record until the index is rebuilt,
- *   so readers can always dereference a slot. A new name's first set is
- *   placed right after its record, so a hit usually reads one cache line
- *   after the index slot.
+ *   so readers can always dereference a slot. A set of one entry is shared
+ *   by every record whose only entry is the same ("interning", below); any
+ *   other new name's first set is placed right after its record, so a hit
+ *   reads one record after the index slot either way.
  * - Entry sets are immutable once published: an update appends a new set
  *   and swaps the record's position; the old set becomes dead arena bytes.
  *   When dead bytes exceed live ones (and 1 MiB), the next set, expiry pass
@@ -65,6 +66,8 @@
 #define MAX_LOAD     800
 #define MIN_LOAD     560
 #define RETIRE_BATCH 4096
+#define INTERN_SLOTS 4096	/* a power of two */
+#define REFS_STUCK   UINT16_MAX /* a set this shared stays until compaction */
 /* A transparent huge page on x86-64 and arm64 with 4 KiB base pages; on
  * other sizes the alignment is merely harmless. */
 #define HUGE_SIZE    ((size_t)2 << 20)
@@ -87,6 +90,13 @@ struct tapir_db {
 	/* Writer-only bookkeeping. */
 	size_t n_records, n_names, n_entries, n_subtree, n_rebuilds;
 	size_t expire_cursor;
+
+	/* Writer only: one-entry sets of the current arena by their entry,
+	 * so that every name whose only entry is the same shares one set (a
+	 * file or a zone loads its names with one entry). A cache: emptied
+	 * when full and at a compaction. 0: a free slot. */
+	uint32_t intern[INTERN_SLOTS];
+	size_t n_interned;
 
 	struct retired *retired;
 	size_t n_retired, cap_retired;
@@ -398,22 +408,42 @@ index_put(struct tapir_db_index *ix, uint64_t h, uint32_t pos)
 		&ix->slots[i], slot_make(ix, h, pos), memory_order_release);
 }
 
-/* A new record with its entry set (n entries copied from e) right after
- * it; both counted live. The record is not yet in any index. */
+static uint32_t intern_find(const struct tapir_db *db,
+	const struct tapir_db_arena *ar, const struct tapir_entry *e);
+static void intern_add(
+	struct tapir_db *db, const struct tapir_entry *e, uint32_t pos);
+static void set_ref(struct tapir_db_arena *ar, uint32_t pos);
+static void intern_clear(struct tapir_db *db);
+
+/* A new record for n entries copied from e, counted live: one entry that
+ * an interned set already holds is shared, otherwise the set is placed
+ * right after the record (interned when it holds one entry). The record is
+ * not yet in any index. */
 static struct tapir_db_rec *
-rec_new(struct tapir_db_arena *ar, const char *name, size_t len,
-	const struct tapir_entry *e, size_t n, uint32_t *pos)
+rec_new(struct tapir_db *db, struct tapir_db_arena *ar, const char *name,
+	size_t len, const struct tapir_entry *e, size_t n, uint32_t *pos)
 {
 	size_t rs = rec_size(len);
-	struct tapir_db_rec *r = arena_alloc(ar, rs + set_size(n), pos);
+	uint32_t shared = n == 1 ? intern_find(db, ar, e) : 0;
+	struct tapir_db_rec *r =
+		arena_alloc(ar, rs + (shared ? 0 : set_size(n)), pos);
 	struct tapir_db_eset *set;
 
 	if (!r)
 		return NULL;
-	set = (struct tapir_db_eset *)((char *)r + rs);
-	set->n = (uint32_t)n;
-	memcpy(set->e, e, n * sizeof(*e));
-	atomic_init(&r->set, *pos + (uint32_t)(rs >> UNIT_SHIFT));
+	if (shared) {
+		set_ref(ar, shared);
+		atomic_init(&r->set, shared);
+	} else {
+		uint32_t spos = *pos + (uint32_t)(rs >> UNIT_SHIFT);
+		set = (struct tapir_db_eset *)((char *)r + rs);
+		set->n = (uint16_t)n;
+		set->refs = 1;
+		memcpy(set->e, e, n * sizeof(*e));
+		atomic_init(&r->set, spos);
+		if (n == 1)
+			intern_add(db, e, spos);
+	}
 	r->len = (uint8_t)len;
 	memcpy(r->name, name, len);
 	r->name[len] = '\0';
@@ -460,6 +490,9 @@ index_rebuild(struct tapir_db *db, size_t want_records)
 		return TAPIR_EFULL;
 	if (compact && !(ar = arena_new()))
 		return TAPIR_ENOMEM;
+	/* Interned sets are of one arena: the copy interns anew. */
+	if (compact)
+		intern_clear(db);
 	/* A compacted arena is no larger than the old one. */
 	if (!(ix = index_new(slots, ar, oar->n_chunks))) {
 		if (compact)
@@ -480,10 +513,11 @@ index_rebuild(struct tapir_db *db, size_t want_records)
 		if (compact) {
 			const struct tapir_db_eset *set =
 				tapir_db_at(oar, spos);
-			if (!rec_new(ar, r->name, r->len, set->e, set->n,
+			if (!rec_new(db, ar, r->name, r->len, set->e, set->n,
 				    &pos)) {
 				index_free(ix);
 				arena_free(ar);
+				intern_clear(db);
 				return TAPIR_ENOMEM;
 			}
 		}
@@ -567,14 +601,120 @@ entry_cmp(const struct tapir_entry *a, const struct tapir_entry *b)
 	       (b->flags & TAPIR_ENTRY_SUBTREE);
 }
 
-/* Room for a set of n entries, counted live; filled by the caller. */
+/* Room for a set of n entries, counted live, with the reference of the
+ * record it is for; filled by the caller. */
 static struct tapir_db_eset *
 set_alloc(struct tapir_db_arena *ar, size_t n, uint32_t *pos)
 {
 	struct tapir_db_eset *s = arena_alloc(ar, set_size(n), pos);
-	if (s)
-		s->n = (uint32_t)n;
+
+	if (s) {
+		s->n = (uint16_t)n;
+		s->refs = 1;
+	}
 	return s;
+}
+
+/*
+ * Interning. Sets are immutable and stay where they are until a compaction,
+ * so any number of records may point at one; a set counts the records that
+ * do (refs) and becomes dead bytes when the last one leaves. At 1M names
+ * of one file, a record then holds its name alone: ~36 bytes a name less
+ * than with a set of its own, and the one set stays in cache.
+ */
+_Static_assert(sizeof(struct tapir_entry) == 16, "entries have no padding");
+
+static inline size_t
+intern_home(const struct tapir_entry *e)
+{
+	return (size_t)XXH3_64bits(e, sizeof(*e)) & (INTERN_SLOTS - 1);
+}
+
+/* The interned set holding just *e, or 0. */
+static uint32_t
+intern_find(const struct tapir_db *db, const struct tapir_db_arena *ar,
+	const struct tapir_entry *e)
+{
+	/* At most 3/4 full: a probe always reaches a free slot. */
+	for (size_t i = intern_home(e);; i = (i + 1) & (INTERN_SLOTS - 1)) {
+		uint32_t pos = db->intern[i];
+		if (!pos)
+			return 0;
+		if (memcmp(&tapir_db_set_at(ar, pos)->e[0], e, sizeof(*e)) == 0)
+			return pos;
+	}
+}
+
+static void
+intern_clear(struct tapir_db *db)
+{
+	memset(db->intern, 0, sizeof(db->intern));
+	db->n_interned = 0;
+}
+
+static void
+intern_add(struct tapir_db *db, const struct tapir_entry *e, uint32_t pos)
+{
+	size_t i;
+
+	/* Full of entries that never repeat (MQTT entries each carry their
+	 * own time): start over rather than stop sharing. */
+	if (db->n_interned >= INTERN_SLOTS / 4 * 3)
+		intern_clear(db);
+	for (i = intern_home(e); db->intern[i];
+		i = (i + 1) & (INTERN_SLOTS - 1))
+		;
+	db->intern[i] = pos;
+	db->n_interned++;
+}
+
+/* One more record points at the set at pos. A set the last record had
+ * left (still interned) comes back from the dead bytes. */
+static void
+set_ref(struct tapir_db_arena *ar, uint32_t pos)
+{
+	struct tapir_db_eset *s = tapir_db_set_at(ar, pos);
+
+	if (s->refs == 0) {
+		ar->dead_bytes -= set_size(s->n);
+		ar->live_bytes += set_size(s->n);
+	}
+	if (s->refs != REFS_STUCK)
+		s->refs++;
+}
+
+/* A record no longer points at the set at pos (0: none). */
+static void
+set_unref(struct tapir_db_arena *ar, uint32_t pos)
+{
+	struct tapir_db_eset *s = tapir_db_set_at(ar, pos);
+
+	if (!s || s->refs == REFS_STUCK)
+		return;
+	if (--s->refs == 0) {
+		ar->live_bytes -= set_size(s->n);
+		ar->dead_bytes += set_size(s->n);
+	}
+}
+
+/* A set holding just *e, with a reference for the caller's record: the
+ * interned one, or a new one, interned. @return: its position, or 0. */
+static uint32_t
+set_of_one(struct tapir_db *db, struct tapir_db_arena *ar,
+	const struct tapir_entry *e)
+{
+	uint32_t pos = intern_find(db, ar, e);
+	struct tapir_db_eset *s;
+
+	if (pos) {
+		set_ref(ar, pos);
+		return pos;
+	}
+	if (!(s = set_alloc(ar, 1, &pos)))
+		return 0;
+	s->e[0] = *e;
+	intern_add(db, e, pos);
+	return pos;
 }
 
 static size_t
@@ -587,8 +727,9 @@ count_subtree(const struct tapir_db_eset *s)
 	return k;
 }
 
-/* Point r at the set at npos (0: none), keeping the counters true. The old
- * set becomes garbage, and so does the record when it is emptied. */
+/* Point r at the set at npos (0: none; the caller holds a reference for r),
+ * keeping the counters true. The old set loses r's reference, and the
+ * record becomes garbage when it is emptied. */
 static void
 publish_set(struct tapir_db *db, struct tapir_db_arena *ar,
 	struct tapir_db_rec *r, uint32_t npos)
@@ -603,10 +744,7 @@ publish_set(struct tapir_db *db, struct tapir_db_arena *ar,
 	db->n_subtree += count_subtree(new) - count_subtree(old);
 	atomic_store_explicit(
 		&db->head.subtree, db->n_subtree, memory_order_relaxed);
-	if (old) {
-		ar->live_bytes -= set_size(on);
-		ar->dead_bytes += set_size(on);
-	}
+	set_unref(ar, opos);
 	if (on && !nn) {
 		db->n_names--;
 		ar->live_bytes -= rec_size(r->len);
@@ -663,7 +801,7 @@ tapir_db_set(struct tapir_db *db, const char *name, size_t len,
 			ix = atomic_load_explicit(
 				&db->head.index, memory_order_relaxed);
 		}
-		if (!rec_new(ix->arena, name, len, e, 1, &pos))
+		if (!rec_new(db, ix->arena, name, len, e, 1, &pos))
 			return TAPIR_ENOMEM;
 		index_put(ix, h, pos);
 		count_new_name(db, e);
@@ -679,6 +817,14 @@ tapir_db_set(struct tapir_db *db, const char *name, size_t len,
 	nn = on + 1;
 	for (size_t i = 0; i < on; i++)
 		nn -= same_key(&old->e[i], e->source, e->flags);
+	if (nn == 1) {
+		/* Only e is left: share its set with every name that has
+		 * just that entry. */
+		if (!(npos = set_of_one(db, ar, e)))
+			return TAPIR_ENOMEM;
+		publish_set(db, ar, r, npos);
+		return 0;
+	}
 	if (!(new = set_alloc(ar, nn, &npos)))
 		return TAPIR_ENOMEM;
 	/* Keep sets sorted by (source, kind): deterministic explanations and
@@ -736,7 +882,6 @@ tapir_db_remove(struct tapir_db *db, const char *name, size_t len,
 	return 0;
 }
 
-/* Rewrite r's set keeping the entries keep() accepts; count the dropped. */
 /* Scans visit slots in order but records at random: ask for the record
  * PREFETCH_AHEAD slots on while this one is handled, so that the misses
  * overlap (a walk of 1M names: 28 ms without, 18 ms with). */
@@ -755,6 +900,7 @@ prefetch_ahead(const struct tapir_db_index *ix, size_t i)
 			tapir_db_rec_at(ix->arena, s & ix->pos_mask));
 }
 
+/* Rewrite r's set keeping the entries keep() accepts; count the dropped. */
 static size_t
 filter_set(struct tapir_db *db, struct tapir_db_arena *ar,
 	struct tapir_db_rec *r,
@@ -773,9 +919,15 @@ filter_set(struct tapir_db *db, struct tapir_db_arena *ar,
 	if (kept == old->n)
 		return 0;
 	on = old->n;
-	if (kept) {
+	if (kept == 1) {
+		size_t i = 0;
+		while (!keep(&old->e[i], arg))
+			i++;
 		/* Out of memory: leave the set as it is; lookups ignore
 		 * expired entries and the next pass tries again. */
+		if (!(npos = set_of_one(db, ar, &old->e[i])))
+			return 0;
+	} else if (kept) {
 		if (!(new = set_alloc(ar, kept, &npos)))
 			return 0;
 		for (size_t i = 0; i < old->n; i++)

@@ -9,7 +9,8 @@
  * append-only chunked arena that never moves; an open-addressing index of
  * 4-byte slots holds the arena position and hash tag bits, so a miss rarely
  * touches a name. Each name points to an immutable, exactly sized entry set
- * in the arena; an update appends a new set and swaps one position.
+ * in the arena; an update appends a new set and swaps one position. Names
+ * whose only entry is the same (a whole file or zone) share one set.
  *
  * Thread safety: one writer thread calls every function that is not marked
  * "reader"; any number of reader threads call the reader functions between

@@ -27,9 +27,11 @@
 /* 2^32 units, 16 GiB: more than max-entries needs. */
 #define TAPIR_DB_MAX_CHUNKS  4096
 
-/* A name's entries, sorted by (source, kind); immutable once published. */
+/* A name's entries, sorted by (source, kind); immutable once published.
+ * One set may be shared by many names (lib/db.c, "interning"). */
 struct tapir_db_eset {
-	uint32_t n;
+	uint16_t n;
+	uint16_t refs; /* writer only: records pointing here, saturating */
 	struct tapir_entry e[];
 };
 
