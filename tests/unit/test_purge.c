@@ -237,16 +237,23 @@ test_cheap_flushes_are_not_folded(void **state)
 	struct tapir_purger_stats st;
 	char name[64];
 
+	/* Eight round trips first: the cost is the least of the last eight,
+	 * so one slow start (a loaded machine, a sanitizer) cannot fold. */
+	for (int i = 0; i < 8; i++) {
+		snprintf(name, sizeof(name), "warm-%d.example", i);
+		assert_int_equal(tapir_purger_push(p, name), 0);
+		tapir_purger_drain(p, 10000);
+	}
 	for (int i = 0; i < 400; i++) {
 		snprintf(name, sizeof(name), "burst-%d.example", i);
 		assert_int_equal(tapir_purger_push(p, name), 0);
 	}
 	tapir_purger_drain(p, 10000);
 	tapir_purger_stats(p, &st);
-	assert_int_equal(st.requested, 400);
+	assert_int_equal(st.requested, 408);
 	assert_int_equal(st.coalesced, 0);
-	assert_int_equal(st.done, 400);
-	assert_int_equal(atomic_load(&f->requests), 400);
+	assert_int_equal(st.done, 408);
+	assert_int_equal(atomic_load(&f->requests), 408);
 	assert_string_equal(f->last, "UBCT1 flush_zone burst-399.example.\n");
 	tapir_purger_destroy(p);
 }
