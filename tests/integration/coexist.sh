@@ -16,14 +16,7 @@ for order in "dynlib validator iterator" \
 	"dynlib respip validator iterator"; do
 	n=$((n + 1))
 	UNBOUND_PORT=$(free_port)
-	write_unbound_config
-	sed -i "s/^    module-config: .*/    module-config: \"$order\"/" "$T/unbound.conf"
-	# shellcheck disable=SC2086
-	env $MODULE_ENV "$UNBOUND" -d -c "$T/unbound.conf" >>"$T/unbound.stderr" 2>&1 &
-	UNBOUND_PID=$!
-	PIDS="$PIDS $UNBOUND_PID"
-	wait_until 10 sh -c "kdig +timeout=1 +retry=0 @127.0.0.1 -p $UNBOUND_PORT up$n.example A 2>/dev/null | grep -q NOERROR" ||
-		fail "$order: unbound does not answer"
+	MODULE_CONFIG=$order start_unbound
 	wait_until 10 mqtt_connected || fail "$order: module not connected"
 	publish_observe "bad$n.example" 16
 	blocked_within 2 "bad$n.example" || fail "$order: not blocked"

@@ -221,7 +221,7 @@ server:
     use-syslog: no
     verbosity: 1
     num-threads: 2
-    module-config: "dynlib iterator"
+    module-config: "${MODULE_CONFIG:-dynlib iterator}"
     do-not-query-localhost: no
     access-control: 127.0.0.0/8 allow
     extended-statistics: yes
