@@ -89,6 +89,7 @@ struct tapir_db {
 
 	/* Writer-only bookkeeping. */
 	size_t n_records, n_names, n_entries, n_subtree, n_rebuilds;
+	size_t n_expiring; /* entries with an expiry (not TAPIR_EXPIRY_NEVER) */
 	size_t expire_cursor;
 
 	/* Writer only: one-entry sets of the current arena by their entry,
@@ -718,6 +719,16 @@ set_of_one(struct tapir_db *db, struct tapir_db_arena *ar,
 }
 
 static size_t
+count_expiring(const struct tapir_db_eset *s)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; s && i < s->n; i++)
+		k += s->e[i].expiry != TAPIR_EXPIRY_NEVER;
+	return k;
+}
+
+static size_t
 count_subtree(const struct tapir_db_eset *s)
 {
 	size_t k = 0;
@@ -742,6 +753,7 @@ publish_set(struct tapir_db *db, struct tapir_db_arena *ar,
 	atomic_store_explicit(&r->set, npos, memory_order_release);
 	db->n_entries += nn - on;
 	db->n_subtree += count_subtree(new) - count_subtree(old);
+	db->n_expiring += count_expiring(new) - count_expiring(old);
 	atomic_store_explicit(
 		&db->head.subtree, db->n_subtree, memory_order_relaxed);
 	set_unref(ar, opos);
@@ -762,6 +774,7 @@ count_new_name(struct tapir_db *db, const struct tapir_entry *e)
 	db->n_records++;
 	db->n_names++;
 	db->n_entries++;
+	db->n_expiring += e->expiry != TAPIR_EXPIRY_NEVER;
 	if (e->flags & TAPIR_ENTRY_SUBTREE) {
 		db->n_subtree++;
 		atomic_store_explicit(
@@ -978,6 +991,13 @@ tapir_db_expire(struct tapir_db *db, int64_t now, size_t max_slots,
 	struct tapir_db_index *ix;
 	size_t dropped = 0, cap;
 
+	/* Only entries with an expiry can expire. With none (files and zones
+	 * only), a pass would read a record per slot for nothing, a second
+	 * after second, evicting what Unbound's workers keep in cache. */
+	if (db->n_expiring == 0) {
+		maybe_compact(db);
+		return 0;
+	}
 	(void)room(db, live_chunks(db));
 	ix = atomic_load_explicit(&db->head.index, memory_order_relaxed);
 	cap = ix->nslots;
@@ -1041,6 +1061,7 @@ tapir_db_stats(struct tapir_db *db, struct tapir_db_stats *st)
 	st->records = db->n_records;
 	st->index_slots = ix->nslots;
 	st->rebuilds = db->n_rebuilds;
+	st->expiring = db->n_expiring;
 	st->bytes = sizeof(*db) + sizeof(*ix->arena) +
 		    (index_map(ix) ? map_size(index_map(ix))
 				   : index_size(ix->nslots)) +

@@ -63,6 +63,7 @@ struct tapir_db_stats {
 	size_t records; /* names stored, including emptied ones */
 	size_t index_slots;
 	size_t rebuilds; /* index rebuilds (growth, compaction) so far */
+	size_t expiring; /* entries that expire (not TAPIR_EXPIRY_NEVER) */
 	size_t bytes;	 /* memory held: arena, index, entry sets */
 };
 

@@ -993,6 +993,39 @@ test_identical_entries_share_one_set(void **state)
 	tapir_db_destroy(distinct);
 }
 
+/* The count of entries that can expire follows every change: expiry
+ * passes are skipped while it is 0. */
+static void
+test_expiring_entries_are_counted(void **state)
+{
+	struct tapir_db *db = tapir_db_create(0);
+
+	(void)state;
+	set_ok(db, "file.example",
+		mk(1, TAPIR_LIST_DENY, 0, TAPIR_EXPIRY_NEVER, 0));
+	set_ok(db, "both.example",
+		mk(1, TAPIR_LIST_DENY, 0, TAPIR_EXPIRY_NEVER, 0));
+	assert_int_equal(stats(db).expiring, 0);
+	assert_int_equal(
+		tapir_db_expire(db, NOW + 100000, SIZE_MAX, NULL, NULL), 0);
+	set_ok(db, "both.example", mk(2, TAPIR_LIST_DOUBT, 1, NOW + 60, 0));
+	set_ok(db, "mqtt.example", mk(2, TAPIR_LIST_DOUBT, 1, NOW + 60, 0));
+	assert_int_equal(stats(db).expiring, 2);
+	/* An update that gives an entry an expiry, and one that takes it. */
+	set_ok(db, "file.example", mk(1, TAPIR_LIST_DENY, 0, NOW + 30, 0));
+	assert_int_equal(stats(db).expiring, 3);
+	set_ok(db, "file.example",
+		mk(1, TAPIR_LIST_DENY, 0, TAPIR_EXPIRY_NEVER, 0));
+	assert_int_equal(stats(db).expiring, 2);
+	assert_int_equal(rm(db, "mqtt.example", 2, 0), 0);
+	assert_int_equal(stats(db).expiring, 1);
+	assert_int_equal(
+		tapir_db_expire(db, NOW + 61, SIZE_MAX, NULL, NULL), 1);
+	assert_int_equal(stats(db).expiring, 0);
+	assert_int_equal(stats(db).names, 2);
+	tapir_db_destroy(db);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 /* An expiry pass with nothing to drop leaves the index alone, however
@@ -1047,6 +1080,7 @@ main(void)
 		cmocka_unit_test(
 			test_expiry_pass_does_not_rebuild_a_settled_index),
 		cmocka_unit_test(test_identical_entries_share_one_set),
+		cmocka_unit_test(test_expiring_entries_are_counted),
 		cmocka_unit_test(test_max_names_counts_a_readded_emptied_name),
 		T(test_many_names_findable_across_index_rebuilds),
 		T(test_readded_names_reuse_their_records),
