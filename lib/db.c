@@ -561,24 +561,9 @@ room(struct tapir_db *db, size_t chunks)
 	return index_rebuild(db, db->n_records);
 }
 
-/* Chunks that sets as large as all live ones could take, with one for a
- * partly filled chunk and one for what chunk ends leave unused. At most
- * n_chunks + 2, which is what index_new() leaves room for beyond the
- * arena: a scan that asks room() for this never rebuilds the index when
- * the arena has not grown. (Asking for twice the live chunks did, before
- * every expiry pass: ~70 ms of a full rebuild each second at 1M names.) */
-static size_t
-live_chunks(const struct tapir_db *db)
-{
-	struct tapir_db_index *ix =
-		atomic_load_explicit(&db->head.index, memory_order_relaxed);
-
-	return 2 + ix->arena->live_bytes / CHUNK_SIZE;
-}
-
-/* Whether one more allocation surely fits ix's positions (loops that
- * filter sets cannot rebuild mid-scan: they skip, and the next pass or
- * call retries). */
+/* Whether one more allocation surely fits ix's positions. Loops that filter
+ * sets cannot rebuild mid-scan: an expiry pass skips the rest (the next
+ * pass rebuilds), a source removal rebuilds and scans again. */
 static bool
 room_left(const struct tapir_db_index *ix)
 {
@@ -968,18 +953,29 @@ tapir_db_remove_source(struct tapir_db *db, uint16_t source)
 {
 	struct tapir_db_index *ix;
 	size_t removed = 0;
+	bool full;
 
-	/* The filtered sets together are smaller than the live bytes. */
-	(void)room(db, live_chunks(db));
-	ix = atomic_load_explicit(&db->head.index, memory_order_relaxed);
-	for (size_t i = 0; i < ix->nslots; i++) {
-		uint32_t s = atomic_load_explicit(
-			&ix->slots[i], memory_order_relaxed);
-		if (s && room_left(ix))
-			removed += filter_set(db, ix->arena,
-				tapir_db_rec_at(ix->arena, s & ix->pos_mask),
-				keep_other_source, &source);
-	}
+	/* Every entry must go, so a scan cannot skip: when the arena outgrows
+	 * the index's positions, rebuild (room) and go over the slots again;
+	 * the sets already filtered hold no entry of the source any more. */
+	do {
+		full = false;
+		if (room(db, 1) != 0)
+			break;
+		ix = atomic_load_explicit(
+			&db->head.index, memory_order_relaxed);
+		for (size_t i = 0; i < ix->nslots && !full; i++) {
+			uint32_t s = atomic_load_explicit(
+				&ix->slots[i], memory_order_relaxed);
+			if (!s)
+				continue;
+			if (!(full = !room_left(ix)))
+				removed += filter_set(db, ix->arena,
+					tapir_db_rec_at(
+						ix->arena, s & ix->pos_mask),
+					keep_other_source, &source);
+		}
+	} while (full);
 	maybe_compact(db);
 	return removed;
 }
@@ -998,7 +994,12 @@ tapir_db_expire(struct tapir_db *db, int64_t now, size_t max_slots,
 		maybe_compact(db);
 		return 0;
 	}
-	(void)room(db, live_chunks(db));
+	/* Room for one more chunk, as for a set: asking for the whole live
+	 * set's worth rebuilt the index at the first pass after a large load
+	 * (~70 ms at 1M names, the first MQTT message after a file waiting
+	 * for it). A pass that runs out of room skips the rest (room_left),
+	 * and the next pass rebuilds with more position bits. */
+	(void)room(db, 1);
 	ix = atomic_load_explicit(&db->head.index, memory_order_relaxed);
 	cap = ix->nslots;
 	if (max_slots > cap)
