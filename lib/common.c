@@ -140,13 +140,3 @@ tapir_thread_background(const char *name)
 	(void)name;
 #endif
 }
-
-void
-tapir_thread_name(const char *name)
-{
-#if defined(__linux__)
-	(void)pthread_setname_np(pthread_self(), name);
-#else
-	(void)name;
-#endif
-}

@@ -56,9 +56,10 @@ struct tapir_purger {
 	struct item *head, *tail;
 	size_t qlen;
 	bool busy, stop;
-	/* Purger thread only: the last COST_WINDOW flush_zone round trips. */
-	int64_t cost_us[COST_WINDOW];
-	unsigned n_costs;
+	/* Purger thread only: the last COST_WINDOW flush_zone round trips,
+	 * of names that came alone (calm) and of names of a backlog. */
+	int64_t calm_us[COST_WINDOW], busy_us[COST_WINDOW];
+	unsigned n_calm, n_busy;
 	_Atomic uint64_t requested, done, failed, dropped, coalesced;
 };
 
@@ -150,20 +151,28 @@ flush_zone(const struct tapir_purger *p, const char *name)
 	return strncmp(ans, "ok", 2) == 0 ? 0 : -1;
 }
 
-/* What one flush_zone costs now: the least of the last few round trips.
- * The walk of the cache is the cost that grows; a round trip that waited
- * for a CPU or a busy worker says nothing about the next one, and an
- * average of such would fold bursts that flush cheaply. 0: not known. */
 static int64_t
-flush_cost(const struct tapir_purger *p)
+least_of(const int64_t *us, unsigned count)
 {
-	unsigned n = p->n_costs < COST_WINDOW ? p->n_costs : COST_WINDOW;
+	unsigned n = count < COST_WINDOW ? count : COST_WINDOW;
 	int64_t least = 0;
 
 	for (unsigned i = 0; i < n; i++)
-		if (i == 0 || p->cost_us[i] < least)
-			least = p->cost_us[i];
+		if (i == 0 || us[i] < least)
+			least = us[i];
 	return least;
+}
+
+/* What one flush_zone costs: the least of the last few round trips of
+ * names that came alone, else of any. The walk of the cache is the cost
+ * that grows with it; a round trip in a burst also waits for a CPU (this
+ * thread runs niced, beside the broker, the writer and Unbound's workers)
+ * and would fold bursts that flush cheaply. 0: not known yet. */
+static int64_t
+flush_cost(const struct tapir_purger *p)
+{
+	return p->n_calm ? least_of(p->calm_us, p->n_calm)
+			 : least_of(p->busy_us, p->n_busy);
 }
 
 static void *
@@ -171,13 +180,13 @@ purger_main(void *arg)
 {
 	struct tapir_purger *p = arg;
 
-	tapir_thread_name("tapir-purge");
+	tapir_thread_background("tapir-purge");
 
 	for (;;) {
 		struct item *it;
 		int tries = 0;
 		int64_t t0;
-		bool ok;
+		bool ok, calm;
 
 		pthread_mutex_lock(&p->lock);
 		while (!p->head && !p->stop)
@@ -187,6 +196,7 @@ purger_main(void *arg)
 			break;
 		}
 		it = p->head;
+		calm = p->qlen == 1;
 		if (p->qlen > 1 && flush_cost(p) > 0 &&
 			(int64_t)p->qlen * flush_cost(p) > FOLD_BUDGET_US) {
 			/* Each flush_zone walks Unbound's whole cache on
@@ -229,8 +239,11 @@ purger_main(void *arg)
 			t0 = tapir_monotonic_us(); /* cost of one attempt */
 		}
 		if (ok) {
-			p->cost_us[p->n_costs++ % COST_WINDOW] =
-				tapir_monotonic_us() - t0;
+			int64_t us = tapir_monotonic_us() - t0;
+			if (calm)
+				p->calm_us[p->n_calm++ % COST_WINDOW] = us;
+			else
+				p->busy_us[p->n_busy++ % COST_WINDOW] = us;
 			atomic_fetch_add(&p->done, 1);
 		} else {
 			atomic_fetch_add(&p->failed, 1);

@@ -93,21 +93,12 @@ int64_t tapir_monotonic_us(void);
 #define TAPIR_BACKGROUND_NICE 10
 
 /**
- * Called first by each thread the module starts that does work of its
- * own (MQTT, writer, transfers, control): name it for top -H and ps, and
- * lower its scheduling priority by TAPIR_BACKGROUND_NICE, so that a burst
- * of decisions never takes a CPU from a worker answering queries.
- * Failures are ignored.
+ * Called first by each thread the module starts (MQTT, writer, purge,
+ * transfers, control): name it for top -H and ps, and lower its scheduling
+ * priority by TAPIR_BACKGROUND_NICE, so that a burst of decisions never
+ * takes a CPU from a worker answering queries. Failures are ignored.
  * @param name: at most 15 characters.
  */
 void tapir_thread_background(const char *name);
-
-/**
- * Name the calling thread only (at most 15 characters). For the purge
- * thread, which mostly waits on Unbound: at a lower priority its own wait
- * for a CPU would read as a costly flush and fold bursts that flush
- * cheaply (lib/purge.c).
- */
-void tapir_thread_name(const char *name);
 
 #endif
