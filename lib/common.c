@@ -103,19 +103,17 @@ tapir_now(void)
 }
 
 int64_t
-tapir_monotonic_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t
 tapir_monotonic_us(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t
+tapir_monotonic_ms(void)
+{
+	return tapir_monotonic_us() / 1000;
 }
 
 void

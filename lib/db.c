@@ -409,12 +409,121 @@ index_put(struct tapir_db_index *ix, uint64_t h, uint32_t pos)
 		&ix->slots[i], slot_make(ix, h, pos), memory_order_release);
 }
 
-static uint32_t intern_find(const struct tapir_db *db,
-	const struct tapir_db_arena *ar, const struct tapir_entry *e);
-static void intern_add(
-	struct tapir_db *db, const struct tapir_entry *e, uint32_t pos);
-static void set_ref(struct tapir_db_arena *ar, uint32_t pos);
-static void intern_clear(struct tapir_db *db);
+/* Room for a set of n entries, counted live, with the reference of the
+ * record it is for; filled by the caller. */
+static struct tapir_db_eset *
+set_alloc(struct tapir_db_arena *ar, size_t n, uint32_t *pos)
+{
+	struct tapir_db_eset *s = arena_alloc(ar, set_size(n), pos);
+
+	if (s) {
+		s->n = (uint16_t)n;
+		s->refs = 1;
+	}
+	return s;
+}
+
+/*
+ * Interning. Sets are immutable and stay where they are until a compaction,
+ * so any number of records may point at one; a set counts the records that
+ * do (refs) and becomes dead bytes when the last one leaves. At 1M names
+ * of one file, a record then holds its name alone: ~36 bytes a name less
+ * than with a set of its own, and the one set stays in cache.
+ */
+_Static_assert(sizeof(struct tapir_entry) == 16, "entries have no padding");
+
+static inline size_t
+intern_home(const struct tapir_entry *e)
+{
+	return (size_t)XXH3_64bits(e, sizeof(*e)) & (INTERN_SLOTS - 1);
+}
+
+/* The interned set holding just *e, or 0. */
+static uint32_t
+intern_find(const struct tapir_db *db, const struct tapir_db_arena *ar,
+	const struct tapir_entry *e)
+{
+	/* At most 3/4 full: a probe always reaches a free slot. */
+	for (size_t i = intern_home(e);; i = (i + 1) & (INTERN_SLOTS - 1)) {
+		uint32_t pos = db->intern[i];
+		if (!pos)
+			return 0;
+		if (memcmp(&tapir_db_set_at(ar, pos)->e[0], e, sizeof(*e)) == 0)
+			return pos;
+	}
+}
+
+static void
+intern_clear(struct tapir_db *db)
+{
+	memset(db->intern, 0, sizeof(db->intern));
+	db->n_interned = 0;
+}
+
+static void
+intern_add(struct tapir_db *db, const struct tapir_entry *e, uint32_t pos)
+{
+	size_t i;
+
+	/* Full of entries that never repeat (MQTT entries each carry their
+	 * own time): start over rather than stop sharing. */
+	if (db->n_interned >= INTERN_SLOTS / 4 * 3)
+		intern_clear(db);
+	for (i = intern_home(e); db->intern[i];
+		i = (i + 1) & (INTERN_SLOTS - 1))
+		;
+	db->intern[i] = pos;
+	db->n_interned++;
+}
+
+/* One more record points at the set at pos. A set the last record had
+ * left (still interned) comes back from the dead bytes. */
+static void
+set_ref(struct tapir_db_arena *ar, uint32_t pos)
+{
+	struct tapir_db_eset *s = tapir_db_set_at(ar, pos);
+
+	if (s->refs == 0) {
+		ar->dead_bytes -= set_size(s->n);
+		ar->live_bytes += set_size(s->n);
+	}
+	if (s->refs != REFS_STUCK)
+		s->refs++;
+}
+
+/* A record no longer points at the set at pos (0: none). */
+static void
+set_unref(struct tapir_db_arena *ar, uint32_t pos)
+{
+	struct tapir_db_eset *s = tapir_db_set_at(ar, pos);
+
+	if (!s || s->refs == REFS_STUCK)
+		return;
+	if (--s->refs == 0) {
+		ar->live_bytes -= set_size(s->n);
+		ar->dead_bytes += set_size(s->n);
+	}
+}
+
+/* A set holding just *e, with a reference for the caller's record: the
+ * interned one, or a new one, interned. @return: its position, or 0. */
+static uint32_t
+set_of_one(struct tapir_db *db, struct tapir_db_arena *ar,
+	const struct tapir_entry *e)
+{
+	uint32_t pos = intern_find(db, ar, e);
+	struct tapir_db_eset *s;
+
+	if (pos) {
+		set_ref(ar, pos);
+		return pos;
+	}
+	if (!(s = set_alloc(ar, 1, &pos)))
+		return 0;
+	s->e[0] = *e;
+	intern_add(db, e, pos);
+	return pos;
+}
 
 /* A new record for n entries copied from e, counted live: one entry that
  * an interned set already holds is shared, otherwise the set is placed
@@ -585,122 +694,6 @@ entry_cmp(const struct tapir_entry *a, const struct tapir_entry *b)
 		return a->source < b->source ? -1 : 1;
 	return (a->flags & TAPIR_ENTRY_SUBTREE) -
 	       (b->flags & TAPIR_ENTRY_SUBTREE);
-}
-
-/* Room for a set of n entries, counted live, with the reference of the
- * record it is for; filled by the caller. */
-static struct tapir_db_eset *
-set_alloc(struct tapir_db_arena *ar, size_t n, uint32_t *pos)
-{
-	struct tapir_db_eset *s = arena_alloc(ar, set_size(n), pos);
-
-	if (s) {
-		s->n = (uint16_t)n;
-		s->refs = 1;
-	}
-	return s;
-}
-
-/*
- * Interning. Sets are immutable and stay where they are until a compaction,
- * so any number of records may point at one; a set counts the records that
- * do (refs) and becomes dead bytes when the last one leaves. At 1M names
- * of one file, a record then holds its name alone: ~36 bytes a name less
- * than with a set of its own, and the one set stays in cache.
- */
-_Static_assert(sizeof(struct tapir_entry) == 16, "entries have no padding");
-
-static inline size_t
-intern_home(const struct tapir_entry *e)
-{
-	return (size_t)XXH3_64bits(e, sizeof(*e)) & (INTERN_SLOTS - 1);
-}
-
-/* The interned set holding just *e, or 0. */
-static uint32_t
-intern_find(const struct tapir_db *db, const struct tapir_db_arena *ar,
-	const struct tapir_entry *e)
-{
-	/* At most 3/4 full: a probe always reaches a free slot. */
-	for (size_t i = intern_home(e);; i = (i + 1) & (INTERN_SLOTS - 1)) {
-		uint32_t pos = db->intern[i];
-		if (!pos)
-			return 0;
-		if (memcmp(&tapir_db_set_at(ar, pos)->e[0], e, sizeof(*e)) == 0)
-			return pos;
-	}
-}
-
-static void
-intern_clear(struct tapir_db *db)
-{
-	memset(db->intern, 0, sizeof(db->intern));
-	db->n_interned = 0;
-}
-
-static void
-intern_add(struct tapir_db *db, const struct tapir_entry *e, uint32_t pos)
-{
-	size_t i;
-
-	/* Full of entries that never repeat (MQTT entries each carry their
-	 * own time): start over rather than stop sharing. */
-	if (db->n_interned >= INTERN_SLOTS / 4 * 3)
-		intern_clear(db);
-	for (i = intern_home(e); db->intern[i];
-		i = (i + 1) & (INTERN_SLOTS - 1))
-		;
-	db->intern[i] = pos;
-	db->n_interned++;
-}
-
-/* One more record points at the set at pos. A set the last record had
- * left (still interned) comes back from the dead bytes. */
-static void
-set_ref(struct tapir_db_arena *ar, uint32_t pos)
-{
-	struct tapir_db_eset *s = tapir_db_set_at(ar, pos);
-
-	if (s->refs == 0) {
-		ar->dead_bytes -= set_size(s->n);
-		ar->live_bytes += set_size(s->n);
-	}
-	if (s->refs != REFS_STUCK)
-		s->refs++;
-}
-
-/* A record no longer points at the set at pos (0: none). */
-static void
-set_unref(struct tapir_db_arena *ar, uint32_t pos)
-{
-	struct tapir_db_eset *s = tapir_db_set_at(ar, pos);
-
-	if (!s || s->refs == REFS_STUCK)
-		return;
-	if (--s->refs == 0) {
-		ar->live_bytes -= set_size(s->n);
-		ar->dead_bytes += set_size(s->n);
-	}
-}
-
-/* A set holding just *e, with a reference for the caller's record: the
- * interned one, or a new one, interned. @return: its position, or 0. */
-static uint32_t
-set_of_one(struct tapir_db *db, struct tapir_db_arena *ar,
-	const struct tapir_entry *e)
-{
-	uint32_t pos = intern_find(db, ar, e);
-	struct tapir_db_eset *s;
-
-	if (pos) {
-		set_ref(ar, pos);
-		return pos;
-	}
-	if (!(s = set_alloc(ar, 1, &pos)))
-		return 0;
-	s->e[0] = *e;
-	intern_add(db, e, pos);
-	return pos;
 }
 
 static size_t
