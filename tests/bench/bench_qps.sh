@@ -4,7 +4,9 @@
 # Unbound with and without tapir-pop.so, N names in the policy database,
 # alternating pairs; for cached allowed names and for blocked names. The
 # capacity figure is Unbound's own CPU time per answered query (utime +
-# stime from /proc/PID/stat), since dnsperf shares the 2 cores. Prints
+# stime from /proc/PID/stat), since dnsperf shares the 2 cores. A second
+# daemon without the module runs as the control: its ratio to the first
+# is what this machine's noise alone gives. Prints
 # numbers; asserts nothing. Run from a configured build directory:
 #   top_srcdir=.. top_builddir=. UNBOUND_SRC=../_unbound/src \
 #       sh ../tests/bench/bench_qps.sh [NAMES] [PAIRS] [SECONDS]
@@ -60,44 +62,29 @@ PLAIN_PID=$!
 PIDS="$PIDS $PLAIN_PID"
 wait_until 10 sh -c "kdig +timeout=1 +retry=0 @127.0.0.1 -p $PLAIN_PORT warm.example | grep -q NOERROR" ||
 	fail "plain unbound"
+# A second daemon without the module, the control: two identical daemons
+# differ only by this machine's noise, which the module's ratio carries too.
+TWIN_PORT=$(free_port)
+sed "s/port: $PLAIN_PORT/port: $TWIN_PORT/; s|$T/plain.log|$T/twin.log|; s|$T/plain.pid|$T/twin.pid|; s|$T/plain-control.sock|$T/twin-control.sock|" \
+	"$T/plain.conf" >"$T/twin.conf"
+"$UNBOUND" -d -c "$T/twin.conf" >/dev/null 2>&1 &
+TWIN_PID=$!
+PIDS="$PIDS $TWIN_PID"
+wait_until 10 sh -c "kdig +timeout=1 +retry=0 @127.0.0.1 -p $TWIN_PORT warm.example | grep -q NOERROR" ||
+	fail "second plain unbound"
 
 # Unbound's own RPZ with the same denylist, from a local Knot primary.
 P="$T/primary"
 mkdir -p "$P/db"
-KP=$(free_port)
 RPZ_PORT=$(free_port)
 {
 	printf '$ORIGIN rpz.bench.\n$TTL 300\n@ SOA localhost. root.localhost. 1 3600 600 86400 60\n@ NS localhost.\nmarker-rpz.example CNAME .\n'
 	awk '{ print $1 " CNAME ." }' "$T/deny.txt"
 } >"$P/rpz.bench.zone"
-cat >"$P/knot.conf" <<EOK
-server:
-    listen: 127.0.0.1@$KP
-    rundir: "$P"
-database:
-    storage: "$P/db"
-control:
-    listen: "$P/knot.sock"
-acl:
-  - id: xfr
-    address: 127.0.0.1
-    action: transfer
-template:
-  - id: default
-    storage: "$P"
-    zonefile-sync: -1
-zone:
-  - domain: rpz.bench
-    file: "rpz.bench.zone"
-    acl: [xfr]
-EOK
-knotd -c "$P/knot.conf" >/dev/null 2>&1 &
-PIDS="$PIDS $!"
-wait_until 120 sh -c "knotc -c $P/knot.conf zone-status rpz.bench 2>/dev/null | grep -q 'serial: 1'" ||
-	fail "RPZ primary"
+PRIMARY_WAIT=120 start_primary "$P" rpz.bench
 sed "s/port: $PLAIN_PORT/port: $RPZ_PORT/; s/module-config: .*/module-config: \"respip iterator\"/; s|$T/plain.log|$T/rpz.log|; s|$T/plain.pid|$T/rpz.pid|; s|$T/plain-control.sock|$T/rpz-control.sock|" \
 	"$T/plain.conf" >"$T/rpz.conf"
-printf 'rpz:\n    name: rpz.bench\n    primary: 127.0.0.1@%s\n' "$KP" >>"$T/rpz.conf"
+printf 'rpz:\n    name: rpz.bench\n    primary: 127.0.0.1@%s\n' "$PRIMARY_PORT" >>"$T/rpz.conf"
 "$UNBOUND" -d -c "$T/rpz.conf" >/dev/null 2>&1 &
 RPZ_PID=$!
 PIDS="$PIDS $RPZ_PID"
@@ -109,26 +96,28 @@ wait_until 120 sh -c "kdig +timeout=1 +retry=0 @127.0.0.1 -p $RPZ_PORT marker-rp
 # from its cache after the warm-up).
 for i in $(seq 100); do printf 'allowed-%d.example A\n' "$i"; done >"$T/allowed.q"
 sed -n '1~97p' "$T/deny.txt" | head -n 100 | sed 's/$/ A/' >"$T/blocked.q"
-for p in "$MOD_PORT" "$PLAIN_PORT" "$RPZ_PORT"; do
+for p in "$MOD_PORT" "$PLAIN_PORT" "$RPZ_PORT" "$TWIN_PORT"; do
 	dnsperf -s 127.0.0.1 -p "$p" -d "$T/allowed.q" -n 1 >/dev/null 2>&1
 	dnsperf -s 127.0.0.1 -p "$p" -d "$T/blocked.q" -n 1 >/dev/null 2>&1
 done
-echo "$N names; $PAIRS alternating rounds (module, no module, native RPZ; the order rotates each round, so that none always runs first) of ${SECS} s dnsperf runs (-c 10 -T 1); qps and Unbound CPU us/query"
+echo "$N names; $PAIRS alternating rounds (module, no module, native RPZ, a second no-module daemon as the control; the order rotates each round, so that none always runs first) of ${SECS} s dnsperf runs (-c 10 -T 1); qps and Unbound CPU us/query; capacity = no-module us/q over theirs"
 for kind in allowed blocked; do
 	: >"$T/ratios"
 	for i in $(seq "$PAIRS"); do
-		for j in 0 1 2; do
-			case $(((i + j) % 3)) in
+		for j in 0 1 2 3; do
+			case $(((i + j) % 4)) in
 			0) m=$(run_one "$MOD_PORT" "$MOD_PID" "$T/$kind.q") ;;
 			1) p=$(run_one "$PLAIN_PORT" "$PLAIN_PID" "$T/$kind.q") ;;
 			2) r=$(run_one "$RPZ_PORT" "$RPZ_PID" "$T/$kind.q") ;;
+			3) c=$(run_one "$TWIN_PORT" "$TWIN_PID" "$T/$kind.q") ;;
 			esac
 		done
-		echo "$kind $i module $m plain $p rpz $r" | awk '{ printf "%-8s %s  module %7.0f qps %5.2f us/q  no-module %7.0f qps %5.2f us/q  rpz %7.0f qps %5.2f us/q  capacity: module %.3f rpz %.3f\n", $1, $2, $4, $5, $7, $8, $10, $11, $8 / $5, $8 / $11 }' |
+		echo "$kind $i module $m plain $p rpz $r twin $c" | awk '{ printf "%-8s %s  module %7.0f qps %5.2f us/q  no-module %7.0f qps %5.2f us/q  rpz %7.0f qps %5.2f us/q  control %7.0f qps %5.2f us/q  capacity: module %.3f rpz %.3f control %.3f\n", $1, $2, $4, $5, $7, $8, $10, $11, $13, $14, $8 / $5, $8 / $11, $8 / $14 }' |
 			tee -a "$T/ratios"
 	done
-	mm=$(awk '{ print $(NF - 2) }' "$T/ratios" | median)
-	rr=$(awk '{ print $NF }' "$T/ratios" | median)
-	printf '%-8s median capacity over %d rounds: module %.3f rpz %.3f\n' \
-		"$kind" "$PAIRS" "$mm" "$rr"
+	mm=$(awk '{ print $(NF - 4) }' "$T/ratios" | median)
+	rr=$(awk '{ print $(NF - 2) }' "$T/ratios" | median)
+	cc=$(awk '{ print $NF }' "$T/ratios" | median)
+	printf '%-8s median capacity over %d rounds: module %.3f rpz %.3f control %.3f\n' \
+		"$kind" "$PAIRS" "$mm" "$rr" "$cc"
 done

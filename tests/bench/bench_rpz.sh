@@ -21,7 +21,6 @@ start_knot
 P="$T/primary"
 mkdir -p "$P/db"
 for n in $SIZES; do
-	KP=$(free_port)
 	UNBOUND_PORT=$(free_port)
 	{
 		printf '$ORIGIN rpz.bench.\n$TTL 300\n@ SOA localhost. root.localhost. 1 3600 600 86400 60\n@ NS localhost.\n'
@@ -33,44 +32,8 @@ for n in $SIZES; do
 		have=$([ -r "$LIST" ] && head -n "$n" "$LIST" | wc -l || echo 0)
 		seq "$have" $((n - 1)) | awk '{ printf "synth-%d-%x.example CNAME .\n", $1, $1 * 2654435761 % 4294967296 }'
 	} >"$P/rpz.bench.zone"
-	cat >"$P/knot.conf" <<EOK
-server:
-    listen: 127.0.0.1@$KP
-    rundir: "$P"
-database:
-    storage: "$P/db"
-control:
-    listen: "$P/knot.sock"
-log:
-  - target: "$P/knot.log"
-    any: warning
-remote:
-  - id: unbound
-    address: 127.0.0.1@$UNBOUND_PORT
-acl:
-  - id: xfr
-    address: 127.0.0.1
-    action: transfer
-  - id: upd
-    address: 127.0.0.1
-    action: update
-template:
-  - id: default
-    storage: "$P"
-    zonefile-sync: -1
-    journal-content: changes
-zone:
-  - domain: rpz.bench
-    file: "rpz.bench.zone"
-    notify: unbound
-    acl: [xfr, upd]
-EOK
-	rm -rf "$P/db"/*
-	knotd -c "$P/knot.conf" >/dev/null 2>&1 &
-	KPID=$!
-	PIDS="$PIDS $KPID"
-	wait_until 120 sh -c "knotc -c $P/knot.conf zone-status rpz.bench 2>/dev/null | grep -q 'serial: 1'" ||
-		fail "primary did not load $n names"
+	PRIMARY_NOTIFY=127.0.0.1@$UNBOUND_PORT PRIMARY_UPDATE=yes PRIMARY_WAIT=120 \
+		start_primary "$P" rpz.bench
 	cat >"$T/rpz.conf" <<EOU
 server:
     interface: 127.0.0.1
@@ -88,7 +51,7 @@ server:
     access-control: 127.0.0.0/8 allow
 rpz:
     name: rpz.bench
-    primary: 127.0.0.1@$KP
+    primary: 127.0.0.1@$PRIMARY_PORT
     allow-notify: 127.0.0.1
 stub-zone:
     name: "."
@@ -124,7 +87,7 @@ EOU
 	# The burst: one update of BURST new names while cached allowed
 	# names are asked without pause.
 	{
-		echo "server 127.0.0.1 $KP"
+		echo "server 127.0.0.1 $PRIMARY_PORT"
 		echo "zone rpz.bench"
 		seq "$BURST" | awk -v n="$n" '{ printf "update add rpzburst%d-%d.example.rpz.bench. 300 CNAME .\n", n, $1 }'
 		echo "send"
@@ -138,7 +101,7 @@ EOU
 	wait "$SPID"
 	printf '%8d names (native RPZ): one IXFR of %d names: ' "$n" "$BURST"
 	sed 's/^steady stream for [0-9]* s: //' "$T/stream.out"
-	kill "$UPID" "$KPID"
+	kill "$UPID" "$PRIMARY_PID"
 	wait "$UPID" 2>/dev/null
-	wait "$KPID" 2>/dev/null
+	wait "$PRIMARY_PID" 2>/dev/null
 done

@@ -169,6 +169,80 @@ EOK
 	return 1
 }
 
+# start_primary DIR ZONE: a Knot primary for ZONE, from DIR/ZONE.zone, on
+# a free loopback port PRIMARY_PORT, pid PRIMARY_PID. It allows transfers
+# to 127.0.0.1, signed with the TSIG key "xfr-key" (hmac-sha256) when
+# PRIMARY_TSIG holds its secret; dynamic updates from 127.0.0.1 when
+# PRIMARY_UPDATE is set; sends NOTIFY to PRIMARY_NOTIFY (ADDR@PORT) when
+# set. Returns once serial 1 is loaded, within PRIMARY_WAIT s (15); a port
+# taken before knotd binds it means another try on another port.
+start_primary() {
+	for _ in 1 2 3; do
+		PRIMARY_PORT=$(free_port)
+		write_primary_config "$@" >"$1/knot.conf"
+		rm -rf "$1/db" && mkdir -p "$1/db"
+		knotd -c "$1/knot.conf" >>"$1/knotd.out" 2>&1 &
+		PRIMARY_PID=$!
+		PIDS="$PIDS $PRIMARY_PID"
+		end=$(( $(date +%s) + ${PRIMARY_WAIT:-15} ))
+		while kill -0 "$PRIMARY_PID" 2>/dev/null &&
+			[ "$(date +%s)" -le "$end" ]; do
+			knotc -c "$1/knot.conf" zone-status "$2" 2>/dev/null |
+				grep -q 'serial: 1' && return 0
+			sleep 0.1
+		done
+		kill "$PRIMARY_PID" 2>/dev/null
+		wait "$PRIMARY_PID" 2>/dev/null
+	done
+	fail "primary for $2 did not start: $(tail -n 5 "$1/knot.log" "$1/knotd.out" 2>/dev/null)"
+}
+
+write_primary_config() {
+	acl=xfr
+	cat <<EOK
+server:
+    listen: 127.0.0.1@$PRIMARY_PORT
+    rundir: "$1"
+database:
+    storage: "$1/db"
+control:
+    listen: "$1/knot.sock"
+log:
+  - target: "$1/knot.log"
+    any: info
+EOK
+	if [ -n "${PRIMARY_TSIG:-}" ]; then
+		printf 'key:\n  - id: xfr-key\n    algorithm: hmac-sha256\n    secret: %s\n' \
+			"$PRIMARY_TSIG"
+	fi
+	if [ -n "${PRIMARY_NOTIFY:-}" ]; then
+		printf 'remote:\n  - id: secondary\n    address: %s\n' \
+			"$PRIMARY_NOTIFY"
+	fi
+	printf 'acl:\n  - id: xfr\n    address: 127.0.0.1\n    action: transfer\n'
+	if [ -n "${PRIMARY_TSIG:-}" ]; then
+		printf '    key: xfr-key\n'
+	fi
+	if [ -n "${PRIMARY_UPDATE:-}" ]; then
+		printf '  - id: upd\n    address: 127.0.0.1\n    action: update\n'
+		acl="xfr, upd"
+	fi
+	cat <<EOK
+template:
+  - id: default
+    storage: "$1"
+    zonefile-sync: -1
+    journal-content: changes
+zone:
+  - domain: $2
+    file: "$2.zone"
+    acl: [$acl]
+EOK
+	if [ -n "${PRIMARY_NOTIFY:-}" ]; then
+		printf '    notify: secondary\n'
+	fi
+}
+
 # write_module_config [extra yaml]
 write_module_config() {
 	cp "$top_srcdir/examples/keys/demo-keys.json" "$T/keys.json"

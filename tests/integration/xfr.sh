@@ -18,52 +18,7 @@ old.example    CNAME .
 drop.example   CNAME rpz-drop.
 *.wild.example CNAME *.
 EOZ
-# A port picked free can be taken by a parallel test before Knot binds
-# it: try a few.
-started=""
-for _ in 1 2 3; do
-	PRIMARY_PORT=$(free_port)
-cat >"$P/knot.conf" <<EOK
-server:
-    listen: 127.0.0.1@$PRIMARY_PORT
-    rundir: "$P"
-database:
-    storage: "$P/db"
-control:
-    listen: "$P/knot.sock"
-log:
-  - target: "$P/knot.log"
-    any: info
-key:
-  - id: xfr-key
-    algorithm: hmac-sha256
-    secret: $SECRET
-acl:
-  - id: xfr-tsig
-    address: 127.0.0.1
-    key: xfr-key
-    action: transfer
-template:
-  - id: default
-    storage: "$P"
-    zonefile-sync: -1
-    journal-content: changes
-zone:
-  - domain: rpz.test
-    file: "rpz.test.zone"
-    acl: [xfr-tsig]
-EOK
-	knotd -c "$P/knot.conf" >>"$P/knotd.out" 2>&1 &
-	KPID=$!
-	PIDS="$PIDS $KPID"
-	if wait_until 15 sh -c "knotc -c $P/knot.conf zone-status rpz.test 2>/dev/null | grep -q 'serial: 1'"; then
-		started=yes
-		break
-	fi
-	kill "$KPID" 2>/dev/null
-	wait "$KPID" 2>/dev/null
-done
-[ -n "$started" ] || fail "primary did not start: $(tail -n 5 "$P/knot.log" "$P/knotd.out" 2>/dev/null)"
+PRIMARY_TSIG=$SECRET start_primary "$P" rpz.test
 
 mkdir -p "$T/state"
 start_mosquitto
