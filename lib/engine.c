@@ -518,6 +518,44 @@ purge_if_blocked(
 		purge_decided(e, name, subtree, decide_now(e, name, now));
 }
 
+/* The purges one change of a source asks for: past PURGE_BATCH_MAX names,
+ * one purge of everything instead (purges_end()). */
+struct purges {
+	size_t n;
+};
+
+static void
+purges_add(struct tapir_engine *e, struct purges *p, const char *name,
+	bool subtree)
+{
+	if (e->purger && p->n++ < PURGE_BATCH_MAX)
+		purge_if_blocked(e, name, subtree, e->now());
+}
+
+static void
+purges_end(struct tapir_engine *e, const struct purges *p)
+{
+	if (e->purger && p->n > PURGE_BATCH_MAX)
+		(void)tapir_purger_push(e->purger, "");
+}
+
+/* Remove a source's entry. Taking a name off a denylist or doubtlist can
+ * only unblock it, but taking it off an allowlist can block it (a subtree
+ * entry: names under it) while its allowed answer sits in the cache, so
+ * that removal is purged like an added block.
+ * @return: 0 when an entry was removed. */
+static int
+remove_entry(struct tapir_engine *e, int src, const char *name, uint8_t flags,
+	struct purges *p)
+{
+	if (tapir_db_remove(e->db, name, strlen(name), (uint16_t)src, flags) !=
+		0)
+		return -1;
+	if (e->cfg->sources[src].list == TAPIR_LIST_ALLOW)
+		purges_add(e, p, name, (flags & TAPIR_ENTRY_SUBTREE) != 0);
+	return 0;
+}
+
 /* Feeds whose decisions persist: the broker does not re-send them. */
 static bool
 want_persisted(void *arg, uint16_t source)
@@ -765,6 +803,7 @@ file_check(struct tapir_engine *e, int src, bool force)
 	struct tapir_file_stats st = { 0 };
 	struct tapir_error err = { 0 };
 	struct stale stale = { .src = (uint16_t)src };
+	struct purges unallowed = { 0 };
 	int64_t t0 = tapir_monotonic_ms();
 	struct stat sb;
 	int rc;
@@ -801,18 +840,18 @@ file_check(struct tapir_engine *e, int src, bool force)
 	stale.generation = fl.generation;
 	if (tapir_db_walk(e->db, find_stale, &stale) == 0)
 		for (size_t i = 0; i < stale.n; i++)
-			if (tapir_db_remove(e->db, stale.v[i].name,
-				    strlen(stale.v[i].name), (uint16_t)src,
-				    stale.v[i].flags) != 0)
-				continue;
+			(void)remove_entry(e, src, stale.v[i].name,
+				stale.v[i].flags, &unallowed);
 	tapir_db_commit(e->db);
 	if (e->purger) {
-		if (fl.purge_all)
+		if (fl.purge_all) {
 			(void)tapir_purger_push(e->purger, "");
-		else
+		} else {
 			for (size_t i = 0; i < fl.n_purge; i++)
 				purge_if_blocked(
 					e, fl.purge[i], true, e->now());
+			purges_end(e, &unallowed);
+		}
 	}
 	free(fl.purge);
 	count(e, TAPIR_C_FILE_LOADS, 1);
@@ -881,6 +920,7 @@ apply(struct tapir_engine *e, int src, const struct tapir_msg *msg)
 {
 	int64_t now = e->now();
 	enum tapir_action before;
+	struct purges unallowed = { 0 };
 
 	for (size_t i = 0; i < msg->n_added; i++) {
 		const struct tapir_msg_entry *m = &msg->added[i];
@@ -927,15 +967,16 @@ apply(struct tapir_engine *e, int src, const struct tapir_msg *msg)
 	for (size_t i = 0; i < msg->n_removed; i++) {
 		const struct tapir_msg_entry *m = &msg->removed[i];
 		before = decide_now(e, m->name, now);
-		if (tapir_db_remove(e->db, m->name, strlen(m->name),
-			    (uint16_t)src,
-			    m->wildcard ? TAPIR_ENTRY_SUBTREE : 0) == 0) {
+		if (remove_entry(e, src, m->name,
+			    m->wildcard ? TAPIR_ENTRY_SUBTREE : 0,
+			    &unallowed) == 0) {
 			count(e, TAPIR_C_ENTRY_REMOVED, 1);
 			atomic_fetch_add(&e->per_source[src].removed, 1);
 			if (decide_now(e, m->name, now) != before)
 				count(e, TAPIR_C_DECISION_CHANGES, 1);
 		}
 	}
+	purges_end(e, &unallowed);
 	if (msg->n_invalid) {
 		count(e, TAPIR_C_ENTRY_INVALID, msg->n_invalid);
 		log_reject(e, TAPIR_C_ENTRY_INVALID, "%zu entries dropped: %s",
@@ -1414,10 +1455,13 @@ xfr_apply(struct tapir_engine *e, void *arg)
 	const struct tapir_source_config *sc = &e->cfg->sources[j->src];
 	struct stale stale = { .src = (uint16_t)j->src };
 	uint32_t gen = (uint32_t)tapir_now();
-	size_t purged = 0;
+	struct purges purges = { 0 };
 
 	if (j->expired) {
-		(void)tapir_db_remove_source(e->db, (uint16_t)j->src);
+		/* An allowlist zone gone: any name it allowed may block. */
+		if (tapir_db_remove_source(e->db, (uint16_t)j->src) > 0 &&
+			sc->list == TAPIR_LIST_ALLOW && e->purger)
+			(void)tapir_purger_push(e->purger, "");
 		j->names = 0;
 		return;
 	}
@@ -1434,31 +1478,24 @@ xfr_apply(struct tapir_engine *e, void *arg)
 					   << TAPIR_ENTRY_ACTION_SHIFT);
 		ent.flags = flags;
 		if (!c->add) {
-			if (tapir_db_remove(e->db, c->name, len,
-				    (uint16_t)j->src, flags) != 0)
-				continue;
+			(void)remove_entry(e, j->src, c->name, flags, &purges);
 			continue;
 		}
 		if (tapir_db_set(e->db, c->name, len, &ent) != 0) {
 			count(e, TAPIR_C_ENTRY_DB_FULL, 1);
 			continue;
 		}
-		if (e->purger && purged++ < PURGE_BATCH_MAX)
-			purge_if_blocked(e, c->name, c->subtree, e->now());
+		purges_add(e, &purges, c->name, c->subtree);
 	}
 	if (j->full) {
 		stale.generation = gen;
 		if (tapir_db_walk(e->db, find_stale, &stale) == 0)
 			for (size_t i = 0; i < stale.n; i++)
-				if (tapir_db_remove(e->db, stale.v[i].name,
-					    strlen(stale.v[i].name),
-					    (uint16_t)j->src,
-					    stale.v[i].flags) != 0)
-					continue;
+				(void)remove_entry(e, j->src, stale.v[i].name,
+					stale.v[i].flags, &purges);
 		free(stale.v);
 	}
-	if (e->purger && purged > PURGE_BATCH_MAX)
-		(void)tapir_purger_push(e->purger, "");
+	purges_end(e, &purges);
 	stale = (struct stale){ .src = (uint16_t)j->src };
 	(void)tapir_db_walk(e->db, count_source, &stale);
 	j->names = stale.n;
@@ -2341,8 +2378,9 @@ override_job(struct tapir_engine *e, void *arg)
 			j->rc = TAPIR_ENOENT;
 			return;
 		}
-		(void)!tapir_db_remove(e->db, o->name, strlen(o->name),
-			(uint16_t)override_source(e, o->allow), 0);
+		struct purges unallowed = { 0 };
+		(void)remove_entry(e, override_source(e, o->allow), o->name, 0,
+			&unallowed);
 		*o = e->overrides[--e->n_overrides];
 		j->rc = 0;
 	} else {

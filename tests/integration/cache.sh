@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # A name whose allowed answer is already in Unbound's cache is blocked on
 # the very next query after the observation arrives: the module has Unbound
-# flush the name through its remote-control socket. A, AAAA and CD=1.
+# flush the name through its remote-control socket. A, AAAA and CD=1; the
+# same when an allowance that kept it resolving is taken away.
 . "$top_srcdir/tests/integration/lib.sh"
 
 start_all
@@ -25,3 +26,17 @@ ok "cached.example blocked ${ms} ms after publish"
 ok "AAAA and CD=1 blocked too"
 [ "$(stat_value cache.purge.done)" -ge 1 ] || fail "no purge counted"
 ok "cache.purge.done=$(stat_value cache.purge.done)"
+
+# Taking an allowance away is a decision change too: an allow override
+# lets the observed name resolve (and be cached again); removing it must
+# flush that answer, or the name keeps resolving from the cache.
+"$CONTROL" -s "$T/tapir-pop.sock" override allow cached.example >/dev/null ||
+	fail "override allow"
+[ "$(rcode cached.example A)" = NOERROR ] || fail "allow override not enforced"
+[ "$(rcode cached.example A)" = NOERROR ] || fail "allowed answer not cached"
+ok "cached.example allowed by an override, cached again"
+"$CONTROL" -s "$T/tapir-pop.sock" override remove cached.example >/dev/null ||
+	fail "override remove"
+wait_until 1 is_rcode cached.example NXDOMAIN ||
+	fail "cached name still resolves 1 s after its allowance went"
+ok "allowance removed: cached.example blocked again"
