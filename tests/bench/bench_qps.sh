@@ -53,25 +53,23 @@ MOD_PORT=$UNBOUND_PORT
 MOD_PID=$UNBOUND_PID
 wait_until 120 sh -c "$CONTROL -s $T/tapir-pop.sock status | grep -q '^db.names: $N$'" ||
 	fail "names not loaded"
-# The same daemon without the module.
-cp "$T/unbound.conf" "$T/plain.conf"
-PLAIN_PORT=$(free_port)
-sed -i "s/port: $MOD_PORT/port: $PLAIN_PORT/; s/module-config: .*/module-config: \"iterator\"/; /^dynlib:/,/dynlib-file/d; s|$T/unbound.log|$T/plain.log|; s|$T/unbound.pid|$T/plain.pid|; s|$T/unbound-control.sock|$T/plain-control.sock|" "$T/plain.conf"
-"$UNBOUND" -d -c "$T/plain.conf" >/dev/null 2>&1 &
-PLAIN_PID=$!
-PIDS="$PIDS $PLAIN_PID"
-wait_until 10 sh -c "kdig +timeout=1 +retry=0 @127.0.0.1 -p $PLAIN_PORT warm.example | grep -q NOERROR" ||
-	fail "plain unbound"
-# A second daemon without the module, the control: two identical daemons
-# differ only by this machine's noise, which the module's ratio carries too.
-TWIN_PORT=$(free_port)
-sed "s/port: $PLAIN_PORT/port: $TWIN_PORT/; s|$T/plain.log|$T/twin.log|; s|$T/plain.pid|$T/twin.pid|; s|$T/plain-control.sock|$T/twin-control.sock|" \
-	"$T/plain.conf" >"$T/twin.conf"
-"$UNBOUND" -d -c "$T/twin.conf" >/dev/null 2>&1 &
-TWIN_PID=$!
-PIDS="$PIDS $TWIN_PID"
-wait_until 10 sh -c "kdig +timeout=1 +retry=0 @127.0.0.1 -p $TWIN_PORT warm.example | grep -q NOERROR" ||
-	fail "second plain unbound"
+# start_plain NAME: the same daemon without the module, on a port of its
+# own; sets PORT and PID.
+start_plain() {
+	PORT=$(free_port)
+	write_resolver_config "$1" "$PORT" iterator
+	"$UNBOUND" -d -c "$T/$1.conf" >/dev/null 2>&1 &
+	PID=$!
+	PIDS="$PIDS $PID"
+	wait_until 10 sh -c "kdig +timeout=1 +retry=0 @127.0.0.1 -p $PORT warm.example | grep -q NOERROR" ||
+		fail "$1 unbound"
+}
+start_plain plain
+PLAIN_PORT=$PORT PLAIN_PID=$PID
+# A second one, the control: two identical daemons differ only by this
+# machine's noise, which the module's ratio carries too.
+start_plain twin
+TWIN_PORT=$PORT TWIN_PID=$PID
 
 # Unbound's own RPZ with the same denylist, from a local Knot primary.
 P="$T/primary"
@@ -82,8 +80,7 @@ RPZ_PORT=$(free_port)
 	awk '{ print $1 " CNAME ." }' "$T/deny.txt"
 } >"$P/rpz.bench.zone"
 PRIMARY_WAIT=120 start_primary "$P" rpz.bench
-sed "s/port: $PLAIN_PORT/port: $RPZ_PORT/; s/module-config: .*/module-config: \"respip iterator\"/; s|$T/plain.log|$T/rpz.log|; s|$T/plain.pid|$T/rpz.pid|; s|$T/plain-control.sock|$T/rpz-control.sock|" \
-	"$T/plain.conf" >"$T/rpz.conf"
+write_resolver_config rpz "$RPZ_PORT" "respip iterator"
 printf 'rpz:\n    name: rpz.bench\n    primary: 127.0.0.1@%s\n' "$PRIMARY_PORT" >>"$T/rpz.conf"
 "$UNBOUND" -d -c "$T/rpz.conf" >/dev/null 2>&1 &
 RPZ_PID=$!

@@ -34,29 +34,9 @@ for n in $SIZES; do
 	} >"$P/rpz.bench.zone"
 	PRIMARY_NOTIFY=127.0.0.1@$UNBOUND_PORT PRIMARY_UPDATE=yes PRIMARY_WAIT=120 \
 		start_primary "$P" rpz.bench
-	cat >"$T/rpz.conf" <<EOU
-server:
-    interface: 127.0.0.1
-    port: $UNBOUND_PORT
-    do-daemonize: no
-    username: ""
-    chroot: ""
-    directory: "$T"
-    pidfile: "$T/rpz.pid"
-    logfile: "$T/rpz.log"
-    use-syslog: no
-    num-threads: 2
-    module-config: "respip iterator"
-    do-not-query-localhost: no
-    access-control: 127.0.0.0/8 allow
-rpz:
-    name: rpz.bench
-    primary: 127.0.0.1@$PRIMARY_PORT
-    allow-notify: 127.0.0.1
-stub-zone:
-    name: "."
-    stub-addr: 127.0.0.1@$KNOT_PORT
-EOU
+	write_resolver_config rpz "$UNBOUND_PORT" "respip iterator"
+	printf 'rpz:\n    name: rpz.bench\n    primary: 127.0.0.1@%s\n    allow-notify: 127.0.0.1\n' \
+		"$PRIMARY_PORT" >>"$T/rpz.conf"
 	t0=$(date +%s%N)
 	"$UNBOUND" -d -c "$T/rpz.conf" >/dev/null 2>&1 &
 	UPID=$!

@@ -282,34 +282,46 @@ fi
 
 write_unbound_config() {
 	UNBOUND_PORT=${UNBOUND_PORT:-$(free_port)}
-	cat >"$T/unbound.conf" <<EOU
+	write_resolver_config unbound "$UNBOUND_PORT" \
+		"${MODULE_CONFIG:-dynlib iterator}"
+}
+
+# write_resolver_config NAME PORT MODULES: $T/NAME.conf, an Unbound on
+# 127.0.0.1@PORT resolving from the test root, its log $T/NAME.log, its
+# control socket $T/NAME-control.sock; tapir-pop.so is loaded when
+# MODULES (the module-config) names dynlib. UNBOUND_EXTRA goes into the
+# server: clause. The benchmarks' daemons without the module, or with
+# Unbound's own RPZ, differ from the module's only by NAME and MODULES.
+write_resolver_config() {
+	cat >"$T/$1.conf" <<EOU
 server:
     interface: 127.0.0.1
-    port: $UNBOUND_PORT
+    port: $2
     do-daemonize: no
     username: ""
     chroot: ""
     directory: "$T"
-    pidfile: "$T/unbound.pid"
-    logfile: "$T/unbound.log"
+    pidfile: "$T/$1.pid"
+    logfile: "$T/$1.log"
     use-syslog: no
     verbosity: 1
     num-threads: 2
-    module-config: "${MODULE_CONFIG:-dynlib iterator}"
+    module-config: "$3"
     do-not-query-localhost: no
     access-control: 127.0.0.0/8 allow
     extended-statistics: yes
     ${UNBOUND_EXTRA:-}
-dynlib:
-    dynlib-file: "$MODULE"
 stub-zone:
     name: "."
     stub-addr: 127.0.0.1@$KNOT_PORT
 remote-control:
     control-enable: yes
-    control-interface: "$T/unbound-control.sock"
+    control-interface: "$T/$1-control.sock"
     control-use-cert: no
 EOU
+	case "$3" in
+	*dynlib*) printf 'dynlib:\n    dynlib-file: "%s"\n' "$MODULE" >>"$T/$1.conf" ;;
+	esac
 }
 
 start_unbound() {
