@@ -11,6 +11,10 @@
 # each size, each after a stream with no change at all: on a 2-core virtual
 # machine one stream's worst wait swings by milliseconds from run to run,
 # so one burst alone says little; the pairs give the spread of both.
+# The broker and the publisher (this benchmark's bench_block) stand in for
+# the TAPIR core's, on other machines: they run SCHED_IDLE (remote_peer in
+# tests/integration/lib.sh); PEERS_IDLE=no runs them at Unbound's
+# priority, as a broker on the resolver's own host would.
 # RPZ_TRIALS (default 20) sets the trials of the native RPZ baseline that
 # follows (tests/bench/bench_rpz.sh), BURST its update size.
 . "$top_srcdir/tests/integration/lib.sh"
@@ -22,6 +26,7 @@ LIST="$top_srcdir/../shared/data/blocklist-all.txt"
 [ -x "$BENCH" ] || fail "build it first: make tests/bench/bench_block"
 
 start_mosquitto
+remote_peer "$MOSQUITTO_PID"
 start_knot
 echo "publish -> first blocked answer, names cached as allowed; $TRIALS trials"
 for n in $SIZES; do
@@ -55,9 +60,9 @@ for n in $SIZES; do
 			fail "stream failed"
 		cat "$T/floor.out"
 		printf '%8d names: ' "$n"
-		"$BENCH" -u "$UNBOUND_PORT" -m "$MQTT_PORT" -t "$TOPIC" \
-			-k "$top_srcdir/examples/keys/demo-signer.jwk" -b 1000 \
-			-p "s$n-$r" >"$T/burst.out" || fail "burst failed"
+		peer_run "$BENCH" -u "$UNBOUND_PORT" -m "$MQTT_PORT" \
+			-t "$TOPIC" -k "$top_srcdir/examples/keys/demo-signer.jwk" \
+			-b 1000 -p "s$n-$r" >"$T/burst.out" || fail "burst failed"
 		cat "$T/burst.out"
 		printf '%8d names: purges after burst %d: ' "$n" "$r"
 		"$CONTROL" -s "$T/tapir-pop.sock" stats |

@@ -34,6 +34,7 @@ for n in $SIZES; do
 	} >"$P/rpz.bench.zone"
 	PRIMARY_NOTIFY=127.0.0.1@$UNBOUND_PORT PRIMARY_UPDATE=yes PRIMARY_WAIT=120 \
 		start_primary "$P" rpz.bench
+	remote_peer "$PRIMARY_PID"
 	write_resolver_config rpz "$UNBOUND_PORT" "respip iterator"
 	printf 'rpz:\n    name: rpz.bench\n    primary: 127.0.0.1@%s\n    allow-notify: 127.0.0.1\n' \
 		"$PRIMARY_PORT" >>"$T/rpz.conf"

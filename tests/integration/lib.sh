@@ -169,6 +169,23 @@ EOK
 	return 1
 }
 
+# remote_peer PID: for the benchmarks, a process that stands in for one on
+# another machine (the broker and publisher of the TAPIR core, an RPZ
+# primary) runs SCHED_IDLE, all its threads, below every Unbound worker;
+# PEERS_IDLE=no leaves it at Unbound's priority. On the 2 cores a
+# benchmark shares with Unbound, the broker at Unbound's priority took a
+# core from the worker answering the stream for a whole scheduler slice
+# (5 ms, seen with perf sched) while it relayed a burst to the module.
+remote_peer() {
+	[ "${PEERS_IDLE:-yes}" = no ] || chrt -i -a -p 0 "$1" >/dev/null
+}
+
+# peer_run CMD...: run CMD as remote_peer would leave it (threads it starts
+# may still raise their own priority, as bench_block's query stream does).
+peer_run() {
+	if [ "${PEERS_IDLE:-yes}" = no ]; then "$@"; else chrt -i 0 "$@"; fi
+}
+
 # start_primary DIR ZONE: a Knot primary for ZONE, from DIR/ZONE.zone, on
 # a free loopback port PRIMARY_PORT, pid PRIMARY_PID. It allows transfers
 # to 127.0.0.1, signed with the TSIG key "xfr-key" (hmac-sha256) when
