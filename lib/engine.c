@@ -34,6 +34,10 @@
 #include "lib/state.h"
 #include "lib/xfr.h"
 
+/* Bits of the filter of names answered with a type that a flush by name
+ * leaves in Unbound's caches (rare_note()): 1 MiB. */
+#define RARE_BITS ((size_t)1 << 23)
+
 #define ANSWER_SLOTS	      64
 #define EXPIRE_SLOTS_PER_PASS 65536
 #define KEYS_RETRY_MS	      30000
@@ -175,6 +179,10 @@ struct tapir_engine {
 	int64_t started;
 	char host_info[256];
 
+	/* Workers set, the writer reads: see rare_note(). */
+	uint64_t rare_seed;
+	_Atomic uint64_t rare[RARE_BITS / 64];
+
 	/* Writer-owned. */
 	struct tapir_signer *status_signer; /* core-status reports */
 	int64_t status_sent_ms;
@@ -294,6 +302,12 @@ engine_alloc(void)
 	pthread_cond_init(&e->xcond, NULL);
 	e->now = tapir_now;
 	e->started = tapir_now();
+	/* Keyed: names come from queries, and an outsider must not aim at
+	 * a bit (sodium_init() is idempotent and thread-safe). */
+	if (sodium_init() >= 0)
+		randombytes_buf(&e->rare_seed, sizeof(e->rare_seed));
+	else
+		e->rare_seed = (uint64_t)(uintptr_t)e ^ (uint64_t)tapir_now();
 	snprintf(e->mqtt_state, sizeof(e->mqtt_state), "not started");
 	return e;
 }
@@ -493,14 +507,66 @@ jws_counter(int rc)
 	}
 }
 
+/*
+ * Names that had an answer of a type Unbound's "flush NAME" does not
+ * remove (TXT, CAA, DNSKEY, ANY, ...; tapir_purge_by_name_covers()): one
+ * bit each, by a keyed hash, set by the worker that lets such a query
+ * pass, before it decides. Every message Unbound caches comes from a
+ * query that passed a module, this one first (operate(), and the chain
+ * check after the iterator for the names a CNAME or DNAME chain brings
+ * in). A name whose bit is clear can then be flushed by key, without the
+ * cache walk of flush_zone; a bit set by another name costs a walk, as
+ * every flush did before. Bits are never cleared: with serve-expired an
+ * answer can stay in the cache for ever.
+ *
+ * Order: a worker sets the bit (a full barrier) before it reads the
+ * database, and the writer changes the database before a full fence and
+ * reads the bit; so a query that still passed under the old entries is
+ * always seen by the writer that changed them.
+ */
+static size_t
+rare_bit(const struct tapir_engine *e, const char *name, size_t len)
+{
+	return (size_t)XXH3_64bits_withSeed(name, len, e->rare_seed) &
+	       (RARE_BITS - 1);
+}
+
+static void
+rare_note(struct tapir_engine *e, const char *name, size_t len)
+{
+	size_t b = rare_bit(e, name, len);
+	uint64_t m = UINT64_C(1) << (b & 63);
+
+	/* Read first: after the first query for a name, no shared write. */
+	if (!(atomic_load_explicit(&e->rare[b >> 6], memory_order_relaxed) & m))
+		atomic_fetch_or(&e->rare[b >> 6], m);
+}
+
+static bool
+rare_seen(struct tapir_engine *e, const char *name)
+{
+	size_t b = rare_bit(e, name, strlen(name));
+
+	atomic_thread_fence(memory_order_seq_cst);
+	return (atomic_load_explicit(&e->rare[b >> 6], memory_order_relaxed) >>
+		       (b & 63)) &
+	       1;
+}
+
 /* The new entry is visible to every worker from here on; answers cached
- * before it are not: ask Unbound to drop them when the name now blocks. */
+ * before it are not: ask Unbound to drop them when the name now blocks.
+ * A subtree, or a name with an answer a flush by name would leave, needs
+ * the walk of flush_zone; any other name is flushed by key. */
 static void
 purge_decided(struct tapir_engine *e, const char *name, bool subtree,
 	enum tapir_action a)
 {
-	if (e->purger && (subtree || a > TAPIR_ACTION_PASSTHRU))
+	if (!e->purger || (!subtree && a <= TAPIR_ACTION_PASSTHRU))
+		return;
+	if (subtree || rare_seen(e, name))
 		(void)tapir_purger_push(e->purger, name);
+	else
+		(void)tapir_purger_push_name(e->purger, name);
 }
 
 static enum tapir_action
@@ -1858,7 +1924,8 @@ tapir_engine_count_answer(struct tapir_engine *e, enum tapir_action a)
 }
 
 enum tapir_action
-tapir_engine_query(struct tapir_engine *e, const uint8_t *wire, size_t maxlen)
+tapir_engine_query(struct tapir_engine *e, const uint8_t *wire, size_t maxlen,
+	uint16_t qtype)
 {
 	char name[TAPIR_NAME_BUFSIZE];
 	struct tapir_verdict v;
@@ -1868,6 +1935,8 @@ tapir_engine_query(struct tapir_engine *e, const uint8_t *wire, size_t maxlen)
 		count_slot(e, TAPIR_ACTION_PASS);
 		return TAPIR_ACTION_PASS;
 	}
+	if (!tapir_purge_by_name_covers(qtype))
+		rare_note(e, name, len);
 	tapir_decide_verdict(cur_policy(e), e->db, name, len, e->now(), &v);
 	count_slot(e, v.action);
 	if (v.action > TAPIR_ACTION_PASSTHRU && v.rule >= 0 &&
@@ -1876,6 +1945,20 @@ tapir_engine_query(struct tapir_engine *e, const uint8_t *wire, size_t maxlen)
 	if (v.would_action > TAPIR_ACTION_PASSTHRU)
 		count_slot(e, WOULD_BLOCK);
 	return v.action;
+}
+
+enum tapir_action
+tapir_engine_chain_wire(struct tapir_engine *e, const uint8_t *wire,
+	size_t maxlen, uint16_t qtype)
+{
+	char name[TAPIR_NAME_BUFSIZE];
+	size_t len;
+
+	if (tapir_name_from_wire(wire, maxlen, name, &len) != 0)
+		return TAPIR_ACTION_PASS;
+	if (!tapir_purge_by_name_covers(qtype))
+		rare_note(e, name, len);
+	return tapir_engine_decide(e, name, len, NULL);
 }
 
 void
@@ -1986,12 +2069,13 @@ cmd_stats(struct tapir_engine *e, bool reset, struct tapir_buf *out)
 		tapir_buf_printf(out,
 			"cache.purge.requested=%llu\ncache.purge.done=%llu\n"
 			"cache.purge.failed=%llu\ncache.purge.dropped=%llu\n"
-			"cache.purge.coalesced=%llu\n",
+			"cache.purge.coalesced=%llu\ncache.purge.by-name=%llu\n",
 			(unsigned long long)ps.requested,
 			(unsigned long long)ps.done,
 			(unsigned long long)ps.failed,
 			(unsigned long long)ps.dropped,
-			(unsigned long long)ps.coalesced);
+			(unsigned long long)ps.coalesced,
+			(unsigned long long)ps.by_name);
 	}
 	tapir_buf_printf(out, "db.names=%zu\ndb.entries=%zu\ndb.bytes=%zu\n",
 		atomic_load(&e->db_names), atomic_load(&e->db_entries),

@@ -118,10 +118,20 @@ enum tapir_action tapir_engine_decide(struct tapir_engine *e, const char *name,
 /**
  * Reader: the query path's call. Decides for a wire-format name, counts
  * the answer (and "would block" for log-only rules) in per-thread
- * counters, and returns the action to enforce.
+ * counters, and returns the action to enforce. qtype: the query's type;
+ * one that Unbound's flush by name does not remove marks the name for
+ * flush_zone when it becomes blocked.
  */
-enum tapir_action tapir_engine_query(
-	struct tapir_engine *e, const uint8_t *wire, size_t maxlen);
+enum tapir_action tapir_engine_query(struct tapir_engine *e,
+	const uint8_t *wire, size_t maxlen, uint16_t qtype);
+
+/**
+ * Reader: decide for a name met in an answer's CNAME or DNAME chain of a
+ * query of type qtype (marking it as tapir_engine_query() does: the
+ * iterator caches the chain's names too). Counts nothing.
+ */
+enum tapir_action tapir_engine_chain_wire(struct tapir_engine *e,
+	const uint8_t *wire, size_t maxlen, uint16_t qtype);
 
 /**
  * Any thread: have Unbound's caches forget a wire-format name (and what is

@@ -2,8 +2,8 @@
 /*
  * The purger's thread takes names from a bounded queue and sends one
  * remote-control request per name (Unbound's protocol is one command per
- * connection): connect, "UBCT1 flush_zone NAME\n", read until Unbound
- * closes. Every step has a deadline; a failure is retried up to
+ * connection): connect, "UBCT1 flush_zone NAME\n" (or "flush NAME"), read
+ * until Unbound closes. Every step has a deadline; a failure is retried up to
  * RETRIES times RETRY_MS apart (a reload takes Unbound's control socket
  * away for a moment), then counted as failed.
  */
@@ -42,6 +42,7 @@
 
 struct item {
 	struct item *next;
+	bool zone; /* flush_zone: everything at or below; else flush */
 	char name[];
 };
 
@@ -60,7 +61,7 @@ struct tapir_purger {
 	 * of names that came alone (calm) and of names of a backlog. */
 	int64_t calm_us[COST_WINDOW], busy_us[COST_WINDOW];
 	unsigned n_calm, n_busy;
-	_Atomic uint64_t requested, done, failed, dropped, coalesced;
+	_Atomic uint64_t requested, done, failed, dropped, coalesced, by_name;
 };
 
 static int
@@ -121,9 +122,10 @@ connect_endpoint(const struct tapir_purger *p)
 	}
 }
 
-/* One flush_zone request. @return: 0 when Unbound answered "ok". */
+/* One flush_zone (zone) or flush request.
+ * @return: 0 when Unbound answered "ok". */
 static int
-flush_zone(const struct tapir_purger *p, const char *name)
+flush_request(const struct tapir_purger *p, const char *name, bool zone)
 {
 	int64_t deadline = tapir_monotonic_ms() + IO_DEADLINE_MS;
 	char req[TAPIR_NAME_BUFSIZE + 32], ans[256];
@@ -132,7 +134,8 @@ flush_zone(const struct tapir_purger *p, const char *name)
 
 	if ((fd = connect_endpoint(p)) < 0)
 		return -1;
-	n = snprintf(req, sizeof(req), "UBCT1 flush_zone %s.\n", name);
+	n = snprintf(req, sizeof(req), "UBCT1 %s %s.\n",
+		zone ? "flush_zone" : "flush", name);
 	if (wait_fd(fd, POLLOUT, deadline) != 0 ||
 		send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
 		close(fd);
@@ -217,6 +220,7 @@ purger_main(void *arg)
 			p->head = p->tail = NULL;
 			p->qlen = 0;
 			it->name[0] = '\0';
+			it->zone = true;
 			atomic_fetch_add(&p->coalesced, n - 1);
 		} else {
 			if (!(p->head = it->next))
@@ -227,7 +231,7 @@ purger_main(void *arg)
 		pthread_mutex_unlock(&p->lock);
 
 		t0 = tapir_monotonic_us();
-		while (!(ok = flush_zone(p, it->name) == 0)) {
+		while (!(ok = flush_request(p, it->name, it->zone) == 0)) {
 			struct timespec ts = { 0, RETRY_MS * 1000000L };
 			bool stop;
 			pthread_mutex_lock(&p->lock);
@@ -238,13 +242,19 @@ purger_main(void *arg)
 			nanosleep(&ts, NULL);
 			t0 = tapir_monotonic_us(); /* cost of one attempt */
 		}
-		if (ok) {
+		if (ok && it->zone) {
+			/* The cost that folding saves is the cache walk of
+			 * flush_zone; a flush by name walks nothing. */
 			int64_t us = tapir_monotonic_us() - t0;
 			if (calm)
 				p->calm_us[p->n_calm++ % COST_WINDOW] = us;
 			else
 				p->busy_us[p->n_busy++ % COST_WINDOW] = us;
+		}
+		if (ok) {
 			atomic_fetch_add(&p->done, 1);
+			if (!it->zone)
+				atomic_fetch_add(&p->by_name, 1);
 		} else {
 			atomic_fetch_add(&p->failed, 1);
 			tapir_log(TAPIR_LOG_WARN,
@@ -309,8 +319,8 @@ tapir_purger_destroy(struct tapir_purger *p)
 	free(p);
 }
 
-int
-tapir_purger_push(struct tapir_purger *p, const char *name)
+static int
+push(struct tapir_purger *p, const char *name, bool zone)
 {
 	size_t len = strlen(name);
 	struct item *it;
@@ -321,6 +331,7 @@ tapir_purger_push(struct tapir_purger *p, const char *name)
 		return TAPIR_ENOMEM;
 	}
 	it->next = NULL;
+	it->zone = zone;
 	memcpy(it->name, name, len + 1);
 	pthread_mutex_lock(&p->lock);
 	if (p->qlen >= p->queue_max) {
@@ -340,6 +351,18 @@ tapir_purger_push(struct tapir_purger *p, const char *name)
 	return 0;
 }
 
+int
+tapir_purger_push(struct tapir_purger *p, const char *name)
+{
+	return push(p, name, true);
+}
+
+int
+tapir_purger_push_name(struct tapir_purger *p, const char *name)
+{
+	return push(p, name, false);
+}
+
 void
 tapir_purger_stats(struct tapir_purger *p, struct tapir_purger_stats *st)
 {
@@ -348,6 +371,7 @@ tapir_purger_stats(struct tapir_purger *p, struct tapir_purger_stats *st)
 	st->failed = atomic_load(&p->failed);
 	st->dropped = atomic_load(&p->dropped);
 	st->coalesced = atomic_load(&p->coalesced);
+	st->by_name = atomic_load(&p->by_name);
 }
 
 void

@@ -583,8 +583,8 @@ check_chain(struct module_qstate *qstate, struct tapir_module *m)
 				query_dname_compare((uint8_t *)names[j],
 					qstate->qinfo.qname) == 0)
 				continue;
-			a = tapir_engine_decide_wire(
-				m->engine, names[j], lens[j], NULL);
+			a = tapir_engine_chain_wire(m->engine, names[j],
+				lens[j], qstate->qinfo.qtype);
 			if (a <= TAPIR_ACTION_PASSTHRU)
 				continue;
 			tapir_engine_purge_wire(m->engine, qstate->qinfo.qname,
@@ -619,8 +619,8 @@ operate(struct module_qstate *qstate, enum module_ev event, int id,
 		qstate->ext_state[id] = module_wait_module;
 		return;
 	}
-	action = tapir_engine_query(
-		m->engine, qstate->qinfo.qname, qstate->qinfo.qname_len);
+	action = tapir_engine_query(m->engine, qstate->qinfo.qname,
+		qstate->qinfo.qname_len, qstate->qinfo.qtype);
 	if (action <= TAPIR_ACTION_PASSTHRU) {
 		if (action == TAPIR_ACTION_PASSTHRU)
 			count_stat(qstate, action);

@@ -40,3 +40,18 @@ ok "cached.example allowed by an override, cached again"
 wait_until 1 is_rcode cached.example NXDOMAIN ||
 	fail "cached name still resolves 1 s after its allowance went"
 ok "allowance removed: cached.example blocked again"
+
+# A type that Unbound's flush by name does not remove (TXT): the module
+# marks the name when such a query passes, and flushes it with
+# flush_zone; the names above were flushed by name, walking nothing.
+[ "$(rcode rare.example TXT)" = NOERROR ] || fail "TXT before"
+[ "$(rcode rare.example TXT)" = NOERROR ] || fail "TXT answer not cached"
+walks=$(( $(stat_value cache.purge.done) - $(stat_value cache.purge.by-name) ))
+publish_observe rare.example 16
+wait_until 1 is_rcode rare.example NXDOMAIN TXT ||
+	fail "cached TXT answer still served 1 s after the block"
+[ $(( $(stat_value cache.purge.done) - $(stat_value cache.purge.by-name) )) -gt "$walks" ] ||
+	fail "the TXT name was not flushed with flush_zone"
+[ "$(stat_value cache.purge.by-name)" -ge 2 ] ||
+	fail "A/AAAA names not flushed by name"
+ok "TXT answer flushed with flush_zone; other names by name ($(stat_value cache.purge.by-name))"

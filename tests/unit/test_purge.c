@@ -121,7 +121,27 @@ test_push_sends_flush_zone_for_the_name(void **state)
 	assert_int_equal(st.requested, 1);
 	assert_int_equal(st.done, 1);
 	assert_int_equal(st.failed, 0);
+	assert_int_equal(st.by_name, 0);
 	assert_string_equal(f->last, "UBCT1 flush_zone bad.example.\n");
+	tapir_purger_destroy(p);
+}
+
+/* A name whose cached answers a flush by key removes: "flush", no walk. */
+static void
+test_push_name_sends_flush_for_the_name(void **state)
+{
+	struct fake_unbound *f = *state;
+	struct tapir_purger *p = tapir_purger_create(f->path, 0, 16);
+	struct tapir_purger_stats st;
+
+	assert_non_null(p);
+	assert_int_equal(tapir_purger_push_name(p, "bad.example"), 0);
+	tapir_purger_drain(p, 5000);
+	tapir_purger_stats(p, &st);
+	assert_int_equal(st.requested, 1);
+	assert_int_equal(st.done, 1);
+	assert_int_equal(st.by_name, 1);
+	assert_string_equal(f->last, "UBCT1 flush bad.example.\n");
 	tapir_purger_destroy(p);
 }
 
@@ -264,6 +284,9 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(
 			test_push_sends_flush_zone_for_the_name, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_push_name_sends_flush_for_the_name, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_refused_request_is_retried, setup, teardown),
