@@ -56,6 +56,7 @@ struct tapir_purger {
 	pthread_cond_t cond;
 	struct item *head, *tail;
 	size_t qlen;
+	size_t qzone; /* of qlen: flush_zone requests */
 	bool busy, stop;
 	/* Purger thread only: the last COST_WINDOW flush_zone round trips,
 	 * of names that came alone (calm) and of names of a backlog. */
@@ -200,8 +201,8 @@ purger_main(void *arg)
 		}
 		it = p->head;
 		calm = p->qlen == 1;
-		if (p->qlen > 1 && flush_cost(p) > 0 &&
-			(int64_t)p->qlen * flush_cost(p) > FOLD_BUDGET_US) {
+		if (p->qzone > 1 && flush_cost(p) > 0 &&
+			(int64_t)p->qzone * flush_cost(p) > FOLD_BUDGET_US) {
 			/* Each flush_zone walks Unbound's whole cache on
 			 * worker 0, so its cost grows with the cache. Flushed
 			 * one by one, a burst drops only what it must and
@@ -210,7 +211,8 @@ purger_main(void *arg)
 			 * everything ("flush_zone .") enforces them all at
 			 * once, at the price of answers Unbound re-resolves.
 			 * A fixed count cannot tell a 1,000-entry cache from
-			 * a 10-million-entry one. */
+			 * a 10-million-entry one. Flushes by name walk
+			 * nothing: a backlog of them is never folded. */
 			size_t n = p->qlen;
 			struct item *next;
 			for (struct item *x = it->next; x; x = next) {
@@ -218,7 +220,7 @@ purger_main(void *arg)
 				free(x);
 			}
 			p->head = p->tail = NULL;
-			p->qlen = 0;
+			p->qlen = p->qzone = 0;
 			it->name[0] = '\0';
 			it->zone = true;
 			atomic_fetch_add(&p->coalesced, n - 1);
@@ -226,6 +228,7 @@ purger_main(void *arg)
 			if (!(p->head = it->next))
 				p->tail = NULL;
 			p->qlen--;
+			p->qzone -= it->zone;
 		}
 		p->busy = true;
 		pthread_mutex_unlock(&p->lock);
@@ -346,6 +349,7 @@ push(struct tapir_purger *p, const char *name, bool zone)
 		p->head = it;
 	p->tail = it;
 	p->qlen++;
+	p->qzone += zone;
 	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);
 	return 0;

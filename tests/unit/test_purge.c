@@ -210,6 +210,25 @@ test_destroy_with_queued_names_returns(void **state)
 }
 
 static void
+wait_requests(struct fake_unbound *f, int n)
+{
+	for (int i = 0; i < 2000 && atomic_load(&f->requests) < n; i++) {
+		struct timespec ts = { 0, 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	assert_int_equal(atomic_load(&f->requests), n);
+}
+
+static void
+hold_for(struct fake_unbound *f, long ms)
+{
+	struct timespec ts = { 0, ms * 1000000L };
+
+	nanosleep(&ts, NULL);
+	atomic_store(&f->hold, 0);
+}
+
+static void
 test_burst_is_folded_into_one_flush_of_everything(void **state)
 {
 	struct fake_unbound *f = *state;
@@ -222,20 +241,12 @@ test_burst_is_folded_into_one_flush_of_everything(void **state)
 	 * behind it: one by one they would take far past the budget. */
 	atomic_store(&f->hold, 1);
 	assert_int_equal(tapir_purger_push(p, "burst-0.example"), 0);
-	for (int i = 0; i < 2000 && atomic_load(&f->requests) == 0; i++) {
-		struct timespec ts = { 0, 1000000L };
-		nanosleep(&ts, NULL);
-	}
-	assert_int_equal(atomic_load(&f->requests), 1);
+	wait_requests(f, 1);
 	for (int i = 1; i < 400; i++) {
 		snprintf(name, sizeof(name), "burst-%d.example", i);
 		assert_int_equal(tapir_purger_push(p, name), 0);
 	}
-	{
-		struct timespec ts = { 0, 20000000L };
-		nanosleep(&ts, NULL);
-	}
-	atomic_store(&f->hold, 0);
+	hold_for(f, 20);
 	tapir_purger_drain(p, 10000);
 	tapir_purger_stats(p, &st);
 	assert_int_equal(st.requested, 400);
@@ -244,6 +255,38 @@ test_burst_is_folded_into_one_flush_of_everything(void **state)
 	assert_int_equal(st.coalesced, 398);
 	assert_int_equal(st.done, 2);
 	assert_string_equal(f->last, "UBCT1 flush_zone .\n");
+	tapir_purger_destroy(p);
+}
+
+/* Flushes by name walk no cache: a backlog of them is never folded, even
+ * after a flush_zone that took long (which would fold flush_zones). */
+static void
+test_flushes_by_name_are_not_folded(void **state)
+{
+	struct fake_unbound *f = *state;
+	struct tapir_purger *p = tapir_purger_create(f->path, 0, 10000);
+	struct tapir_purger_stats st;
+	char name[64];
+
+	atomic_store(&f->hold, 1);
+	assert_int_equal(tapir_purger_push(p, "slow.example"), 0);
+	wait_requests(f, 1);
+	hold_for(f, 50);
+	tapir_purger_drain(p, 10000);
+	atomic_store(&f->hold, 1);
+	assert_int_equal(tapir_purger_push_name(p, "name-0.example"), 0);
+	wait_requests(f, 2);
+	for (int i = 1; i < 400; i++) {
+		snprintf(name, sizeof(name), "name-%d.example", i);
+		assert_int_equal(tapir_purger_push_name(p, name), 0);
+	}
+	hold_for(f, 20);
+	tapir_purger_drain(p, 10000);
+	tapir_purger_stats(p, &st);
+	assert_int_equal(st.coalesced, 0);
+	assert_int_equal(st.by_name, 400);
+	assert_int_equal(atomic_load(&f->requests), 401);
+	assert_string_equal(f->last, "UBCT1 flush name-399.example.\n");
 	tapir_purger_destroy(p);
 }
 
@@ -295,6 +338,8 @@ main(void)
 			setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_cheap_flushes_are_not_folded, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_flushes_by_name_are_not_folded, setup, teardown),
 		cmocka_unit_test(test_unreachable_socket_counts_failure),
 		cmocka_unit_test(test_full_queue_drops_and_counts),
 		cmocka_unit_test(test_destroy_with_queued_names_returns),
