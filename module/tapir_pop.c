@@ -39,6 +39,7 @@
 #include "util/net_help.h"
 #include "util/regional.h"
 #include "services/cache/dns.h"
+#include "services/cache/rrset.h"
 #include "services/mesh.h"
 #include "services/rpz.h"
 #include "util/data/dname.h"
@@ -550,11 +551,33 @@ answer_block(struct module_qstate *qstate, struct tapir_module *m,
 }
 
 /*
+ * Drop at once what the iterator has just cached under name for this
+ * query: its messages of the query's type (with the CD variant Unbound
+ * keeps apart for AAAA) and its rrsets of that type. The purger's
+ * flush_zone follows for every other type, but it runs on its own thread
+ * and through Unbound's control socket, later; a query in between must
+ * not find these. Safe here, unlike from a thread of the module's own:
+ * operate() runs on a worker, so the caches cannot be freed by a reload
+ * meanwhile, and the cache code takes its own locks.
+ */
+static void
+drop_now(struct module_qstate *qstate, const uint8_t *name, size_t len)
+{
+	uint8_t *nm = (uint8_t *)name;
+	uint16_t t = qstate->qinfo.qtype, c = qstate->qinfo.qclass;
+
+	msg_cache_remove(qstate->env, nm, len, t, c, 0);
+	msg_cache_remove(qstate->env, nm, len, t, c, BIT_CD);
+	rrset_cache_remove(qstate->env->rrset_cache, nm, len, t, c, 0);
+}
+
+/*
  * After the iterator: an answer whose CNAME/DNAME chain passes through a
  * blocked name is blocked as a whole (operate() saw only the first name).
- * The iterator has already cached the chain, under the query name and
- * under the blocked target: both are purged, so neither this query's
- * name nor a CD=1 query for the target is answered from the cache.
+ * The iterator has already cached the chain, under each name of it: what
+ * this query's type left there goes at once (drop_now()), and the query
+ * name and the blocked target are purged whole, so that no query for a
+ * name of the chain, CD=1 included, is answered from the cache.
  */
 static void
 check_chain(struct module_qstate *qstate, struct tapir_module *m)
@@ -587,6 +610,12 @@ check_chain(struct module_qstate *qstate, struct tapir_module *m)
 				lens[j], qstate->qinfo.qtype);
 			if (a <= TAPIR_ACTION_PASSTHRU)
 				continue;
+			for (size_t r = 0;
+				r < rep->an_numrrsets && r < rep->rrset_count;
+				r++)
+				drop_now(qstate, rep->rrsets[r]->rk.dname,
+					rep->rrsets[r]->rk.dname_len);
+			drop_now(qstate, names[j], lens[j]);
 			tapir_engine_purge_wire(m->engine, qstate->qinfo.qname,
 				qstate->qinfo.qname_len);
 			tapir_engine_purge_wire(m->engine, names[j], lens[j]);
