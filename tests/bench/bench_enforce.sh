@@ -66,7 +66,7 @@ for n in $SIZES; do
 		cat "$T/burst.out"
 		printf '%8d names: purges after burst %d: ' "$n" "$r"
 		"$CONTROL" -s "$T/tapir-pop.sock" stats |
-			awk -F= '/^cache.purge.(done|coalesced)=/ { printf "%s=%s ", $1, $2 } END { print "" }'
+			awk -F= '/^cache.purge.(done|coalesced|by-name)=/ { printf "%s=%s ", $1, $2 } END { print "" }'
 		# floor worst, burst-second worst, outside-it worst
 		{
 			sed -n 's/.*, worst \([0-9.]*\) ms (at.*/\1/p' "$T/floor.out"
