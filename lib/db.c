@@ -1,42 +1,49 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Policy database. Invariants:
- * - Records (names) and entry sets live in one append-only arena of 4 MiB
+ * - The index is open addressing over cells of 32 bytes, two to a cache
+ *   line. A cell holds a name of up to TAPIR_DB_INLINE bytes itself (94 %
+ *   of the shared blocklist) and the arena position of its entry set (0:
+ *   emptied); a longer name is in the arena. A tag byte per cell, in an
+ *   array of its own (1 byte a name: it stays in cache), lets a probe
+ *   skip cells: a miss reads tags only, a hit one line of cells. With the
+ *   name behind a position instead, a hit was two dependent reads from
+ *   memory (slot, then name): at 1M names 110 ns in a tight loop and
+ *   280 ns one at a time, against ~60 and ~160 with names in the cells
+ *   (tests/bench/bench_db.c).
+ * - Entry sets and long names live in one append-only arena of 4 MiB
  *   chunks, addressed by 32-bit positions in 4-byte units. Arena memory
  *   is never written again once published and never freed or reused while
  *   a reader can reach it: an arena goes whole, after a grace period, when
- *   a compaction has copied its live records and sets to a new one.
- * - A record keeps its name and the position of its current entry set (0:
- *   emptied). An emptied name keeps its record until the index is rebuilt,
- *   so readers can always dereference a slot. A set of one entry is shared
- *   by every record whose only entry is the same ("interning", below); any
- *   other new name's first set is placed right after its record, so a hit
- *   reads one record after the index slot either way.
+ *   a compaction has copied its live sets and names to a new one. A set of
+ *   one entry is shared by every name whose only entry is the same
+ *   ("interning", below), so a file's or a zone's names share one set that
+ *   stays in cache.
+ * - An emptied name keeps its cell (and a long name its arena bytes) until
+ *   the index is rebuilt, so that it is found again when re-added.
  * - Entry sets are immutable once published: an update appends a new set
- *   and swaps the record's position; the old set becomes dead arena bytes.
- *   When dead bytes exceed live ones (and 1 MiB), the next set, expiry pass
- *   or source removal compacts: memory follows the live set, and the copy
- *   costs no more than the updates that made the garbage.
- * - An index slot is 4 bytes: the record's arena position in the low
- *   pos_bits bits, the hash's low bits above them as a tag, so a miss
- *   rarely touches a name. pos_bits is fixed per index and covers twice
- *   the arena's chunks plus two at the rebuild; before any allocation the
- *   writer checks that the arena still fits (room()) and otherwise
- *   rebuilds with more bits, so a position never overflows into the tag.
- * - An index slot goes from 0 to its final value once (a rebuild makes a
- *   new index). Readers load slots and set positions with acquire; the
- *   writer fills a record or set completely before a release store.
- *   Replaced indexes and arenas go on the retire list and are freed after
- *   tapir_epoch_synchronize().
+ *   and swaps the cell's position; the old set becomes dead arena bytes.
+ *   When dead bytes exceed live ones (and 1 MiB), or emptied cells
+ *   outnumber live names (and take 1 MiB), the next set, expiry pass or
+ *   source removal rebuilds, compacting the arena if it is the wasteful
+ *   one: memory follows the live set, and the copy costs no more than the
+ *   updates that made the garbage.
+ * - A tag goes from 0 to its final value once, after its cell is written
+ *   (release); readers load tags and set positions with acquire, and the
+ *   writer fills a set completely before a release store of its position.
+ *   A rebuild makes a new index and waits for a grace period before it
+ *   returns, so that no reader still probes the old index's copies of the
+ *   cells when the writer next changes one. Replaced arenas and sets are
+ *   freed after tapir_epoch_synchronize().
  * - The index has any number of slots (not a power of two): the home slot
  *   is the hash's high 32 bits scaled to nslots (Lemire's range
  *   reduction), probing is linear with wrap. Load is kept at or below
- *   MAX_LOAD (live and emptied records counted), so a probe sequence
- *   always ends at an empty slot; a rebuild sizes the index to 1/GROW of
- *   that, so memory stays near 4 / 0.7 bytes per name.
+ *   MAX_LOAD (live and emptied cells counted), so a probe sequence always
+ *   ends at an empty slot; a rebuild sizes the index to MIN_LOAD of that,
+ *   so it takes 33 / 0.8 to 33 / 0.6 bytes per name.
  * - Arena chunks, and indexes of HUGE_SIZE or more, are mappings of their
  *   own aligned to HUGE_SIZE (map_new()), freed with map_free() and the
- *   size they were made with (retire() records it). A hit reads two random
+ *   size they were made with (retire() records it). A hit reads random
  *   places in tens of MiB: on 4 KiB pages each also misses the TLB. So a
  *   chunk is advised for transparent huge pages once the arena has filled
  *   HUGE_SIZE (the first half of chunk 0 stays on small pages), and so is
@@ -64,7 +71,10 @@
 #define MIN_SLOTS    1024
 /* Load bounds, in 1/1000: at most MAX_LOAD, MIN_LOAD after a rebuild. */
 #define MAX_LOAD     800
-#define MIN_LOAD     560
+#define MIN_LOAD     600
+/* The index's header takes a cache line, so that cells pair in lines. */
+#define INDEX_HEAD   64
+#define MAP_MIN	     ((size_t)64 << 10)
 #define RETIRE_BATCH 4096
 #define INTERN_SLOTS 4096	/* a power of two */
 #define REFS_STUCK   UINT16_MAX /* a set this shared stays until compaction */
@@ -87,7 +97,7 @@ struct tapir_db {
 	struct tapir_db_head head; /* first: lib/db_read.h reads it */
 	size_t max_names;
 
-	/* Writer-only bookkeeping. */
+	/* Writer-only bookkeeping; n_records counts cells, emptied too. */
 	size_t n_records, n_names, n_entries, n_subtree, n_rebuilds;
 	size_t n_expiring; /* entries with an expiry (not TAPIR_EXPIRY_NEVER) */
 	size_t expire_cursor;
@@ -109,10 +119,11 @@ round_unit(size_t n)
 	return (n + UNIT - 1) & ~(UNIT - 1);
 }
 
+/* Arena bytes a name takes: none when its cell holds it. */
 static inline size_t
-rec_size(size_t len)
+name_size(size_t len)
 {
-	return round_unit(offsetof(struct tapir_db_rec, name) + len + 1);
+	return len > TAPIR_DB_INLINE ? round_unit(len + 1) : 0;
 }
 
 static inline size_t
@@ -239,33 +250,26 @@ arena_alloc(struct tapir_db_arena *ar, size_t size, uint32_t *pos)
 	return p;
 }
 
-static inline uint32_t
-slot_make(const struct tapir_db_index *ix, uint64_t h, uint32_t pos)
-{
-	/* Position 0 is never handed out, so 0 means an empty slot. */
-	return ((uint32_t)h & ~ix->pos_mask) | pos;
-}
+_Static_assert(sizeof(struct tapir_db_cell) == 32, "two cells a line");
+_Static_assert(sizeof(struct tapir_db_index) <= INDEX_HEAD, "head fits");
 
-/* Chunks an index with this mask can address. */
-static inline size_t
-cap_chunks(uint32_t pos_mask)
-{
-	return ((size_t)pos_mask + 1) >> (CHUNK_SHIFT - UNIT_SHIFT);
-}
-
+/* Cells first, after the head, then the tags. */
 static size_t
 index_size(size_t slots)
 {
-	return sizeof(struct tapir_db_index) + slots * sizeof(uint32_t);
+	return INDEX_HEAD + slots * (sizeof(struct tapir_db_cell) + 1);
 }
 
-/* 0 for an index from calloc, else the size to give map_free(). */
+/* 0 for an index from aligned_alloc, else the size to give map_free().
+ * Past MAP_MIN an index is a mapping of its own, so that the memory of one
+ * replaced goes back to the system (from malloc, glibc kept ~7 bytes a
+ * name of them at 1M names). */
 static size_t
 index_map(const struct tapir_db_index *ix)
 {
 	size_t size = index_size(ix->nslots);
 
-	return USE_MAP && size >= HUGE_SIZE ? size : 0;
+	return USE_MAP && size >= MAP_MIN ? size : 0;
 }
 
 static void
@@ -282,25 +286,25 @@ index_free(struct tapir_db_index *ix)
 }
 
 static struct tapir_db_index *
-index_new(size_t slots, struct tapir_db_arena *ar, size_t chunks)
+index_new(size_t slots, struct tapir_db_arena *ar)
 {
 	size_t size = index_size(slots);
-	/* Slots are read at random: a large index takes huge pages. Every
-	 * page of it gets written at the rebuild, so they cost no memory. */
-	struct tapir_db_index *ix = USE_MAP && size >= HUGE_SIZE
-					    ? map_new(size, true)
-					    : calloc(1, size);
-	unsigned bits = CHUNK_SHIFT - UNIT_SHIFT;
+	struct tapir_db_index *ix;
 
-	/* Room for twice the chunks plus two: allocations until the next
-	 * rebuild rarely need more bits. */
-	while (bits < 32 && ((size_t)1 << (bits - (CHUNK_SHIFT - UNIT_SHIFT))) <
-				    2 * chunks + 2)
-		bits++;
+	/* Cells are read at random: a large index takes huge pages. Every
+	 * page of it gets written at the rebuild, so they cost no memory. */
+	if (USE_MAP && size >= MAP_MIN) {
+		ix = map_new(size, size >= HUGE_SIZE);
+	} else {
+		size_t line = (size + INDEX_HEAD - 1) & ~(size_t)(INDEX_HEAD - 1);
+		if ((ix = aligned_alloc(INDEX_HEAD, line)))
+			memset(ix, 0, line);
+	}
 	if (ix) {
 		ix->nslots = slots;
-		ix->pos_mask = bits >= 32 ? UINT32_MAX : (1u << bits) - 1;
 		ix->arena = ar;
+		ix->cells = (struct tapir_db_cell *)((char *)ix + INDEX_HEAD);
+		ix->tags = (_Atomic uint8_t *)(ix->cells + slots);
 	}
 	return ix;
 }
@@ -365,7 +369,7 @@ tapir_db_create(size_t max_names)
 		goto out_free_db;
 	if (!(ar = arena_new()))
 		goto out_free_epoch;
-	if (!(ix = index_new(MIN_SLOTS, ar, 1)))
+	if (!(ix = index_new(MIN_SLOTS, ar)))
 		goto out_free_arena;
 	atomic_init(&db->head.index, ix);
 	if (getrandom(&db->head.seed, sizeof(db->head.seed), 0) !=
@@ -399,18 +403,8 @@ tapir_db_destroy(struct tapir_db *db)
 	free(db);
 }
 
-static void
-index_put(struct tapir_db_index *ix, uint64_t h, uint32_t pos)
-{
-	size_t i = tapir_db_home(ix, h);
-	while (atomic_load_explicit(&ix->slots[i], memory_order_relaxed))
-		i = tapir_db_next_slot(ix, i);
-	atomic_store_explicit(
-		&ix->slots[i], slot_make(ix, h, pos), memory_order_release);
-}
-
 /* Room for a set of n entries, counted live, with the reference of the
- * record it is for; filled by the caller. */
+ * cell it is for; filled by the caller. */
 static struct tapir_db_eset *
 set_alloc(struct tapir_db_arena *ar, size_t n, uint32_t *pos)
 {
@@ -425,10 +419,10 @@ set_alloc(struct tapir_db_arena *ar, size_t n, uint32_t *pos)
 
 /*
  * Interning. Sets are immutable and stay where they are until a compaction,
- * so any number of records may point at one; a set counts the records that
- * do (refs) and becomes dead bytes when the last one leaves. At 1M names
- * of one file, a record then holds its name alone: ~36 bytes a name less
- * than with a set of its own, and the one set stays in cache.
+ * so any number of cells may point at one; a set counts the cells that do
+ * (refs) and becomes dead bytes when the last one leaves. At 1M names of
+ * one file, a name then takes its cell alone: 20 bytes of set a name less,
+ * and the one set stays in cache.
  */
 _Static_assert(sizeof(struct tapir_entry) == 16, "entries have no padding");
 
@@ -476,7 +470,7 @@ intern_add(struct tapir_db *db, const struct tapir_entry *e, uint32_t pos)
 	db->n_interned++;
 }
 
-/* One more record points at the set at pos. A set the last record had
+/* One more cell points at the set at pos. A set the last cell had
  * left (still interned) comes back from the dead bytes. */
 static void
 set_ref(struct tapir_db_arena *ar, uint32_t pos)
@@ -491,7 +485,7 @@ set_ref(struct tapir_db_arena *ar, uint32_t pos)
 		s->refs++;
 }
 
-/* A record no longer points at the set at pos (0: none). */
+/* A cell no longer points at the set at pos (0: none). */
 static void
 set_unref(struct tapir_db_arena *ar, uint32_t pos)
 {
@@ -505,7 +499,7 @@ set_unref(struct tapir_db_arena *ar, uint32_t pos)
 	}
 }
 
-/* A set holding just *e, with a reference for the caller's record: the
+/* A set holding just *e, with a reference for the caller's cell: the
  * interned one, or a new one, interned. @return: its position, or 0. */
 static uint32_t
 set_of_one(struct tapir_db *db, struct tapir_db_arena *ar,
@@ -525,52 +519,74 @@ set_of_one(struct tapir_db *db, struct tapir_db_arena *ar,
 	return pos;
 }
 
-/* A new record for n entries copied from e, counted live: one entry that
- * an interned set already holds is shared, otherwise the set is placed
- * right after the record (interned when it holds one entry). The record is
- * not yet in any index. */
-static struct tapir_db_rec *
-rec_new(struct tapir_db *db, struct tapir_db_arena *ar, const char *name,
-	size_t len, const struct tapir_entry *e, size_t n, uint32_t *pos)
+/* A copy of the set at pos in ar (of another arena), with a reference for
+ * the caller's cell: one entry is shared through interning. @return: its
+ * position, or 0. */
+static uint32_t
+set_copy(struct tapir_db *db, struct tapir_db_arena *ar,
+	const struct tapir_db_eset *old)
 {
-	size_t rs = rec_size(len);
-	uint32_t shared = n == 1 ? intern_find(db, ar, e) : 0;
-	struct tapir_db_rec *r =
-		arena_alloc(ar, rs + (shared ? 0 : set_size(n)), pos);
-	struct tapir_db_eset *set;
+	struct tapir_db_eset *s;
+	uint32_t pos;
 
-	if (!r)
-		return NULL;
-	if (shared) {
-		set_ref(ar, shared);
-		atomic_init(&r->set, shared);
-	} else {
-		uint32_t spos = *pos + (uint32_t)(rs >> UNIT_SHIFT);
-		set = (struct tapir_db_eset *)((char *)r + rs);
-		set->n = (uint16_t)n;
-		set->refs = 1;
-		memcpy(set->e, e, n * sizeof(*e));
-		atomic_init(&r->set, spos);
-		if (n == 1)
-			intern_add(db, e, spos);
-	}
-	r->len = (uint8_t)len;
-	memcpy(r->name, name, len);
-	r->name[len] = '\0';
-	return r;
+	if (old->n == 1)
+		return set_of_one(db, ar, &old->e[0]);
+	if (!(s = set_alloc(ar, old->n, &pos)))
+		return 0;
+	memcpy(s->e, old->e, old->n * sizeof(old->e[0]));
+	return pos;
 }
 
+/* Fill the cell for a name (its arena copy at lpos when it is long) and
+ * the set at spos. The caller publishes its tag. */
 static void
-retire_index(struct tapir_db *db, struct tapir_db_index *old, bool with_arena)
+cell_fill(struct tapir_db_cell *c, const char *name, size_t len, uint32_t lpos,
+	uint32_t spos)
 {
-	if (with_arena) {
-		/* The chunks go first so that a failing retire of the
-		 * table cannot free chunks a reader still reads. */
-		for (size_t i = 0; i < old->arena->n_chunks; i++)
-			retire(db, old->arena->chunks[i], CHUNK_SIZE);
-		retire(db, old->arena, 0);
-	}
-	retire(db, old, index_map(old));
+	atomic_store_explicit(&c->set, spos, memory_order_relaxed);
+	c->len = (uint8_t)len;
+	if (len <= TAPIR_DB_INLINE)
+		memcpy(c->name, name, len);
+	else
+		memcpy(c->name, &lpos, sizeof(lpos));
+}
+
+/* A long name's arena copy, counted live. @return: its position or 0. */
+static uint32_t
+name_new(struct tapir_db_arena *ar, const char *name, size_t len)
+{
+	uint32_t pos;
+	char *p = arena_alloc(ar, name_size(len), &pos);
+
+	if (!p)
+		return 0;
+	memcpy(p, name, len);
+	p[len] = '\0';
+	return pos;
+}
+
+/* The first empty slot of h's probe sequence. */
+static size_t
+slot_free(const struct tapir_db_index *ix, uint64_t h)
+{
+	size_t i = tapir_db_home(ix, h);
+
+	while (atomic_load_explicit(&ix->tags[i], memory_order_relaxed))
+		i = tapir_db_next_slot(ix, i);
+	return i;
+}
+
+/* A name, NUL-terminated, for callbacks: the cell's bytes copied to buf,
+ * or the arena copy of a long name. */
+static const char *
+cell_cname(const struct tapir_db_arena *ar, const struct tapir_db_cell *c,
+	char buf[TAPIR_DB_INLINE + 1])
+{
+	if (c->len > TAPIR_DB_INLINE)
+		return tapir_db_cell_name(ar, c);
+	memcpy(buf, c->name, c->len);
+	buf[c->len] = '\0';
+	return buf;
 }
 
 static bool
@@ -580,11 +596,22 @@ arena_wasteful(const struct tapir_db_arena *ar)
 	       ar->dead_bytes >= CHUNK_SIZE / 4;
 }
 
+/* Emptied cells outnumber live names, and hold a quarter chunk's worth. */
+static bool
+index_wasteful(const struct tapir_db *db)
+{
+	size_t emptied = db->n_records - db->n_names;
+
+	return emptied > db->n_names &&
+	       emptied * sizeof(struct tapir_db_cell) >= CHUNK_SIZE / 4;
+}
+
 /*
  * Rebuild the index at a size fit for want_records, dropping emptied
- * names. When dead records and replaced sets hold more arena than live
- * ones, live records and their sets are copied to a fresh arena and the
- * old one goes after a grace period: memory follows the live set.
+ * names. When dead sets and names hold more arena than live ones, live
+ * sets and long names are copied to a fresh arena and the old one goes:
+ * memory follows the live set. Returns after a grace period, with the old
+ * index freed: from then on every reader probes the new one.
  */
 static int
 index_rebuild(struct tapir_db *db, size_t want_records)
@@ -603,48 +630,59 @@ index_rebuild(struct tapir_db *db, size_t want_records)
 	/* Interned sets are of one arena: the copy interns anew. */
 	if (compact)
 		intern_clear(db);
-	/* A compacted arena is no larger than the old one. */
-	if (!(ix = index_new(slots, ar, oar->n_chunks))) {
+	if (!(ix = index_new(slots, ar))) {
 		if (compact)
 			arena_free(ar);
 		return TAPIR_ENOMEM;
 	}
 	for (size_t i = 0; i < old->nslots; i++) {
-		uint32_t s = atomic_load_explicit(
-			&old->slots[i], memory_order_relaxed);
-		uint32_t pos = s & old->pos_mask, spos;
-		struct tapir_db_rec *r;
-		if (!s)
+		const struct tapir_db_cell *c = &old->cells[i];
+		uint32_t spos, lpos = 0;
+		const char *name;
+		uint64_t h;
+		size_t j;
+		if (!atomic_load_explicit(
+			    &old->tags[i], memory_order_relaxed) ||
+			!(spos = atomic_load_explicit(
+				  &c->set, memory_order_relaxed)))
 			continue;
-		r = tapir_db_rec_at(oar, pos);
-		if (!(spos = atomic_load_explicit(
-			      &r->set, memory_order_relaxed)))
-			continue;
-		if (compact) {
-			const struct tapir_db_eset *set =
-				tapir_db_at(oar, spos);
-			if (!rec_new(db, ar, r->name, r->len, set->e, set->n,
-				    &pos)) {
-				index_free(ix);
-				arena_free(ar);
-				intern_clear(db);
-				return TAPIR_ENOMEM;
-			}
+		name = tapir_db_cell_name(oar, c);
+		h = tapir_db_hash(db->head.seed, name, c->len);
+		j = slot_free(ix, h);
+		if (!compact) {
+			memcpy(&ix->cells[j], c, sizeof(*c));
+		} else if (!(spos = set_copy(
+				     db, ar, tapir_db_set_at(oar, spos))) ||
+			   (c->len > TAPIR_DB_INLINE &&
+				   !(lpos = name_new(ar, name, c->len)))) {
+			index_free(ix);
+			arena_free(ar);
+			intern_clear(db);
+			return TAPIR_ENOMEM;
+		} else {
+			cell_fill(&ix->cells[j], name, c->len, lpos, spos);
 		}
-		index_put(
-			ix, tapir_db_hash(db->head.seed, r->name, r->len), pos);
+		/* Published with the index itself, below. */
+		atomic_store_explicit(
+			&ix->tags[j], tapir_db_tag(h), memory_order_relaxed);
 		live++;
 	}
 	atomic_store_explicit(&db->head.index, ix, memory_order_release);
 	db->n_records = live;
 	db->n_rebuilds++;
 	db->expire_cursor = 0;
-	retire_index(db, old, compact);
+	if (compact) {
+		for (size_t i = 0; i < oar->n_chunks; i++)
+			retire(db, oar->chunks[i], CHUNK_SIZE);
+		retire(db, oar, 0);
+	}
+	retire(db, old, index_map(old));
+	tapir_db_commit(db);
 	return 0;
 }
 
-/* Compact when garbage outweighs the live set; on failure the arena just
- * stays as it is until the next try. */
+/* Rebuild when garbage outweighs the live set; on failure everything
+ * just stays as it is until the next try. */
 static void
 maybe_compact(struct tapir_db *db)
 {
@@ -652,32 +690,8 @@ maybe_compact(struct tapir_db *db)
 		atomic_load_explicit(&db->head.index, memory_order_relaxed)
 			->arena;
 
-	if (arena_wasteful(ar))
+	if (arena_wasteful(ar) || index_wasteful(db))
 		(void)index_rebuild(db, db->n_names);
-}
-
-/* Make sure the arena can grow by chunks more without its positions
- * outgrowing the index's pos_mask; rebuild with more bits otherwise. */
-static int
-room(struct tapir_db *db, size_t chunks)
-{
-	struct tapir_db_index *ix =
-		atomic_load_explicit(&db->head.index, memory_order_relaxed);
-
-	if (ix->pos_mask == UINT32_MAX ||
-		ix->arena->n_chunks + chunks <= cap_chunks(ix->pos_mask))
-		return 0;
-	return index_rebuild(db, db->n_records);
-}
-
-/* Whether one more allocation surely fits ix's positions. Loops that filter
- * sets cannot rebuild mid-scan: an expiry pass skips the rest (the next
- * pass rebuilds), a source removal rebuilds and scans again. */
-static bool
-room_left(const struct tapir_db_index *ix)
-{
-	return ix->pos_mask == UINT32_MAX ||
-	       ix->arena->n_chunks + 1 <= cap_chunks(ix->pos_mask);
 }
 
 static bool
@@ -716,19 +730,19 @@ count_subtree(const struct tapir_db_eset *s)
 	return k;
 }
 
-/* Point r at the set at npos (0: none; the caller holds a reference for r),
- * keeping the counters true. The old set loses r's reference, and the
- * record becomes garbage when it is emptied. */
+/* Point c at the set at npos (0: none; the caller holds a reference for c),
+ * keeping the counters true. The old set loses c's reference, and a long
+ * name becomes garbage when its cell is emptied. */
 static void
 publish_set(struct tapir_db *db, struct tapir_db_arena *ar,
-	struct tapir_db_rec *r, uint32_t npos)
+	struct tapir_db_cell *c, uint32_t npos)
 {
-	uint32_t opos = atomic_load_explicit(&r->set, memory_order_relaxed);
+	uint32_t opos = atomic_load_explicit(&c->set, memory_order_relaxed);
 	const struct tapir_db_eset *old = tapir_db_set_at(ar, opos),
 				   *new = tapir_db_set_at(ar, npos);
 	size_t on = old ? old->n : 0, nn = new ? new->n : 0;
 
-	atomic_store_explicit(&r->set, npos, memory_order_release);
+	atomic_store_explicit(&c->set, npos, memory_order_release);
 	db->n_entries += nn - on;
 	db->n_subtree += count_subtree(new) - count_subtree(old);
 	db->n_expiring += count_expiring(new) - count_expiring(old);
@@ -737,12 +751,12 @@ publish_set(struct tapir_db *db, struct tapir_db_arena *ar,
 	set_unref(ar, opos);
 	if (on && !nn) {
 		db->n_names--;
-		ar->live_bytes -= rec_size(r->len);
-		ar->dead_bytes += rec_size(r->len);
+		ar->live_bytes -= name_size(c->len);
+		ar->dead_bytes += name_size(c->len);
 	} else if (!on && nn) {
 		db->n_names++;
-		ar->dead_bytes -= rec_size(r->len);
-		ar->live_bytes += rec_size(r->len);
+		ar->dead_bytes -= name_size(c->len);
+		ar->live_bytes += name_size(c->len);
 	}
 }
 
@@ -760,6 +774,39 @@ count_new_name(struct tapir_db *db, const struct tapir_entry *e)
 	}
 }
 
+/* A name not in the index yet, with the one entry e. */
+static int
+add_name(struct tapir_db *db, const char *name, size_t len, uint64_t h,
+	const struct tapir_entry *e)
+{
+	struct tapir_db_index *ix =
+		atomic_load_explicit(&db->head.index, memory_order_relaxed);
+	uint32_t spos, lpos = 0;
+	size_t i;
+	int rc;
+
+	if (db->n_names >= db->max_names)
+		return TAPIR_EFULL;
+	if ((db->n_records + 1) * 1000 > ix->nslots * MAX_LOAD) {
+		if ((rc = index_rebuild(db, db->n_names + 1)) != 0)
+			return rc;
+		ix = atomic_load_explicit(
+			&db->head.index, memory_order_relaxed);
+	}
+	if (!(spos = set_of_one(db, ix->arena, e)))
+		return TAPIR_ENOMEM;
+	if (len > TAPIR_DB_INLINE && !(lpos = name_new(ix->arena, name, len))) {
+		set_unref(ix->arena, spos);
+		return TAPIR_ENOMEM;
+	}
+	i = slot_free(ix, h);
+	cell_fill(&ix->cells[i], name, len, lpos, spos);
+	atomic_store_explicit(
+		&ix->tags[i], tapir_db_tag(h), memory_order_release);
+	count_new_name(db, e);
+	return 0;
+}
+
 int
 tapir_db_set(struct tapir_db *db, const char *name, size_t len,
 	const struct tapir_entry *e)
@@ -767,41 +814,24 @@ tapir_db_set(struct tapir_db *db, const char *name, size_t len,
 	struct tapir_db_index *ix;
 	struct tapir_db_arena *ar;
 	uint64_t h;
-	struct tapir_db_rec *r;
+	struct tapir_db_cell *c;
 	const struct tapir_db_eset *old;
 	struct tapir_db_eset *new;
 	uint32_t npos;
 	size_t on, nn, j = 0;
 	bool placed = false;
-	int rc;
 
 	if (len == 0 || len >= TAPIR_NAME_BUFSIZE || e->list >= 3)
 		return TAPIR_EINVAL;
 	maybe_compact(db);
-	if ((rc = room(db, 1)) != 0)
-		return rc;
 	ix = atomic_load_explicit(&db->head.index, memory_order_relaxed);
 	h = tapir_db_hash(db->head.seed, name, len);
-	if (!(r = tapir_db_lookup(ix, name, len, h))) {
-		uint32_t pos;
-		if (db->n_names >= db->max_names)
-			return TAPIR_EFULL;
-		if ((db->n_records + 1) * 1000 > ix->nslots * MAX_LOAD) {
-			if ((rc = index_rebuild(db, db->n_names + 1)) != 0)
-				return rc;
-			ix = atomic_load_explicit(
-				&db->head.index, memory_order_relaxed);
-		}
-		if (!rec_new(db, ix->arena, name, len, e, 1, &pos))
-			return TAPIR_ENOMEM;
-		index_put(ix, h, pos);
-		count_new_name(db, e);
-		return 0;
-	}
+	if (!(c = tapir_db_lookup(ix, name, len, h)))
+		return add_name(db, name, len, h, e);
 	ar = ix->arena;
 	old = tapir_db_set_at(
-		ar, atomic_load_explicit(&r->set, memory_order_relaxed));
-	/* An emptied record is a new name again: it counts for max_names. */
+		ar, atomic_load_explicit(&c->set, memory_order_relaxed));
+	/* An emptied name is a new name again: it counts for max_names. */
 	if (!old && db->n_names >= db->max_names)
 		return TAPIR_EFULL;
 	on = old ? old->n : 0;
@@ -813,7 +843,7 @@ tapir_db_set(struct tapir_db *db, const char *name, size_t len,
 		 * just that entry. */
 		if (!(npos = set_of_one(db, ar, e)))
 			return TAPIR_ENOMEM;
-		publish_set(db, ar, r, npos);
+		publish_set(db, ar, c, npos);
 		return 0;
 	}
 	if (!(new = set_alloc(ar, nn, &npos)))
@@ -831,7 +861,7 @@ tapir_db_set(struct tapir_db *db, const char *name, size_t len,
 	}
 	if (!placed)
 		new->e[j++] = *e;
-	publish_set(db, ar, r, npos);
+	publish_set(db, ar, c, npos);
 	return 0;
 }
 
@@ -841,7 +871,7 @@ tapir_db_remove(struct tapir_db *db, const char *name, size_t len,
 {
 	struct tapir_db_index *ix;
 	struct tapir_db_arena *ar;
-	struct tapir_db_rec *r;
+	struct tapir_db_cell *c;
 	const struct tapir_db_eset *old;
 	struct tapir_db_eset *new;
 	uint32_t npos = 0;
@@ -849,13 +879,11 @@ tapir_db_remove(struct tapir_db *db, const char *name, size_t len,
 
 	if (len == 0 || len >= TAPIR_NAME_BUFSIZE)
 		return TAPIR_ENOENT;
-	if (room(db, 1) != 0)
-		return TAPIR_ENOMEM;
 	ix = atomic_load_explicit(&db->head.index, memory_order_relaxed);
 	ar = ix->arena;
-	r = tapir_db_lookup(
+	c = tapir_db_lookup(
 		ix, name, len, tapir_db_hash(db->head.seed, name, len));
-	if (!r || !(old = tapir_db_set_at(ar, atomic_load_explicit(&r->set,
+	if (!c || !(old = tapir_db_set_at(ar, atomic_load_explicit(&c->set,
 						      memory_order_relaxed))))
 		return TAPIR_ENOENT;
 	for (size_t i = 0; i < old->n; i++)
@@ -869,36 +897,35 @@ tapir_db_remove(struct tapir_db *db, const char *name, size_t len,
 			if (!same_key(&old->e[i], source, flags))
 				new->e[j++] = old->e[i];
 	}
-	publish_set(db, ar, r, npos);
+	publish_set(db, ar, c, npos);
 	return 0;
 }
 
-/* Scans visit slots in order but records at random: ask for the record
- * PREFETCH_AHEAD slots on while this one is handled, so that the misses
- * overlap (a walk of 1M names: 28 ms without, 18 ms with). */
+/* Scans visit cells in order but sets (and long names) at random: ask for
+ * the set PREFETCH_AHEAD cells on while this one is handled, so that the
+ * misses overlap. */
 #define PREFETCH_AHEAD 16
 static inline void
 prefetch_ahead(const struct tapir_db_index *ix, size_t i)
 {
-	uint32_t s;
+	uint32_t spos;
 
 	if (i + PREFETCH_AHEAD >= ix->nslots)
 		return;
-	s = atomic_load_explicit(
-		&ix->slots[i + PREFETCH_AHEAD], memory_order_relaxed);
-	if (s)
-		__builtin_prefetch(
-			tapir_db_rec_at(ix->arena, s & ix->pos_mask));
+	spos = atomic_load_explicit(
+		&ix->cells[i + PREFETCH_AHEAD].set, memory_order_relaxed);
+	if (spos)
+		__builtin_prefetch(tapir_db_at(ix->arena, spos));
 }
 
-/* Rewrite r's set keeping the entries keep() accepts; count the dropped. */
+/* Rewrite c's set keeping the entries keep() accepts; count the dropped. */
 static size_t
 filter_set(struct tapir_db *db, struct tapir_db_arena *ar,
-	struct tapir_db_rec *r,
+	struct tapir_db_cell *c,
 	bool (*keep)(const struct tapir_entry *, const void *), const void *arg)
 {
 	const struct tapir_db_eset *old = tapir_db_set_at(
-		ar, atomic_load_explicit(&r->set, memory_order_relaxed));
+		ar, atomic_load_explicit(&c->set, memory_order_relaxed));
 	struct tapir_db_eset *new;
 	uint32_t npos = 0;
 	size_t kept = 0, j = 0, on;
@@ -925,7 +952,7 @@ filter_set(struct tapir_db *db, struct tapir_db_arena *ar,
 			if (keep(&old->e[i], arg))
 				new->e[j++] = old->e[i];
 	}
-	publish_set(db, ar, r, npos);
+	publish_set(db, ar, c, npos);
 	return on - kept;
 }
 
@@ -941,34 +968,26 @@ keep_unexpired(const struct tapir_entry *e, const void *arg)
 	return (int64_t)e->expiry > *(const int64_t *)arg;
 }
 
+static inline bool
+slot_used(const struct tapir_db_index *ix, size_t i)
+{
+	return atomic_load_explicit(&ix->tags[i], memory_order_relaxed) != 0;
+}
+
 size_t
 tapir_db_remove_source(struct tapir_db *db, uint16_t source)
 {
-	struct tapir_db_index *ix;
+	struct tapir_db_index *ix =
+		atomic_load_explicit(&db->head.index, memory_order_relaxed);
 	size_t removed = 0;
-	bool full;
 
-	/* Every entry must go, so a scan cannot skip: when the arena outgrows
-	 * the index's positions, rebuild (room) and go over the slots again;
-	 * the sets already filtered hold no entry of the source any more. */
-	do {
-		full = false;
-		if (room(db, 1) != 0)
-			break;
-		ix = atomic_load_explicit(
-			&db->head.index, memory_order_relaxed);
-		for (size_t i = 0; i < ix->nslots && !full; i++) {
-			uint32_t s = atomic_load_explicit(
-				&ix->slots[i], memory_order_relaxed);
-			if (!s)
-				continue;
-			if (!(full = !room_left(ix)))
-				removed += filter_set(db, ix->arena,
-					tapir_db_rec_at(
-						ix->arena, s & ix->pos_mask),
-					keep_other_source, &source);
-		}
-	} while (full);
+	/* filter_set never rebuilds: ix stays the index throughout. */
+	for (size_t i = 0; i < ix->nslots; i++) {
+		prefetch_ahead(ix, i);
+		if (slot_used(ix, i))
+			removed += filter_set(db, ix->arena, &ix->cells[i],
+				keep_other_source, &source);
+	}
 	maybe_compact(db);
 	return removed;
 }
@@ -978,41 +997,32 @@ tapir_db_expire(struct tapir_db *db, int64_t now, size_t max_slots,
 	tapir_db_name_cb cb, void *arg)
 {
 	struct tapir_db_index *ix;
-	size_t dropped = 0, cap;
+	size_t dropped = 0;
 
 	/* Only entries with an expiry can expire. With none (files and zones
-	 * only), a pass would read a record per slot for nothing, a second
-	 * after second, evicting what Unbound's workers keep in cache. */
+	 * only), a pass would read a cell and a set per slot for nothing, a
+	 * second after second, evicting what Unbound's workers keep in
+	 * cache. */
 	if (db->n_expiring == 0) {
 		maybe_compact(db);
 		return 0;
 	}
-	/* Room for one more chunk, as for a set: asking for the whole live
-	 * set's worth rebuilt the index at the first pass after a large load
-	 * (~70 ms at 1M names, the first MQTT message after a file waiting
-	 * for it). A pass that runs out of room skips the rest (room_left),
-	 * and the next pass rebuilds with more position bits. */
-	(void)room(db, 1);
 	ix = atomic_load_explicit(&db->head.index, memory_order_relaxed);
-	cap = ix->nslots;
-	if (max_slots > cap)
-		max_slots = cap;
+	if (max_slots > ix->nslots)
+		max_slots = ix->nslots;
 	for (size_t n = 0; n < max_slots; n++) {
-		size_t i = db->expire_cursor++ % ix->nslots;
-		uint32_t s = atomic_load_explicit(
-			&ix->slots[i], memory_order_relaxed);
-		struct tapir_db_rec *r;
-		size_t d;
+		size_t i = db->expire_cursor++ % ix->nslots, d;
+		struct tapir_db_cell *c = &ix->cells[i];
+		char buf[TAPIR_DB_INLINE + 1];
 		prefetch_ahead(ix, i);
-		if (!s || !room_left(ix))
+		if (!slot_used(ix, i))
 			continue;
-		r = tapir_db_rec_at(ix->arena, s & ix->pos_mask);
-		/* filter_set never rebuilds, so r stays valid. */
-		if ((d = filter_set(db, ix->arena, r, keep_unexpired, &now)) !=
+		/* filter_set never rebuilds, so c stays valid. */
+		if ((d = filter_set(db, ix->arena, c, keep_unexpired, &now)) !=
 			0) {
 			dropped += d;
 			if (cb)
-				cb(arg, r->name, r->len);
+				cb(arg, cell_cname(ix->arena, c, buf), c->len);
 		}
 	}
 	maybe_compact(db);
@@ -1026,18 +1036,17 @@ tapir_db_walk(struct tapir_db *db, tapir_db_walk_cb cb, void *arg)
 		atomic_load_explicit(&db->head.index, memory_order_acquire);
 
 	for (size_t i = 0; i < ix->nslots; i++) {
-		uint32_t s = atomic_load_explicit(
-			&ix->slots[i], memory_order_acquire);
-		struct tapir_db_rec *r;
+		struct tapir_db_cell *c = &ix->cells[i];
 		const struct tapir_db_eset *set;
+		char buf[TAPIR_DB_INLINE + 1];
 		int rc;
 		prefetch_ahead(ix, i);
-		if (!s)
+		if (!atomic_load_explicit(&ix->tags[i], memory_order_acquire))
 			continue;
-		r = tapir_db_rec_at(ix->arena, s & ix->pos_mask);
 		set = tapir_db_set_at(ix->arena,
-			atomic_load_explicit(&r->set, memory_order_acquire));
-		if (set && (rc = cb(arg, r->name, r->len, set->e, set->n)))
+			atomic_load_explicit(&c->set, memory_order_acquire));
+		if (set && (rc = cb(arg, cell_cname(ix->arena, c, buf), c->len,
+				    set->e, set->n)))
 			return rc;
 	}
 	return 0;

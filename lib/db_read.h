@@ -31,18 +31,28 @@
  * One set may be shared by many names (lib/db.c, "interning"). */
 struct tapir_db_eset {
 	uint16_t n;
-	uint16_t refs; /* writer only: records pointing here, saturating */
+	uint16_t refs; /* writer only: cells pointing here, saturating */
 	struct tapir_entry e[];
 };
 
-struct tapir_db_rec {
+/* Names up to this long live in their index cell; a longer one lives in
+ * the arena, NUL-terminated, and its cell holds the position. */
+#define TAPIR_DB_INLINE 27
+
+/* A name in the index: 32 bytes, two to a cache line, so that a hit on a
+ * short name reads one line of cells (lib/db.c explains why). Written
+ * whole before its tag is published, and never changed after, but for
+ * set. */
+struct tapir_db_cell {
 	_Atomic uint32_t set; /* arena position of the entry set, 0: none */
 	uint8_t len;
-	char name[]; /* canonical, NUL-terminated */
+	/* len <= TAPIR_DB_INLINE: the name, not terminated; else the arena
+	 * position of the name, a uint32_t in native order. */
+	char name[TAPIR_DB_INLINE];
 };
 
 /* Arena. Chunk pointers are fixed once set. Position 0 (the first unit of
- * chunk 0) is never handed out, so 0 means "no record" or "no set". */
+ * chunk 0) is never handed out, so 0 means "no set". */
 struct tapir_db_arena {
 	size_t n_chunks;
 	size_t chunk_used;
@@ -50,12 +60,15 @@ struct tapir_db_arena {
 	char *chunks[TAPIR_DB_MAX_CHUNKS];
 };
 
+/* Open addressing over nslots cells, with one tag byte per cell in an
+ * array of its own: a probe reads tags, and a cell only where the tag is
+ * the name's. */
 struct tapir_db_index {
-	size_t nslots;	   /* below 2^32 */
-	uint32_t pos_mask; /* low bits: arena position; the rest: tag */
+	size_t nslots; /* below 2^32 */
 	/* Shared by successive indexes until a compaction. */
 	struct tapir_db_arena *arena;
-	_Atomic uint32_t slots[];
+	_Atomic uint8_t *tags; /* 0: empty; else the hash's tag */
+	struct tapir_db_cell *cells;
 };
 
 /* What readers use of struct tapir_db, which starts with it. */
@@ -88,12 +101,6 @@ tapir_db_at(const struct tapir_db_arena *ar, uint32_t pos)
 	       (off & (((size_t)1 << TAPIR_DB_CHUNK_SHIFT) - 1));
 }
 
-static inline struct tapir_db_rec *
-tapir_db_rec_at(const struct tapir_db_arena *ar, uint32_t pos)
-{
-	return (struct tapir_db_rec *)tapir_db_at(ar, pos);
-}
-
 static inline struct tapir_db_eset *
 tapir_db_set_at(const struct tapir_db_arena *ar, uint32_t pos)
 {
@@ -107,31 +114,55 @@ tapir_db_home(const struct tapir_db_index *ix, uint64_t h)
 	return (size_t)(((h >> 32) * (uint64_t)ix->nslots) >> 32);
 }
 
+/* The tag: the hash's low byte, never 0 (an empty slot). Independent of
+ * the home slot, so names probing the same slots rarely share one. */
+static inline uint8_t
+tapir_db_tag(uint64_t h)
+{
+	uint8_t t = (uint8_t)h;
+
+	return t ? t : 1;
+}
+
 static inline size_t
 tapir_db_next_slot(const struct tapir_db_index *ix, size_t i)
 {
 	return ++i == ix->nslots ? 0 : i;
 }
 
-/* Linear probing from the home slot to the first empty one; the tag bits
- * spare most records that are not the name a read. */
-static inline struct tapir_db_rec *
+/* The name a cell holds, cell->len bytes. */
+static inline const char *
+tapir_db_cell_name(
+	const struct tapir_db_arena *ar, const struct tapir_db_cell *c)
+{
+	uint32_t pos;
+
+	if (c->len <= TAPIR_DB_INLINE)
+		return c->name;
+	memcpy(&pos, c->name, sizeof(pos));
+	return (const char *)tapir_db_at(ar, pos);
+}
+
+/* Linear probing from the home slot to the first empty one, over the tag
+ * bytes; a cell is read only where its tag matches (1 in 255 others). */
+static inline struct tapir_db_cell *
 tapir_db_lookup(const struct tapir_db_index *ix, const char *name, size_t len,
 	uint64_t h)
 {
-	uint32_t tmask = ~ix->pos_mask, tag = (uint32_t)h & tmask;
+	uint8_t tag = tapir_db_tag(h);
 
 	for (size_t i = tapir_db_home(ix, h);; i = tapir_db_next_slot(ix, i)) {
-		uint32_t s = atomic_load_explicit(
-			&ix->slots[i], memory_order_acquire);
-		struct tapir_db_rec *r;
-		if (s == 0)
+		uint8_t t = atomic_load_explicit(
+			&ix->tags[i], memory_order_acquire);
+		struct tapir_db_cell *c;
+		if (t == 0)
 			return NULL;
-		if ((s & tmask) != tag)
+		if (t != tag)
 			continue;
-		r = tapir_db_rec_at(ix->arena, s & ix->pos_mask);
-		if (r->len == len && memcmp(r->name, name, len) == 0)
-			return r;
+		c = &ix->cells[i];
+		if (c->len == len && memcmp(tapir_db_cell_name(ix->arena, c),
+					     name, len) == 0)
+			return c;
 	}
 }
 
@@ -162,12 +193,12 @@ tapir_db_find(struct tapir_db *db, const char *name, size_t len, size_t *n)
 	struct tapir_db_head *hd = (struct tapir_db_head *)(void *)db;
 	struct tapir_db_index *ix =
 		atomic_load_explicit(&hd->index, memory_order_acquire);
-	struct tapir_db_rec *r = tapir_db_lookup(
+	struct tapir_db_cell *c = tapir_db_lookup(
 		ix, name, len, tapir_db_hash(hd->seed, name, len));
 	const struct tapir_db_eset *set;
 
-	if (!r || !(set = tapir_db_set_at(
-			    ix->arena, atomic_load_explicit(&r->set,
+	if (!c || !(set = tapir_db_set_at(
+			    ix->arena, atomic_load_explicit(&c->set,
 					       memory_order_acquire)))) {
 		*n = 0;
 		return NULL;

@@ -786,6 +786,15 @@ test_has_subtree_follows_subtree_entries(void **state)
 #define CONC_READERS 3
 #define CONC_MS	     2000
 
+/* Growth name i of a cycle: every other one too long for its index cell,
+ * so that both kinds of name are copied under the readers. */
+static void
+grow_name(char name[TAPIR_NAME_BUFSIZE], unsigned cycle, unsigned i)
+{
+	snprintf(name, TAPIR_NAME_BUFSIZE, "g%u-%u%s.grow.example", cycle, i,
+		i % 2 ? ".a-label-that-keeps-it-in-the-arena" : "");
+}
+
 struct conc {
 	struct tapir_db *db;
 	atomic_bool stop;
@@ -830,8 +839,7 @@ conc_reader(void *arg)
 				bad += !fixed_entry_ok(&e[j]);
 			lookups++;
 		}
-		snprintf(name, sizeof(name), "g%u-%u.grow.example", cyc,
-			k++ % GROW_NAMES);
+		grow_name(name, cyc, k++ % GROW_NAMES);
 		e = tapir_db_find(c->db, name, strlen(name), &n);
 		if (n) {
 			grow_hits++;
@@ -892,8 +900,7 @@ test_readers_see_only_valid_entries_during_updates(void **state)
 
 		atomic_store(&c->cycle, cycles);
 		for (unsigned i = 0; i < GROW_NAMES; i++) {
-			snprintf(name, sizeof(name), "g%u-%u.grow.example",
-				cycles, i);
+			grow_name(name, cycles, i);
 			struct tapir_entry ge =
 				mk(2, TAPIR_LIST_DENY, TAGS_GROW, LATER, 0);
 			/* Distinct entries, so that no set is shared and
