@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <pthread.h>
+#include <sched.h>
+#include <time.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -545,6 +547,88 @@ test_removing_a_big_source_gives_memory_back(void **state)
 	assert_many(db, "gone", MANY, false);
 }
 
+/* A name of n bytes: "p" repeated, with one last byte of its own. */
+static char *
+sized(char buf[TAPIR_NAME_BUFSIZE], size_t n, char last)
+{
+	memset(buf, 'p', n - 1);
+	buf[n - 1] = last;
+	buf[n] = '\0';
+	return buf;
+}
+
+static int
+walk_check_len(void *arg, const char *name, size_t len,
+	const struct tapir_entry *e, size_t n)
+{
+	size_t *bad = arg;
+
+	*bad += strlen(name) != len || n != 1 || e[0].tags != len;
+	return 0;
+}
+
+/* Names of 27 bytes live in their index cell, names of 28 in the arena;
+ * names that differ only there are told apart, through rebuilds and a
+ * compaction, and callbacks get each whole and terminated. */
+static void
+test_names_either_side_of_the_cell_limit_are_told_apart(void **state)
+{
+	struct tapir_db *db = *state;
+	struct tapir_entry got[MAX_ENTRIES];
+	char name[TAPIR_NAME_BUFSIZE];
+	static const size_t lens[] = { 26, 27, 28, 29 };
+	size_t bad = 0;
+
+	for (size_t k = 0; k < 4; k++)
+		set_ok(db, sized(name, lens[k], 'a'),
+			mk(0, TAPIR_LIST_DENY, (uint32_t)lens[k], LATER, 0));
+	for (int round = 0; round < 3; round++) {
+		for (size_t k = 0; k < 4; k++) {
+			assert_int_equal(
+				find(db, sized(name, lens[k], 'a'), got), 1);
+			assert_int_equal(got[0].tags, lens[k]);
+			assert_int_equal(
+				find(db, sized(name, lens[k], 'b'), got), 0);
+		}
+		assert_int_equal(find(db, sized(name, 30, 'a'), got), 0);
+		/* Round 0 grows the index; round 1 also leaves more dead
+		 * arena than live, so round 2 runs on a compacted arena. */
+		if (round == 0)
+			insert_many(db, "grow", MANY, 1, LATER);
+		else if (round == 1)
+			assert_int_equal(tapir_db_remove_source(db, 1), MANY);
+	}
+	assert_true(stats(db).rebuilds >= 2);
+	assert_int_equal(stats(db).names, 4);
+	assert_int_equal(tapir_db_walk(db, walk_check_len, &bad), 0);
+	assert_int_equal(bad, 0);
+}
+
+/* Names that share one entry (a file's) take no arena of their own: when
+ * they go, it is the index, emptied, that is rebuilt small again. */
+static void
+test_removing_a_big_shared_entry_source_shrinks_the_index(void **state)
+{
+	struct tapir_db *db = *state;
+	struct tapir_db_stats before, after;
+	char name[TAPIR_NAME_BUFSIZE];
+
+	for (size_t i = 0; i < MANY; i++)
+		set_ok(db, numbered(name, "f", i),
+			mk(3, TAPIR_LIST_DENY, 0, TAPIR_EXPIRY_NEVER, 0));
+	insert_many(db, "kept", 1000, 1, LATER);
+	before = stats(db);
+	assert_int_equal(tapir_db_remove_source(db, 3), MANY);
+	tapir_db_commit(db);
+	after = stats(db);
+	assert_int_equal(after.names, 1000);
+	assert_int_equal(after.records, 1000);
+	assert_true(after.index_slots < before.index_slots / 20);
+	assert_true(after.bytes < before.bytes / 2);
+	assert_many(db, "kept", 1000, true);
+	assert_int_equal(find(db, numbered(name, "f", 7), NULL), 0);
+}
+
 /* Collects names an expiry pass reports. */
 struct seen {
 	size_t n;
@@ -941,6 +1025,51 @@ test_readers_see_only_valid_entries_during_updates(void **state)
 	free(c);
 }
 
+/* A reader inside a read section since before a rebuild. */
+struct held {
+	struct tapir_db *db;
+	atomic_bool inside, done;
+};
+
+static void *
+hold_read(void *arg)
+{
+	struct held *h = arg;
+	tapir_epoch_token tok = tapir_db_read_begin(h->db);
+	struct timespec ts = { 0, 300 * 1000 * 1000 };
+
+	atomic_store(&h->inside, true);
+	nanosleep(&ts, NULL);
+	atomic_store(&h->done, true);
+	tapir_db_read_end(h->db, tok);
+	return NULL;
+}
+
+/* A reader on the old index would not see what the writer changes in the
+ * new one: the set that rebuilds returns only after such readers left. */
+static void
+test_a_rebuild_waits_for_readers_of_the_old_index(void **state)
+{
+	struct held h = { .db = tapir_db_create(0) };
+	char name[TAPIR_NAME_BUFSIZE];
+	pthread_t th;
+	size_t slots, i = 0;
+
+	(void)state;
+	assert_non_null(h.db);
+	set_ok(h.db, "first.example", mk(0, TAPIR_LIST_DENY, 0, LATER, 0));
+	slots = stats(h.db).index_slots;
+	assert_int_equal(pthread_create(&th, NULL, hold_read, &h), 0);
+	while (!atomic_load(&h.inside))
+		sched_yield();
+	while (stats(h.db).index_slots == slots)
+		set_ok(h.db, numbered(name, "r", i++),
+			mk(0, TAPIR_LIST_DENY, 0, LATER, 0));
+	assert_true(atomic_load(&h.done));
+	pthread_join(th, NULL);
+	tapir_db_destroy(h.db);
+}
+
 /* Names whose only entry is the same share one entry set: less memory,
  * and each name still changes, expires and is counted on its own. */
 static void
@@ -1104,6 +1233,10 @@ main(void)
 		T(test_new_names_after_mass_removal_compact_the_arena),
 		T(test_expiring_most_names_gives_memory_back),
 		T(test_removing_a_big_source_gives_memory_back),
+		T(test_removing_a_big_shared_entry_source_shrinks_the_index),
+		T(test_names_either_side_of_the_cell_limit_are_told_apart),
+		cmocka_unit_test(
+			test_a_rebuild_waits_for_readers_of_the_old_index),
 		T(test_expire_drops_entries_whose_expiry_is_now_or_earlier),
 		T(test_expire_keeps_unexpired_entries_of_the_same_name),
 		T(test_expire_reports_each_changed_name_once),
