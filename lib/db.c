@@ -296,7 +296,8 @@ index_new(size_t slots, struct tapir_db_arena *ar)
 	if (USE_MAP && size >= MAP_MIN) {
 		ix = map_new(size, size >= HUGE_SIZE);
 	} else {
-		size_t line = (size + INDEX_HEAD - 1) & ~(size_t)(INDEX_HEAD - 1);
+		size_t line =
+			(size + INDEX_HEAD - 1) & ~(size_t)(INDEX_HEAD - 1);
 		if ((ix = aligned_alloc(INDEX_HEAD, line)))
 			memset(ix, 0, line);
 	}

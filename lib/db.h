@@ -5,18 +5,21 @@
  * below it, the RPZ "*.name" meaning). An entry carries the list it feeds,
  * the TAPIR tag bits, when it was added and when it expires.
  *
- * Layout, for millions of names: names and their entry sets live in one
- * append-only chunked arena that never moves; an open-addressing index of
- * 4-byte slots holds the arena position and hash tag bits, so a miss rarely
- * touches a name. Each name points to an immutable, exactly sized entry set
- * in the arena; an update appends a new set and swaps one position. Names
- * whose only entry is the same (a whole file or zone) share one set.
+ * Layout, for millions of names: an open-addressing index of 32-byte
+ * cells, each holding a name of up to 27 bytes and the position of its
+ * entry set, with one tag byte per cell in an array of its own: a miss
+ * reads tag bytes only, a hit one line of cells. Entry sets and longer
+ * names live in one append-only chunked arena that never moves. A name's
+ * entry set is immutable and exactly sized; an update appends a new set
+ * and swaps one position. Names whose only entry is the same (a whole file
+ * or zone) share one set.
  *
  * Thread safety: one writer thread calls every function that is not marked
  * "reader"; any number of reader threads call the reader functions between
  * tapir_db_read_begin() and tapir_db_read_end(). Readers never take a lock
- * and never wait for the writer: replaced sets and grown indexes are freed
- * only after a grace period (lib/epoch.h), in tapir_db_commit().
+ * and never wait for the writer: replaced sets and arenas are freed only
+ * after a grace period (lib/epoch.h), in tapir_db_commit(), and a call
+ * that rebuilds the index waits for one before it returns.
  */
 #ifndef TAPIR_DB_H
 #define TAPIR_DB_H

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The read path of the policy database, inline: every query runs it once
- * per name it looks up, and at 1M names a lookup is ~100 ns, of which the
- * calls into lib/db.c took ~10. Only what a reader touches is here: the
+ * per name it looks up, and calls into lib/db.c took ~10 ns of the ~100 a
+ * lookup then took at 1M names. Only what a reader touches is here: the
  * head of struct tapir_db, the index and arena layout, the hash and the
  * probe. Everything that writes stays in lib/db.c, which explains the
  * layout and its invariants. Include lib/db.h, not this file.
