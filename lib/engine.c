@@ -1887,14 +1887,29 @@ tapir_engine_decide(struct tapir_engine *e, const char *name, size_t len,
 	return tapir_decide(cur_policy(e), e->db, name, len, e->now(), why);
 }
 
+/* The canonical form of a name met in a query of type qtype, marked
+ * first when that type is one a flush by name leaves in the cache
+ * (rare_note(): before the database is read). @return: false for a name
+ * that cannot match. */
+static bool
+query_name(struct tapir_engine *e, const uint8_t *wire, size_t maxlen,
+	uint16_t qtype, char name[TAPIR_NAME_BUFSIZE], size_t *len)
+{
+	if (tapir_name_from_wire(wire, maxlen, name, len) != 0)
+		return false;
+	if (!tapir_purge_by_name_covers(qtype))
+		rare_note(e, name, *len);
+	return true;
+}
+
 enum tapir_action
 tapir_engine_decide_wire(struct tapir_engine *e, const uint8_t *wire,
-	size_t maxlen, struct tapir_reason *why)
+	size_t maxlen, uint16_t qtype, struct tapir_reason *why)
 {
 	char name[TAPIR_NAME_BUFSIZE];
 	size_t len;
 
-	if (tapir_name_from_wire(wire, maxlen, name, &len) != 0) {
+	if (!query_name(e, wire, maxlen, qtype, name, &len)) {
 		if (why)
 			memset(why, 0, sizeof(*why));
 		return TAPIR_ACTION_PASS;
@@ -1931,12 +1946,10 @@ tapir_engine_query(struct tapir_engine *e, const uint8_t *wire, size_t maxlen,
 	struct tapir_verdict v;
 	size_t len;
 
-	if (!e->cfg || tapir_name_from_wire(wire, maxlen, name, &len) != 0) {
+	if (!e->cfg || !query_name(e, wire, maxlen, qtype, name, &len)) {
 		count_slot(e, TAPIR_ACTION_PASS);
 		return TAPIR_ACTION_PASS;
 	}
-	if (!tapir_purge_by_name_covers(qtype))
-		rare_note(e, name, len);
 	tapir_decide_verdict(cur_policy(e), e->db, name, len, e->now(), &v);
 	count_slot(e, v.action);
 	if (v.action > TAPIR_ACTION_PASSTHRU && v.rule >= 0 &&
@@ -1945,20 +1958,6 @@ tapir_engine_query(struct tapir_engine *e, const uint8_t *wire, size_t maxlen,
 	if (v.would_action > TAPIR_ACTION_PASSTHRU)
 		count_slot(e, WOULD_BLOCK);
 	return v.action;
-}
-
-enum tapir_action
-tapir_engine_chain_wire(struct tapir_engine *e, const uint8_t *wire,
-	size_t maxlen, uint16_t qtype)
-{
-	char name[TAPIR_NAME_BUFSIZE];
-	size_t len;
-
-	if (tapir_name_from_wire(wire, maxlen, name, &len) != 0)
-		return TAPIR_ACTION_PASS;
-	if (!tapir_purge_by_name_covers(qtype))
-		rare_note(e, name, len);
-	return tapir_engine_decide(e, name, len, NULL);
 }
 
 void

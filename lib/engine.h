@@ -104,12 +104,16 @@ int tapir_engine_start(struct tapir_engine *e) TAPIR_WUR;
 void tapir_engine_destroy(struct tapir_engine *e);
 
 /**
- * Reader: decide for a query name in wire format.
+ * Reader: decide for a wire-format name met in a query of type qtype: its
+ * name, or a name of its answer's CNAME or DNAME chain (marked as
+ * tapir_engine_query() marks the query name: the iterator caches the
+ * chain's names too). Counts nothing.
  * @param why: if not NULL, the full reason.
  * @return: the action (TAPIR_ACTION_PASS for names that cannot match).
  */
 enum tapir_action tapir_engine_decide_wire(struct tapir_engine *e,
-	const uint8_t *wire, size_t maxlen, struct tapir_reason *why);
+	const uint8_t *wire, size_t maxlen, uint16_t qtype,
+	struct tapir_reason *why);
 
 /** Reader: decide for a canonical name. */
 enum tapir_action tapir_engine_decide(struct tapir_engine *e, const char *name,
@@ -123,14 +127,6 @@ enum tapir_action tapir_engine_decide(struct tapir_engine *e, const char *name,
  * flush_zone when it becomes blocked.
  */
 enum tapir_action tapir_engine_query(struct tapir_engine *e,
-	const uint8_t *wire, size_t maxlen, uint16_t qtype);
-
-/**
- * Reader: decide for a name met in an answer's CNAME or DNAME chain of a
- * query of type qtype (marking it as tapir_engine_query() does: the
- * iterator caches the chain's names too). Counts nothing.
- */
-enum tapir_action tapir_engine_chain_wire(struct tapir_engine *e,
 	const uint8_t *wire, size_t maxlen, uint16_t qtype);
 
 /**

@@ -606,8 +606,8 @@ check_chain(struct module_qstate *qstate, struct tapir_module *m)
 				query_dname_compare((uint8_t *)names[j],
 					qstate->qinfo.qname) == 0)
 				continue;
-			a = tapir_engine_chain_wire(m->engine, names[j],
-				lens[j], qstate->qinfo.qtype);
+			a = tapir_engine_decide_wire(m->engine, names[j],
+				lens[j], qstate->qinfo.qtype, NULL);
 			if (a <= TAPIR_ACTION_PASSTHRU)
 				continue;
 			for (size_t r = 0;

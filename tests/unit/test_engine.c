@@ -627,7 +627,7 @@ test_decide_wire_matches_any_case(void **state)
 	observe(f, "www.example.com", T0, 3607, TAG_LIKELYMALWARE);
 	/* sizeof includes the string's NUL: the root label. */
 	assert_int_equal(
-		tapir_engine_decide_wire(f->e, wire, sizeof(wire), &why),
+		tapir_engine_decide_wire(f->e, wire, sizeof(wire), 1, &why),
 		TAPIR_ACTION_NXDOMAIN);
 	assert_int_equal(why.rule, TAPIR_RULE_DENYTAPIR);
 }
@@ -644,7 +644,7 @@ test_decide_wire_malformed_name_passes(void **state)
 	observe(f, "www.example.com", T0, 3607, TAG_LIKELYMALWARE);
 	/* Cut before the root label: not a name. */
 	assert_int_equal(
-		tapir_engine_decide_wire(f->e, wire, sizeof(wire) - 1, &why),
+		tapir_engine_decide_wire(f->e, wire, sizeof(wire) - 1, 1, &why),
 		TAPIR_ACTION_PASS);
 	assert_int_equal(why.action, TAPIR_ACTION_PASS);
 	assert_int_equal(why.n_matches, 0);
