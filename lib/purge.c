@@ -201,7 +201,8 @@ purger_main(void *arg)
 		}
 		it = p->head;
 		calm = p->qlen == 1;
-		if (p->qzone > 1 && flush_cost(p) > 0 &&
+		/* A cost not known yet (0) never folds. */
+		if (p->qzone > 1 &&
 			(int64_t)p->qzone * flush_cost(p) > FOLD_BUDGET_US) {
 			/* Each flush_zone walks Unbound's whole cache on
 			 * worker 0, so its cost grows with the cache. Flushed
