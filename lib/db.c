@@ -524,7 +524,7 @@ set_of_one(struct tapir_db *db, struct tapir_db_arena *ar,
 	return pos;
 }
 
-/* A copy of the set at pos in ar (of another arena), with a reference for
+/* A copy in ar of the set old (of another arena), with a reference for
  * the caller's cell: one entry is shared through interning. @return: its
  * position, or 0. */
 static uint32_t
@@ -570,13 +570,20 @@ name_new(struct tapir_db_arena *ar, const char *name, size_t len)
 	return pos;
 }
 
+/* Writer: whether slot i holds a name (emptied or not). */
+static inline bool
+slot_used(const struct tapir_db_index *ix, size_t i)
+{
+	return atomic_load_explicit(&ix->tags[i], memory_order_relaxed) != 0;
+}
+
 /* The first empty slot of h's probe sequence. */
 static size_t
 slot_free(const struct tapir_db_index *ix, uint64_t h)
 {
 	size_t i = tapir_db_home(ix, h);
 
-	while (atomic_load_explicit(&ix->tags[i], memory_order_relaxed))
+	while (slot_used(ix, i))
 		i = tapir_db_next_slot(ix, i);
 	return i;
 }
@@ -646,25 +653,21 @@ index_rebuild(struct tapir_db *db, size_t want_records)
 		const char *name;
 		uint64_t h;
 		size_t j;
-		if (!atomic_load_explicit(
-			    &old->tags[i], memory_order_relaxed) ||
-			!(spos = atomic_load_explicit(
-				  &c->set, memory_order_relaxed)))
+		if (!slot_used(old, i) || !(spos = atomic_load_explicit(&c->set,
+						    memory_order_relaxed)))
 			continue;
 		name = tapir_db_cell_name(oar, c);
 		h = tapir_db_hash(db->head.seed, name, c->len);
 		j = slot_free(ix, h);
 		if (!compact) {
 			memcpy(&ix->cells[j], c, sizeof(*c));
-		} else if (!(spos = set_copy(
-				     db, ar, tapir_db_set_at(oar, spos))) ||
-			   (c->len > TAPIR_DB_INLINE &&
-				   !(lpos = name_new(ar, name, c->len)))) {
-			index_free(ix);
-			arena_free(ar);
-			intern_clear(db);
-			return TAPIR_ENOMEM;
 		} else {
+			/* Its set and long name into the new arena. */
+			if (!(spos = set_copy(
+				      db, ar, tapir_db_set_at(oar, spos))) ||
+				(c->len > TAPIR_DB_INLINE &&
+					!(lpos = name_new(ar, name, c->len))))
+				goto out_nomem;
 			cell_fill(&ix->cells[j], name, c->len, lpos, spos);
 		}
 		/* Published with the index itself, below. */
@@ -684,6 +687,12 @@ index_rebuild(struct tapir_db *db, size_t want_records)
 	retire(db, old, index_map(old));
 	tapir_db_commit(db);
 	return 0;
+
+out_nomem:
+	index_free(ix);
+	arena_free(ar);
+	intern_clear(db);
+	return TAPIR_ENOMEM;
 }
 
 /* Rebuild when garbage outweighs the live set; on failure everything
@@ -971,12 +980,6 @@ static bool
 keep_unexpired(const struct tapir_entry *e, const void *arg)
 {
 	return (int64_t)e->expiry > *(const int64_t *)arg;
-}
-
-static inline bool
-slot_used(const struct tapir_db_index *ix, size_t i)
-{
-	return atomic_load_explicit(&ix->tags[i], memory_order_relaxed) != 0;
 }
 
 size_t
