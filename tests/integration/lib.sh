@@ -111,9 +111,12 @@ stop_mosquitto() {
 	wait "$MOSQUITTO_PID" 2>/dev/null
 }
 
+# start_knot: the test root zone, on a Knot primary (start_primary) at
+# 127.0.0.1@KNOT_PORT, pid KNOT_PID. ZONE_EXTRA: more records for it. A
+# test's own primary (PRIMARY_PORT, PRIMARY_PID) is left as it was.
 start_knot() {
 	mkdir -p "$T/knot"
-	cat >"$T/knot/root.zone" <<EOZ
+	cat >"$T/knot/..zone" <<EOZ
 \$TTL 3600
 .		SOA	ns.root-test. hostmaster.root-test. 1 3600 600 86400 60
 .		NS	ns.root-test.
@@ -127,46 +130,11 @@ chain.org.	CNAME	target.org.
 short.org.	10	A	192.0.2.31
 ${ZONE_EXTRA:-}
 EOZ
-	# As for the broker: a port picked free can be taken by a parallel
-	# test before knotd binds it, and then knotd exits; pick another.
-	for _ in 1 2 3; do
-		KNOT_PORT=$(free_port)
-		start_knot_on && return 0
-	done
-	fail "knotd did not start: $(tail -n 5 "$T/knot/knot.log" 2>/dev/null)"
-}
-
-# One try of start_knot on $KNOT_PORT. @return: 0 once it answers.
-start_knot_on() {
-	rm -rf "$T/knot/db"
-	cat >"$T/knot/knot.conf" <<EOK
-server:
-    listen: 127.0.0.1@$KNOT_PORT
-    rundir: "$T/knot"
-database:
-    storage: "$T/knot/db"
-control:
-    listen: "$T/knot/knot.sock"
-log:
-  - target: "$T/knot/knot.log"
-    any: info
-zone:
-  - domain: .
-    storage: "$T/knot"
-    file: "root.zone"
-EOK
-	knotd -c "$T/knot/knot.conf" >/dev/null 2>&1 &
-	KNOT_PID=$!
-	PIDS="$PIDS $KNOT_PID"
-	for _ in $(seq 100); do
-		kdig +short +timeout=1 +retry=0 @127.0.0.1 -p "$KNOT_PORT" \
-			SOA . 2>/dev/null | grep -q root-test && return 0
-		kill -0 "$KNOT_PID" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	kill "$KNOT_PID" 2>/dev/null
-	wait "$KNOT_PID" 2>/dev/null
-	return 1
+	_port=${PRIMARY_PORT:-} _pid=${PRIMARY_PID:-}
+	PRIMARY_TSIG='' PRIMARY_UPDATE='' PRIMARY_NOTIFY='' \
+		start_primary "$T/knot" .
+	KNOT_PORT=$PRIMARY_PORT KNOT_PID=$PRIMARY_PID
+	PRIMARY_PORT=$_port PRIMARY_PID=$_pid
 }
 
 # remote_peer PID: for the benchmarks, a process that stands in for one on
