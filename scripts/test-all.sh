@@ -2,16 +2,23 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Set up a fresh Debian 12 machine and run every test: unit tests (cmocka),
 # fuzz corpus replay, integration tests against a real mosquitto, Knot and
-# the dynlib Unbound, then the whole suite again under AddressSanitizer and
-# UndefinedBehaviorSanitizer, and the formatting check. Run as root.
+# the dynlib Unbound (Debian's 1.17.1); the whole suite again under
+# AddressSanitizer and UndefinedBehaviorSanitizer, and against upstream
+# Unbound 1.26.0; the integration tests once more with Unbound dropping
+# privileges to user unbound; make distcheck; the Debian packages built and
+# tested as installed in a fresh Debian 12 root; the formatting check.
+# Run as root.
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 jobs=$(nproc)
+newest=1.26.0
 
 sh scripts/install-deps.sh
 sh scripts/build-unbound.sh "$top/_unbound"
+# The newest upstream release, from ../shared/unbound-src/.
+sh scripts/build-unbound.sh --upstream "$newest" "$top/_unbound-$newest"
 [ -x configure ] || autoreconf -fi
 
 fmt_bad=""
@@ -24,29 +31,64 @@ if [ -n "$fmt_bad" ]; then
 fi
 echo "clang-format: clean"
 
-summary=""
-run_suite() {
-	dir=$1
-	shift
-	mkdir -p "$dir"
-	(cd "$dir" && "$top/configure" --enable-werror \
-		--with-unbound-src="$top/_unbound/src" "$@" >configure.out) ||
-		{ tail -n 30 "$dir/config.log"; exit 1; }
-	make -C "$dir" -j"$jobs" >"$dir/make.out" 2>&1 ||
-		{ tail -n 40 "$dir/make.out"; exit 1; }
-	if ! make -C "$dir" -j"$jobs" check; then
-		for log in "$dir"/tests/*/*.log; do
-			grep -q '^FAIL\|^ERROR' "${log%.log}.trs" 2>/dev/null &&
-				{ echo "=== $log"; tail -n 60 "$log"; }
+status=0
+logs=""
+extra_pass=0
+extra_fail=0
+
+# check DIR LOG [make arguments]: make check in DIR, its summary in
+# DIR/LOG; the logs of failed tests are shown.
+check() {
+	dir=$1 log=$2
+	shift 2
+	if ! make -C "$dir" -j"$jobs" check TEST_SUITE_LOG="$log" "$@"; then
+		for t in "$dir"/tests/*/*.trs; do
+			grep -q '^:test-result: \(FAIL\|ERROR\)' "$t" 2>/dev/null &&
+				{ echo "=== ${t%.trs}.log"; tail -n 60 "${t%.trs}.log"; }
 		done
 		status=1
 	fi
-	summary="$summary $dir"
+	logs="$logs $dir/$log"
 }
 
-status=0
-run_suite "$top/_build-ci"
-run_suite "$top/_build-asan" --with-sanitizer=address,undefined
+# build DIR UNBOUND_TREE [configure options]
+build() {
+	dir=$1 tree=$2
+	shift 2
+	mkdir -p "$dir"
+	(cd "$dir" && "$top/configure" --enable-werror \
+		--with-unbound-src="$tree" "$@" >configure.out) ||
+		{ tail -n 30 "$dir/config.log"; exit 1; }
+	make -C "$dir" -j"$jobs" >"$dir/make.out" 2>&1 ||
+		{ tail -n 40 "$dir/make.out"; exit 1; }
+}
+
+# extra NAME COMMAND...: one more test, counted as one.
+extra() {
+	name=$1
+	shift
+	if "$@"; then
+		echo "PASS: $name"
+		extra_pass=$((extra_pass + 1))
+	else
+		echo "FAIL: $name"
+		extra_fail=$((extra_fail + 1))
+		status=1
+	fi
+}
+
+build "$top/_build-ci" "$top/_unbound/src"
+check "$top/_build-ci" test-suite.log
+build "$top/_build-asan" "$top/_unbound/src" --with-sanitizer=address,undefined
+check "$top/_build-asan" test-suite.log
+build "$top/_build-$newest" "$top/_unbound-$newest/src"
+check "$top/_build-$newest" test-suite.log
+
+# The integration tests once more with `username: unbound`: the module's
+# init(), its threads and files run as the unbound user, as when packaged.
+integration=$(make -s -C "$top/_build-ci" print-integration-tests)
+check "$top/_build-ci" test-suite-user.log TAPIR_TEST_USER=unbound \
+	TESTS="$integration"
 
 # The libFuzzer targets build (clang) and replay their corpora under
 # ASan+UBSan; fuzzing campaigns themselves are run by hand:
@@ -60,24 +102,35 @@ fuzzers=$(cd "$top/tests/fuzz" && ls -d fuzz_*.in | sed 's/\.in$//')
 for f in $fuzzers; do
 	make -C "$fuzz_dir" "tests/fuzz/$f" >"$fuzz_dir/make-$f.out" 2>&1 ||
 		{ tail -n 30 "$fuzz_dir/make-$f.out"; exit 1; }
-	if "$fuzz_dir/tests/fuzz/$f" -runs=0 "$top/tests/fuzz/$f.in" \
-		>"$fuzz_dir/$f.log" 2>&1; then
-		echo "PASS: libFuzzer $f corpus replay"
-		fuzz_pass=$((${fuzz_pass:-0} + 1))
-	else
-		tail -n 30 "$fuzz_dir/$f.log"
-		echo "FAIL: libFuzzer $f corpus replay"
-		status=1
-		fuzz_fail=$((${fuzz_fail:-0} + 1))
-	fi
+	extra "libFuzzer $f corpus replay" sh -c \
+		'"$1" -runs=0 "$2" >"$3" 2>&1 || { tail -n 30 "$3"; exit 1; }' \
+		sh "$fuzz_dir/tests/fuzz/$f" "$top/tests/fuzz/$f.in" "$fuzz_dir/$f.log"
 done
 
-pass=${fuzz_pass:-0}
-fail=${fuzz_fail:-0}
-for dir in $summary; do
-	p=$(sed -n 's/^# PASS: *//p' "$dir/test-suite.log" | head -n 1)
-	f=$(sed -n 's/^# FAIL: *//p' "$dir/test-suite.log" | head -n 1)
-	e=$(sed -n 's/^# ERROR: *//p' "$dir/test-suite.log" | head -n 1)
+# The release tarball builds, passes its tests, installs and uninstalls
+# cleanly, from a read-only source tree (lib/, tools and unit tests: the
+# module needs an Unbound tree, built above).
+dist_dir="$top/_build-dist"
+mkdir -p "$dist_dir"
+(cd "$dist_dir" && "$top/configure" >configure.out) ||
+	{ tail -n 30 "$dist_dir/config.log"; exit 1; }
+extra "make distcheck" sh -c \
+	'make -C "$1" -j"$2" distcheck >"$1/distcheck.out" 2>&1 ||
+		{ tail -n 40 "$1/distcheck.out"; exit 1; }' sh "$dist_dir" "$jobs"
+
+# The Debian packages, built from Debian's sources and tested as an
+# operator installs them.
+extra "Debian packages build (packaging/debian/build.sh)" \
+	sh packaging/debian/build.sh "$top/dist"
+extra "Debian packages as installed (tests/package/install-test.sh)" \
+	sh tests/package/install-test.sh "$top/dist" "$top/_build-ci"
+
+pass=$extra_pass
+fail=$extra_fail
+for log in $logs; do
+	p=$(sed -n 's/^# PASS: *//p' "$log" | head -n 1)
+	f=$(sed -n 's/^# FAIL: *//p' "$log" | head -n 1)
+	e=$(sed -n 's/^# ERROR: *//p' "$log" | head -n 1)
 	pass=$((pass + ${p:-0}))
 	fail=$((fail + ${f:-0} + ${e:-0}))
 done
