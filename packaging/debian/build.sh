@@ -42,8 +42,7 @@ need() {
 
 # --- 1. unbound, rebuilt with dynlib -------------------------------------
 need dpkg-dev debhelper devscripts fakeroot lintian binutils libdistro-info-perl
-. "$top/scripts/deb-src.sh"
-deb_src_enable
+sh "$top/scripts/build-unbound.sh" --deb-src-only
 apt-get update -qq
 apt-get build-dep -y -qq unbound >/dev/null
 
@@ -70,7 +69,7 @@ else
 		debian/rules
 	[ "$(grep -c -- '--with-dynlibmodule' debian/rules)" = 1 ] ||
 		{ echo "build.sh: cannot add --with-dynlibmodule to debian/rules" >&2; exit 1; }
-	dch --newversion "$dynver" --force-distribution \
+	dch --preserve --newversion "$dynver" --force-distribution \
 		--distribution "$(dpkg-parsechangelog -SDistribution)" \
 		"Rebuild with --with-dynlibmodule for unbound-tapir-pop; nothing else changed."
 	echo "build.sh: building unbound $dynver (several minutes)"
@@ -101,7 +100,7 @@ mkdir -p "$psrc"
 rm -rf "$psrc/debian"
 cp -a "$top/packaging/debian/debian" "$psrc/debian"
 cd "$psrc"
-dch --newversion "$tver" --force-distribution \
+dch --preserve --newversion "$tver" --force-distribution \
 	--distribution "$(dpkg-parsechangelog -SDistribution)" \
 	"Built for unbound $dynver."
 echo "build.sh: building unbound-tapir-pop $tver"
@@ -132,6 +131,6 @@ echo "$dep" | grep -q "unbound (= $dynver)" ||
 rm -rf "$x"
 
 echo "build.sh: lintian"
-lintian --info --fail-on error "$out"/unbound-tapir-pop_"$tver"_*.deb
+lintian -EvIL +pedantic --fail-on error "$out"/unbound-tapir-pop_"$tver"_*.deb
 echo "build.sh: unbound $dynver (build-id $id) and unbound-tapir-pop $tver in $out:"
 ls -1 "$out"/*.deb

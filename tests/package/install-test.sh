@@ -37,7 +37,8 @@ R=$T/root
 # a mounted /proc.
 pkg_cleanup() {
 	rc=$?
-	[ -n "${UNIT_PID:-}" ] && kill "$UNIT_PID" 2>/dev/null
+	set +e
+	[ -z "${UNIT_PID:-}" ] || kill "$UNIT_PID" 2>/dev/null
 	umount "$R/proc" 2>/dev/null || true
 	(exit "$rc")
 	cleanup
@@ -57,9 +58,18 @@ mirror=$(sed -n 's|^URIs: *\(http[^ ]*/debian\)/*$|\1|p; s|^deb  *\(http[^ ]*/de
 	/etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null |
 	head -n 1)
 mirror=${mirror:-http://deb.debian.org/debian}
-debootstrap --variant=minbase --include=systemd,apparmor,passwd \
-	bookworm "$R" "$mirror" >"$T/debootstrap.log" 2>&1 ||
-	{ tail -n 20 "$T/debootstrap.log"; fail "debootstrap"; }
+# TAPIR_PKGTEST_CACHE=FILE keeps the fresh root as a tarball for the next
+# run (for developers; CI starts from debootstrap every time).
+cache=${TAPIR_PKGTEST_CACHE:-}
+if [ -n "$cache" ] && [ -f "$cache" ]; then
+	mkdir -p "$R"
+	tar -C "$R" -xzf "$cache"
+else
+	debootstrap --variant=minbase --include=systemd,apparmor,passwd \
+		bookworm "$R" "$mirror" >"$T/debootstrap.log" 2>&1 ||
+		{ tail -n 20 "$T/debootstrap.log"; fail "debootstrap"; }
+	[ -z "$cache" ] || tar -C "$R" -czf "$cache" .
+fi
 # The host's Debian sources (security updates included), so the root gets
 # the library versions the packages were built against.
 rm -f "$R/etc/apt/sources.list"
@@ -84,8 +94,8 @@ ok "Debian 12 root at $R"
 step "apt install the two packages"
 mkdir -p "$R/tmp/debs"
 cp "$dist"/unbound_*.deb "$dist"/unbound-tapir-pop_*.deb "$R/tmp/debs/"
-DEBIAN_FRONTEND=noninteractive in_root apt-get install -y -q \
-	/tmp/debs/unbound_*.deb /tmp/debs/unbound-tapir-pop_*.deb \
+DEBIAN_FRONTEND=noninteractive in_root sh -c 'apt-get install -y -q \
+	/tmp/debs/unbound_*.deb /tmp/debs/unbound-tapir-pop_*.deb' \
 	>"$T/apt-install.log" 2>&1 || { tail -n 30 "$T/apt-install.log"; fail "apt install"; }
 grep -E '^(Setting up|Unpacking) (unbound|unbound-tapir-pop) ' "$T/apt-install.log"
 in_root dpkg -l unbound unbound-tapir-pop | tail -n 2
@@ -98,14 +108,17 @@ echo "$dep" | grep -qF "unbound (= $uver)" || fail "Depends: $dep"
 ok "unbound-tapir-pop depends on exactly unbound $uver"
 
 # What install leaves, before the operator does anything.
-[ "$(stat -c '%U:%G %a' "$R/var/lib/unbound/tapir-pop")" = "unbound:unbound 750" ] ||
-	fail "state dir: $(stat -c '%U:%G %a' "$R/var/lib/unbound/tapir-pop")"
+# (stat in the root: the names of its users, not the host's)
+sd=$(in_root stat -c '%U:%G %a' /var/lib/unbound/tapir-pop)
+[ "$sd" = "unbound:unbound 750" ] || fail "state dir: $sd"
 grep -q '^  log-only: yes$' "$R/etc/unbound/tapir-pop.yaml" ||
 	fail "tapir-pop.yaml does not start in log-only"
 grep -q '^#include-toplevel:' "$R/etc/unbound/unbound.conf.d/tapir-pop.conf" ||
 	fail "the unbound.conf.d snippet is not disabled"
-[ "$(in_root unbound-checkconf -o module-config)" = "validator iterator" ] ||
-	fail "module-config changed by install: $(in_root unbound-checkconf -o module-config)"
+stock_chain=$(in_root unbound-checkconf -o module-config)
+case "$stock_chain" in
+*dynlib*) fail "module-config changed by install: $stock_chain" ;;
+esac
 ok "state dir unbound:unbound 750, tapir-pop.yaml in log-only, snippet disabled, module-config untouched"
 
 # Debian's AppArmor profile with our addition still parses, and has it.
@@ -120,7 +133,9 @@ start_mosquitto
 start_knot
 UNBOUND_PORT=$(free_port)
 # The site's own settings, as an operator keeps them in conf.d: a port of
-# its own, the test root, and logs on stderr (no syslog in the root).
+# its own, the test root, and logs on stderr (no syslog in the root). The
+# test root is unsigned: no root trust anchor, "." insecure.
+rm "$R/etc/unbound/unbound.conf.d/root-auto-trust-anchor-file.conf"
 cat >"$R/etc/unbound/unbound.conf.d/zz-site.conf" <<EOC
 server:
     interface: 127.0.0.1
@@ -178,6 +193,8 @@ in_root sed -i 's/^#include-toplevel:/include-toplevel:/' \
 	/etc/unbound/unbound.conf.d/tapir-pop.conf
 restart_unit
 [ "$(module_loads)" = 1 ] || fail "module not loaded"
+[ "$(in_root unbound-checkconf -o module-config)" = "dynlib $stock_chain" ] ||
+	fail "module-config once enabled: $(in_root unbound-checkconf -o module-config)"
 is_rcode up.example NOERROR || fail "unbound does not answer with the module"
 set +e
 in_root tapir-pop-control status >"$T/status.out" 2>&1
@@ -203,7 +220,7 @@ cat "$T/status.out"
 ok "module connected, status exit 0"
 
 step "a signed observation is blocked"
-publish_observe blocked.example likelymalware
+publish_observe blocked.example 16   # likelymalware (bit 4)
 wait_until 10 root_decided blocked.example NXDOMAIN || fail "no decision"
 [ "$(rcode blocked.example)" = NXDOMAIN ] || fail "not blocked"
 [ "$(rcode other.example)" = NOERROR ] || fail "an untouched name"
@@ -295,8 +312,8 @@ DEBIAN_FRONTEND=noninteractive in_root apt-get remove -y -q unbound-tapir-pop \
 in_root unbound-checkconf || fail "unbound-checkconf after remove"
 restart_unit
 [ "$(rcode blocked.example)" = NOERROR ] || fail "still blocked after remove"
-[ "$(in_root unbound-checkconf -o module-config)" = "validator iterator" ] ||
-	fail "module-config after remove"
+[ "$(in_root unbound-checkconf -o module-config)" = "$stock_chain" ] ||
+	fail "module-config after remove: $(in_root unbound-checkconf -o module-config)"
 ok "removed; unbound starts without the module and answers"
 
 step "purge unbound-tapir-pop"
