@@ -47,6 +47,7 @@
 #include "lib/engine.h"
 #include "lib/name.h"
 #include "module/buildid.h"
+#include "module/compat.h"
 
 #define TAPIR_API   __attribute__((visibility("default")))
 #define CONFIG_NAME "tapir-pop.yaml"
@@ -359,7 +360,7 @@ answer_negative(struct module_qstate *qstate, struct tapir_module *m, int rcode)
 	if (!(msg = regional_alloc_zero(qstate->region, sizeof(*msg))))
 		return -1;
 	msg->qinfo = *q;
-	msg->rep = construct_reply_info_base(qstate->region,
+	msg->rep = tapir_reply_info_base(qstate->region,
 		(uint16_t)(BIT_QR | BIT_RA | rcode), 1, m->negative_ttl,
 		m->negative_ttl, 0, 0, 1, 0, 1, sec_status_insecure);
 	if (!msg->rep)
@@ -472,7 +473,7 @@ answer_redirect(struct module_qstate *qstate, struct tapir_module *m)
 	if (!k || !(msg = regional_alloc_zero(qstate->region, sizeof(*msg))))
 		return -1;
 	msg->qinfo = *q;
-	msg->rep = construct_reply_info_base(qstate->region,
+	msg->rep = tapir_reply_info_base(qstate->region,
 		(uint16_t)(BIT_QR | BIT_RA | LDNS_RCODE_NOERROR), 1,
 		m->negative_ttl, m->negative_ttl, 0, 1, 0, 0, 1,
 		sec_status_insecure);
