@@ -9,7 +9,8 @@ PKGS="build-essential autoconf automake libtool pkg-config dpkg-dev
 libmosquitto-dev libjansson-dev libsodium-dev libcmocka-dev libyaml-dev
 libssl-dev libknot-dev libxxhash-dev autoconf-archive mosquitto mosquitto-clients knot knot-dnsutils dnsutils
 clang libclang-rt-14-dev clang-format dnsperf procps iproute2 jq
-bind9-utils openssl util-linux binutils coreutils debootstrap dpkg-dev"
+bind9-utils openssl util-linux binutils coreutils debootstrap dpkg-dev
+rpm rpmlint"
 
 missing=""
 for p in $PKGS; do

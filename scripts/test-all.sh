@@ -5,8 +5,9 @@
 # the dynlib Unbound (Debian's 1.17.1); the whole suite again under
 # AddressSanitizer and UndefinedBehaviorSanitizer, and against upstream
 # Unbound 1.26.0; the integration tests once more with Unbound dropping
-# privileges to user unbound; make distcheck; the Debian packages built and
-# tested as installed in a fresh Debian 12 root; the formatting check.
+# privileges to user unbound; make distcheck; the RPM source package and
+# rpmlint; the Debian packages built and tested as installed in a fresh
+# Debian 12 root; the formatting check.
 # Run as root.
 set -eu
 
@@ -117,6 +118,10 @@ mkdir -p "$dist_dir"
 extra "make distcheck" sh -c \
 	'make -C "$1" -j"$2" distcheck >"$1/distcheck.out" 2>&1 ||
 		{ tail -n 40 "$1/distcheck.out"; exit 1; }' sh "$dist_dir" "$jobs"
+
+# The RPM spec: what Debian's rpm and rpmlint can check of it.
+extra "RPM source package and rpmlint (packaging/rpm/check.sh)" \
+	sh packaging/rpm/check.sh "$(ls "$dist_dir"/unbound-tapir-pop-*.tar.gz)"
 
 # The Debian packages, built from Debian's sources and tested as an
 # operator installs them.
