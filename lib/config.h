@@ -74,7 +74,10 @@
  *     socket: /run/unbound/tapir-pop.sock
  *     mode: 0660
  *     group: unbound                 # group of the socket (name or gid)
- *     owner: root                    # owner of the socket (name or uid)
+ *     owner: unbound                 # owner of the socket (name or uid)
+ *     # The module runs as the user Unbound drops privileges to: owner can
+ *     # only be that user and group one of its groups (status shows a
+ *     # problem otherwise); any when Unbound runs as root.
  *   logging:
  *     blocked-queries: no            # one line per blocked query
  *     client-address: no             # ... with the client address

@@ -152,6 +152,30 @@ send:
 	tapir_buf_clear(&out);
 }
 
+const char *
+tapir_control_default_socket(void)
+{
+	const char *env = getenv(TAPIR_CONTROL_SOCKET_ENV);
+
+	return env && env[0] ? env : TAPIR_CONTROL_DEFAULT_SOCKET;
+}
+
+/* Whether a process accepts connections on the socket at sa: connect()
+ * succeeds only while one listens; a socket file left by a process that
+ * is gone refuses (ECONNREFUSED), and other files are no sockets. */
+static bool
+socket_served(const struct sockaddr_un *sa)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool served;
+
+	if (fd < 0)
+		return false;
+	served = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0;
+	close(fd);
+	return served;
+}
+
 static void *
 control_main(void *arg)
 {
@@ -202,7 +226,15 @@ tapir_control_create(const char *path, unsigned mode, tapir_control_fn fn,
 	strcpy(sa.sun_path, path);
 	if ((c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
 		goto out_errno;
-	/* A socket left by a previous load (Unbound reload) is stale. */
+	/* Our own previous load removed its socket (deinit before init on
+	 * reload), so one that answers belongs to another process. */
+	if (socket_served(&sa)) {
+		tapir_error_set(err, TAPIR_EEXIST, 0,
+			"control socket %s: in use by another process (another Unbound with this module?)",
+			path);
+		goto out_free;
+	}
+	/* What is left there is stale: a crashed process's socket. */
 	unlink(path);
 	if (bind(c->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
 		goto out_errno;
@@ -219,6 +251,7 @@ out_unlink:
 out_errno:
 	tapir_error_set(err, TAPIR_EIO, 0, "control socket %s: %s", path,
 		strerror(errno));
+out_free:
 	if (c->fd >= 0)
 		close(c->fd);
 	if (c->stop_pipe[0] >= 0) {
@@ -267,8 +300,10 @@ tapir_control_request(const char *path, const char *line, int timeout_ms,
 		int e = errno;
 		if (fd >= 0)
 			close(fd);
-		return tapir_error_set(
-			err, TAPIR_EIO, 0, "%s: %s", path, strerror(e));
+		tapir_error_set(err, TAPIR_EIO, 0, "%s: %s", path, strerror(e));
+		/* Kept for the caller: tapir-pop-control explains it. */
+		errno = e;
+		return TAPIR_EIO;
 	}
 	if (send(fd, line, len, MSG_NOSIGNAL) != (ssize_t)len ||
 		send(fd, "\n", 1, MSG_NOSIGNAL) != 1) {

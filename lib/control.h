@@ -19,6 +19,39 @@
 
 #define TAPIR_CONTROL_MAX_LINE 4096
 
+/*
+ * Where the packaged module and tapir-pop-control meet without reading
+ * any configuration: the module serves status on this socket when its
+ * configuration does not load (the socket's path is in that file), and
+ * the tool asks there unless told otherwise. Both honour
+ * $TAPIR_POP_SOCKET first (tapir_control_default_socket()). The directory
+ * belongs to the unbound user (Debian: tmpfiles.d), because the module
+ * creates the socket after Unbound has dropped privileges.
+ */
+#ifndef TAPIR_CONTROL_DEFAULT_SOCKET
+#define TAPIR_CONTROL_DEFAULT_SOCKET "/run/unbound/tapir-pop.sock"
+#endif
+#define TAPIR_CONTROL_SOCKET_ENV "TAPIR_POP_SOCKET"
+
+/*
+ * The configuration the module reads by default ($TAPIR_POP_CONFIG, else
+ * tapir-pop.yaml in Unbound's directory:, which is /etc/unbound on
+ * Debian), for tapir-pop-control check and its diagnostics.
+ */
+#ifndef TAPIR_DEFAULT_CONFIG
+#define TAPIR_DEFAULT_CONFIG "/etc/unbound/tapir-pop.yaml"
+#endif
+#define TAPIR_CONFIG_ENV "TAPIR_POP_CONFIG"
+
+/**
+ * The control socket to use when no configuration names one:
+ * $TAPIR_POP_SOCKET when set and not empty, else
+ * TAPIR_CONTROL_DEFAULT_SOCKET. Integration tests point it into their
+ * private directory.
+ * @return: a string that stays valid while the environment is unchanged.
+ */
+const char *tapir_control_default_socket(void);
+
 /** A growable answer buffer. */
 struct tapir_buf {
 	char *data; /* owned, NUL-terminated when len > 0 */
@@ -41,7 +74,10 @@ typedef void (*tapir_control_fn)(
 struct tapir_control;
 
 /**
- * Bind the socket (replacing a stale one) and start the thread.
+ * Bind the socket and start the thread. A file left at path (a socket of a
+ * process gone, e.g. an Unbound that crashed) is replaced; a socket that
+ * some process still serves is not: that is another Unbound's, and
+ * taking it over would leave its operators talking to the wrong module.
  * @param path: socket path; mode: its permission bits.
  * @return: the server or NULL with err filled.
  */
@@ -54,7 +90,9 @@ void tapir_control_destroy(struct tapir_control *c);
 /**
  * Client side: send one request and collect the answer.
  * @param timeout_ms: for connect, send and the whole answer.
- * @return: 0 or a negative tapir_err (err filled).
+ * @return: 0 or a negative tapir_err (err filled). When the socket could
+ *	not be reached (TAPIR_EIO from connect), errno is connect()'s, for
+ *	a caller that explains it.
  */
 int tapir_control_request(const char *path, const char *line, int timeout_ms,
 	struct tapir_buf *out, struct tapir_error *err) TAPIR_WUR;

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <sys/stat.h>
@@ -41,6 +42,8 @@
 #define ANSWER_SLOTS	      64
 #define EXPIRE_SLOTS_PER_PASS 65536
 #define KEYS_RETRY_MS	      30000
+/* A state directory that cannot be written is probed again this often. */
+#define STATE_DIR_RETRY_MS    30000
 #define LOG_INTERVAL_MS	      10000
 #define STATE_SAVE_MS	      60000
 #define STATE_FILE	      "tapir-pop.state"
@@ -142,6 +145,23 @@ struct xfr_state {
 	char error[200];
 };
 
+/*
+ * What an operator must fix on this host, for status ("problem: ..."
+ * lines, and tapir-pop-control status exits 1): files the module cannot
+ * read or write, threads that did not start. A broker or a primary that
+ * cannot be reached is not one (it is retried, and shown in its own
+ * line). File sources keep their errors in their file_state.
+ */
+enum problem {
+	PROBLEM_KEYS = 0,
+	PROBLEM_STATE_DIR,
+	PROBLEM_MQTT,
+	PROBLEM_CORE_STATUS,
+	PROBLEM_CONTROL,
+	PROBLEM_THREADS,
+	PROBLEM_COUNT,
+};
+
 /* Answer counters, one cache line per worker thread. */
 #define WOULD_BLOCK   TAPIR_ACTION_COUNT /* log-only: counted, not done */
 /* Then one counter per rule that decided a blocked answer: built-in rules
@@ -223,6 +243,8 @@ struct tapir_engine {
 
 	/* Writer-owned; the status command reads them under slock. */
 	pthread_mutex_t slock;
+	char problems[PROBLEM_COUNT][320]; /* "" when fine; slock */
+	int64_t state_dir_tried_ms;	   /* writer */
 	struct file_state files[TAPIR_MAX_SOURCES];
 	char *state_path;
 	bool state_dirty;
@@ -287,6 +309,129 @@ log_reject(struct tapir_engine *e, enum tapir_counter c, const char *fmt, ...)
 	e->suppressed[c] = 0;
 }
 
+static bool problem_set(struct tapir_engine *e, enum problem p, const char *fmt,
+	...) TAPIR_PRINTF(3, 4);
+
+/* Any thread but one holding slock. Returns whether the text changed, so
+ * that a retry that meets the same problem logs nothing new. */
+static bool
+problem_set(struct tapir_engine *e, enum problem p, const char *fmt, ...)
+{
+	char text[sizeof(e->problems[0])];
+	bool changed;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&e->slock);
+	changed = strcmp(e->problems[p], text) != 0;
+	memcpy(e->problems[p], text, sizeof(text));
+	pthread_mutex_unlock(&e->slock);
+	return changed;
+}
+
+/* Returns whether there was one. */
+static bool
+problem_clear(struct tapir_engine *e, enum problem p)
+{
+	bool was;
+
+	pthread_mutex_lock(&e->slock);
+	was = e->problems[p][0] != '\0';
+	e->problems[p][0] = '\0';
+	pthread_mutex_unlock(&e->slock);
+	return was;
+}
+
+static bool
+problem_is_set(struct tapir_engine *e, enum problem p)
+{
+	bool set;
+
+	pthread_mutex_lock(&e->slock);
+	set = e->problems[p][0] != '\0';
+	pthread_mutex_unlock(&e->slock);
+	return set;
+}
+
+/* A problem with a file the module reads: "cannot read PATH: reason" when
+ * reading failed (the loaders' text then starts with the path), else
+ * "PATH: what is wrong inside". */
+static bool
+file_problem(struct tapir_engine *e, enum problem p, const char *what,
+	const char *path, const char *text)
+{
+	size_t n = strlen(path);
+
+	if (!strncmp(text, path, n) && text[n] == ':')
+		return problem_set(e, p, "%s: cannot read %s", what, text);
+	return problem_set(e, p, "%s: %s: %s", what, path, text);
+}
+
+/*
+ * Whether the state directory takes new files, as the state file's and
+ * overrides.json's atomic replace needs (a temporary file, then rename):
+ * the reason in why when not. Run at load, as the user Unbound runs the
+ * module as, so that a directory the package made for another user shows
+ * in status at once instead of at the first save a minute later. An
+ * unnamed O_TMPFILE leaves nothing behind; where the file system or a
+ * security profile refuses it, a named file as the save makes decides.
+ */
+static bool
+state_dir_writable(const char *dir, char *why, size_t size)
+{
+	char tmp[4096];
+	struct stat st;
+	int fd;
+
+	if (stat(dir, &st) != 0) {
+		snprintf(why, size, "%s: %s", dir, strerror(errno));
+		return false;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(why, size, "%s: not a directory", dir);
+		return false;
+	}
+#ifdef O_TMPFILE
+	if ((fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600)) >= 0) {
+		close(fd);
+		return true;
+	}
+#endif
+	snprintf(tmp, sizeof(tmp), "%s/.tapir-pop-probe.XXXXXX", dir);
+	if ((fd = mkstemp(tmp)) < 0) {
+		snprintf(why, size, "%s: %s", dir, strerror(errno));
+		return false;
+	}
+	close(fd);
+	unlink(tmp);
+	return true;
+}
+
+/* Probe the state directory and set or clear its problem. */
+static void
+state_dir_check(struct tapir_engine *e)
+{
+	char why[300];
+
+	if (!e->cfg->state_dir)
+		return;
+	e->state_dir_tried_ms = tapir_monotonic_ms();
+	if (state_dir_writable(e->cfg->state_dir, why, sizeof(why))) {
+		if (problem_clear(e, PROBLEM_STATE_DIR))
+			tapir_log(TAPIR_LOG_INFO, "state-dir: %s is writable",
+				e->cfg->state_dir);
+		return;
+	}
+	if (problem_set(e, PROBLEM_STATE_DIR, "state-dir: %s", why))
+		tapir_log(TAPIR_LOG_ERR,
+			"state-dir: %s; decisions are not kept across a "
+			"reload or restart until this process can write "
+			"there (tried again every %d s)",
+			why, STATE_DIR_RETRY_MS / 1000);
+}
+
 static struct tapir_engine *
 engine_alloc(void)
 {
@@ -320,11 +465,25 @@ load_keys(struct tapir_engine *e)
 
 	e->keys_tried_ms = tapir_monotonic_ms();
 	if (!(kr = tapir_keyring_load_file(e->cfg->keys_file, &err))) {
-		tapir_log(TAPIR_LOG_ERR,
-			"keys %s: %s; every message is rejected until it loads",
-			e->cfg->keys_file, err.text);
+		/* A retry that meets the same error has said it already. */
+		if (!file_problem(e, PROBLEM_KEYS, "keys", e->cfg->keys_file,
+			    err.text))
+			return;
+		if (e->keys)
+			tapir_log(TAPIR_LOG_ERR,
+				"keys %s: %s; keeping the %zu key(s) loaded "
+				"before",
+				e->cfg->keys_file, err.text,
+				tapir_keyring_count(e->keys));
+		else
+			tapir_log(TAPIR_LOG_ERR,
+				"keys %s: %s; every message is rejected until "
+				"it loads (tried again every %d s)",
+				e->cfg->keys_file, err.text,
+				KEYS_RETRY_MS / 1000);
 		return;
 	}
+	problem_clear(e, PROBLEM_KEYS);
 	tapir_keyring_destroy(e->keys);
 	e->keys = kr;
 	atomic_store(&e->n_keys, tapir_keyring_count(kr));
@@ -382,13 +541,18 @@ engine_setup(struct tapir_engine *e)
 			STATE_FILE);
 	}
 	load_keys(e);
+	state_dir_check(e);
 	if (e->cfg->core_status.topic) {
 		struct tapir_error err = { 0 };
 		if (!(e->status_signer = tapir_signer_load_file(
-			      e->cfg->core_status.key_file, &err)))
+			      e->cfg->core_status.key_file, &err))) {
+			file_problem(e, PROBLEM_CORE_STATUS,
+				"core-status: signing-key",
+				e->cfg->core_status.key_file, err.text);
 			tapir_log(TAPIR_LOG_ERR,
 				"core-status: %s; no reports are sent",
 				err.text);
+		}
 	}
 	return 0;
 }
@@ -701,11 +865,21 @@ state_save(struct tapir_engine *e)
 		return;
 	if (tapir_state_save(e->db, e->cfg, e->state_path, e->now(),
 		    want_persisted, e->cfg, &saved, &err) != 0) {
+		char why[300];
 		count(e, TAPIR_C_STATE_FAILURES, 1);
 		log_reject(e, TAPIR_C_STATE_FAILURES, "saving %s: %s",
 			e->state_path, err.text);
+		/* The directory's own reason when it is the directory. */
+		if (!state_dir_writable(e->cfg->state_dir, why, sizeof(why)))
+			problem_set(e, PROBLEM_STATE_DIR, "state-dir: %s", why);
+		else
+			problem_set(e, PROBLEM_STATE_DIR,
+				"state-dir: saving %s: %s", e->state_path,
+				err.text);
+		e->state_dir_tried_ms = tapir_monotonic_ms();
 		return;
 	}
+	problem_clear(e, PROBLEM_STATE_DIR);
 	count(e, TAPIR_C_STATE_SAVES, 1);
 	serials_save(e);
 	e->state_dirty = false;
@@ -1346,6 +1520,15 @@ writer_main(void *arg)
 			tapir_monotonic_ms() - e->state_saved_ms >=
 				STATE_SAVE_MS)
 			state_save(e);
+		/* What an operator fixes shows in status within one retry
+		 * interval, whether or not messages arrive meanwhile. */
+		if (tapir_monotonic_ms() - e->keys_tried_ms >= KEYS_RETRY_MS &&
+			problem_is_set(e, PROBLEM_KEYS))
+			load_keys(e);
+		if (tapir_monotonic_ms() - e->state_dir_tried_ms >=
+				STATE_DIR_RETRY_MS &&
+			problem_is_set(e, PROBLEM_STATE_DIR))
+			state_dir_check(e);
 		if (e->status_signer && e->mqtt &&
 			tapir_monotonic_ms() - e->status_sent_ms >=
 				(int64_t)e->cfg->core_status.interval * 1000)
@@ -1725,10 +1908,50 @@ xfr_main(void *arg)
 	return NULL;
 }
 
-/* control.owner and control.group: who may use the socket, as with mode
- * 0660, owner root and group unbound. Names or numbers. */
+/*
+ * The MQTT consumer could not be set up: nothing will ever connect, so it
+ * is a problem, not a state to retry. libmosquitto says only "invalid
+ * arguments" for a TLS file it cannot open: name the file and why.
+ */
 static void
-set_socket_owner(const char *path, const char *owner, const char *group)
+mqtt_failed(struct tapir_engine *e, const char *why)
+{
+	const struct tapir_config *cfg = e->cfg;
+	const char *files[3] = { cfg->mqtt.ca_file, cfg->mqtt.cert_file,
+		cfg->mqtt.key_file };
+	const char *names[3] = { "ca-file", "cert-file", "key-file" };
+	char text[sizeof(e->problems[0])];
+	int fd;
+
+	if (!strncmp(why, "mqtt: ", 6))
+		why = why + 6;
+	snprintf(text, sizeof(text), "%s", why);
+	for (int i = 0; cfg->mqtt.tls && i < 3; i++) {
+		if (!files[i])
+			continue;
+		if ((fd = open(files[i], O_RDONLY | O_CLOEXEC)) < 0) {
+			snprintf(text, sizeof(text), "%s: cannot read %s: %s",
+				names[i], files[i], strerror(errno));
+			break;
+		}
+		close(fd);
+	}
+	tapir_log(TAPIR_LOG_ERR, "mqtt: %s; the module does not connect", text);
+	problem_set(e, PROBLEM_MQTT, "mqtt: %s", text);
+	pthread_mutex_lock(&e->qlock);
+	/* Its line in status is shorter; the problem line has it all. */
+	snprintf(e->mqtt_state, sizeof(e->mqtt_state), "not started: %.100s",
+		text);
+	pthread_mutex_unlock(&e->qlock);
+}
+
+/* control.owner and control.group: who may use the socket, with mode
+ * 0660 its group's members. Names or numbers. The module runs as the user
+ * Unbound dropped privileges to: it can give the socket only to itself
+ * and to one of that user's groups, and says so in status otherwise. */
+static void
+set_socket_owner(struct tapir_engine *e, const char *path, const char *owner,
+	const char *group)
 {
 	char buf[4096], *end;
 	unsigned long uid = (unsigned long)-1, gid = (unsigned long)-1;
@@ -1741,6 +1964,9 @@ set_socket_owner(const char *path, const char *owner, const char *group)
 					0 ||
 				!res) {
 				tapir_log(TAPIR_LOG_ERR, "control: no user %s",
+					owner);
+				problem_set(e, PROBLEM_CONTROL,
+					"control: owner %s: no such user",
 					owner);
 				return;
 			}
@@ -1756,14 +1982,55 @@ set_socket_owner(const char *path, const char *owner, const char *group)
 				!res) {
 				tapir_log(TAPIR_LOG_ERR, "control: no group %s",
 					group);
+				problem_set(e, PROBLEM_CONTROL,
+					"control: group %s: no such group",
+					group);
 				return;
 			}
 			gid = res->gr_gid;
 		}
 	}
-	if (chown(path, (uid_t)uid, (gid_t)gid) != 0)
-		tapir_log(TAPIR_LOG_ERR, "control: chown %s: %s", path,
-			strerror(errno));
+	if (chown(path, (uid_t)uid, (gid_t)gid) != 0) {
+		int err = errno;
+		tapir_log(TAPIR_LOG_ERR,
+			"control: chown %s to %s:%s: %s (this process runs as "
+			"uid %u gid %u)",
+			path, owner ? owner : "-", group ? group : "-",
+			strerror(err), (unsigned)geteuid(),
+			(unsigned)getegid());
+		problem_set(e, PROBLEM_CONTROL,
+			"control: chown %s to %s:%s: %s (the module runs as "
+			"uid %u gid %u: control.owner can only be that user, "
+			"control.group only one of its groups)",
+			path, owner ? owner : "-", group ? group : "-",
+			strerror(err), (unsigned)geteuid(),
+			(unsigned)getegid());
+	}
+}
+
+/*
+ * An inactive engine's only service: the socket's path is in the file
+ * that did not load, so status is served on the compiled-in path that
+ * tapir-pop-control asks by default ($TAPIR_POP_SOCKET first), mode 0660
+ * for the group Unbound runs as. Never fails the load.
+ */
+static void
+start_inactive_control(struct tapir_engine *e)
+{
+	const char *path = tapir_control_default_socket();
+	struct tapir_error err = { 0 };
+
+	if (!(e->control = tapir_control_create(
+		      path, 0660, on_control, e, &err))) {
+		tapir_log(TAPIR_LOG_WARN,
+			"%s; tapir-pop-control status cannot tell why this "
+			"module is inactive",
+			err.text);
+		return;
+	}
+	tapir_log(TAPIR_LOG_INFO,
+		"control: inactive; tapir-pop-control status answers on %s",
+		path);
 }
 
 int
@@ -1773,8 +2040,10 @@ tapir_engine_start(struct tapir_engine *e)
 	struct tapir_error err = { 0 };
 	bool has_mqtt = false;
 
-	if (!cfg)
+	if (!cfg) {
+		start_inactive_control(e);
 		return 0;
+	}
 	/* Before the writer: it pushes names from its first load on. */
 	if (e->purge_endpoint) {
 		e->purger = tapir_purger_create(e->purge_endpoint,
@@ -1784,6 +2053,8 @@ tapir_engine_start(struct tapir_engine *e)
 	}
 	if (pthread_create(&e->writer, NULL, writer_main, e) != 0) {
 		tapir_log(TAPIR_LOG_ERR, "cannot start the writer thread");
+		problem_set(e, PROBLEM_THREADS,
+			"threads: the writer did not start: nothing is applied");
 		return TAPIR_ENOMEM;
 	}
 	e->writer_running = true;
@@ -1793,17 +2064,21 @@ tapir_engine_start(struct tapir_engine *e)
 		e->mqtt = tapir_mqtt_create(
 			cfg, on_mqtt_message, on_mqtt_state, e, &err);
 		if (!e->mqtt)
-			tapir_log(TAPIR_LOG_ERR, "mqtt: %s", err.text);
+			mqtt_failed(e, err.text);
 		else if (tapir_mqtt_start(e->mqtt) != 0)
-			tapir_log(TAPIR_LOG_ERR, "mqtt: not started");
+			mqtt_failed(e, "cannot start its thread");
 	}
 	for (size_t i = 0; i < cfg->n_sources; i++) {
 		if (cfg->sources[i].type != TAPIR_SOURCE_XFR || e->xfr_running)
 			continue;
-		if (pthread_create(&e->xfr_thread, NULL, xfr_main, e) == 0)
+		if (pthread_create(&e->xfr_thread, NULL, xfr_main, e) == 0) {
 			e->xfr_running = true;
-		else
+		} else {
 			tapir_log(TAPIR_LOG_ERR, "xfr: cannot start thread");
+			problem_set(e, PROBLEM_THREADS,
+				"threads: the zone transfer thread did not "
+				"start: xfr sources are not updated");
+		}
 	}
 	if (cfg->control.socket) {
 		e->control = tapir_control_create(cfg->control.socket,
@@ -1811,7 +2086,7 @@ tapir_engine_start(struct tapir_engine *e)
 		if (!e->control)
 			tapir_log(TAPIR_LOG_ERR, "control: %s", err.text);
 		else if (cfg->control.group || cfg->control.owner)
-			set_socket_owner(cfg->control.socket,
+			set_socket_owner(e, cfg->control.socket,
 				cfg->control.owner, cfg->control.group);
 	}
 	return 0;
@@ -2094,10 +2369,26 @@ cmd_status(struct tapir_engine *e, struct tapir_buf *out)
 	if (!cfg) {
 		tapir_buf_printf(
 			out, "state: inactive (%s)\n", e->config_error);
+		if (e->config_path)
+			tapir_buf_printf(out, "config: %s\n", e->config_path);
+		tapir_buf_printf(out, "problem: configuration not loaded: %s\n",
+			e->config_error);
 		return;
 	}
 	tapir_buf_printf(out, "state: active\nconfig: %s\n",
 		cfg->path ? cfg->path : "-");
+	/* What must be fixed here first, one "problem:" line each, so that
+	 * a script greps them and tapir-pop-control exits 1. */
+	pthread_mutex_lock(&e->slock);
+	for (int p = 0; p < PROBLEM_COUNT; p++)
+		if (e->problems[p][0])
+			tapir_buf_printf(out, "problem: %s\n", e->problems[p]);
+	for (size_t i = 0; i < cfg->n_sources; i++)
+		if (cfg->sources[i].type == TAPIR_SOURCE_FILE &&
+			e->files[i].error[0])
+			tapir_buf_printf(out, "problem: source %s: %s\n",
+				cfg->sources[i].name, e->files[i].error);
+	pthread_mutex_unlock(&e->slock);
 	pthread_mutex_lock(&e->qlock);
 	tapir_buf_printf(out, "mqtt: %s (%s)\n",
 		e->mqtt_connected ? "connected" : "disconnected",
@@ -2279,6 +2570,21 @@ cmd_json(struct tapir_engine *e, const char *line, struct tapir_buf *out)
 			json_object_set_new(root, l, v);
 		}
 	}
+	/* status: "problem:" lines are the array "problems", empty when
+	 * there are none, so that a script tests its length. */
+	if (!strcmp(line, "status")) {
+		json_t *p = json_object_get(root, "problem"), *arr = p;
+		if (!p) {
+			arr = json_array();
+		} else if (!json_is_array(p)) {
+			arr = json_array();
+			json_array_append(arr, p);
+		} else {
+			json_incref(arr);
+		}
+		json_object_del(root, "problem");
+		json_object_set_new(root, "problems", arr);
+	}
 	if ((txt = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER))) {
 		tapir_buf_printf(out, "%s\n", txt);
 		free(txt);
@@ -2357,14 +2663,21 @@ overrides_save(struct tapir_engine *e)
 	if (!root)
 		return;
 	if ((fd = mkstemp(tmp)) < 0) {
+		int err = errno;
 		json_decref(root);
-		tapir_log(TAPIR_LOG_ERR, "overrides: %s: %s", tmp,
-			strerror(errno));
+		tapir_log(
+			TAPIR_LOG_ERR, "overrides: %s: %s", tmp, strerror(err));
+		problem_set(e, PROBLEM_STATE_DIR,
+			"state-dir: %s: %s (overrides are not kept)",
+			e->cfg->state_dir, strerror(err));
 		return;
 	}
 	if (json_dumpfd(root, fd, JSON_INDENT(1) | JSON_SORT_KEYS) != 0 ||
 		fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
 		tapir_log(TAPIR_LOG_ERR, "overrides: cannot write %s", path);
+		problem_set(e, PROBLEM_STATE_DIR,
+			"state-dir: cannot write %s (overrides are not kept)",
+			path);
 		unlink(tmp);
 	}
 	json_decref(root);
@@ -2933,6 +3246,8 @@ reload_job(struct tapir_engine *e, void *arg)
 	j->cfg = NULL;
 	j->pol = NULL;
 	load_keys(e);
+	/* An operator who fixed the directory sees it in status now. */
+	state_dir_check(e);
 	files_check(e, true);
 	j->rc = 0;
 }

@@ -14,9 +14,14 @@
  *  - the control thread: serves the control socket with reader functions.
  *
  * Failure model: nothing here stops Unbound. A missing or broken config
- * leaves an inactive engine that passes every query (logged as an error);
- * a missing key file rejects every message (counted) and is retried; a
- * broker that is down is retried with backoff.
+ * leaves an inactive engine that passes every query (logged as an error)
+ * and answers status on tapir_control_default_socket(), since the
+ * configured socket is in the file it could not read; a missing key file
+ * rejects every message (counted) and is retried; a broker that is down
+ * is retried with backoff. What an operator must fix on this host (a
+ * configuration, keys, TLS files, a file source the module cannot read, a
+ * state directory it cannot write, as the user Unbound runs as) is a
+ * "problem:" line of status, until it is found fixed.
  */
 #ifndef TAPIR_ENGINE_H
 #define TAPIR_ENGINE_H
@@ -93,7 +98,10 @@ bool tapir_engine_active(const struct tapir_engine *e);
 const struct tapir_config *tapir_engine_config(const struct tapir_engine *e);
 
 /**
- * Start the writer thread, the MQTT consumer and the control socket.
+ * Start the writer thread, the MQTT consumer and the control socket. An
+ * inactive engine starts only a control socket, at
+ * tapir_control_default_socket(), mode 0660, that answers status (a socket
+ * that cannot be made there is logged, not an error).
  * Call once, from the thread that will call destroy.
  * @return: 0, or a negative tapir_err when a thread could not start (the
  *	engine then stays usable and passes queries).

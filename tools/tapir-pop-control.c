@@ -4,34 +4,47 @@
  * with the habits of unbound-control: one command per call, "name=value"
  * statistics, and exit codes scripts can rely on:
  *   0  the command succeeded
- *   1  the module answered with an error
+ *   1  the module answered with an error, status reports a problem, or
+ *      check found one
  *   2  usage error, or the socket could not be reached
+ * When status cannot reach the socket, it says what it finds out locally:
+ * the socket's directory, the socket's owner and mode against the caller,
+ * and the configuration, loaded as check loads it.
  */
 #include "tapir_build.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <jansson.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "lib/config.h"
 #include "lib/control.h"
 #include "lib/jws.h"
 #include "lib/listfile.h"
 
-#define DEFAULT_SOCKET "/run/unbound/tapir-pop.sock"
-#define DEFAULT_CONFIG "/etc/unbound/tapir-pop.yaml"
-
 static void
 usage(FILE *f)
 {
 	fprintf(f,
-		"usage: tapir-pop-control [-s SOCKET] [--json] COMMAND [ARGS]\n"
-		"  -s SOCKET   control socket (default " DEFAULT_SOCKET ",\n"
-		"              or $TAPIR_POP_SOCKET)\n"
+		"usage: tapir-pop-control [-s SOCKET] [-c FILE] [--json] COMMAND [ARGS]\n"
+		"  -s SOCKET   control socket (default $" TAPIR_CONTROL_SOCKET_ENV
+		", else\n"
+		"              " TAPIR_CONTROL_DEFAULT_SOCKET ")\n"
+		"  -c FILE     the module's configuration, for check and for status\n"
+		"              when the socket cannot be reached (default\n"
+		"              $" TAPIR_CONFIG_ENV
+		", else " TAPIR_DEFAULT_CONFIG ")\n"
 		"  --json      answer in JSON\n"
 		"commands:\n"
-		"  status          version, uptime, Unbound build, sources, database\n"
+		"  status          version, uptime, Unbound build, sources, database;\n"
+		"                  \"problem: ...\" lines for what must be fixed\n"
 		"  stats           counters as name=value, then reset them\n"
 		"  stats_noreset   counters as name=value\n"
 		"  lookup NAME     the decision for NAME and why\n"
@@ -45,13 +58,16 @@ usage(FILE *f)
 		"  flush NAME|--all  purge Unbound's cache for NAME (and below)\n"
 		"  digest          a hash of the decision set, to compare resolvers\n"
 		"  check [FILE]    validate a configuration file without touching\n"
-		"                  a running Unbound (default " DEFAULT_CONFIG
-		")\n");
+		"                  a running Unbound (default: as -c)\n"
+		"exit status: 0 success; 1 the module answered an error, status\n"
+		"reports a problem, or check found one; 2 usage error, or the\n"
+		"socket could not be reached\n");
 }
 
 struct check_file {
 	const char *path;
 	size_t names;
+	FILE *eout;
 };
 
 static int
@@ -65,32 +81,48 @@ count_record(void *arg, const struct tapir_file_record *r)
 static void
 print_bad_line(void *arg, unsigned line, const char *reason)
 {
-	fprintf(stderr, "  %s:%u: %s\n", ((struct check_file *)arg)->path, line,
-		reason);
+	const struct check_file *cf = arg;
+
+	fprintf(cf->eout, "  %s:%u: %s\n", cf->path, line, reason);
 }
+
+/* What check_config() learnt, for the diagnostics of status. */
+struct check_result {
+	bool loaded;	  /* the module would load the file */
+	char socket[256]; /* its control.socket, "" for none */
+};
 
 /*
  * Validate a configuration the way the module will read it, and the files
  * it names, without talking to Unbound: for a change before a reload.
- * Exit 0 when the module would load it, 1 when not.
+ * Findings go to out, errors to eout.
+ * @param res: if not NULL, filled.
+ * @return: 0 when the module would load it and read its files, 1 when not.
  */
 static int
-check(const char *path)
+check_config(const char *path, FILE *out, FILE *eout, struct check_result *res)
 {
 	struct tapir_error err = { 0 };
 	struct tapir_config *cfg = tapir_config_load(path, &err);
 	struct tapir_keyring *kr;
 	int bad = 0;
 
+	if (res)
+		memset(res, 0, sizeof(*res));
 	if (!cfg) {
-		fprintf(stderr, "%s\n", err.text);
+		fprintf(eout, "%s\n", err.text);
 		return 1;
 	}
+	if (res) {
+		res->loaded = true;
+		snprintf(res->socket, sizeof(res->socket), "%s",
+			cfg->control.socket ? cfg->control.socket : "");
+	}
 	if (!(kr = tapir_keyring_load_file(cfg->keys_file, &err))) {
-		fprintf(stderr, "keys: %s\n", err.text);
+		fprintf(eout, "keys: %s\n", err.text);
 		bad = 1;
 	} else {
-		printf("keys: %zu trusted key(s) in %s\n",
+		fprintf(out, "keys: %zu trusted key(s) in %s\n",
 			tapir_keyring_count(kr), cfg->keys_file);
 		tapir_keyring_destroy(kr);
 	}
@@ -102,28 +134,190 @@ check(const char *path)
 			.csv_delim = sc->csv_delim,
 			.origin = sc->origin[0] ? sc->origin : NULL };
 		struct tapir_file_stats st = { 0 };
-		struct check_file cf = { .path = sc->path };
+		struct check_file cf = { .path = sc->path, .eout = eout };
 		if (sc->type != TAPIR_SOURCE_FILE) {
-			printf("source %s: %s, mqtt, %zu topic(s)\n", sc->name,
-				tapir_list_str(sc->list), sc->n_topics);
+			fprintf(out, "source %s: %s, mqtt, %zu topic(s)\n",
+				sc->name, tapir_list_str(sc->list),
+				sc->n_topics);
 			continue;
 		}
 		if (tapir_file_parse_path(sc->path, sc->max_size, &o,
 			    count_record, print_bad_line, &cf, &st,
 			    &err) != 0) {
-			fprintf(stderr, "source %s: %s\n", sc->name, err.text);
+			fprintf(eout, "source %s: %s\n", sc->name, err.text);
 			bad = 1;
 			continue;
 		}
-		printf("source %s: %s, %s file %s: %zu names, %zu bad lines, "
-		       "%zu skipped\n",
+		fprintf(out,
+			"source %s: %s, %s file %s: %zu names, %zu bad lines, "
+			"%zu skipped\n",
 			sc->name, tapir_list_str(sc->list),
 			tapir_file_format_str(sc->format), sc->path, cf.names,
 			st.errors, st.skipped);
 	}
-	printf("%s: %s\n", path, bad ? "errors above" : "ok");
+	fprintf(out, "%s: %s\n", path, bad ? "errors above" : "ok");
 	tapir_config_destroy(cfg);
 	return bad;
+}
+
+static void
+describe_owner(const struct stat *st, char *text, size_t size)
+{
+	struct passwd *pw = getpwuid(st->st_uid);
+	struct group *gr = getgrgid(st->st_gid);
+	char u[32], g[32];
+
+	snprintf(u, sizeof(u), "%u", (unsigned)st->st_uid);
+	snprintf(g, sizeof(g), "%u", (unsigned)st->st_gid);
+	snprintf(text, size, "mode %04o, owner %s, group %s",
+		(unsigned)(st->st_mode & 07777), pw ? pw->pw_name : u,
+		gr ? gr->gr_name : g);
+}
+
+/* "you (uid 1000)" or "you (alice)", for the permission hints. */
+static void
+describe_caller(char *text, size_t size)
+{
+	struct passwd *pw = getpwuid(geteuid());
+
+	if (pw)
+		snprintf(text, size, "you (%s)", pw->pw_name);
+	else
+		snprintf(text, size, "you (uid %u)", (unsigned)geteuid());
+}
+
+/* The name of a file's group, for "a member of group G". */
+static const char *
+group_name(gid_t gid, char *buf, size_t size)
+{
+	struct group *gr = getgrgid(gid);
+
+	if (gr)
+		return gr->gr_name;
+	snprintf(buf, size, "%u", (unsigned)gid);
+	return buf;
+}
+
+/*
+ * status could not reach the socket (connect() said err): say what can be
+ * found out here, to stderr. The socket's directory and the socket against
+ * the caller's permissions; then the configuration the module reads,
+ * loaded as check loads it, and the socket it names.
+ */
+static void
+explain_unreachable(const char *sock, int err, const char *config)
+{
+	const char *slash = strrchr(sock, '/');
+	char dir[4096], text[160], who[96], gbuf[32];
+	struct check_result res;
+	struct stat st;
+
+	fprintf(stderr, "tapir-pop-control: cannot connect to %s: %s\n", sock,
+		strerror(err));
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == sock)
+		snprintf(dir, sizeof(dir), "/");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - sock), sock);
+	describe_caller(who, sizeof(who));
+	if (stat(dir, &st) != 0) {
+		int e = errno;
+		if (e == ENOENT || e == ENOTDIR)
+			fprintf(stderr,
+				"tapir-pop-control: %s: %s: the module cannot "
+				"create its socket there (on Debian, "
+				"systemd-tmpfiles --create makes "
+				"/run/unbound)\n",
+				dir, strerror(e));
+		else
+			fprintf(stderr, "tapir-pop-control: %s: %s\n", dir,
+				strerror(e));
+	} else if (access(dir, X_OK) != 0) {
+		describe_owner(&st, text, sizeof(text));
+		fprintf(stderr,
+			"tapir-pop-control: %s may not enter %s (%s): run as "
+			"root or as a member of group %s\n",
+			who, dir, text,
+			group_name(st.st_gid, gbuf, sizeof(gbuf)));
+	} else if (lstat(sock, &st) != 0) {
+		fprintf(stderr,
+			"tapir-pop-control: no socket at %s: is Unbound "
+			"running with the module (module-config: \"dynlib "
+			"...\", dynlib-file: naming tapir-pop.so)? Its log "
+			"says \"tapir-pop ...: loaded\" when it is\n",
+			sock);
+	} else if (!S_ISSOCK(st.st_mode)) {
+		fprintf(stderr, "tapir-pop-control: %s is not a socket\n",
+			sock);
+	} else if (err == EACCES || access(sock, W_OK) != 0) {
+		describe_owner(&st, text, sizeof(text));
+		fprintf(stderr,
+			"tapir-pop-control: %s may not use %s (%s): run as "
+			"root or as a member of group %s\n",
+			who, sock, text,
+			group_name(st.st_gid, gbuf, sizeof(gbuf)));
+	} else if (err == ECONNREFUSED) {
+		fprintf(stderr,
+			"tapir-pop-control: nothing serves %s: a socket left "
+			"by an Unbound that stopped or crashed, or the module "
+			"is being reloaded\n",
+			sock);
+	}
+
+	if (access(config, R_OK) != 0) {
+		fprintf(stderr,
+			"tapir-pop-control: cannot read %s: %s (the module "
+			"reads it as the user Unbound runs as; run as root or "
+			"as a member of its group to check it, or name another "
+			"file with -c)\n",
+			config, strerror(errno));
+		return;
+	}
+	fprintf(stderr, "tapir-pop-control: %s, as the module would load it:\n",
+		config);
+	(void)check_config(config, stderr, stderr, &res);
+	if (!res.loaded)
+		fprintf(stderr,
+			"tapir-pop-control: the module cannot load it either: "
+			"it then passes every query and answers status on %s "
+			"(or $" TAPIR_CONTROL_SOCKET_ENV
+			" in Unbound's environment)\n",
+			TAPIR_CONTROL_DEFAULT_SOCKET);
+	else if (!res.socket[0])
+		fprintf(stderr,
+			"tapir-pop-control: it names no control socket "
+			"(control: socket:), so the module opens none\n");
+	else if (strcmp(res.socket, sock) != 0)
+		fprintf(stderr,
+			"tapir-pop-control: its control socket is %s: try "
+			"tapir-pop-control -s %s status\n",
+			res.socket, res.socket);
+}
+
+/* Whether a status answer reports something to fix: a "problem:" line,
+ * or in JSON a non-empty "problems" array. */
+static bool
+status_has_problems(const struct tapir_buf *out, bool json)
+{
+	const char *l;
+
+	if (!out->len)
+		return false;
+	if (json) {
+		json_t *root = json_loadb(out->data, out->len, 0, NULL);
+		json_t *p = json_object_get(root, "problems");
+		bool has = json_is_array(p) && json_array_size(p) > 0;
+		json_decref(root);
+		return has;
+	}
+	for (l = out->data; l && *l;) {
+		if (!strncmp(l, "problem: ", 9))
+			return true;
+		if ((l = strchr(l, '\n')))
+			l++;
+	}
+	return false;
 }
 
 static int
@@ -193,9 +387,11 @@ build_request(int argc, char **argv, bool json, char *line, size_t size)
 int
 main(int argc, char **argv)
 {
-	const char *sock = getenv("TAPIR_POP_SOCKET");
+	const char *sock = tapir_control_default_socket();
+	const char *config = getenv(TAPIR_CONFIG_ENV);
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' },
+		{ "config", required_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -203,15 +399,18 @@ main(int argc, char **argv)
 	struct tapir_buf out = { 0 };
 	struct tapir_error err = { 0 };
 	char line[TAPIR_CONTROL_MAX_LINE];
-	int c, rc;
-	bool json = false;
+	int c, rc, cerr;
+	bool json = false, status, answered_error;
 
-	if (!sock || !sock[0])
-		sock = DEFAULT_SOCKET;
-	while ((c = getopt_long(argc, argv, "+s:h", opts, NULL)) != -1) {
+	if (!config || !config[0])
+		config = TAPIR_DEFAULT_CONFIG;
+	while ((c = getopt_long(argc, argv, "+s:c:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			sock = optarg;
+			break;
+		case 'c':
+			config = optarg;
 			break;
 		case 'j':
 			json = true;
@@ -233,23 +432,39 @@ main(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
-		return check(
-			argc - optind == 2 ? argv[optind + 1] : DEFAULT_CONFIG);
+		return check_config(
+			argc - optind == 2 ? argv[optind + 1] : config, stdout,
+			stderr, NULL);
 	}
 	if (build_request(argc - optind, argv + optind, json, line,
 		    sizeof(line)) != 0) {
 		usage(stderr);
 		return 2;
 	}
+	status = argc - optind == 1 && !strcmp(argv[optind], "status");
 	rc = tapir_control_request(sock, line, 10000, &out, &err);
+	cerr = errno;
 	if (rc != 0) {
-		fprintf(stderr, "tapir-pop-control: %s\n", err.text);
+		/* connect() failed: its errno, and "SOCKET: reason". */
+		bool unreachable = rc == TAPIR_EIO &&
+				   !strncmp(err.text, sock, strlen(sock)) &&
+				   err.text[strlen(sock)] == ':';
+		if (status && unreachable)
+			explain_unreachable(sock, cerr, config);
+		else if (unreachable)
+			fprintf(stderr,
+				"tapir-pop-control: cannot connect to %s "
+				"(tapir-pop-control status tells more)\n",
+				err.text);
+		else
+			fprintf(stderr, "tapir-pop-control: %s\n", err.text);
 		tapir_buf_clear(&out);
 		return 2;
 	}
-	rc = out.len >= 6 && strncmp(out.data, "error:", 6) == 0 ? 1 : 0;
+	answered_error = out.len >= 6 && strncmp(out.data, "error:", 6) == 0;
+	rc = answered_error || (status && status_has_problems(&out, json));
 	/* In JSON an error is an object after the protocol's "error: ". */
-	if (out.len && json && rc && out.len > 7 && out.data[7] == '{')
+	if (answered_error && json && out.len > 7 && out.data[7] == '{')
 		fwrite(out.data + 7, 1, out.len - 7, stdout);
 	else if (out.len)
 		fwrite(out.data, 1, out.len, stdout);

@@ -6,6 +6,20 @@
 # stopped by PID on exit.
 #
 # Needs: top_srcdir, top_builddir, UNBOUND_SRC (set by make check).
+#
+# TAPIR_TEST_USER=unbound (any user name; empty, the default: root): Unbound
+# drops privileges to that user (username: in unbound.conf), as Debian's
+# package runs it, and loads the module after the drop. What the daemon
+# reads or writes after it is made accessible to that user the way a
+# package does, never world-writable: $T, where its log, pid file and
+# sockets go, is root:GROUP 0770 (the user's group may write there, as in
+# /run/unbound; root keeps it because knotd, which drops its capabilities,
+# must still enter it); the module's configuration and keys are root:GROUP
+# 0640, like a conffile (daemon_reads); state directories are made with
+# daemon_dir, owned by the user, 0750, like /var/lib/unbound/tapir-pop.
+# The user is created as Debian's unbound package creates it when it does
+# not exist. Run:
+#   make check TAPIR_TEST_USER=unbound
 
 set -u
 
@@ -43,7 +57,7 @@ cleanup() {
 		echo "--- unbound.log (last 40 lines)"
 		tail -n 40 "$T/unbound.log"
 	fi
-	[ -n "${KEEP_T:-}" ] && echo "kept $T" || rm -rf "$T"
+	[ -n "${KEEP_T:-}" ] && echo "kept $T" || rm -rf --one-file-system "$T"
 	exit "$rc"
 }
 trap cleanup EXIT
@@ -63,6 +77,57 @@ fail() {
 
 ok() {
 	echo "ok: $*"
+}
+
+# The user Unbound runs as (TAPIR_TEST_USER), its primary group; both ""
+# when Unbound runs as root.
+TEST_USER=${TAPIR_TEST_USER:-}
+TEST_GROUP=""
+
+# as_test_user CMD...: CMD as TEST_USER with its groups, as the daemon
+# runs after dropping privileges.
+as_test_user() {
+	setpriv --reuid="$TEST_USER" --regid="$TEST_GROUP" --init-groups "$@"
+}
+
+if [ -n "$TEST_USER" ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "SKIP: TAPIR_TEST_USER=$TEST_USER needs root"
+		exit 77
+	fi
+	# As Debian's unbound.postinst creates it. Tests running in
+	# parallel may race to it: one creates it, the others find it.
+	getent passwd "$TEST_USER" >/dev/null ||
+		adduser --quiet --system --group --no-create-home \
+			--home "/var/lib/$TEST_USER" "$TEST_USER" ||
+		getent passwd "$TEST_USER" >/dev/null ||
+		fail "cannot create user $TEST_USER"
+	TEST_GROUP=$(id -gn "$TEST_USER") || fail "no group of $TEST_USER"
+	chown "root:$TEST_GROUP" "$T" && chmod 0770 "$T" ||
+		fail "cannot give $T to group $TEST_GROUP"
+	# dlopen() runs after the drop: the user must reach the module.
+	as_test_user test -r "$MODULE" ||
+		fail "$TEST_USER cannot read $MODULE (a parent directory closed to it?)"
+	as_test_user test -w "$T" ||
+		fail "$TEST_USER cannot write in $T (TMPDIR=${TMPDIR:-/tmp} closed to it?)"
+fi
+
+# daemon_reads FILE...: files the daemon reads after dropping privileges,
+# installed as a package installs its conffile: root:GROUP, 0640.
+daemon_reads() {
+	[ -n "$TEST_USER" ] || return 0
+	chown "root:$TEST_GROUP" "$@" && chmod 0640 "$@" ||
+		fail "daemon_reads $*"
+}
+
+# daemon_dir DIR...: directories the daemon writes in (state-dir): made,
+# owned by the user it runs as, 0750, as the package's postinst makes
+# /var/lib/unbound/tapir-pop.
+daemon_dir() {
+	mkdir -p "$@" || fail "mkdir $*"
+	[ -n "$TEST_USER" ] || return 0
+	chown "$TEST_USER:$TEST_GROUP" "$@" && chmod 0750 "$@" ||
+		fail "daemon_dir $*"
 }
 
 # A TCP+UDP port on 127.0.0.1 that nothing listens on.
@@ -254,13 +319,16 @@ control:
   socket: $T/tapir-pop.sock
 ${1:-}
 EOY
+	daemon_reads "$T/tapir-pop.yaml" "$T/keys.json"
 }
 
 # The environment an unbound binary needs to load the module: a sanitizer
 # build of the module needs its runtime loaded first into the
 # (uninstrumented) daemon; reports go to files checked at exit. Used as
 # `env $MODULE_ENV unbound ...` so that $! is the daemon's PID.
-MODULE_ENV="ASAN_OPTIONS=detect_leaks=0:log_path=$T/sanitizer UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$T/sanitizer"
+# TAPIR_POP_SOCKET: where an inactive module (no configuration loaded, so
+# no control.socket) answers status, instead of /run/unbound.
+MODULE_ENV="ASAN_OPTIONS=detect_leaks=0:log_path=$T/sanitizer UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$T/sanitizer TAPIR_POP_SOCKET=$T/tapir-pop.sock"
 if ldd "$MODULE" 2>/dev/null | grep -q libasan; then
 	MODULE_ENV="$MODULE_ENV LD_PRELOAD=$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)"
 fi
@@ -283,7 +351,7 @@ server:
     interface: 127.0.0.1
     port: $2
     do-daemonize: no
-    username: ""
+    username: "$TEST_USER"
     chroot: ""
     directory: "$T"
     pidfile: "$T/$1.pid"

@@ -5,7 +5,7 @@
 # honoured on load, and a corrupt state file is logged and ignored.
 . "$top_srcdir/tests/integration/lib.sh"
 
-mkdir -p "$T/state"
+daemon_dir "$T/state"
 start_all "state-dir: $T/state"
 publish_observe keep.example 16 3600
 publish_observe short.example 16 4

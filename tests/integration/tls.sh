@@ -30,6 +30,8 @@ mkcert broker tapir-ca IP:127.0.0.1
 mkcert resolver tapir-ca DNS:resolver.test
 mkcert publisher tapir-ca DNS:core.test
 chmod 644 "$pki"/*.key
+# The module's client key as enrolment would leave it for the daemon.
+daemon_reads "$pki/resolver.key"
 
 MOSQUITTO_EXTRA="cafile $pki/tapir-ca.crt
 certfile $pki/broker.crt

@@ -20,7 +20,7 @@ drop.example   CNAME rpz-drop.
 EOZ
 PRIMARY_TSIG=$SECRET start_primary "$P" rpz.test
 
-mkdir -p "$T/state"
+daemon_dir "$T/state"
 start_mosquitto
 start_knot
 write_module_config "state-dir: $T/state"

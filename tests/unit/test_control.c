@@ -4,7 +4,10 @@
  * request travels to the handler and its answer back over a real Unix
  * socket in a private temporary directory, and the server defends itself:
  * over-long requests, NUL bytes and silent clients get bounded treatment.
- * The socket gets the requested mode and is removed on destroy.
+ * The socket gets the requested mode and is removed on destroy; a stale
+ * socket is replaced but one another process serves is left alone. The
+ * default socket honours $TAPIR_POP_SOCKET; a client that cannot connect
+ * gets connect()'s errno.
  */
 #include "tapir_build.h"
 
@@ -379,6 +382,93 @@ test_create_replaces_stale_file(void **state)
 }
 
 static void
+test_create_leaves_a_served_socket_alone(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_error err = { 0 };
+	struct tapir_buf out = { 0 };
+	struct tapir_control *second;
+
+	second = tapir_control_create(f->path, 0600, echo, f, &err);
+	assert_null(second);
+	assert_non_null(strstr(err.text, "in use by another process"));
+	assert_non_null(strstr(err.text, f->path));
+	/* The first server still has its socket. */
+	assert_int_equal(
+		tapir_control_request(f->path, "x", 5000, &out, &err), 0);
+	assert_string_equal(out.data, "you said: x\n");
+	tapir_buf_clear(&out);
+}
+
+static void
+test_create_replaces_socket_nobody_serves(void **state)
+{
+	struct fixture *f = *state;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct tapir_error err = { 0 };
+	struct tapir_buf out = { 0 };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	/* Bound, never listening, closed: what a crash leaves. */
+	assert_true(fd >= 0);
+	assert_true(strlen(f->path) < sizeof(sa.sun_path));
+	memcpy(sa.sun_path, f->path, strlen(f->path) + 1);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(fd);
+	f->c = tapir_control_create(f->path, 0600, echo, f, &err);
+	assert_non_null(f->c);
+	assert_int_equal(
+		tapir_control_request(f->path, "y", 5000, &out, &err), 0);
+	assert_string_equal(out.data, "you said: y\n");
+	tapir_buf_clear(&out);
+}
+
+static void
+test_default_socket_honours_environment(void **state)
+{
+	(void)state;
+	unsetenv(TAPIR_CONTROL_SOCKET_ENV);
+	assert_string_equal(
+		tapir_control_default_socket(), TAPIR_CONTROL_DEFAULT_SOCKET);
+	assert_int_equal(setenv(TAPIR_CONTROL_SOCKET_ENV, "", 1), 0);
+	assert_string_equal(
+		tapir_control_default_socket(), TAPIR_CONTROL_DEFAULT_SOCKET);
+	assert_int_equal(
+		setenv(TAPIR_CONTROL_SOCKET_ENV, "/tmp/x/ctl.sock", 1), 0);
+	assert_string_equal(tapir_control_default_socket(), "/tmp/x/ctl.sock");
+	unsetenv(TAPIR_CONTROL_SOCKET_ENV);
+}
+
+static void
+test_client_keeps_connect_errno(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_error err = { 0 };
+	struct tapir_buf out = { 0 };
+	char path[160];
+
+	errno = 0;
+	assert_int_equal(
+		tapir_control_request(f->path, "status", 1000, &out, &err),
+		TAPIR_EIO);
+	assert_int_equal(errno, ENOENT);
+	/* A file that is no socket refuses the connection. */
+	fclose(fopen(f->path, "w"));
+	errno = 0;
+	assert_int_equal(
+		tapir_control_request(f->path, "status", 1000, &out, &err),
+		TAPIR_EIO);
+	assert_int_equal(errno, ECONNREFUSED);
+	snprintf(path, sizeof(path), "%s/no-dir/ctl.sock", f->dir);
+	errno = 0;
+	assert_int_equal(
+		tapir_control_request(path, "status", 1000, &out, &err),
+		TAPIR_EIO);
+	assert_int_equal(errno, ENOENT);
+	tapir_buf_clear(&out);
+}
+
+static void
 test_client_missing_path_is_eio_naming_path(void **state)
 {
 	struct fixture *f = *state;
@@ -435,6 +525,15 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 			test_client_missing_path_is_eio_naming_path, setup_dir,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_create_leaves_a_served_socket_alone, setup_server,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_create_replaces_socket_nobody_serves, setup_dir,
+			teardown),
+		cmocka_unit_test(test_default_socket_honours_environment),
+		cmocka_unit_test_setup_teardown(
+			test_client_keeps_connect_errno, setup_dir, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

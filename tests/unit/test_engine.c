@@ -10,9 +10,12 @@
  * They prove the policy rules as a feed drives them, the lifetime of an
  * entry (replace, remove, exact expiry), that each class of bad message is
  * rejected whole and counted under exactly its own counter, the bounded
- * queue, the inactive engine, the control commands, the upstream DNS TAPIR
- * test vector, and that a started engine applies a submitted message and
- * stops promptly with its broker unreachable.
+ * queue, the inactive engine (which still answers status on the default
+ * control socket), the control commands, the "problem:" lines of status
+ * for what an operator must fix (keys, state directory, TLS files, file
+ * sources, the socket's group), the upstream DNS TAPIR test vector, and
+ * that a started engine applies a submitted message and stops promptly
+ * with its broker unreachable.
  */
 #include "tapir_build.h"
 
@@ -26,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -277,13 +281,23 @@ setup(void **state)
 static int
 teardown(void **state)
 {
+	static const char *const extra[] = { "tapir-pop.yaml",
+		"later-keys.json", "broken.yaml" };
 	struct fixture *f = *state;
+	char path[160];
 
 	tapir_engine_destroy(f->e);
 	tapir_signer_destroy(f->signer);
 	tapir_signer_destroy(f->stranger);
 	unlink(f->keys_path);
 	unlink(f->sock_path);
+	/* What the status tests make, also when one failed half-way. */
+	for (size_t i = 0; i < sizeof(extra) / sizeof(extra[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", f->dir, extra[i]);
+		unlink(path);
+	}
+	snprintf(path, sizeof(path), "%s/state", f->dir);
+	rmdir(path);
 	rmdir(f->dir);
 	tapir_log_set(NULL, NULL);
 	free(f);
@@ -1027,8 +1041,93 @@ test_inactive_engine_refuses_messages(void **state)
 		tapir_engine_process(f->e, TOPIC, "{}", 2), TAPIR_ECONFIG);
 	assert_int_equal(
 		tapir_engine_submit(f->e, TOPIC, "{}", 2), TAPIR_ECONFIG);
-	/* Starting it starts nothing and is not an error. */
+	/* Starting it starts no feed and is not an error (its control
+	 * socket goes to the test's directory, not /run). */
+	assert_int_equal(setenv("TAPIR_POP_SOCKET", f->sock_path, 1), 0);
 	assert_int_equal(tapir_engine_start(f->e), 0);
+	unsetenv("TAPIR_POP_SOCKET");
+}
+
+/* A request over the engine's control socket; the answer, to free. */
+static char *
+request(struct fixture *f, const char *line)
+{
+	struct tapir_error err = { 0 };
+	struct tapir_buf out = { 0 };
+
+	if (tapir_control_request(f->sock_path, line, 5000, &out, &err) != 0)
+		fail_msg("control request '%s': %s", line, err.text);
+	assert_non_null(out.data);
+	return out.data;
+}
+
+static void
+test_inactive_engine_serves_status_on_default_socket(void **state)
+{
+	struct fixture *f = *state;
+	char path[160], want[400];
+	struct stat st;
+	char *out;
+
+	snprintf(path, sizeof(path), "%s/no-such.yaml", f->dir);
+	f->e = tapir_engine_create(path);
+	assert_non_null(f->e);
+	assert_int_equal(setenv("TAPIR_POP_SOCKET", f->sock_path, 1), 0);
+	assert_int_equal(tapir_engine_start(f->e), 0);
+	unsetenv("TAPIR_POP_SOCKET");
+	assert_int_equal(stat(f->sock_path, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0660);
+
+	out = request(f, "status");
+	snprintf(want, sizeof(want),
+		"state: inactive (%s: No such file or directory)\n", path);
+	if (!strstr(out, want))
+		fail_msg("no '%s' in:\n%s", want, out);
+	snprintf(want, sizeof(want),
+		"problem: configuration not loaded: %s: No such file or "
+		"directory\n",
+		path);
+	if (!strstr(out, want))
+		fail_msg("no '%s' in:\n%s", want, out);
+	free(out);
+	out = request(f, "json status");
+	assert_non_null(strstr(out, "\"problems\": ["));
+	assert_non_null(strstr(out, "configuration not loaded"));
+	free(out);
+	/* Every other command: the error of today. */
+	out = request(f, "lookup www.example.com");
+	assert_int_equal(strncmp(out, "error: inactive: ", 17), 0);
+	free(out);
+	tapir_engine_destroy(f->e);
+	f->e = NULL;
+	assert_int_equal(access(f->sock_path, F_OK), -1);
+}
+
+static void
+test_inactive_engine_status_names_file_and_line(void **state)
+{
+	struct fixture *f = *state;
+	char path[160], yaml[400], want[300];
+	char *out;
+
+	snprintf(path, sizeof(path), "%s/broken.yaml", f->dir);
+	snprintf(yaml, sizeof(yaml),
+		"mqtt:\n  broker: mqtt://127.0.0.1\nkeys: %s\nbogus: 1\n",
+		f->keys_path);
+	write_file(path, yaml);
+	f->e = tapir_engine_create(path);
+	unlink(path);
+	assert_false(tapir_engine_active(f->e));
+	out = command(f, "status");
+	snprintf(want, sizeof(want), "state: inactive (%s:4: ", path);
+	if (!strstr(out, want))
+		fail_msg("no '%s' in:\n%s", want, out);
+	snprintf(want, sizeof(want),
+		"problem: configuration not loaded: %s:4: ", path);
+	if (!strstr(out, want))
+		fail_msg("no '%s' in:\n%s", want, out);
+	free(out);
 }
 
 /* ---- control commands ---- */
@@ -1043,6 +1142,255 @@ test_command_status_active(void **state)
 	assert_non_null(strstr(out, "keys: 1\n"));
 	assert_non_null(strstr(out, "source: dns-tapir list=doubtlist"));
 	assert_non_null(strstr(out, "mqtt: disconnected"));
+	/* A broker that is not there is retried: not a problem. */
+	assert_null(strstr(out, "problem:"));
+	free(out);
+	out = command(f, "json status");
+	assert_non_null(strstr(out, "\"problems\": []"));
+	free(out);
+}
+
+/* ---- status names what an operator must fix ---- */
+
+/* status of f->e has the line "problem: WANT" (WANT a prefix of it). */
+static void
+assert_problem(struct fixture *f, const char *want)
+{
+	char line[512];
+	char *out = command(f, "status");
+
+	snprintf(line, sizeof(line), "\nproblem: %s", want);
+	if (!strstr(out, line))
+		fail_msg("no 'problem: %s' in:\n%s", want, out);
+	free(out);
+}
+
+static void
+test_status_problem_keys_file_missing(void **state)
+{
+	struct fixture *f = *state;
+	char missing[160], want[300];
+	char *out;
+
+	snprintf(missing, sizeof(missing), "%s/no-such-keys.json", f->dir);
+	f->e = engine_with(missing, 2, NULL);
+	snprintf(want, sizeof(want),
+		"keys: cannot read %s: No such file or directory\n", missing);
+	assert_problem(f, want);
+	out = command(f, "json status");
+	snprintf(want, sizeof(want),
+		"\"problems\": [\n    \"keys: cannot read %s: No such file or "
+		"directory\"\n  ]",
+		missing);
+	if (!strstr(out, want))
+		fail_msg("no '%s' in:\n%s", want, out);
+	free(out);
+}
+
+static void
+test_status_problem_keys_file_broken(void **state)
+{
+	struct fixture *f = *state;
+	char want[300];
+
+	write_file(f->keys_path, "{\"keys\": 12}");
+	f->e = engine_with(f->keys_path, 2, NULL);
+	snprintf(want, sizeof(want), "keys: %s: ", f->keys_path);
+	assert_problem(f, want);
+}
+
+/* The keys file put right, `reload` clears the problem (and the retry in
+ * the writer would, within 30 s). */
+static void
+test_status_problem_keys_cleared_by_reload(void **state)
+{
+	struct fixture *f = *state;
+	char path[160], missing[160], yaml[600], pub[512], jwk[512];
+	char *out;
+
+	snprintf(missing, sizeof(missing), "%s/later-keys.json", f->dir);
+	snprintf(path, sizeof(path), "%s/tapir-pop.yaml", f->dir);
+	snprintf(yaml, sizeof(yaml),
+		"mqtt:\n  broker: mqtt://127.0.0.1:1\nkeys: %s\nsources:\n"
+		"  - name: dns-tapir\n    list: doubtlist\n"
+		"    topics: [%s]\n",
+		missing, TOPIC);
+	write_file(path, yaml);
+	f->e = tapir_engine_create(path);
+	assert_true(tapir_engine_active(f->e));
+	assert_problem(f, "keys: cannot read ");
+	make_key(KID, jwk, sizeof(jwk), pub, sizeof(pub));
+	write_file(missing, pub);
+	out = command(f, "reload");
+	assert_string_equal(out, "ok\n");
+	free(out);
+	out = command(f, "status");
+	assert_null(strstr(out, "problem:"));
+	assert_non_null(strstr(out, "keys: 1\n"));
+	free(out);
+	unlink(missing);
+	unlink(path);
+}
+
+static void
+test_status_problem_state_dir_missing(void **state)
+{
+	struct fixture *f = *state;
+	char extra[300], want[300];
+
+	snprintf(extra, sizeof(extra), "state-dir: %s/no-such-dir\n", f->dir);
+	f->e = engine_with(f->keys_path, 2, extra);
+	snprintf(want, sizeof(want),
+		"state-dir: %s/no-such-dir: No such file or directory\n",
+		f->dir);
+	assert_problem(f, want);
+}
+
+static void
+test_status_problem_state_dir_not_a_directory(void **state)
+{
+	struct fixture *f = *state;
+	char extra[300], want[300];
+
+	snprintf(extra, sizeof(extra), "state-dir: %s\n", f->keys_path);
+	f->e = engine_with(f->keys_path, 2, extra);
+	snprintf(want, sizeof(want), "state-dir: %s: not a directory\n",
+		f->keys_path);
+	assert_problem(f, want);
+}
+
+static void
+test_status_problem_state_dir_fixed_clears_on_reload(void **state)
+{
+	struct fixture *f = *state;
+	char path[160], dir[160], yaml[600];
+	char *out;
+
+	snprintf(dir, sizeof(dir), "%s/state", f->dir);
+	snprintf(path, sizeof(path), "%s/tapir-pop.yaml", f->dir);
+	snprintf(yaml, sizeof(yaml),
+		"mqtt:\n  broker: mqtt://127.0.0.1:1\nkeys: %s\nsources:\n"
+		"  - name: dns-tapir\n    list: doubtlist\n"
+		"    topics: [%s]\nstate-dir: %s\n",
+		f->keys_path, TOPIC, dir);
+	write_file(path, yaml);
+	f->e = tapir_engine_create(path);
+	assert_problem(f, "state-dir: ");
+	assert_int_equal(mkdir(dir, 0750), 0);
+	out = command(f, "reload");
+	assert_string_equal(out, "ok\n");
+	free(out);
+	out = command(f, "status");
+	assert_null(strstr(out, "problem:"));
+	free(out);
+	/* The probe left nothing behind. */
+	assert_int_equal(rmdir(dir), 0);
+	unlink(path);
+}
+
+static void
+test_status_no_problem_with_writable_state_dir(void **state)
+{
+	struct fixture *f = *state;
+	char extra[300], dir[160];
+	char *out;
+
+	snprintf(dir, sizeof(dir), "%s/state", f->dir);
+	assert_int_equal(mkdir(dir, 0750), 0);
+	snprintf(extra, sizeof(extra), "state-dir: %s\n", dir);
+	f->e = engine_with(f->keys_path, 2, extra);
+	out = command(f, "status");
+	assert_null(strstr(out, "problem:"));
+	free(out);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+static void
+test_status_problem_core_status_key_missing(void **state)
+{
+	struct fixture *f = *state;
+	char extra[300], want[300];
+
+	snprintf(extra, sizeof(extra),
+		"core-status:\n  topic: status/up/x\n"
+		"  signing-key: %s/no-such.jwk\n",
+		f->dir);
+	f->e = engine_with(f->keys_path, 2, extra);
+	snprintf(want, sizeof(want),
+		"core-status: signing-key: cannot read %s/no-such.jwk: No such "
+		"file or directory\n",
+		f->dir);
+	assert_problem(f, want);
+}
+
+/* Wait until status over the socket has want, or fail after 5 s. */
+static char *
+status_with(struct fixture *f, const char *want)
+{
+	int64_t t0 = tapir_monotonic_ms();
+	char *out = NULL;
+
+	while (tapir_monotonic_ms() - t0 < 5000) {
+		struct timespec ts = { 0, 20 * 1000000 };
+		free(out);
+		out = request(f, "status");
+		if (strstr(out, want))
+			return out;
+		nanosleep(&ts, NULL);
+	}
+	fail_msg("no '%s' in:\n%s", want, out);
+	return out;
+}
+
+/* Started: a TLS file the module cannot read, a file source that is not
+ * there, a socket group that does not exist. */
+static void
+test_status_problems_of_a_started_engine(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_error err = { 0 };
+	struct tapir_config *cfg;
+	char yaml[2048], want[400];
+	char *out;
+
+	snprintf(yaml, sizeof(yaml),
+		"mqtt:\n"
+		"  broker: mqtts://127.0.0.1:1\n"
+		"  ca-file: %s/no-such-ca.crt\n"
+		"keys: %s\n"
+		"sources:\n"
+		"  - name: dns-tapir\n"
+		"    list: doubtlist\n"
+		"    topics: [%s]\n"
+		"  - name: local\n"
+		"    type: file\n"
+		"    list: denylist\n"
+		"    path: %s/no-such-list.txt\n"
+		"control:\n"
+		"  socket: %s\n"
+		"  group: tapir-no-such-group\n",
+		f->dir, f->keys_path, TOPIC, f->dir, f->sock_path);
+	if (!(cfg = tapir_config_parse(yaml, strlen(yaml), "test.yaml", &err)))
+		fail_msg("config: %s", err.text);
+	f->e = tapir_engine_create_take(cfg);
+	assert_non_null(f->e);
+	assert_int_equal(tapir_engine_start(f->e), 0);
+	/* The writer reads file sources once it runs. */
+	snprintf(want, sizeof(want),
+		"\nproblem: source local: %s/no-such-list.txt: No such file or "
+		"directory\n",
+		f->dir);
+	out = status_with(f, want);
+	snprintf(want, sizeof(want),
+		"\nproblem: mqtt: ca-file: cannot read %s/no-such-ca.crt: No "
+		"such file or directory\n",
+		f->dir);
+	if (!strstr(out, want))
+		fail_msg("no '%s' in:\n%s", want, out);
+	assert_non_null(strstr(out, "\nmqtt: disconnected (not started: "));
+	assert_non_null(strstr(out,
+		"\nproblem: control: group tapir-no-such-group: no such "
+		"group\n"));
 	free(out);
 }
 
@@ -1256,7 +1604,18 @@ main(void)
 		TK(test_missing_config_gives_inactive_engine),
 		TK(test_inactive_engine_status_says_inactive),
 		TK(test_inactive_engine_refuses_messages),
+		TK(test_inactive_engine_serves_status_on_default_socket),
+		TK(test_inactive_engine_status_names_file_and_line),
 		T(test_command_status_active),
+		TK(test_status_problem_keys_file_missing),
+		TK(test_status_problem_keys_file_broken),
+		TK(test_status_problem_keys_cleared_by_reload),
+		TK(test_status_problem_state_dir_missing),
+		TK(test_status_problem_state_dir_not_a_directory),
+		TK(test_status_problem_state_dir_fixed_clears_on_reload),
+		TK(test_status_no_problem_with_writable_state_dir),
+		TK(test_status_problem_core_status_key_missing),
+		TK(test_status_problems_of_a_started_engine),
 		T(test_command_stats_noreset_lists_every_counter),
 		T(test_command_stats_resets_counters),
 		T(test_command_lookup_explains_decision),
