@@ -198,6 +198,21 @@ group_name(gid_t gid, char *buf, size_t size)
 	return buf;
 }
 
+/* The caller (who) may not VERB path, whose metadata is st. */
+static void
+explain_denied(const char *who, const char *verb, const char *path,
+	const struct stat *st)
+{
+	char text[160], gbuf[32];
+
+	describe_owner(st, text, sizeof(text));
+	fprintf(stderr,
+		"tapir-pop-control: %s may not %s %s (%s): run as root or as "
+		"a member of group %s\n",
+		who, verb, path, text,
+		group_name(st->st_gid, gbuf, sizeof(gbuf)));
+}
+
 /*
  * status could not reach the socket (connect() said err): say what can be
  * found out here, to stderr. The socket's directory and the socket against
@@ -208,7 +223,7 @@ static void
 explain_unreachable(const char *sock, int err, const char *config)
 {
 	const char *slash = strrchr(sock, '/');
-	char dir[4096], text[160], who[96], gbuf[32];
+	char dir[4096], who[96];
 	struct check_result res;
 	struct stat st;
 
@@ -234,12 +249,7 @@ explain_unreachable(const char *sock, int err, const char *config)
 			fprintf(stderr, "tapir-pop-control: %s: %s\n", dir,
 				strerror(e));
 	} else if (access(dir, X_OK) != 0) {
-		describe_owner(&st, text, sizeof(text));
-		fprintf(stderr,
-			"tapir-pop-control: %s may not enter %s (%s): run as "
-			"root or as a member of group %s\n",
-			who, dir, text,
-			group_name(st.st_gid, gbuf, sizeof(gbuf)));
+		explain_denied(who, "enter", dir, &st);
 	} else if (lstat(sock, &st) != 0) {
 		fprintf(stderr,
 			"tapir-pop-control: no socket at %s: is Unbound "
@@ -251,12 +261,7 @@ explain_unreachable(const char *sock, int err, const char *config)
 		fprintf(stderr, "tapir-pop-control: %s is not a socket\n",
 			sock);
 	} else if (err == EACCES || access(sock, W_OK) != 0) {
-		describe_owner(&st, text, sizeof(text));
-		fprintf(stderr,
-			"tapir-pop-control: %s may not use %s (%s): run as "
-			"root or as a member of group %s\n",
-			who, sock, text,
-			group_name(st.st_gid, gbuf, sizeof(gbuf)));
+		explain_denied(who, "use", sock, &st);
 	} else if (err == ECONNREFUSED) {
 		fprintf(stderr,
 			"tapir-pop-control: nothing serves %s: a socket left "
