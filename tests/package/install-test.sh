@@ -205,6 +205,31 @@ cat "$T/status.out"
 grep -q 'validation-keys.json' "$T/status.out" || fail "status does not name the keys file"
 ok "unbound answers; status names the missing keys file, exit $rc"
 
+step "a missing tapir-pop.yaml, then a state directory unbound cannot write"
+mv "$R/etc/unbound/tapir-pop.yaml" "$R/etc/unbound/tapir-pop.yaml.away"
+restart_unit
+is_rcode up.example NOERROR || fail "unbound does not answer without tapir-pop.yaml"
+set +e
+in_root tapir-pop-control status >"$T/status.out" 2>&1
+rc=$?
+set -e
+cat "$T/status.out"
+[ "$rc" = 1 ] && grep -q '^problem: configuration not loaded' "$T/status.out" ||
+	fail "status without tapir-pop.yaml: exit $rc"
+mv "$R/etc/unbound/tapir-pop.yaml.away" "$R/etc/unbound/tapir-pop.yaml"
+in_root chown root:root /var/lib/unbound/tapir-pop
+restart_unit
+is_rcode up.example NOERROR || fail "unbound does not answer with a read-only state dir"
+set +e
+in_root tapir-pop-control status >"$T/status.out" 2>&1
+rc=$?
+set -e
+grep '^problem:' "$T/status.out"
+[ "$rc" = 1 ] && grep -q '^problem: state-dir: ' "$T/status.out" ||
+	fail "status with a read-only state dir: exit $rc: $(cat "$T/status.out")"
+in_root chown unbound:unbound /var/lib/unbound/tapir-pop
+ok "unbound answers in both cases; status says what is wrong, exit 1"
+
 step "enrolment files and the broker, then restart"
 mkdir -p "$R/etc/dnstapir/certs"
 cp "$top/examples/keys/demo-keys.json" "$R/etc/dnstapir/certs/validation-keys.json"
