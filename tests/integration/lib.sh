@@ -401,12 +401,20 @@ start_unbound() {
 			if kdig +timeout=1 +retry=0 @127.0.0.1 -p "$UNBOUND_PORT" \
 				up.example A 2>/dev/null | grep -q "status: NOERROR"; then
 				cat "$T/unbound.stderr.try" >>"$T/unbound.stderr"
+				check_unbound_user
 				return 0
 			fi
 			sleep 0.1
 		done
 		fail "unbound did not answer"
 	done
+}
+
+# The daemon answers as the user it was told to drop to (root otherwise).
+check_unbound_user() {
+	want=${TEST_USER:-root}
+	got=$(ps -o user= -p "$UNBOUND_PID" | tr -d ' ')
+	[ "$got" = "$want" ] || fail "unbound runs as '$got', not $want"
 }
 
 # rcode NAME [TYPE] [kdig options]: prints NOERROR, NXDOMAIN, ...
