@@ -97,36 +97,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "lib/msg.h"
+#include "lib/name.h"
 #include "lib/tapir.h"
+#include "lib/vocab.h"
 
 #define TAPIR_SOURCE_NAME_MAX 64 /* including NUL */
 #define TAPIR_MAX_SOURCES     64
 #define TAPIR_MAX_TOPICS      16
 #define TAPIR_MAX_REDIRECT    8
 
-/* Actions, ordered from least to most restrictive: the numeric order is the
- * "most restrictive fired action wins" order of the upstream policy. */
-enum tapir_action {
-	TAPIR_ACTION_PASS = 0,	   /* no decision: resolve normally */
-	TAPIR_ACTION_PASSTHRU = 1, /* explicitly allowed (allowlist) */
-	TAPIR_ACTION_REDIRECT = 2,
-	TAPIR_ACTION_NODATA = 3,
-	TAPIR_ACTION_NXDOMAIN = 4,
-	TAPIR_ACTION_DROP = 5,
-	TAPIR_ACTION_COUNT = 6,
-};
-
-/** "NXDOMAIN", "nxdomain", ... → action, or -1. */
-int tapir_action_from_str(const char *s);
-/** Upper-case name of an action. */
-const char *tapir_action_str(enum tapir_action a);
-
-enum tapir_source_type {
-	TAPIR_SOURCE_MQTT = 0,
-	TAPIR_SOURCE_FILE = 1,
-	TAPIR_SOURCE_XFR = 2,
-};
+/* enum tapir_action, tapir_list, tapir_source_type, tapir_file_format and
+ * their names: lib/vocab.h. */
 
 struct tapir_source_config {
 	char name[TAPIR_SOURCE_NAME_MAX];
@@ -139,7 +120,7 @@ struct tapir_source_config {
 	int qos;
 	/* file */
 	char *path;	     /* owned */
-	int format;	     /* enum tapir_file_format (lib/listfile.h) */
+	int format;	     /* enum tapir_file_format (lib/vocab.h) */
 	unsigned csv_column; /* 1-based; 0: the format's default */
 	bool csv_header;
 	char csv_delim;			 /* 0: ',' */

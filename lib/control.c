@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "lib/control.h"
+#include "lib/fileio.h"
 
 #define IO_DEADLINE_MS 2000
 
@@ -88,17 +89,6 @@ tapir_buf_clear(struct tapir_buf *b)
 	memset(b, 0, sizeof(*b));
 }
 
-static int
-wait_fd(int fd, short events, int64_t deadline)
-{
-	struct pollfd p = { .fd = fd, .events = events };
-	int64_t left = deadline - tapir_monotonic_ms();
-
-	if (left <= 0)
-		return -1;
-	return poll(&p, 1, (int)left) == 1 ? 0 : -1;
-}
-
 static void
 serve_one(struct tapir_control *c, int fd)
 {
@@ -110,7 +100,7 @@ serve_one(struct tapir_control *c, int fd)
 
 	while (len < TAPIR_CONTROL_MAX_LINE) {
 		ssize_t n;
-		if (wait_fd(fd, POLLIN, deadline) != 0)
+		if (tapir_fd_wait(fd, POLLIN, deadline, NULL) != 0)
 			return;
 		n = read(fd, line + len, TAPIR_CONTROL_MAX_LINE - len);
 		if (n <= 0)
@@ -142,7 +132,7 @@ serve_one(struct tapir_control *c, int fd)
 send:
 	for (size_t off = 0; off < out.len;) {
 		ssize_t n;
-		if (wait_fd(fd, POLLOUT, deadline) != 0)
+		if (tapir_fd_wait(fd, POLLOUT, deadline, NULL) != 0)
 			break;
 		n = send(fd, out.data + off, out.len - off, MSG_NOSIGNAL);
 		if (n <= 0)
@@ -314,7 +304,7 @@ tapir_control_request(const char *path, const char *line, int timeout_ms,
 	for (;;) {
 		char buf[4096];
 		ssize_t n;
-		if (wait_fd(fd, POLLIN, deadline) != 0) {
+		if (tapir_fd_wait(fd, POLLIN, deadline, NULL) != 0) {
 			close(fd);
 			return tapir_error_set(err, TAPIR_EIO, 0,
 				"timed out waiting for the answer");

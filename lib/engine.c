@@ -26,6 +26,7 @@
 
 #include "lib/db.h"
 #include "lib/engine.h"
+#include "lib/fileio.h"
 #include "lib/jws.h"
 #include "lib/mqtt.h"
 #include "lib/msg.h"
@@ -799,23 +800,22 @@ want_persisted(void *arg, uint16_t source)
 		       cfg->sources[source].type == TAPIR_SOURCE_XFR);
 }
 
-/* xfr serials beside the state file, written right after it: the
- * entries of a zone and the serial they are at travel together. */
-static void
-serials_save(struct tapir_engine *e)
+/* One "name serial" line per xfr source that has one. */
+static int
+serials_fill(void *arg, int fd, struct tapir_error *err)
 {
-	char path[4096 + 16], tmp[4096 + 32];
+	struct tapir_engine *e = arg;
 	FILE *f;
-	int fd;
+	int dfd;
 
-	snprintf(path, sizeof(path), "%s.serials", e->state_path);
-	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path);
-	if ((fd = mkstemp(tmp)) < 0)
-		return;
-	if (!(f = fdopen(fd, "w"))) {
-		close(fd);
-		unlink(tmp);
-		return;
+	(void)err;
+	/* On a duplicate: fclose() must leave fd to the caller. */
+	if ((dfd = dup(fd)) < 0)
+		return errno;
+	if (!(f = fdopen(dfd, "w"))) {
+		int saved = errno;
+		close(dfd);
+		return saved;
 	}
 	pthread_mutex_lock(&e->slock);
 	for (size_t i = 0; i < e->cfg->n_sources; i++)
@@ -824,13 +824,26 @@ serials_save(struct tapir_engine *e)
 			fprintf(f, "%s %u\n", e->cfg->sources[i].name,
 				e->xfrs[i].serial);
 	pthread_mutex_unlock(&e->slock);
-	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
+	if (ferror(f)) {
 		fclose(f);
-		unlink(tmp);
-		return;
+		return EIO;
 	}
-	if (fclose(f) != 0 || rename(tmp, path) != 0)
-		unlink(tmp);
+	if (fclose(f) != 0)
+		return errno ? errno : EIO;
+	return 0;
+}
+
+/* xfr serials beside the state file, written right after it: the
+ * entries of a zone and the serial they are at travel together. */
+static void
+serials_save(struct tapir_engine *e)
+{
+	char path[4096 + 16];
+
+	snprintf(path, sizeof(path), "%s.serials", e->state_path);
+	/* Silently: without the file the next start asks for a full AXFR. */
+	if (tapir_fileio_write_atomic(path, serials_fill, e, NULL) != 0)
+		return;
 }
 
 static void
@@ -2638,17 +2651,25 @@ override_apply(struct tapir_engine *e, const struct override *o)
 /* overrides.json in the state directory: written whole, atomically, on
  * every change; read at start. Without a state directory overrides live
  * until the module is unloaded. */
+static int
+overrides_fill(void *arg, int fd, struct tapir_error *err)
+{
+	(void)err;
+	if (json_dumpfd(arg, fd, JSON_INDENT(1) | JSON_SORT_KEYS) != 0)
+		return errno ? errno : EIO;
+	return 0;
+}
+
 static void
 overrides_save(struct tapir_engine *e)
 {
+	struct tapir_error err = { 0 };
 	json_t *arr, *root;
-	char tmp[4096 + 8], path[4096];
-	int fd;
+	char path[4096];
 
 	if (!e->cfg->state_dir)
 		return;
 	snprintf(path, sizeof(path), "%s/overrides.json", e->cfg->state_dir);
-	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path);
 	if (!(arr = json_array()))
 		return;
 	for (size_t i = 0; i < e->n_overrides; i++) {
@@ -2662,23 +2683,10 @@ overrides_save(struct tapir_engine *e)
 	root = json_pack("{s:i, s:o}", "version", 1, "overrides", arr);
 	if (!root)
 		return;
-	if ((fd = mkstemp(tmp)) < 0) {
-		int err = errno;
-		json_decref(root);
-		tapir_log(
-			TAPIR_LOG_ERR, "overrides: %s: %s", tmp, strerror(err));
+	if (tapir_fileio_write_atomic(path, overrides_fill, root, &err) != 0) {
+		tapir_log(TAPIR_LOG_ERR, "overrides: %s", err.text);
 		problem_set(e, PROBLEM_STATE_DIR,
-			"state-dir: %s: %s (overrides are not kept)",
-			e->cfg->state_dir, strerror(err));
-		return;
-	}
-	if (json_dumpfd(root, fd, JSON_INDENT(1) | JSON_SORT_KEYS) != 0 ||
-		fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
-		tapir_log(TAPIR_LOG_ERR, "overrides: cannot write %s", path);
-		problem_set(e, PROBLEM_STATE_DIR,
-			"state-dir: cannot write %s (overrides are not kept)",
-			path);
-		unlink(tmp);
+			"state-dir: %s (overrides are not kept)", err.text);
 	}
 	json_decref(root);
 }

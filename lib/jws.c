@@ -26,6 +26,7 @@
 #include <openssl/param_build.h>
 #include <sodium.h>
 
+#include "lib/fileio.h"
 #include "lib/jws.h"
 
 #define B64_VARIANT sodium_base64_VARIANT_URLSAFE_NO_PADDING
@@ -470,48 +471,6 @@ out_free_root:
 	return kr;
 }
 
-/* Whole file, at most max bytes, NUL-terminated. */
-static int
-read_file(const char *path, size_t max, char **out, size_t *outlen,
-	struct tapir_error *err)
-{
-	FILE *f;
-	char *buf;
-	size_t n;
-	int rc;
-
-	*out = NULL;
-	*outlen = 0;
-	if (!(f = fopen(path, "rb")))
-		return tapir_error_set(
-			err, TAPIR_EIO, 0, "%s: %s", path, strerror(errno));
-	/* One byte over the limit tells a full file from a big one. */
-	if (!(buf = malloc(max + 2))) {
-		fclose(f);
-		return tapir_error_set(err, TAPIR_ENOMEM, 0, "out of memory");
-	}
-	n = fread(buf, 1, max + 1, f);
-	if (ferror(f)) {
-		rc = tapir_error_set(err, TAPIR_EIO, 0, "%s: read error", path);
-		goto out_free_buf;
-	}
-	if (n > max) {
-		rc = tapir_error_set(
-			err, TAPIR_ETOOBIG, 0, "%s: over %zu bytes", path, max);
-		goto out_free_buf;
-	}
-	fclose(f);
-	buf[n] = '\0';
-	*out = buf;
-	*outlen = n;
-	return 0;
-
-out_free_buf:
-	free(buf);
-	fclose(f);
-	return rc;
-}
-
 struct tapir_keyring *
 tapir_keyring_load_file(const char *path, struct tapir_error *err)
 {
@@ -520,7 +479,7 @@ tapir_keyring_load_file(const char *path, struct tapir_error *err)
 	size_t len;
 
 	error_reset(err);
-	if (read_file(path, TAPIR_JWS_MAX_SIZE, &buf, &len, err) != 0)
+	if (tapir_fileio_read(path, TAPIR_JWS_MAX_SIZE, 0, &buf, &len, err) < 0)
 		return NULL;
 	kr = tapir_keyring_load(buf, len, err);
 	free(buf);
@@ -941,7 +900,7 @@ tapir_signer_load_file(const char *path, struct tapir_error *err)
 	size_t len;
 
 	error_reset(err);
-	if (read_file(path, TAPIR_JWS_MAX_SIZE, &buf, &len, err) != 0)
+	if (tapir_fileio_read(path, TAPIR_JWS_MAX_SIZE, 0, &buf, &len, err) < 0)
 		return NULL;
 	s = tapir_signer_load(buf, len, err);
 	sodium_memzero(buf, len);

@@ -19,15 +19,14 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <libzscanner/scanner.h>
 
+#include "lib/fileio.h"
 #include "lib/listfile.h"
 #include "lib/name.h"
 
@@ -59,33 +58,6 @@ struct ctx {
 	char csv_delim;
 	bool header_pending;
 };
-
-static const char *const format_names[] = {
-	[TAPIR_FORMAT_DOMAINS] = "domains",
-	[TAPIR_FORMAT_HOSTS] = "hosts",
-	[TAPIR_FORMAT_CSV] = "csv",
-	[TAPIR_FORMAT_RPZ] = "rpz",
-};
-#define N_FORMATS (sizeof(format_names) / sizeof(format_names[0]))
-
-int
-tapir_file_format_from_str(const char *s)
-{
-	if (!s)
-		return -1;
-	for (size_t i = 0; i < N_FORMATS; i++)
-		if (strcmp(s, format_names[i]) == 0)
-			return (int)i;
-	return -1;
-}
-
-const char *
-tapir_file_format_str(enum tapir_file_format f)
-{
-	if ((unsigned)f >= N_FORMATS)
-		return "?";
-	return format_names[f];
-}
 
 static void
 bad_line(struct ctx *c, unsigned line, const char *reason)
@@ -756,7 +728,7 @@ check_opts(const struct tapir_file_opts *o, char *origin, struct tapir_error *e)
 	struct tapir_error ne;
 
 	origin[0] = '\0';
-	if (!o || (unsigned)o->format >= N_FORMATS)
+	if (!o || (unsigned)o->format >= TAPIR_FORMAT_COUNT)
 		return tapir_error_set(e, TAPIR_EINVAL, 0, "unknown format");
 	if (o->format == TAPIR_FORMAT_CSV &&
 		(o->csv_delim == '"' || o->csv_delim == '\n' ||
@@ -832,63 +804,6 @@ tapir_file_parse(const char *buf, size_t len, const struct tapir_file_opts *o,
 	return parse(buf, len, o, rec, err, arg, st, NULL);
 }
 
-/* Reads at most max + 1 bytes, so a file that grows while being read is
- * still caught as too big. */
-static int
-read_file(int fd, size_t max, char **out, size_t *outlen)
-{
-	struct stat sb;
-	size_t cap, n = 0;
-	char *buf, *nb;
-
-	*out = NULL;
-	*outlen = 0;
-	if (fstat(fd, &sb) != 0)
-		return TAPIR_EIO;
-	if (S_ISDIR(sb.st_mode))
-		return TAPIR_EIO;
-	if (S_ISREG(sb.st_mode) && (uint64_t)sb.st_size > max)
-		return TAPIR_ETOOBIG;
-	cap = S_ISREG(sb.st_mode) ? (size_t)sb.st_size + 1 : 65536;
-	if (cap > max + 1)
-		cap = max + 1;
-	if (!(buf = malloc(cap)))
-		return TAPIR_ENOMEM;
-	for (;;) {
-		ssize_t r;
-
-		if (n == cap) {
-			if (cap > max) {
-				free(buf);
-				return TAPIR_ETOOBIG;
-			}
-			cap = cap > max / 2 ? max + 1 : cap * 2;
-			if (!(nb = realloc(buf, cap))) {
-				free(buf);
-				return TAPIR_ENOMEM;
-			}
-			buf = nb;
-		}
-		r = read(fd, buf + n, cap - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			free(buf);
-			return TAPIR_EIO;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	if (n > max) {
-		free(buf);
-		return TAPIR_ETOOBIG;
-	}
-	*out = buf;
-	*outlen = n;
-	return 0;
-}
-
 int
 tapir_file_parse_path(const char *path, size_t max_size,
 	const struct tapir_file_opts *o, tapir_file_record_fn rec,
@@ -897,7 +812,7 @@ tapir_file_parse_path(const char *path, size_t max_size,
 {
 	char *buf;
 	size_t len;
-	int fd, rc;
+	int rc;
 
 	if (e)
 		e->line = 0;
@@ -907,20 +822,8 @@ tapir_file_parse_path(const char *path, size_t max_size,
 		return tapir_error_set(e, TAPIR_EINVAL, 0, "no path");
 	if (!max_size)
 		max_size = TAPIR_FILE_MAX_SIZE_DEFAULT;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		int saved = errno;
-		return tapir_error_set(e,
-			saved == ENOENT ? TAPIR_ENOENT : TAPIR_EIO, 0, "%s: %s",
-			path, strerror(saved));
-	}
-	rc = read_file(fd, max_size, &buf, &len);
-	close(fd);
-	if (rc == TAPIR_ETOOBIG)
-		return tapir_error_set(
-			e, rc, 0, "%s: larger than %zu bytes", path, max_size);
-	if (rc)
-		return tapir_error_set(
-			e, rc, 0, "%s: %s", path, tapir_strerror(rc));
+	if ((rc = tapir_fileio_read(path, max_size, 0, &buf, &len, e)) != 0)
+		return rc;
 	rc = parse(buf, len, o, rec, err, arg, st, e);
 	free(buf);
 	return rc;

@@ -24,31 +24,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "lib/config.h"
 #include "lib/name.h"
 #include "lib/tapir.h"
+#include "lib/vocab.h"
 
 /* Largest file tapir_file_parse_path() reads when given max_size 0. */
 #define TAPIR_FILE_MAX_SIZE_DEFAULT	   (64u * 1024 * 1024)
 /* Error callbacks per parse when max_errors_reported is 0. */
 #define TAPIR_FILE_ERRORS_REPORTED_DEFAULT 20
 
-enum tapir_file_format {
-	TAPIR_FORMAT_DOMAINS = 0, /* one name a line, "*.name" for subtrees */
-	TAPIR_FORMAT_HOSTS = 1,	  /* "0.0.0.0 name [name...]" */
-	TAPIR_FORMAT_CSV = 2,	  /* the name in one column of each row */
-	TAPIR_FORMAT_RPZ = 3,	  /* an RPZ zone file, QNAME triggers */
-};
-
-/**
- * Format from its configuration name.
- * @param s: "domains", "hosts", "csv" or "rpz" (exact, lower case).
- * @return: an enum tapir_file_format, or -1 for NULL or anything else.
- */
-int tapir_file_format_from_str(const char *s);
-
-/** Configuration name of a format ("domains"...), "?" if out of range. */
-const char *tapir_file_format_str(enum tapir_file_format f);
+/* enum tapir_file_format and its names: lib/vocab.h. */
 
 struct tapir_file_opts {
 	enum tapir_file_format format;

@@ -19,19 +19,6 @@
 #define SRC_NAME_MAX (sizeof(((struct tapir_msg *)0)->src_name) - 1)
 #define WHY_SIZE     160
 
-static const char *const list_names[TAPIR_LIST_COUNT] = {
-	[TAPIR_LIST_ALLOW] = "allowlist",
-	[TAPIR_LIST_DENY] = "denylist",
-	[TAPIR_LIST_DOUBT] = "doubtlist",
-};
-
-/* The pre-2025 names, same order. */
-static const char *const list_old_names[TAPIR_LIST_COUNT] = {
-	[TAPIR_LIST_ALLOW] = "whitelist",
-	[TAPIR_LIST_DENY] = "blacklist",
-	[TAPIR_LIST_DOUBT] = "greylist",
-};
-
 enum env_key {
 	ENV_SRC_NAME,
 	ENV_MSG_TYPE,
@@ -79,16 +66,6 @@ static unsigned char
 ascii_lower(unsigned char c)
 {
 	return (c >= 'A' && c <= 'Z') ? (unsigned char)(c | 0x20) : c;
-}
-
-static bool
-ascii_caseeq(const char *a, const char *b)
-{
-	for (; *a && *b; a++, b++)
-		if (ascii_lower((unsigned char)*a) !=
-			ascii_lower((unsigned char)*b))
-			return false;
-	return *a == *b;
 }
 
 /* want is lower case without underscores, so "SrcName", "SRC_NAME" and
@@ -144,26 +121,6 @@ printable(char *buf, size_t size, const char *s)
 	}
 	buf[o] = '\0';
 	return buf;
-}
-
-int
-tapir_list_from_str(const char *s)
-{
-	if (!s)
-		return -1;
-	for (int i = 0; i < TAPIR_LIST_COUNT; i++)
-		if (ascii_caseeq(s, list_names[i]) ||
-			ascii_caseeq(s, list_old_names[i]))
-			return i;
-	return -1;
-}
-
-const char *
-tapir_list_str(enum tapir_list list)
-{
-	if ((unsigned)list >= TAPIR_LIST_COUNT)
-		return "unknown";
-	return list_names[list];
 }
 
 /* Reads exactly n decimal digits; stops at the first non-digit, so it never
@@ -433,9 +390,9 @@ parse_envelope(json_t *root, struct tapir_msg *msg, json_t **f,
 	if (!(s = json_string_value(f[ENV_MSG_TYPE])))
 		return tapir_error_set(
 			err, TAPIR_EPARSE, 0, "msg_type: not a string");
-	if (ascii_caseeq(s, "observation"))
+	if (tapir_vocab_caseeq(s, "observation"))
 		msg->msg_type = TAPIR_MSG_OBSERVATION;
-	else if (ascii_caseeq(s, "intel-update"))
+	else if (tapir_vocab_caseeq(s, "intel-update"))
 		msg->msg_type = TAPIR_MSG_INTEL_UPDATE;
 	else
 		return tapir_error_set(err, TAPIR_EMSGTYPE, 0,

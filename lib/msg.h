@@ -21,18 +21,7 @@
 
 #include "lib/name.h"
 #include "lib/tapir.h"
-
-enum tapir_list {
-	TAPIR_LIST_ALLOW = 0,
-	TAPIR_LIST_DENY = 1,
-	TAPIR_LIST_DOUBT = 2,
-	TAPIR_LIST_COUNT = 3,
-};
-
-/** "allowlist"/"denylist"/"doubtlist" (and the old names) → list, or -1. */
-int tapir_list_from_str(const char *s);
-/** The current name of a list. */
-const char *tapir_list_str(enum tapir_list list);
+#include "lib/vocab.h"
 
 enum tapir_msg_type {
 	TAPIR_MSG_OBSERVATION = 0,

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/config.h"
 #include "lib/policy.h"
 
 struct tapir_policy {
@@ -28,10 +29,13 @@ static const char *const rule_names[TAPIR_RULE_COUNT] = {
 	[TAPIR_RULE_DENYTAPIR] = "denytapir",
 };
 
+static const struct tapir_vocab rules = { rule_names, TAPIR_VOCAB_N(rule_names),
+	false, "unknown" };
+
 const char *
 tapir_rule_str(enum tapir_rule rule)
 {
-	return rule < TAPIR_RULE_COUNT ? rule_names[rule] : "unknown";
+	return tapir_vocab_name(&rules, (int)rule);
 }
 
 struct tapir_policy *

@@ -33,9 +33,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "lib/config.h"
 #include "lib/db.h"
 #include "lib/tapir.h"
+#include "lib/vocab.h"
+
+struct tapir_config;
 
 enum tapir_rule {
 	TAPIR_RULE_NONE = 0,

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/fileio.h"
 #include "lib/name.h"
 #include "lib/purge.h"
 
@@ -64,17 +65,6 @@ struct tapir_purger {
 	unsigned n_calm, n_busy;
 	_Atomic uint64_t requested, done, failed, dropped, coalesced, by_name;
 };
-
-static int
-wait_fd(int fd, short events, int64_t deadline)
-{
-	struct pollfd pfd = { .fd = fd, .events = events };
-	int64_t left = deadline - tapir_monotonic_ms();
-
-	if (left <= 0)
-		return -1;
-	return poll(&pfd, 1, (int)left) == 1 ? 0 : -1;
-}
 
 static int
 connect_endpoint(const struct tapir_purger *p)
@@ -137,14 +127,14 @@ flush_request(const struct tapir_purger *p, const char *name, bool zone)
 		return -1;
 	n = snprintf(req, sizeof(req), "UBCT1 %s %s.\n",
 		zone ? "flush_zone" : "flush", name);
-	if (wait_fd(fd, POLLOUT, deadline) != 0 ||
+	if (tapir_fd_wait(fd, POLLOUT, deadline, NULL) != 0 ||
 		send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
 		close(fd);
 		return -1;
 	}
 	while (got < sizeof(ans) - 1) {
 		ssize_t r;
-		if (wait_fd(fd, POLLIN, deadline) != 0)
+		if (tapir_fd_wait(fd, POLLIN, deadline, NULL) != 0)
 			break;
 		if ((r = read(fd, ans + got, sizeof(ans) - 1 - got)) <= 0)
 			break;

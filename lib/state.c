@@ -18,6 +18,7 @@
 
 #include <sodium.h>
 
+#include "lib/fileio.h"
 #include "lib/state.h"
 #include "lib/name.h"
 
@@ -173,31 +174,6 @@ save_cb(void *arg, const char *name, size_t len, const struct tapir_entry *e,
 	return 0;
 }
 
-/* Make the rename durable: its directory entry lives in the directory. */
-static int
-sync_dir(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char *dir;
-	int fd, rc;
-
-	if (!slash)
-		dir = strdup(".");
-	else if (slash == path)
-		dir = strdup("/");
-	else
-		dir = strndup(path, (size_t)(slash - path));
-	if (!dir)
-		return -1;
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	free(dir);
-	if (fd < 0)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
 /* Header and source table: the bytes before the first record. */
 static int
 write_head(struct writer *w, const struct tapir_config *cfg,
@@ -227,17 +203,54 @@ write_head(struct writer *w, const struct tapir_config *cfg,
 	return 0;
 }
 
+/* What save_fill() writes: the walk counted on the first pass. */
+struct save_job {
+	struct tapir_db *db;
+	const struct tapir_config *cfg;
+	struct save_walk *s;
+	struct writer *w;
+	unsigned n_sources;
+	int64_t now;
+	uint64_t counted;
+};
+
+/* The second pass, into the temporary file: an errno value when a write
+ * failed (tapir_fileio_write_atomic() names the file). */
+static int
+save_fill(void *arg, int fd, struct tapir_error *err)
+{
+	struct save_job *j = arg;
+	struct writer *w = j->w;
+	uint8_t sum[SUM_SIZE];
+
+	w->fd = fd;
+	crypto_generichash_init(&w->hash, NULL, 0, SUM_SIZE);
+	if (write_head(w, j->cfg, j->s, j->n_sources, j->now) != 0)
+		return w->error ? w->error : EIO;
+	j->s->records = j->s->bytes = 0;
+	j->s->w = w;
+	if (tapir_db_walk(j->db, save_cb, j->s) != 0 || flush_buf(w) != 0)
+		return w->error ? w->error : EIO;
+	/* The walk is on the writer thread, so nothing can change between
+	 * the passes; a header that lied would make the file unloadable. */
+	if (j->s->records != j->counted)
+		return tapir_error_set(
+			err, TAPIR_EINVAL, 0, "database changed during save");
+	crypto_generichash_final(&w->hash, sum, sizeof(sum));
+	if (write_all(fd, sum, sizeof(sum)) != 0)
+		return errno ? errno : EIO;
+	return 0;
+}
+
 int
 tapir_state_save(struct tapir_db *db, const struct tapir_config *cfg,
 	const char *path, int64_t now, tapir_state_source_fn want, void *arg,
 	size_t *saved, struct tapir_error *err)
 {
 	struct save_walk s;
+	struct save_job job;
 	struct writer w;
-	uint8_t sum[SUM_SIZE];
 	unsigned n_sources = 0;
-	uint64_t counted;
-	char *tmp;
 	int rc;
 
 	if (saved)
@@ -263,80 +276,21 @@ tapir_state_save(struct tapir_db *db, const struct tapir_config *cfg,
 		s.file_index[i] = (int16_t)n_sources++;
 	}
 	(void)tapir_db_walk(db, save_cb, &s);
-	counted = s.records;
 
 	memset(&w, 0, sizeof(w));
+	w.fd = -1;
 	if (!(w.buf = malloc(WBUF_SIZE)))
 		return tapir_error_set(err, TAPIR_ENOMEM, 0, "out of memory");
-	if (!(tmp = malloc(strlen(path) + sizeof(".XXXXXX")))) {
-		rc = tapir_error_set(err, TAPIR_ENOMEM, 0, "out of memory");
-		goto out_free_buf;
-	}
-	strcpy(tmp, path);
-	strcat(tmp, ".XXXXXX");
-	/* Beside the target, so that rename() stays within one file system;
-	 * mkostemp creates it 0600, which is what the state should be. */
-	if ((w.fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
-		rc = tapir_error_set(
-			err, TAPIR_EIO, 0, "%s: %s", tmp, strerror(errno));
-		goto out_free_tmp;
-	}
-	crypto_generichash_init(&w.hash, NULL, 0, SUM_SIZE);
-
-	if (write_head(&w, cfg, &s, n_sources, now) != 0)
-		goto out_write_error;
-	s.records = s.bytes = 0;
-	s.w = &w;
-	if (tapir_db_walk(db, save_cb, &s) != 0 || flush_buf(&w) != 0)
-		goto out_write_error;
-	/* The walk is on the writer thread, so nothing can change between
-	 * the passes; a header that lied would make the file unloadable. */
-	if (s.records != counted) {
-		rc = tapir_error_set(
-			err, TAPIR_EINVAL, 0, "database changed during save");
-		goto out_unlink;
-	}
-	crypto_generichash_final(&w.hash, sum, sizeof(sum));
-	if (write_all(w.fd, sum, sizeof(sum)) != 0) {
-		w.error = errno;
-		goto out_write_error;
-	}
-	if (fsync(w.fd) != 0) {
-		w.error = errno;
-		goto out_write_error;
-	}
-	if (close(w.fd) != 0) {
-		w.fd = -1;
-		w.error = errno;
-		goto out_write_error;
-	}
-	w.fd = -1;
-	if (rename(tmp, path) != 0) {
-		rc = tapir_error_set(err, TAPIR_EIO, 0, "rename to %s: %s",
-			path, strerror(errno));
-		goto out_unlink;
-	}
-	/* The new file is in place; only its durability is in doubt. */
-	if (sync_dir(path) != 0) {
-		rc = tapir_error_set(err, TAPIR_EIO, 0,
-			"%s: directory sync: %s", path, strerror(errno));
-		goto out_free_tmp;
-	}
-	if (saved)
-		*saved = (size_t)counted;
-	rc = 0;
-	goto out_free_tmp;
-
-out_write_error:
-	rc = tapir_error_set(err, TAPIR_EIO, 0, "%s: %s", tmp,
-		strerror(w.error ? w.error : EIO));
-out_unlink:
-	if (w.fd >= 0)
-		close(w.fd);
-	unlink(tmp);
-out_free_tmp:
-	free(tmp);
-out_free_buf:
+	job.db = db;
+	job.cfg = cfg;
+	job.s = &s;
+	job.w = &w;
+	job.n_sources = n_sources;
+	job.now = now;
+	job.counted = s.records;
+	rc = tapir_fileio_write_atomic(path, save_fill, &job, err);
+	if (rc == 0 && saved)
+		*saved = (size_t)job.counted;
 	free(w.buf);
 	return rc;
 }
@@ -555,10 +509,9 @@ tapir_state_load(struct tapir_db *db, const struct tapir_config *cfg,
 	const char *path, int64_t now, size_t *loaded, size_t *skipped_expired,
 	size_t *skipped_source, struct tapir_error *err)
 {
-	struct stat st;
-	uint8_t *buf;
-	size_t len = 0;
-	int fd, rc;
+	char *buf;
+	size_t len;
+	int rc;
 
 	if (loaded)
 		*loaded = 0;
@@ -566,52 +519,15 @@ tapir_state_load(struct tapir_db *db, const struct tapir_config *cfg,
 		*skipped_expired = 0;
 	if (skipped_source)
 		*skipped_source = 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		rc = errno == ENOENT ? TAPIR_ENOENT : TAPIR_EIO;
-		return tapir_error_set(
-			err, rc, 0, "%s: %s", path, strerror(errno));
-	}
-	if (fstat(fd, &st) != 0) {
-		rc = tapir_error_set(
-			err, TAPIR_EIO, 0, "%s: %s", path, strerror(errno));
-		goto out_close;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		rc = tapir_error_set(
-			err, TAPIR_EIO, 0, "%s: not a regular file", path);
-		goto out_close;
-	}
-	if ((uint64_t)st.st_size > TAPIR_STATE_MAX_SIZE ||
-		(uint64_t)st.st_size > SIZE_MAX) {
-		rc = tapir_error_set(err, TAPIR_ETOOBIG, 0,
-			"%s: %lld bytes, over the limit", path,
-			(long long)st.st_size);
-		goto out_close;
-	}
-	/* A plain read, not mmap: a file truncated under a mapping would
-	 * raise SIGBUS inside Unbound. */
-	if (!(buf = malloc(st.st_size ? (size_t)st.st_size : 1))) {
-		rc = tapir_error_set(err, TAPIR_ENOMEM, 0, "out of memory");
-		goto out_close;
-	}
-	while (len < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = tapir_error_set(err, TAPIR_EIO, len, "%s: %s",
-				path, strerror(errno));
-			goto out_free_buf;
-		}
-		if (n == 0)
-			break; /* shrank: the parser reports it short */
-		len += (size_t)n;
-	}
-	rc = tapir__state_load_buf(db, cfg, buf, len, now, true, loaded,
-		skipped_expired, skipped_source, err);
-out_free_buf:
+	/* The limit is 4 GiB, more than a 32-bit size_t holds. */
+	if ((rc = tapir_fileio_read(path,
+		     TAPIR_STATE_MAX_SIZE > SIZE_MAX
+			     ? SIZE_MAX
+			     : (size_t)TAPIR_STATE_MAX_SIZE,
+		     TAPIR_FILEIO_REGULAR, &buf, &len, err)) != 0)
+		return rc;
+	rc = tapir__state_load_buf(db, cfg, (const uint8_t *)buf, len, now,
+		true, loaded, skipped_expired, skipped_source, err);
 	free(buf);
-out_close:
-	close(fd);
 	return rc;
 }

@@ -30,6 +30,7 @@ enum tapir_err {
 	TAPIR_ENOENT = -ENOENT,
 	TAPIR_ERANGE = -ERANGE,
 	TAPIR_EEXIST = -EEXIST,
+	TAPIR_ETIMEDOUT = -ETIMEDOUT,
 	TAPIR_EBASE = -1000,
 	TAPIR_EPARSE = TAPIR_EBASE, /* malformed input */
 	TAPIR_ESIG = -1001,	    /* signature does not verify */

@@ -33,6 +33,7 @@
 
 #include <libknot/libknot.h>
 
+#include "lib/fileio.h"
 #include "lib/name.h"
 #include "lib/xfr.h"
 
@@ -69,37 +70,16 @@ serial_cmp(uint32_t a, uint32_t b)
 	return d < 0 ? -1 : d > 0;
 }
 
-static int
-remaining_ms(const struct conn *c)
-{
-	int64_t left = c->deadline - tapir_monotonic_ms();
-
-	if (left <= 0)
-		return 0;
-	return left > 60000 ? 60000 : (int)left;
-}
-
 /* Waits until fd is ready for events or the deadline passes. */
 static int
 wait_fd(struct conn *c, short events, struct tapir_error *err)
 {
-	struct pollfd p = { .fd = c->fd, .events = events };
+	int rc = tapir_fd_wait(c->fd, events, c->deadline, err);
 
-	for (;;) {
-		int ms = remaining_ms(c), n;
-
-		if (ms == 0)
-			return tapir_error_set(err, TAPIR_EIO, 0,
-				"timed out talking to the primary");
-		n = poll(&p, 1, ms);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return tapir_error_set(
-				err, TAPIR_EIO, 0, "poll: %s", strerror(errno));
-		if (n > 0)
-			return 0;
-	}
+	if (rc == TAPIR_ETIMEDOUT)
+		return tapir_error_set(
+			err, TAPIR_EIO, 0, "timed out talking to the primary");
+	return rc;
 }
 
 static int
