@@ -1,0 +1,498 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Control commands (tapir-pop-control), on the control thread: status,
+ * stats, lookup, flush, reload, and the dispatch of every command. A
+ * command that changes the database runs on the writer as a job.
+ */
+#include "tapir_build.h"
+
+#include "lib/engine_impl.h"
+
+static uint64_t
+take(_Atomic uint64_t *c, bool reset)
+{
+	return reset ? atomic_exchange(c, 0) : atomic_load(c);
+}
+
+static void
+cmd_stats(struct tapir_engine *e, bool reset, struct tapir_buf *out)
+{
+	uint64_t answers[SLOT_COUNTERS] = { 0 };
+
+	for (int c = 0; c < TAPIR_C_COUNT; c++)
+		tapir_buf_printf(out, "%s=%llu\n", tapir_counter_str(c),
+			(unsigned long long)take(&e->counters[c], reset));
+	for (int s = 0; s < ANSWER_SLOTS; s++)
+		for (int a = 0; a < SLOT_COUNTERS; a++)
+			answers[a] += take(&e->answers[s].n[a], reset);
+	for (int a = 0; a < TAPIR_ACTION_COUNT; a++) {
+		char lower[16];
+		const char *s = tapir_action_str(a);
+		size_t i;
+		for (i = 0; s[i] && i < sizeof(lower) - 1; i++)
+			lower[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] + 32
+								     : s[i]);
+		lower[i] = '\0';
+		tapir_buf_printf(out, "answer.%s=%llu\n", lower,
+			(unsigned long long)answers[a]);
+	}
+	tapir_buf_printf(out, "answer.would_block=%llu\n",
+		(unsigned long long)answers[WOULD_BLOCK]);
+	for (int r = TAPIR_RULE_ALLOWLIST + 1;
+		r < TAPIR_RULE_NAMED + TAPIR_MAX_RULES; r++) {
+		if (r >= TAPIR_RULE_COUNT && r < TAPIR_RULE_NAMED)
+			continue;
+		if (r >= TAPIR_RULE_NAMED && (size_t)(r - TAPIR_RULE_NAMED) >=
+						     e->cfg->policy.n_rules)
+			break;
+		tapir_buf_printf(out, "rule.%s=%llu\n",
+			tapir_policy_rule_name(cur_policy(e), r),
+			(unsigned long long)answers[RULE_BASE + r]);
+	}
+	for (size_t i = 0; i < e->cfg->n_sources; i++) {
+		struct source_counters *sc = &e->per_source[i];
+		const char *n = e->cfg->sources[i].name;
+		tapir_buf_printf(out,
+			"source.%s.accepted=%llu\nsource.%s.rejected=%llu\n"
+			"source.%s.added=%llu\nsource.%s.removed=%llu\n",
+			n, (unsigned long long)take(&sc->accepted, reset), n,
+			(unsigned long long)take(&sc->rejected, reset), n,
+			(unsigned long long)take(&sc->added, reset), n,
+			(unsigned long long)take(&sc->removed, reset));
+	}
+	if (e->purger) {
+		struct tapir_purger_stats ps;
+		tapir_purger_stats(e->purger, &ps);
+		tapir_buf_printf(out,
+			"cache.purge.requested=%llu\ncache.purge.done=%llu\n"
+			"cache.purge.failed=%llu\ncache.purge.dropped=%llu\n"
+			"cache.purge.coalesced=%llu\ncache.purge.by-name=%llu\n",
+			(unsigned long long)ps.requested,
+			(unsigned long long)ps.done,
+			(unsigned long long)ps.failed,
+			(unsigned long long)ps.dropped,
+			(unsigned long long)ps.coalesced,
+			(unsigned long long)ps.by_name);
+	}
+	tapir_buf_printf(out, "db.names=%zu\ndb.entries=%zu\ndb.bytes=%zu\n",
+		atomic_load(&e->db_names), atomic_load(&e->db_entries),
+		atomic_load(&e->db_bytes));
+}
+
+static void
+cmd_status(struct tapir_engine *e, struct tapir_buf *out)
+{
+	const struct tapir_config *cfg = e->cfg;
+
+	tapir_buf_printf(out, "version: %s\n", PACKAGE_VERSION);
+	tapir_buf_printf(
+		out, "uptime: %lld\n", (long long)(tapir_now() - e->started));
+	if (e->host_info[0])
+		tapir_buf_printf(out, "host: %s\n", e->host_info);
+	if (!cfg) {
+		tapir_buf_printf(
+			out, "state: inactive (%s)\n", e->config_error);
+		if (e->config_path)
+			tapir_buf_printf(out, "config: %s\n", e->config_path);
+		tapir_buf_printf(out, "problem: configuration not loaded: %s\n",
+			e->config_error);
+		return;
+	}
+	tapir_buf_printf(out, "state: active\nconfig: %s\n",
+		cfg->path ? cfg->path : "-");
+	/* What must be fixed here first, one "problem:" line each, so that
+	 * a script greps them and tapir-pop-control exits 1. */
+	pthread_mutex_lock(&e->slock);
+	for (int p = 0; p < PROBLEM_COUNT; p++)
+		if (e->problems[p][0])
+			tapir_buf_printf(out, "problem: %s\n", e->problems[p]);
+	for (size_t i = 0; i < cfg->n_sources; i++)
+		if (cfg->sources[i].type == TAPIR_SOURCE_FILE &&
+			e->files[i].error[0])
+			tapir_buf_printf(out, "problem: source %s: %s\n",
+				cfg->sources[i].name, e->files[i].error);
+	pthread_mutex_unlock(&e->slock);
+	pthread_mutex_lock(&e->qlock);
+	tapir_buf_printf(out, "mqtt: %s (%s)\n",
+		e->mqtt_connected ? "connected" : "disconnected",
+		e->mqtt_state);
+	pthread_mutex_unlock(&e->qlock);
+	tapir_buf_printf(out, "keys: %zu\n", atomic_load(&e->n_keys));
+	tapir_buf_printf(out, "cache-purge: %s%s\n",
+		e->purger ? "via Unbound remote-control " : "unavailable",
+		e->purger ? e->purge_endpoint : "");
+	tapir_buf_printf(out, "db.names: %zu\ndb.entries: %zu\ndb.bytes: %zu\n",
+		atomic_load(&e->db_names), atomic_load(&e->db_entries),
+		atomic_load(&e->db_bytes));
+	pthread_mutex_lock(&e->slock);
+	for (size_t i = 0; i < cfg->n_sources; i++) {
+		const struct tapir_source_config *sc = &cfg->sources[i];
+		const struct file_state *fs = &e->files[i];
+		if ((int)sc->type == SOURCE_OVERRIDE) {
+			tapir_buf_printf(out,
+				"source: %s list=%s type=override\n", sc->name,
+				tapir_list_str(sc->list));
+			continue;
+		}
+		if (sc->type == TAPIR_SOURCE_XFR) {
+			const struct xfr_state *xs = &e->xfrs[i];
+			tapir_buf_printf(out,
+				"source: %s list=%s type=xfr zone=%s primary=%s "
+				"serial=%u names=%zu transfers=%zu failures=%zu "
+				"last-ok=%lld%s%s\n",
+				sc->name, tapir_list_str(sc->list), sc->zone,
+				sc->primary, xs->serial, xs->names,
+				xs->transfers, xs->failures,
+				(long long)xs->last_ok,
+				xs->error[0] ? " error=" : "", xs->error);
+			continue;
+		}
+		if (sc->type != TAPIR_SOURCE_FILE) {
+			const struct source_counters *pc = &e->per_source[i];
+			tapir_buf_printf(out,
+				"source: %s list=%s type=mqtt accepted=%llu "
+				"rejected=%llu last-message=%lld\n",
+				sc->name, tapir_list_str(sc->list),
+				(unsigned long long)atomic_load(&pc->accepted),
+				(unsigned long long)atomic_load(&pc->rejected),
+				(long long)atomic_load(&pc->last_msg));
+			continue;
+		}
+		tapir_buf_printf(out,
+			"source: %s list=%s type=file path=%s names=%zu "
+			"bad-lines=%zu loaded=%lld%s%s\n",
+			sc->name, tapir_list_str(sc->list), sc->path, fs->names,
+			fs->bad_lines, (long long)fs->loaded_at,
+			fs->error[0] ? " error=" : "", fs->error);
+	}
+	if (e->state_path)
+		tapir_buf_printf(out, "state-file: %s saved=%lld\n",
+			e->state_path, (long long)e->state_saved_at);
+	pthread_mutex_unlock(&e->slock);
+}
+
+static void
+cmd_lookup(struct tapir_engine *e, const char *arg, struct tapir_buf *out)
+{
+	char name[TAPIR_NAME_BUFSIZE];
+	struct tapir_error err = { 0 };
+	struct tapir_reason why;
+	char text[4096];
+	size_t len;
+
+	if (tapir_name_canon(arg, strlen(arg), 0, name, &len, NULL, &err)) {
+		tapir_buf_printf(out, "error: %s\n", err.text);
+		return;
+	}
+	if (!e->cfg) {
+		tapir_buf_printf(out, "error: inactive: %s\n", e->config_error);
+		return;
+	}
+	tapir_decide(cur_policy(e), e->db, name, len, e->now(), &why);
+	tapir_reason_format(
+		cur_policy(e), name, &why, e->now(), text, sizeof(text));
+	tapir_buf_append(out, text, strlen(text));
+	/* What a client gets, in the module's words. */
+	switch (why.action) {
+	case TAPIR_ACTION_NXDOMAIN:
+	case TAPIR_ACTION_REDIRECT:
+	case TAPIR_ACTION_NODATA:
+		tapir_buf_printf(out,
+			"answer: %s with SOA %s. %s. in authority, TTL %u\n",
+			why.action == TAPIR_ACTION_NODATA ? "NOERROR/NODATA"
+							  : "NXDOMAIN",
+			e->cfg->answer.soa_mname, e->cfg->answer.soa_rname,
+			e->cfg->answer.negative_ttl);
+		break;
+	case TAPIR_ACTION_DROP:
+		tapir_buf_printf(out, "answer: none (dropped)\n");
+		break;
+	default:
+		tapir_buf_printf(out, "answer: resolved normally\n");
+		break;
+	}
+}
+
+/* JSON for the text commands: their lines are "key: value" or
+ * "key=value"; a key given more than once (source:, entry:) becomes an
+ * array. Numbers stay numbers. */
+static void
+cmd_json(struct tapir_engine *e, const char *line, struct tapir_buf *out)
+{
+	struct tapir_buf text = { 0 };
+	json_t *root = json_object();
+	char *txt, *save = NULL;
+
+	tapir_engine_command(e, line, &text);
+	if (!root || text.failed || !text.data) {
+		tapir_buf_printf(out, "error: out of memory\n");
+		goto out_free;
+	}
+	if (!strncmp(text.data, "error:", 6)) {
+		tapir_buf_append(out, text.data, text.len);
+		goto out_free;
+	}
+	for (char *l = strtok_r(text.data, "\n", &save); l;
+		l = strtok_r(NULL, "\n", &save)) {
+		char *sep = strstr(l, ": "), *eq = strchr(l, '='), *val, *end;
+		json_t *v, *old;
+		if (sep && (!eq || sep < eq)) {
+			*sep = '\0';
+			val = sep + 2;
+		} else if (eq) {
+			*eq = '\0';
+			val = eq + 1;
+		} else {
+			continue;
+		}
+		errno = 0;
+		long long n = strtoll(val, &end, 10);
+		v = (*val && !*end && !errno) ? json_integer(n)
+					      : json_string(val);
+		if (!v)
+			continue;
+		if ((old = json_object_get(root, l))) {
+			if (!json_is_array(old)) {
+				json_t *arr = json_array();
+				json_array_append(arr, old);
+				json_object_set_new(root, l, arr);
+				old = arr;
+			}
+			json_array_append_new(old, v);
+		} else {
+			json_object_set_new(root, l, v);
+		}
+	}
+	/* status: "problem:" lines are the array "problems", empty when
+	 * there are none, so that a script tests its length. */
+	if (!strcmp(line, "status")) {
+		json_t *p = json_object_get(root, "problem"), *arr = p;
+		if (!p) {
+			arr = json_array();
+		} else if (!json_is_array(p)) {
+			arr = json_array();
+			json_array_append(arr, p);
+		} else {
+			json_incref(arr);
+		}
+		json_object_del(root, "problem");
+		json_object_set_new(root, "problems", arr);
+	}
+	if ((txt = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER))) {
+		tapir_buf_printf(out, "%s\n", txt);
+		free(txt);
+	}
+out_free:
+	json_decref(root);
+	tapir_buf_clear(&text);
+}
+
+/* "flush NAME" / "flush --all": ask Unbound to drop cached answers. */
+static void
+cmd_flush(struct tapir_engine *e, const char *arg, struct tapir_buf *out)
+{
+	char name[TAPIR_NAME_BUFSIZE];
+	struct tapir_error err = { 0 };
+
+	if (!e->purger) {
+		tapir_buf_printf(out,
+			"error: no cache purging: Unbound's remote-control is not usable (see status)\n");
+		return;
+	}
+	if (!strcmp(arg, "--all")) {
+		/* flush_zone of the root: every cached answer. */
+		(void)tapir_purger_push(e->purger, "");
+		tapir_purger_drain(e->purger, 10000);
+		tapir_buf_printf(out, "ok\n");
+		return;
+	}
+	if (tapir_name_canon(arg, strlen(arg), 0, name, NULL, NULL, &err)) {
+		tapir_buf_printf(out, "error: %s\n", err.text);
+		return;
+	}
+	(void)tapir_purger_push(e->purger, name);
+	tapir_purger_drain(e->purger, 10000);
+	tapir_buf_printf(out, "ok\n");
+}
+
+struct reload_job {
+	struct tapir_config *cfg;
+	struct tapir_policy *pol;
+	char msg[256];
+	int rc;
+};
+
+static bool
+same_sources(
+	const struct tapir_config *a, const struct tapir_config *b, size_t n)
+{
+	if (b->n_sources != n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		const struct tapir_source_config *x = &a->sources[i],
+						 *y = &b->sources[i];
+		if (strcmp(x->name, y->name) || x->type != y->type ||
+			x->list != y->list)
+			return false;
+	}
+	return true;
+}
+
+static void
+reload_job(struct tapir_engine *e, void *arg)
+{
+	struct reload_job *j = arg;
+
+	if (e->n_old == sizeof(e->old_cfgs) / sizeof(e->old_cfgs[0])) {
+		j->rc = TAPIR_EFULL;
+		snprintf(j->msg, sizeof(j->msg),
+			"too many reloads since the module loaded: use unbound-control reload");
+		return;
+	}
+	/* Overrides are sources the engine adds after the configured ones. */
+	if (tapir__eng_add_override_sources(e, j->cfg) != 0) {
+		j->rc = TAPIR_ECONFIG;
+		snprintf(
+			j->msg, sizeof(j->msg), "no room for override sources");
+		return;
+	}
+	e->old_cfgs[e->n_old] = e->cfg;
+	e->old_policies[e->n_old++] = atomic_load(&e->policy);
+	e->cfg = j->cfg;
+	atomic_store_explicit(&e->policy, j->pol, memory_order_release);
+	j->cfg = NULL;
+	j->pol = NULL;
+	tapir__eng_load_keys(e);
+	/* An operator who fixed the directory sees it in status now. */
+	tapir__eng_state_dir_check(e);
+	tapir__eng_files_check(e, true);
+	j->rc = 0;
+}
+
+/* Re-read the configuration file, the key file and every file source,
+ * without restarting Unbound. A broken file is refused with its error
+ * and the running configuration stays. Changes to the set of sources
+ * (and to mqtt, answer, control, state-dir) need unbound-control reload. */
+static void
+cmd_reload(struct tapir_engine *e, struct tapir_buf *out)
+{
+	struct reload_job j = { 0 };
+	struct tapir_error err = { 0 };
+
+	if (!e->config_path) {
+		tapir_buf_printf(
+			out, "error: no configuration file to re-read\n");
+		return;
+	}
+	if (!(j.cfg = tapir_config_load(e->config_path, &err))) {
+		tapir_buf_printf(out,
+			"error: %s (the running configuration stays)\n",
+			err.text);
+		return;
+	}
+	if (!same_sources(e->cfg, j.cfg, e->n_config_sources)) {
+		tapir_config_destroy(j.cfg);
+		tapir_buf_printf(out,
+			"error: the sources changed: that needs unbound-control reload (the running configuration stays)\n");
+		return;
+	}
+	if (!(j.pol = tapir_policy_create(j.cfg))) {
+		tapir_config_destroy(j.cfg);
+		tapir_buf_printf(out, "error: out of memory\n");
+		return;
+	}
+	tapir__eng_run_on_writer(e, reload_job, &j);
+	if (j.rc != 0) {
+		tapir_policy_destroy(j.pol);
+		tapir_config_destroy(j.cfg);
+		tapir_buf_printf(out, "error: %s\n", j.msg);
+		return;
+	}
+	tapir_log(TAPIR_LOG_INFO, "reloaded %s", e->config_path);
+	tapir_buf_printf(out, "ok\n");
+}
+
+static void dispatch(struct tapir_engine *e, const char *line, bool json,
+	struct tapir_buf *out);
+
+void
+tapir_engine_command(
+	struct tapir_engine *e, const char *line, struct tapir_buf *out)
+{
+	struct tapir_buf tmp = { 0 };
+	json_t *obj;
+	char *txt;
+
+	while (*line == ' ')
+		line++;
+	if (strncmp(line, "json ", 5) != 0) {
+		dispatch(e, line, false, out);
+		return;
+	}
+	/* --json: commands that answer in JSON do so; the others' answer
+	 * ("ok", "error: ...", a zone file) is wrapped in an object. */
+	dispatch(e, line + 5, true, &tmp);
+	if (tmp.data && (tmp.data[0] == '{' || tmp.data[0] == '[')) {
+		tapir_buf_append(out, tmp.data, tmp.len);
+	} else {
+		const char *t = tmp.data ? tmp.data : "";
+		size_t n = strlen(t);
+		while (n && t[n - 1] == '\n')
+			n--;
+		if (!strncmp(t, "error: ", 7))
+			obj = json_pack("{s:s%}", "error", t + 7, n - 7);
+		else if (n == 2 && !strncmp(t, "ok", 2))
+			obj = json_pack("{s:s}", "result", "ok");
+		else
+			obj = json_pack("{s:s%}", "text", t, n);
+		if (obj && (txt = json_dumps(obj, JSON_INDENT(2)))) {
+			/* An error keeps its "error:" prefix line so that the
+			 * client's exit code stays 1. */
+			if (!strncmp(t, "error: ", 7))
+				tapir_buf_printf(out, "error: %s\n", txt);
+			else
+				tapir_buf_printf(out, "%s\n", txt);
+			free(txt);
+		}
+		json_decref(obj);
+	}
+	tapir_buf_clear(&tmp);
+}
+
+static void
+dispatch(struct tapir_engine *e, const char *line, bool json,
+	struct tapir_buf *out)
+{
+	if (!e->cfg && strcmp(line, "status") != 0) {
+		tapir_buf_printf(out, "error: inactive: %s\n", e->config_error);
+		return;
+	}
+	if (json && (!strcmp(line, "status") || !strcmp(line, "stats") ||
+			    !strcmp(line, "stats_noreset") ||
+			    !strncmp(line, "lookup ", 7))) {
+		cmd_json(e, line, out);
+		return;
+	}
+	if (strcmp(line, "status") == 0)
+		cmd_status(e, out);
+	else if (strcmp(line, "stats") == 0)
+		cmd_stats(e, true, out);
+	else if (strcmp(line, "stats_noreset") == 0)
+		cmd_stats(e, false, out);
+	else if (strncmp(line, "lookup ", 7) == 0)
+		cmd_lookup(e, line + 7, out);
+	else if (!strcmp(line, "list") || !strncmp(line, "list ", 5))
+		tapir__eng_cmd_list(e, line + 4, json, out);
+	else if (!strcmp(line, "dump-rpz") || !strncmp(line, "dump-rpz ", 9))
+		tapir__eng_cmd_dump_rpz(e, line[8] ? line + 9 : "", out);
+	else if (!strncmp(line, "override ", 9))
+		tapir__eng_cmd_override(e, line + 9, json, out);
+	else if (!strncmp(line, "flush ", 6))
+		cmd_flush(e, line + 6, out);
+	else if (!strcmp(line, "digest"))
+		tapir__eng_cmd_digest(e, json, out);
+	else if (!strcmp(line, "reload"))
+		cmd_reload(e, out);
+	else
+		tapir_buf_printf(out, "error: unknown command: %.64s\n", line);
+}

@@ -1,0 +1,392 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The engine's private header: struct tapir_engine and what its rooms
+ * share. Nothing here is part of libtapir's API (that is lib/engine.h);
+ * the helpers shared between the rooms are named tapir__eng_*.
+ *
+ * The rooms, by what they do:
+ *   engine.c             create, start, destroy; counters, problems
+ *   engine_query.c       the per-query path (Unbound's worker threads)
+ *   engine_ingest.c      MQTT messages, topic routing, the writer thread
+ *                        and its queue
+ *   engine_purge.c       the rare-type filter and cache purges
+ *   engine_files.c       file sources
+ *   engine_xfr.c         the zone transfer thread
+ *   engine_state.c       the state directory, state file and serials
+ *   engine_overrides.c   local overrides and overrides.json
+ *   engine_core_status.c health reports to the DNS TAPIR core
+ *   engine_control.c     control commands and their dispatch
+ *   engine_export.c      list, dump-rpz and digest
+ *
+ * Thread safety: Unbound's workers only read (the policy through
+ * cur_policy(), the database in epoch read sections, atomics). The writer
+ * thread is the only one that changes the database; other threads hand it
+ * jobs (tapir__eng_run_on_writer()). Each field of struct tapir_engine
+ * below says which thread owns it or what covers it. qlock, slock and
+ * xlock are never held together, so they have no order.
+ */
+#ifndef TAPIR_ENGINE_IMPL_H
+#define TAPIR_ENGINE_IMPL_H
+
+#include <jansson.h>
+#include <mosquitto.h>
+#include <sodium.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/db.h"
+#include "lib/engine.h"
+#include "lib/fileio.h"
+#include "lib/jws.h"
+#include "lib/mqtt.h"
+#include "lib/msg.h"
+#include "lib/name.h"
+#include "lib/purge.h"
+#include "lib/listfile.h"
+#include "lib/state.h"
+#include "lib/xfr.h"
+#include "lib/vocab.h"
+
+/* Bits of the filter of names answered with a type that a flush by name
+ * leaves in Unbound's caches (tapir__eng_rare_note()): 1 MiB. */
+#define RARE_BITS ((size_t)1 << 23)
+
+#define ANSWER_SLOTS	      64
+#define EXPIRE_SLOTS_PER_PASS 65536
+#define KEYS_RETRY_MS	      30000
+/* A state directory that cannot be written is probed again this often. */
+#define STATE_DIR_RETRY_MS    30000
+#define LOG_INTERVAL_MS	      10000
+#define STATE_SAVE_MS	      60000
+#define STATE_FILE	      "tapir-pop.state"
+/* A file load that changes more names than this flushes Unbound's whole
+ * cache once instead of name by name. */
+#define PURGE_BATCH_MAX	      1000
+#define FILE_ERRORS_LOGGED    5
+
+struct qmsg {
+	struct qmsg *next;
+	/* A job for the writer thread (control commands that change the
+	 * database) instead of a message: run, then done set under qlock. */
+	void (*job)(struct tapir_engine *e, void *arg);
+	void *job_arg;
+	bool *job_done;
+	size_t len;
+	char *topic; /* points into data, after the payload */
+	char data[];
+};
+
+/* What the writer knows of a file source. Written by the writer thread
+ * only, which reads it without a lock; the fields the status command and
+ * core-status reports read are written under slock. */
+struct file_state {
+	bool loaded;		 /* writer; written under slock */
+	dev_t dev;		 /* writer; written under slock */
+	ino_t ino;		 /* writer; written under slock */
+	off_t size;		 /* writer; written under slock */
+	struct timespec mtime;	 /* writer; written under slock */
+	int64_t next_check_ms;	 /* writer only */
+	uint32_t generation;	 /* the `added` stamp of the last load; ditto */
+	size_t names, bad_lines; /* slock */
+	int64_t loaded_at;	 /* slock */
+	char error[200];	 /* slock: last failure, "" after a good load */
+};
+
+/* The sources the engine adds after the configured ones, for local
+ * overrides (tapir-pop-control override): never in the YAML file. */
+#define SOURCE_OVERRIDE 3
+
+struct override {
+	char name[TAPIR_NAME_BUFSIZE];
+	bool allow;
+	int64_t added, expires; /* expires 0: until removed */
+	char comment[256];
+};
+
+/* What the transfer thread knows of an xfr source. The status command,
+ * core-status reports and the serials file read it under slock. */
+struct xfr_state {
+	/* slock: the writer sets them (the job that applies a transfer,
+	 * the serials file at start), the transfer thread reads them and
+	 * clears them when the zone expires. */
+	bool have_serial;
+	uint32_t serial;
+	struct tapir_xfr_soa soa; /* transfer thread only */
+	int64_t next_ms;	  /* transfer thread only: next check */
+	int64_t expire_ms; /* transfer thread only: data dropped by then */
+	/* slock; written by the transfer thread. */
+	int64_t last_ok; /* wall time of the last good transfer */
+	size_t names, transfers, failures;
+	char error[200];
+};
+
+/*
+ * What an operator must fix on this host, for status ("problem: ..."
+ * lines, and tapir-pop-control status exits 1): files the module cannot
+ * read or write, threads that did not start. A broker or a primary that
+ * cannot be reached is not one (it is retried, and shown in its own
+ * line). File sources keep their errors in their file_state.
+ */
+enum problem {
+	PROBLEM_KEYS = 0,
+	PROBLEM_STATE_DIR,
+	PROBLEM_MQTT,
+	PROBLEM_CORE_STATUS,
+	PROBLEM_CONTROL,
+	PROBLEM_THREADS,
+	PROBLEM_COUNT,
+};
+
+/* Answer counters, one cache line per worker thread. */
+#define WOULD_BLOCK   TAPIR_ACTION_COUNT /* log-only: counted, not done */
+/* Then one counter per rule that decided a blocked answer: built-in rules
+ * and named rules (TAPIR_RULE_NAMED + i). */
+#define RULE_BASE     (TAPIR_ACTION_COUNT + 1)
+#define SLOT_COUNTERS (RULE_BASE + TAPIR_RULE_NAMED + TAPIR_MAX_RULES)
+
+struct answer_slot {
+	_Atomic uint64_t n[SLOT_COUNTERS];
+	char pad[64 - (SLOT_COUNTERS * 8) % 64];
+};
+
+/* Feed counters per source (writer increments, readers sum). */
+struct source_counters {
+	_Atomic uint64_t accepted, rejected, added, removed;
+	_Atomic int64_t last_msg; /* wall time of the last accepted one */
+};
+
+/*
+ * The engine. Each field names what covers it: a thread that alone
+ * touches it, a lock, an atomic, or "read-only": set by create (or by the
+ * embedder before tapir_engine_start()) and only read once the threads
+ * run. destroy runs after every thread but the caller's is joined.
+ */
+struct tapir_engine {
+	/* Set at create, read-only after. */
+	char *config_path;
+	char config_error[256];
+	/* Set at create. Replaced by reload (reload_job(), writer thread)
+	 * while the workers, the control, MQTT and transfer threads read it
+	 * with plain loads and no lock. KNOWN RACE: a data race in C11 terms
+	 * (the old one is kept in old_cfgs until destroy, so nobody reads
+	 * freed memory, but a reader may mix the old and the new). The
+	 * transfer thread keeps the pointer it read at start for good. */
+	struct tapir_config *cfg;
+	/* Atomic: the writer stores it (release) at create and reload; every
+	 * reader loads it with cur_policy() (acquire). */
+	_Atomic(struct tapir_policy *) policy;
+	/* Replaced by reload; kept until destroy (readers may hold them).
+	 * Writer thread only (reload_job()), then destroy. */
+	struct tapir_policy *old_policies[16];
+	struct tapir_config *old_cfgs[16];
+	size_t n_old;
+	/* The pointer: set at create, read-only. The database: the writer
+	 * changes and commits it; readers use its epoch read sections. */
+	struct tapir_db *db;
+	/* Set by start, freed by destroy. KNOWN RACE: start sets mqtt after
+	 * it has started the writer, which tests it (core-status reports)
+	 * without a lock; the MQTT thread touches it only through
+	 * libmosquitto. */
+	struct tapir_mqtt *mqtt;
+	/* Start and destroy only (the embedder's thread). */
+	struct tapir_control *control;
+	/* Set by start before the writer starts; read-only until destroy
+	 * (the purger has its own lock). */
+	struct tapir_purger *purger;
+	/* Set by the embedder before start, read-only after. */
+	char *purge_endpoint;
+	int purge_port;
+	/* Set at create (tests: tapir_engine_set_clock() before start),
+	 * read-only after. */
+	int64_t (*now)(void);
+	/* Set at create, read-only after. */
+	int64_t started;
+	/* Set by the embedder before start, read by the control thread. */
+	char host_info[256];
+
+	/* Workers set, the writer reads: see tapir__eng_rare_note().
+	 * rare_seed: set at create, read-only; rare: atomic, bits only ever
+	 * set. */
+	uint64_t rare_seed;
+	_Atomic uint64_t rare[RARE_BITS / 64];
+
+	/* Writer thread only (also create, before it runs, and reload jobs,
+	 * which run on it). */
+	struct tapir_signer *status_signer; /* core-status reports */
+	int64_t status_sent_ms;
+	struct tapir_keyring *keys;
+	int64_t keys_tried_ms;
+	int64_t last_log_ms[TAPIR_C_COUNT]; /* tapir__eng_log_reject() */
+	uint64_t suppressed[TAPIR_C_COUNT];
+
+	/* Queue: covered by qlock. qcond wakes the writer; jcond signals a
+	 * finished job and writer_ready. No other lock is ever held with
+	 * qlock (nor with slock or xlock). */
+	pthread_mutex_t qlock;
+	pthread_cond_t qcond;
+	pthread_cond_t jcond;	    /* a job finished */
+	struct qmsg *qhead, *qtail; /* qlock */
+	size_t qlen;		    /* qlock */
+	bool stop;		    /* qlock: set by destroy */
+	char mqtt_state[160];	    /* qlock: MQTT thread, start write */
+	bool mqtt_connected;	    /* qlock */
+
+	/* Start and destroy only; writer_running is set by start before
+	 * the threads that read it (control, transfer) are started. */
+	pthread_t writer;
+	bool writer_running;
+
+	/* Local overrides: writer-owned (changed by jobs the control thread
+	 * submits, and by tapir__eng_overrides_load() when the writer
+	 * starts), listed by the control thread with no lock: the only
+	 * thread that submits override jobs, so none runs meanwhile. KNOWN
+	 * RACE: a list that comes before the writer's initial load reads
+	 * them while that load writes them. */
+	struct override *overrides;
+	size_t n_overrides, cap_overrides;
+	/* Set at create; reset by reload_job() on the writer, while the
+	 * control thread that reads them waits for that job. */
+	int src_override_allow, src_override_deny;
+	/* Set at create, read-only after. */
+	size_t n_config_sources;
+
+	/* Zone transfers: a thread of their own, so that a large transfer
+	 * never holds up the writer; changes reach the writer as jobs. What
+	 * covers each field of struct xfr_state is written there. */
+	struct xfr_state xfrs[TAPIR_MAX_SOURCES];
+	/* Start and destroy only. */
+	pthread_t xfr_thread;
+	bool xfr_running;
+	pthread_mutex_t xlock; /* with xcond: wakes the thread to stop */
+	pthread_cond_t xcond;
+	bool xfr_stop;	   /* xlock */
+	bool writer_ready; /* covered by qlock: the initial loads are done */
+
+	/* slock: what the writer (and the transfer thread) change and the
+	 * status command and core-status reports read. */
+	pthread_mutex_t slock;
+	char problems[PROBLEM_COUNT][320]; /* "" when fine; slock */
+	int64_t state_dir_tried_ms;	   /* writer */
+	/* Per field in struct file_state: writer-only or slock. */
+	struct file_state files[TAPIR_MAX_SOURCES];
+	char *state_path;	/* set at create, read-only after */
+	bool state_dirty;	/* writer (destroy after the join) */
+	int64_t state_saved_ms; /* writer */
+	int64_t state_saved_at; /* slock */
+
+	/* Atomic, relaxed: any thread adds, readers sum. */
+	_Atomic uint64_t counters[TAPIR_C_COUNT];
+	/* Atomic: the writer adds, the control thread reads. */
+	struct source_counters per_source[TAPIR_MAX_SOURCES];
+	/* Atomic: each worker adds to its own slot (count_slot()), the
+	 * control thread sums and may reset them. */
+	struct answer_slot answers[ANSWER_SLOTS];
+
+	/* Database figures the writer publishes after each batch, for
+	 * readers of status (the database's own fields are writer-only).
+	 * Atomic. */
+	_Atomic size_t db_names, db_entries, db_bytes;
+	_Atomic size_t n_keys; /* atomic: the writer stores it */
+};
+
+static inline struct tapir_policy *
+cur_policy(struct tapir_engine *e)
+{
+	return atomic_load_explicit(&e->policy, memory_order_acquire);
+}
+
+static inline void
+count(struct tapir_engine *e, enum tapir_counter c, uint64_t n)
+{
+	atomic_fetch_add_explicit(&e->counters[c], n, memory_order_relaxed);
+}
+
+/* The purges one change of a source asks for: past PURGE_BATCH_MAX names,
+ * one purge of everything instead (tapir__eng_purges_end()). */
+struct purges {
+	size_t n;
+};
+
+struct stale {
+	uint16_t src;
+	uint32_t generation;
+	size_t n, cap;
+	struct {
+		char name[TAPIR_NAME_BUFSIZE];
+		uint8_t flags;
+	} * v;
+};
+
+/* engine.c */
+void tapir__eng_log_reject(struct tapir_engine *e, enum tapir_counter c,
+	const char *fmt, ...) TAPIR_PRINTF(3, 4);
+bool tapir__eng_problem_set(struct tapir_engine *e, enum problem p,
+	const char *fmt, ...) TAPIR_PRINTF(3, 4);
+bool tapir__eng_problem_clear(struct tapir_engine *e, enum problem p);
+bool tapir__eng_problem_is_set(struct tapir_engine *e, enum problem p);
+void tapir__eng_load_keys(struct tapir_engine *e);
+int tapir__eng_add_override_sources(
+	struct tapir_engine *e, struct tapir_config *cfg);
+
+/* engine_ingest.c */
+void *tapir__eng_writer_main(void *arg);
+void tapir__eng_on_mqtt_message(
+	void *arg, const char *topic, const void *payload, size_t len);
+void tapir__eng_on_mqtt_state(void *arg, bool connected, const char *reason);
+void tapir__eng_on_control(void *arg, const char *line, struct tapir_buf *out);
+void tapir__eng_run_on_writer(struct tapir_engine *e,
+	void (*fn)(struct tapir_engine *, void *), void *arg);
+
+/* engine_purge.c */
+void tapir__eng_rare_note(struct tapir_engine *e, const char *name, size_t len);
+void tapir__eng_purge_decided(struct tapir_engine *e, const char *name,
+	bool subtree, enum tapir_action a);
+enum tapir_action tapir__eng_decide_now(
+	struct tapir_engine *e, const char *name, int64_t now);
+void tapir__eng_purge_if_blocked(
+	struct tapir_engine *e, const char *name, bool subtree, int64_t now);
+void tapir__eng_purges_add(struct tapir_engine *e, struct purges *p,
+	const char *name, bool subtree);
+void tapir__eng_purges_end(struct tapir_engine *e, const struct purges *p);
+int tapir__eng_remove_entry(struct tapir_engine *e, int src, const char *name,
+	uint8_t flags, struct purges *p);
+
+/* engine_state.c */
+void tapir__eng_state_dir_check(struct tapir_engine *e);
+void tapir__eng_state_save(struct tapir_engine *e);
+void tapir__eng_state_load(struct tapir_engine *e);
+
+/* engine_files.c */
+int tapir__eng_find_stale(void *arg, const char *name, size_t len,
+	const struct tapir_entry *e, size_t n);
+void tapir__eng_files_check(struct tapir_engine *e, bool force);
+
+/* engine_core_status.c */
+void tapir__eng_core_status_send(struct tapir_engine *e);
+
+/* engine_xfr.c */
+void *tapir__eng_xfr_main(void *arg);
+
+/* engine_overrides.c */
+void tapir__eng_overrides_load(struct tapir_engine *e);
+void tapir__eng_cmd_override(struct tapir_engine *e, const char *args,
+	bool json, struct tapir_buf *out);
+
+/* engine_export.c */
+void tapir__eng_cmd_dump_rpz(
+	struct tapir_engine *e, const char *zone_arg, struct tapir_buf *out);
+void tapir__eng_cmd_digest(
+	struct tapir_engine *e, bool json, struct tapir_buf *out);
+void tapir__eng_cmd_list(struct tapir_engine *e, const char *args, bool json,
+	struct tapir_buf *out);
+
+#endif

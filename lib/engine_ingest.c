@@ -1,0 +1,438 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Ingest: MQTT messages to the writer. The queue between libmosquitto's
+ * thread and the writer is a mutex-protected list bounded by
+ * limits.queue-length: a flood is dropped and counted at the door instead
+ * of growing memory. The writer verifies each message's signature over
+ * the exact bytes received before parsing anything inside it, then
+ * applies the whole message and commits, so a reader sees each message's
+ * changes after at most one grace period. Jobs of other threads
+ * (tapir__eng_run_on_writer()) go through the same queue.
+ */
+#include "tapir_build.h"
+
+#include "lib/engine_impl.h"
+
+static int
+source_for_topic(const struct tapir_config *cfg, const char *topic)
+{
+	for (size_t i = 0; i < cfg->n_sources; i++) {
+		const struct tapir_source_config *s = &cfg->sources[i];
+		if (s->type != TAPIR_SOURCE_MQTT)
+			continue;
+		for (size_t t = 0; t < s->n_topics; t++) {
+			bool match = false;
+			if (mosquitto_topic_matches_sub(s->topics[t], topic,
+				    &match) == MOSQ_ERR_SUCCESS &&
+				match)
+				return (int)i;
+		}
+	}
+	return -1;
+}
+
+static enum tapir_counter
+jws_counter(int rc)
+{
+	switch (rc) {
+	case TAPIR_EUNSIGNED:
+		return TAPIR_C_REJ_UNSIGNED;
+	case TAPIR_EALG:
+		return TAPIR_C_REJ_BAD_ALG;
+	case TAPIR_ENOKEY:
+		return TAPIR_C_REJ_UNKNOWN_KEY;
+	case TAPIR_ESIG:
+		return TAPIR_C_REJ_BAD_SIGNATURE;
+	case TAPIR_ETOOBIG:
+		return TAPIR_C_REJ_TOO_BIG;
+	default:
+		return TAPIR_C_REJ_MALFORMED_JWS;
+	}
+}
+
+static void
+on_expired(void *arg, const char *name, size_t len)
+{
+	struct tapir_engine *e = arg;
+
+	/* An expired allowlist entry can turn a name into a block. */
+	(void)len;
+	tapir__eng_purge_if_blocked(e, name, false, e->now());
+}
+
+static void
+apply(struct tapir_engine *e, int src, const struct tapir_msg *msg)
+{
+	int64_t now = e->now();
+	enum tapir_action before;
+	struct purges unallowed = { 0 };
+
+	for (size_t i = 0; i < msg->n_added; i++) {
+		const struct tapir_msg_entry *m = &msg->added[i];
+		int64_t expiry = m->time_added + m->ttl;
+		struct tapir_entry ent = {
+			.added = m->time_added < 0 ? 0
+				 : m->time_added > UINT32_MAX
+					 ? UINT32_MAX
+					 : (uint32_t)m->time_added,
+			.tags = m->tag_mask,
+			.source = (uint16_t)src,
+			.list = (uint8_t)msg->list,
+			.flags = m->wildcard ? TAPIR_ENTRY_SUBTREE : 0,
+		};
+		int rc;
+		if (expiry <= now) {
+			count(e, TAPIR_C_ENTRY_ALREADY_EXPIRED, 1);
+			tapir__eng_log_reject(e, TAPIR_C_ENTRY_ALREADY_EXPIRED,
+				"%s expired %llds ago", m->name,
+				(long long)(now - expiry));
+			continue;
+		}
+		/* Time as 32-bit seconds lasts to 2106; an expiry beyond
+		 * is as good as never. */
+		ent.expiry = expiry >= TAPIR_EXPIRY_NEVER
+				     ? TAPIR_EXPIRY_NEVER - 1
+				     : (uint32_t)expiry;
+		before = tapir__eng_decide_now(e, m->name, now);
+		rc = tapir_db_set(e->db, m->name, strlen(m->name), &ent);
+		if (rc == 0) {
+			/* One decision after the change: counted and purged. */
+			enum tapir_action after =
+				tapir__eng_decide_now(e, m->name, now);
+			count(e, TAPIR_C_ENTRY_ADDED, 1);
+			atomic_fetch_add(&e->per_source[src].added, 1);
+			if (after != before)
+				count(e, TAPIR_C_DECISION_CHANGES, 1);
+			tapir__eng_purge_decided(
+				e, m->name, m->wildcard, after);
+		} else {
+			count(e, TAPIR_C_ENTRY_DB_FULL, 1);
+			tapir__eng_log_reject(e, TAPIR_C_ENTRY_DB_FULL,
+				"%s: %s", m->name, tapir_strerror(rc));
+		}
+	}
+	for (size_t i = 0; i < msg->n_removed; i++) {
+		const struct tapir_msg_entry *m = &msg->removed[i];
+		before = tapir__eng_decide_now(e, m->name, now);
+		if (tapir__eng_remove_entry(e, src, m->name,
+			    m->wildcard ? TAPIR_ENTRY_SUBTREE : 0,
+			    &unallowed) == 0) {
+			count(e, TAPIR_C_ENTRY_REMOVED, 1);
+			atomic_fetch_add(&e->per_source[src].removed, 1);
+			if (tapir__eng_decide_now(e, m->name, now) != before)
+				count(e, TAPIR_C_DECISION_CHANGES, 1);
+		}
+	}
+	tapir__eng_purges_end(e, &unallowed);
+	if (msg->n_invalid) {
+		count(e, TAPIR_C_ENTRY_INVALID, msg->n_invalid);
+		tapir__eng_log_reject(e, TAPIR_C_ENTRY_INVALID,
+			"%zu entries dropped: %s", msg->n_invalid,
+			msg->first_invalid);
+	}
+}
+
+static int
+process_msg(struct tapir_engine *e, const char *topic, const void *payload,
+	size_t len, int *src_out)
+{
+	const struct tapir_config *cfg = e->cfg;
+	struct tapir_error err = { 0 };
+	struct tapir_msg msg;
+	uint8_t *plain = NULL;
+	size_t plain_len = 0;
+	char kid[128] = "";
+	int src, rc;
+
+	if (!cfg)
+		return TAPIR_ECONFIG;
+	if ((src = *src_out = source_for_topic(cfg, topic)) < 0) {
+		count(e, TAPIR_C_REJ_NO_SOURCE, 1);
+		tapir__eng_log_reject(e, TAPIR_C_REJ_NO_SOURCE,
+			"no source subscribes to topic %s", topic);
+		return TAPIR_ESOURCE;
+	}
+	if (!e->keys &&
+		tapir_monotonic_ms() - e->keys_tried_ms >= KEYS_RETRY_MS)
+		tapir__eng_load_keys(e);
+	if (!e->keys) {
+		count(e, TAPIR_C_REJ_NO_KEYS, 1);
+		tapir__eng_log_reject(
+			e, TAPIR_C_REJ_NO_KEYS, "no trusted keys loaded");
+		return TAPIR_ENOKEY;
+	}
+	rc = tapir_jws_verify(
+		e->keys, payload, len, &plain, &plain_len, kid, &err);
+	if (rc != 0) {
+		enum tapir_counter c = jws_counter(rc);
+		count(e, c, 1);
+		tapir__eng_log_reject(e, c, "source %s, topic %s, kid '%s': %s",
+			cfg->sources[src].name, topic, kid, err.text);
+		return rc;
+	}
+	rc = tapir_msg_parse((const char *)plain, plain_len, &msg, &err);
+	free(plain);
+	if (rc != 0) {
+		enum tapir_counter c =
+			rc == TAPIR_EMSGTYPE ? TAPIR_C_REJ_MSG_TYPE
+			: rc == TAPIR_ELIST  ? TAPIR_C_REJ_WRONG_LIST
+					     : TAPIR_C_REJ_MALFORMED_MSG;
+		count(e, c, 1);
+		tapir__eng_log_reject(e, c, "source %s, kid %s: %s",
+			cfg->sources[src].name, kid, err.text);
+		return rc;
+	}
+	if (strcmp(msg.src_name, cfg->sources[src].name) != 0) {
+		count(e, TAPIR_C_REJ_WRONG_SOURCE, 1);
+		tapir__eng_log_reject(e, TAPIR_C_REJ_WRONG_SOURCE,
+			"message for source '%s' on topic %s of source %s",
+			msg.src_name, topic, cfg->sources[src].name);
+		tapir_msg_clear(&msg);
+		return TAPIR_ESOURCE;
+	}
+	/* A source feeds one list: a doubtlist feed cannot allowlist. */
+	if (msg.list != cfg->sources[src].list) {
+		count(e, TAPIR_C_REJ_WRONG_LIST, 1);
+		tapir__eng_log_reject(e, TAPIR_C_REJ_WRONG_LIST,
+			"source %s feeds the %s, message is for the %s",
+			cfg->sources[src].name,
+			tapir_list_str(cfg->sources[src].list),
+			tapir_list_str(msg.list));
+		tapir_msg_clear(&msg);
+		return TAPIR_ELIST;
+	}
+	apply(e, src, &msg);
+	tapir_msg_clear(&msg);
+	e->state_dirty = true;
+	count(e, TAPIR_C_MSG_ACCEPTED, 1);
+	return 0;
+}
+
+int
+tapir_engine_process(struct tapir_engine *e, const char *topic,
+	const void *payload, size_t len)
+{
+	int src = -1, rc = process_msg(e, topic, payload, len, &src);
+
+	if (src >= 0 && src < TAPIR_MAX_SOURCES) {
+		struct source_counters *sc = &e->per_source[src];
+		if (rc == 0) {
+			atomic_fetch_add(&sc->accepted, 1);
+			atomic_store(&sc->last_msg, tapir_now());
+		} else {
+			atomic_fetch_add(&sc->rejected, 1);
+		}
+	}
+	return rc;
+}
+
+static void
+publish_db_stats(struct tapir_engine *e)
+{
+	struct tapir_db_stats st;
+
+	tapir_db_stats(e->db, &st);
+	atomic_store(&e->db_names, st.names);
+	atomic_store(&e->db_entries, st.entries);
+	atomic_store(&e->db_bytes, st.bytes);
+}
+
+void *
+tapir__eng_writer_main(void *arg)
+{
+	struct tapir_engine *e = arg;
+	int64_t last_expire = 0;
+
+	tapir_thread_background("tapir-writer");
+
+	/* Before the first message: what the last load knew, and the files.
+	 * Unbound answers meanwhile (passing what is not loaded yet). */
+	tapir__eng_state_load(e);
+	tapir__eng_overrides_load(e);
+	tapir__eng_files_check(e, true);
+	tapir_db_commit(e->db);
+	publish_db_stats(e);
+	pthread_mutex_lock(&e->qlock);
+	e->writer_ready = true;
+	pthread_cond_broadcast(&e->jcond);
+	pthread_mutex_unlock(&e->qlock);
+	e->state_saved_ms = tapir_monotonic_ms();
+
+	for (;;) {
+		struct qmsg *batch;
+		struct timespec ts;
+
+		pthread_mutex_lock(&e->qlock);
+		if (!e->qhead && !e->stop) {
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += 1;
+			pthread_cond_timedwait(&e->qcond, &e->qlock, &ts);
+		}
+		if (e->stop) {
+			pthread_mutex_unlock(&e->qlock);
+			break;
+		}
+		batch = e->qhead;
+		e->qhead = e->qtail = NULL;
+		e->qlen = 0;
+		pthread_mutex_unlock(&e->qlock);
+
+		while (batch) {
+			struct qmsg *next = batch->next;
+			if (batch->job) {
+				batch->job(e, batch->job_arg);
+				tapir_db_commit(e->db);
+				publish_db_stats(e);
+				pthread_mutex_lock(&e->qlock);
+				*batch->job_done = true;
+				pthread_cond_broadcast(&e->jcond);
+				pthread_mutex_unlock(&e->qlock);
+			} else {
+				(void)tapir_engine_process(e, batch->topic,
+					batch->data, batch->len);
+			}
+			free(batch);
+			batch = next;
+		}
+		if (tapir_monotonic_ms() - last_expire >= 1000) {
+			size_t n = tapir_db_expire(e->db, e->now(),
+				EXPIRE_SLOTS_PER_PASS, on_expired, e);
+			count(e, TAPIR_C_ENTRY_EXPIRED, n);
+			last_expire = tapir_monotonic_ms();
+			tapir__eng_files_check(e, false);
+		}
+		if (e->state_dirty &&
+			tapir_monotonic_ms() - e->state_saved_ms >=
+				STATE_SAVE_MS)
+			tapir__eng_state_save(e);
+		/* What an operator fixes shows in status within one retry
+		 * interval, whether or not messages arrive meanwhile. */
+		if (tapir_monotonic_ms() - e->keys_tried_ms >= KEYS_RETRY_MS &&
+			tapir__eng_problem_is_set(e, PROBLEM_KEYS))
+			tapir__eng_load_keys(e);
+		if (tapir_monotonic_ms() - e->state_dir_tried_ms >=
+				STATE_DIR_RETRY_MS &&
+			tapir__eng_problem_is_set(e, PROBLEM_STATE_DIR))
+			tapir__eng_state_dir_check(e);
+		if (e->status_signer && e->mqtt &&
+			tapir_monotonic_ms() - e->status_sent_ms >=
+				(int64_t)e->cfg->core_status.interval * 1000)
+			tapir__eng_core_status_send(e);
+		tapir_db_commit(e->db);
+		publish_db_stats(e);
+	}
+	return NULL;
+}
+
+/* Append to the writer's queue and wake it; qlock held. */
+static void
+enqueue_locked(struct tapir_engine *e, struct qmsg *q)
+{
+	if (e->qtail)
+		e->qtail->next = q;
+	else
+		e->qhead = q;
+	e->qtail = q;
+	e->qlen++;
+	pthread_cond_signal(&e->qcond);
+}
+
+int
+tapir_engine_submit(struct tapir_engine *e, const char *topic,
+	const void *payload, size_t len)
+{
+	size_t tlen = strlen(topic);
+	struct qmsg *q;
+
+	/* An inactive engine has no limits and no writer to queue for. */
+	if (!e->cfg)
+		return TAPIR_ECONFIG;
+	count(e, TAPIR_C_MSG_RECEIVED, 1);
+	if (len > e->cfg->limits.max_message_size) {
+		count(e, TAPIR_C_REJ_TOO_BIG, 1);
+		return TAPIR_ETOOBIG;
+	}
+	if (!(q = malloc(sizeof(*q) + len + tlen + 2)))
+		return TAPIR_ENOMEM;
+	memset(q, 0, sizeof(*q));
+	q->len = len;
+	memcpy(q->data, payload, len);
+	q->data[len] = '\0';
+	q->topic = q->data + len + 1;
+	memcpy(q->topic, topic, tlen + 1);
+
+	pthread_mutex_lock(&e->qlock);
+	if (e->qlen >= e->cfg->limits.queue_length) {
+		pthread_mutex_unlock(&e->qlock);
+		free(q);
+		count(e, TAPIR_C_REJ_QUEUE_FULL, 1);
+		return TAPIR_EFULL;
+	}
+	enqueue_locked(e, q);
+	pthread_mutex_unlock(&e->qlock);
+	return 0;
+}
+
+void
+tapir__eng_on_mqtt_message(
+	void *arg, const char *topic, const void *payload, size_t len)
+{
+	(void)tapir_engine_submit(arg, topic, payload, len);
+}
+
+void
+tapir__eng_on_mqtt_state(void *arg, bool connected, const char *reason)
+{
+	struct tapir_engine *e = arg;
+	bool was;
+
+	pthread_mutex_lock(&e->qlock);
+	was = e->mqtt_connected;
+	e->mqtt_connected = connected;
+	snprintf(e->mqtt_state, sizeof(e->mqtt_state), "%s", reason);
+	pthread_mutex_unlock(&e->qlock);
+	if (connected) {
+		count(e, TAPIR_C_MQTT_CONNECTS, 1);
+		tapir_log(TAPIR_LOG_INFO, "mqtt: %s to %s:%d", reason,
+			e->cfg->mqtt.host, e->cfg->mqtt.port);
+	} else if (was) {
+		count(e, TAPIR_C_MQTT_DISCONNECTS, 1);
+		tapir_log(TAPIR_LOG_WARN, "mqtt: %s", reason);
+	}
+}
+
+void
+tapir__eng_on_control(void *arg, const char *line, struct tapir_buf *out)
+{
+	tapir_engine_command(arg, line, out);
+}
+
+/* Run fn on the writer thread (the only one that may change the database)
+ * and wait for it; inline when no writer runs (tests, before start). */
+void
+tapir__eng_run_on_writer(struct tapir_engine *e,
+	void (*fn)(struct tapir_engine *, void *), void *arg)
+{
+	struct qmsg *q;
+	bool done = false;
+
+	if (!e->writer_running || !(q = calloc(1, sizeof(*q)))) {
+		if (!e->writer_running)
+			fn(e, arg);
+		return;
+	}
+	q->job = fn;
+	q->job_arg = arg;
+	q->job_done = &done;
+	q->topic = "";
+	pthread_mutex_lock(&e->qlock);
+	if (e->stop) {
+		pthread_mutex_unlock(&e->qlock);
+		free(q);
+		return;
+	}
+	enqueue_locked(e, q);
+	while (!done)
+		pthread_cond_wait(&e->jcond, &e->qlock);
+	pthread_mutex_unlock(&e->qlock);
+}

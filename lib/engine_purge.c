@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Cache purges after a change of the database: the rare-type filter that
+ * tells a flush by name from a walk, and the purges of names whose
+ * decision now blocks. Writer thread, but for tapir__eng_rare_note(),
+ * which workers call.
+ */
+#include "tapir_build.h"
+
+#include "lib/engine_impl.h"
+
+/*
+ * Names that had an answer of a type Unbound's "flush NAME" does not
+ * remove (TXT, CAA, DNSKEY, ANY, ...; tapir_purge_by_name_covers()): one
+ * bit each, by a keyed hash, set by the worker that lets such a query
+ * pass, before it decides. Every message Unbound caches comes from a
+ * query that passed a module, this one first (operate(), and the chain
+ * check after the iterator for the names a CNAME or DNAME chain brings
+ * in). A name whose bit is clear can then be flushed by key, without the
+ * cache walk of flush_zone; a bit set by another name costs a walk, as
+ * every flush did before. Bits are never cleared: with serve-expired an
+ * answer can stay in the cache for ever.
+ *
+ * Order: a worker sets the bit (a full barrier) before it reads the
+ * database, and the writer changes the database before a full fence and
+ * reads the bit; so a query that still passed under the old entries is
+ * always seen by the writer that changed them.
+ */
+static size_t
+rare_bit(const struct tapir_engine *e, const char *name, size_t len)
+{
+	return (size_t)XXH3_64bits_withSeed(name, len, e->rare_seed) &
+	       (RARE_BITS - 1);
+}
+
+void
+tapir__eng_rare_note(struct tapir_engine *e, const char *name, size_t len)
+{
+	size_t b = rare_bit(e, name, len);
+	uint64_t m = UINT64_C(1) << (b & 63);
+
+	/* Read first: after the first query for a name, no shared write. */
+	if (!(atomic_load_explicit(&e->rare[b >> 6], memory_order_relaxed) & m))
+		atomic_fetch_or(&e->rare[b >> 6], m);
+}
+
+static bool
+rare_seen(struct tapir_engine *e, const char *name)
+{
+	size_t b = rare_bit(e, name, strlen(name));
+
+	atomic_thread_fence(memory_order_seq_cst);
+	return (atomic_load_explicit(&e->rare[b >> 6], memory_order_relaxed) >>
+		       (b & 63)) &
+	       1;
+}
+
+/* The new entry is visible to every worker from here on; answers cached
+ * before it are not: ask Unbound to drop them when the name now blocks.
+ * A subtree, or a name with an answer a flush by name would leave, needs
+ * the walk of flush_zone; any other name is flushed by key. */
+void
+tapir__eng_purge_decided(struct tapir_engine *e, const char *name, bool subtree,
+	enum tapir_action a)
+{
+	if (!e->purger || (!subtree && a <= TAPIR_ACTION_PASSTHRU))
+		return;
+	if (subtree || rare_seen(e, name))
+		(void)tapir_purger_push(e->purger, name);
+	else
+		(void)tapir_purger_push_name(e->purger, name);
+}
+
+enum tapir_action
+tapir__eng_decide_now(struct tapir_engine *e, const char *name, int64_t now)
+{
+	return tapir_decide(
+		cur_policy(e), e->db, name, strlen(name), now, NULL);
+}
+
+void
+tapir__eng_purge_if_blocked(
+	struct tapir_engine *e, const char *name, bool subtree, int64_t now)
+{
+	if (e->purger)
+		tapir__eng_purge_decided(
+			e, name, subtree, tapir__eng_decide_now(e, name, now));
+}
+
+void
+tapir__eng_purges_add(struct tapir_engine *e, struct purges *p,
+	const char *name, bool subtree)
+{
+	if (e->purger && p->n++ < PURGE_BATCH_MAX)
+		tapir__eng_purge_if_blocked(e, name, subtree, e->now());
+}
+
+void
+tapir__eng_purges_end(struct tapir_engine *e, const struct purges *p)
+{
+	if (e->purger && p->n > PURGE_BATCH_MAX)
+		(void)tapir_purger_push(e->purger, "");
+}
+
+/* Remove a source's entry. Taking a name off a denylist or doubtlist can
+ * only unblock it, but taking it off an allowlist can block it (a subtree
+ * entry: names under it) while its allowed answer sits in the cache, so
+ * that removal is purged like an added block.
+ * @return: 0 when an entry was removed. */
+int
+tapir__eng_remove_entry(struct tapir_engine *e, int src, const char *name,
+	uint8_t flags, struct purges *p)
+{
+	if (tapir_db_remove(e->db, name, strlen(name), (uint16_t)src, flags) !=
+		0)
+		return -1;
+	if (e->cfg->sources[src].list == TAPIR_LIST_ALLOW)
+		tapir__eng_purges_add(
+			e, p, name, (flags & TAPIR_ENTRY_SUBTREE) != 0);
+	return 0;
+}
