@@ -1,6 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: BSD-3-Clause
-# Install every Debian 12 package the build, the tests and the demo need.
+# Install every Debian 12 package the build, the tests and the demo need,
+# or only the packages named as arguments (packaging/debian/build.sh).
 # Idempotent: packages already present are left alone, and `apt-get update`
 # runs only when something is missing.
 set -eu
@@ -9,8 +10,9 @@ PKGS="build-essential autoconf automake libtool pkg-config dpkg-dev
 libmosquitto-dev libjansson-dev libsodium-dev libcmocka-dev libyaml-dev
 libssl-dev libknot-dev libxxhash-dev autoconf-archive mosquitto mosquitto-clients knot knot-dnsutils dnsutils
 clang libclang-rt-14-dev clang-format dnsperf procps iproute2 jq
-bind9-utils openssl util-linux binutils coreutils debootstrap dpkg-dev
+bind9-utils openssl util-linux binutils coreutils debootstrap
 rpm rpmlint"
+[ $# -eq 0 ] || PKGS="$*"
 
 missing=""
 for p in $PKGS; do

@@ -27,21 +27,9 @@ export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export DEBFULLNAME="${DEBFULLNAME:-unbound-tapir-pop build}"
 export DEBEMAIL="${DEBEMAIL:-unbound-tapir-pop@example.org}"
 
-need() {
-	missing=""
-	for p in "$@"; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
-			grep -q "install ok installed" || missing="$missing $p"
-	done
-	[ -z "$missing" ] && return 0
-	echo "build.sh: installing:$missing"
-	apt-get update -qq
-	# shellcheck disable=SC2086
-	apt-get install -y -qq --no-install-recommends $missing >/dev/null
-}
-
 # --- 1. unbound, rebuilt with dynlib -------------------------------------
-need dpkg-dev debhelper devscripts fakeroot lintian binutils libdistro-info-perl
+sh "$top/scripts/install-deps.sh" dpkg-dev debhelper devscripts fakeroot \
+	lintian binutils libdistro-info-perl
 sh "$top/scripts/build-unbound.sh" --deb-src-only
 apt-get update -qq
 apt-get build-dep -y -qq unbound >/dev/null

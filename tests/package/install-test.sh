@@ -172,6 +172,14 @@ restart_unit() {
 	stop_unit
 	start_unit
 }
+# root_status: tapir-pop-control status in the root, as root; the output
+# in $T/status.out, the exit code in rc.
+root_status() {
+	set +e
+	in_root tapir-pop-control status >"$T/status.out" 2>&1
+	rc=$?
+	set -e
+}
 root_connected() {
 	in_root tapir-pop-control status 2>/dev/null | grep -q '^mqtt: connected'
 }
@@ -196,10 +204,7 @@ restart_unit
 [ "$(in_root unbound-checkconf -o module-config)" = "dynlib $stock_chain" ] ||
 	fail "module-config once enabled: $(in_root unbound-checkconf -o module-config)"
 is_rcode up.example NOERROR || fail "unbound does not answer with the module"
-set +e
-in_root tapir-pop-control status >"$T/status.out" 2>&1
-rc=$?
-set -e
+root_status
 cat "$T/status.out"
 [ "$rc" != 0 ] || fail "status exits 0 with no keys file"
 grep -q 'validation-keys.json' "$T/status.out" || fail "status does not name the keys file"
@@ -209,10 +214,7 @@ step "a missing tapir-pop.yaml, then a state directory unbound cannot write"
 mv "$R/etc/unbound/tapir-pop.yaml" "$R/etc/unbound/tapir-pop.yaml.away"
 restart_unit
 is_rcode up.example NOERROR || fail "unbound does not answer without tapir-pop.yaml"
-set +e
-in_root tapir-pop-control status >"$T/status.out" 2>&1
-rc=$?
-set -e
+root_status
 cat "$T/status.out"
 [ "$rc" = 1 ] && grep -q '^problem: configuration not loaded' "$T/status.out" ||
 	fail "status without tapir-pop.yaml: exit $rc"
@@ -220,10 +222,7 @@ mv "$R/etc/unbound/tapir-pop.yaml.away" "$R/etc/unbound/tapir-pop.yaml"
 in_root chown root:root /var/lib/unbound/tapir-pop
 restart_unit
 is_rcode up.example NOERROR || fail "unbound does not answer with a read-only state dir"
-set +e
-in_root tapir-pop-control status >"$T/status.out" 2>&1
-rc=$?
-set -e
+root_status
 grep '^problem:' "$T/status.out"
 [ "$rc" = 1 ] && grep -q '^problem: state-dir: ' "$T/status.out" ||
 	fail "status with a read-only state dir: exit $rc: $(cat "$T/status.out")"
