@@ -17,25 +17,41 @@
 #include "lib/config.h"
 #include "lib/config_impl.h"
 
+/*
+ * A field whose value is one word of a vocabulary: from_str maps it to a
+ * value >= 0, or < 0 with "must be WHAT, not '...'" as the error.
+ */
+static int
+word_field(struct parser *p, yaml_node_t *v, const char *key,
+	int (*from_str)(const char *), const char *what, int *out)
+{
+	char ex[EXCERPT_MAX + 4];
+	const char *s;
+	size_t len;
+	int rc, value;
+
+	if ((rc = tapir__cfg_get_text(p, v, key, &s, &len)) != 0)
+		return rc;
+	if ((value = from_str(s)) < 0)
+		return tapir__cfg_fail(p, v, key, "must be %s, not '%s'", what,
+			tapir__cfg_excerpt(ex, s, len));
+	*out = value;
+	return 0;
+}
+
 int
 tapir__cfg_list_field(struct parser *p, yaml_node_t *v, const char *key,
 	const struct field *f, void *base)
 {
 	struct tapir_source_config *src = base;
-	char ex[EXCERPT_MAX + 4];
-	const char *s;
-	size_t len;
-	int rc, list;
+	int list = 0, rc;
 
 	(void)f;
-	if ((rc = tapir__cfg_get_text(p, v, key, &s, &len)) != 0)
-		return rc;
-	if ((list = tapir_list_from_str(s)) < 0)
-		return tapir__cfg_fail(p, v, key,
-			"must be allowlist, denylist or doubtlist, not '%s'",
-			tapir__cfg_excerpt(ex, s, len));
-	src->list = (enum tapir_list)list;
-	return 0;
+	rc = word_field(p, v, key, tapir_list_from_str,
+		"allowlist, denylist or doubtlist", &list);
+	if (rc == 0)
+		src->list = (enum tapir_list)list;
+	return rc;
 }
 
 static int
@@ -43,20 +59,14 @@ type_field(struct parser *p, yaml_node_t *v, const char *key,
 	const struct field *f, void *base)
 {
 	struct tapir_source_config *src = base;
-	char ex[EXCERPT_MAX + 4];
-	const char *s;
-	size_t len;
-	int rc, type;
+	int type = 0, rc;
 
 	(void)f;
-	if ((rc = tapir__cfg_get_text(p, v, key, &s, &len)) != 0)
-		return rc;
-	if ((type = tapir_source_type_from_str(s)) >= 0) {
+	rc = word_field(p, v, key, tapir_source_type_from_str,
+		"mqtt, file or xfr", &type);
+	if (rc == 0)
 		src->type = (enum tapir_source_type)type;
-		return 0;
-	}
-	return tapir__cfg_fail(p, v, key, "must be mqtt, file or xfr, not '%s'",
-		tapir__cfg_excerpt(ex, s, len));
+	return rc;
 }
 
 /*
@@ -150,21 +160,10 @@ format_field(struct parser *p, yaml_node_t *v, const char *key,
 	const struct field *f, void *base)
 {
 	struct tapir_source_config *src = base;
-	char ex[EXCERPT_MAX + 4];
-	const char *s;
-	size_t len;
-	int rc, format;
 
 	(void)f;
-	if ((rc = tapir__cfg_get_text(p, v, key, &s, &len)) != 0)
-		return rc;
-	if ((format = tapir__file_format_from_str_icase(s)) >= 0) {
-		src->format = format;
-		return 0;
-	}
-	return tapir__cfg_fail(p, v, key,
-		"must be domains, hosts, csv or rpz, not '%s'",
-		tapir__cfg_excerpt(ex, s, len));
+	return word_field(p, v, key, tapir__file_format_from_str_icase,
+		"domains, hosts, csv or rpz", &src->format);
 }
 
 static int
