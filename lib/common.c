@@ -32,6 +32,7 @@ static const struct {
 	{ TAPIR_ERANGE, "value out of range" },
 	{ TAPIR_EEXIST, "already exists" },
 	{ TAPIR_ETIMEDOUT, "timed out" },
+	{ TAPIR_ECANCELED, "cancelled" },
 	{ TAPIR_EPARSE, "malformed input" },
 	{ TAPIR_ESIG, "bad signature" },
 	{ TAPIR_ENOKEY, "unknown key id" },

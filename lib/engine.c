@@ -544,12 +544,17 @@ tapir_engine_destroy(struct tapir_engine *e)
 		return;
 	tapir_control_destroy(e->control);
 	/* The transfer thread waits for the writer's jobs: it goes before
-	 * the writer. A transfer in flight ends at its timeout. */
+	 * the writer. A transfer in flight is cancelled (Unbound's workers
+	 * are stopped while this runs); the wait for the writer's first
+	 * loads is woken through jcond. */
 	if (e->xfr_running) {
 		pthread_mutex_lock(&e->xlock);
-		e->xfr_stop = true;
+		atomic_store(&e->xfr_stop, true);
 		pthread_cond_signal(&e->xcond);
 		pthread_mutex_unlock(&e->xlock);
+		pthread_mutex_lock(&e->qlock);
+		pthread_cond_broadcast(&e->jcond);
+		pthread_mutex_unlock(&e->qlock);
 		pthread_join(e->xfr_thread, NULL);
 	}
 	/* The consumer goes first: after it is joined nothing submits. */

@@ -268,7 +268,10 @@ struct tapir_engine {
 	bool xfr_running;
 	pthread_mutex_t xlock; /* with xcond: wakes the thread to stop */
 	pthread_cond_t xcond;
-	bool xfr_stop;	   /* xlock */
+	/* Atomic, stored under xlock (so that the thread's wait on xcond
+	 * cannot miss it): destroy sets it; a transfer in flight reads it
+	 * as its cancel flag (lib/xfr.h) and stops within 100 ms. */
+	atomic_bool xfr_stop;
 	bool writer_ready; /* covered by qlock: the initial loads are done */
 
 	/* slock: what the writer (and the transfer thread) change and the

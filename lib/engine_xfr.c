@@ -163,6 +163,7 @@ xfr_once(struct tapir_engine *e, int src, struct tapir_error *err)
 		.tsig_alg = sc->tsig_alg,
 		.tsig_secret = sc->tsig_secret,
 		.timeout_ms = (int)sc->timeout * 1000,
+		.cancel = &e->xfr_stop,
 	};
 	static const struct tapir_xfr_ops ops = {
 		.begin = xfr_begin,
@@ -260,7 +261,7 @@ tapir__eng_xfr_main(void *arg)
 	 * only once the writer has read it, so that a reload asks for an
 	 * IXFR rather than the whole zone again. */
 	pthread_mutex_lock(&e->qlock);
-	while (!e->writer_ready && !e->stop)
+	while (!e->writer_ready && !e->stop && !atomic_load(&e->xfr_stop))
 		pthread_cond_wait(&e->jcond, &e->qlock);
 	pthread_mutex_unlock(&e->qlock);
 
@@ -271,12 +272,16 @@ tapir__eng_xfr_main(void *arg)
 		for (size_t i = 0; i < cfg->n_sources; i++) {
 			struct xfr_state *xs = &e->xfrs[i];
 			struct tapir_error err = { 0 };
+			int rc;
 			if (cfg->sources[i].type != TAPIR_SOURCE_XFR)
 				continue;
-			if (xs->next_ms <= now)
-				xfr_schedule(e, i,
-					xfr_once(e, (int)i, &err) == 0,
-					err.text);
+			if (xs->next_ms <= now) {
+				/* Cancelled by destroy: not a failure. */
+				if ((rc = xfr_once(e, (int)i, &err)) ==
+					TAPIR_ECANCELED)
+					return NULL;
+				xfr_schedule(e, i, rc == 0, err.text);
+			}
 			if (xs->next_ms - now < wait)
 				wait = xs->next_ms - now;
 		}
@@ -290,9 +295,9 @@ tapir__eng_xfr_main(void *arg)
 			ts.tv_nsec -= 1000000000L;
 		}
 		pthread_mutex_lock(&e->xlock);
-		if (!e->xfr_stop)
+		if (!atomic_load(&e->xfr_stop))
 			pthread_cond_timedwait(&e->xcond, &e->xlock, &ts);
-		if (e->xfr_stop) {
+		if (atomic_load(&e->xfr_stop)) {
 			pthread_mutex_unlock(&e->xlock);
 			break;
 		}

@@ -31,6 +31,7 @@ enum tapir_err {
 	TAPIR_ERANGE = -ERANGE,
 	TAPIR_EEXIST = -EEXIST,
 	TAPIR_ETIMEDOUT = -ETIMEDOUT,
+	TAPIR_ECANCELED = -ECANCELED, /* the caller asked it to stop */
 	TAPIR_EBASE = -1000,
 	TAPIR_EPARSE = TAPIR_EBASE, /* malformed input */
 	TAPIR_ESIG = -1001,	    /* signature does not verify */

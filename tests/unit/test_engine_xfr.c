@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Tests of lib/engine_xfr.c: a started engine with one xfr source against
+ * an in-process fake primary on 127.0.0.1 (a thread that accepts any
+ * number of connections and answers each AXFR or IXFR query with one
+ * canned message, built with libknot from zone text before it starts), and
+ * a state directory of its own, so that a second engine restores what the
+ * first one saved.
+ *
+ * They prove that destroy cancels a transfer to a primary that never
+ * answers at once instead of at the transfer's timeout.
+ */
+#include "tapir_build.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libknot/libknot.h>
+
+#include "lib/config.h"
+#include "lib/engine.h"
+#include "lib/tapir.h"
+
+#define ZONE "rpz.test"
+
+struct primary {
+	int lfd, port;
+	pthread_t th;
+	bool started;
+	atomic_bool stop;
+	/* Accept, read the query, then never answer. */
+	bool silent;
+	/* One answer message per query type; NULL: close at once. */
+	uint8_t *axfr, *ixfr;
+	size_t axfr_len, ixfr_len;
+	/* What it saw. */
+	atomic_int connections, queries, axfrs, ixfrs;
+	atomic_uint ixfr_serial;
+};
+
+struct fixture {
+	char dir[64];
+	char state_dir[96];
+	struct primary p;
+	struct tapir_engine *e;
+};
+
+static void
+sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Reads n bytes, polling in short steps so that stop is seen. */
+static bool
+read_n(struct primary *pr, int fd, uint8_t *p, size_t n)
+{
+	while (n) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		ssize_t r;
+		int rc = poll(&pfd, 1, 50);
+
+		if (atomic_load(&pr->stop))
+			return false;
+		if (rc == 0)
+			continue;
+		if (rc < 0 || (r = recv(fd, p, n, 0)) <= 0)
+			return false;
+		p += r;
+		n -= (size_t)r;
+	}
+	return true;
+}
+
+static void
+serve(struct primary *pr, int fd)
+{
+	uint8_t q[2048], out[2 + 65535], byte;
+	const uint8_t *msg = NULL;
+	size_t n = 0;
+	knot_pkt_t *qp;
+	uint16_t len, qtype;
+
+	if (!read_n(pr, fd, q, 2))
+		return;
+	len = knot_wire_read_u16(q);
+	if (len > sizeof(q) || !read_n(pr, fd, q, len))
+		return;
+	atomic_fetch_add(&pr->queries, 1);
+	if (!(qp = knot_pkt_new(q, len, NULL)) ||
+		knot_pkt_parse(qp, 0) != KNOT_EOK) {
+		knot_pkt_free(qp);
+		return;
+	}
+	qtype = knot_pkt_qtype(qp);
+	if (qtype == KNOT_RRTYPE_IXFR &&
+		knot_pkt_section(qp, KNOT_AUTHORITY)->count == 1) {
+		const knot_rrset_t *soa =
+			knot_pkt_rr(knot_pkt_section(qp, KNOT_AUTHORITY), 0);
+		atomic_store(&pr->ixfr_serial, knot_soa_serial(soa->rrs.rdata));
+	}
+	knot_pkt_free(qp);
+	if (pr->silent) {
+		/* Until the client hangs up or the test ends. */
+		(void)read_n(pr, fd, &byte, 1);
+		return;
+	}
+	if (qtype == KNOT_RRTYPE_AXFR) {
+		atomic_fetch_add(&pr->axfrs, 1);
+		msg = pr->axfr;
+		n = pr->axfr_len;
+	} else if (qtype == KNOT_RRTYPE_IXFR) {
+		atomic_fetch_add(&pr->ixfrs, 1);
+		msg = pr->ixfr;
+		n = pr->ixfr_len;
+	}
+	if (!msg)
+		return;
+	memcpy(out + 2, msg, n);
+	knot_wire_set_id(out + 2, knot_wire_get_id(q));
+	knot_wire_write_u16(out, (uint16_t)n);
+	if (send(fd, out, n + 2, MSG_NOSIGNAL) != (ssize_t)(n + 2))
+		return;
+	(void)read_n(pr, fd, &byte, 1);
+}
+
+static void *
+primary_main(void *arg)
+{
+	struct primary *pr = arg;
+
+	while (!atomic_load(&pr->stop)) {
+		struct pollfd pfd = { .fd = pr->lfd, .events = POLLIN };
+		int fd;
+
+		if (poll(&pfd, 1, 50) != 1)
+			continue;
+		if ((fd = accept(pr->lfd, NULL, NULL)) < 0)
+			continue;
+		atomic_fetch_add(&pr->connections, 1);
+		serve(pr, fd);
+		close(fd);
+	}
+	return NULL;
+}
+
+static void
+primary_listen(struct primary *pr)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sa);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	pr->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(pr->lfd >= 0);
+	assert_int_equal(bind(pr->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(pr->lfd, 8), 0);
+	assert_int_equal(getsockname(pr->lfd, (struct sockaddr *)&sa, &sl), 0);
+	pr->port = ntohs(sa.sin_port);
+}
+
+static void
+primary_start(struct primary *pr)
+{
+	atomic_store(&pr->stop, false);
+	assert_int_equal(pthread_create(&pr->th, NULL, primary_main, pr), 0);
+	pr->started = true;
+}
+
+static void
+primary_stop(struct primary *pr)
+{
+	if (!pr->started)
+		return;
+	atomic_store(&pr->stop, true);
+	pthread_join(pr->th, NULL);
+	pr->started = false;
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/tapir-engine-xfr-XXXXXX");
+	if (!mkdtemp(f->dir)) {
+		free(f);
+		return -1;
+	}
+	snprintf(f->state_dir, sizeof(f->state_dir), "%s/state", f->dir);
+	if (mkdir(f->state_dir, 0700) != 0)
+		return -1;
+	primary_listen(&f->p);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	static const char *const files[] = { "tapir-pop.state",
+		"tapir-pop.state.serials", "overrides.json" };
+	struct fixture *f = *state;
+	char path[160];
+
+	tapir_engine_destroy(f->e);
+	primary_stop(&f->p);
+	close(f->p.lfd);
+	free(f->p.axfr);
+	free(f->p.ixfr);
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", f->state_dir, files[i]);
+		unlink(path);
+	}
+	rmdir(f->state_dir);
+	rmdir(f->dir);
+	tapir_log_set(NULL, NULL);
+	free(f);
+	return 0;
+}
+
+/* A started engine with one denylist xfr source on port, and the state
+ * directory. */
+static struct tapir_engine *
+engine_on(struct fixture *f, int port, unsigned timeout)
+{
+	struct tapir_error err = { 0 };
+	struct tapir_config *cfg;
+	struct tapir_engine *e;
+	char yaml[1024];
+
+	snprintf(yaml, sizeof(yaml),
+		"mqtt:\n"
+		"  broker: mqtt://127.0.0.1:1\n"
+		"keys: %s/no-keys.json\n"
+		"state-dir: %s\n"
+		"sources:\n"
+		"  - name: rpz\n"
+		"    type: xfr\n"
+		"    list: denylist\n"
+		"    primary: 127.0.0.1\n"
+		"    port: %d\n"
+		"    zone: " ZONE "\n"
+		"    timeout: %u\n",
+		f->dir, f->state_dir, port, timeout);
+	if (!(cfg = tapir_config_parse(yaml, strlen(yaml), "test.yaml", &err)))
+		fail_msg("config: %s", err.text);
+	assert_non_null(e = tapir_engine_create_take(cfg));
+	assert_true(tapir_engine_active(e));
+	assert_int_equal(tapir_engine_start(e), 0);
+	return e;
+}
+
+/* ---- destroy ---- */
+
+static void
+test_destroy_cancels_transfer_to_silent_primary(void **state)
+{
+	struct fixture *f = *state;
+	int64_t t0, took;
+
+	f->p.silent = true;
+	primary_start(&f->p);
+	/* A timeout far longer than the test may take. */
+	f->e = engine_on(f, f->p.port, 20);
+	t0 = tapir_monotonic_ms();
+	while (atomic_load(&f->p.queries) == 0 &&
+		tapir_monotonic_ms() - t0 < 5000)
+		sleep_ms(10);
+	assert_int_equal(atomic_load(&f->p.queries), 1);
+	/* The transfer thread now waits for an answer that never comes. */
+	sleep_ms(100);
+	t0 = tapir_monotonic_ms();
+	tapir_engine_destroy(f->e);
+	f->e = NULL;
+	took = tapir_monotonic_ms() - t0;
+	print_message("destroy took %lld ms with a transfer in flight\n",
+		(long long)took);
+	if (took >= 1000)
+		fail_msg("destroy took %lld ms, not under 1000",
+			(long long)took);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_destroy_cancels_transfer_to_silent_primary),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
