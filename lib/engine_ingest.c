@@ -69,12 +69,10 @@ apply(struct tapir_engine *e, int src, const struct tapir_msg *msg)
 
 	for (size_t i = 0; i < msg->n_added; i++) {
 		const struct tapir_msg_entry *m = &msg->added[i];
-		int64_t expiry = m->time_added + m->ttl;
+		/* tapir_msg_parse() bounds both; saturating all the same. */
+		int64_t expiry = tapir_time_add(m->time_added, m->ttl);
 		struct tapir_entry ent = {
-			.added = m->time_added < 0 ? 0
-				 : m->time_added > UINT32_MAX
-					 ? UINT32_MAX
-					 : (uint32_t)m->time_added,
+			.added = tapir_db_time32(m->time_added),
 			.tags = m->tag_mask,
 			.source = (uint16_t)src,
 			.list = (uint8_t)msg->list,
@@ -90,9 +88,7 @@ apply(struct tapir_engine *e, int src, const struct tapir_msg *msg)
 		}
 		/* Time as 32-bit seconds lasts to 2106; an expiry beyond
 		 * is as good as never. */
-		ent.expiry = expiry >= TAPIR_EXPIRY_NEVER
-				     ? TAPIR_EXPIRY_NEVER - 1
-				     : (uint32_t)expiry;
+		ent.expiry = tapir_db_time32(expiry);
 		before = tapir__eng_decide_now(e, m->name, now);
 		rc = tapir_db_set(e->db, m->name, strlen(m->name), &ent);
 		if (rc == 0) {

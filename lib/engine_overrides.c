@@ -27,9 +27,9 @@ static int
 override_apply(struct tapir_engine *e, const struct override *o)
 {
 	struct tapir_entry ent = {
-		.expiry =
-			o->expires ? (uint32_t)o->expires : TAPIR_EXPIRY_NEVER,
-		.added = (uint32_t)o->added,
+		.expiry = o->expires ? tapir_db_time32(o->expires)
+				     : TAPIR_EXPIRY_NEVER,
+		.added = tapir_db_time32(o->added),
 		.source = (uint16_t)override_source(e, o->allow),
 		.list = o->allow ? TAPIR_LIST_ALLOW : TAPIR_LIST_DENY,
 	};
@@ -153,6 +153,16 @@ tapir__eng_overrides_load(struct tapir_engine *e)
 				NULL, NULL) != 0 ||
 			(strcmp(act, "allow") && strcmp(act, "deny")))
 			continue;
+		/* The file is input: a time no expiry can hold is refused,
+		 * not cut to 32 bits (where 2^32 + 1 would be 1970). */
+		if (exp < 0 || exp >= (json_int_t)TAPIR_EXPIRY_NEVER) {
+			count(e, TAPIR_C_ENTRY_INVALID, 1);
+			tapir_log(TAPIR_LOG_ERR,
+				"overrides: %s in %s: expires %lld is out of "
+				"range, ignored",
+				canon, path, (long long)exp);
+			continue;
+		}
 		if (exp && exp <= e->now())
 			continue;
 		if (override_add(e, canon, !strcmp(act, "allow"), exp, cm) == 0)
@@ -204,10 +214,13 @@ tapir__eng_cmd_override(struct tapir_engine *e, const char *args, bool json,
 	char name[TAPIR_NAME_BUFSIZE];
 	struct override_job j = { 0 };
 	struct tapir_error err = { 0 };
+	char ttl_text[32] = "0", *end;
 	long long ttl = 0;
 	int n = 0;
 
-	if (sscanf(args, "%15s %256s %lld %n", verb, raw, &ttl, &n) < 1) {
+	/* The TTL as a word, then strtoll: a number beyond long long is
+	 * undefined behaviour for sscanf's %lld. */
+	if (sscanf(args, "%15s %256s %31s %n", verb, raw, ttl_text, &n) < 1) {
 		tapir_buf_printf(
 			out, "error: usage: override allow|deny|remove|list\n");
 		return;
@@ -256,12 +269,21 @@ tapir__eng_cmd_override(struct tapir_engine *e, const char *args, bool json,
 				out, "error: no room for override sources\n");
 			return;
 		}
-		if (ttl < 0 || ttl > 10LL * 365 * 86400) {
+		errno = 0;
+		ttl = strtoll(ttl_text, &end, 10);
+		if (end == ttl_text || *end != '\0') {
+			tapir_buf_printf(out,
+				"error: ttl '%.31s' is not a number of "
+				"seconds\n",
+				ttl_text);
+			return;
+		}
+		if (errno == ERANGE || ttl < 0 || ttl > 10LL * 365 * 86400) {
 			tapir_buf_printf(out, "error: ttl out of range\n");
 			return;
 		}
 		j.allow = !strcmp(verb, "allow");
-		j.expires = ttl ? e->now() + ttl : 0;
+		j.expires = ttl ? tapir_time_add(e->now(), ttl) : 0;
 		j.comment = n ? args + n : "";
 	} else {
 		tapir_buf_printf(

@@ -85,6 +85,22 @@ void tapir_log(enum tapir_log_level level, const char *fmt, ...)
 /** Seconds since the epoch, from CLOCK_REALTIME (expiry is wall time). */
 int64_t tapir_now(void);
 
+/**
+ * a + b for times and durations in seconds, saturating at INT64_MIN and
+ * INT64_MAX: an addition of untrusted values (a feed's time_added and ttl,
+ * a file's stamp and a zone's expire) must not overflow, which is
+ * undefined behaviour.
+ */
+static inline int64_t
+tapir_time_add(int64_t a, int64_t b)
+{
+	int64_t r;
+
+	if (__builtin_add_overflow(a, b, &r))
+		return b > 0 ? INT64_MAX : INT64_MIN;
+	return r;
+}
+
 /** Monotonic milliseconds, for timers that must not jump. */
 int64_t tapir_monotonic_ms(void);
 

@@ -577,6 +577,40 @@ test_entry_expiring_one_second_later_is_applied(void **state)
 		tapir_engine_counter(f->e, TAPIR_C_ENTRY_ALREADY_EXPIRED), 0);
 }
 
+/*
+ * The largest ttl a message may carry, on the last instant of year 9999:
+ * the expiry saturates to the longest the database keeps. The same with a
+ * time-zone offset that carries time_added past that instant used to
+ * overflow time_added + ttl (undefined behaviour; it wrapped to an expiry
+ * in the past): now the entry is invalid, and counted so.
+ */
+static void
+test_time_added_beyond_year_9999_is_invalid_not_overflowed(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t want[TAPIR_C_COUNT] = { 0 };
+	char *msg;
+
+	msg = tapir_msg("dns-tapir", "observation", "doubtlist",
+		"[{\"name\":\"far.example\","
+		"\"time_added\":\"9999-12-31T23:59:60-23:59\","
+		"\"ttl\":9223371783452475007,\"tag_mask\":16},"
+		"{\"name\":\"max.example\","
+		"\"time_added\":\"9999-12-31T23:59:60Z\","
+		"\"ttl\":9223371783452475007,\"tag_mask\":16}]",
+		"[]");
+	assert_int_equal(process_signed(f, TOPIC, msg), 0);
+	free(msg);
+	assert_int_equal(decide(f, "far.example", NULL), TAPIR_ACTION_PASS);
+	assert_int_equal(decide(f, "max.example", NULL), TAPIR_ACTION_NXDOMAIN);
+	want[TAPIR_C_MSG_ACCEPTED] = 1;
+	want[TAPIR_C_ENTRY_ADDED] = 1;
+	want[TAPIR_C_ENTRY_INVALID] = 1;
+	want[TAPIR_C_DECISION_CHANGES] = 1;
+	assert_counters(f->e, want);
+	assert_non_null(strstr(f->last_log, "time_added: not between years"));
+}
+
 static void
 test_invalid_name_drops_only_that_entry(void **state)
 {
@@ -1509,7 +1543,76 @@ test_upstream_vector_blocks_until_exact_expiry(void **state)
 	assert_int_equal(decide(f, name, NULL), TAPIR_ACTION_PASS);
 }
 
+/* The TTL of an override is a number of seconds: a word that is not one
+ * is refused, not read as 0 (permanent), and so is one past long long
+ * (undefined behaviour for the sscanf it went through). */
+static void
+test_override_ttl_must_be_seconds(void **state)
+{
+	struct fixture *f = *state;
+	char *out;
+
+	out = command(f, "override deny abc.example abc");
+	assert_string_equal(
+		out, "error: ttl 'abc' is not a number of seconds\n");
+	free(out);
+	out = command(f, "override deny big.example 99999999999999999999");
+	assert_string_equal(out, "error: ttl out of range\n");
+	free(out);
+	assert_int_equal(decide(f, "abc.example", NULL), TAPIR_ACTION_PASS);
+	assert_int_equal(decide(f, "big.example", NULL), TAPIR_ACTION_PASS);
+	out = command(f, "override deny ok.example 60");
+	assert_string_equal(out, "ok\n");
+	free(out);
+	assert_int_equal(decide(f, "ok.example", NULL), TAPIR_ACTION_NXDOMAIN);
+	fake_now = NOW + 60;
+	assert_int_equal(decide(f, "ok.example", NULL), TAPIR_ACTION_PASS);
+}
+
 /* ---- with threads ---- */
+
+/*
+ * overrides.json is input: an expiry no entry can hold (past 2106) is
+ * refused and counted, not cut to 32 bits. 2^32 + NOW + 3600 used to
+ * wrap to an hour from now.
+ */
+static void
+test_override_file_expiry_beyond_32_bits_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	char extra[256], dir[128], path[192], json[512];
+	int64_t t0;
+
+	snprintf(dir, sizeof(dir), "%s/state", f->dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	snprintf(path, sizeof(path), "%s/overrides.json", dir);
+	snprintf(json, sizeof(json),
+		"{\"version\":1,\"overrides\":["
+		"{\"name\":\"wrap.example\",\"action\":\"deny\","
+		"\"added\":0,\"expires\":%lld,\"comment\":\"\"},"
+		"{\"name\":\"ok.example\",\"action\":\"deny\","
+		"\"added\":0,\"expires\":0,\"comment\":\"\"}]}",
+		(long long)(((int64_t)1 << 32) + NOW + 3600));
+	write_file(path, json);
+	snprintf(extra, sizeof(extra), "state-dir: %s\n", dir);
+	f->e = engine_with(f->keys_path, 2, extra);
+	tapir_engine_set_clock(f->e, fake_clock);
+	assert_int_equal(tapir_engine_start(f->e), 0);
+	t0 = tapir_monotonic_ms();
+	while (decide(f, "ok.example", NULL) != TAPIR_ACTION_NXDOMAIN &&
+		tapir_monotonic_ms() - t0 < 5000) {
+		struct timespec ts = { 0, 10 * 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	assert_int_equal(decide(f, "ok.example", NULL), TAPIR_ACTION_NXDOMAIN);
+	assert_int_equal(decide(f, "wrap.example", NULL), TAPIR_ACTION_PASS);
+	assert_int_equal(tapir_engine_counter(f->e, TAPIR_C_ENTRY_INVALID), 1);
+	tapir_engine_destroy(f->e);
+	f->e = NULL;
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/tapir-pop.state", dir);
+	unlink(path);
+}
 
 static void
 test_started_engine_applies_submitted_message(void **state)
@@ -1580,6 +1683,7 @@ main(void)
 		T(test_expiry_is_exact_to_the_second),
 		T(test_already_expired_entry_is_counted_not_applied),
 		T(test_entry_expiring_one_second_later_is_applied),
+		T(test_time_added_beyond_year_9999_is_invalid_not_overflowed),
 		T(test_invalid_name_drops_only_that_entry),
 		T(test_trailing_dot_and_upper_case_names_match),
 		T(test_wildcard_blocks_below_not_apex),
@@ -1621,8 +1725,10 @@ main(void)
 		T(test_command_lookup_explains_decision),
 		T(test_command_lookup_invalid_name_is_error),
 		T(test_command_unknown_is_error),
+		T(test_override_ttl_must_be_seconds),
 		TK(test_upstream_vector_blocks_until_exact_expiry),
 		TK(test_started_engine_applies_submitted_message),
+		TK(test_override_file_expiry_beyond_32_bits_is_refused),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
