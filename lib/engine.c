@@ -568,7 +568,8 @@ tapir_engine_destroy(struct tapir_engine *e)
 	}
 	/* The writer is gone: save what the feed gave, for the next load
 	 * (Unbound's reload unloads this module). */
-	if (e->writer_running && e->state_dirty)
+	if (e->writer_running &&
+		(e->state_dirty || atomic_load(&e->serials_dirty)))
 		tapir__eng_state_save(e);
 	/* Nothing pushes to the purger any more. */
 	tapir_purger_destroy(e->purger);

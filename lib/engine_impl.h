@@ -68,6 +68,9 @@
 #define LOG_INTERVAL_MS	      10000
 #define STATE_SAVE_MS	      60000
 #define STATE_FILE	      "tapir-pop.state"
+/* A zone's expire when its SOA says 0, or when restored data has no
+ * deadline of its own: a week, RFC 1912's lower bound. */
+#define XFR_EXPIRE_DEFAULT_S  604800
 /* A file load that changes more names than this flushes Unbound's whole
  * cache once instead of name by name. */
 #define PURGE_BATCH_MAX	      1000
@@ -120,6 +123,12 @@ struct xfr_state {
 	 * clears them when the zone expires. */
 	bool have_serial;
 	uint32_t serial;
+	/* slock: wall time (e->now()) at which the zone's data expires
+	 * unless a check succeeds first: the last good check plus the SOA
+	 * expire. The transfer thread sets it; the serials file keeps it
+	 * (the writer saves it, and sets it at start, before the transfer
+	 * thread reads it to arm expire_ms). 0: not known. */
+	int64_t expires_at;
 	struct tapir_xfr_soa soa; /* transfer thread only */
 	int64_t next_ms;	  /* transfer thread only: next check */
 	int64_t expire_ms; /* transfer thread only: data dropped by then */
@@ -281,8 +290,17 @@ struct tapir_engine {
 	int64_t state_dir_tried_ms;	   /* writer */
 	/* Per field in struct file_state: writer-only or slock. */
 	struct file_state files[TAPIR_MAX_SOURCES];
-	char *state_path;	/* set at create, read-only after */
-	bool state_dirty;	/* writer (destroy after the join) */
+	char *state_path; /* set at create, read-only after */
+	bool state_dirty; /* writer (destroy after the join) */
+	/* Atomic: what only the serials file holds changed (a zone's
+	 * expiry moved with a good check); any thread sets it, the writer
+	 * saves the serials file alone and clears it. */
+	atomic_bool serials_dirty;
+	/* Writer: the `created` stamp of the state file on disk (the one it
+	 * loaded or last saved), 0 when none. The serials file names it, so
+	 * that a serials file that does not go with the state file beside
+	 * it (a crash between the two renames) is not believed. */
+	int64_t state_created;
 	int64_t state_saved_ms; /* writer */
 	int64_t state_saved_at; /* slock */
 

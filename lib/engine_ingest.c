@@ -297,7 +297,7 @@ tapir__eng_writer_main(void *arg)
 			last_expire = tapir_monotonic_ms();
 			tapir__eng_files_check(e, false);
 		}
-		if (e->state_dirty &&
+		if ((e->state_dirty || atomic_load(&e->serials_dirty)) &&
 			tapir_monotonic_ms() - e->state_saved_ms >=
 				STATE_SAVE_MS)
 			tapir__eng_state_save(e);

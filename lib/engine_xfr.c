@@ -2,6 +2,12 @@
 /*
  * Zone transfers: a thread of their own, so that a large transfer never
  * holds up the writer; a verified transfer reaches the writer as a job.
+ *
+ * Expiry (RFC 1035 3.3.13, SOA EXPIRE): a zone's data is trusted for the
+ * SOA's expire after the last check that reached the primary, and then
+ * dropped. The deadline is kept in wall time (xfr_state.expires_at) in the
+ * serials file beside the state file, so that data restored at start
+ * expires when it would have, whether or not the primary is reachable.
  */
 #include "tapir_build.h"
 
@@ -29,7 +35,8 @@ struct xfr_job {
 	uint32_t serial;
 	struct xfr_change *v;
 	size_t n, cap;
-	size_t names; /* out: entries of the source after applying */
+	size_t names;	/* out: entries of the source after applying */
+	size_t removed; /* out, expired: entries dropped */
 };
 
 static int
@@ -94,15 +101,18 @@ xfr_apply(struct tapir_engine *e, void *arg)
 	struct xfr_job *j = arg;
 	const struct tapir_source_config *sc = &e->cfg->sources[j->src];
 	struct stale stale = { .src = (uint16_t)j->src };
-	uint32_t gen = (uint32_t)tapir_now();
+	uint32_t gen = tapir_db_time32(e->now());
 	struct purges purges = { 0 };
 
 	if (j->expired) {
 		/* An allowlist zone gone: any name it allowed may block. */
-		if (tapir_db_remove_source(e->db, (uint16_t)j->src) > 0 &&
-			sc->list == TAPIR_LIST_ALLOW && e->purger)
+		j->removed = tapir_db_remove_source(e->db, (uint16_t)j->src);
+		if (j->removed > 0 && sc->list == TAPIR_LIST_ALLOW && e->purger)
 			(void)tapir_purger_push(e->purger, "");
 		j->names = 0;
+		/* Or the state file would bring them back. */
+		if (j->removed > 0)
+			e->state_dirty = true;
 		return;
 	}
 	for (size_t i = 0; i < j->n; i++) {
@@ -207,7 +217,7 @@ xfr_schedule(struct tapir_engine *e, size_t i, bool ok, const char *why)
 	const struct tapir_config *cfg = e->cfg;
 	struct xfr_state *xs = &e->xfrs[i];
 	int64_t now = tapir_monotonic_ms();
-	uint32_t r;
+	uint32_t r, expire;
 
 	if (ok) {
 		/* SOA timers, bounded so that a zone is always checked
@@ -215,13 +225,16 @@ xfr_schedule(struct tapir_engine *e, size_t i, bool ok, const char *why)
 		r = xs->soa.refresh;
 		r = r < 5 ? 5 : r > 86400 ? 86400 : r;
 		xs->next_ms = now + (int64_t)r * 1000;
-		xs->expire_ms = now + (int64_t)(xs->soa.expire ? xs->soa.expire
-							       : 604800) *
-					      1000;
+		expire = xs->soa.expire ? xs->soa.expire : XFR_EXPIRE_DEFAULT_S;
+		xs->expire_ms = now + (int64_t)expire * 1000;
 		pthread_mutex_lock(&e->slock);
 		xs->last_ok = tapir_now();
+		xs->expires_at = tapir_time_add(e->now(), expire);
 		xs->error[0] = '\0';
 		pthread_mutex_unlock(&e->slock);
+		/* The new deadline goes to the serials file, so that a
+		 * restart with the primary down keeps the zone as long. */
+		atomic_store(&e->serials_dirty, true);
 		return;
 	}
 	r = xs->soa.retry;
@@ -233,19 +246,57 @@ xfr_schedule(struct tapir_engine *e, size_t i, bool ok, const char *why)
 	pthread_mutex_unlock(&e->slock);
 	count(e, TAPIR_C_XFR_FAILURES, 1);
 	log_xfr_failure(e, &cfg->sources[i], why);
-	/* RFC 1996 expire: a zone not refreshed for this long is no longer
-	 * trusted, and its entries go. */
-	if (xs->expire_ms && now > xs->expire_ms) {
-		struct xfr_job j = { .src = (int)i, .expired = true };
-		tapir__eng_run_on_writer(e, xfr_apply, &j);
-		xs->expire_ms = 0;
-		pthread_mutex_lock(&e->slock);
-		xs->have_serial = false;
-		xs->names = 0;
-		pthread_mutex_unlock(&e->slock);
+}
+
+/* RFC 1035 expire: a zone not refreshed for this long is no longer
+ * trusted, and its entries go; the next transfer is a full one. */
+static void
+xfr_expire(struct tapir_engine *e, size_t i)
+{
+	struct xfr_state *xs = &e->xfrs[i];
+	struct xfr_job j = { .src = (int)i, .expired = true };
+	bool had;
+
+	tapir__eng_run_on_writer(e, xfr_apply, &j);
+	xs->expire_ms = 0;
+	pthread_mutex_lock(&e->slock);
+	had = xs->have_serial;
+	xs->have_serial = false;
+	xs->expires_at = 0;
+	xs->names = 0;
+	pthread_mutex_unlock(&e->slock);
+	atomic_store(&e->serials_dirty, true);
+	if (had || j.removed)
 		tapir_log(TAPIR_LOG_ERR,
-			"source %s: zone expired, its entries are dropped",
-			cfg->sources[i].name);
+			"source %s: zone expired, its %zu entries are dropped",
+			e->cfg->sources[i].name, j.removed);
+}
+
+/* Arms each zone's expiry from the deadline the writer restored with the
+ * state file: data restored at start goes when the zone would have
+ * expired, even if the primary never answers. */
+static void
+xfr_arm_restored(struct tapir_engine *e)
+{
+	const struct tapir_config *cfg = e->cfg;
+	int64_t now = tapir_monotonic_ms(), wall = e->now();
+
+	for (size_t i = 0; i < cfg->n_sources; i++) {
+		struct xfr_state *xs = &e->xfrs[i];
+		int64_t at, left;
+
+		if (cfg->sources[i].type != TAPIR_SOURCE_XFR)
+			continue;
+		pthread_mutex_lock(&e->slock);
+		at = xs->expires_at;
+		pthread_mutex_unlock(&e->slock);
+		if (!at)
+			continue;
+		/* The serials file bounds it; a year keeps the product far
+		 * from overflowing whatever the clocks say. */
+		left = at - wall;
+		left = left < 0 ? 0 : left > 366 * 86400 ? 366 * 86400 : left;
+		xs->expire_ms = now + left * 1000;
 	}
 }
 
@@ -264,6 +315,7 @@ tapir__eng_xfr_main(void *arg)
 	while (!e->writer_ready && !e->stop && !atomic_load(&e->xfr_stop))
 		pthread_cond_wait(&e->jcond, &e->qlock);
 	pthread_mutex_unlock(&e->qlock);
+	xfr_arm_restored(e);
 
 	for (;;) {
 		int64_t now = tapir_monotonic_ms(), wait = 60000;
@@ -275,6 +327,9 @@ tapir__eng_xfr_main(void *arg)
 			int rc;
 			if (cfg->sources[i].type != TAPIR_SOURCE_XFR)
 				continue;
+			/* Before a check that may take its whole timeout. */
+			if (xs->expire_ms && xs->expire_ms <= now)
+				xfr_expire(e, i);
 			if (xs->next_ms <= now) {
 				/* Cancelled by destroy: not a failure. */
 				if ((rc = xfr_once(e, (int)i, &err)) ==
@@ -284,6 +339,8 @@ tapir__eng_xfr_main(void *arg)
 			}
 			if (xs->next_ms - now < wait)
 				wait = xs->next_ms - now;
+			if (xs->expire_ms && xs->expire_ms - now < wait)
+				wait = xs->expire_ms - now;
 		}
 		if (wait < 100)
 			wait = 100;

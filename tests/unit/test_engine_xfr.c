@@ -8,7 +8,10 @@
  * first one saved.
  *
  * They prove that destroy cancels a transfer to a primary that never
- * answers at once instead of at the transfer's timeout.
+ * answers at once instead of at the transfer's timeout; that zone data
+ * restored from the state file expires when the zone would have, with the
+ * primary down; and that a serials file that does not go with the state
+ * file is not believed.
  */
 #include "tapir_build.h"
 
@@ -32,6 +35,7 @@
 #include <unistd.h>
 
 #include <libknot/libknot.h>
+#include <libzscanner/scanner.h>
 
 #include "lib/config.h"
 #include "lib/engine.h"
@@ -67,6 +71,46 @@ sleep_ms(int ms)
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
 
 	nanosleep(&ts, NULL);
+}
+
+/* One answer message, question (ZONE, qtype), with the RRs in text, one
+ * per line, relative to ZONE. */
+static uint8_t *
+build_msg(uint16_t qtype, const char *text, size_t *len)
+{
+	zs_scanner_t s;
+	knot_pkt_t *p = knot_pkt_new(NULL, 16384, NULL);
+	uint8_t apex[KNOT_DNAME_MAXLEN], *out;
+
+	assert_non_null(p);
+	memset(p->wire, 0, KNOT_WIRE_HEADER_SIZE);
+	assert_non_null(knot_dname_from_str(apex, ZONE, sizeof(apex)));
+	assert_int_equal(
+		knot_pkt_put_question(p, apex, KNOT_CLASS_IN, qtype), KNOT_EOK);
+	knot_wire_set_qr(p->wire);
+	knot_wire_set_aa(p->wire);
+	assert_int_equal(knot_pkt_begin(p, KNOT_ANSWER), KNOT_EOK);
+	assert_int_equal(zs_init(&s, ZONE ".", KNOT_CLASS_IN, 300), 0);
+	assert_int_equal(zs_set_input_string(&s, text, strlen(text)), 0);
+	while (zs_parse_record(&s) == 0 && s.state == ZS_STATE_DATA) {
+		knot_rrset_t rr;
+
+		knot_rrset_init(&rr, knot_dname_copy(s.r_owner, NULL), s.r_type,
+			KNOT_CLASS_IN, s.r_ttl);
+		assert_int_equal(knot_rrset_add_rdata(&rr, s.r_data,
+					 (uint16_t)s.r_data_length, NULL),
+			KNOT_EOK);
+		assert_int_equal(
+			knot_pkt_put(p, 0, &rr, KNOT_PF_FREE), KNOT_EOK);
+	}
+	assert_int_equal(s.state, ZS_STATE_EOF);
+	zs_deinit(&s);
+	out = malloc(p->size);
+	assert_non_null(out);
+	memcpy(out, p->wire, p->size);
+	*len = p->size;
+	knot_pkt_free(p);
+	return out;
 }
 
 /* Reads n bytes, polling in short steps so that stop is seen. */
@@ -195,6 +239,41 @@ primary_stop(struct primary *pr)
 	pr->started = false;
 }
 
+/* The zone's SOA with expire seconds of expiry and the given serial. */
+static void
+soa(char *buf, size_t size, unsigned serial, unsigned expire)
+{
+	snprintf(buf, size,
+		"@ 300 SOA ns.example. host.example. %u 3600 600 %u 60\n",
+		serial, expire);
+}
+
+static void
+set_axfr(struct primary *pr, unsigned serial, unsigned expire, const char *body)
+{
+	char s[128], text[4096];
+
+	soa(s, sizeof(s), serial, expire);
+	snprintf(text, sizeof(text), "%s%s%s", s, body, s);
+	free(pr->axfr);
+	pr->axfr = build_msg(KNOT_RRTYPE_AXFR, text, &pr->axfr_len);
+}
+
+/* One changeset from..to: the deletions, then the additions. */
+static void
+set_ixfr(struct primary *pr, unsigned from, unsigned to, unsigned expire,
+	const char *del, const char *add)
+{
+	char s_from[128], s_to[128], text[4096];
+
+	soa(s_from, sizeof(s_from), from, expire);
+	soa(s_to, sizeof(s_to), to, expire);
+	snprintf(text, sizeof(text), "%s%s%s%s%s%s", s_to, s_from, del, s_to,
+		add, s_to);
+	free(pr->ixfr);
+	pr->ixfr = build_msg(KNOT_RRTYPE_IXFR, text, &pr->ixfr_len);
+}
+
 static int
 setup(void **state)
 {
@@ -271,6 +350,40 @@ engine_on(struct fixture *f, int port, unsigned timeout)
 	return e;
 }
 
+static enum tapir_action
+decide(struct fixture *f, const char *name)
+{
+	return tapir_engine_decide(f->e, name, strlen(name), NULL);
+}
+
+/* Waits up to ms for name's decision to become want. */
+static bool
+wait_decision(
+	struct fixture *f, const char *name, enum tapir_action want, int ms)
+{
+	int64_t t0 = tapir_monotonic_ms();
+
+	while (tapir_monotonic_ms() - t0 < ms) {
+		if (decide(f, name) == want)
+			return true;
+		sleep_ms(10);
+	}
+	return decide(f, name) == want;
+}
+
+/* A port nothing listens on: bound, then closed. */
+static int
+dead_port(void)
+{
+	struct primary pr = { 0 };
+	int port;
+
+	primary_listen(&pr);
+	port = pr.port;
+	close(pr.lfd);
+	return port;
+}
+
 /* ---- destroy ---- */
 
 static void
@@ -301,6 +414,96 @@ test_destroy_cancels_transfer_to_silent_primary(void **state)
 			(long long)took);
 }
 
+/* ---- persistence ---- */
+
+/* Starts an engine on the fixture's primary and waits for name to get
+ * want: the transfer it makes at start is applied. */
+static void
+engine_until(struct fixture *f, const char *name, enum tapir_action want)
+{
+	f->e = engine_on(f, f->p.port, 5);
+	if (!wait_decision(f, name, want, 5000))
+		fail_msg("%s: %s, expected %s after the transfer", name,
+			tapir_action_str(decide(f, name)),
+			tapir_action_str(want));
+}
+
+static void
+engine_stop(struct fixture *f)
+{
+	tapir_engine_destroy(f->e);
+	f->e = NULL;
+}
+
+/* ---- expiry of restored zone data ---- */
+
+static void
+test_restored_zone_expires_with_primary_down(void **state)
+{
+	struct fixture *f = *state;
+	int64_t t_xfr, t0, gone;
+
+	/* SOA expire 3 s. */
+	set_axfr(&f->p, 1, 3, "x 300 CNAME .\n");
+	primary_start(&f->p);
+	engine_until(f, "x", TAPIR_ACTION_NXDOMAIN);
+	t_xfr = tapir_monotonic_ms();
+	engine_stop(f);
+	primary_stop(&f->p);
+
+	/* The primary is gone: the restored zone serves until its expire
+	 * runs out, counted from the transfer, then goes. */
+	f->e = engine_on(f, dead_port(), 1);
+	if (!wait_decision(f, "x", TAPIR_ACTION_NXDOMAIN, 2000))
+		fail_msg("x not restored from the state file");
+	t0 = tapir_monotonic_ms();
+	while (decide(f, "x") != TAPIR_ACTION_PASS &&
+		tapir_monotonic_ms() - t0 < 8000)
+		sleep_ms(20);
+	gone = tapir_monotonic_ms() - t_xfr;
+	if (decide(f, "x") != TAPIR_ACTION_PASS)
+		fail_msg("restored zone data still served %lld ms after its "
+			 "transfer (SOA expire 3 s)",
+			(long long)gone);
+	print_message("restored zone expired %lld ms after its transfer "
+		      "(SOA expire 3 s)\n",
+		(long long)gone);
+	assert_true(gone >= 2000 && gone <= 5000);
+}
+
+/* A serials file that does not go with the state file beside it (here:
+ * another stamp, as after a crash between the two renames) is not
+ * believed: the zone is transferred whole, not from its serial. */
+static void
+test_serials_file_of_another_state_file_is_ignored(void **state)
+{
+	struct fixture *f = *state;
+	char path[160], text[256];
+	FILE *fp;
+
+	set_axfr(&f->p, 1, 86400, "x 300 CNAME .\n");
+	set_ixfr(&f->p, 1, 2, 86400, "x 300 CNAME .\n", "");
+	primary_start(&f->p);
+	engine_until(f, "x", TAPIR_ACTION_NXDOMAIN);
+	engine_stop(f);
+	snprintf(
+		path, sizeof(path), "%s/tapir-pop.state.serials", f->state_dir);
+	assert_non_null(fp = fopen(path, "r"));
+	assert_non_null(fgets(text, sizeof(text), fp));
+	fclose(fp);
+	assert_int_equal(strncmp(text, "tapir-pop-serials 2 ", 20), 0);
+	assert_non_null(fp = fopen(path, "w"));
+	fputs("tapir-pop-serials 2 12345\nzone rpz 1 0\n", fp);
+	assert_int_equal(fclose(fp), 0);
+
+	f->e = engine_on(f, f->p.port, 5);
+	while (atomic_load(&f->p.axfrs) + atomic_load(&f->p.ixfrs) < 2)
+		sleep_ms(10);
+	assert_int_equal(atomic_load(&f->p.axfrs), 2);
+	assert_int_equal(atomic_load(&f->p.ixfrs), 0);
+	assert_true(wait_decision(f, "x", TAPIR_ACTION_NXDOMAIN, 2000));
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -308,6 +511,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_destroy_cancels_transfer_to_silent_primary),
+		T(test_restored_zone_expires_with_primary_down),
+		T(test_serials_file_of_another_state_file_is_ignored),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
