@@ -579,6 +579,8 @@ tapir_engine_destroy(struct tapir_engine *e)
 		free(q);
 	}
 	tapir_db_destroy(e->db);
+	for (size_t i = 0; i < TAPIR_MAX_SOURCES; i++)
+		tapir_rrcount_destroy(e->xfrs[i].rrs);
 	tapir_policy_destroy(atomic_load(&e->policy));
 	for (size_t i = 0; i < e->n_old; i++) {
 		tapir_policy_destroy(e->old_policies[i]);

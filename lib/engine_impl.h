@@ -51,6 +51,7 @@
 #include "lib/msg.h"
 #include "lib/name.h"
 #include "lib/purge.h"
+#include "lib/rrcount.h"
 #include "lib/listfile.h"
 #include "lib/state.h"
 #include "lib/xfr.h"
@@ -129,6 +130,13 @@ struct xfr_state {
 	 * (the writer saves it, and sets it at start, before the transfer
 	 * thread reads it to arm expire_ms). 0: not known. */
 	int64_t expires_at;
+	/* Writer only: the records behind the zone's entries, for owners
+	 * with more than one (lib/rrcount.h; NULL: none), and the `added`
+	 * stamp of the last transfer applied, which only grows, so that a
+	 * full transfer tells the entries it made from older ones. Both
+	 * travel in the serials file. */
+	struct tapir_rrcount *rrs;
+	uint32_t generation;
 	struct tapir_xfr_soa soa; /* transfer thread only */
 	int64_t next_ms;	  /* transfer thread only: next check */
 	int64_t expire_ms; /* transfer thread only: data dropped by then */

@@ -86,26 +86,51 @@ want_persisted(void *arg, uint16_t source)
 
 /*
  * The serials file, beside the state file and written right after it:
- * for each xfr source, the serial its entries in the state file are at and
- * when they expire. Text, version 2, one record a line:
+ * for each xfr source, the serial its entries in the state file are at,
+ * when they expire, and the records behind them. Text, version 2, one
+ * record a line:
  *
  *   tapir-pop-serials 2 CREATED
- *   zone SOURCE SERIAL|- EXPIRES-AT
+ *   zone SOURCE SERIAL|- EXPIRES-AT GENERATION
+ *   rrs SOURCE exact|subtree N0,N1,N2,N3,N4,N5 NAME
  *
  * CREATED is the stamp of the state file it goes with
  * (tapir_state_created()); EXPIRES-AT is xfr_state.expires_at (0: not
- * known). A file that names another state file (a crash between the two
- * renames), or that does not parse to the end, is ignored whole: the
- * zones are then transferred in full, and their restored data expires a
- * week after the state file was saved. So is version 1 ("SOURCE SERIAL"
- * lines), which cannot tell which state file it goes with.
+ * known); GENERATION is xfr_state.generation. An "rrs" line is a row of
+ * xfr_state.rrs: the records of NAME (canonical, last on the line, so
+ * nothing in it is a separator) per enum tapir_action. A file that names
+ * another state file (a crash between the two renames), or that does not
+ * parse to the end, is ignored whole: the zones are then transferred in
+ * full (an IXFR's deletions need the counts), and their restored data
+ * expires a week after the state file was saved. So is version 1 ("SOURCE
+ * SERIAL" lines), which cannot tell which state file it goes with.
  */
 #define SERIALS_MAGIC	 "tapir-pop-serials"
 #define SERIALS_VERSION	 2
-/* Longest line: "zone", a source name, a serial and a time, with room. */
+/* Longest line: "rrs", a source name (63), the kind, six counts and a
+ * name (253), with room. */
 #define SERIALS_LINE	 512
 /* Expiry times past year 9999 are damage, not a zone's timers. */
 #define SERIALS_TIME_MAX INT64_C(253402300800)
+
+struct rrs_out {
+	FILE *f;
+	const char *source;
+};
+
+static int
+rrs_line(void *arg, const char *name, size_t len, bool subtree,
+	const uint32_t n[TAPIR_ACTION_COUNT])
+{
+	struct rrs_out *o = arg;
+
+	(void)len;
+	_Static_assert(TAPIR_ACTION_COUNT == 6, "rrs lines have 6 counts");
+	fprintf(o->f, "rrs %s %s %u,%u,%u,%u,%u,%u %s\n", o->source,
+		subtree ? "subtree" : "exact", n[0], n[1], n[2], n[3], n[4],
+		n[5], name);
+	return 0;
+}
 
 static int
 serials_fill(void *arg, int fd, struct tapir_error *err)
@@ -131,13 +156,22 @@ serials_fill(void *arg, int fd, struct tapir_error *err)
 		if (e->cfg->sources[i].type != TAPIR_SOURCE_XFR)
 			continue;
 		if (xs->have_serial)
-			fprintf(f, "zone %s %u %lld\n", e->cfg->sources[i].name,
-				xs->serial, (long long)xs->expires_at);
+			fprintf(f, "zone %s %u %lld %u\n",
+				e->cfg->sources[i].name, xs->serial,
+				(long long)xs->expires_at, xs->generation);
 		else
-			fprintf(f, "zone %s - %lld\n", e->cfg->sources[i].name,
-				(long long)xs->expires_at);
+			fprintf(f, "zone %s - %lld %u\n",
+				e->cfg->sources[i].name,
+				(long long)xs->expires_at, xs->generation);
 	}
 	pthread_mutex_unlock(&e->slock);
+	/* The counts are the writer's own: no lock. */
+	for (size_t i = 0; i < e->cfg->n_sources; i++) {
+		struct rrs_out o = { f, e->cfg->sources[i].name };
+		if (e->cfg->sources[i].type == TAPIR_SOURCE_XFR &&
+			e->xfrs[i].rrs)
+			(void)tapir_rrcount_walk(e->xfrs[i].rrs, rrs_line, &o);
+	}
 	if (ferror(f)) {
 		fclose(f);
 		return EIO;
@@ -177,22 +211,34 @@ struct serials {
 	bool have[TAPIR_MAX_SOURCES], seen[TAPIR_MAX_SOURCES];
 	uint32_t serial[TAPIR_MAX_SOURCES];
 	int64_t expires_at[TAPIR_MAX_SOURCES];
+	uint32_t generation[TAPIR_MAX_SOURCES];
+	struct tapir_rrcount *rrs[TAPIR_MAX_SOURCES]; /* owned */
 };
+
+static void
+serials_clear(struct serials *s)
+{
+	for (size_t i = 0; i < TAPIR_MAX_SOURCES; i++)
+		tapir_rrcount_destroy(s->rrs[i]);
+	memset(s, 0, sizeof(*s));
+}
 
 /* One "zone" line's words after the keyword. @return: false when bad. */
 static bool
 serials_zone(struct tapir_engine *e, struct serials *s, char *words)
 {
-	char *save = NULL, *name, *serial, *at, *extra;
-	uint64_t v, t;
+	char *save = NULL, *name, *serial, *at, *gen, *extra;
+	uint64_t v = 0, t, g;
 	int i;
 
 	name = strtok_r(words, " ", &save);
 	serial = strtok_r(NULL, " ", &save);
 	at = strtok_r(NULL, " ", &save);
+	gen = strtok_r(NULL, " ", &save);
 	extra = strtok_r(NULL, " ", &save);
-	if (!name || !serial || !at || extra ||
-		!serials_number(at, (uint64_t)SERIALS_TIME_MAX, &t))
+	if (!name || !serial || !at || !gen || extra ||
+		!serials_number(at, (uint64_t)SERIALS_TIME_MAX, &t) ||
+		!serials_number(gen, UINT32_MAX, &g))
 		return false;
 	if (strcmp(serial, "-") && !serials_number(serial, UINT32_MAX, &v))
 		return false;
@@ -204,9 +250,52 @@ serials_zone(struct tapir_engine *e, struct serials *s, char *words)
 		return false;
 	s->seen[i] = true;
 	s->have[i] = strcmp(serial, "-") != 0;
-	s->serial[i] = s->have[i] ? (uint32_t)v : 0;
+	s->serial[i] = (uint32_t)v;
 	s->expires_at[i] = (int64_t)t;
+	s->generation[i] = (uint32_t)g;
 	return true;
+}
+
+/* One "rrs" line's words after the keyword. @return: false when bad. */
+static bool
+serials_rrs(struct tapir_engine *e, struct serials *s, char *words)
+{
+	char *save = NULL, *save_n = NULL, *source, *kind, *counts, *name;
+	char *extra, *c;
+	char canon[TAPIR_NAME_BUFSIZE];
+	uint32_t n[TAPIR_ACTION_COUNT];
+	size_t len, clen;
+	uint64_t v;
+	int i, a = 0;
+
+	source = strtok_r(words, " ", &save);
+	kind = strtok_r(NULL, " ", &save);
+	counts = strtok_r(NULL, " ", &save);
+	name = strtok_r(NULL, " ", &save);
+	extra = strtok_r(NULL, " ", &save);
+	if (!source || !kind || !counts || !name || extra ||
+		(strcmp(kind, "exact") && strcmp(kind, "subtree")))
+		return false;
+	for (c = strtok_r(counts, ",", &save_n); c;
+		c = strtok_r(NULL, ",", &save_n)) {
+		if (a == TAPIR_ACTION_COUNT ||
+			!serials_number(c, UINT32_MAX, &v))
+			return false;
+		n[a++] = (uint32_t)v;
+	}
+	/* The name as the database keys it, or it could match nothing. */
+	len = strlen(name);
+	if (a != TAPIR_ACTION_COUNT ||
+		tapir_name_canon(name, len, 0, canon, &clen, NULL, NULL) != 0 ||
+		clen != len || memcmp(canon, name, len) != 0)
+		return false;
+	i = tapir_config_source_index(e->cfg, source);
+	if (i < 0 || e->cfg->sources[i].type != TAPIR_SOURCE_XFR)
+		return true;
+	if (!s->rrs[i] && !(s->rrs[i] = tapir_rrcount_create()))
+		return false;
+	return tapir_rrcount_put(
+		       s->rrs[i], name, len, !strcmp(kind, "subtree"), n) == 0;
 }
 
 /* Reads the serials file into s. @return: false, with the reason in why,
@@ -228,6 +317,7 @@ serials_read(struct tapir_engine *e, const char *path, int64_t created,
 		size_t len = strlen(line);
 		long long stamp;
 		int version, n = 0;
+		uint64_t v;
 
 		lineno++;
 		if (len == 0 || line[len - 1] != '\n') {
@@ -247,7 +337,6 @@ serials_read(struct tapir_engine *e, const char *path, int64_t created,
 				goto out_close;
 			}
 			/* Checked as a word: %lld is undefined past range. */
-			uint64_t v;
 			if (!serials_number(line + n, INT64_MAX, &v)) {
 				snprintf(why, size, "line 1: bad stamp");
 				goto out_close;
@@ -263,6 +352,8 @@ serials_read(struct tapir_engine *e, const char *path, int64_t created,
 			continue;
 		}
 		if (!strncmp(line, "zone ", 5) && serials_zone(e, s, line + 5))
+			continue;
+		if (!strncmp(line, "rrs ", 4) && serials_rrs(e, s, line + 4))
 			continue;
 		snprintf(why, size, "line %u is not understood", lineno);
 		goto out_close;
@@ -292,7 +383,7 @@ serials_load(struct tapir_engine *e, int64_t created)
 		tapir_log(TAPIR_LOG_WARN,
 			"state: ignoring %s: %s; zones are transferred in full",
 			path, why);
-		memset(&s, 0, sizeof(s));
+		serials_clear(&s);
 	}
 	pthread_mutex_lock(&e->slock);
 	for (size_t i = 0; i < e->cfg->n_sources; i++) {
@@ -301,6 +392,14 @@ serials_load(struct tapir_engine *e, int64_t created)
 			continue;
 		xs->have_serial = s.have[i];
 		xs->serial = s.serial[i];
+		/* Past every stamp restored with the state file (a save
+		 * follows every transfer), should the serials file be
+		 * gone. */
+		xs->generation =
+			s.seen[i] ? s.generation[i] : tapir_db_time32(base);
+		tapir_rrcount_destroy(xs->rrs);
+		xs->rrs = s.rrs[i];
+		s.rrs[i] = NULL;
 		/* Zone data restored without a deadline of its own (no
 		 * serials file to believe) still expires: the default
 		 * expire after the state file was saved, the last time it

@@ -92,69 +92,207 @@ count_source(void *arg, const char *name, size_t len,
 	return 0;
 }
 
+/*
+ * The records behind an entry. Every RR of an RPZ owner maps to the one
+ * entry of (source, name, kind), and an owner may have several (an A and
+ * an AAAA of local data). An IXFR deletes records: the entry goes with the
+ * last of them, and while any remain it keeps the action they give
+ * (tapir_rrcount_action()). An owner with one record is its entry alone;
+ * xs->rrs counts the records of owners with more, per action.
+ */
+struct apply {
+	struct tapir_engine *e;
+	const struct xfr_job *j;
+	struct xfr_state *xs;
+	uint8_t list;
+	uint32_t gen;
+	struct purges purges;
+	bool counts_lost; /* a count could not be stored */
+};
+
+/* The action of the source's entry of (name, kind), if it has one that
+ * counts: during a full transfer, only one this transfer made (of its
+ * generation); an older one is about to be replaced. */
+static bool
+entry_action(struct apply *a, const struct xfr_change *c, size_t len,
+	enum tapir_action *action)
+{
+	size_t n;
+	const struct tapir_entry *v = tapir_db_find(a->e->db, c->name, len, &n);
+
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].source != a->j->src ||
+			((v[i].flags & TAPIR_ENTRY_SUBTREE) != 0) != c->subtree)
+			continue;
+		if (a->j->full && v[i].added != a->gen)
+			return false;
+		*action = (enum tapir_action)TAPIR_ENTRY_ACTION(v[i].flags);
+		return true;
+	}
+	return false;
+}
+
+static void
+set_entry(struct apply *a, const struct xfr_change *c, size_t len,
+	enum tapir_action action)
+{
+	struct tapir_entry ent = { .expiry = TAPIR_EXPIRY_NEVER,
+		.added = a->gen,
+		.source = (uint16_t)a->j->src,
+		.list = a->list,
+		.flags = c->subtree ? TAPIR_ENTRY_SUBTREE : 0 };
+
+	if (action != TAPIR_ACTION_PASS)
+		ent.flags |= (uint8_t)(action << TAPIR_ENTRY_ACTION_SHIFT);
+	if (tapir_db_set(a->e->db, c->name, len, &ent) != 0) {
+		count(a->e, TAPIR_C_ENTRY_DB_FULL, 1);
+		return;
+	}
+	tapir__eng_purges_add(a->e, &a->purges, c->name, c->subtree);
+}
+
+static void
+put_counts(struct apply *a, const struct xfr_change *c, size_t len,
+	const uint32_t n[TAPIR_ACTION_COUNT])
+{
+	if ((!a->xs->rrs && !(a->xs->rrs = tapir_rrcount_create())) ||
+		tapir_rrcount_put(a->xs->rrs, c->name, len, c->subtree, n) != 0)
+		a->counts_lost = true;
+}
+
+static void
+apply_add(struct apply *a, const struct xfr_change *c, size_t len)
+{
+	uint32_t n[TAPIR_ACTION_COUNT] = { 0 };
+	enum tapir_action cur, action = (enum tapir_action)c->action;
+	uint64_t total = 0;
+
+	if (a->xs->rrs)
+		total = tapir_rrcount_get(
+			a->xs->rrs, c->name, len, c->subtree, n);
+	/* The owner's one record so far is its entry. */
+	if (total == 0 && entry_action(a, c, len, &cur)) {
+		n[cur] = 1;
+		total = 1;
+	}
+	if (total > 0) {
+		enum tapir_action before = tapir_rrcount_action(n);
+
+		if (n[c->action] < UINT32_MAX)
+			n[c->action]++;
+		put_counts(a, c, len, n);
+		action = tapir_rrcount_action(n);
+		/* Another record of an owner that decides the same: the
+		 * entry (and what was purged for it) stands. */
+		if (action == before && entry_action(a, c, len, &cur) &&
+			cur == action)
+			return;
+	}
+	set_entry(a, c, len, action);
+}
+
+static void
+apply_del(struct apply *a, const struct xfr_change *c, size_t len)
+{
+	uint32_t n[TAPIR_ACTION_COUNT] = { 0 };
+	static const uint32_t none[TAPIR_ACTION_COUNT];
+	enum tapir_action cur, left;
+	uint64_t total = 0;
+
+	if (a->xs->rrs)
+		total = tapir_rrcount_get(
+			a->xs->rrs, c->name, len, c->subtree, n);
+	if (total == 0) {
+		/* One record: the entry goes with it. A record this zone
+		 * never had (of another action) leaves the one it has. */
+		if (entry_action(a, c, len, &cur) && cur == c->action)
+			(void)tapir__eng_remove_entry(a->e, a->j->src, c->name,
+				c->subtree ? TAPIR_ENTRY_SUBTREE : 0,
+				&a->purges);
+		return;
+	}
+	if (n[c->action] > 0) {
+		n[c->action]--;
+		total--;
+	}
+	left = tapir_rrcount_action(n);
+	/* One left: the entry alone says what it is. */
+	put_counts(a, c, len, total > 1 ? n : none);
+	if (left == TAPIR_ACTION_PASS)
+		(void)tapir__eng_remove_entry(a->e, a->j->src, c->name,
+			c->subtree ? TAPIR_ENTRY_SUBTREE : 0, &a->purges);
+	else if (entry_action(a, c, len, &cur) && cur != left)
+		set_entry(a, c, len, left);
+}
+
 /* Writer: apply a verified transfer. A full one replaces the source's
- * entries (new ones over old, then the stale ones go); an incremental one
- * applies deletions and additions in order. */
+ * entries (new ones over old, then the stale ones go) and its counts; an
+ * incremental one applies deletions and additions in order. */
 static void
 xfr_apply(struct tapir_engine *e, void *arg)
 {
 	struct xfr_job *j = arg;
 	const struct tapir_source_config *sc = &e->cfg->sources[j->src];
+	struct xfr_state *xs = &e->xfrs[j->src];
 	struct stale stale = { .src = (uint16_t)j->src };
-	uint32_t gen = tapir_db_time32(e->now());
-	struct purges purges = { 0 };
+	struct apply a = {
+		.e = e, .j = j, .xs = xs, .list = (uint8_t)sc->list
+	};
 
 	if (j->expired) {
 		/* An allowlist zone gone: any name it allowed may block. */
 		j->removed = tapir_db_remove_source(e->db, (uint16_t)j->src);
 		if (j->removed > 0 && sc->list == TAPIR_LIST_ALLOW && e->purger)
 			(void)tapir_purger_push(e->purger, "");
+		if (xs->rrs)
+			tapir_rrcount_clear(xs->rrs);
 		j->names = 0;
 		/* Or the state file would bring them back. */
 		if (j->removed > 0)
 			e->state_dirty = true;
 		return;
 	}
+	/* Never one a full transfer could mistake for its own, even two in
+	 * one second or after the clock stepped back. */
+	a.gen = tapir_db_time32(e->now());
+	if (a.gen <= xs->generation && xs->generation < TAPIR_EXPIRY_NEVER - 1)
+		a.gen = xs->generation + 1;
+	xs->generation = a.gen;
+	if (j->full && xs->rrs)
+		tapir_rrcount_clear(xs->rrs);
 	for (size_t i = 0; i < j->n; i++) {
 		const struct xfr_change *c = &j->v[i];
-		uint8_t flags = c->subtree ? TAPIR_ENTRY_SUBTREE : 0;
 		size_t len = strlen(c->name);
-		struct tapir_entry ent = { .expiry = TAPIR_EXPIRY_NEVER,
-			.added = gen,
-			.source = (uint16_t)j->src,
-			.list = (uint8_t)sc->list };
-		if (c->action != TAPIR_ACTION_PASS)
-			flags |= (uint8_t)(c->action
-					   << TAPIR_ENTRY_ACTION_SHIFT);
-		ent.flags = flags;
-		if (!c->add) {
-			(void)tapir__eng_remove_entry(
-				e, j->src, c->name, flags, &purges);
-			continue;
-		}
-		if (tapir_db_set(e->db, c->name, len, &ent) != 0) {
-			count(e, TAPIR_C_ENTRY_DB_FULL, 1);
-			continue;
-		}
-		tapir__eng_purges_add(e, &purges, c->name, c->subtree);
+
+		if (c->add)
+			apply_add(&a, c, len);
+		else
+			apply_del(&a, c, len);
 	}
 	if (j->full) {
-		stale.generation = gen;
+		stale.generation = a.gen;
 		if (tapir_db_walk(e->db, tapir__eng_find_stale, &stale) == 0)
 			for (size_t i = 0; i < stale.n; i++)
 				(void)tapir__eng_remove_entry(e, j->src,
 					stale.v[i].name, stale.v[i].flags,
-					&purges);
+					&a.purges);
 		free(stale.v);
 	}
-	tapir__eng_purges_end(e, &purges);
+	tapir__eng_purges_end(e, &a.purges);
 	stale = (struct stale){ .src = (uint16_t)j->src };
 	(void)tapir_db_walk(e->db, count_source, &stale);
 	j->names = stale.n;
 	pthread_mutex_lock(&e->slock);
-	e->xfrs[j->src].have_serial = true;
-	e->xfrs[j->src].serial = j->serial;
+	/* Without its counts the zone cannot take deletions safely: the
+	 * next transfer is a full one, which counts again. */
+	xs->have_serial = !a.counts_lost;
+	xs->serial = j->serial;
 	pthread_mutex_unlock(&e->slock);
+	if (a.counts_lost)
+		tapir_log(TAPIR_LOG_ERR,
+			"source %s: out of memory counting the records of "
+			"%s; the next transfer is a full one",
+			sc->name, sc->zone);
 	e->state_dirty = true;
 }
 

@@ -8,10 +8,12 @@
  * first one saved.
  *
  * They prove that destroy cancels a transfer to a primary that never
- * answers at once instead of at the transfer's timeout; that zone data
- * restored from the state file expires when the zone would have, with the
- * primary down; and that a serials file that does not go with the state
- * file is not believed.
+ * answers at once instead of at the transfer's timeout; that an IXFR which
+ * deletes one record of an owner keeps the owner's entry while another
+ * record of it remains, across a restart; that zone data restored from the
+ * state file expires when the zone would have, with the primary down; and
+ * that a serials file that does not go with the state file is not
+ * believed.
  */
 #include "tapir_build.h"
 
@@ -414,7 +416,7 @@ test_destroy_cancels_transfer_to_silent_primary(void **state)
 			(long long)took);
 }
 
-/* ---- persistence ---- */
+/* ---- IXFR and the records behind an entry ---- */
 
 /* Starts an engine on the fixture's primary and waits for name to get
  * want: the transfer it makes at start is applied. */
@@ -433,6 +435,65 @@ engine_stop(struct fixture *f)
 {
 	tapir_engine_destroy(f->e);
 	f->e = NULL;
+}
+
+static void
+test_ixfr_deleting_one_record_keeps_owner(void **state)
+{
+	struct fixture *f = *state;
+
+	/* x and the subtree below w have two records each, y one; m has a
+	 * CNAME beside other data, which DNS forbids but a primary may
+	 * serve: the most restrictive decides. */
+	set_axfr(&f->p, 1, 86400,
+		"x 300 A 192.0.2.1\n"
+		"x 300 AAAA 2001:db8::1\n"
+		"*.w 300 A 192.0.2.2\n"
+		"*.w 300 TXT \"local data\"\n"
+		"y 300 CNAME .\n"
+		"m 300 TXT \"local data\"\n"
+		"m 300 CNAME .\n");
+	primary_start(&f->p);
+	engine_until(f, "x", TAPIR_ACTION_REDIRECT);
+	assert_int_equal(decide(f, "a.w"), TAPIR_ACTION_REDIRECT);
+	assert_int_equal(decide(f, "y"), TAPIR_ACTION_NXDOMAIN);
+	assert_int_equal(decide(f, "m"), TAPIR_ACTION_NXDOMAIN);
+	engine_stop(f);
+	assert_int_equal(atomic_load(&f->p.axfrs), 1);
+
+	/* The next start asks for the changes since serial 1 (the zone
+	 * comes back from the state file): one record of x and of *.w go,
+	 * y goes whole. */
+	set_ixfr(&f->p, 1, 2, 86400,
+		"x 300 AAAA 2001:db8::1\n"
+		"*.w 300 TXT \"local data\"\n"
+		"y 300 CNAME .\n"
+		"m 300 CNAME .\n",
+		"z 300 CNAME .\n");
+	engine_until(f, "z", TAPIR_ACTION_NXDOMAIN);
+	assert_int_equal(atomic_load(&f->p.ixfrs), 1);
+	assert_int_equal(atomic_load(&f->p.ixfr_serial), 1);
+	assert_int_equal(atomic_load(&f->p.axfrs), 1);
+	if (decide(f, "x") != TAPIR_ACTION_REDIRECT)
+		fail_msg("x: %s after one of its two records was deleted, "
+			 "expected REDIRECT (its A record remains)",
+			tapir_action_str(decide(f, "x")));
+	assert_int_equal(decide(f, "a.w"), TAPIR_ACTION_REDIRECT);
+	assert_int_equal(decide(f, "y"), TAPIR_ACTION_PASS);
+	/* Its CNAME gone, m is what its TXT says. */
+	assert_int_equal(decide(f, "m"), TAPIR_ACTION_REDIRECT);
+	engine_stop(f);
+
+	/* The last records of x and *.w go: so do their entries. */
+	set_ixfr(&f->p, 2, 3, 86400,
+		"x 300 A 192.0.2.1\n"
+		"*.w 300 A 192.0.2.2\n",
+		"v 300 CNAME rpz-drop.\n");
+	engine_until(f, "v", TAPIR_ACTION_DROP);
+	assert_int_equal(atomic_load(&f->p.ixfr_serial), 2);
+	assert_int_equal(decide(f, "x"), TAPIR_ACTION_PASS);
+	assert_int_equal(decide(f, "a.w"), TAPIR_ACTION_PASS);
+	assert_int_equal(decide(f, "z"), TAPIR_ACTION_NXDOMAIN);
 }
 
 /* ---- expiry of restored zone data ---- */
@@ -511,6 +572,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_destroy_cancels_transfer_to_silent_primary),
+		T(test_ixfr_deleting_one_record_keeps_owner),
 		T(test_restored_zone_expires_with_primary_down),
 		T(test_serials_file_of_another_state_file_is_ignored),
 	};
