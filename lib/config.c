@@ -381,6 +381,12 @@ static const struct field limits_fields[] = {
 		.type = INT_SIZE,
 		.min = 1,
 		.max = 1000000 },
+	{ .name = "max-transfer-size",
+		.fn = tapir__cfg_int_field,
+		.off = CFG(limits.max_transfer_size),
+		.type = INT_SIZE,
+		.min = 65536,
+		.max = 64LL << 30 },
 };
 
 static const struct field control_fields[] = {
@@ -469,6 +475,7 @@ set_defaults(struct tapir_config *cfg)
 	cfg->limits.max_message_size = 65536;
 	cfg->limits.max_entries = 10000000;
 	cfg->limits.queue_length = 10000;
+	cfg->limits.max_transfer_size = (size_t)512 << 20;
 	cfg->control.mode = 0660;
 	cfg->core_status.interval = 60;
 }

@@ -70,6 +70,7 @@
  *     max-message-size: 65536        # bytes, per MQTT message
  *     max-entries: 10000000          # names in the database
  *     queue-length: 10000            # messages waiting for the writer
+ *     max-transfer-size: 536870912   # bytes of a zone transfer's changes
  *   control:
  *     socket: /run/unbound/tapir-pop.sock
  *     mode: 0660
@@ -216,6 +217,9 @@ struct tapir_config {
 		size_t max_message_size;
 		size_t max_entries;
 		size_t queue_length;
+		/* Bytes a zone transfer's changes may take while it is
+		 * verified (about 2 + the name's length each). */
+		size_t max_transfer_size;
 	} limits;
 
 	struct {

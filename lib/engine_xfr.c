@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Zone transfers: a thread of their own, so that a large transfer never
- * holds up the writer; a verified transfer reaches the writer as a job.
+ * holds up the writer. A transfer is received and verified whole before
+ * any of it applies (a primary that fails half way leaves the last good
+ * data), held compactly and bounded by limits (records: four per
+ * max-entries; bytes: max-transfer-size); the verified changes then reach
+ * the writer in slices of XFR_SLICE, each a job of its own, so that MQTT
+ * messages and other jobs wait for one slice, never for a whole zone.
  *
  * Expiry (RFC 1035 3.3.13, SOA EXPIRE): a zone's data is trusted for the
  * SOA's expire after the last check that reached the primary, and then
@@ -23,18 +28,48 @@ log_xfr_failure(struct tapir_engine *e, const struct tapir_source_config *sc,
 		sc->name, sc->zone, sc->primary, why);
 }
 
+/* One change, decoded from the job's buffer. */
 struct xfr_change {
 	bool add, subtree;
 	uint8_t action;
 	char name[TAPIR_NAME_BUFSIZE];
 };
 
+/* A change in the job's buffer: one octet of CH_ flags and the action,
+ * one of the name's length, the name without its NUL. A record costs two
+ * octets more than its name, not a TAPIR_NAME_BUFSIZE slot. */
+#define CH_ADD	   0x80
+#define CH_SUBTREE 0x40
+#define CH_ACTION  0x07
+/* Changes the writer applies per job: milliseconds of work, so what is
+ * queued behind a large transfer waits for one slice. */
+#define XFR_SLICE  8192
+
+struct xfr_job;
+
+/* Applying one transfer, slice by slice (the writer's). */
+struct apply {
+	struct tapir_engine *e;
+	const struct xfr_job *j;
+	struct xfr_state *xs;
+	uint8_t list;
+	uint32_t gen;
+	struct purges purges;
+	bool counts_lost; /* a count could not be stored */
+};
+
 struct xfr_job {
 	int src;
 	bool full, expired;
 	uint32_t serial;
-	struct xfr_change *v;
-	size_t n, cap;
+	struct tapir_error *err; /* the transfer's, for xfr_record() */
+	uint8_t *buf;		 /* owned: the changes, as above */
+	size_t len, cap, max;	 /* max: limits.max-transfer-size */
+	size_t n;		 /* changes in buf */
+	/* The writer's progress through buf: octets, changes. */
+	size_t at, applied;
+	bool started, done;
+	struct apply a;
 	size_t names;	/* out: entries of the source after applying */
 	size_t removed; /* out, expired: entries dropped */
 };
@@ -47,7 +82,7 @@ xfr_begin(void *arg, bool full, uint32_t from, uint32_t to)
 	/* An IXFR answered AXFR-style restarts the changeset whole. */
 	if (full) {
 		j->full = true;
-		j->n = 0;
+		j->len = j->n = 0;
 	}
 	return 0;
 }
@@ -56,21 +91,32 @@ static int
 xfr_record(void *arg, bool add, const struct tapir_file_record *r)
 {
 	struct xfr_job *j = arg;
-	struct xfr_change *c;
+	size_t need = 2 + r->len;
+	uint8_t *p;
 
-	if (j->n == j->cap) {
-		size_t cap = j->cap ? j->cap * 2 : 1024;
-		struct xfr_change *v = realloc(j->v, cap * sizeof(*v));
-		if (!v)
+	if (j->len + need > j->max)
+		return tapir_error_set(j->err, TAPIR_ETOOBIG, 0,
+			"transfer holds more than %zu bytes of changes "
+			"(limits.max-transfer-size)",
+			j->max);
+	if (j->len + need > j->cap) {
+		size_t cap = j->cap ? j->cap * 2 : 65536;
+		uint8_t *nb;
+
+		if (cap > j->max)
+			cap = j->max;
+		if (!(nb = realloc(j->buf, cap)))
 			return TAPIR_ENOMEM;
-		j->v = v;
+		j->buf = nb;
 		j->cap = cap;
 	}
-	c = &j->v[j->n++];
-	c->add = add;
-	c->subtree = r->subtree;
-	c->action = (uint8_t)r->action;
-	memcpy(c->name, r->name, r->len + 1);
+	p = j->buf + j->len;
+	p[0] = (uint8_t)((add ? CH_ADD : 0) | (r->subtree ? CH_SUBTREE : 0) |
+			 ((unsigned)r->action & CH_ACTION));
+	p[1] = (uint8_t)r->len;
+	memcpy(p + 2, r->name, r->len);
+	j->len += need;
+	j->n++;
 	return 0;
 }
 
@@ -100,16 +146,6 @@ count_source(void *arg, const char *name, size_t len,
  * (tapir_rrcount_action()). An owner with one record is its entry alone;
  * xs->rrs counts the records of owners with more, per action.
  */
-struct apply {
-	struct tapir_engine *e;
-	const struct xfr_job *j;
-	struct xfr_state *xs;
-	uint8_t list;
-	uint32_t gen;
-	struct purges purges;
-	bool counts_lost; /* a count could not be stored */
-};
-
 /* The action of the source's entry of (name, kind), if it has one that
  * counts: during a full transfer, only one this transfer made (of its
  * generation); an older one is about to be replaced. */
@@ -225,19 +261,55 @@ apply_del(struct apply *a, const struct xfr_change *c, size_t len)
 		set_entry(a, c, len, left);
 }
 
-/* Writer: apply a verified transfer. A full one replaces the source's
- * entries (new ones over old, then the stale ones go) and its counts; an
- * incremental one applies deletions and additions in order. */
+/* Writer: the end of a transfer applied whole. A full one removes the
+ * entries it did not make (stale), then the zone is at its new serial. */
+static void
+apply_finish(struct tapir_engine *e, struct xfr_job *j)
+{
+	const struct tapir_source_config *sc = &e->cfg->sources[j->src];
+	struct xfr_state *xs = &e->xfrs[j->src];
+	struct stale stale = { .src = (uint16_t)j->src };
+
+	if (j->full) {
+		stale.generation = j->a.gen;
+		if (tapir_db_walk(e->db, tapir__eng_find_stale, &stale) == 0)
+			for (size_t i = 0; i < stale.n; i++)
+				(void)tapir__eng_remove_entry(e, j->src,
+					stale.v[i].name, stale.v[i].flags,
+					&j->a.purges);
+		free(stale.v);
+	}
+	tapir__eng_purges_end(e, &j->a.purges);
+	stale = (struct stale){ .src = (uint16_t)j->src };
+	(void)tapir_db_walk(e->db, count_source, &stale);
+	j->names = stale.n;
+	pthread_mutex_lock(&e->slock);
+	/* Without its counts the zone cannot take deletions safely: the
+	 * next transfer is a full one, which counts again. */
+	xs->have_serial = !j->a.counts_lost;
+	xs->serial = j->serial;
+	pthread_mutex_unlock(&e->slock);
+	if (j->a.counts_lost)
+		tapir_log(TAPIR_LOG_ERR,
+			"source %s: out of memory counting the records of "
+			"%s; the next transfer is a full one",
+			sc->name, sc->zone);
+	e->state_dirty = true;
+	j->done = true;
+}
+
+/* Writer: apply the next slice of a verified transfer (the transfer
+ * thread submits slices until done). A full transfer replaces the
+ * source's entries (new ones over old, then the stale ones go) and its
+ * counts; an incremental one applies deletions and additions in order.
+ * Or, for an expired zone, drop its entries. */
 static void
 xfr_apply(struct tapir_engine *e, void *arg)
 {
 	struct xfr_job *j = arg;
 	const struct tapir_source_config *sc = &e->cfg->sources[j->src];
 	struct xfr_state *xs = &e->xfrs[j->src];
-	struct stale stale = { .src = (uint16_t)j->src };
-	struct apply a = {
-		.e = e, .j = j, .xs = xs, .list = (uint8_t)sc->list
-	};
+	struct xfr_change c;
 
 	if (j->expired) {
 		/* An allowlist zone gone: any name it allowed may block. */
@@ -250,50 +322,63 @@ xfr_apply(struct tapir_engine *e, void *arg)
 		/* Or the state file would bring them back. */
 		if (j->removed > 0)
 			e->state_dirty = true;
+		j->done = true;
 		return;
 	}
-	/* Never one a full transfer could mistake for its own, even two in
-	 * one second or after the clock stepped back. */
-	a.gen = tapir_db_time32(e->now());
-	if (a.gen <= xs->generation && xs->generation < TAPIR_EXPIRY_NEVER - 1)
-		a.gen = xs->generation + 1;
-	xs->generation = a.gen;
-	if (j->full && xs->rrs)
-		tapir_rrcount_clear(xs->rrs);
-	for (size_t i = 0; i < j->n; i++) {
-		const struct xfr_change *c = &j->v[i];
-		size_t len = strlen(c->name);
+	if (!j->started) {
+		j->a = (struct apply){
+			.e = e, .j = j, .xs = xs, .list = (uint8_t)sc->list
+		};
+		/* Never one a full transfer could mistake for its own, even
+		 * two in one second or after the clock stepped back. */
+		j->a.gen = tapir_db_time32(e->now());
+		if (j->a.gen <= xs->generation &&
+			xs->generation < TAPIR_EXPIRY_NEVER - 1)
+			j->a.gen = xs->generation + 1;
+		xs->generation = j->a.gen;
+		if (j->full && xs->rrs)
+			tapir_rrcount_clear(xs->rrs);
+		j->started = true;
+	}
+	for (size_t k = 0; k < XFR_SLICE && j->at < j->len; k++) {
+		const uint8_t *p = j->buf + j->at;
+		size_t len = p[1];
 
-		if (c->add)
-			apply_add(&a, c, len);
+		c.add = (p[0] & CH_ADD) != 0;
+		c.subtree = (p[0] & CH_SUBTREE) != 0;
+		c.action = p[0] & CH_ACTION;
+		memcpy(c.name, p + 2, len);
+		c.name[len] = '\0';
+		j->at += 2 + len;
+		j->applied++;
+		if (c.add)
+			apply_add(&j->a, &c, len);
 		else
-			apply_del(&a, c, len);
+			apply_del(&j->a, &c, len);
 	}
-	if (j->full) {
-		stale.generation = a.gen;
-		if (tapir_db_walk(e->db, tapir__eng_find_stale, &stale) == 0)
-			for (size_t i = 0; i < stale.n; i++)
-				(void)tapir__eng_remove_entry(e, j->src,
-					stale.v[i].name, stale.v[i].flags,
-					&a.purges);
-		free(stale.v);
-	}
-	tapir__eng_purges_end(e, &a.purges);
-	stale = (struct stale){ .src = (uint16_t)j->src };
-	(void)tapir_db_walk(e->db, count_source, &stale);
-	j->names = stale.n;
+	if (j->at == j->len)
+		apply_finish(e, j);
+}
+
+/* Writer: a transfer stopped between two slices (the engine stops). What
+ * was applied stays, but the zone is at no serial any more: the next
+ * start transfers it whole, which also recounts its records. */
+static void
+xfr_abandon(struct tapir_engine *e, void *arg)
+{
+	struct xfr_job *j = arg;
+	struct xfr_state *xs = &e->xfrs[j->src];
+
+	tapir__eng_purges_end(e, &j->a.purges);
 	pthread_mutex_lock(&e->slock);
-	/* Without its counts the zone cannot take deletions safely: the
-	 * next transfer is a full one, which counts again. */
-	xs->have_serial = !a.counts_lost;
-	xs->serial = j->serial;
+	xs->have_serial = false;
 	pthread_mutex_unlock(&e->slock);
-	if (a.counts_lost)
-		tapir_log(TAPIR_LOG_ERR,
-			"source %s: out of memory counting the records of "
-			"%s; the next transfer is a full one",
-			sc->name, sc->zone);
 	e->state_dirty = true;
+	tapir_log(TAPIR_LOG_WARN,
+		"source %s: stopped with %zu of %zu changes of %s applied; "
+		"the next transfer is a full one",
+		e->cfg->sources[j->src].name, j->applied, j->n,
+		e->cfg->sources[j->src].zone);
 }
 
 /* One SOA check, and a transfer when the serial moved; on the transfer
@@ -303,6 +388,7 @@ xfr_once(struct tapir_engine *e, int src, struct tapir_error *err)
 {
 	const struct tapir_source_config *sc = &e->cfg->sources[src];
 	struct xfr_state *xs = &e->xfrs[src];
+	size_t max_entries = e->cfg->limits.max_entries;
 	struct tapir_xfr_opts o = {
 		.primary = sc->primary,
 		.port = sc->port,
@@ -311,6 +397,10 @@ xfr_once(struct tapir_engine *e, int src, struct tapir_error *err)
 		.tsig_alg = sc->tsig_alg,
 		.tsig_secret = sc->tsig_secret,
 		.timeout_ms = (int)sc->timeout * 1000,
+		/* Four RRs an entry: room for a signed zone's RRSIG and
+		 * NSEC, and for an IXFR's deletions. */
+		.max_records =
+			max_entries > SIZE_MAX / 4 ? SIZE_MAX : max_entries * 4,
 		.cancel = &e->xfr_stop,
 	};
 	static const struct tapir_xfr_ops ops = {
@@ -318,7 +408,9 @@ xfr_once(struct tapir_engine *e, int src, struct tapir_error *err)
 		.record = xfr_record,
 		.end = xfr_end,
 	};
-	struct xfr_job j = { .src = src };
+	struct xfr_job j = {
+		.src = src, .err = err, .max = e->cfg->limits.max_transfer_size
+	};
 	struct tapir_xfr_soa soa;
 	bool have;
 	uint32_t serial;
@@ -334,7 +426,20 @@ xfr_once(struct tapir_engine *e, int src, struct tapir_error *err)
 		rc = 0;
 	} else if (rc == 0) {
 		xs->soa = soa;
-		tapir__eng_run_on_writer(e, xfr_apply, &j);
+		while (!j.done) {
+			/* Stopping: leave the rest (seconds of a large
+			 * zone) to the next start. */
+			if (atomic_load(&e->xfr_stop)) {
+				if (j.started)
+					tapir__eng_run_on_writer(
+						e, xfr_abandon, &j);
+				rc = TAPIR_ECANCELED;
+				break;
+			}
+			tapir__eng_run_on_writer(e, xfr_apply, &j);
+		}
+	}
+	if (rc == 0 && j.done) {
 		pthread_mutex_lock(&e->slock);
 		xs->names = j.names;
 		xs->transfers++;
@@ -345,7 +450,7 @@ xfr_once(struct tapir_engine *e, int src, struct tapir_error *err)
 			sc->name, j.full ? "AXFR" : "IXFR", sc->zone, j.serial,
 			j.n, j.names);
 	}
-	free(j.v);
+	free(j.buf);
 	return rc;
 }
 

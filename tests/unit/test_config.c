@@ -250,6 +250,7 @@ test_minimal_config_gets_defaults(void **state)
 	assert_int_equal(cfg->limits.max_message_size, 65536);
 	assert_int_equal(cfg->limits.max_entries, 10000000);
 	assert_int_equal(cfg->limits.queue_length, 10000);
+	assert_int_equal(cfg->limits.max_transfer_size, (size_t)512 << 20);
 	assert_null(cfg->control.socket);
 	assert_int_equal(cfg->control.mode, 0660);
 	assert_null(cfg->state_dir);
@@ -1125,6 +1126,8 @@ test_integers_are_checked(void **state)
 		"limits.max-message-size", "out of range 512..1048576");
 	assert_config_error(BASE "limits:\n  queue-length: 0\n", 5,
 		"limits.queue-length", "out of range 1..1000000");
+	assert_config_error(BASE "limits:\n  max-transfer-size: 65535\n", 5,
+		"limits.max-transfer-size", "out of range 65536..68719476736");
 	assert_config_error(BASE "policy:\n  doubtlist:\n"
 				 "    numtapirtags: { limit: 33 }\n",
 		6, "policy.doubtlist.numtapirtags.limit",
@@ -1143,7 +1146,8 @@ test_integer_bounds_are_inclusive(void **state)
 			      "  reconnect-min: 86400\n  reconnect-max: 86400\n"
 			      "keys: k\nanswer:\n  negative-ttl: 0\n"
 			      "limits:\n  max-message-size: 1048576\n"
-			      "  max-entries: 1000000000\n  queue-length: 1\n");
+			      "  max-entries: 1000000000\n  queue-length: 1\n"
+			      "  max-transfer-size: 68719476736\n");
 
 	(void)state;
 	assert_int_equal(cfg->mqtt.keepalive, 3600);
@@ -1152,6 +1156,7 @@ test_integer_bounds_are_inclusive(void **state)
 	assert_int_equal(cfg->limits.max_message_size, 1048576);
 	assert_int_equal(cfg->limits.max_entries, 1000000000);
 	assert_int_equal(cfg->limits.queue_length, 1);
+	assert_int_equal(cfg->limits.max_transfer_size, (size_t)64 << 30);
 	tapir_config_destroy(cfg);
 }
 

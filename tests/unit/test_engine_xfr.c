@@ -55,6 +55,9 @@ struct primary {
 	/* One answer message per query type; NULL: close at once. */
 	uint8_t *axfr, *ixfr;
 	size_t axfr_len, ixfr_len;
+	/* Or, for AXFR, this many messages (bulk_axfr()). */
+	uint8_t **axfr_msgs;
+	size_t *axfr_lens, n_axfr_msgs;
 	/* What it saw. */
 	atomic_int connections, queries, axfrs, ixfrs;
 	atomic_uint ixfr_serial;
@@ -169,6 +172,20 @@ serve(struct primary *pr, int fd)
 		(void)read_n(pr, fd, &byte, 1);
 		return;
 	}
+	if (qtype == KNOT_RRTYPE_AXFR && pr->n_axfr_msgs) {
+		atomic_fetch_add(&pr->axfrs, 1);
+		for (size_t i = 0; i < pr->n_axfr_msgs; i++) {
+			n = pr->axfr_lens[i];
+			memcpy(out + 2, pr->axfr_msgs[i], n);
+			knot_wire_set_id(out + 2, knot_wire_get_id(q));
+			knot_wire_write_u16(out, (uint16_t)n);
+			if (send(fd, out, n + 2, MSG_NOSIGNAL) !=
+				(ssize_t)(n + 2))
+				return;
+		}
+		(void)read_n(pr, fd, &byte, 1);
+		return;
+	}
 	if (qtype == KNOT_RRTYPE_AXFR) {
 		atomic_fetch_add(&pr->axfrs, 1);
 		msg = pr->axfr;
@@ -261,6 +278,37 @@ set_axfr(struct primary *pr, unsigned serial, unsigned expire, const char *body)
 	pr->axfr = build_msg(KNOT_RRTYPE_AXFR, text, &pr->axfr_len);
 }
 
+/* An AXFR of n names "nI.bulk" CNAME . in as many messages as it takes,
+ * SOA expire a day. */
+static void
+bulk_axfr(struct primary *pr, unsigned serial, size_t n)
+{
+	const size_t per_msg = 500;
+	char s[128], *text;
+	size_t at, cap = per_msg * 40 + 512;
+
+	soa(s, sizeof(s), serial, 86400);
+	assert_non_null(text = malloc(cap));
+	for (size_t i = 0; i <= n; i += per_msg) {
+		size_t msgs = pr->n_axfr_msgs + 1;
+
+		at = (size_t)snprintf(text, cap, "%s", i == 0 ? s : "");
+		for (size_t k = i; k < i + per_msg && k < n; k++)
+			at += (size_t)snprintf(text + at, cap - at,
+				"n%zu.bulk 300 CNAME .\n", k);
+		if (i + per_msg > n)
+			at += (size_t)snprintf(text + at, cap - at, "%s", s);
+		assert_non_null(pr->axfr_msgs = realloc(pr->axfr_msgs,
+					msgs * sizeof(*pr->axfr_msgs)));
+		assert_non_null(pr->axfr_lens = realloc(pr->axfr_lens,
+					msgs * sizeof(*pr->axfr_lens)));
+		pr->axfr_msgs[msgs - 1] = build_msg(
+			KNOT_RRTYPE_AXFR, text, &pr->axfr_lens[msgs - 1]);
+		pr->n_axfr_msgs = msgs;
+	}
+	free(text);
+}
+
 /* One changeset from..to: the deletions, then the additions. */
 static void
 set_ixfr(struct primary *pr, unsigned from, unsigned to, unsigned expire,
@@ -309,6 +357,10 @@ teardown(void **state)
 	close(f->p.lfd);
 	free(f->p.axfr);
 	free(f->p.ixfr);
+	for (size_t i = 0; i < f->p.n_axfr_msgs; i++)
+		free(f->p.axfr_msgs[i]);
+	free(f->p.axfr_msgs);
+	free(f->p.axfr_lens);
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", f->state_dir, files[i]);
 		unlink(path);
@@ -323,7 +375,7 @@ teardown(void **state)
 /* A started engine with one denylist xfr source on port, and the state
  * directory. */
 static struct tapir_engine *
-engine_on(struct fixture *f, int port, unsigned timeout)
+engine_with(struct fixture *f, int port, unsigned timeout, const char *extra)
 {
 	struct tapir_error err = { 0 };
 	struct tapir_config *cfg;
@@ -342,14 +394,21 @@ engine_on(struct fixture *f, int port, unsigned timeout)
 		"    primary: 127.0.0.1\n"
 		"    port: %d\n"
 		"    zone: " ZONE "\n"
-		"    timeout: %u\n",
-		f->dir, f->state_dir, port, timeout);
+		"    timeout: %u\n"
+		"%s",
+		f->dir, f->state_dir, port, timeout, extra);
 	if (!(cfg = tapir_config_parse(yaml, strlen(yaml), "test.yaml", &err)))
 		fail_msg("config: %s", err.text);
 	assert_non_null(e = tapir_engine_create_take(cfg));
 	assert_true(tapir_engine_active(e));
 	assert_int_equal(tapir_engine_start(e), 0);
 	return e;
+}
+
+static struct tapir_engine *
+engine_on(struct fixture *f, int port, unsigned timeout)
+{
+	return engine_with(f, port, timeout, "");
 }
 
 static enum tapir_action
@@ -565,6 +624,148 @@ test_serials_file_of_another_state_file_is_ignored(void **state)
 	assert_true(wait_decision(f, "x", TAPIR_ACTION_NXDOMAIN, 2000));
 }
 
+/* ---- size and the writer ---- */
+
+/* The engine's status line of the zone, once it shows want. */
+static char *
+status_until(struct fixture *f, const char *want)
+{
+	int64_t t0 = tapir_monotonic_ms();
+	struct tapir_buf out = { 0 };
+
+	for (;;) {
+		char *line;
+
+		tapir_buf_clear(&out);
+		tapir_engine_command(f->e, "status", &out);
+		assert_false(out.failed);
+		if ((line = strstr(out.data, "source: rpz ")) &&
+			strstr(line, want)) {
+			char *copy = strndup(line, strcspn(line, "\n"));
+
+			tapir_buf_clear(&out);
+			return copy;
+		}
+		if (tapir_monotonic_ms() - t0 > 5000)
+			fail_msg("no '%s' in status:\n%s", want, out.data);
+		sleep_ms(20);
+	}
+}
+
+/* A transfer is bounded by limits: max-entries bounds its records (four
+ * RRs an entry: room for DNSSEC data and an IXFR's deletions), so a zone
+ * far larger than the database is refused, not held whole. */
+static void
+test_transfer_over_max_entries_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	char *line;
+
+	bulk_axfr(&f->p, 1, 100);
+	primary_start(&f->p);
+	f->e = engine_with(f, f->p.port, 5, "limits:\n  max-entries: 10\n");
+	line = status_until(f, "failures=1");
+	print_message("%s\n", line);
+	assert_non_null(strstr(line, "names=0 "));
+	assert_non_null(strstr(line, "more than 40 records"));
+	free(line);
+	assert_int_equal(decide(f, "n0.bulk"), TAPIR_ACTION_PASS);
+}
+
+/* And by bytes: limits.max-transfer-size bounds what it holds before it
+ * is applied. */
+static void
+test_transfer_over_max_transfer_size_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	char *line;
+
+	/* 8000 names of 7 to 10 octets, two more each: over 64 KiB. */
+	bulk_axfr(&f->p, 1, 8000);
+	primary_start(&f->p);
+	f->e = engine_with(
+		f, f->p.port, 5, "limits:\n  max-transfer-size: 65536\n");
+	line = status_until(f, "failures=1");
+	print_message("%s\n", line);
+	assert_non_null(strstr(line, "names=0 "));
+	assert_non_null(strstr(line, "limits.max-transfer-size"));
+	free(line);
+	assert_int_equal(decide(f, "n0.bulk"), TAPIR_ACTION_PASS);
+}
+
+/* A large transfer reaches the writer in slices: a job submitted while it
+ * is applied (here an override) runs between two slices, not after the
+ * whole zone. */
+static void
+test_writer_runs_jobs_while_a_large_transfer_applies(void **state)
+{
+	struct fixture *f = *state;
+	const size_t n = 200000;
+	struct tapir_buf out = { 0 };
+	char last[32];
+	int64_t t0;
+	bool last_in;
+
+	bulk_axfr(&f->p, 1, n);
+	snprintf(last, sizeof(last), "n%zu.bulk", n - 1);
+	primary_start(&f->p);
+	f->e = engine_on(f, f->p.port, 30);
+	t0 = tapir_monotonic_ms();
+	while (decide(f, "n0.bulk") != TAPIR_ACTION_NXDOMAIN &&
+		tapir_monotonic_ms() - t0 < 20000)
+		;
+	assert_int_equal(decide(f, "n0.bulk"), TAPIR_ACTION_NXDOMAIN);
+	/* The transfer is being applied now. */
+	t0 = tapir_monotonic_ms();
+	tapir_engine_command(f->e, "override deny probe.example 0", &out);
+	assert_string_equal(out.data, "ok\n");
+	tapir_buf_clear(&out);
+	last_in = decide(f, last) == TAPIR_ACTION_NXDOMAIN;
+	print_message("override applied after %lld ms; the zone's last name "
+		      "%s\n",
+		(long long)(tapir_monotonic_ms() - t0),
+		last_in ? "was already applied" : "was not yet applied");
+	if (last_in)
+		fail_msg("the override waited for the whole transfer of %zu "
+			 "names",
+			n);
+	assert_true(wait_decision(f, last, TAPIR_ACTION_NXDOMAIN, 20000));
+}
+
+/* Stopping while a large transfer is being applied stops between two
+ * slices; the zone then has no serial, so the next start transfers it
+ * whole instead of asking for changes to data it only half has. */
+static void
+test_destroy_during_apply_stops_between_slices(void **state)
+{
+	struct fixture *f = *state;
+	int64_t t0, took;
+
+	bulk_axfr(&f->p, 1, 200000);
+	primary_start(&f->p);
+	f->e = engine_on(f, f->p.port, 30);
+	t0 = tapir_monotonic_ms();
+	while (decide(f, "n0.bulk") != TAPIR_ACTION_NXDOMAIN &&
+		tapir_monotonic_ms() - t0 < 20000)
+		;
+	t0 = tapir_monotonic_ms();
+	engine_stop(f);
+	took = tapir_monotonic_ms() - t0;
+	print_message(
+		"destroy took %lld ms during the apply\n", (long long)took);
+	assert_true(took < 1000);
+
+	f->e = engine_on(f, f->p.port, 30);
+	t0 = tapir_monotonic_ms();
+	while (atomic_load(&f->p.axfrs) + atomic_load(&f->p.ixfrs) < 2 &&
+		tapir_monotonic_ms() - t0 < 5000)
+		sleep_ms(10);
+	assert_int_equal(atomic_load(&f->p.axfrs), 2);
+	assert_int_equal(atomic_load(&f->p.ixfrs), 0);
+	assert_true(
+		wait_decision(f, "n199999.bulk", TAPIR_ACTION_NXDOMAIN, 20000));
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -575,6 +776,10 @@ main(void)
 		T(test_ixfr_deleting_one_record_keeps_owner),
 		T(test_restored_zone_expires_with_primary_down),
 		T(test_serials_file_of_another_state_file_is_ignored),
+		T(test_transfer_over_max_entries_is_refused),
+		T(test_transfer_over_max_transfer_size_is_refused),
+		T(test_writer_runs_jobs_while_a_large_transfer_applies),
+		T(test_destroy_during_apply_stops_between_slices),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
