@@ -163,8 +163,8 @@ engine_alloc(void)
 	e->now = tapir_now;
 	e->started = tapir_now();
 	/* Keyed: names come from queries, and an outsider must not aim at
-	 * a bit (sodium_init() is idempotent and thread-safe). */
-	if (sodium_init() >= 0)
+	 * a bit. */
+	if (tapir_lib_init() == 0)
 		randombytes_buf(&e->rare_seed, sizeof(e->rare_seed));
 	else
 		e->rare_seed = (uint64_t)(uintptr_t)e ^ (uint64_t)tapir_now();
@@ -179,22 +179,22 @@ tapir__eng_load_keys(struct tapir_engine *e)
 	struct tapir_keyring *kr;
 
 	e->keys_tried_ms = tapir_monotonic_ms();
-	if (!(kr = tapir_keyring_load_file(e->cfg->keys_file, &err))) {
+	if (!(kr = tapir_keyring_load_file(wcfg(e)->keys_file, &err))) {
 		/* A retry that meets the same error has said it already. */
-		if (!file_problem(e, PROBLEM_KEYS, "keys", e->cfg->keys_file,
+		if (!file_problem(e, PROBLEM_KEYS, "keys", wcfg(e)->keys_file,
 			    err.text))
 			return;
 		if (e->keys)
 			tapir_log(TAPIR_LOG_ERR,
 				"keys %s: %s; keeping the %zu key(s) loaded "
 				"before",
-				e->cfg->keys_file, err.text,
+				wcfg(e)->keys_file, err.text,
 				tapir_keyring_count(e->keys));
 		else
 			tapir_log(TAPIR_LOG_ERR,
 				"keys %s: %s; every message is rejected until "
 				"it loads (tried again every %d s)",
-				e->cfg->keys_file, err.text,
+				wcfg(e)->keys_file, err.text,
 				KEYS_RETRY_MS / 1000);
 		return;
 	}
@@ -203,13 +203,13 @@ tapir__eng_load_keys(struct tapir_engine *e)
 	e->keys = kr;
 	atomic_store(&e->n_keys, tapir_keyring_count(kr));
 	tapir_log(TAPIR_LOG_INFO, "loaded %zu trusted key(s) from %s",
-		tapir_keyring_count(kr), e->cfg->keys_file);
+		tapir_keyring_count(kr), wcfg(e)->keys_file);
 }
 
-/* Append the override sources to cfg (taken by the engine). */
+/* Append the override sources to cfg; their indexes into idx (allow,
+ * deny). */
 int
-tapir__eng_add_override_sources(
-	struct tapir_engine *e, struct tapir_config *cfg)
+tapir__eng_add_override_sources(struct tapir_config *cfg, int idx[2])
 {
 	static const struct {
 		const char *name;
@@ -217,7 +217,7 @@ tapir__eng_add_override_sources(
 	} ov[2] = { { "override-allow", TAPIR_LIST_ALLOW },
 		{ "override-deny", TAPIR_LIST_DENY } };
 
-	e->src_override_allow = e->src_override_deny = -1;
+	idx[0] = idx[1] = -1;
 	if (cfg->n_sources + 2 > TAPIR_MAX_SOURCES ||
 		tapir_config_source_index(cfg, ov[0].name) >= 0 ||
 		tapir_config_source_index(cfg, ov[1].name) >= 0)
@@ -228,43 +228,49 @@ tapir__eng_add_override_sources(
 		snprintf(sc->name, sizeof(sc->name), "%s", ov[i].name);
 		sc->type = (enum tapir_source_type)SOURCE_OVERRIDE;
 		sc->list = ov[i].list;
-		*(i ? &e->src_override_deny : &e->src_override_allow) =
-			(int)cfg->n_sources++;
+		idx[i] = (int)cfg->n_sources++;
 	}
 	return 0;
 }
 
+/* Take cfg, add the override sources, and build the first snapshot and
+ * everything that hangs off the configuration. */
 static int
-engine_setup(struct tapir_engine *e)
+engine_setup(struct tapir_engine *e, struct tapir_config *cfg)
 {
-	struct tapir_policy *pol;
+	struct tapir_error err = { 0 };
+	struct tapir_runtime *rt;
+	int idx[2];
 
-	e->n_config_sources = e->cfg->n_sources;
-	if (tapir__eng_add_override_sources(e, e->cfg) != 0)
+	e->n_config_sources = cfg->n_sources;
+	if (tapir__eng_add_override_sources(cfg, idx) != 0)
 		tapir_log(TAPIR_LOG_WARN,
 			"no room for the override sources (64 sources, or a "
 			"source named override-allow/-deny): overrides are off");
-	if (!(pol = tapir_policy_create(e->cfg)))
+	e->src_override_allow = idx[0];
+	e->src_override_deny = idx[1];
+	if (!(rt = tapir_runtime_create(cfg, 1, &err))) {
+		tapir_log(TAPIR_LOG_ERR, "configuration: %s", err.text);
 		return TAPIR_ENOMEM;
-	atomic_init(&e->policy, pol);
-	if (!(e->db = tapir_db_create(e->cfg->limits.max_entries)))
+	}
+	atomic_init(&e->rt, rt);
+	cfg = rt->cfg;
+	if (!(e->db = tapir_db_create(cfg->limits.max_entries)))
 		return TAPIR_ENOMEM;
-	if (e->cfg->state_dir) {
-		size_t n = strlen(e->cfg->state_dir) + sizeof(STATE_FILE) + 2;
+	if (cfg->state_dir) {
+		size_t n = strlen(cfg->state_dir) + sizeof(STATE_FILE) + 2;
 		if (!(e->state_path = malloc(n)))
 			return TAPIR_ENOMEM;
-		snprintf(e->state_path, n, "%s/%s", e->cfg->state_dir,
-			STATE_FILE);
+		snprintf(e->state_path, n, "%s/%s", cfg->state_dir, STATE_FILE);
 	}
 	tapir__eng_load_keys(e);
 	tapir__eng_state_dir_check(e);
-	if (e->cfg->core_status.topic) {
-		struct tapir_error err = { 0 };
+	if (cfg->core_status.topic) {
 		if (!(e->status_signer = tapir_signer_load_file(
-			      e->cfg->core_status.key_file, &err))) {
+			      cfg->core_status.key_file, &err))) {
 			file_problem(e, PROBLEM_CORE_STATUS,
 				"core-status: signing-key",
-				e->cfg->core_status.key_file, err.text);
+				cfg->core_status.key_file, err.text);
 			tapir_log(TAPIR_LOG_ERR,
 				"core-status: %s; no reports are sent",
 				err.text);
@@ -282,8 +288,7 @@ tapir_engine_create_take(struct tapir_config *cfg)
 		tapir_config_destroy(cfg);
 		return NULL;
 	}
-	e->cfg = cfg;
-	if (engine_setup(e) != 0) {
+	if (engine_setup(e, cfg) != 0) {
 		tapir_engine_destroy(e);
 		return NULL;
 	}
@@ -295,6 +300,7 @@ tapir_engine_create(const char *path)
 {
 	struct tapir_engine *e = engine_alloc();
 	struct tapir_error err = { 0 };
+	struct tapir_config *cfg;
 
 	if (!e)
 		return NULL;
@@ -302,7 +308,7 @@ tapir_engine_create(const char *path)
 		tapir_engine_destroy(e);
 		return NULL;
 	}
-	if (!(e->cfg = tapir_config_load(path, &err))) {
+	if (!(cfg = tapir_config_load(path, &err))) {
 		snprintf(e->config_error, sizeof(e->config_error), "%s",
 			err.text);
 		tapir_log(TAPIR_LOG_ERR,
@@ -310,23 +316,55 @@ tapir_engine_create(const char *path)
 			err.text);
 		return e;
 	}
-	if (engine_setup(e) != 0) {
+	if (engine_setup(e, cfg) != 0) {
 		tapir_engine_destroy(e);
 		return NULL;
 	}
 	return e;
 }
 
+struct tapir_runtime *
+tapir__eng_rt_get(struct tapir_engine *e)
+{
+	struct tapir_runtime *rt;
+	tapir_epoch_token tok;
+
+	if (!(rt = tapir__eng_rt_enter(e, &tok)))
+		return NULL;
+	tapir_runtime_ref(rt);
+	tapir__eng_rt_exit(e, tok);
+	return rt;
+}
+
+/*
+ * Writer: publish rt in place of the snapshot in force. After the grace
+ * period no worker still reads the old one, and every other thread that
+ * saw it holds a reference: dropping the engine's own frees it, or leaves
+ * it to the last of those holders.
+ */
+void
+tapir__eng_rt_swap(struct tapir_engine *e, struct tapir_runtime *rt)
+{
+	struct tapir_runtime *old = wrt(e);
+
+	atomic_store_explicit(&e->rt, rt, memory_order_release);
+	tapir_db_grace(e->db);
+	tapir_runtime_unref(old);
+}
+
 bool
 tapir_engine_active(const struct tapir_engine *e)
 {
-	return e->cfg != NULL;
+	return atomic_load_explicit(&e->rt, memory_order_relaxed) != NULL;
 }
 
 const struct tapir_config *
 tapir_engine_config(const struct tapir_engine *e)
 {
-	return e->cfg;
+	struct tapir_runtime *rt =
+		atomic_load_explicit(&e->rt, memory_order_acquire);
+
+	return rt ? rt->cfg : NULL;
 }
 
 void
@@ -358,7 +396,7 @@ tapir_engine_set_host_info(struct tapir_engine *e, const char *info)
 static void
 mqtt_failed(struct tapir_engine *e, const char *why)
 {
-	const struct tapir_config *cfg = e->cfg;
+	const struct tapir_config *cfg = e->mqtt_rt->cfg;
 	const char *files[3] = { cfg->mqtt.ca_file, cfg->mqtt.cert_file,
 		cfg->mqtt.key_file };
 	const char *names[3] = { "ca-file", "cert-file", "key-file" };
@@ -478,7 +516,7 @@ start_inactive_control(struct tapir_engine *e)
 int
 tapir_engine_start(struct tapir_engine *e)
 {
-	const struct tapir_config *cfg = e->cfg;
+	const struct tapir_config *cfg = wcfg(e);
 	struct tapir_error err = { 0 };
 	bool has_mqtt = false;
 
@@ -503,8 +541,12 @@ tapir_engine_start(struct tapir_engine *e)
 	for (size_t i = 0; i < cfg->n_sources; i++)
 		has_mqtt |= cfg->sources[i].type == TAPIR_SOURCE_MQTT;
 	if (has_mqtt) {
-		e->mqtt = tapir_mqtt_create(cfg, tapir__eng_on_mqtt_message,
-			tapir__eng_on_mqtt_state, e, &err);
+		/* The client reads its configuration for as long as it
+		 * lives: it keeps this snapshot. */
+		e->mqtt_rt = tapir__eng_rt_get(e);
+		e->mqtt = tapir_mqtt_create(e->mqtt_rt->cfg,
+			tapir__eng_on_mqtt_message, tapir__eng_on_mqtt_state, e,
+			&err);
 		if (!e->mqtt)
 			mqtt_failed(e, err.text);
 		else if (tapir_mqtt_start(e->mqtt) != 0)
@@ -554,6 +596,7 @@ tapir_engine_destroy(struct tapir_engine *e)
 	}
 	/* The consumer goes first: after it is joined nothing submits. */
 	tapir_mqtt_destroy(e->mqtt);
+	tapir_runtime_unref(e->mqtt_rt);
 	if (e->writer_running) {
 		pthread_mutex_lock(&e->qlock);
 		e->stop = true;
@@ -573,14 +616,10 @@ tapir_engine_destroy(struct tapir_engine *e)
 		free(q);
 	}
 	tapir_db_destroy(e->db);
-	tapir_policy_destroy(atomic_load(&e->policy));
-	for (size_t i = 0; i < e->n_old; i++) {
-		tapir_policy_destroy(e->old_policies[i]);
-		tapir_config_destroy(e->old_cfgs[i]);
-	}
+	/* Every thread is joined: the engine's is the last reference. */
+	tapir_runtime_unref(wrt(e));
 	tapir_keyring_destroy(e->keys);
 	tapir_signer_destroy(e->status_signer);
-	tapir_config_destroy(e->cfg);
 	pthread_cond_destroy(&e->qcond);
 	pthread_cond_destroy(&e->jcond);
 	pthread_mutex_destroy(&e->qlock);

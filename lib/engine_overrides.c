@@ -66,9 +66,9 @@ overrides_save(struct tapir_engine *e)
 	json_t *arr, *root;
 	char path[4096];
 
-	if (!e->cfg->state_dir)
+	if (!wcfg(e)->state_dir)
 		return;
-	snprintf(path, sizeof(path), "%s/overrides.json", e->cfg->state_dir);
+	snprintf(path, sizeof(path), "%s/overrides.json", wcfg(e)->state_dir);
 	if (!(arr = json_array()))
 		return;
 	for (size_t i = 0; i < e->n_overrides; i++) {
@@ -126,9 +126,9 @@ tapir__eng_overrides_load(struct tapir_engine *e)
 	json_t *root, *arr, *it;
 	size_t i, n = 0;
 
-	if (!e->cfg->state_dir)
+	if (!wcfg(e)->state_dir)
 		return;
-	snprintf(path, sizeof(path), "%s/overrides.json", e->cfg->state_dir);
+	snprintf(path, sizeof(path), "%s/overrides.json", wcfg(e)->state_dir);
 	if (!(root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr))) {
 		if (access(path, F_OK) == 0)
 			tapir_log(TAPIR_LOG_ERR,

@@ -75,7 +75,7 @@ enum tapir_action
 tapir__eng_decide_now(struct tapir_engine *e, const char *name, int64_t now)
 {
 	return tapir_decide(
-		cur_policy(e), e->db, name, strlen(name), now, NULL);
+		wrt(e)->policy, e->db, name, strlen(name), now, NULL);
 }
 
 void
@@ -114,7 +114,7 @@ tapir__eng_remove_entry(struct tapir_engine *e, int src, const char *name,
 	if (tapir_db_remove(e->db, name, strlen(name), (uint16_t)src, flags) !=
 		0)
 		return -1;
-	if (e->cfg->sources[src].list == TAPIR_LIST_ALLOW)
+	if (wcfg(e)->sources[src].list == TAPIR_LIST_ALLOW)
 		tapir__eng_purges_add(
 			e, p, name, (flags & TAPIR_ENTRY_SUBTREE) != 0);
 	return 0;

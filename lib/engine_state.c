@@ -53,13 +53,13 @@ tapir__eng_state_dir_check(struct tapir_engine *e)
 {
 	char why[300];
 
-	if (!e->cfg->state_dir)
+	if (!wcfg(e)->state_dir)
 		return;
 	e->state_dir_tried_ms = tapir_monotonic_ms();
-	if (state_dir_writable(e->cfg->state_dir, why, sizeof(why))) {
+	if (state_dir_writable(wcfg(e)->state_dir, why, sizeof(why))) {
 		if (tapir__eng_problem_clear(e, PROBLEM_STATE_DIR))
 			tapir_log(TAPIR_LOG_INFO, "state-dir: %s is writable",
-				e->cfg->state_dir);
+				wcfg(e)->state_dir);
 		return;
 	}
 	if (tapir__eng_problem_set(e, PROBLEM_STATE_DIR, "state-dir: %s", why))
@@ -101,10 +101,10 @@ serials_fill(void *arg, int fd, struct tapir_error *err)
 		return saved;
 	}
 	pthread_mutex_lock(&e->slock);
-	for (size_t i = 0; i < e->cfg->n_sources; i++)
-		if (e->cfg->sources[i].type == TAPIR_SOURCE_XFR &&
+	for (size_t i = 0; i < wcfg(e)->n_sources; i++)
+		if (wcfg(e)->sources[i].type == TAPIR_SOURCE_XFR &&
 			e->xfrs[i].have_serial)
-			fprintf(f, "%s %u\n", e->cfg->sources[i].name,
+			fprintf(f, "%s %u\n", wcfg(e)->sources[i].name,
 				e->xfrs[i].serial);
 	pthread_mutex_unlock(&e->slock);
 	if (ferror(f)) {
@@ -140,8 +140,8 @@ serials_load(struct tapir_engine *e)
 	if (!(f = fopen(path, "r")))
 		return;
 	while (fscanf(f, "%64s %u", name, &serial) == 2) {
-		int i = tapir_config_source_index(e->cfg, name);
-		if (i < 0 || e->cfg->sources[i].type != TAPIR_SOURCE_XFR)
+		int i = tapir_config_source_index(wcfg(e), name);
+		if (i < 0 || wcfg(e)->sources[i].type != TAPIR_SOURCE_XFR)
 			continue;
 		pthread_mutex_lock(&e->slock);
 		e->xfrs[i].have_serial = true;
@@ -154,19 +154,20 @@ serials_load(struct tapir_engine *e)
 void
 tapir__eng_state_save(struct tapir_engine *e)
 {
+	struct tapir_config *cfg = wrt(e)->cfg;
 	struct tapir_error err = { 0 };
 	size_t saved = 0;
 
 	if (!e->state_path)
 		return;
-	if (tapir_state_save(e->db, e->cfg, e->state_path, e->now(),
-		    want_persisted, e->cfg, &saved, &err) != 0) {
+	if (tapir_state_save(e->db, cfg, e->state_path, e->now(),
+		    want_persisted, cfg, &saved, &err) != 0) {
 		char why[300];
 		count(e, TAPIR_C_STATE_FAILURES, 1);
 		tapir__eng_log_reject(e, TAPIR_C_STATE_FAILURES,
 			"saving %s: %s", e->state_path, err.text);
 		/* The directory's own reason when it is the directory. */
-		if (!state_dir_writable(e->cfg->state_dir, why, sizeof(why)))
+		if (!state_dir_writable(wcfg(e)->state_dir, why, sizeof(why)))
 			tapir__eng_problem_set(
 				e, PROBLEM_STATE_DIR, "state-dir: %s", why);
 		else
@@ -197,7 +198,7 @@ tapir__eng_state_load(struct tapir_engine *e)
 
 	if (!e->state_path)
 		return;
-	rc = tapir_state_load(e->db, e->cfg, e->state_path, e->now(), &loaded,
+	rc = tapir_state_load(e->db, wcfg(e), e->state_path, e->now(), &loaded,
 		&expired, &other, &err);
 	if (rc == TAPIR_ENOENT) {
 		tapir_log(TAPIR_LOG_INFO, "state: no %s yet", e->state_path);

@@ -92,7 +92,7 @@ static void
 xfr_apply(struct tapir_engine *e, void *arg)
 {
 	struct xfr_job *j = arg;
-	const struct tapir_source_config *sc = &e->cfg->sources[j->src];
+	const struct tapir_source_config *sc = &wcfg(e)->sources[j->src];
 	struct stale stale = { .src = (uint16_t)j->src };
 	uint32_t gen = (uint32_t)tapir_now();
 	struct purges purges = { 0 };
@@ -153,7 +153,7 @@ xfr_apply(struct tapir_engine *e, void *arg)
 static int
 xfr_once(struct tapir_engine *e, int src, struct tapir_error *err)
 {
-	const struct tapir_source_config *sc = &e->cfg->sources[src];
+	const struct tapir_source_config *sc = &e->xfr_rt->cfg->sources[src];
 	struct xfr_state *xs = &e->xfrs[src];
 	struct tapir_xfr_opts o = {
 		.primary = sc->primary,
@@ -203,7 +203,7 @@ xfr_once(struct tapir_engine *e, int src, struct tapir_error *err)
 static void
 xfr_schedule(struct tapir_engine *e, size_t i, bool ok, const char *why)
 {
-	const struct tapir_config *cfg = e->cfg;
+	const struct tapir_config *cfg = e->xfr_rt->cfg;
 	struct xfr_state *xs = &e->xfrs[i];
 	int64_t now = tapir_monotonic_ms();
 	uint32_t r;
@@ -252,7 +252,7 @@ void *
 tapir__eng_xfr_main(void *arg)
 {
 	struct tapir_engine *e = arg;
-	const struct tapir_config *cfg = e->cfg;
+	const struct tapir_config *cfg;
 
 	tapir_thread_background("tapir-xfr");
 
@@ -268,6 +268,10 @@ tapir__eng_xfr_main(void *arg)
 		int64_t now = tapir_monotonic_ms(), wait = 60000;
 		struct timespec ts;
 
+		/* Each pass on the snapshot in force, held for the pass:
+		 * a transfer may outlast a reload. */
+		e->xfr_rt = tapir__eng_rt_get(e);
+		cfg = e->xfr_rt->cfg;
 		for (size_t i = 0; i < cfg->n_sources; i++) {
 			struct xfr_state *xs = &e->xfrs[i];
 			struct tapir_error err = { 0 };
@@ -280,6 +284,8 @@ tapir__eng_xfr_main(void *arg)
 			if (xs->next_ms - now < wait)
 				wait = xs->next_ms - now;
 		}
+		tapir_runtime_unref(e->xfr_rt);
+		e->xfr_rt = NULL;
 		if (wait < 100)
 			wait = 100;
 		clock_gettime(CLOCK_REALTIME, &ts);

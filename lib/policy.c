@@ -346,6 +346,7 @@ tapir_decide_verdict(const struct tapir_policy *p, struct tapir_db *db,
 	v->would_action =
 		o.would_action > o.action ? o.would_action : TAPIR_ACTION_PASS;
 	v->would_rule = o.would_rule;
+	v->sources = t.src_seen;
 }
 
 const char *

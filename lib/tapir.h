@@ -48,6 +48,14 @@ enum tapir_err {
 	TAPIR_ELAST = -1013,
 };
 
+/**
+ * Set up the libraries lib/ uses (libsodium, jansson, libmosquitto), once
+ * per process; any thread, any number of times, before anything else of
+ * lib/ runs. Never undone (lib/libinit.c says why).
+ * @return: 0, or TAPIR_EIO when a library failed to initialise.
+ */
+int tapir_lib_init(void) TAPIR_WUR;
+
 /** Text for an error code (never NULL). */
 const char *tapir_strerror(int err);
 

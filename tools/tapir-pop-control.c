@@ -47,7 +47,7 @@ usage(FILE *f)
 		"                  \"problem: ...\" lines for what must be fixed\n"
 		"  stats           counters as name=value, then reset them\n"
 		"  stats_noreset   counters as name=value\n"
-		"  lookup NAME     the decision for NAME and why\n"
+		"  lookup NAME [TYPE]  the decision for NAME, why, and the answer\n"
 		"  list [--list L] [--source S] [--action A]\n"
 		"                  decided names with their action and rule\n"
 		"  dump-rpz [ZONE] the decisions as an RPZ zone file\n"

@@ -224,17 +224,7 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	if (sodium_init() < 0)
-		return -1;
-	return mosquitto_lib_init() == MOSQ_ERR_SUCCESS ? 0 : -1;
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	mosquitto_lib_cleanup();
-	return 0;
+	return tapir_lib_init() == 0 ? 0 : -1;
 }
 
 /* Keys and a directory, no engine yet. */
@@ -636,14 +626,17 @@ test_decide_wire_matches_any_case(void **state)
 	static const uint8_t wire[] = "\x03WwW\x07"
 				      "example\x03"
 				      "com";
-	struct tapir_reason why;
+	struct tapir_answer a;
 
 	observe(f, "www.example.com", T0, 3607, TAG_LIKELYMALWARE);
 	/* sizeof includes the string's NUL: the root label. */
-	assert_int_equal(
-		tapir_engine_decide_wire(f->e, wire, sizeof(wire), 1, &why),
+	assert_int_equal(tapir_engine_query(f->e, wire, sizeof(wire), 1,
+				 TAPIR_QUERY_EXPLAIN, &a),
 		TAPIR_ACTION_NXDOMAIN);
-	assert_int_equal(why.rule, TAPIR_RULE_DENYTAPIR);
+	assert_int_equal(a.kind, TAPIR_ANSWER_NEGATIVE);
+	assert_int_equal(a.rcode, TAPIR_DNS_RCODE_NXDOMAIN);
+	assert_int_equal(a.ede, TAPIR_EDE_FILTERED);
+	assert_string_equal(a.why, "rule denytapir; sources dns-tapir");
 }
 
 static void
@@ -653,15 +646,15 @@ test_decide_wire_malformed_name_passes(void **state)
 	static const uint8_t wire[] = "\x03www\x07"
 				      "example\x03"
 				      "com";
-	struct tapir_reason why;
+	struct tapir_answer a;
 
 	observe(f, "www.example.com", T0, 3607, TAG_LIKELYMALWARE);
 	/* Cut before the root label: not a name. */
-	assert_int_equal(
-		tapir_engine_decide_wire(f->e, wire, sizeof(wire) - 1, 1, &why),
+	assert_int_equal(tapir_engine_query(f->e, wire, sizeof(wire) - 1, 1,
+				 TAPIR_QUERY_EXPLAIN, &a),
 		TAPIR_ACTION_PASS);
-	assert_int_equal(why.action, TAPIR_ACTION_PASS);
-	assert_int_equal(why.n_matches, 0);
+	assert_int_equal(a.action, TAPIR_ACTION_PASS);
+	assert_int_equal(a.kind, TAPIR_ANSWER_RESOLVE);
 }
 
 static void
@@ -1232,6 +1225,63 @@ test_status_problem_keys_cleared_by_reload(void **state)
 	unlink(path);
 }
 
+/* tapir-pop-control reload, many times: each puts a new snapshot in
+ * force (no limit), and the answer the query path plans and the one
+ * lookup describes change together (REDIRECT included). */
+static void
+test_reload_unlimited_and_answers_follow(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t wire[] = "\03www\07example\03com";
+	char path[160], yaml[1024], want[128];
+	struct tapir_answer a;
+	char *out;
+
+	snprintf(path, sizeof(path), "%s/tapir-pop.yaml", f->dir);
+	for (unsigned i = 0; i <= 40; i++) {
+		snprintf(yaml, sizeof(yaml),
+			"mqtt:\n  broker: mqtt://127.0.0.1:1\nkeys: %s\n"
+			"sources:\n"
+			"  - name: dns-tapir\n    list: doubtlist\n"
+			"    topics: [%s]\n"
+			"policy:\n  doubtlist:\n"
+			"    denytapir: { tags: [likelymalware], action: %s }\n"
+			"answer:\n  negative-ttl: %u\n"
+			"  redirect-a: [192.0.2.%u]\n",
+			f->keys_path, TOPIC, i == 40 ? "REDIRECT" : "NXDOMAIN",
+			100 + i, i);
+		write_file(path, yaml);
+		if (i == 0) {
+			f->e = tapir_engine_create(path);
+			assert_true(tapir_engine_active(f->e));
+			tapir_engine_set_clock(f->e, fake_clock);
+			observe(f, "www.example.com", T0, 3607,
+				TAG_LIKELYMALWARE);
+		} else {
+			out = command(f, "reload");
+			if (strcmp(out, "ok\n") != 0)
+				fail_msg("reload %u: %s", i, out);
+			free(out);
+		}
+		tapir_engine_query(f->e, wire, sizeof(wire), 1, 0, &a);
+		assert_int_equal(a.ttl, 100 + i);
+		out = command(f, "lookup www.example.com");
+		snprintf(want, sizeof(want), ", TTL %u\n", 100 + i);
+		if (!strstr(out, want))
+			fail_msg("reload %u: no '%s' in:\n%s", i, want, out);
+		free(out);
+	}
+	assert_int_equal(a.action, TAPIR_ACTION_REDIRECT);
+	assert_int_equal(a.kind, TAPIR_ANSWER_RECORDS);
+	assert_memory_equal(a.rdata, "\0\4\xc0\0\2\x28", 6);
+	out = command(f, "lookup www.example.com");
+	assert_non_null(
+		strstr(out, "\nanswer: NOERROR, A 192.0.2.40, TTL 140\n"
+			    "answer for AAAA: NOERROR/NODATA with SOA "));
+	free(out);
+	unlink(path);
+}
+
 static void
 test_status_problem_state_dir_missing(void **state)
 {
@@ -1610,6 +1660,7 @@ main(void)
 		TK(test_status_problem_keys_file_missing),
 		TK(test_status_problem_keys_file_broken),
 		TK(test_status_problem_keys_cleared_by_reload),
+		TK(test_reload_unlimited_and_answers_follow),
 		TK(test_status_problem_state_dir_missing),
 		TK(test_status_problem_state_dir_not_a_directory),
 		TK(test_status_problem_state_dir_fixed_clears_on_reload),
@@ -1625,5 +1676,5 @@ main(void)
 		TK(test_started_engine_applies_submitted_message),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, group_setup, NULL);
 }
