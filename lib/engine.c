@@ -374,12 +374,12 @@ tapir_engine_set_clock(struct tapir_engine *e, int64_t (*now)(void))
 }
 
 void
-tapir_engine_set_purge_endpoint(
-	struct tapir_engine *e, const char *endpoint, int port)
+tapir_engine_set_purge(struct tapir_engine *e, tapir_purge_send_fn send,
+	void *arg, const char *what)
 {
-	free(e->purge_endpoint);
-	e->purge_endpoint = endpoint ? strdup(endpoint) : NULL;
-	e->purge_port = port;
+	e->purge_send = send;
+	e->purge_arg = arg;
+	snprintf(e->purge_what, sizeof(e->purge_what), "%s", what);
 }
 
 void
@@ -525,9 +525,9 @@ tapir_engine_start(struct tapir_engine *e)
 		return 0;
 	}
 	/* Before the writer: it pushes names from its first load on. */
-	if (e->purge_endpoint) {
-		e->purger = tapir_purger_create(e->purge_endpoint,
-			e->purge_port, cfg->limits.queue_length);
+	if (e->purge_send) {
+		e->purger = tapir_purger_create(e->purge_send, e->purge_arg,
+			e->purge_what, cfg->limits.queue_length);
 		if (!e->purger)
 			tapir_log(TAPIR_LOG_ERR, "purge: cannot start thread");
 	}
@@ -610,7 +610,6 @@ tapir_engine_destroy(struct tapir_engine *e)
 		tapir__eng_state_save(e);
 	/* Nothing pushes to the purger any more. */
 	tapir_purger_destroy(e->purger);
-	free(e->purge_endpoint);
 	while ((q = e->qhead)) {
 		e->qhead = q->next;
 		free(q);

@@ -34,6 +34,7 @@
 #include "lib/config.h"
 #include "lib/control.h"
 #include "lib/policy.h"
+#include "lib/purge.h"
 #include "lib/tapir.h"
 
 /* Counters of the feed, named in tapir_counter_str(). */
@@ -130,14 +131,17 @@ enum tapir_query_flags {
 	/* The name is one of the answer's CNAME or DNAME chain, not the
 	 * query's: counted only when it blocks. */
 	TAPIR_QUERY_CHAIN = 1 << 1,
+	/* The query's type is one the resolver's flush by name leaves in its
+	 * cache: should the name become blocked, its purge walks the cache
+	 * (tapir_purger_push() rather than push_name()). */
+	TAPIR_QUERY_RARE_TYPE = 1 << 2,
 };
 
 /**
  * Reader: the query path's one call. Decides once for a wire-format name
  * met in a query of type qtype, plans the answer from that decision
  * (lib/answer.h) and counts it in per-thread counters (with "would block"
- * for log-only rules). A qtype that Unbound's flush by name does not
- * remove marks the name for flush_zone should it become blocked.
+ * for log-only rules).
  * @param flags: enum tapir_query_flags.
  * @param a: the plan; only action and kind are set unless the name is
  *	blocked. It holds no pointer into the engine.
@@ -183,12 +187,13 @@ void tapir_engine_command(
 	struct tapir_engine *e, const char *line, struct tapir_buf *out);
 
 /**
- * Where Unbound's remote-control interface is (set before start): names
- * that become blocked are flushed from Unbound's caches through it
- * (lib/purge.h). NULL: no purging.
+ * How names whose decision changed leave the resolver's caches (set
+ * before start): send flushes one name (lib/purge.h), called on the
+ * purger's own thread; what names it in status and logs. Without one,
+ * nothing is purged and status says so.
  */
-void tapir_engine_set_purge_endpoint(
-	struct tapir_engine *e, const char *endpoint, int port);
+void tapir_engine_set_purge(struct tapir_engine *e, tapir_purge_send_fn send,
+	void *arg, const char *what);
 
 /** Build information the module sets before start (shown by status). */
 void tapir_engine_set_host_info(struct tapir_engine *e, const char *info);

@@ -121,8 +121,8 @@ cmd_status(struct tapir_engine *e, const struct tapir_runtime *rt,
 	pthread_mutex_unlock(&e->qlock);
 	tapir_buf_printf(out, "keys: %zu\n", atomic_load(&e->n_keys));
 	tapir_buf_printf(out, "cache-purge: %s%s\n",
-		e->purger ? "via Unbound remote-control " : "unavailable",
-		e->purger ? e->purge_endpoint : "");
+		e->purger ? "via " : "unavailable",
+		e->purger ? e->purge_what : "");
 	tapir_buf_printf(out, "db.names: %zu\ndb.entries: %zu\ndb.bytes: %zu\n",
 		atomic_load(&e->db_names), atomic_load(&e->db_entries),
 		atomic_load(&e->db_bytes));

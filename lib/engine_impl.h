@@ -201,8 +201,9 @@ struct tapir_engine {
 	 * (the purger has its own lock). */
 	struct tapir_purger *purger;
 	/* Set by the embedder before start, read-only after. */
-	char *purge_endpoint;
-	int purge_port;
+	tapir_purge_send_fn purge_send;
+	void *purge_arg;
+	char purge_what[160];
 	/* Set at create (tests: tapir_engine_set_clock() before start),
 	 * read-only after. */
 	int64_t (*now)(void);

@@ -11,8 +11,8 @@
 
 /*
  * Names that had an answer of a type Unbound's "flush NAME" does not
- * remove (TXT, CAA, DNSKEY, ANY, ...; tapir_purge_by_name_covers()): one
- * bit each, by a keyed hash, set by the worker that lets such a query
+ * remove (TXT, CAA, DNSKEY, ANY, ...; the module says which, with
+ * TAPIR_QUERY_RARE_TYPE): one bit each, by a keyed hash, set by the worker that lets such a query
  * pass, before it decides. Every message Unbound caches comes from a
  * query that passed a module, this one first (operate(), and the chain
  * check after the iterator for the names a CNAME or DNAME chain brings

@@ -72,7 +72,7 @@ tapir_engine_query(struct tapir_engine *e, const uint8_t *wire, size_t maxlen,
 		return TAPIR_ACTION_PASS;
 	}
 	/* Marked before the database is read: see tapir__eng_rare_note(). */
-	if (!tapir_purge_by_name_covers(qtype))
+	if (flags & TAPIR_QUERY_RARE_TYPE)
 		tapir__eng_rare_note(e, name, len);
 	if (!(rt = tapir__eng_rt_enter(e, &tok))) {
 		if (!(flags & TAPIR_QUERY_CHAIN))

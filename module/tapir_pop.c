@@ -47,6 +47,7 @@
 #include "lib/name.h"
 #include "module/buildid.h"
 #include "module/compat.h"
+#include "module/unbound_control.h"
 
 #define TAPIR_API   __attribute__((visibility("default")))
 #define CONFIG_NAME "tapir-pop.yaml"
@@ -64,6 +65,9 @@ TAPIR_API size_t get_mem(struct module_env *env, int id);
 
 struct tapir_module {
 	struct tapir_engine *engine;
+	/* Unbound's remote-control socket, for cache flushes; read by the
+	 * engine's purger thread, set before the engine starts. */
+	struct tapir_ubctl control;
 };
 
 static void
@@ -122,10 +126,11 @@ config_path(struct module_env *env, char *out, size_t size)
 		snprintf(out, size, "%s/%s", dir, CONFIG_NAME);
 }
 
-/* Names that become blocked are flushed from Unbound's caches through its
- * own remote-control interface (see lib/purge.h for why not directly). */
+/* Names whose decision changes are flushed from Unbound's caches through
+ * its own remote-control interface (module/unbound_control.h says why not
+ * directly). */
 static void
-setup_purge(struct module_env *env, struct tapir_engine *e)
+setup_purge(struct module_env *env, struct tapir_module *m)
 {
 	struct config_file *cfg = env->cfg;
 	const char *ifc;
@@ -146,7 +151,14 @@ setup_purge(struct module_env *env, struct tapir_engine *e)
 			 "control-use-cert: no");
 		return;
 	}
-	tapir_engine_set_purge_endpoint(e, ifc, cfg->control_port);
+	if (tapir_ubctl_init(&m->control, ifc, cfg->control_port) != 0) {
+		log_warn("tapir-pop: remote-control interface %s: path too "
+			 "long for a Unix socket; no cache purging",
+			ifc);
+		return;
+	}
+	tapir_engine_set_purge(
+		m->engine, tapir_ubctl_flush, &m->control, m->control.what);
 }
 
 /*
@@ -201,7 +213,7 @@ init(struct module_env *env, int id)
 		snprintf(info, sizeof(info), "Unbound %s build-id %s",
 			TAPIR_UNBOUND_VERSION, TAPIR_UNBOUND_BUILD_ID);
 		tapir_engine_set_host_info(m->engine, info);
-		setup_purge(env, m->engine);
+		setup_purge(env, m);
 		if (tapir_engine_start(m->engine) != 0)
 			log_err("tapir-pop: engine threads did not all start");
 	}
@@ -351,13 +363,20 @@ add_ede(struct module_qstate *qstate, const struct tapir_answer *a)
 		qstate->region, (sldns_ede_code)a->ede, text);
 }
 
-/* Whether a block's explanation is wanted: for an EDE (the block log's
- * setting is the plan's own). */
+/* What the engine needs to know of this query besides its name: whether
+ * a block's explanation is wanted (for an EDE; the block log's setting is
+ * the plan's own), and whether Unbound's flush by name would leave an
+ * answer of its type in the cache. */
 static unsigned
-explain_flags(struct module_qstate *qstate)
+query_flags(struct module_qstate *qstate)
 {
-	return qstate->env->cfg && qstate->env->cfg->ede ? TAPIR_QUERY_EXPLAIN
-							 : 0;
+	unsigned f = 0;
+
+	if (qstate->env->cfg && qstate->env->cfg->ede)
+		f |= TAPIR_QUERY_EXPLAIN;
+	if (!tapir_ubctl_flush_covers(qstate->qinfo.qtype))
+		f |= TAPIR_QUERY_RARE_TYPE;
+	return f;
 }
 
 /* logging.blocked-queries: one line per blocked query, off by default;
@@ -468,7 +487,7 @@ check_chain(struct module_qstate *qstate, struct tapir_module *m)
 				continue;
 			if (tapir_engine_query(m->engine, names[j], lens[j],
 				    qstate->qinfo.qtype,
-				    TAPIR_QUERY_CHAIN | explain_flags(qstate),
+				    TAPIR_QUERY_CHAIN | query_flags(qstate),
 				    &a) <= TAPIR_ACTION_PASSTHRU)
 				continue;
 			for (size_t r = 0;
@@ -511,7 +530,7 @@ operate(struct module_qstate *qstate, enum module_ev event, int id,
 	}
 	action = tapir_engine_query(m->engine, qstate->qinfo.qname,
 		qstate->qinfo.qname_len, qstate->qinfo.qtype,
-		explain_flags(qstate), &a);
+		query_flags(qstate), &a);
 	if (action <= TAPIR_ACTION_PASSTHRU) {
 		if (action == TAPIR_ACTION_PASSTHRU)
 			count_stat(qstate, action);

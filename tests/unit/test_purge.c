@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The purger against a stand-in for Unbound's remote-control socket: a
- * thread that accepts connections, records each request line and answers
- * like Unbound does ("ok" or an error), or stays silent.
+ * The purger (lib/purge.c) with the module's remote-control protocol
+ * (module/unbound_control.c) against a stand-in for Unbound's control
+ * socket: a thread that accepts connections, records each request line and
+ * answers like Unbound does ("ok" or an error), or stays silent.
  */
 #include "tapir_build.h"
 
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include "lib/purge.h"
+#include "module/unbound_control.h"
 
 struct fake_unbound {
 	char path[108];
@@ -74,6 +76,17 @@ fake_main(void *arg)
 	}
 }
 
+/* The control endpoint of the purger under test (one at a time). */
+static struct tapir_ubctl ctl;
+
+static struct tapir_purger *
+purger(const char *path, size_t queue_max)
+{
+	assert_int_equal(tapir_ubctl_init(&ctl, path, 0), 0);
+	return tapir_purger_create(
+		tapir_ubctl_flush, &ctl, ctl.what, queue_max);
+}
+
 static int
 setup(void **state)
 {
@@ -111,7 +124,7 @@ static void
 test_push_sends_flush_zone_for_the_name(void **state)
 {
 	struct fake_unbound *f = *state;
-	struct tapir_purger *p = tapir_purger_create(f->path, 0, 16);
+	struct tapir_purger *p = purger(f->path, 16);
 	struct tapir_purger_stats st;
 
 	assert_non_null(p);
@@ -131,7 +144,7 @@ static void
 test_push_name_sends_flush_for_the_name(void **state)
 {
 	struct fake_unbound *f = *state;
-	struct tapir_purger *p = tapir_purger_create(f->path, 0, 16);
+	struct tapir_purger *p = purger(f->path, 16);
 	struct tapir_purger_stats st;
 
 	assert_non_null(p);
@@ -149,7 +162,7 @@ static void
 test_refused_request_is_retried(void **state)
 {
 	struct fake_unbound *f = *state;
-	struct tapir_purger *p = tapir_purger_create(f->path, 0, 16);
+	struct tapir_purger *p = purger(f->path, 16);
 	struct tapir_purger_stats st;
 
 	atomic_store(&f->refuse, 2);
@@ -164,7 +177,7 @@ test_refused_request_is_retried(void **state)
 static void
 test_unreachable_socket_counts_failure(void **state)
 {
-	struct tapir_purger *p = tapir_purger_create("/nonexistent/ctl", 0, 4);
+	struct tapir_purger *p = purger("/nonexistent/ctl", 4);
 	struct tapir_purger_stats st;
 
 	(void)state;
@@ -179,7 +192,7 @@ test_unreachable_socket_counts_failure(void **state)
 static void
 test_full_queue_drops_and_counts(void **state)
 {
-	struct tapir_purger *p = tapir_purger_create("/nonexistent/ctl", 0, 1);
+	struct tapir_purger *p = purger("/nonexistent/ctl", 1);
 	struct tapir_purger_stats st;
 	int full = 0;
 
@@ -197,8 +210,7 @@ test_full_queue_drops_and_counts(void **state)
 static void
 test_destroy_with_queued_names_returns(void **state)
 {
-	struct tapir_purger *p =
-		tapir_purger_create("/nonexistent/ctl", 0, 100);
+	struct tapir_purger *p = purger("/nonexistent/ctl", 100);
 	int64_t t0 = tapir_monotonic_ms();
 
 	(void)state;
@@ -232,7 +244,7 @@ static void
 test_burst_is_folded_into_one_flush_of_everything(void **state)
 {
 	struct fake_unbound *f = *state;
-	struct tapir_purger *p = tapir_purger_create(f->path, 0, 10000);
+	struct tapir_purger *p = purger(f->path, 10000);
 	struct tapir_purger_stats st;
 	char name[64];
 
@@ -264,7 +276,7 @@ static void
 test_flushes_by_name_are_not_folded(void **state)
 {
 	struct fake_unbound *f = *state;
-	struct tapir_purger *p = tapir_purger_create(f->path, 0, 10000);
+	struct tapir_purger *p = purger(f->path, 10000);
 	struct tapir_purger_stats st;
 	char name[64];
 
@@ -296,7 +308,7 @@ static void
 test_cheap_flushes_are_not_folded(void **state)
 {
 	struct fake_unbound *f = *state;
-	struct tapir_purger *p = tapir_purger_create(f->path, 0, 10000);
+	struct tapir_purger *p = purger(f->path, 10000);
 	struct tapir_purger_stats st;
 	char name[64];
 
