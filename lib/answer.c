@@ -72,6 +72,7 @@ tapir_answer_parts_init(
 	memcpy(p->aaaa, cfg->answer.redirect_aaaa, sizeof(p->aaaa));
 	p->log_blocked = cfg->logging.blocked;
 	p->log_client = cfg->logging.client;
+	p->cache_blocked = cfg->answer.cache_blocked;
 	return 0;
 }
 
@@ -182,6 +183,7 @@ tapir_answer_plan(const struct tapir_runtime *rt, const struct tapir_verdict *v,
 	a->why[0] = '\0';
 	a->log = p->log_blocked;
 	a->log_client = p->log_client;
+	a->cache = false;
 	switch (v->action) {
 	case TAPIR_ACTION_DROP:
 		a->kind = TAPIR_ANSWER_DROP;
@@ -200,6 +202,7 @@ tapir_answer_plan(const struct tapir_runtime *rt, const struct tapir_verdict *v,
 	}
 	a->ede = v->rule == TAPIR_RULE_DENYLIST ? TAPIR_EDE_BLOCKED
 						: TAPIR_EDE_FILTERED;
+	a->cache = p->cache_blocked && a->kind == TAPIR_ANSWER_NEGATIVE;
 	if (want_why || a->log)
 		explain(rt, v, a->why, sizeof(a->why));
 }

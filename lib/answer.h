@@ -60,6 +60,7 @@ struct tapir_answer_parts {
 	uint8_t a[TAPIR_MAX_REDIRECT][4];
 	uint8_t aaaa[TAPIR_MAX_REDIRECT][16];
 	bool log_blocked, log_client; /* logging.* */
+	bool cache_blocked;	      /* answer.cache-blocked */
 };
 
 enum tapir_answer_kind {
@@ -91,6 +92,9 @@ struct tapir_answer {
 	char why[200];
 	/* logging.* in force for this answer. */
 	bool log, log_client;
+	/* answer.cache-blocked, for a NEGATIVE answer: the resolver may
+	 * keep it in its message cache for ttl seconds. */
+	bool cache;
 };
 
 /**

@@ -361,6 +361,9 @@ static const struct field answer_fields[] = {
 	{ .name = "redirect-cname",
 		.fn = tapir__cfg_dname_field,
 		.off = CFG(answer.redirect_cname) },
+	{ .name = "cache-blocked",
+		.fn = tapir__cfg_bool_field,
+		.off = CFG(answer.cache_blocked) },
 };
 
 static const struct field limits_fields[] = {

@@ -210,6 +210,9 @@ struct tapir_config {
 		uint8_t redirect_a[TAPIR_MAX_REDIRECT][4];
 		uint8_t redirect_aaaa[TAPIR_MAX_REDIRECT][16];
 		char redirect_cname[TAPIR_NAME_BUFSIZE]; /* "" if none */
+		/* NXDOMAIN and NODATA block answers go into Unbound's message
+		 * cache, for their TTL (module/tapir_pop.c). */
+		bool cache_blocked;
 	} answer;
 
 	struct {

@@ -153,6 +153,14 @@ enum tapir_action tapir_engine_query(struct tapir_engine *e,
 	struct tapir_answer *a);
 
 /**
+ * Reader: whether an SOA rdata (with its 2-byte length prefix) is the one
+ * the block answers in force carry: a message cached with it in authority
+ * is a block answer of this module (answer.cache-blocked).
+ */
+bool tapir_engine_is_block_soa(
+	struct tapir_engine *e, const uint8_t *rdata, size_t len);
+
+/**
  * Any thread: have Unbound's caches forget a wire-format name (and what is
  * below it), when a purger is configured. Asynchronous.
  */

@@ -63,7 +63,10 @@ void
 tapir__eng_purge_decided(struct tapir_engine *e, const char *name, bool subtree,
 	enum tapir_action a)
 {
-	if (!e->purger || (!subtree && a <= TAPIR_ACTION_PASSTHRU))
+	/* With block answers in Unbound's message cache, a name that stops
+	 * being blocked must leave it too: every change is flushed. */
+	if (!e->purger || (!subtree && a <= TAPIR_ACTION_PASSTHRU &&
+				  !wcfg(e)->answer.cache_blocked))
 		return;
 	if (subtree || rare_seen(e, name))
 		(void)tapir_purger_push(e->purger, name);
@@ -105,7 +108,8 @@ tapir__eng_purges_end(struct tapir_engine *e, const struct purges *p)
 /* Remove a source's entry. Taking a name off a denylist or doubtlist can
  * only unblock it, but taking it off an allowlist can block it (a subtree
  * entry: names under it) while its allowed answer sits in the cache, so
- * that removal is purged like an added block.
+ * that removal is purged like an added block; with answer.cache-blocked an
+ * unblock is purged too, for the block answer in the cache.
  * @return: 0 when an entry was removed. */
 int
 tapir__eng_remove_entry(struct tapir_engine *e, int src, const char *name,
@@ -114,7 +118,8 @@ tapir__eng_remove_entry(struct tapir_engine *e, int src, const char *name,
 	if (tapir_db_remove(e->db, name, strlen(name), (uint16_t)src, flags) !=
 		0)
 		return -1;
-	if (wcfg(e)->sources[src].list == TAPIR_LIST_ALLOW)
+	if (wcfg(e)->sources[src].list == TAPIR_LIST_ALLOW ||
+		wcfg(e)->answer.cache_blocked)
 		tapir__eng_purges_add(
 			e, p, name, (flags & TAPIR_ENTRY_SUBTREE) != 0);
 	return 0;

@@ -93,6 +93,22 @@ tapir_engine_query(struct tapir_engine *e, const uint8_t *wire, size_t maxlen,
 	return v.action;
 }
 
+bool
+tapir_engine_is_block_soa(
+	struct tapir_engine *e, const uint8_t *rdata, size_t len)
+{
+	struct tapir_runtime *rt;
+	tapir_epoch_token tok;
+	bool ours;
+
+	if (!(rt = tapir__eng_rt_enter(e, &tok)))
+		return false;
+	ours = len == rt->answer.soa_len &&
+	       memcmp(rdata, rt->answer.soa, len) == 0;
+	tapir__eng_rt_exit(e, tok);
+	return ours;
+}
+
 void
 tapir_engine_purge_wire(
 	struct tapir_engine *e, const uint8_t *wire, size_t maxlen)

@@ -63,8 +63,17 @@ TAPIR_API void inform_super(
 TAPIR_API void clear(struct module_qstate *qstate, int id);
 TAPIR_API size_t get_mem(struct module_env *env, int id);
 
+static int cached_answer(struct query_info *qinfo, struct module_qstate *qstate,
+	struct reply_info *rep, int rcode, struct edns_data *edns,
+	struct edns_option **opt_list_out, struct comm_reply *repinfo,
+	struct regional *region, struct timeval *start_time, int id, void *arg);
+
 struct tapir_module {
 	struct tapir_engine *engine;
+	/* Unbound's, for the cache-answer callback (no qstate there); lives
+	 * as long as the module. */
+	struct module_env *env;
+	bool cache_cb; /* the callback is registered */
 	/* Unbound's remote-control socket, for cache flushes; read by the
 	 * engine's purger thread, set before the engine starts. */
 	struct tapir_ubctl control;
@@ -208,6 +217,7 @@ init(struct module_env *env, int id)
 		return 1;
 	}
 	config_path(env, path, sizeof(path));
+	m->env = env;
 	m->engine = tapir_engine_create(path);
 	if (m->engine) {
 		snprintf(info, sizeof(info), "Unbound %s build-id %s",
@@ -218,6 +228,12 @@ init(struct module_env *env, int id)
 			log_err("tapir-pop: engine threads did not all start");
 	}
 	de->dyn_env = m;
+	/* Through dynlibmod's wrapper: Unbound calls only whitelisted
+	 * callback functions, and the wrapper is one. */
+	if (m->engine && de->inplace_cb_register_wrapped)
+		m->cache_cb =
+			de->inplace_cb_register_wrapped((void *)cached_answer,
+				inplace_cb_reply_cache, m, env, id);
 	log_info("tapir-pop %s: loaded for Unbound %s, config %s%s",
 		TAPIR_POP_VERSION, TAPIR_UNBOUND_VERSION, path,
 		m->engine && tapir_engine_active(m->engine) ? ""
@@ -232,6 +248,9 @@ deinit(struct module_env *env, int id)
 	struct tapir_module *m = de ? de->dyn_env : NULL;
 
 	if (m) {
+		if (m->cache_cb && de->inplace_cb_delete_wrapped)
+			de->inplace_cb_delete_wrapped(
+				env, inplace_cb_reply_cache, id);
 		tapir_engine_destroy(m->engine);
 		free(m);
 		de->dyn_env = NULL;
@@ -423,9 +442,72 @@ answer_block(struct module_qstate *qstate, const struct tapir_answer *a)
 	if (a->kind != TAPIR_ANSWER_DROP)
 		add_ede(qstate, a);
 	log_block(qstate, a);
-	/* A block answer must not land in the cache as if resolved. */
+	/* answer.cache-blocked: Unbound answers the next queries for this
+	 * name and type from its message cache, for the answer's TTL, and
+	 * cached_answer() counts and explains them. Otherwise (and always
+	 * for a CNAME, addresses or a drop) nothing of a block answer lands
+	 * in the cache as if resolved. */
+	if (a->cache)
+		(void)tapir_dns_cache_store(qstate->env, &qstate->qinfo,
+			qstate->return_msg->rep, qstate->region,
+			qstate->query_flags, qstate->qstarttime);
 	qstate->no_cache_store = 1;
 	count_stat(qstate, a->action);
+	return 0;
+}
+
+/*
+ * Unbound's reply_cache callback, on a worker, for every answer from the
+ * message cache: the block answers answer.cache-blocked stored there are
+ * counted, explained (EDE) and logged as the query path does for the
+ * first one. Ours have no answer records and one SOA, owned by the query
+ * name, with the configured names: a real negative answer's SOA is its
+ * zone's. Anything else costs these few comparisons. Unbound's own
+ * num.rpz.action counters see only the first answer of each TTL.
+ */
+static int
+cached_answer(struct query_info *qinfo, struct module_qstate *qstate,
+	struct reply_info *rep, int rcode, struct edns_data *edns,
+	struct edns_option **opt_list_out, struct comm_reply *repinfo,
+	struct regional *region, struct timeval *start_time, int id, void *arg)
+{
+	struct tapir_module *m = arg;
+	struct ub_packed_rrset_key *k;
+	struct packed_rrset_data *d;
+	struct tapir_answer a;
+	unsigned flags = 0;
+	char text[sizeof(a.why) + 16];
+
+	if (!rep || rep->an_numrrsets != 0 || rep->ns_numrrsets != 1 ||
+		rep->rrset_count != 1 || !(k = rep->rrsets[0]) ||
+		k->rk.type != htons(LDNS_RR_TYPE_SOA) ||
+		query_dname_compare(k->rk.dname, qinfo->qname) != 0 ||
+		!(d = k->entry.data) || d->count != 1 ||
+		!tapir_engine_is_block_soa(
+			m->engine, d->rr_data[0], d->rr_len[0]))
+		return 0;
+	if (m->env->cfg && m->env->cfg->ede)
+		flags |= TAPIR_QUERY_EXPLAIN;
+	if (tapir_engine_query(m->engine, qinfo->qname, qinfo->qname_len,
+		    qinfo->qtype, flags, &a) <= TAPIR_ACTION_PASSTHRU)
+		return 0; /* changed meanwhile: its purge is on its way */
+	if ((flags & TAPIR_QUERY_EXPLAIN) && a.ede) {
+		snprintf(text, sizeof(text), "tapir-pop: %s", a.why);
+		(void)edns_opt_list_append_ede(
+			opt_list_out, region, (sldns_ede_code)a.ede, text);
+	}
+	if (a.log) {
+		char name[LDNS_MAX_DOMAINLEN + 1], type[16], client[128] = "";
+		dname_str(qinfo->qname, name);
+		sldns_wire2str_type_buf(qinfo->qtype, type, sizeof(type));
+		if (a.log_client && repinfo)
+			addr_to_str(&repinfo->remote_addr,
+				repinfo->remote_addrlen, client,
+				sizeof(client));
+		log_info("tapir-pop: blocked %s %s %s (%s, cached)%s%s", name,
+			type, tapir_action_str(a.action), a.why,
+			client[0] ? " client " : "", client);
+	}
 	return 0;
 }
 
@@ -539,8 +621,10 @@ operate(struct module_qstate *qstate, enum module_ev event, int id,
 	}
 	/* A prefetch has no client: its block answer is thrown away and the
 	 * stale allowed answer would be served on (for ever, with
-	 * serve-expired). Dropping the name from the cache ends that. */
-	if (qstate->prefetch_leeway)
+	 * serve-expired). Dropping the name from the cache ends that; a
+	 * block answer stored in the cache (answer.cache-blocked) replaces
+	 * it instead. */
+	if (qstate->prefetch_leeway && !a.cache)
 		tapir_engine_purge_wire(m->engine, qstate->qinfo.qname,
 			qstate->qinfo.qname_len);
 	(void)answer_block(qstate, &a);

@@ -243,6 +243,34 @@ test_block_log_settings_are_the_snapshots(void **state)
 	tapir_runtime_unref(rt);
 }
 
+/* answer.cache-blocked: only negative answers may be cached; a
+ * REDIRECT's records and a drop never are. */
+static void
+test_cache_blocked_marks_negative_answers_only(void **state)
+{
+	struct tapir_runtime *rt = runtime("  cache-blocked: yes\n"
+					   "  redirect-a: [192.0.2.1]\n");
+	struct tapir_verdict v = { .action = TAPIR_ACTION_REDIRECT };
+	struct tapir_answer a;
+
+	(void)state;
+	tapir_answer_plan(rt, &deny_verdict, TAPIR_DNS_TYPE_A, false, &a);
+	assert_true(a.cache);
+	tapir_answer_plan(rt, &v, TAPIR_DNS_TYPE_A, false, &a);
+	assert_int_equal(a.kind, TAPIR_ANSWER_RECORDS);
+	assert_false(a.cache);
+	tapir_answer_plan(rt, &v, TAPIR_DNS_TYPE_TXT, false, &a);
+	assert_true(a.cache); /* NODATA */
+	v.action = TAPIR_ACTION_DROP;
+	tapir_answer_plan(rt, &v, TAPIR_DNS_TYPE_A, false, &a);
+	assert_false(a.cache);
+	tapir_runtime_unref(rt);
+	rt = runtime("");
+	tapir_answer_plan(rt, &deny_verdict, TAPIR_DNS_TYPE_A, false, &a);
+	assert_false(a.cache);
+	tapir_runtime_unref(rt);
+}
+
 /* A reference outlives the creator's: the snapshot is freed by the last
  * holder (ASan reports a use after free or a leak otherwise). */
 static void
@@ -273,6 +301,8 @@ main(void)
 			test_redirect_with_nothing_configured_is_nxdomain),
 		cmocka_unit_test(test_rpz_special_targets),
 		cmocka_unit_test(test_block_log_settings_are_the_snapshots),
+		cmocka_unit_test(
+			test_cache_blocked_marks_negative_answers_only),
 		cmocka_unit_test(test_runtime_freed_by_last_reference),
 	};
 
