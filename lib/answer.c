@@ -6,7 +6,6 @@
 #include "tapir_build.h"
 
 #include <arpa/inet.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -132,25 +131,6 @@ redirect(struct tapir_answer *a, const struct tapir_answer_parts *p,
 	}
 }
 
-static size_t append(char *buf, size_t size, size_t at, const char *fmt, ...)
-	TAPIR_PRINTF(4, 5);
-
-static size_t
-append(char *buf, size_t size, size_t at, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (at >= size)
-		return at;
-	va_start(ap, fmt);
-	n = vsnprintf(buf + at, size - at, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return at;
-	return at + (size_t)n >= size ? size - 1 : at + (size_t)n;
-}
-
 /* "rule R; sources a b": the rule that decided, and the sources whose
  * entries counted in that decision. */
 static void
@@ -160,11 +140,12 @@ explain(const struct tapir_runtime *rt, const struct tapir_verdict *v,
 	const struct tapir_config *cfg = rt->cfg;
 	size_t at;
 
-	at = append(buf, size, 0, "rule %s; sources",
+	at = tapir_strappend(buf, size, 0, "rule %s; sources",
 		tapir_policy_rule_name(rt->policy, v->rule));
 	for (size_t i = 0; i < cfg->n_sources && i < 64; i++)
 		if (v->sources & (UINT64_C(1) << i))
-			at = append(buf, size, at, " %s", cfg->sources[i].name);
+			at = tapir_strappend(
+				buf, size, at, " %s", cfg->sources[i].name);
 }
 
 void
@@ -215,8 +196,8 @@ name_text(const uint8_t *wire, size_t maxlen, char *buf, size_t size, size_t at)
 	char name[TAPIR_NAME_BUFSIZE];
 
 	if (tapir_name_from_wire(wire, maxlen, name, NULL) != 0)
-		return append(buf, size, at, "?");
-	return append(buf, size, at, "%s.", name);
+		return tapir_strappend(buf, size, at, "?");
+	return tapir_strappend(buf, size, at, "%s.", name);
 }
 
 /* Record i of a plan's rdata as presentation text. */
@@ -233,7 +214,7 @@ rdata_text(const struct tapir_answer *a, size_t i, char *buf, size_t size,
 	case TAPIR_DNS_TYPE_AAAA:
 		inet_ntop(a->rr_type == TAPIR_DNS_TYPE_A ? AF_INET : AF_INET6,
 			rd, addr, sizeof(addr));
-		return append(buf, size, at, "%s", addr);
+		return tapir_strappend(buf, size, at, "%s", addr);
 	case TAPIR_DNS_TYPE_CNAME:
 		return name_text(rd, len, buf, size, at);
 	default:
@@ -269,29 +250,31 @@ tapir_answer_describe(const struct tapir_answer *a, char *buf, size_t size)
 	buf[0] = '\0';
 	switch (a->kind) {
 	case TAPIR_ANSWER_RESOLVE:
-		return append(buf, size, at, "resolved normally");
+		return tapir_strappend(buf, size, at, "resolved normally");
 	case TAPIR_ANSWER_DROP:
-		return append(buf, size, at, "none (dropped)");
+		return tapir_strappend(buf, size, at, "none (dropped)");
 	case TAPIR_ANSWER_NEGATIVE:
-		at = append(buf, size, at, "%s with SOA ",
+		at = tapir_strappend(buf, size, at, "%s with SOA ",
 			a->rcode == TAPIR_DNS_RCODE_NXDOMAIN
 				? "NXDOMAIN"
 				: "NOERROR/NODATA");
 		at = name_text(soa, soa_len, buf, size, at);
 		while (mlen < soa_len && soa[mlen])
 			mlen += (size_t)soa[mlen] + 1;
-		at = append(buf, size, at, " ");
+		at = tapir_strappend(buf, size, at, " ");
 		if (mlen < soa_len)
 			at = name_text(soa + mlen + 1, soa_len - mlen - 1, buf,
 				size, at);
-		return append(buf, size, at, " in authority, TTL %u", a->ttl);
+		return tapir_strappend(
+			buf, size, at, " in authority, TTL %u", a->ttl);
 	case TAPIR_ANSWER_RECORDS:
-		at = append(buf, size, at, "NOERROR, %s", type_str(a->rr_type));
+		at = tapir_strappend(
+			buf, size, at, "NOERROR, %s", type_str(a->rr_type));
 		for (size_t i = 0; i < a->n_rr; i++) {
-			at = append(buf, size, at, " ");
+			at = tapir_strappend(buf, size, at, " ");
 			at = rdata_text(a, i, buf, size, at);
 		}
-		return append(buf, size, at, ", TTL %u", a->ttl);
+		return tapir_strappend(buf, size, at, ", TTL %u", a->ttl);
 	}
 	return at;
 }
@@ -321,10 +304,10 @@ tapir_answer_rpz(const struct tapir_runtime *rt, enum tapir_action action,
 		cname |= a.rr_type == TAPIR_DNS_TYPE_CNAME;
 		records = true;
 		for (size_t i = 0; i < a.n_rr; i++) {
-			at = append(buf, size, at, "%s %s ", owner,
+			at = tapir_strappend(buf, size, at, "%s %s ", owner,
 				type_str(a.rr_type));
 			at = rdata_text(&a, i, buf, size, at);
-			at = append(buf, size, at, "\n");
+			at = tapir_strappend(buf, size, at, "\n");
 		}
 	}
 	if (records)
@@ -344,6 +327,7 @@ tapir_answer_rpz(const struct tapir_runtime *rt, enum tapir_action action,
 		break;
 	}
 	if (target)
-		at = append(buf, size, at, "%s CNAME %s\n", owner, target);
+		at = tapir_strappend(
+			buf, size, at, "%s CNAME %s\n", owner, target);
 	return at;
 }

@@ -5,6 +5,7 @@
 #include "tapir_build.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -138,4 +139,20 @@ tapir_thread_background(const char *name)
 #else
 	(void)name;
 #endif
+}
+
+size_t
+tapir_strappend(char *buf, size_t size, size_t at, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (at >= size)
+		return at;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + at, size - at, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return at;
+	return at + (size_t)n >= size ? size - 1 : at + (size_t)n;
 }

@@ -85,6 +85,14 @@ typedef void (*tapir_log_fn)(
 /** Set the sink (NULL: stderr). Call before starting any library thread. */
 void tapir_log_set(tapir_log_fn fn, void *arg);
 
+/**
+ * Append printf-style text at buf + at, truncating to size (NUL always
+ * written). For building answers of bounded size piece by piece.
+ * @return: the new length (at most size - 1); at itself when at >= size.
+ */
+size_t tapir_strappend(char *buf, size_t size, size_t at, const char *fmt, ...)
+	TAPIR_PRINTF(4, 5);
+
 /** Log one line through the sink. */
 void tapir_log(enum tapir_log_level level, const char *fmt, ...)
 	TAPIR_PRINTF(2, 3);
