@@ -347,6 +347,7 @@ cmd_flush(struct tapir_engine *e, const char *arg, struct tapir_buf *out)
 
 struct reload_job {
 	struct tapir_runtime *rt;
+	size_t changed; /* names whose decision the new policy changed */
 	char msg[256];
 	int rc;
 };
@@ -367,14 +368,19 @@ same_sources(
 	return true;
 }
 
-/* Writer: put the new snapshot in force, then what it names: keys, the
- * state directory, file sources. */
+/* Writer: put the new snapshot in force, purge what its policy decides
+ * otherwise, then load what it names: keys, the state directory, file
+ * sources. */
 static void
 reload_job(struct tapir_engine *e, void *arg)
 {
 	struct reload_job *j = arg;
+	struct tapir_runtime *old = wrt(e);
 
+	tapir_runtime_ref(old);
 	tapir__eng_rt_swap(e, j->rt);
+	j->changed = tapir__eng_purge_policy_change(e, old, j->rt);
+	tapir_runtime_unref(old);
 	j->rt = NULL;
 	tapir__eng_load_keys(e);
 	/* An operator who fixed the directory sees it in status now. */
@@ -435,8 +441,10 @@ cmd_reload(struct tapir_engine *e, const struct tapir_runtime *rt,
 		tapir_buf_printf(out, "error: %s\n", j.msg);
 		return;
 	}
-	tapir_log(TAPIR_LOG_INFO, "reloaded %s (configuration %llu)",
-		e->config_path, (unsigned long long)rt->generation + 1);
+	tapir_log(TAPIR_LOG_INFO,
+		"reloaded %s (configuration %llu): %zu decisions changed",
+		e->config_path, (unsigned long long)rt->generation + 1,
+		j.changed);
 	tapir_buf_printf(out, "ok\n");
 }
 

@@ -391,6 +391,8 @@ void tapir__eng_purges_add(struct tapir_engine *e, struct purges *p,
 void tapir__eng_purges_end(struct tapir_engine *e, const struct purges *p);
 int tapir__eng_remove_entry(struct tapir_engine *e, int src, const char *name,
 	uint8_t flags, struct purges *p);
+size_t tapir__eng_purge_policy_change(struct tapir_engine *e,
+	const struct tapir_runtime *old, const struct tapir_runtime *cur);
 
 /* engine_state.c */
 void tapir__eng_state_dir_check(struct tapir_engine *e);

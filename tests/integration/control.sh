@@ -134,6 +134,18 @@ wait_until 2 sh -c "$CONTROL -s $T/tapir-pop.sock lookup logonly2.example | grep
 [ "$(stat_value answer.would_block)" -ge 1 ] || fail "would_block not counted"
 ok "log-only: answer untouched, answer.would_block=$(stat_value answer.would_block)"
 
+# log-only switched off by tapir-pop-control reload: the names the policy
+# now blocks leave Unbound's cache at once, as a change of the data would
+# make them leave (their allowed answers were cached while log-only).
+[ "$(rcode logonly2.example)" = NOERROR ] || fail "logonly2 not resolving before"
+cp "$T/good.yaml" "$T/tapir-pop.yaml"
+C reload | grep -q "^ok$" || fail "reload without log-only"
+wait_until 3 sh -c "[ \"\$(kdig +timeout=1 +retry=0 @127.0.0.1 -p $UNBOUND_PORT logonly2.example A | sed -n 's/.*status: \([A-Z]*\).*/\1/p')\" = NXDOMAIN ]" ||
+	fail "log-only off: logonly2.example still answered from the cache: $(rcode logonly2.example)"
+grep -q "reloaded .*: [1-9][0-9]* decisions changed" "$T/unbound.log" ||
+	fail "reload did not count the changed decisions"
+ok "log-only off by reload: cached names blocked at once ($(grep -o 'reloaded .*decisions changed' "$T/unbound.log" | tail -n 1 | sed 's/.*: //'))"
+
 # The socket refuses another user (mode 0660, SOCK_OWNER's).
 if id nobody >/dev/null 2>&1; then
 	# Only the socket's own mode may stand in the way.
