@@ -67,13 +67,15 @@ cmd_stats(struct tapir_engine *e, const struct tapir_runtime *rt, bool reset,
 		tapir_buf_printf(out,
 			"cache.purge.requested=%llu\ncache.purge.done=%llu\n"
 			"cache.purge.failed=%llu\ncache.purge.dropped=%llu\n"
-			"cache.purge.coalesced=%llu\ncache.purge.by-name=%llu\n",
+			"cache.purge.coalesced=%llu\ncache.purge.by-name=%llu\n"
+			"cache.purge.overflows=%llu\n",
 			(unsigned long long)ps.requested,
 			(unsigned long long)ps.done,
 			(unsigned long long)ps.failed,
 			(unsigned long long)ps.dropped,
 			(unsigned long long)ps.coalesced,
-			(unsigned long long)ps.by_name);
+			(unsigned long long)ps.by_name,
+			(unsigned long long)ps.overflows);
 	}
 	tapir_buf_printf(out, "db.names=%zu\ndb.entries=%zu\ndb.bytes=%zu\n",
 		atomic_load(&e->db_names), atomic_load(&e->db_entries),
