@@ -122,8 +122,10 @@ serve_one(struct tapir_control *c, int fd)
 		tapir_buf_printf(&out, "error: NUL byte in request\n");
 		goto send;
 	}
-	if (len && line[strlen(line) - 1] == '\r')
-		line[strlen(line) - 1] = '\0';
+	/* The line's own length, not the bytes read: "\n" alone leaves it
+	 * empty, and there is no byte before it to look at. */
+	if ((len = strlen(line)) > 0 && line[len - 1] == '\r')
+		line[len - 1] = '\0';
 	c->fn(c->arg, line, &out);
 	if (out.failed) {
 		tapir_buf_clear(&out);

@@ -3,7 +3,8 @@
  * Tests of lib/control.c: the answer buffer grows without losing bytes, a
  * request travels to the handler and its answer back over a real Unix
  * socket in a private temporary directory, and the server defends itself:
- * over-long requests, NUL bytes and silent clients get bounded treatment.
+ * over-long requests, NUL bytes, an empty line and silent clients get
+ * bounded treatment.
  * The socket gets the requested mode and is removed on destroy; a stale
  * socket is replaced but one another process serves is left alone. The
  * default socket honours $TAPIR_POP_SOCKET; a client that cannot connect
@@ -307,6 +308,25 @@ test_server_rejects_nul_byte_in_request(void **state)
 	tapir_buf_clear(&out);
 }
 
+/* "\n" alone: an empty request, answered by the handler like any other
+ * (it says "error: unknown command"); the server never looks before the
+ * line for a '\r' to strip (under ASan that read is a stack underflow). */
+static void
+test_server_answers_empty_request(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_buf out = { 0 };
+	int fd = raw_connect(f->path);
+
+	assert_int_equal(send(fd, "\n", 1, MSG_NOSIGNAL), 1);
+	raw_read_all(fd, &out);
+	close(fd);
+	assert_non_null(out.data);
+	assert_string_equal(out.data, "you said: \n");
+	assert_int_equal(f->calls, 1);
+	tapir_buf_clear(&out);
+}
+
 static void
 test_silent_client_delays_next_by_deadline_at_most(void **state)
 {
@@ -507,6 +527,9 @@ main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_server_rejects_nul_byte_in_request, setup_server,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_server_answers_empty_request, setup_server,
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_silent_client_delays_next_by_deadline_at_most,
