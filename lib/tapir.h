@@ -93,9 +93,24 @@ void tapir_log_set(tapir_log_fn fn, void *arg);
 size_t tapir_strappend(char *buf, size_t size, size_t at, const char *fmt, ...)
 	TAPIR_PRINTF(4, 5);
 
-/** Log one line through the sink. */
+/** Log one line through the sink. Bytes of the formatted line outside
+ * printable ASCII are escaped (tapir_log_escape()), so that text from
+ * outside (topics, names, parser errors) can neither start a log line of
+ * its own nor reach a terminal as control sequences. */
 void tapir_log(enum tapir_log_level level, const char *fmt, ...)
 	TAPIR_PRINTF(2, 3);
+
+/**
+ * Copy text for a log line or an operator's screen: each byte outside
+ * 0x20..0x7e (control characters, DEL, any byte of UTF-8 or of something
+ * else) becomes "\xHH"; the rest is copied as is.
+ * @param dst: receives the text, NUL-terminated when size > 0; a copy
+ *	that does not fit stops before the first escape or byte that would
+ *	not fit whole.
+ * @param src: len bytes, NULs included (escaped).
+ * @return: the length written to dst, without the NUL.
+ */
+size_t tapir_log_escape(char *dst, size_t size, const char *src, size_t len);
 
 /** Seconds since the epoch, from CLOCK_REALTIME (expiry is wall time). */
 int64_t tapir_now(void);
