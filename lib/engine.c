@@ -7,6 +7,8 @@
  */
 #include "tapir_build.h"
 
+#include <signal.h>
+
 #include "lib/engine_impl.h"
 
 static const char *const counter_names[TAPIR_C_COUNT] = {
@@ -513,8 +515,8 @@ start_inactive_control(struct tapir_engine *e)
 		path);
 }
 
-int
-tapir_engine_start(struct tapir_engine *e)
+static int
+start_threads(struct tapir_engine *e)
 {
 	const struct tapir_config *cfg = wcfg(e);
 	struct tapir_error err = { 0 };
@@ -575,6 +577,35 @@ tapir_engine_start(struct tapir_engine *e)
 				cfg->control.owner, cfg->control.group);
 	}
 	return 0;
+}
+
+/*
+ * Unbound calls init, and so this, before it blocks signals for the
+ * threads it starts, and expects its main thread to take SIGHUP, SIGTERM
+ * and the rest; a module thread that did not block them could take one
+ * sent to the process and run Unbound's handler there. A thread inherits
+ * its creator's mask, so with every signal blocked around the creations
+ * here each thread starts blocked: the writer, MQTT, purger, transfer and
+ * control threads, and any thread they start later (a flush's purger).
+ * The fault signals a thread raises itself (SIGSEGV, SIGBUS) still kill
+ * the process as they should, blocked or not. The caller's mask is put
+ * back as it was.
+ */
+int
+tapir_engine_start(struct tapir_engine *e)
+{
+	sigset_t all, old;
+	int rc, err;
+
+	sigfillset(&all);
+	if ((err = pthread_sigmask(SIG_SETMASK, &all, &old)) != 0)
+		tapir_log(TAPIR_LOG_WARN,
+			"cannot block signals for the module's threads: %s",
+			strerror(err));
+	rc = start_threads(e);
+	if (err == 0)
+		(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
 }
 
 void

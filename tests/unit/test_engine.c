@@ -13,9 +13,10 @@
  * queue, the inactive engine (which still answers status on the default
  * control socket), the control commands, the "problem:" lines of status
  * for what an operator must fix (keys, state directory, TLS files, file
- * sources, the socket's group), the upstream DNS TAPIR test vector, and
- * that a started engine applies a submitted message and stops promptly
- * with its broker unreachable.
+ * sources, the socket's group), the upstream DNS TAPIR test vector, that
+ * a started engine applies a submitted message and stops promptly with its
+ * broker unreachable, and that its threads take no signal sent to the
+ * process.
  */
 #include "tapir_build.h"
 
@@ -25,11 +26,17 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <dirent.h>
+#include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1612,6 +1619,161 @@ test_started_engine_applies_submitted_message(void **state)
 	assert_int_equal(access(f->sock_path, F_OK), -1);
 }
 
+/* The signal mask of the thread named name, from /proc (Linux); false
+ * when no thread has that name (yet). */
+static bool
+thread_sigblk(const char *name, uint64_t *mask)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *de;
+	bool found = false;
+
+	assert_non_null(d);
+	while (!found && (de = readdir(d))) {
+		char path[300], comm[32] = "", line[256];
+		FILE *fp;
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm",
+			de->d_name);
+		if (!(fp = fopen(path, "r")))
+			continue;
+		if (!fgets(comm, sizeof(comm), fp))
+			comm[0] = '\0';
+		fclose(fp);
+		comm[strcspn(comm, "\n")] = '\0';
+		if (strcmp(comm, name) != 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/status",
+			de->d_name);
+		if (!(fp = fopen(path, "r")))
+			continue;
+		while (fgets(line, sizeof(line), fp))
+			if (sscanf(line, "SigBlk: %" SCNx64, mask) == 1)
+				found = true;
+		fclose(fp);
+	}
+	closedir(d);
+	return found;
+}
+
+static int
+no_resolver(void *arg, const char *name, bool zone)
+{
+	(void)arg;
+	(void)name;
+	(void)zone;
+	return -1;
+}
+
+static _Atomic pid_t usr1_taken_by;
+
+static void
+on_usr1(int sig)
+{
+	(void)sig;
+	usr1_taken_by = (pid_t)syscall(SYS_gettid);
+}
+
+/*
+ * Unbound loads the module (init) before it blocks signals for its own
+ * threads, and relies on its main thread alone taking SIGHUP, SIGTERM and
+ * the rest. A module thread that left them unblocked could take a signal
+ * sent to the process and run Unbound's handler on it. Every thread a
+ * started engine runs blocks them all, and start leaves its caller's mask
+ * as it found it.
+ */
+static void
+test_started_engine_threads_block_signals(void **state)
+{
+	static const char *const names[] = { "tapir-writer", "tapir-mqtt",
+		"tapir-purge", "tapir-xfr", "tapir-control" };
+	static const int sigs[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1,
+		SIGUSR2, SIGPIPE, SIGALRM, SIGCHLD };
+	struct fixture *f = *state;
+	struct sigaction sa = { .sa_handler = on_usr1 }, old_sa;
+	struct timespec zero = { 0, 0 };
+	struct tapir_error err = { 0 };
+	struct tapir_config *cfg;
+	sigset_t before, after, usr1;
+	char yaml[1024];
+	uint64_t mask = 0;
+	int64_t t0;
+	size_t i;
+
+	snprintf(yaml, sizeof(yaml),
+		"mqtt:\n"
+		"  broker: mqtt://127.0.0.1:1\n"
+		"keys: %s\n"
+		"sources:\n"
+		"  - name: dns-tapir\n"
+		"    list: doubtlist\n"
+		"    topics: [%s]\n"
+		"  - name: rpz\n"
+		"    type: xfr\n"
+		"    list: denylist\n"
+		"    primary: 127.0.0.1\n"
+		"    port: 1\n"
+		"    zone: rpz.test\n"
+		"control:\n"
+		"  socket: %s\n",
+		f->keys_path, TOPIC, f->sock_path);
+	if (!(cfg = tapir_config_parse(yaml, strlen(yaml), "test.yaml", &err)))
+		fail_msg("config: %s", err.text);
+	f->e = tapir_engine_create_take(cfg);
+	assert_non_null(f->e);
+	/* No resolver: the purger only has to run. */
+	tapir_engine_set_purge(f->e, no_resolver, NULL, "no resolver");
+
+	/* As Unbound calls init: nothing blocked. */
+	sigemptyset(&before);
+	assert_int_equal(pthread_sigmask(SIG_SETMASK, &before, NULL), 0);
+	assert_int_equal(tapir_engine_start(f->e), 0);
+	assert_int_equal(pthread_sigmask(SIG_SETMASK, NULL, &after), 0);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (sigismember(&after, sigs[i]))
+			fail_msg("start left signal %d blocked in its caller",
+				sigs[i]);
+
+	/* Each thread names itself when it runs. */
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		t0 = tapir_monotonic_ms();
+		while (!thread_sigblk(names[i], &mask)) {
+			struct timespec ts = { 0, 10 * 1000000 };
+			if (tapir_monotonic_ms() - t0 > 5000)
+				fail_msg("no thread %s", names[i]);
+			nanosleep(&ts, NULL);
+		}
+		for (size_t k = 0; k < sizeof(sigs) / sizeof(sigs[0]); k++)
+			if (!(mask & (UINT64_C(1) << (sigs[k] - 1))))
+				fail_msg("thread %s takes signal %d (SigBlk "
+					 "%016" PRIx64 ")",
+					names[i], sigs[k], mask);
+	}
+
+	/* What Unbound then does: its threads block signals, and one sent
+	 * to the process waits for whoever unblocks it, never running the
+	 * handler on a module thread. */
+	usr1_taken_by = 0;
+	assert_int_equal(sigaction(SIGUSR1, &sa, &old_sa), 0);
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	assert_int_equal(pthread_sigmask(SIG_BLOCK, &usr1, NULL), 0);
+	assert_int_equal(kill(getpid(), SIGUSR1), 0);
+	t0 = tapir_monotonic_ms();
+	while (!usr1_taken_by && tapir_monotonic_ms() - t0 < 200) {
+		struct timespec ts = { 0, 10 * 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	if (usr1_taken_by)
+		fail_msg("a module thread (tid %d) took SIGUSR1 sent to the "
+			 "process",
+			(int)usr1_taken_by);
+	assert_int_equal(sigtimedwait(&usr1, NULL, &zero), SIGUSR1);
+	assert_int_equal(pthread_sigmask(SIG_UNBLOCK, &usr1, NULL), 0);
+	assert_int_equal(sigaction(SIGUSR1, &old_sa, NULL), 0);
+}
+
 #define T(fn)  cmocka_unit_test_setup_teardown(fn, setup, teardown)
 #define TK(fn) cmocka_unit_test_setup_teardown(fn, setup_keys, teardown)
 
@@ -1674,6 +1836,7 @@ main(void)
 		T(test_command_unknown_is_error),
 		TK(test_upstream_vector_blocks_until_exact_expiry),
 		TK(test_started_engine_applies_submitted_message),
+		TK(test_started_engine_threads_block_signals),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, NULL);
