@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Control socket server and client. The server handles one connection at a
- * time with deadlines on every read and write, so a stuck client delays
- * other operators by at most the deadline and never touches the resolver.
+ * time with a deadline for each phase (control.h), so a stuck client
+ * delays other operators by at most the deadline and never touches the
+ * resolver.
  */
 #include "tapir_build.h"
 
@@ -20,8 +21,6 @@
 
 #include "lib/control.h"
 #include "lib/fileio.h"
-
-#define IO_DEADLINE_MS 2000
 
 struct tapir_control {
 	char *path;
@@ -94,7 +93,7 @@ serve_one(struct tapir_control *c, int fd)
 {
 	char line[TAPIR_CONTROL_MAX_LINE + 1];
 	size_t len = 0;
-	int64_t deadline = tapir_monotonic_ms() + IO_DEADLINE_MS;
+	int64_t deadline = tapir_monotonic_ms() + TAPIR_CONTROL_READ_MS;
 	struct tapir_buf out = { 0 };
 	char *nl = NULL;
 
@@ -132,6 +131,11 @@ serve_one(struct tapir_control *c, int fd)
 		tapir_buf_printf(&out, "error: out of memory\n");
 	}
 send:
+	/* The end mark: only a client that reads it has the whole answer.
+	 * Should there be no memory for it, the client reports a cut. */
+	tapir_buf_append(&out, "", 1);
+	/* The answer's own time, whatever the command took. */
+	deadline = tapir_monotonic_ms() + TAPIR_CONTROL_SEND_MS;
 	for (size_t off = 0; off < out.len;) {
 		ssize_t n;
 		if (tapir_fd_wait(fd, POLLOUT, deadline, NULL) != 0)
@@ -278,7 +282,7 @@ tapir_control_request(const char *path, const char *line, int timeout_ms,
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int64_t deadline = tapir_monotonic_ms() + timeout_ms;
 	size_t len = strlen(line);
-	int fd;
+	int fd, rc;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return tapir_error_set(
@@ -307,20 +311,47 @@ tapir_control_request(const char *path, const char *line, int timeout_ms,
 		char buf[4096];
 		ssize_t n;
 		if (tapir_fd_wait(fd, POLLIN, deadline, NULL) != 0) {
-			close(fd);
-			return tapir_error_set(err, TAPIR_EIO, 0,
-				"timed out waiting for the answer");
+			rc = tapir_error_set(err, TAPIR_ETIMEDOUT, 0,
+				"no whole answer within %d s (%zu bytes came)",
+				timeout_ms / 1000, out->len);
+			goto out_clear;
 		}
 		n = read(fd, buf, sizeof(buf));
 		if (n < 0) {
-			close(fd);
-			return tapir_error_set(
+			rc = tapir_error_set(
 				err, TAPIR_EIO, 0, "read: %s", strerror(errno));
+			goto out_clear;
 		}
 		if (n == 0)
 			break;
 		tapir_buf_append(out, buf, (size_t)n);
 	}
+	if (out->failed) {
+		rc = tapir_error_set(err, TAPIR_ENOMEM, 0,
+			"out of memory for an answer of %zu bytes", out->len);
+		goto out_clear;
+	}
+	/* Only the end mark tells a whole answer from one the server gave
+	 * up on half-way: text cut between lines looks whole. */
+	if (out->len == 0) {
+		rc = tapir_error_set(err, TAPIR_EIO, 0,
+			"no answer: the module closed the connection without "
+			"one (Unbound's log may say why)");
+		goto out_clear;
+	}
+	if (out->data[out->len - 1] != '\0') {
+		rc = tapir_error_set(err, TAPIR_EIO, 0,
+			"the answer was cut short after %zu bytes (or the "
+			"module is older than this tool: reload Unbound)",
+			out->len);
+		goto out_clear;
+	}
+	out->len--;
 	close(fd);
-	return out->failed ? TAPIR_ENOMEM : 0;
+	return 0;
+
+out_clear:
+	close(fd);
+	tapir_buf_clear(out);
+	return rc;
 }

@@ -2,9 +2,18 @@
 /*
  * The control socket: a Unix stream socket served by a thread of its own,
  * so that no Unbound worker ever waits on an operator. One request line per
- * connection (at most TAPIR_CONTROL_MAX_LINE bytes, read with a deadline),
- * a text answer, then the server closes. An answer whose first line starts
- * with "error:" reports a failed command.
+ * connection (at most TAPIR_CONTROL_MAX_LINE bytes), a text answer, one NUL
+ * byte that says the answer is whole, then the server closes. An answer
+ * whose first line starts with "error:" reports a failed command; one that
+ * ends without the NUL was cut short, and an empty one is no answer.
+ *
+ * Each phase of a request has a deadline of its own, so that a command
+ * that runs long (a reload waiting for the writer, a flush waiting for
+ * Unbound) never leaves its answer no time to be sent: reading the request
+ * (TAPIR_CONTROL_READ_MS, short: a silent client holds up the next
+ * operator by that much at most), what a command may wait for
+ * (TAPIR_CONTROL_RUN_MS; its computing is not interrupted), and sending
+ * the answer (TAPIR_CONTROL_SEND_MS, from the end of the command).
  *
  * Thread safety: the handler runs on the control thread; it must only use
  * reader-safe functions of the engine.
@@ -18,6 +27,15 @@
 #include "lib/tapir.h"
 
 #define TAPIR_CONTROL_MAX_LINE 4096
+
+#define TAPIR_CONTROL_READ_MS 2000
+#define TAPIR_CONTROL_RUN_MS  30000
+#define TAPIR_CONTROL_SEND_MS 30000
+/* How long a client waits for the whole answer: every phase, and some
+ * slack. */
+#define TAPIR_CONTROL_CLIENT_MS                                                \
+	(TAPIR_CONTROL_READ_MS + TAPIR_CONTROL_RUN_MS +                        \
+		TAPIR_CONTROL_SEND_MS + 5000)
 
 /*
  * Where the packaged module and tapir-pop-control meet without reading
@@ -89,8 +107,12 @@ void tapir_control_destroy(struct tapir_control *c);
 
 /**
  * Client side: send one request and collect the answer.
- * @param timeout_ms: for connect, send and the whole answer.
- * @return: 0 or a negative tapir_err (err filled). When the socket could
+ * @param timeout_ms: for connect, send and the whole answer
+ *	(TAPIR_CONTROL_CLIENT_MS covers every phase of the server).
+ * @param out: the answer, without its end mark; left empty on failure.
+ * @return: 0 or a negative tapir_err (err filled): TAPIR_EIO also when
+ *	the server closed without an answer or the answer was cut short,
+ *	TAPIR_ETIMEDOUT when it did not come in time. When the socket could
  *	not be reached (TAPIR_EIO from connect), errno is connect()'s, for
  *	a caller that explains it.
  */

@@ -319,32 +319,57 @@ out_free:
 	tapir_buf_clear(&text);
 }
 
-/* "flush NAME" / "flush --all": ask Unbound to drop cached answers. */
+/*
+ * "flush NAME" / "flush --all": ask Unbound to drop cached answers, and
+ * say "ok" only once it has. The request goes through a purger of its
+ * own, one name long: its counters are this request's alone (the engine's
+ * purger also carries the writer's purges, whose outcome is not the
+ * operator's), and its retries ride out a reload of Unbound. The thread
+ * it costs is the price of an answer that can be trusted.
+ */
 static void
 cmd_flush(struct tapir_engine *e, const char *arg, struct tapir_buf *out)
 {
 	char name[TAPIR_NAME_BUFSIZE];
 	struct tapir_error err = { 0 };
+	struct tapir_purger_stats st = { 0 };
+	struct tapir_purger *p;
+	bool all = !strcmp(arg, "--all");
 
 	if (!e->purger) {
 		tapir_buf_printf(out,
 			"error: no cache purging: Unbound's remote-control is not usable (see status)\n");
 		return;
 	}
-	if (!strcmp(arg, "--all")) {
-		/* flush_zone of the root: every cached answer. */
-		(void)tapir_purger_push(e->purger, "");
-		tapir_purger_drain(e->purger, 10000);
-		tapir_buf_printf(out, "ok\n");
-		return;
-	}
-	if (tapir_name_canon(arg, strlen(arg), 0, name, NULL, NULL, &err)) {
+	/* flush_zone of the root ("") is every cached answer. */
+	if (all)
+		name[0] = '\0';
+	else if (tapir_name_canon(
+			 arg, strlen(arg), 0, name, NULL, NULL, &err)) {
 		tapir_buf_printf(out, "error: %s\n", err.text);
 		return;
 	}
-	(void)tapir_purger_push(e->purger, name);
-	tapir_purger_drain(e->purger, 10000);
-	tapir_buf_printf(out, "ok\n");
+	if (!(p = tapir_purger_create(
+		      e->purge_send, e->purge_arg, e->purge_what, 1))) {
+		tapir_buf_printf(out, "error: cannot start a purge: %s\n",
+			tapir_strerror(TAPIR_ENOMEM));
+		return;
+	}
+	if (tapir_purger_push(p, name) == 0)
+		tapir_purger_drain(p, TAPIR_CONTROL_RUN_MS);
+	tapir_purger_stats(p, &st);
+	tapir_purger_destroy(p);
+	if (st.done == 1)
+		tapir_buf_printf(out, "ok\n");
+	else if (st.failed)
+		tapir_buf_printf(out,
+			"error: %s did not flush %s (see Unbound's log): cached answers stay until they expire\n",
+			e->purge_what, all ? "its cache" : name);
+	else
+		tapir_buf_printf(out,
+			"error: %s did not flush %s within %d s\n",
+			e->purge_what, all ? "its cache" : name,
+			TAPIR_CONTROL_RUN_MS / 1000);
 }
 
 struct reload_job {
@@ -437,7 +462,14 @@ cmd_reload(struct tapir_engine *e, const struct tapir_runtime *rt,
 			err.text);
 		return;
 	}
-	tapir__eng_run_on_writer(e, reload_job, &j);
+	if (tapir__eng_run_on_writer_within(
+		    e, reload_job, &j, TAPIR_CONTROL_RUN_MS) != 0) {
+		tapir_runtime_unref(j.rt);
+		tapir_buf_printf(out,
+			"error: the writer did not take the reload up within %d s (busy loading a file or a zone?); the running configuration stays\n",
+			TAPIR_CONTROL_RUN_MS / 1000);
+		return;
+	}
 	if (j.rc != 0) {
 		tapir_runtime_unref(j.rt);
 		tapir_buf_printf(out, "error: %s\n", j.msg);

@@ -82,6 +82,9 @@ struct qmsg {
 	void *job_arg;
 	bool *job_done;
 	int src; /* the MQTT source, or SRC_BY_TOPIC (engine_ingest.c) */
+	/* qlock: the writer took the job up; its submitter gave up first
+	 * (tapir__eng_run_on_writer_within()), so it never runs. */
+	bool job_started, job_withdrawn;
 	size_t len;
 	char *topic; /* points into data, after the payload */
 	char data[];
@@ -377,6 +380,8 @@ void tapir__eng_on_mqtt_state(void *arg, bool connected, const char *reason);
 void tapir__eng_on_control(void *arg, const char *line, struct tapir_buf *out);
 void tapir__eng_run_on_writer(struct tapir_engine *e,
 	void (*fn)(struct tapir_engine *, void *), void *arg);
+int tapir__eng_run_on_writer_within(struct tapir_engine *e,
+	void (*fn)(struct tapir_engine *, void *), void *arg, int timeout_ms);
 
 /* engine_purge.c */
 void tapir__eng_rare_note(struct tapir_engine *e, const char *name, size_t len);

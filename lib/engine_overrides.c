@@ -268,8 +268,12 @@ tapir__eng_cmd_override(struct tapir_engine *e, const char *args, bool json,
 			out, "error: unknown override verb: %.16s\n", verb);
 		return;
 	}
-	tapir__eng_run_on_writer(e, override_job, &j);
-	if (j.rc != 0)
+	if (tapir__eng_run_on_writer_within(
+		    e, override_job, &j, TAPIR_CONTROL_RUN_MS) != 0)
+		tapir_buf_printf(out,
+			"error: override %s %s: the writer did not take it up within %d s (busy loading a file or a zone?); nothing changed\n",
+			verb, name, TAPIR_CONTROL_RUN_MS / 1000);
+	else if (j.rc != 0)
 		tapir_buf_printf(out, "error: override %s %s: %s\n", verb, name,
 			tapir_strerror(j.rc));
 	else

@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,14 +28,14 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/control.h"
 #include "lib/tapir.h"
 
-/* The server's read deadline (control.c IO_DEADLINE_MS) and some slack. */
-#define DEADLINE_MS 2000
-#define SLACK_MS    1000
+/* Slack over the server's deadline for reading a request. */
+#define SLACK_MS 1000
 
 struct fixture {
 	char dir[64];
@@ -58,6 +59,14 @@ echo(void *arg, const char *line, struct tapir_buf *out)
 	struct fixture *f = arg;
 
 	f->calls++;
+	if (strcmp(line, "slow") == 0) {
+		/* Longer than reading a request may take, well within what
+		 * a command may run (a reload waiting for the writer). */
+		struct timespec ts = { 2, 500 * 1000000 };
+		nanosleep(&ts, NULL);
+		tapir_buf_printf(out, "slept\n");
+		return;
+	}
 	if (strcmp(line, "big") == 0) {
 		for (int i = 0; i < 10000; i++)
 			tapir_buf_printf(out, "line %05d\n", i);
@@ -342,7 +351,115 @@ test_silent_client_delays_next_by_deadline_at_most(void **state)
 	took = tapir_monotonic_ms() - t0;
 	close(silent);
 	assert_string_equal(out.data, "you said: after\n");
-	assert_true(took < DEADLINE_MS + SLACK_MS);
+	assert_true(took < TAPIR_CONTROL_READ_MS + SLACK_MS);
+	tapir_buf_clear(&out);
+}
+
+/* A command that runs longer than a request may take to read still gets
+ * its whole answer to the client: each phase has its own deadline. */
+static void
+test_slow_command_answer_arrives(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_error err = { 0 };
+	struct tapir_buf out = { 0 };
+	int rc = tapir_control_request(f->path, "slow", 10000, &out, &err);
+
+	if (rc != 0)
+		fail_msg("request: %s", err.text);
+	assert_non_null(out.data);
+	assert_string_equal(out.data, "slept\n");
+	tapir_buf_clear(&out);
+}
+
+/* A server of our own that answers answer[0..len) and closes: what a
+ * module that gave up half-way, or never answered, looks like. */
+struct fake_server {
+	int fd;
+	const char *answer;
+	size_t len;
+	pthread_t thread;
+};
+
+static void *
+fake_serve(void *arg)
+{
+	struct fake_server *fs = arg;
+	char buf[256];
+	int fd = accept(fs->fd, NULL, NULL);
+
+	if (fd < 0)
+		return NULL;
+	/* The request line, then the answer; a failure shows in the
+	 * client's result. */
+	if (read(fd, buf, sizeof(buf)) > 0 && fs->len &&
+		send(fd, fs->answer, fs->len, MSG_NOSIGNAL) < 0)
+		fs->len = 0;
+	close(fd);
+	return NULL;
+}
+
+static void
+fake_start(struct fake_server *fs, const char *path, const char *answer,
+	size_t len)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	fs->answer = answer;
+	fs->len = len;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	fs->fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(fs->fd >= 0);
+	assert_int_equal(bind(fs->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fs->fd, 1), 0);
+	assert_int_equal(pthread_create(&fs->thread, NULL, fake_serve, fs), 0);
+}
+
+static void
+fake_stop(struct fake_server *fs)
+{
+	pthread_join(fs->thread, NULL);
+	close(fs->fd);
+}
+
+/* The connection closed with nothing said: an error, never an empty
+ * success. */
+static void
+test_client_fails_on_empty_answer(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_error err = { 0 };
+	struct tapir_buf out = { 0 };
+	struct fake_server fs;
+	int rc;
+
+	fake_start(&fs, f->path, "", 0);
+	rc = tapir_control_request(f->path, "reload", 5000, &out, &err);
+	fake_stop(&fs);
+	assert_int_equal(rc, TAPIR_EIO);
+	assert_non_null(strstr(err.text, "no answer"));
+	assert_int_equal(out.len, 0);
+	tapir_buf_clear(&out);
+}
+
+/* Lines that stop without the end of the answer: cut, whatever they
+ * look like. */
+static void
+test_client_fails_on_cut_answer(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_error err = { 0 };
+	struct tapir_buf out = { 0 };
+	struct fake_server fs;
+	static const char part[] = "a.example NXDOMAIN denylist\n";
+	int rc;
+
+	fake_start(&fs, f->path, part, sizeof(part) - 1);
+	rc = tapir_control_request(f->path, "list", 5000, &out, &err);
+	fake_stop(&fs);
+	assert_int_equal(rc, TAPIR_EIO);
+	assert_non_null(strstr(err.text, "cut"));
+	assert_int_equal(out.len, 0);
 	tapir_buf_clear(&out);
 }
 
@@ -534,6 +651,13 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 			test_silent_client_delays_next_by_deadline_at_most,
 			setup_server, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_slow_command_answer_arrives, setup_server,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_client_fails_on_empty_answer, setup_dir, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_client_fails_on_cut_answer, setup_dir, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_socket_gets_requested_mode_0600, setup_server,
 			teardown),

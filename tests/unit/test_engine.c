@@ -1619,6 +1619,63 @@ test_started_engine_applies_submitted_message(void **state)
 	assert_int_equal(access(f->sock_path, F_OK), -1);
 }
 
+/* The resolver's flush, as the engine's purge_send: done when ok is set,
+ * failed when not; the names it was asked for, counted. */
+struct fake_resolver {
+	_Atomic bool ok;
+	_Atomic int calls;
+	_Atomic int zone_calls;
+};
+
+static int
+fake_flush(void *arg, const char *name, bool zone)
+{
+	struct fake_resolver *r = arg;
+
+	(void)name;
+	r->calls++;
+	r->zone_calls += zone;
+	return r->ok ? 0 : -1;
+}
+
+/* flush says "ok" only when the resolver flushed, and an error when it
+ * did not: the operator must not believe a cache was emptied that was
+ * not. */
+static void
+test_command_flush_reports_what_unbound_did(void **state)
+{
+	struct fixture *f = *state;
+	struct fake_resolver r = { .ok = false };
+	char *out;
+
+	f->e = engine_with(f->keys_path, 2, NULL);
+	tapir_engine_set_purge(f->e, fake_flush, &r, "the test's resolver");
+	assert_int_equal(tapir_engine_start(f->e), 0);
+
+	/* Every retry fails. */
+	out = command(f, "flush gone.example");
+	if (strncmp(out, "error: the test's resolver did not flush ", 41) != 0)
+		fail_msg("flush the resolver refused answered: %s", out);
+	free(out);
+	out = command(f, "flush --all");
+	if (strncmp(out, "error: ", 7) != 0)
+		fail_msg("flush --all the resolver refused answered: %s", out);
+	free(out);
+	assert_true(r.calls >= 2);
+
+	r.ok = true;
+	r.calls = r.zone_calls = 0;
+	out = command(f, "flush cached.example");
+	assert_string_equal(out, "ok\n");
+	free(out);
+	out = command(f, "flush --all");
+	assert_string_equal(out, "ok\n");
+	free(out);
+	/* Each a flush of the name and below it. */
+	assert_int_equal(r.calls, 2);
+	assert_int_equal(r.zone_calls, 2);
+}
+
 /* The signal mask of the thread named name, from /proc (Linux); false
  * when no thread has that name (yet). */
 static bool
@@ -1837,6 +1894,7 @@ main(void)
 		TK(test_upstream_vector_blocks_until_exact_expiry),
 		TK(test_started_engine_applies_submitted_message),
 		TK(test_started_engine_threads_block_signals),
+		TK(test_command_flush_reports_what_unbound_did),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, NULL);
