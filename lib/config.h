@@ -73,7 +73,8 @@
  *   control:
  *     socket: /run/unbound/tapir-pop.sock
  *     mode: 0660
- *     group: unbound                 # group of the socket (name or gid)
+ *     group: unbound                 # group of the socket (name or gid);
+ *                                    # its members may also change state
  *     owner: unbound                 # owner of the socket (name or uid)
  *     # The module runs as the user Unbound drops privileges to: owner can
  *     # only be that user and group one of its groups (status shows a

@@ -15,6 +15,12 @@
  * (TAPIR_CONTROL_RUN_MS; its computing is not interrupted), and sending
  * the answer (TAPIR_CONTROL_SEND_MS, from the end of the command).
  *
+ * Who may do what: the socket's mode and owner decide who reaches it at
+ * all; past that, the server asks the kernel who is calling (SO_PEERCRED,
+ * SO_PEERGROUPS) and tells the handler whether the peer is privileged
+ * (root, this process's user, a member of the configured group), so that
+ * commands that change state are kept to those, whatever the mode says.
+ *
  * Thread safety: the handler runs on the control thread; it must only use
  * reader-safe functions of the engine.
  */
@@ -23,6 +29,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "lib/tapir.h"
 
@@ -85,22 +92,48 @@ void tapir_buf_append(struct tapir_buf *b, const char *s, size_t len);
 /** Free the buffer's memory and empty it. */
 void tapir_buf_clear(struct tapir_buf *b);
 
-/** Handles one request line (without the newline) into out. */
-typedef void (*tapir_control_fn)(
-	void *arg, const char *line, struct tapir_buf *out);
+/** Who sent a request, as the kernel says (SO_PEERCRED). */
+struct tapir_control_peer {
+	pid_t pid;
+	uid_t uid; /* (uid_t)-1 when the kernel did not say */
+	gid_t gid;
+	/* root, this process's effective user, or a member (primary or
+	 * supplementary group) of tapir_control_opts.admin_group. */
+	bool privileged;
+};
+
+/** Handles one request line (without the newline) from peer into out. */
+typedef void (*tapir_control_fn)(void *arg, const char *line,
+	const struct tapir_control_peer *peer, struct tapir_buf *out);
+
+/** The socket's mode and owner, and who counts as privileged. */
+struct tapir_control_opts {
+	unsigned mode;	   /* permission bits of the socket */
+	uid_t owner;	   /* (uid_t)-1: this process's user */
+	gid_t group;	   /* (gid_t)-1: this process's group */
+	gid_t admin_group; /* its members are privileged; (gid_t)-1: none */
+};
 
 struct tapir_control;
 
 /**
- * Bind the socket and start the thread. A file left at path (a socket of a
- * process gone, e.g. an Unbound that crashed) is replaced; a socket that
- * some process still serves is not: that is another Unbound's, and
- * taking it over would leave its operators talking to the wrong module.
- * @param path: socket path; mode: its permission bits.
+ * Bind the socket and start the thread. The socket is bound in a private
+ * directory beside path, given its mode and owner there, and renamed into
+ * place, so that nobody ever finds it at path with another mode or owner.
+ * A file left at path (a socket of a process gone, e.g. an Unbound that
+ * crashed) is replaced; a socket that some process still serves is not:
+ * that is another Unbound's, and taking it over would leave its operators
+ * talking to the wrong module.
+ * @param path: socket path; its directory must be writable.
+ * @param opts: mode and owner; borrowed.
+ * @param owner_errno: if not NULL, set to chown()'s errno when the owner
+ *	or group could not be given (the socket is then served with this
+ *	process's, and the mode), else to 0.
  * @return: the server or NULL with err filled.
  */
-struct tapir_control *tapir_control_create(const char *path, unsigned mode,
-	tapir_control_fn fn, void *arg, struct tapir_error *err);
+struct tapir_control *tapir_control_create(const char *path,
+	const struct tapir_control_opts *opts, tapir_control_fn fn, void *arg,
+	int *owner_errno, struct tapir_error *err);
 
 /** Stop and join the thread, remove the socket; NULL is fine. */
 void tapir_control_destroy(struct tapir_control *c);

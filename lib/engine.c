@@ -44,6 +44,7 @@ static const char *const counter_names[TAPIR_C_COUNT] = {
 	[TAPIR_C_XFR_FAILURES] = "xfr.failures",
 	[TAPIR_C_STATUS_SENT] = "core_status.sent",
 	[TAPIR_C_DECISION_CHANGES] = "decision.changes",
+	[TAPIR_C_CONTROL_REFUSED] = "control.refused",
 };
 
 static const struct tapir_vocab counters = {
@@ -428,19 +429,22 @@ mqtt_failed(struct tapir_engine *e, const char *why)
 }
 
 /* control.owner and control.group: who may use the socket, with mode
- * 0660 its group's members. Names or numbers. The module runs as the user
- * Unbound dropped privileges to: it can give the socket only to itself
- * and to one of that user's groups, and says so in status otherwise. */
+ * 0660 its group's members, and whose members may change state. Names or
+ * numbers. Fills uid and gid ((uid_t)-1, (gid_t)-1 when not given);
+ * for a name with no user or group, both stay so (the socket keeps this
+ * process's) and status shows a problem. */
 static void
-set_socket_owner(struct tapir_engine *e, const char *path, const char *owner,
-	const char *group)
+socket_owner(struct tapir_engine *e, const char *owner, const char *group,
+	uid_t *uid, gid_t *gid)
 {
 	char buf[4096], *end;
-	unsigned long uid = (unsigned long)-1, gid = (unsigned long)-1;
+	unsigned long id;
 
+	*uid = (uid_t)-1;
+	*gid = (gid_t)-1;
 	if (owner) {
 		struct passwd pw, *res = NULL;
-		uid = strtoul(owner, &end, 10);
+		id = strtoul(owner, &end, 10);
 		if (*end != '\0' || end == owner) {
 			if (getpwnam_r(owner, &pw, buf, sizeof(buf), &res) !=
 					0 ||
@@ -452,12 +456,13 @@ set_socket_owner(struct tapir_engine *e, const char *path, const char *owner,
 					owner);
 				return;
 			}
-			uid = res->pw_uid;
+			id = res->pw_uid;
 		}
+		*uid = (uid_t)id;
 	}
 	if (group) {
 		struct group gr, *res = NULL;
-		gid = strtoul(group, &end, 10);
+		id = strtoul(group, &end, 10);
 		if (*end != '\0' || end == group) {
 			if (getgrnam_r(group, &gr, buf, sizeof(buf), &res) !=
 					0 ||
@@ -467,27 +472,33 @@ set_socket_owner(struct tapir_engine *e, const char *path, const char *owner,
 				tapir__eng_problem_set(e, PROBLEM_CONTROL,
 					"control: group %s: no such group",
 					group);
+				*uid = (uid_t)-1;
 				return;
 			}
-			gid = res->gr_gid;
+			id = res->gr_gid;
 		}
+		*gid = (gid_t)id;
 	}
-	if (chown(path, (uid_t)uid, (gid_t)gid) != 0) {
-		int err = errno;
-		tapir_log(TAPIR_LOG_ERR,
-			"control: chown %s to %s:%s: %s (this process runs as "
-			"uid %u gid %u)",
-			path, owner ? owner : "-", group ? group : "-",
-			strerror(err), (unsigned)geteuid(),
-			(unsigned)getegid());
-		tapir__eng_problem_set(e, PROBLEM_CONTROL,
-			"control: chown %s to %s:%s: %s (the module runs as "
-			"uid %u gid %u: control.owner can only be that user, "
-			"control.group only one of its groups)",
-			path, owner ? owner : "-", group ? group : "-",
-			strerror(err), (unsigned)geteuid(),
-			(unsigned)getegid());
-	}
+}
+
+/* The module runs as the user Unbound dropped privileges to: it can give
+ * the socket only to itself and to one of that user's groups, and says so
+ * in status otherwise. */
+static void
+socket_owner_failed(struct tapir_engine *e, const char *path, const char *owner,
+	const char *group, int err)
+{
+	tapir_log(TAPIR_LOG_ERR,
+		"control: chown %s to %s:%s: %s (this process runs as "
+		"uid %u gid %u)",
+		path, owner ? owner : "-", group ? group : "-", strerror(err),
+		(unsigned)geteuid(), (unsigned)getegid());
+	tapir__eng_problem_set(e, PROBLEM_CONTROL,
+		"control: chown %s to %s:%s: %s (the module runs as "
+		"uid %u gid %u: control.owner can only be that user, "
+		"control.group only one of its groups)",
+		path, owner ? owner : "-", group ? group : "-", strerror(err),
+		(unsigned)geteuid(), (unsigned)getegid());
 }
 
 /*
@@ -500,10 +511,14 @@ static void
 start_inactive_control(struct tapir_engine *e)
 {
 	const char *path = tapir_control_default_socket();
+	const struct tapir_control_opts opts = { .mode = 0660,
+		.owner = (uid_t)-1,
+		.group = (gid_t)-1,
+		.admin_group = (gid_t)-1 };
 	struct tapir_error err = { 0 };
 
 	if (!(e->control = tapir_control_create(
-		      path, 0660, tapir__eng_on_control, e, &err))) {
+		      path, &opts, tapir__eng_on_control, e, NULL, &err))) {
 		tapir_log(TAPIR_LOG_WARN,
 			"%s; tapir-pop-control status cannot tell why this "
 			"module is inactive",
@@ -568,13 +583,21 @@ start_threads(struct tapir_engine *e)
 		}
 	}
 	if (cfg->control.socket) {
-		e->control = tapir_control_create(cfg->control.socket,
-			cfg->control.mode, tapir__eng_on_control, e, &err);
+		struct tapir_control_opts opts = { .mode = cfg->control.mode };
+		int owner_err = 0;
+		/* The group's members may change state, also when the socket
+		 * could not be given to it. */
+		socket_owner(e, cfg->control.owner, cfg->control.group,
+			&opts.owner, &opts.group);
+		opts.admin_group = opts.group;
+		e->control = tapir_control_create(cfg->control.socket, &opts,
+			tapir__eng_on_control, e, &owner_err, &err);
 		if (!e->control)
 			tapir_log(TAPIR_LOG_ERR, "control: %s", err.text);
-		else if (cfg->control.group || cfg->control.owner)
-			set_socket_owner(e, cfg->control.socket,
-				cfg->control.owner, cfg->control.group);
+		else if (owner_err)
+			socket_owner_failed(e, cfg->control.socket,
+				cfg->control.owner, cfg->control.group,
+				owner_err);
 	}
 	return 0;
 }

@@ -71,6 +71,7 @@ enum tapir_counter {
 	TAPIR_C_XFR_FAILURES,
 	TAPIR_C_STATUS_SENT,
 	TAPIR_C_DECISION_CHANGES,
+	TAPIR_C_CONTROL_REFUSED,
 	TAPIR_C_COUNT,
 };
 
@@ -193,6 +194,18 @@ void tapir_engine_set_clock(struct tapir_engine *e, int64_t (*now)(void));
 /** Control thread: run one control command line. */
 void tapir_engine_command(
 	struct tapir_engine *e, const char *line, struct tapir_buf *out);
+
+/**
+ * Control thread: one request from the control socket, as peer. Commands
+ * that change state (override allow, deny and remove, reload, flush, stats,
+ * which resets the counters every reader sees) need a privileged peer
+ * (root, Unbound's user, control.group); anything else a peer that is not
+ * gets answered "error: ... not permitted ..." and counted as
+ * control.refused. The rest is tapir_engine_command().
+ * @param peer: borrowed.
+ */
+void tapir_engine_control(struct tapir_engine *e, const char *line,
+	const struct tapir_control_peer *peer, struct tapir_buf *out);
 
 /**
  * How names whose decision changed leave the resolver's caches (set

@@ -482,6 +482,89 @@ cmd_reload(struct tapir_engine *e, const struct tapir_runtime *rt,
 	tapir_buf_printf(out, "ok\n");
 }
 
+/*
+ * Whether anyone who reaches the socket may run line: the commands that
+ * only read. What is not listed here changes state or is unknown, and
+ * needs a privileged peer; a command added later is kept from others
+ * until it is listed. stats is not listed: it resets the counters that
+ * every other reader (a monitoring system) counts on.
+ */
+static bool
+reads_only(const char *line)
+{
+	static const char *const exact[] = { "status", "stats_noreset", "list",
+		"dump-rpz", "digest" };
+	static const char *const with_args[] = { "lookup ", "list ",
+		"dump-rpz " };
+	char verb[16] = "";
+
+	while (*line == ' ')
+		line++;
+	if (!strncmp(line, "json ", 5))
+		line += 5;
+	for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
+		if (!strcmp(line, exact[i]))
+			return true;
+	for (size_t i = 0; i < sizeof(with_args) / sizeof(with_args[0]); i++)
+		if (!strncmp(line, with_args[i], strlen(with_args[i])))
+			return true;
+	/* As tapir__eng_cmd_override() reads its verb. */
+	return !strncmp(line, "override ", 9) &&
+	       sscanf(line + 9, "%15s", verb) == 1 && !strcmp(verb, "list");
+}
+
+void
+tapir_engine_control(struct tapir_engine *e, const char *line,
+	const struct tapir_control_peer *peer, struct tapir_buf *out)
+{
+	struct tapir_runtime *rt;
+	const char *group, *cmd = line;
+	size_t before = out->len;
+	char why[320];
+	bool json = false;
+	json_t *obj;
+	char *txt;
+
+	if (peer->privileged || reads_only(line)) {
+		tapir_engine_command(e, line, out);
+		return;
+	}
+	count(e, TAPIR_C_CONTROL_REFUSED, 1);
+	rt = tapir__eng_rt_get(e);
+	group = rt && rt->cfg->control.group ? rt->cfg->control.group : NULL;
+	while (*cmd == ' ')
+		cmd++;
+	if (!strncmp(cmd, "json ", 5)) {
+		cmd += 5;
+		json = true;
+	}
+	/* The answer names who may, so that the operator knows what to
+	 * fix. */
+	snprintf(why, sizeof(why),
+		"not permitted: '%.32s' changes the module's state; only root, uid %u (Unbound's user)%s%s%s may (you are uid %d)",
+		cmd, (unsigned)geteuid(), group ? " and members of group " : "",
+		group ? group : "", group ? " (control.group)" : "",
+		peer->uid == (uid_t)-1 ? -1 : (int)peer->uid);
+	/* In JSON like every other error (tapir_engine_command()). */
+	if (json && (obj = json_pack("{s:s}", "error", why))) {
+		if ((txt = json_dumps(obj, JSON_INDENT(2)))) {
+			tapir_buf_printf(out, "error: %s\n", txt);
+			free(txt);
+		}
+		json_decref(obj);
+	}
+	if (out->len == before)
+		tapir_buf_printf(out, "error: %s\n", why);
+	tapir_runtime_unref(rt);
+}
+
+void
+tapir__eng_on_control(void *arg, const char *line,
+	const struct tapir_control_peer *peer, struct tapir_buf *out)
+{
+	tapir_engine_control(arg, line, peer, out);
+}
+
 static void dispatch(struct tapir_engine *e, const char *line, bool json,
 	struct tapir_buf *out);
 

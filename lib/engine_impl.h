@@ -377,11 +377,14 @@ void *tapir__eng_writer_main(void *arg);
 void tapir__eng_on_mqtt_message(
 	void *arg, int src, const char *topic, const void *payload, size_t len);
 void tapir__eng_on_mqtt_state(void *arg, bool connected, const char *reason);
-void tapir__eng_on_control(void *arg, const char *line, struct tapir_buf *out);
 void tapir__eng_run_on_writer(struct tapir_engine *e,
 	void (*fn)(struct tapir_engine *, void *), void *arg);
 int tapir__eng_run_on_writer_within(struct tapir_engine *e,
 	void (*fn)(struct tapir_engine *, void *), void *arg, int timeout_ms);
+
+/* engine_control.c */
+void tapir__eng_on_control(void *arg, const char *line,
+	const struct tapir_control_peer *peer, struct tapir_buf *out);
 
 /* engine_purge.c */
 void tapir__eng_rare_note(struct tapir_engine *e, const char *name, size_t len);

@@ -428,12 +428,6 @@ tapir__eng_on_mqtt_state(void *arg, bool connected, const char *reason)
 	}
 }
 
-void
-tapir__eng_on_control(void *arg, const char *line, struct tapir_buf *out)
-{
-	tapir_engine_command(arg, line, out);
-}
-
 /*
  * Run fn on the writer thread (the only one that may change the database)
  * and wait for it; inline when no writer runs (tests, before start). With

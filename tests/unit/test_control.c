@@ -18,16 +18,20 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
+#include <grp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,7 +46,21 @@ struct fixture {
 	char path[128];
 	struct tapir_control *c;
 	_Atomic int calls; /* handler calls, made on the control thread */
+	struct tapir_control_peer peer; /* of the last call */
 };
+
+/* A socket of mode, owned by this process, no privileged group. */
+static const struct tapir_control_opts *
+opts_mode(unsigned mode)
+{
+	static struct tapir_control_opts o;
+
+	o = (struct tapir_control_opts){ .mode = mode,
+		.owner = (uid_t)-1,
+		.group = (gid_t)-1,
+		.admin_group = (gid_t)-1 };
+	return &o;
+}
 
 static void
 quiet_log(void *arg, enum tapir_log_level level, const char *msg)
@@ -54,11 +72,13 @@ quiet_log(void *arg, enum tapir_log_level level, const char *msg)
 
 /* Answers "you said: LINE", or a large answer for "big". */
 static void
-echo(void *arg, const char *line, struct tapir_buf *out)
+echo(void *arg, const char *line, const struct tapir_control_peer *peer,
+	struct tapir_buf *out)
 {
 	struct fixture *f = arg;
 
 	f->calls++;
+	f->peer = *peer;
 	if (strcmp(line, "slow") == 0) {
 		/* Longer than reading a request may take, well within what
 		 * a command may run (a reload waiting for the writer). */
@@ -102,7 +122,8 @@ setup_server(void **state)
 	if (setup_dir(state) != 0)
 		return -1;
 	f = *state;
-	if (!(f->c = tapir_control_create(f->path, 0600, echo, f, &err))) {
+	if (!(f->c = tapir_control_create(
+		      f->path, opts_mode(0600), echo, f, NULL, &err))) {
 		print_error("tapir_control_create: %s\n", err.text);
 		return -1;
 	}
@@ -481,10 +502,194 @@ test_socket_gets_requested_mode_0660(void **state)
 	struct tapir_error err = { 0 };
 	struct stat st;
 
-	f->c = tapir_control_create(f->path, 0660, echo, f, &err);
+	f->c = tapir_control_create(
+		f->path, opts_mode(0660), echo, f, NULL, &err);
 	assert_non_null(f->c);
 	assert_int_equal(stat(f->path, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0660);
+}
+
+/*
+ * The socket appears at its path whole: bound elsewhere, given its mode
+ * and owner there, then renamed into place (IN_MOVED_TO). A socket bound
+ * at its path (IN_CREATE) is there, with the mode bind() gave it, until
+ * a chmod() that comes after: another user may connect in between.
+ */
+static void
+test_socket_appears_at_path_only_when_ready(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_error err = { 0 };
+	char buf[4096] __attribute__((aligned(8)));
+	bool created = false, moved = false;
+	ssize_t n;
+	int in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+
+	assert_true(in >= 0);
+	assert_true(
+		inotify_add_watch(in, f->dir, IN_CREATE | IN_MOVED_TO) >= 0);
+	f->c = tapir_control_create(
+		f->path, opts_mode(0600), echo, f, NULL, &err);
+	assert_non_null(f->c);
+	while ((n = read(in, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const void *)p;
+			if (ev->len && !strcmp(ev->name, "ctl.sock")) {
+				created |= (ev->mask & IN_CREATE) != 0;
+				moved |= (ev->mask & IN_MOVED_TO) != 0;
+			}
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+	close(in);
+	if (created)
+		fail_msg("the socket was bound at %s before its mode was set",
+			f->path);
+	assert_true(moved);
+}
+
+/* The handler learns from the kernel who called: here, this process. */
+static void
+test_handler_gets_the_peer(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_error err = { 0 };
+	struct tapir_buf out = { 0 };
+
+	assert_int_equal(
+		tapir_control_request(f->path, "who", 5000, &out, &err), 0);
+	tapir_buf_clear(&out);
+	assert_int_equal(f->peer.pid, getpid());
+	assert_int_equal(f->peer.uid, geteuid());
+	assert_int_equal(f->peer.gid, getegid());
+	/* This process's own user. */
+	assert_true(f->peer.privileged);
+}
+
+#define OTHER_UID   65534 /* nobody */
+#define OTHER_GID   65534
+#define ADMIN_GROUP 4242
+
+/* In a child, as OTHER_UID with gid and the supplementary groups given:
+ * a request; exits 0 when the peer was privileged, 1 when not, 2 when
+ * something else went wrong. */
+static int
+request_as(struct fixture *f, gid_t gid, const gid_t *groups, size_t n)
+{
+	int status;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct tapir_error err = { 0 };
+		struct tapir_buf out = { 0 };
+		if (setgroups(n, groups) != 0 || setgid(gid) != 0 ||
+			setuid(OTHER_UID) != 0)
+			_exit(2);
+		if (tapir_control_request(f->path, "who", 5000, &out, &err))
+			_exit(2);
+		_exit(!strcmp(out.data, "privileged\n") ? 0
+			: !strcmp(out.data, "not\n")	? 1
+							: 2);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+static void
+who(void *arg, const char *line, const struct tapir_control_peer *peer,
+	struct tapir_buf *out)
+{
+	(void)arg;
+	(void)line;
+	tapir_buf_printf(out, "%s\n", peer->privileged ? "privileged" : "not");
+}
+
+/* Root, this process's user and members of the admin group, by their
+ * primary group or a supplementary one, are privileged; another user
+ * who reaches the socket is not. Needs root, to be another user. */
+static void
+test_peer_privileged_by_user_and_group(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_control_opts o = { .mode = 0666,
+		.owner = (uid_t)-1,
+		.group = (gid_t)-1,
+		.admin_group = ADMIN_GROUP };
+	struct tapir_error err = { 0 };
+	gid_t groups[3] = { 100, ADMIN_GROUP, 101 };
+
+	if (geteuid() != 0)
+		skip();
+	/* The other user must reach the socket. */
+	assert_int_equal(chmod(f->dir, 0711), 0);
+	f->c = tapir_control_create(f->path, &o, who, f, NULL, &err);
+	assert_non_null(f->c);
+	assert_int_equal(request_as(f, OTHER_GID, NULL, 0), 1);
+	assert_int_equal(request_as(f, OTHER_GID, groups, 1), 1);
+	assert_int_equal(request_as(f, OTHER_GID, groups, 3), 0);
+	assert_int_equal(request_as(f, ADMIN_GROUP, NULL, 0), 0);
+	/* Without an admin group, only root and this process's user. */
+	tapir_control_destroy(f->c);
+	o.admin_group = (gid_t)-1;
+	f->c = tapir_control_create(f->path, &o, who, f, NULL, &err);
+	assert_non_null(f->c);
+	assert_int_equal(request_as(f, ADMIN_GROUP, groups, 3), 1);
+}
+
+/* The owner and group asked for, or, when this process may not give the
+ * socket away, its own with chown()'s errno; served either way. */
+static void
+test_socket_gets_requested_owner_and_group(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_control_opts o = { .mode = 0660,
+		.owner = OTHER_UID,
+		.group = ADMIN_GROUP,
+		.admin_group = ADMIN_GROUP };
+	struct tapir_error err = { 0 };
+	struct tapir_buf out = { 0 };
+	struct stat st;
+	int owner_err = -1;
+
+	f->c = tapir_control_create(f->path, &o, echo, f, &owner_err, &err);
+	assert_non_null(f->c);
+	assert_int_equal(stat(f->path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0660);
+	if (geteuid() == 0) {
+		assert_int_equal(owner_err, 0);
+		assert_int_equal(st.st_uid, OTHER_UID);
+		assert_int_equal(st.st_gid, ADMIN_GROUP);
+	} else {
+		assert_int_equal(owner_err, EPERM);
+		assert_int_equal(st.st_uid, geteuid());
+	}
+	assert_int_equal(
+		tapir_control_request(f->path, "x", 5000, &out, &err), 0);
+	assert_string_equal(out.data, "you said: x\n");
+	tapir_buf_clear(&out);
+}
+
+/* Nothing is left beside the socket: the temporary directory it was
+ * made in is gone. */
+static void
+test_create_leaves_nothing_beside_the_socket(void **state)
+{
+	struct fixture *f = *state;
+	struct dirent *de;
+	DIR *d = opendir(f->dir);
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		assert_string_equal(de->d_name, "ctl.sock");
+		n++;
+	}
+	closedir(d);
+	assert_int_equal(n, 1);
 }
 
 static void
@@ -510,7 +715,8 @@ test_create_replaces_stale_file(void **state)
 
 	assert_non_null(stale);
 	fclose(stale);
-	f->c = tapir_control_create(f->path, 0600, echo, f, &err);
+	f->c = tapir_control_create(
+		f->path, opts_mode(0600), echo, f, NULL, &err);
 	assert_non_null(f->c);
 	assert_int_equal(
 		tapir_control_request(f->path, "x", 5000, &out, &err), 0);
@@ -526,7 +732,8 @@ test_create_leaves_a_served_socket_alone(void **state)
 	struct tapir_buf out = { 0 };
 	struct tapir_control *second;
 
-	second = tapir_control_create(f->path, 0600, echo, f, &err);
+	second = tapir_control_create(
+		f->path, opts_mode(0600), echo, f, NULL, &err);
 	assert_null(second);
 	assert_non_null(strstr(err.text, "in use by another process"));
 	assert_non_null(strstr(err.text, f->path));
@@ -552,7 +759,8 @@ test_create_replaces_socket_nobody_serves(void **state)
 	memcpy(sa.sun_path, f->path, strlen(f->path) + 1);
 	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	close(fd);
-	f->c = tapir_control_create(f->path, 0600, echo, f, &err);
+	f->c = tapir_control_create(
+		f->path, opts_mode(0600), echo, f, NULL, &err);
 	assert_non_null(f->c);
 	assert_int_equal(
 		tapir_control_request(f->path, "y", 5000, &out, &err), 0);
@@ -664,6 +872,20 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 			test_socket_gets_requested_mode_0660, setup_dir,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_socket_appears_at_path_only_when_ready, setup_dir,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_handler_gets_the_peer, setup_server, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_peer_privileged_by_user_and_group, setup_dir,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_socket_gets_requested_owner_and_group, setup_dir,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_create_leaves_nothing_beside_the_socket,
+			setup_server, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_destroy_removes_socket_file, setup_server,
 			teardown),

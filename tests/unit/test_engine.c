@@ -1534,6 +1534,72 @@ test_command_unknown_is_error(void **state)
 	free(out);
 }
 
+static char *
+command_as(struct fixture *f, const char *line, bool privileged)
+{
+	struct tapir_control_peer peer = {
+		.pid = 1, .uid = 65534, .gid = 65534, .privileged = privileged
+	};
+	struct tapir_buf out = { 0 };
+
+	tapir_engine_control(f->e, line, &peer, &out);
+	assert_false(out.failed);
+	/* An empty answer (override list of none) has no data. */
+	return out.data ? out.data : strdup("");
+}
+
+/* A peer that is not privileged reads, and is refused, with a reason and
+ * counted, everything that changes state (stats resets the counters). */
+static void
+test_control_unprivileged_peer_only_reads(void **state)
+{
+	static const char *const reads[] = { "status", "stats_noreset",
+		"lookup malware.example", "list", "list list=doubtlist",
+		"dump-rpz", "dump-rpz rpz.local", "digest", "override list",
+		"json status", "json override list", " json lookup x.example" };
+	static const char *const changes[] = { "override allow x.example 0",
+		"override deny x.example 60 why", "override remove x.example",
+		"reload", "flush x.example", "flush --all", "stats",
+		"json stats", "  override  allow x.example 0", "frobnicate",
+		"statusx", "override" };
+	struct fixture *f = *state;
+	char *out;
+	size_t i;
+
+	observe(f, "malware.example", T0, 3607, TAG_LIKELYMALWARE);
+	for (i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
+		out = command_as(f, reads[i], false);
+		if (strstr(out, "not permitted"))
+			fail_msg("'%s' refused: %s", reads[i], out);
+		free(out);
+	}
+	assert_int_equal(
+		tapir_engine_counter(f->e, TAPIR_C_CONTROL_REFUSED), 0);
+	for (i = 0; i < sizeof(changes) / sizeof(changes[0]); i++) {
+		out = command_as(f, changes[i], false);
+		if (strncmp(out, "error: ", 7) != 0 ||
+			!strstr(out, "not permitted: ") ||
+			!strstr(out, "only root") || !strstr(out, "uid 65534"))
+			fail_msg("'%s' not refused: %s", changes[i], out);
+		free(out);
+	}
+	assert_int_equal(tapir_engine_counter(f->e, TAPIR_C_CONTROL_REFUSED),
+		sizeof(changes) / sizeof(changes[0]));
+	/* Nothing changed: no override, the counters not reset. */
+	assert_int_equal(decide(f, "x.example", NULL), TAPIR_ACTION_PASS);
+	assert_int_equal(tapir_engine_counter(f->e, TAPIR_C_MSG_ACCEPTED), 1);
+	/* In JSON, an error object after the protocol's "error: ". */
+	out = command_as(f, "json override deny x.example 0", false);
+	assert_int_equal(strncmp(out, "error: {", 8), 0);
+	assert_non_null(strstr(out, "\"error\": \"not permitted: "));
+	free(out);
+	/* A privileged peer runs them. */
+	out = command_as(f, "stats", true);
+	assert_non_null(strstr(out, "msg.accepted=1\n"));
+	free(out);
+	assert_int_equal(tapir_engine_counter(f->e, TAPIR_C_MSG_ACCEPTED), 0);
+}
+
 /* ---- the upstream vector ---- */
 
 /* 2026-07-20T09:15:02.123456789Z, fraction truncated, + ttl 3607. */
@@ -1891,6 +1957,7 @@ main(void)
 		T(test_command_lookup_explains_decision),
 		T(test_command_lookup_invalid_name_is_error),
 		T(test_command_unknown_is_error),
+		T(test_control_unprivileged_peer_only_reads),
 		TK(test_upstream_vector_blocks_until_exact_expiry),
 		TK(test_started_engine_applies_submitted_message),
 		TK(test_started_engine_threads_block_signals),
