@@ -40,6 +40,7 @@
 
 #include "lib/config.h"
 #include "lib/config_impl.h"
+#include "lib/fileio.h"
 
 #define CONFIG_MAX_SIZE (1024 * 1024) /* a config is a few KiB */
 #define CLIENT_ID_MAX	256
@@ -360,6 +361,9 @@ static const struct field answer_fields[] = {
 	{ .name = "redirect-cname",
 		.fn = tapir__cfg_dname_field,
 		.off = CFG(answer.redirect_cname) },
+	{ .name = "cache-blocked",
+		.fn = tapir__cfg_bool_field,
+		.off = CFG(answer.cache_blocked) },
 };
 
 static const struct field limits_fields[] = {
@@ -578,71 +582,25 @@ out_destroy:
 }
 
 /* A whole configuration file into *buf (malloc'd), at most
- * CONFIG_MAX_SIZE bytes. */
+ * CONFIG_MAX_SIZE bytes, with errors that name the file as the
+ * configuration's other messages do. */
 int
 tapir__cfg_read_config_file(
 	const char *path, char **out, size_t *out_len, struct tapir_error *err)
 {
-	size_t len = 0, cap = 4096;
-	char *buf, *nbuf;
-	int fd, e, rc = 0;
+	struct tapir_error e = { 0 };
+	size_t plen = strlen(path);
+	const char *why = e.text;
+	int rc;
 
-	*out = NULL;
-	*out_len = 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		e = errno;
-		return tapir_error_set(err, TAPIR_EIO, 0, "%s: %s",
-			tapir__cfg_shown_name(path), strerror(e));
-	}
-	if (!(buf = malloc(cap))) {
-		close(fd);
-		return tapir_error_set(err, TAPIR_ENOMEM, 0,
-			"%s: out of memory", tapir__cfg_shown_name(path));
-	}
-	/* Reads one byte past the limit, to tell "exactly 1 MiB" from
-	 * "larger". */
-	for (;;) {
-		ssize_t n;
-
-		if (len == cap) {
-			if (cap > CONFIG_MAX_SIZE) {
-				rc = tapir_error_set(err, TAPIR_ETOOBIG, 0,
-					"%s: larger than %d bytes",
-					tapir__cfg_shown_name(path),
-					CONFIG_MAX_SIZE);
-				break;
-			}
-			cap = cap * 2 > CONFIG_MAX_SIZE ? CONFIG_MAX_SIZE + 1
-							: cap * 2;
-			if (!(nbuf = realloc(buf, cap))) {
-				rc = tapir_error_set(err, TAPIR_ENOMEM, 0,
-					"%s: out of memory",
-					tapir__cfg_shown_name(path));
-				break;
-			}
-			buf = nbuf;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			e = errno;
-			rc = tapir_error_set(err, TAPIR_EIO, 0, "%s: %s",
-				tapir__cfg_shown_name(path), strerror(e));
-			break;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	if (rc != 0) {
-		free(buf);
-		return rc;
-	}
-	*out = buf;
-	*out_len = len;
-	return 0;
+	if ((rc = tapir_fileio_read(
+		     path, CONFIG_MAX_SIZE, 0, out, out_len, &e)) == 0)
+		return 0;
+	if (!strncmp(e.text, path, plen) && !strncmp(e.text + plen, ": ", 2))
+		why = e.text + plen + 2;
+	/* "cannot open" and "no such file" are one failure here. */
+	return tapir_error_set(err, rc == TAPIR_ENOENT ? TAPIR_EIO : rc, 0,
+		"%s: %s", tapir__cfg_shown_name(path), why);
 }
 
 struct tapir_config *

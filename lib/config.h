@@ -74,7 +74,8 @@
  *   control:
  *     socket: /run/unbound/tapir-pop.sock
  *     mode: 0660
- *     group: unbound                 # group of the socket (name or gid)
+ *     group: unbound                 # group of the socket (name or gid);
+ *                                    # its members may also change state
  *     owner: unbound                 # owner of the socket (name or uid)
  *     # The module runs as the user Unbound drops privileges to: owner can
  *     # only be that user and group one of its groups (status shows a
@@ -211,6 +212,9 @@ struct tapir_config {
 		uint8_t redirect_a[TAPIR_MAX_REDIRECT][4];
 		uint8_t redirect_aaaa[TAPIR_MAX_REDIRECT][16];
 		char redirect_cname[TAPIR_NAME_BUFSIZE]; /* "" if none */
+		/* NXDOMAIN and NODATA block answers go into Unbound's message
+		 * cache, for their TTL (module/tapir_pop.c). */
+		bool cache_blocked;
 	} answer;
 
 	struct {

@@ -361,6 +361,12 @@ tapir_db_commit(struct tapir_db *db)
 	db->n_retired = 0;
 }
 
+void
+tapir_db_grace(struct tapir_db *db)
+{
+	tapir_epoch_synchronize(db->head.ep);
+}
+
 struct tapir_db *
 tapir_db_create(size_t max_names)
 {

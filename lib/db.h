@@ -125,6 +125,13 @@ size_t tapir_db_remove_source(struct tapir_db *db, uint16_t source);
  */
 void tapir_db_commit(struct tapir_db *db);
 
+/**
+ * Writer: wait until every read section that began before the call has
+ * ended, for memory the embedder publishes to the same readers and
+ * retires alongside the database's (the engine's runtime snapshot).
+ */
+void tapir_db_grace(struct tapir_db *db);
+
 /** Called with each name whose entries an expiry pass changed. */
 typedef void (*tapir_db_name_cb)(void *arg, const char *name, size_t len);
 

@@ -7,6 +7,8 @@
  */
 #include "tapir_build.h"
 
+#include <signal.h>
+
 #include "lib/engine_impl.h"
 
 static const char *const counter_names[TAPIR_C_COUNT] = {
@@ -42,6 +44,7 @@ static const char *const counter_names[TAPIR_C_COUNT] = {
 	[TAPIR_C_XFR_FAILURES] = "xfr.failures",
 	[TAPIR_C_STATUS_SENT] = "core_status.sent",
 	[TAPIR_C_DECISION_CHANGES] = "decision.changes",
+	[TAPIR_C_CONTROL_REFUSED] = "control.refused",
 };
 
 static const struct tapir_vocab counters = {
@@ -163,8 +166,8 @@ engine_alloc(void)
 	e->now = tapir_now;
 	e->started = tapir_now();
 	/* Keyed: names come from queries, and an outsider must not aim at
-	 * a bit (sodium_init() is idempotent and thread-safe). */
-	if (sodium_init() >= 0)
+	 * a bit. */
+	if (tapir_lib_init() == 0)
 		randombytes_buf(&e->rare_seed, sizeof(e->rare_seed));
 	else
 		e->rare_seed = (uint64_t)(uintptr_t)e ^ (uint64_t)tapir_now();
@@ -179,22 +182,22 @@ tapir__eng_load_keys(struct tapir_engine *e)
 	struct tapir_keyring *kr;
 
 	e->keys_tried_ms = tapir_monotonic_ms();
-	if (!(kr = tapir_keyring_load_file(e->cfg->keys_file, &err))) {
+	if (!(kr = tapir_keyring_load_file(wcfg(e)->keys_file, &err))) {
 		/* A retry that meets the same error has said it already. */
-		if (!file_problem(e, PROBLEM_KEYS, "keys", e->cfg->keys_file,
+		if (!file_problem(e, PROBLEM_KEYS, "keys", wcfg(e)->keys_file,
 			    err.text))
 			return;
 		if (e->keys)
 			tapir_log(TAPIR_LOG_ERR,
 				"keys %s: %s; keeping the %zu key(s) loaded "
 				"before",
-				e->cfg->keys_file, err.text,
+				wcfg(e)->keys_file, err.text,
 				tapir_keyring_count(e->keys));
 		else
 			tapir_log(TAPIR_LOG_ERR,
 				"keys %s: %s; every message is rejected until "
 				"it loads (tried again every %d s)",
-				e->cfg->keys_file, err.text,
+				wcfg(e)->keys_file, err.text,
 				KEYS_RETRY_MS / 1000);
 		return;
 	}
@@ -203,13 +206,13 @@ tapir__eng_load_keys(struct tapir_engine *e)
 	e->keys = kr;
 	atomic_store(&e->n_keys, tapir_keyring_count(kr));
 	tapir_log(TAPIR_LOG_INFO, "loaded %zu trusted key(s) from %s",
-		tapir_keyring_count(kr), e->cfg->keys_file);
+		tapir_keyring_count(kr), wcfg(e)->keys_file);
 }
 
-/* Append the override sources to cfg (taken by the engine). */
+/* Append the override sources to cfg; their indexes into idx (allow,
+ * deny). */
 int
-tapir__eng_add_override_sources(
-	struct tapir_engine *e, struct tapir_config *cfg)
+tapir__eng_add_override_sources(struct tapir_config *cfg, int idx[2])
 {
 	static const struct {
 		const char *name;
@@ -217,7 +220,7 @@ tapir__eng_add_override_sources(
 	} ov[2] = { { "override-allow", TAPIR_LIST_ALLOW },
 		{ "override-deny", TAPIR_LIST_DENY } };
 
-	e->src_override_allow = e->src_override_deny = -1;
+	idx[0] = idx[1] = -1;
 	if (cfg->n_sources + 2 > TAPIR_MAX_SOURCES ||
 		tapir_config_source_index(cfg, ov[0].name) >= 0 ||
 		tapir_config_source_index(cfg, ov[1].name) >= 0)
@@ -228,43 +231,49 @@ tapir__eng_add_override_sources(
 		snprintf(sc->name, sizeof(sc->name), "%s", ov[i].name);
 		sc->type = (enum tapir_source_type)SOURCE_OVERRIDE;
 		sc->list = ov[i].list;
-		*(i ? &e->src_override_deny : &e->src_override_allow) =
-			(int)cfg->n_sources++;
+		idx[i] = (int)cfg->n_sources++;
 	}
 	return 0;
 }
 
+/* Take cfg, add the override sources, and build the first snapshot and
+ * everything that hangs off the configuration. */
 static int
-engine_setup(struct tapir_engine *e)
+engine_setup(struct tapir_engine *e, struct tapir_config *cfg)
 {
-	struct tapir_policy *pol;
+	struct tapir_error err = { 0 };
+	struct tapir_runtime *rt;
+	int idx[2];
 
-	e->n_config_sources = e->cfg->n_sources;
-	if (tapir__eng_add_override_sources(e, e->cfg) != 0)
+	e->n_config_sources = cfg->n_sources;
+	if (tapir__eng_add_override_sources(cfg, idx) != 0)
 		tapir_log(TAPIR_LOG_WARN,
 			"no room for the override sources (64 sources, or a "
 			"source named override-allow/-deny): overrides are off");
-	if (!(pol = tapir_policy_create(e->cfg)))
+	e->src_override_allow = idx[0];
+	e->src_override_deny = idx[1];
+	if (!(rt = tapir_runtime_create(cfg, 1, &err))) {
+		tapir_log(TAPIR_LOG_ERR, "configuration: %s", err.text);
 		return TAPIR_ENOMEM;
-	atomic_init(&e->policy, pol);
-	if (!(e->db = tapir_db_create(e->cfg->limits.max_entries)))
+	}
+	atomic_init(&e->rt, rt);
+	cfg = rt->cfg;
+	if (!(e->db = tapir_db_create(cfg->limits.max_entries)))
 		return TAPIR_ENOMEM;
-	if (e->cfg->state_dir) {
-		size_t n = strlen(e->cfg->state_dir) + sizeof(STATE_FILE) + 2;
+	if (cfg->state_dir) {
+		size_t n = strlen(cfg->state_dir) + sizeof(STATE_FILE) + 2;
 		if (!(e->state_path = malloc(n)))
 			return TAPIR_ENOMEM;
-		snprintf(e->state_path, n, "%s/%s", e->cfg->state_dir,
-			STATE_FILE);
+		snprintf(e->state_path, n, "%s/%s", cfg->state_dir, STATE_FILE);
 	}
 	tapir__eng_load_keys(e);
 	tapir__eng_state_dir_check(e);
-	if (e->cfg->core_status.topic) {
-		struct tapir_error err = { 0 };
+	if (cfg->core_status.topic) {
 		if (!(e->status_signer = tapir_signer_load_file(
-			      e->cfg->core_status.key_file, &err))) {
+			      cfg->core_status.key_file, &err))) {
 			file_problem(e, PROBLEM_CORE_STATUS,
 				"core-status: signing-key",
-				e->cfg->core_status.key_file, err.text);
+				cfg->core_status.key_file, err.text);
 			tapir_log(TAPIR_LOG_ERR,
 				"core-status: %s; no reports are sent",
 				err.text);
@@ -282,8 +291,7 @@ tapir_engine_create_take(struct tapir_config *cfg)
 		tapir_config_destroy(cfg);
 		return NULL;
 	}
-	e->cfg = cfg;
-	if (engine_setup(e) != 0) {
+	if (engine_setup(e, cfg) != 0) {
 		tapir_engine_destroy(e);
 		return NULL;
 	}
@@ -295,6 +303,7 @@ tapir_engine_create(const char *path)
 {
 	struct tapir_engine *e = engine_alloc();
 	struct tapir_error err = { 0 };
+	struct tapir_config *cfg;
 
 	if (!e)
 		return NULL;
@@ -302,7 +311,7 @@ tapir_engine_create(const char *path)
 		tapir_engine_destroy(e);
 		return NULL;
 	}
-	if (!(e->cfg = tapir_config_load(path, &err))) {
+	if (!(cfg = tapir_config_load(path, &err))) {
 		snprintf(e->config_error, sizeof(e->config_error), "%s",
 			err.text);
 		tapir_log(TAPIR_LOG_ERR,
@@ -310,23 +319,55 @@ tapir_engine_create(const char *path)
 			err.text);
 		return e;
 	}
-	if (engine_setup(e) != 0) {
+	if (engine_setup(e, cfg) != 0) {
 		tapir_engine_destroy(e);
 		return NULL;
 	}
 	return e;
 }
 
+struct tapir_runtime *
+tapir__eng_rt_get(struct tapir_engine *e)
+{
+	struct tapir_runtime *rt;
+	tapir_epoch_token tok;
+
+	if (!(rt = tapir__eng_rt_enter(e, &tok)))
+		return NULL;
+	tapir_runtime_ref(rt);
+	tapir__eng_rt_exit(e, tok);
+	return rt;
+}
+
+/*
+ * Writer: publish rt in place of the snapshot in force. After the grace
+ * period no worker still reads the old one, and every other thread that
+ * saw it holds a reference: dropping the engine's own frees it, or leaves
+ * it to the last of those holders.
+ */
+void
+tapir__eng_rt_swap(struct tapir_engine *e, struct tapir_runtime *rt)
+{
+	struct tapir_runtime *old = wrt(e);
+
+	atomic_store_explicit(&e->rt, rt, memory_order_release);
+	tapir_db_grace(e->db);
+	tapir_runtime_unref(old);
+}
+
 bool
 tapir_engine_active(const struct tapir_engine *e)
 {
-	return e->cfg != NULL;
+	return atomic_load_explicit(&e->rt, memory_order_relaxed) != NULL;
 }
 
 const struct tapir_config *
 tapir_engine_config(const struct tapir_engine *e)
 {
-	return e->cfg;
+	struct tapir_runtime *rt =
+		atomic_load_explicit(&e->rt, memory_order_acquire);
+
+	return rt ? rt->cfg : NULL;
 }
 
 void
@@ -336,12 +377,12 @@ tapir_engine_set_clock(struct tapir_engine *e, int64_t (*now)(void))
 }
 
 void
-tapir_engine_set_purge_endpoint(
-	struct tapir_engine *e, const char *endpoint, int port)
+tapir_engine_set_purge(struct tapir_engine *e, tapir_purge_send_fn send,
+	void *arg, const char *what)
 {
-	free(e->purge_endpoint);
-	e->purge_endpoint = endpoint ? strdup(endpoint) : NULL;
-	e->purge_port = port;
+	e->purge_send = send;
+	e->purge_arg = arg;
+	snprintf(e->purge_what, sizeof(e->purge_what), "%s", what);
 }
 
 void
@@ -358,7 +399,7 @@ tapir_engine_set_host_info(struct tapir_engine *e, const char *info)
 static void
 mqtt_failed(struct tapir_engine *e, const char *why)
 {
-	const struct tapir_config *cfg = e->cfg;
+	const struct tapir_config *cfg = e->mqtt_rt->cfg;
 	const char *files[3] = { cfg->mqtt.ca_file, cfg->mqtt.cert_file,
 		cfg->mqtt.key_file };
 	const char *names[3] = { "ca-file", "cert-file", "key-file" };
@@ -388,19 +429,22 @@ mqtt_failed(struct tapir_engine *e, const char *why)
 }
 
 /* control.owner and control.group: who may use the socket, with mode
- * 0660 its group's members. Names or numbers. The module runs as the user
- * Unbound dropped privileges to: it can give the socket only to itself
- * and to one of that user's groups, and says so in status otherwise. */
+ * 0660 its group's members, and whose members may change state. Names or
+ * numbers. Fills uid and gid ((uid_t)-1, (gid_t)-1 when not given);
+ * for a name with no user or group, both stay so (the socket keeps this
+ * process's) and status shows a problem. */
 static void
-set_socket_owner(struct tapir_engine *e, const char *path, const char *owner,
-	const char *group)
+socket_owner(struct tapir_engine *e, const char *owner, const char *group,
+	uid_t *uid, gid_t *gid)
 {
 	char buf[4096], *end;
-	unsigned long uid = (unsigned long)-1, gid = (unsigned long)-1;
+	unsigned long id;
 
+	*uid = (uid_t)-1;
+	*gid = (gid_t)-1;
 	if (owner) {
 		struct passwd pw, *res = NULL;
-		uid = strtoul(owner, &end, 10);
+		id = strtoul(owner, &end, 10);
 		if (*end != '\0' || end == owner) {
 			if (getpwnam_r(owner, &pw, buf, sizeof(buf), &res) !=
 					0 ||
@@ -412,12 +456,13 @@ set_socket_owner(struct tapir_engine *e, const char *path, const char *owner,
 					owner);
 				return;
 			}
-			uid = res->pw_uid;
+			id = res->pw_uid;
 		}
+		*uid = (uid_t)id;
 	}
 	if (group) {
 		struct group gr, *res = NULL;
-		gid = strtoul(group, &end, 10);
+		id = strtoul(group, &end, 10);
 		if (*end != '\0' || end == group) {
 			if (getgrnam_r(group, &gr, buf, sizeof(buf), &res) !=
 					0 ||
@@ -427,27 +472,33 @@ set_socket_owner(struct tapir_engine *e, const char *path, const char *owner,
 				tapir__eng_problem_set(e, PROBLEM_CONTROL,
 					"control: group %s: no such group",
 					group);
+				*uid = (uid_t)-1;
 				return;
 			}
-			gid = res->gr_gid;
+			id = res->gr_gid;
 		}
+		*gid = (gid_t)id;
 	}
-	if (chown(path, (uid_t)uid, (gid_t)gid) != 0) {
-		int err = errno;
-		tapir_log(TAPIR_LOG_ERR,
-			"control: chown %s to %s:%s: %s (this process runs as "
-			"uid %u gid %u)",
-			path, owner ? owner : "-", group ? group : "-",
-			strerror(err), (unsigned)geteuid(),
-			(unsigned)getegid());
-		tapir__eng_problem_set(e, PROBLEM_CONTROL,
-			"control: chown %s to %s:%s: %s (the module runs as "
-			"uid %u gid %u: control.owner can only be that user, "
-			"control.group only one of its groups)",
-			path, owner ? owner : "-", group ? group : "-",
-			strerror(err), (unsigned)geteuid(),
-			(unsigned)getegid());
-	}
+}
+
+/* The module runs as the user Unbound dropped privileges to: it can give
+ * the socket only to itself and to one of that user's groups, and says so
+ * in status otherwise. */
+static void
+socket_owner_failed(struct tapir_engine *e, const char *path, const char *owner,
+	const char *group, int err)
+{
+	tapir_log(TAPIR_LOG_ERR,
+		"control: chown %s to %s:%s: %s (this process runs as "
+		"uid %u gid %u)",
+		path, owner ? owner : "-", group ? group : "-", strerror(err),
+		(unsigned)geteuid(), (unsigned)getegid());
+	tapir__eng_problem_set(e, PROBLEM_CONTROL,
+		"control: chown %s to %s:%s: %s (the module runs as "
+		"uid %u gid %u: control.owner can only be that user, "
+		"control.group only one of its groups)",
+		path, owner ? owner : "-", group ? group : "-", strerror(err),
+		(unsigned)geteuid(), (unsigned)getegid());
 }
 
 /*
@@ -460,10 +511,14 @@ static void
 start_inactive_control(struct tapir_engine *e)
 {
 	const char *path = tapir_control_default_socket();
+	const struct tapir_control_opts opts = { .mode = 0660,
+		.owner = (uid_t)-1,
+		.group = (gid_t)-1,
+		.admin_group = (gid_t)-1 };
 	struct tapir_error err = { 0 };
 
 	if (!(e->control = tapir_control_create(
-		      path, 0660, tapir__eng_on_control, e, &err))) {
+		      path, &opts, tapir__eng_on_control, e, NULL, &err))) {
 		tapir_log(TAPIR_LOG_WARN,
 			"%s; tapir-pop-control status cannot tell why this "
 			"module is inactive",
@@ -475,10 +530,10 @@ start_inactive_control(struct tapir_engine *e)
 		path);
 }
 
-int
-tapir_engine_start(struct tapir_engine *e)
+static int
+start_threads(struct tapir_engine *e)
 {
-	const struct tapir_config *cfg = e->cfg;
+	const struct tapir_config *cfg = wcfg(e);
 	struct tapir_error err = { 0 };
 	bool has_mqtt = false;
 
@@ -487,9 +542,9 @@ tapir_engine_start(struct tapir_engine *e)
 		return 0;
 	}
 	/* Before the writer: it pushes names from its first load on. */
-	if (e->purge_endpoint) {
-		e->purger = tapir_purger_create(e->purge_endpoint,
-			e->purge_port, cfg->limits.queue_length);
+	if (e->purge_send) {
+		e->purger = tapir_purger_create(e->purge_send, e->purge_arg,
+			e->purge_what, cfg->limits.queue_length);
 		if (!e->purger)
 			tapir_log(TAPIR_LOG_ERR, "purge: cannot start thread");
 	}
@@ -503,8 +558,12 @@ tapir_engine_start(struct tapir_engine *e)
 	for (size_t i = 0; i < cfg->n_sources; i++)
 		has_mqtt |= cfg->sources[i].type == TAPIR_SOURCE_MQTT;
 	if (has_mqtt) {
-		e->mqtt = tapir_mqtt_create(cfg, tapir__eng_on_mqtt_message,
-			tapir__eng_on_mqtt_state, e, &err);
+		/* The client reads its configuration for as long as it
+		 * lives: it keeps this snapshot. */
+		e->mqtt_rt = tapir__eng_rt_get(e);
+		e->mqtt = tapir_mqtt_create(e->mqtt_rt->cfg,
+			tapir__eng_on_mqtt_message, tapir__eng_on_mqtt_state, e,
+			&err);
 		if (!e->mqtt)
 			mqtt_failed(e, err.text);
 		else if (tapir_mqtt_start(e->mqtt) != 0)
@@ -524,15 +583,52 @@ tapir_engine_start(struct tapir_engine *e)
 		}
 	}
 	if (cfg->control.socket) {
-		e->control = tapir_control_create(cfg->control.socket,
-			cfg->control.mode, tapir__eng_on_control, e, &err);
+		struct tapir_control_opts opts = { .mode = cfg->control.mode };
+		int owner_err = 0;
+		/* The group's members may change state, also when the socket
+		 * could not be given to it. */
+		socket_owner(e, cfg->control.owner, cfg->control.group,
+			&opts.owner, &opts.group);
+		opts.admin_group = opts.group;
+		e->control = tapir_control_create(cfg->control.socket, &opts,
+			tapir__eng_on_control, e, &owner_err, &err);
 		if (!e->control)
 			tapir_log(TAPIR_LOG_ERR, "control: %s", err.text);
-		else if (cfg->control.group || cfg->control.owner)
-			set_socket_owner(e, cfg->control.socket,
-				cfg->control.owner, cfg->control.group);
+		else if (owner_err)
+			socket_owner_failed(e, cfg->control.socket,
+				cfg->control.owner, cfg->control.group,
+				owner_err);
 	}
 	return 0;
+}
+
+/*
+ * Unbound calls init, and so this, before it blocks signals for the
+ * threads it starts, and expects its main thread to take SIGHUP, SIGTERM
+ * and the rest; a module thread that did not block them could take one
+ * sent to the process and run Unbound's handler there. A thread inherits
+ * its creator's mask, so with every signal blocked around the creations
+ * here each thread starts blocked: the writer, MQTT, purger, transfer and
+ * control threads, and any thread they start later (a flush's purger).
+ * The fault signals a thread raises itself (SIGSEGV, SIGBUS) still kill
+ * the process as they should, blocked or not. The caller's mask is put
+ * back as it was.
+ */
+int
+tapir_engine_start(struct tapir_engine *e)
+{
+	sigset_t all, old;
+	int rc, err;
+
+	sigfillset(&all);
+	if ((err = pthread_sigmask(SIG_SETMASK, &all, &old)) != 0)
+		tapir_log(TAPIR_LOG_WARN,
+			"cannot block signals for the module's threads: %s",
+			strerror(err));
+	rc = start_threads(e);
+	if (err == 0)
+		(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
 }
 
 void
@@ -559,6 +655,7 @@ tapir_engine_destroy(struct tapir_engine *e)
 	}
 	/* The consumer goes first: after it is joined nothing submits. */
 	tapir_mqtt_destroy(e->mqtt);
+	tapir_runtime_unref(e->mqtt_rt);
 	if (e->writer_running) {
 		pthread_mutex_lock(&e->qlock);
 		e->stop = true;
@@ -573,7 +670,6 @@ tapir_engine_destroy(struct tapir_engine *e)
 		tapir__eng_state_save(e);
 	/* Nothing pushes to the purger any more. */
 	tapir_purger_destroy(e->purger);
-	free(e->purge_endpoint);
 	while ((q = e->qhead)) {
 		e->qhead = q->next;
 		free(q);
@@ -581,14 +677,10 @@ tapir_engine_destroy(struct tapir_engine *e)
 	tapir_db_destroy(e->db);
 	for (size_t i = 0; i < TAPIR_MAX_SOURCES; i++)
 		tapir_rrcount_destroy(e->xfrs[i].rrs);
-	tapir_policy_destroy(atomic_load(&e->policy));
-	for (size_t i = 0; i < e->n_old; i++) {
-		tapir_policy_destroy(e->old_policies[i]);
-		tapir_config_destroy(e->old_cfgs[i]);
-	}
+	/* Every thread is joined: the engine's is the last reference. */
+	tapir_runtime_unref(wrt(e));
 	tapir_keyring_destroy(e->keys);
 	tapir_signer_destroy(e->status_signer);
-	tapir_config_destroy(e->cfg);
 	pthread_cond_destroy(&e->qcond);
 	pthread_cond_destroy(&e->jcond);
 	pthread_mutex_destroy(&e->qlock);

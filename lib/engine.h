@@ -7,7 +7,7 @@
  *
  * Threads:
  *  - the caller's (Unbound's main thread): create, start, destroy;
- *  - readers (Unbound's workers): tapir_engine_decide*(), count_answer();
+ *  - readers (Unbound's workers): tapir_engine_query();
  *  - libmosquitto's thread: copies each message into the bounded queue;
  *  - the writer thread: verifies, parses and applies messages, expires
  *    entries; the only thread that changes the database;
@@ -30,9 +30,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/answer.h"
 #include "lib/config.h"
 #include "lib/control.h"
 #include "lib/policy.h"
+#include "lib/purge.h"
 #include "lib/tapir.h"
 
 /* Counters of the feed, named in tapir_counter_str(). */
@@ -69,6 +71,7 @@ enum tapir_counter {
 	TAPIR_C_XFR_FAILURES,
 	TAPIR_C_STATUS_SENT,
 	TAPIR_C_DECISION_CHANGES,
+	TAPIR_C_CONTROL_REFUSED,
 	TAPIR_C_COUNT,
 };
 
@@ -94,7 +97,11 @@ struct tapir_engine *tapir_engine_create_take(struct tapir_config *cfg);
 /** Whether a configuration is loaded (otherwise every query passes). */
 bool tapir_engine_active(const struct tapir_engine *e);
 
-/** The configuration in force, or NULL when inactive. Immutable. */
+/**
+ * The configuration in force, or NULL when inactive. Immutable, but
+ * retired by a reload (tapir-pop-control reload): for tests and tools
+ * that do not reload meanwhile.
+ */
 const struct tapir_config *tapir_engine_config(const struct tapir_engine *e);
 
 /**
@@ -112,30 +119,47 @@ int tapir_engine_start(struct tapir_engine *e) TAPIR_WUR;
 void tapir_engine_destroy(struct tapir_engine *e);
 
 /**
- * Reader: decide for a wire-format name met in a query of type qtype: its
- * name, or a name of its answer's CNAME or DNAME chain (marked as
- * tapir_engine_query() marks the query name: the iterator caches the
- * chain's names too). Counts nothing.
- * @param why: if not NULL, the full reason.
- * @return: the action (TAPIR_ACTION_PASS for names that cannot match).
+ * Reader: decide for a canonical name, with the full reason (lookup, tests).
+ * Counts nothing.
  */
-enum tapir_action tapir_engine_decide_wire(struct tapir_engine *e,
-	const uint8_t *wire, size_t maxlen, uint16_t qtype,
-	struct tapir_reason *why);
-
-/** Reader: decide for a canonical name. */
 enum tapir_action tapir_engine_decide(struct tapir_engine *e, const char *name,
 	size_t len, struct tapir_reason *why);
 
+/* Flags of tapir_engine_query(). */
+enum tapir_query_flags {
+	/* Explain a block in a->why (for an Extended DNS Error). */
+	TAPIR_QUERY_EXPLAIN = 1 << 0,
+	/* The name is one of the answer's CNAME or DNAME chain, not the
+	 * query's: counted only when it blocks. */
+	TAPIR_QUERY_CHAIN = 1 << 1,
+	/* The query's type is one the resolver's flush by name leaves in its
+	 * cache: should the name become blocked, its purge walks the cache
+	 * (tapir_purger_push() rather than push_name()). */
+	TAPIR_QUERY_RARE_TYPE = 1 << 2,
+};
+
 /**
- * Reader: the query path's call. Decides for a wire-format name, counts
- * the answer (and "would block" for log-only rules) in per-thread
- * counters, and returns the action to enforce. qtype: the query's type;
- * one that Unbound's flush by name does not remove marks the name for
- * flush_zone when it becomes blocked.
+ * Reader: the query path's one call. Decides once for a wire-format name
+ * met in a query of type qtype, plans the answer from that decision
+ * (lib/answer.h) and counts it in per-thread counters (with "would block"
+ * for log-only rules).
+ * @param flags: enum tapir_query_flags.
+ * @param a: the plan; only action and kind are set unless the name is
+ *	blocked. It holds no pointer into the engine.
+ * @return: the action to enforce (TAPIR_ACTION_PASS for names that cannot
+ *	match, and while the engine is inactive).
  */
 enum tapir_action tapir_engine_query(struct tapir_engine *e,
-	const uint8_t *wire, size_t maxlen, uint16_t qtype);
+	const uint8_t *wire, size_t maxlen, uint16_t qtype, unsigned flags,
+	struct tapir_answer *a);
+
+/**
+ * Reader: whether an SOA rdata (with its 2-byte length prefix) is the one
+ * the block answers in force carry: a message cached with it in authority
+ * is a block answer of this module (answer.cache-blocked).
+ */
+bool tapir_engine_is_block_soa(
+	struct tapir_engine *e, const uint8_t *rdata, size_t len);
 
 /**
  * Any thread: have Unbound's caches forget a wire-format name (and what is
@@ -143,20 +167,6 @@ enum tapir_action tapir_engine_query(struct tapir_engine *e,
  */
 void tapir_engine_purge_wire(
 	struct tapir_engine *e, const uint8_t *wire, size_t maxlen);
-
-/**
- * Reader: the short explanation a blocked answer carries in an Extended
- * DNS Error (RFC 8914): "tapir-pop: rule R; sources a b".
- * @param text: receives it, NUL-terminated ("" when the name is not
- *	blocked).
- * @return: the EDE code, 15 (Blocked) for a denylist, 17 (Filtered) for a
- *	rule; 0 when the name is not blocked.
- */
-int tapir_engine_explain_short(struct tapir_engine *e, const uint8_t *wire,
-	size_t maxlen, char *text, size_t size);
-
-/** Reader: count an answer the module gave (per-thread counters). */
-void tapir_engine_count_answer(struct tapir_engine *e, enum tapir_action a);
 
 /**
  * Any thread: queue a received message for the writer (copied).
@@ -186,12 +196,25 @@ void tapir_engine_command(
 	struct tapir_engine *e, const char *line, struct tapir_buf *out);
 
 /**
- * Where Unbound's remote-control interface is (set before start): names
- * that become blocked are flushed from Unbound's caches through it
- * (lib/purge.h). NULL: no purging.
+ * Control thread: one request from the control socket, as peer. Commands
+ * that change state (override allow, deny and remove, reload, flush, stats,
+ * which resets the counters every reader sees) need a privileged peer
+ * (root, Unbound's user, control.group); anything else a peer that is not
+ * gets answered "error: ... not permitted ..." and counted as
+ * control.refused. The rest is tapir_engine_command().
+ * @param peer: borrowed.
  */
-void tapir_engine_set_purge_endpoint(
-	struct tapir_engine *e, const char *endpoint, int port);
+void tapir_engine_control(struct tapir_engine *e, const char *line,
+	const struct tapir_control_peer *peer, struct tapir_buf *out);
+
+/**
+ * How names whose decision changed leave the resolver's caches (set
+ * before start): send flushes one name (lib/purge.h), called on the
+ * purger's own thread; what names it in status and logs. Without one,
+ * nothing is purged and status says so.
+ */
+void tapir_engine_set_purge(struct tapir_engine *e, tapir_purge_send_fn send,
+	void *arg, const char *what);
 
 /** Build information the module sets before start (shown by status). */
 void tapir_engine_set_host_info(struct tapir_engine *e, const char *info);

@@ -15,7 +15,8 @@ take(_Atomic uint64_t *c, bool reset)
 }
 
 static void
-cmd_stats(struct tapir_engine *e, bool reset, struct tapir_buf *out)
+cmd_stats(struct tapir_engine *e, const struct tapir_runtime *rt, bool reset,
+	struct tapir_buf *out)
 {
 	uint64_t answers[SLOT_COUNTERS] = { 0 };
 
@@ -43,15 +44,15 @@ cmd_stats(struct tapir_engine *e, bool reset, struct tapir_buf *out)
 		if (r >= TAPIR_RULE_COUNT && r < TAPIR_RULE_NAMED)
 			continue;
 		if (r >= TAPIR_RULE_NAMED && (size_t)(r - TAPIR_RULE_NAMED) >=
-						     e->cfg->policy.n_rules)
+						     rt->cfg->policy.n_rules)
 			break;
 		tapir_buf_printf(out, "rule.%s=%llu\n",
-			tapir_policy_rule_name(cur_policy(e), r),
+			tapir_policy_rule_name(rt->policy, r),
 			(unsigned long long)answers[RULE_BASE + r]);
 	}
-	for (size_t i = 0; i < e->cfg->n_sources; i++) {
+	for (size_t i = 0; i < rt->cfg->n_sources; i++) {
 		struct source_counters *sc = &e->per_source[i];
-		const char *n = e->cfg->sources[i].name;
+		const char *n = rt->cfg->sources[i].name;
 		tapir_buf_printf(out,
 			"source.%s.accepted=%llu\nsource.%s.rejected=%llu\n"
 			"source.%s.added=%llu\nsource.%s.removed=%llu\n",
@@ -66,13 +67,15 @@ cmd_stats(struct tapir_engine *e, bool reset, struct tapir_buf *out)
 		tapir_buf_printf(out,
 			"cache.purge.requested=%llu\ncache.purge.done=%llu\n"
 			"cache.purge.failed=%llu\ncache.purge.dropped=%llu\n"
-			"cache.purge.coalesced=%llu\ncache.purge.by-name=%llu\n",
+			"cache.purge.coalesced=%llu\ncache.purge.by-name=%llu\n"
+			"cache.purge.overflows=%llu\n",
 			(unsigned long long)ps.requested,
 			(unsigned long long)ps.done,
 			(unsigned long long)ps.failed,
 			(unsigned long long)ps.dropped,
 			(unsigned long long)ps.coalesced,
-			(unsigned long long)ps.by_name);
+			(unsigned long long)ps.by_name,
+			(unsigned long long)ps.overflows);
 	}
 	tapir_buf_printf(out, "db.names=%zu\ndb.entries=%zu\ndb.bytes=%zu\n",
 		atomic_load(&e->db_names), atomic_load(&e->db_entries),
@@ -80,9 +83,10 @@ cmd_stats(struct tapir_engine *e, bool reset, struct tapir_buf *out)
 }
 
 static void
-cmd_status(struct tapir_engine *e, struct tapir_buf *out)
+cmd_status(struct tapir_engine *e, const struct tapir_runtime *rt,
+	struct tapir_buf *out)
 {
-	const struct tapir_config *cfg = e->cfg;
+	const struct tapir_config *cfg = rt ? rt->cfg : NULL;
 
 	tapir_buf_printf(out, "version: %s\n", PACKAGE_VERSION);
 	tapir_buf_printf(
@@ -119,8 +123,8 @@ cmd_status(struct tapir_engine *e, struct tapir_buf *out)
 	pthread_mutex_unlock(&e->qlock);
 	tapir_buf_printf(out, "keys: %zu\n", atomic_load(&e->n_keys));
 	tapir_buf_printf(out, "cache-purge: %s%s\n",
-		e->purger ? "via Unbound remote-control " : "unavailable",
-		e->purger ? e->purge_endpoint : "");
+		e->purger ? "via " : "unavailable",
+		e->purger ? e->purge_what : "");
 	tapir_buf_printf(out, "db.names: %zu\ndb.entries: %zu\ndb.bytes: %zu\n",
 		atomic_load(&e->db_names), atomic_load(&e->db_entries),
 		atomic_load(&e->db_bytes));
@@ -171,45 +175,73 @@ cmd_status(struct tapir_engine *e, struct tapir_buf *out)
 	pthread_mutex_unlock(&e->slock);
 }
 
+/* One "answer:" line: the plan of a query of qtype, as a client gets it
+ * (label: "" or " for AAAA" and the like). */
 static void
-cmd_lookup(struct tapir_engine *e, const char *arg, struct tapir_buf *out)
+lookup_answer(const struct tapir_runtime *rt, const struct tapir_reason *why,
+	uint16_t qtype, const char *label, struct tapir_buf *out)
 {
-	char name[TAPIR_NAME_BUFSIZE];
+	struct tapir_verdict v = { .action = why->action, .rule = why->rule };
+	struct tapir_answer a;
+	char text[1024];
+
+	tapir_answer_plan(rt, &v, qtype, false, &a);
+	tapir_answer_describe(&a, text, sizeof(text));
+	tapir_buf_printf(out, "answer%s: %s\n", label, text);
+}
+
+/* "lookup NAME [A|AAAA|CNAME|TXT|TYPEnn]": the decision, why, and the answer a
+ * query of that type (A by default) gets. Where the answer depends on the
+ * type (REDIRECT to addresses), the other types follow without a type. */
+static void
+cmd_lookup(struct tapir_engine *e, const struct tapir_runtime *rt,
+	const char *arg, struct tapir_buf *out)
+{
+	char name[TAPIR_NAME_BUFSIZE], type[16] = "";
 	struct tapir_error err = { 0 };
 	struct tapir_reason why;
+	const char *sp = strchr(arg, ' ');
+	size_t len, nlen = sp ? (size_t)(sp - arg) : strlen(arg);
+	uint16_t qtype = TAPIR_DNS_TYPE_A;
 	char text[4096];
-	size_t len;
 
-	if (tapir_name_canon(arg, strlen(arg), 0, name, &len, NULL, &err)) {
+	if (sp) {
+		snprintf(type, sizeof(type), "%s", sp + 1);
+		if (!strcasecmp(type, "A"))
+			qtype = TAPIR_DNS_TYPE_A;
+		else if (!strcasecmp(type, "AAAA"))
+			qtype = TAPIR_DNS_TYPE_AAAA;
+		else if (!strcasecmp(type, "CNAME"))
+			qtype = TAPIR_DNS_TYPE_CNAME;
+		else if (!strcasecmp(type, "TXT"))
+			qtype = TAPIR_DNS_TYPE_TXT;
+		else if (!strncasecmp(type, "TYPE", 4) && type[4] &&
+			 strspn(type + 4, "0123456789") == strlen(type + 4) &&
+			 atoi(type + 4) <= 65535)
+			qtype = (uint16_t)atoi(type + 4);
+		else
+			/* Not a type: the whole argument is the name, and
+			 * the space in it is what its error will name. */
+			sp = NULL;
+	}
+	if (!sp)
+		nlen = strlen(arg);
+	if (tapir_name_canon(arg, nlen, 0, name, &len, NULL, &err)) {
 		tapir_buf_printf(out, "error: %s\n", err.text);
 		return;
 	}
-	if (!e->cfg) {
-		tapir_buf_printf(out, "error: inactive: %s\n", e->config_error);
-		return;
-	}
-	tapir_decide(cur_policy(e), e->db, name, len, e->now(), &why);
+	tapir_decide(rt->policy, e->db, name, len, e->now(), &why);
 	tapir_reason_format(
-		cur_policy(e), name, &why, e->now(), text, sizeof(text));
+		rt->policy, name, &why, e->now(), text, sizeof(text));
 	tapir_buf_append(out, text, strlen(text));
-	/* What a client gets, in the module's words. */
-	switch (why.action) {
-	case TAPIR_ACTION_NXDOMAIN:
-	case TAPIR_ACTION_REDIRECT:
-	case TAPIR_ACTION_NODATA:
-		tapir_buf_printf(out,
-			"answer: %s with SOA %s. %s. in authority, TTL %u\n",
-			why.action == TAPIR_ACTION_NODATA ? "NOERROR/NODATA"
-							  : "NXDOMAIN",
-			e->cfg->answer.soa_mname, e->cfg->answer.soa_rname,
-			e->cfg->answer.negative_ttl);
-		break;
-	case TAPIR_ACTION_DROP:
-		tapir_buf_printf(out, "answer: none (dropped)\n");
-		break;
-	default:
-		tapir_buf_printf(out, "answer: resolved normally\n");
-		break;
+	/* What a client gets: the plan the module answers from. */
+	lookup_answer(rt, &why, qtype, "", out);
+	if (!sp && why.action == TAPIR_ACTION_REDIRECT &&
+		!rt->answer.cname_len &&
+		(rt->answer.n_a || rt->answer.n_aaaa)) {
+		lookup_answer(rt, &why, TAPIR_DNS_TYPE_AAAA, " for AAAA", out);
+		lookup_answer(
+			rt, &why, TAPIR_DNS_TYPE_TXT, " for other types", out);
 	}
 }
 
@@ -287,37 +319,62 @@ out_free:
 	tapir_buf_clear(&text);
 }
 
-/* "flush NAME" / "flush --all": ask Unbound to drop cached answers. */
+/*
+ * "flush NAME" / "flush --all": ask Unbound to drop cached answers, and
+ * say "ok" only once it has. The request goes through a purger of its
+ * own, one name long: its counters are this request's alone (the engine's
+ * purger also carries the writer's purges, whose outcome is not the
+ * operator's), and its retries ride out a reload of Unbound. The thread
+ * it costs is the price of an answer that can be trusted.
+ */
 static void
 cmd_flush(struct tapir_engine *e, const char *arg, struct tapir_buf *out)
 {
 	char name[TAPIR_NAME_BUFSIZE];
 	struct tapir_error err = { 0 };
+	struct tapir_purger_stats st = { 0 };
+	struct tapir_purger *p;
+	bool all = !strcmp(arg, "--all");
 
 	if (!e->purger) {
 		tapir_buf_printf(out,
 			"error: no cache purging: Unbound's remote-control is not usable (see status)\n");
 		return;
 	}
-	if (!strcmp(arg, "--all")) {
-		/* flush_zone of the root: every cached answer. */
-		(void)tapir_purger_push(e->purger, "");
-		tapir_purger_drain(e->purger, 10000);
-		tapir_buf_printf(out, "ok\n");
-		return;
-	}
-	if (tapir_name_canon(arg, strlen(arg), 0, name, NULL, NULL, &err)) {
+	/* flush_zone of the root ("") is every cached answer. */
+	if (all)
+		name[0] = '\0';
+	else if (tapir_name_canon(
+			 arg, strlen(arg), 0, name, NULL, NULL, &err)) {
 		tapir_buf_printf(out, "error: %s\n", err.text);
 		return;
 	}
-	(void)tapir_purger_push(e->purger, name);
-	tapir_purger_drain(e->purger, 10000);
-	tapir_buf_printf(out, "ok\n");
+	if (!(p = tapir_purger_create(
+		      e->purge_send, e->purge_arg, e->purge_what, 1))) {
+		tapir_buf_printf(out, "error: cannot start a purge: %s\n",
+			tapir_strerror(TAPIR_ENOMEM));
+		return;
+	}
+	if (tapir_purger_push(p, name) == 0)
+		tapir_purger_drain(p, TAPIR_CONTROL_RUN_MS);
+	tapir_purger_stats(p, &st);
+	tapir_purger_destroy(p);
+	if (st.done == 1)
+		tapir_buf_printf(out, "ok\n");
+	else if (st.failed)
+		tapir_buf_printf(out,
+			"error: %s did not flush %s (see Unbound's log): cached answers stay until they expire\n",
+			e->purge_what, all ? "its cache" : name);
+	else
+		tapir_buf_printf(out,
+			"error: %s did not flush %s within %d s\n",
+			e->purge_what, all ? "its cache" : name,
+			TAPIR_CONTROL_RUN_MS / 1000);
 }
 
 struct reload_job {
-	struct tapir_config *cfg;
-	struct tapir_policy *pol;
+	struct tapir_runtime *rt;
+	size_t changed; /* names whose decision the new policy changed */
 	char msg[256];
 	int rc;
 };
@@ -338,30 +395,20 @@ same_sources(
 	return true;
 }
 
+/* Writer: put the new snapshot in force, purge what its policy decides
+ * otherwise, then load what it names: keys, the state directory, file
+ * sources. */
 static void
 reload_job(struct tapir_engine *e, void *arg)
 {
 	struct reload_job *j = arg;
+	struct tapir_runtime *old = wrt(e);
 
-	if (e->n_old == sizeof(e->old_cfgs) / sizeof(e->old_cfgs[0])) {
-		j->rc = TAPIR_EFULL;
-		snprintf(j->msg, sizeof(j->msg),
-			"too many reloads since the module loaded: use unbound-control reload");
-		return;
-	}
-	/* Overrides are sources the engine adds after the configured ones. */
-	if (tapir__eng_add_override_sources(e, j->cfg) != 0) {
-		j->rc = TAPIR_ECONFIG;
-		snprintf(
-			j->msg, sizeof(j->msg), "no room for override sources");
-		return;
-	}
-	e->old_cfgs[e->n_old] = e->cfg;
-	e->old_policies[e->n_old++] = atomic_load(&e->policy);
-	e->cfg = j->cfg;
-	atomic_store_explicit(&e->policy, j->pol, memory_order_release);
-	j->cfg = NULL;
-	j->pol = NULL;
+	tapir_runtime_ref(old);
+	tapir__eng_rt_swap(e, j->rt);
+	j->changed = tapir__eng_purge_policy_change(e, old, j->rt);
+	tapir_runtime_unref(old);
+	j->rt = NULL;
 	tapir__eng_load_keys(e);
 	/* An operator who fixed the directory sees it in status now. */
 	tapir__eng_state_dir_check(e);
@@ -371,45 +418,151 @@ reload_job(struct tapir_engine *e, void *arg)
 
 /* Re-read the configuration file, the key file and every file source,
  * without restarting Unbound. A broken file is refused with its error
- * and the running configuration stays. Changes to the set of sources
- * (and to mqtt, answer, control, state-dir) need unbound-control reload. */
+ * and the running configuration stays. The policy, the answers and
+ * logging change at once; changes to the set of sources (and to mqtt,
+ * control, state-dir) need unbound-control reload. */
 static void
-cmd_reload(struct tapir_engine *e, struct tapir_buf *out)
+cmd_reload(struct tapir_engine *e, const struct tapir_runtime *rt,
+	struct tapir_buf *out)
 {
 	struct reload_job j = { 0 };
 	struct tapir_error err = { 0 };
+	struct tapir_config *cfg;
+	int idx[2];
 
 	if (!e->config_path) {
 		tapir_buf_printf(
 			out, "error: no configuration file to re-read\n");
 		return;
 	}
-	if (!(j.cfg = tapir_config_load(e->config_path, &err))) {
+	if (!(cfg = tapir_config_load(e->config_path, &err))) {
 		tapir_buf_printf(out,
 			"error: %s (the running configuration stays)\n",
 			err.text);
 		return;
 	}
-	if (!same_sources(e->cfg, j.cfg, e->n_config_sources)) {
-		tapir_config_destroy(j.cfg);
+	if (!same_sources(rt->cfg, cfg, e->n_config_sources)) {
+		tapir_config_destroy(cfg);
 		tapir_buf_printf(out,
 			"error: the sources changed: that needs unbound-control reload (the running configuration stays)\n");
 		return;
 	}
-	if (!(j.pol = tapir_policy_create(j.cfg))) {
-		tapir_config_destroy(j.cfg);
-		tapir_buf_printf(out, "error: out of memory\n");
+	/* Overrides are sources the engine adds after the configured ones,
+	 * at the same indexes as before (the sources did not change). */
+	if (tapir__eng_add_override_sources(cfg, idx) != 0 ||
+		idx[0] != e->src_override_allow ||
+		idx[1] != e->src_override_deny) {
+		tapir_config_destroy(cfg);
+		tapir_buf_printf(out, "error: no room for override sources\n");
 		return;
 	}
-	tapir__eng_run_on_writer(e, reload_job, &j);
+	if (!(j.rt = tapir_runtime_create(cfg, rt->generation + 1, &err))) {
+		tapir_buf_printf(out,
+			"error: %s (the running configuration stays)\n",
+			err.text);
+		return;
+	}
+	if (tapir__eng_run_on_writer_within(
+		    e, reload_job, &j, TAPIR_CONTROL_RUN_MS) != 0) {
+		tapir_runtime_unref(j.rt);
+		tapir_buf_printf(out,
+			"error: the writer did not take the reload up within %d s (busy loading a file or a zone?); the running configuration stays\n",
+			TAPIR_CONTROL_RUN_MS / 1000);
+		return;
+	}
 	if (j.rc != 0) {
-		tapir_policy_destroy(j.pol);
-		tapir_config_destroy(j.cfg);
+		tapir_runtime_unref(j.rt);
 		tapir_buf_printf(out, "error: %s\n", j.msg);
 		return;
 	}
-	tapir_log(TAPIR_LOG_INFO, "reloaded %s", e->config_path);
+	tapir_log(TAPIR_LOG_INFO,
+		"reloaded %s (configuration %llu): %zu decisions changed",
+		e->config_path, (unsigned long long)rt->generation + 1,
+		j.changed);
 	tapir_buf_printf(out, "ok\n");
+}
+
+/*
+ * Whether anyone who reaches the socket may run line: the commands that
+ * only read. What is not listed here changes state or is unknown, and
+ * needs a privileged peer; a command added later is kept from others
+ * until it is listed. stats is not listed: it resets the counters that
+ * every other reader (a monitoring system) counts on.
+ */
+static bool
+reads_only(const char *line)
+{
+	static const char *const exact[] = { "status", "stats_noreset", "list",
+		"dump-rpz", "digest" };
+	static const char *const with_args[] = { "lookup ", "list ",
+		"dump-rpz " };
+	char verb[16] = "";
+
+	while (*line == ' ')
+		line++;
+	if (!strncmp(line, "json ", 5))
+		line += 5;
+	for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
+		if (!strcmp(line, exact[i]))
+			return true;
+	for (size_t i = 0; i < sizeof(with_args) / sizeof(with_args[0]); i++)
+		if (!strncmp(line, with_args[i], strlen(with_args[i])))
+			return true;
+	/* As tapir__eng_cmd_override() reads its verb. */
+	return !strncmp(line, "override ", 9) &&
+	       sscanf(line + 9, "%15s", verb) == 1 && !strcmp(verb, "list");
+}
+
+void
+tapir_engine_control(struct tapir_engine *e, const char *line,
+	const struct tapir_control_peer *peer, struct tapir_buf *out)
+{
+	struct tapir_runtime *rt;
+	const char *group, *cmd = line;
+	size_t before = out->len;
+	char why[320];
+	bool json = false;
+	json_t *obj;
+	char *txt;
+
+	if (peer->privileged || reads_only(line)) {
+		tapir_engine_command(e, line, out);
+		return;
+	}
+	count(e, TAPIR_C_CONTROL_REFUSED, 1);
+	rt = tapir__eng_rt_get(e);
+	group = rt && rt->cfg->control.group ? rt->cfg->control.group : NULL;
+	while (*cmd == ' ')
+		cmd++;
+	if (!strncmp(cmd, "json ", 5)) {
+		cmd += 5;
+		json = true;
+	}
+	/* The answer names who may, so that the operator knows what to
+	 * fix. */
+	snprintf(why, sizeof(why),
+		"not permitted: '%.32s' changes the module's state; only root, uid %u (Unbound's user)%s%s%s may (you are uid %d)",
+		cmd, (unsigned)geteuid(), group ? " and members of group " : "",
+		group ? group : "", group ? " (control.group)" : "",
+		peer->uid == (uid_t)-1 ? -1 : (int)peer->uid);
+	/* In JSON like every other error (tapir_engine_command()). */
+	if (json && (obj = json_pack("{s:s}", "error", why))) {
+		if ((txt = json_dumps(obj, JSON_INDENT(2)))) {
+			tapir_buf_printf(out, "error: %s\n", txt);
+			free(txt);
+		}
+		json_decref(obj);
+	}
+	if (out->len == before)
+		tapir_buf_printf(out, "error: %s\n", why);
+	tapir_runtime_unref(rt);
+}
+
+void
+tapir__eng_on_control(void *arg, const char *line,
+	const struct tapir_control_peer *peer, struct tapir_buf *out)
+{
+	tapir_engine_control(arg, line, peer, out);
 }
 
 static void dispatch(struct tapir_engine *e, const char *line, bool json,
@@ -459,40 +612,43 @@ tapir_engine_command(
 	tapir_buf_clear(&tmp);
 }
 
+/* Each command runs on one snapshot, referenced for its whole run (a
+ * reload may replace the one in force meanwhile). */
 static void
 dispatch(struct tapir_engine *e, const char *line, bool json,
 	struct tapir_buf *out)
 {
-	if (!e->cfg && strcmp(line, "status") != 0) {
+	struct tapir_runtime *rt = tapir__eng_rt_get(e);
+
+	if (!rt && strcmp(line, "status") != 0) {
 		tapir_buf_printf(out, "error: inactive: %s\n", e->config_error);
 		return;
 	}
 	if (json && (!strcmp(line, "status") || !strcmp(line, "stats") ||
 			    !strcmp(line, "stats_noreset") ||
-			    !strncmp(line, "lookup ", 7))) {
+			    !strncmp(line, "lookup ", 7)))
 		cmd_json(e, line, out);
-		return;
-	}
-	if (strcmp(line, "status") == 0)
-		cmd_status(e, out);
+	else if (strcmp(line, "status") == 0)
+		cmd_status(e, rt, out);
 	else if (strcmp(line, "stats") == 0)
-		cmd_stats(e, true, out);
+		cmd_stats(e, rt, true, out);
 	else if (strcmp(line, "stats_noreset") == 0)
-		cmd_stats(e, false, out);
+		cmd_stats(e, rt, false, out);
 	else if (strncmp(line, "lookup ", 7) == 0)
-		cmd_lookup(e, line + 7, out);
+		cmd_lookup(e, rt, line + 7, out);
 	else if (!strcmp(line, "list") || !strncmp(line, "list ", 5))
-		tapir__eng_cmd_list(e, line + 4, json, out);
+		tapir__eng_cmd_list(e, rt, line + 4, json, out);
 	else if (!strcmp(line, "dump-rpz") || !strncmp(line, "dump-rpz ", 9))
-		tapir__eng_cmd_dump_rpz(e, line[8] ? line + 9 : "", out);
+		tapir__eng_cmd_dump_rpz(e, rt, line[8] ? line + 9 : "", out);
 	else if (!strncmp(line, "override ", 9))
 		tapir__eng_cmd_override(e, line + 9, json, out);
 	else if (!strncmp(line, "flush ", 6))
 		cmd_flush(e, line + 6, out);
 	else if (!strcmp(line, "digest"))
-		tapir__eng_cmd_digest(e, json, out);
+		tapir__eng_cmd_digest(e, rt, json, out);
 	else if (!strcmp(line, "reload"))
-		cmd_reload(e, out);
+		cmd_reload(e, rt, out);
 	else
 		tapir_buf_printf(out, "error: unknown command: %.64s\n", line);
+	tapir_runtime_unref(rt);
 }

@@ -49,7 +49,7 @@ component(json_t *map, const char *name, bool ok, const char *error,
 void
 tapir__eng_core_status_send(struct tapir_engine *e)
 {
-	const struct tapir_config *cfg = e->cfg;
+	const struct tapir_config *cfg = wcfg(e);
 	json_t *root, *comps;
 	char msg[256], *payload, *jws = NULL;
 	size_t jws_len = 0;

@@ -9,6 +9,7 @@
 
 struct walk_out {
 	struct tapir_engine *e;
+	const struct tapir_runtime *rt; /* the command's reference */
 	struct tapir_buf *out;
 	int list, source, action; /* -1: any */
 	const char *zone;
@@ -25,7 +26,7 @@ walk_decide(struct walk_out *w, const char *name, size_t len,
 	struct tapir_reason *why)
 {
 	return tapir_decide(
-		cur_policy(w->e), w->e->db, name, len, w->e->now(), why);
+		w->rt->policy, w->e->db, name, len, w->e->now(), why);
 }
 
 static bool
@@ -48,7 +49,7 @@ list_one(void *arg, const char *name, size_t len, const struct tapir_entry *e,
 	struct walk_out *w = arg;
 	struct tapir_reason why;
 	enum tapir_action a = walk_decide(w, name, len, &why);
-	const char *rule = tapir_policy_rule_name(cur_policy(w->e), why.rule);
+	const char *rule = tapir_policy_rule_name(w->rt->policy, why.rule);
 
 	if (!walk_filter(w, e, n, a))
 		return 0;
@@ -63,63 +64,21 @@ list_one(void *arg, const char *name, size_t len, const struct tapir_entry *e,
 	return w->out->failed ? -1 : 0;
 }
 
-static const char *
-rpz_target(enum tapir_action a)
-{
-	switch (a) {
-	case TAPIR_ACTION_PASSTHRU:
-		return "rpz-passthru.";
-	case TAPIR_ACTION_NODATA:
-		return "*.";
-	case TAPIR_ACTION_DROP:
-		return "rpz-drop.";
-	case TAPIR_ACTION_NXDOMAIN:
-	case TAPIR_ACTION_REDIRECT: /* with no target configured */
-		return ".";
-	default:
-		return NULL;
-	}
-}
-
-/* One RPZ owner's records for an action; REDIRECT as the module answers
- * it: the configured CNAME target, or the configured addresses as local
- * data, or NXDOMAIN. */
+/* One RPZ owner's records: what the answer plans of the action give
+ * (lib/answer.c), so that a resolver loading the dump answers as the
+ * module does, REDIRECT included. */
 static void
 rpz_records(struct walk_out *w, const char *owner, enum tapir_action a)
 {
-	const struct tapir_config *cfg = w->e->cfg;
-	char addr[INET6_ADDRSTRLEN];
-	const char *t;
+	char full[2 * TAPIR_NAME_BUFSIZE + 16], text[4096];
+	size_t n;
 
-	if (a == TAPIR_ACTION_REDIRECT &&
-		(cfg->answer.redirect_cname[0] || cfg->answer.n_redirect_a ||
-			cfg->answer.n_redirect_aaaa)) {
-		if (cfg->answer.redirect_cname[0]) {
-			tapir_buf_printf(w->out, "%s.%s CNAME %s.\n", owner,
-				w->zone, cfg->answer.redirect_cname);
-			w->n++;
-			return;
-		}
-		for (size_t i = 0; i < cfg->answer.n_redirect_a; i++) {
-			inet_ntop(AF_INET, cfg->answer.redirect_a[i], addr,
-				sizeof(addr));
-			tapir_buf_printf(
-				w->out, "%s.%s A %s\n", owner, w->zone, addr);
-			w->n++;
-		}
-		for (size_t i = 0; i < cfg->answer.n_redirect_aaaa; i++) {
-			inet_ntop(AF_INET6, cfg->answer.redirect_aaaa[i], addr,
-				sizeof(addr));
-			tapir_buf_printf(w->out, "%s.%s AAAA %s\n", owner,
-				w->zone, addr);
-			w->n++;
-		}
+	snprintf(full, sizeof(full), "%s.%s", owner, w->zone);
+	if (!(n = tapir_answer_rpz(w->rt, a, full, text, sizeof(text))))
 		return;
-	}
-	if ((t = rpz_target(a))) {
-		tapir_buf_printf(w->out, "%s.%s CNAME %s\n", owner, w->zone, t);
-		w->n++;
-	}
+	tapir_buf_append(w->out, text, n);
+	for (size_t i = 0; i < n; i++)
+		w->n += text[i] == '\n';
 }
 
 static int
@@ -151,12 +110,12 @@ rpz_one(void *arg, const char *name, size_t len, const struct tapir_entry *e,
 }
 
 void
-tapir__eng_cmd_dump_rpz(
-	struct tapir_engine *e, const char *zone_arg, struct tapir_buf *out)
+tapir__eng_cmd_dump_rpz(struct tapir_engine *e, const struct tapir_runtime *rt,
+	const char *zone_arg, struct tapir_buf *out)
 {
 	char zone[TAPIR_NAME_BUFSIZE];
 	struct tapir_error err = { 0 };
-	struct walk_out w = { .e = e, .out = out, .zone = zone };
+	struct walk_out w = { .e = e, .rt = rt, .out = out, .zone = zone };
 	tapir_epoch_token tok;
 
 	if (!zone_arg[0])
@@ -217,9 +176,10 @@ digest_one(void *arg, const char *name, size_t len, const struct tapir_entry *e,
  * machine: resolvers of one fleet compare it. Expired entries do not
  * count; names are sorted before hashing. */
 void
-tapir__eng_cmd_digest(struct tapir_engine *e, bool json, struct tapir_buf *out)
+tapir__eng_cmd_digest(struct tapir_engine *e, const struct tapir_runtime *rt,
+	bool json, struct tapir_buf *out)
 {
-	struct walk_out w = { .e = e, .out = out };
+	struct walk_out w = { .e = e, .rt = rt, .out = out };
 	unsigned char h[32];
 	char hex[65];
 	crypto_generichash_state st;
@@ -256,12 +216,15 @@ tapir__eng_cmd_digest(struct tapir_engine *e, bool json, struct tapir_buf *out)
 
 /* "list [list=L] [source=S] [action=A]" */
 void
-tapir__eng_cmd_list(struct tapir_engine *e, const char *args, bool json,
-	struct tapir_buf *out)
+tapir__eng_cmd_list(struct tapir_engine *e, const struct tapir_runtime *rt,
+	const char *args, bool json, struct tapir_buf *out)
 {
-	struct walk_out w = {
-		.e = e, .out = out, .list = -1, .source = -1, .action = -1
-	};
+	struct walk_out w = { .e = e,
+		.rt = rt,
+		.out = out,
+		.list = -1,
+		.source = -1,
+		.action = -1 };
 	char key[16], val[128];
 	tapir_epoch_token tok;
 	int n;
@@ -271,7 +234,7 @@ tapir__eng_cmd_list(struct tapir_engine *e, const char *args, bool json,
 		if (!strcmp(key, "list"))
 			w.list = tapir_list_from_str(val);
 		else if (!strcmp(key, "source"))
-			w.source = tapir_config_source_index(e->cfg, val);
+			w.source = tapir_config_source_index(rt->cfg, val);
 		else if (!strcmp(key, "action"))
 			w.action = tapir_action_from_str(val);
 		else

@@ -21,7 +21,7 @@ file_record(void *arg, const struct tapir_file_record *r)
 {
 	struct file_load *fl = arg;
 	struct tapir_engine *e = fl->e;
-	const struct tapir_source_config *sc = &e->cfg->sources[fl->src];
+	const struct tapir_source_config *sc = &wcfg(e)->sources[fl->src];
 	uint8_t flags = r->subtree ? TAPIR_ENTRY_SUBTREE : 0;
 	struct tapir_entry ent = {
 		.expiry = TAPIR_EXPIRY_NEVER,
@@ -65,7 +65,7 @@ static void
 file_error(void *arg, unsigned line, const char *reason)
 {
 	struct file_load *fl = arg;
-	const struct tapir_source_config *sc = &fl->e->cfg->sources[fl->src];
+	const struct tapir_source_config *sc = &wcfg(fl->e)->sources[fl->src];
 
 	if (fl->logged++ < FILE_ERRORS_LOGGED)
 		tapir_log(TAPIR_LOG_WARN, "source %s: %s:%u: %s (line skipped)",
@@ -105,7 +105,7 @@ tapir__eng_find_stale(void *arg, const char *name, size_t len,
 static void
 file_check(struct tapir_engine *e, int src, bool force)
 {
-	const struct tapir_source_config *sc = &e->cfg->sources[src];
+	const struct tapir_source_config *sc = &wcfg(e)->sources[src];
 	struct file_state *fs = &e->files[src];
 	struct tapir_file_opts opts = {
 		.format = (enum tapir_file_format)sc->format,
@@ -205,7 +205,7 @@ failed:
 void
 tapir__eng_files_check(struct tapir_engine *e, bool force)
 {
-	for (size_t i = 0; i < e->cfg->n_sources; i++)
-		if (e->cfg->sources[i].type == TAPIR_SOURCE_FILE)
+	for (size_t i = 0; i < wcfg(e)->n_sources; i++)
+		if (wcfg(e)->sources[i].type == TAPIR_SOURCE_FILE)
 			file_check(e, (int)i, force);
 }

@@ -5,7 +5,8 @@
  * the helpers shared between the rooms are named tapir__eng_*.
  *
  * The rooms, by what they do:
- *   engine.c             create, start, destroy; counters, problems
+ *   engine.c             create, start, destroy; the runtime snapshot;
+ *                        counters, problems
  *   engine_query.c       the per-query path (Unbound's worker threads)
  *   engine_ingest.c      MQTT messages, topic routing, the writer thread
  *                        and its queue
@@ -18,8 +19,8 @@
  *   engine_control.c     control commands and their dispatch
  *   engine_export.c      list, dump-rpz and digest
  *
- * Thread safety: Unbound's workers only read (the policy through
- * cur_policy(), the database in epoch read sections, atomics). The writer
+ * Thread safety: Unbound's workers only read (the runtime snapshot and
+ * the database in epoch read sections, atomics). The writer
  * thread is the only one that changes the database; other threads hand it
  * jobs (tapir__eng_run_on_writer()). Each field of struct tapir_engine
  * below says which thread owns it or what covers it. qlock, slock and
@@ -29,7 +30,6 @@
 #define TAPIR_ENGINE_IMPL_H
 
 #include <jansson.h>
-#include <mosquitto.h>
 #include <sodium.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -52,6 +52,7 @@
 #include "lib/name.h"
 #include "lib/purge.h"
 #include "lib/rrcount.h"
+#include "lib/runtime.h"
 #include "lib/listfile.h"
 #include "lib/state.h"
 #include "lib/xfr.h"
@@ -84,6 +85,10 @@ struct qmsg {
 	void (*job)(struct tapir_engine *e, void *arg);
 	void *job_arg;
 	bool *job_done;
+	int src; /* the MQTT source, or SRC_BY_TOPIC (engine_ingest.c) */
+	/* qlock: the writer took the job up; its submitter gave up first
+	 * (tapir__eng_run_on_writer_within()), so it never runs. */
+	bool job_started, job_withdrawn;
 	size_t len;
 	char *topic; /* points into data, after the payload */
 	char data[];
@@ -191,21 +196,17 @@ struct tapir_engine {
 	/* Set at create, read-only after. */
 	char *config_path;
 	char config_error[256];
-	/* Set at create. Replaced by reload (reload_job(), writer thread)
-	 * while the workers, the control, MQTT and transfer threads read it
-	 * with plain loads and no lock. KNOWN RACE: a data race in C11 terms
-	 * (the old one is kept in old_cfgs until destroy, so nobody reads
-	 * freed memory, but a reader may mix the old and the new). The
-	 * transfer thread keeps the pointer it read at start for good. */
-	struct tapir_config *cfg;
-	/* Atomic: the writer stores it (release) at create and reload; every
-	 * reader loads it with cur_policy() (acquire). */
-	_Atomic(struct tapir_policy *) policy;
-	/* Replaced by reload; kept until destroy (readers may hold them).
-	 * Writer thread only (reload_job()), then destroy. */
-	struct tapir_policy *old_policies[16];
-	struct tapir_config *old_cfgs[16];
-	size_t n_old;
+	/* The runtime snapshot in force (lib/runtime.h), NULL when
+	 * inactive. Atomic: only the writer replaces it (reload_job()),
+	 * through tapir__eng_rt_swap(); workers load it inside a read
+	 * section of the database's epoch (tapir__eng_rt_enter()), other
+	 * threads take a reference (tapir__eng_rt_get()), the writer and
+	 * create, start and destroy read it with wrt(). */
+	_Atomic(struct tapir_runtime *) rt;
+	/* A reference on the snapshot the MQTT client was created with,
+	 * which it reads for as long as it lives (its settings change
+	 * with an Unbound reload only). Start and destroy only. */
+	struct tapir_runtime *mqtt_rt;
 	/* The pointer: set at create, read-only. The database: the writer
 	 * changes and commits it; readers use its epoch read sections. */
 	struct tapir_db *db;
@@ -220,8 +221,9 @@ struct tapir_engine {
 	 * (the purger has its own lock). */
 	struct tapir_purger *purger;
 	/* Set by the embedder before start, read-only after. */
-	char *purge_endpoint;
-	int purge_port;
+	tapir_purge_send_fn purge_send;
+	void *purge_arg;
+	char purge_what[160];
 	/* Set at create (tests: tapir_engine_set_clock() before start),
 	 * read-only after. */
 	int64_t (*now)(void);
@@ -270,8 +272,8 @@ struct tapir_engine {
 	 * them while that load writes them. */
 	struct override *overrides;
 	size_t n_overrides, cap_overrides;
-	/* Set at create; reset by reload_job() on the writer, while the
-	 * control thread that reads them waits for that job. */
+	/* Set at create, read-only after (a reload keeps every source's
+	 * index). */
 	int src_override_allow, src_override_deny;
 	/* Set at create, read-only after. */
 	size_t n_config_sources;
@@ -283,6 +285,9 @@ struct tapir_engine {
 	/* Start and destroy only. */
 	pthread_t xfr_thread;
 	bool xfr_running;
+	/* Transfer thread only: a reference on the snapshot of the pass in
+	 * progress. */
+	struct tapir_runtime *xfr_rt;
 	pthread_mutex_t xlock; /* with xcond: wakes the thread to stop */
 	pthread_cond_t xcond;
 	/* Atomic, stored under xlock (so that the thread's wait on xcond
@@ -327,10 +332,39 @@ struct tapir_engine {
 	_Atomic size_t n_keys; /* atomic: the writer stores it */
 };
 
-static inline struct tapir_policy *
-cur_policy(struct tapir_engine *e)
+/* The snapshot in force, for the writer thread (the only one that
+ * replaces it) and for create, start and destroy. */
+static inline struct tapir_runtime *
+wrt(struct tapir_engine *e)
 {
-	return atomic_load_explicit(&e->policy, memory_order_acquire);
+	return atomic_load_explicit(&e->rt, memory_order_relaxed);
+}
+
+/* The writer's configuration; NULL when inactive. */
+static inline const struct tapir_config *
+wcfg(struct tapir_engine *e)
+{
+	struct tapir_runtime *rt = wrt(e);
+
+	return rt ? rt->cfg : NULL;
+}
+
+/* A worker's view: the snapshot in force, valid until
+ * tapir__eng_rt_exit(); NULL (and no section) when inactive. Nothing
+ * inside may wait for the writer. */
+static inline struct tapir_runtime *
+tapir__eng_rt_enter(struct tapir_engine *e, tapir_epoch_token *tok)
+{
+	if (!e->db)
+		return NULL;
+	*tok = tapir_db_read_begin(e->db);
+	return atomic_load_explicit(&e->rt, memory_order_acquire);
+}
+
+static inline void
+tapir__eng_rt_exit(struct tapir_engine *e, tapir_epoch_token tok)
+{
+	tapir_db_read_end(e->db, tok);
 }
 
 static inline void
@@ -356,6 +390,8 @@ struct stale {
 };
 
 /* engine.c */
+struct tapir_runtime *tapir__eng_rt_get(struct tapir_engine *e);
+void tapir__eng_rt_swap(struct tapir_engine *e, struct tapir_runtime *rt);
 void tapir__eng_log_reject(struct tapir_engine *e, enum tapir_counter c,
 	const char *fmt, ...) TAPIR_PRINTF(3, 4);
 bool tapir__eng_problem_set(struct tapir_engine *e, enum problem p,
@@ -363,17 +399,21 @@ bool tapir__eng_problem_set(struct tapir_engine *e, enum problem p,
 bool tapir__eng_problem_clear(struct tapir_engine *e, enum problem p);
 bool tapir__eng_problem_is_set(struct tapir_engine *e, enum problem p);
 void tapir__eng_load_keys(struct tapir_engine *e);
-int tapir__eng_add_override_sources(
-	struct tapir_engine *e, struct tapir_config *cfg);
+int tapir__eng_add_override_sources(struct tapir_config *cfg, int idx[2]);
 
 /* engine_ingest.c */
 void *tapir__eng_writer_main(void *arg);
 void tapir__eng_on_mqtt_message(
-	void *arg, const char *topic, const void *payload, size_t len);
+	void *arg, int src, const char *topic, const void *payload, size_t len);
 void tapir__eng_on_mqtt_state(void *arg, bool connected, const char *reason);
-void tapir__eng_on_control(void *arg, const char *line, struct tapir_buf *out);
 void tapir__eng_run_on_writer(struct tapir_engine *e,
 	void (*fn)(struct tapir_engine *, void *), void *arg);
+int tapir__eng_run_on_writer_within(struct tapir_engine *e,
+	void (*fn)(struct tapir_engine *, void *), void *arg, int timeout_ms);
+
+/* engine_control.c */
+void tapir__eng_on_control(void *arg, const char *line,
+	const struct tapir_control_peer *peer, struct tapir_buf *out);
 
 /* engine_purge.c */
 void tapir__eng_rare_note(struct tapir_engine *e, const char *name, size_t len);
@@ -388,6 +428,8 @@ void tapir__eng_purges_add(struct tapir_engine *e, struct purges *p,
 void tapir__eng_purges_end(struct tapir_engine *e, const struct purges *p);
 int tapir__eng_remove_entry(struct tapir_engine *e, int src, const char *name,
 	uint8_t flags, struct purges *p);
+size_t tapir__eng_purge_policy_change(struct tapir_engine *e,
+	const struct tapir_runtime *old, const struct tapir_runtime *cur);
 
 /* engine_state.c */
 void tapir__eng_state_dir_check(struct tapir_engine *e);
@@ -411,11 +453,12 @@ void tapir__eng_cmd_override(struct tapir_engine *e, const char *args,
 	bool json, struct tapir_buf *out);
 
 /* engine_export.c */
-void tapir__eng_cmd_dump_rpz(
-	struct tapir_engine *e, const char *zone_arg, struct tapir_buf *out);
-void tapir__eng_cmd_digest(
-	struct tapir_engine *e, bool json, struct tapir_buf *out);
-void tapir__eng_cmd_list(struct tapir_engine *e, const char *args, bool json,
+void tapir__eng_cmd_dump_rpz(struct tapir_engine *e,
+	const struct tapir_runtime *rt, const char *zone_arg,
 	struct tapir_buf *out);
+void tapir__eng_cmd_digest(struct tapir_engine *e,
+	const struct tapir_runtime *rt, bool json, struct tapir_buf *out);
+void tapir__eng_cmd_list(struct tapir_engine *e, const struct tapir_runtime *rt,
+	const char *args, bool json, struct tapir_buf *out);
 
 #endif

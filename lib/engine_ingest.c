@@ -13,23 +13,11 @@
 
 #include "lib/engine_impl.h"
 
-static int
-source_for_topic(const struct tapir_config *cfg, const char *topic)
-{
-	for (size_t i = 0; i < cfg->n_sources; i++) {
-		const struct tapir_source_config *s = &cfg->sources[i];
-		if (s->type != TAPIR_SOURCE_MQTT)
-			continue;
-		for (size_t t = 0; t < s->n_topics; t++) {
-			bool match = false;
-			if (mosquitto_topic_matches_sub(s->topics[t], topic,
-				    &match) == MOSQ_ERR_SUCCESS &&
-				match)
-				return (int)i;
-		}
-	}
-	return -1;
-}
+/* The source of a message that came with its topic only (tests, and
+ * tapir_engine_submit()): routed by the writer against its configuration.
+ * The MQTT client hands the source it matched; control reloads keep every
+ * source's index. */
+#define SRC_BY_TOPIC (-2)
 
 static enum tapir_counter
 jws_counter(int rc)
@@ -132,7 +120,7 @@ static int
 process_msg(struct tapir_engine *e, const char *topic, const void *payload,
 	size_t len, int *src_out)
 {
-	const struct tapir_config *cfg = e->cfg;
+	const struct tapir_config *cfg = wcfg(e);
 	struct tapir_error err = { 0 };
 	struct tapir_msg msg;
 	uint8_t *plain = NULL;
@@ -142,7 +130,11 @@ process_msg(struct tapir_engine *e, const char *topic, const void *payload,
 
 	if (!cfg)
 		return TAPIR_ECONFIG;
-	if ((src = *src_out = source_for_topic(cfg, topic)) < 0) {
+	if (*src_out == SRC_BY_TOPIC)
+		*src_out = tapir_mqtt_source_for_topic(cfg, topic);
+	if ((src = *src_out) < 0 || (size_t)src >= cfg->n_sources ||
+		cfg->sources[src].type != TAPIR_SOURCE_MQTT) {
+		*src_out = -1;
 		count(e, TAPIR_C_REJ_NO_SOURCE, 1);
 		tapir__eng_log_reject(e, TAPIR_C_REJ_NO_SOURCE,
 			"no source subscribes to topic %s", topic);
@@ -204,11 +196,13 @@ process_msg(struct tapir_engine *e, const char *topic, const void *payload,
 	return 0;
 }
 
-int
-tapir_engine_process(struct tapir_engine *e, const char *topic,
-	const void *payload, size_t len)
+/* Writer: verify, parse and apply one message of source src (or
+ * SRC_BY_TOPIC), and count it for its source. */
+static int
+process(struct tapir_engine *e, int src, const char *topic, const void *payload,
+	size_t len)
 {
-	int src = -1, rc = process_msg(e, topic, payload, len, &src);
+	int rc = process_msg(e, topic, payload, len, &src);
 
 	if (src >= 0 && src < TAPIR_MAX_SOURCES) {
 		struct source_counters *sc = &e->per_source[src];
@@ -220,6 +214,13 @@ tapir_engine_process(struct tapir_engine *e, const char *topic,
 		}
 	}
 	return rc;
+}
+
+int
+tapir_engine_process(struct tapir_engine *e, const char *topic,
+	const void *payload, size_t len)
+{
+	return process(e, SRC_BY_TOPIC, topic, payload, len);
 }
 
 static void
@@ -276,6 +277,17 @@ tapir__eng_writer_main(void *arg)
 		while (batch) {
 			struct qmsg *next = batch->next;
 			if (batch->job) {
+				bool withdrawn;
+				pthread_mutex_lock(&e->qlock);
+				withdrawn = batch->job_withdrawn;
+				batch->job_started = !withdrawn;
+				pthread_mutex_unlock(&e->qlock);
+				/* Its submitter is gone, and so is its arg. */
+				if (withdrawn) {
+					free(batch);
+					batch = next;
+					continue;
+				}
 				batch->job(e, batch->job_arg);
 				tapir_db_commit(e->db);
 				publish_db_stats(e);
@@ -284,7 +296,7 @@ tapir__eng_writer_main(void *arg)
 				pthread_cond_broadcast(&e->jcond);
 				pthread_mutex_unlock(&e->qlock);
 			} else {
-				(void)tapir_engine_process(e, batch->topic,
+				(void)process(e, batch->src, batch->topic,
 					batch->data, batch->len);
 			}
 			free(batch);
@@ -312,7 +324,7 @@ tapir__eng_writer_main(void *arg)
 			tapir__eng_state_dir_check(e);
 		if (e->status_signer && e->mqtt &&
 			tapir_monotonic_ms() - e->status_sent_ms >=
-				(int64_t)e->cfg->core_status.interval * 1000)
+				(int64_t)wcfg(e)->core_status.interval * 1000)
 			tapir__eng_core_status_send(e);
 		tapir_db_commit(e->db);
 		publish_db_stats(e);
@@ -333,24 +345,32 @@ enqueue_locked(struct tapir_engine *e, struct qmsg *q)
 	pthread_cond_signal(&e->qcond);
 }
 
-int
-tapir_engine_submit(struct tapir_engine *e, const char *topic,
-	const void *payload, size_t len)
+/* Any thread: copy a message into the writer's queue, within the limits
+ * of the snapshot in force. */
+static int
+submit(struct tapir_engine *e, int src, const char *topic, const void *payload,
+	size_t len)
 {
-	size_t tlen = strlen(topic);
+	size_t tlen = strlen(topic), max_size, max_queue;
+	struct tapir_runtime *rt;
+	tapir_epoch_token tok;
 	struct qmsg *q;
 
 	/* An inactive engine has no limits and no writer to queue for. */
-	if (!e->cfg)
+	if (!(rt = tapir__eng_rt_enter(e, &tok)))
 		return TAPIR_ECONFIG;
+	max_size = rt->cfg->limits.max_message_size;
+	max_queue = rt->cfg->limits.queue_length;
+	tapir__eng_rt_exit(e, tok);
 	count(e, TAPIR_C_MSG_RECEIVED, 1);
-	if (len > e->cfg->limits.max_message_size) {
+	if (len > max_size) {
 		count(e, TAPIR_C_REJ_TOO_BIG, 1);
 		return TAPIR_ETOOBIG;
 	}
 	if (!(q = malloc(sizeof(*q) + len + tlen + 2)))
 		return TAPIR_ENOMEM;
 	memset(q, 0, sizeof(*q));
+	q->src = src;
 	q->len = len;
 	memcpy(q->data, payload, len);
 	q->data[len] = '\0';
@@ -358,7 +378,7 @@ tapir_engine_submit(struct tapir_engine *e, const char *topic,
 	memcpy(q->topic, topic, tlen + 1);
 
 	pthread_mutex_lock(&e->qlock);
-	if (e->qlen >= e->cfg->limits.queue_length) {
+	if (e->qlen >= max_queue) {
 		pthread_mutex_unlock(&e->qlock);
 		free(q);
 		count(e, TAPIR_C_REJ_QUEUE_FULL, 1);
@@ -369,11 +389,18 @@ tapir_engine_submit(struct tapir_engine *e, const char *topic,
 	return 0;
 }
 
+int
+tapir_engine_submit(struct tapir_engine *e, const char *topic,
+	const void *payload, size_t len)
+{
+	return submit(e, SRC_BY_TOPIC, topic, payload, len);
+}
+
 void
 tapir__eng_on_mqtt_message(
-	void *arg, const char *topic, const void *payload, size_t len)
+	void *arg, int src, const char *topic, const void *payload, size_t len)
 {
-	(void)tapir_engine_submit(arg, topic, payload, len);
+	(void)submit(arg, src, topic, payload, len);
 }
 
 void
@@ -390,45 +417,80 @@ tapir__eng_on_mqtt_state(void *arg, bool connected, const char *reason)
 	if (connected) {
 		count(e, TAPIR_C_MQTT_CONNECTS, 1);
 		tapir_log(TAPIR_LOG_INFO, "mqtt: %s to %s:%d", reason,
-			e->cfg->mqtt.host, e->cfg->mqtt.port);
+			e->mqtt_rt->cfg->mqtt.host, e->mqtt_rt->cfg->mqtt.port);
 	} else if (was) {
 		count(e, TAPIR_C_MQTT_DISCONNECTS, 1);
 		tapir_log(TAPIR_LOG_WARN, "mqtt: %s", reason);
 	}
 }
 
-void
-tapir__eng_on_control(void *arg, const char *line, struct tapir_buf *out)
+/*
+ * Run fn on the writer thread (the only one that may change the database)
+ * and wait for it; inline when no writer runs (tests, before start). With
+ * timeout_ms >= 0, a job the writer has not taken up by then (it is busy
+ * with a large file or transfer) is withdrawn and never runs: the caller
+ * can then say so and return, and fn's arg, which may live on the caller's
+ * stack, is never touched again. A job already taken up is waited for: it
+ * cannot be stopped half-way.
+ * @return: 0 when fn ran, TAPIR_ETIMEDOUT when withdrawn, TAPIR_ENOMEM
+ *	or TAPIR_EIO (the writer stops) when it could not be queued.
+ */
+int
+tapir__eng_run_on_writer_within(struct tapir_engine *e,
+	void (*fn)(struct tapir_engine *, void *), void *arg, int timeout_ms)
 {
-	tapir_engine_command(arg, line, out);
-}
-
-/* Run fn on the writer thread (the only one that may change the database)
- * and wait for it; inline when no writer runs (tests, before start). */
-void
-tapir__eng_run_on_writer(struct tapir_engine *e,
-	void (*fn)(struct tapir_engine *, void *), void *arg)
-{
+	struct timespec until;
 	struct qmsg *q;
 	bool done = false;
+	int rc = 0;
 
-	if (!e->writer_running || !(q = calloc(1, sizeof(*q)))) {
-		if (!e->writer_running)
-			fn(e, arg);
-		return;
+	if (!e->writer_running) {
+		fn(e, arg);
+		return 0;
 	}
+	if (!(q = calloc(1, sizeof(*q))))
+		return TAPIR_ENOMEM;
 	q->job = fn;
 	q->job_arg = arg;
 	q->job_done = &done;
 	q->topic = "";
+	/* jcond waits on CLOCK_REALTIME, its default. */
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
 	pthread_mutex_lock(&e->qlock);
 	if (e->stop) {
 		pthread_mutex_unlock(&e->qlock);
 		free(q);
-		return;
+		return TAPIR_EIO;
 	}
 	enqueue_locked(e, q);
-	while (!done)
-		pthread_cond_wait(&e->jcond, &e->qlock);
+	while (!done) {
+		if (timeout_ms < 0 || q->job_started) {
+			pthread_cond_wait(&e->jcond, &e->qlock);
+			continue;
+		}
+		if (pthread_cond_timedwait(&e->jcond, &e->qlock, &until) ==
+				ETIMEDOUT &&
+			!done && !q->job_started) {
+			/* Still queued, or in the writer's batch: the writer
+			 * frees it when it comes to it. */
+			q->job_withdrawn = true;
+			rc = TAPIR_ETIMEDOUT;
+			break;
+		}
+	}
 	pthread_mutex_unlock(&e->qlock);
+	return rc;
+}
+
+void
+tapir__eng_run_on_writer(struct tapir_engine *e,
+	void (*fn)(struct tapir_engine *, void *), void *arg)
+{
+	(void)tapir__eng_run_on_writer_within(e, fn, arg, -1);
 }

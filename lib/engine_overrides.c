@@ -66,9 +66,9 @@ overrides_save(struct tapir_engine *e)
 	json_t *arr, *root;
 	char path[4096];
 
-	if (!e->cfg->state_dir)
+	if (!wcfg(e)->state_dir)
 		return;
-	snprintf(path, sizeof(path), "%s/overrides.json", e->cfg->state_dir);
+	snprintf(path, sizeof(path), "%s/overrides.json", wcfg(e)->state_dir);
 	if (!(arr = json_array()))
 		return;
 	for (size_t i = 0; i < e->n_overrides; i++) {
@@ -126,9 +126,9 @@ tapir__eng_overrides_load(struct tapir_engine *e)
 	json_t *root, *arr, *it;
 	size_t i, n = 0;
 
-	if (!e->cfg->state_dir)
+	if (!wcfg(e)->state_dir)
 		return;
-	snprintf(path, sizeof(path), "%s/overrides.json", e->cfg->state_dir);
+	snprintf(path, sizeof(path), "%s/overrides.json", wcfg(e)->state_dir);
 	if (!(root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr))) {
 		if (access(path, F_OK) == 0)
 			tapir_log(TAPIR_LOG_ERR,
@@ -290,8 +290,12 @@ tapir__eng_cmd_override(struct tapir_engine *e, const char *args, bool json,
 			out, "error: unknown override verb: %.16s\n", verb);
 		return;
 	}
-	tapir__eng_run_on_writer(e, override_job, &j);
-	if (j.rc != 0)
+	if (tapir__eng_run_on_writer_within(
+		    e, override_job, &j, TAPIR_CONTROL_RUN_MS) != 0)
+		tapir_buf_printf(out,
+			"error: override %s %s: the writer did not take it up within %d s (busy loading a file or a zone?); nothing changed\n",
+			verb, name, TAPIR_CONTROL_RUN_MS / 1000);
+	else if (j.rc != 0)
 		tapir_buf_printf(out, "error: override %s %s: %s\n", verb, name,
 			tapir_strerror(j.rc));
 	else

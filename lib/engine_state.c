@@ -54,13 +54,13 @@ tapir__eng_state_dir_check(struct tapir_engine *e)
 {
 	char why[300];
 
-	if (!e->cfg->state_dir)
+	if (!wcfg(e)->state_dir)
 		return;
 	e->state_dir_tried_ms = tapir_monotonic_ms();
-	if (state_dir_writable(e->cfg->state_dir, why, sizeof(why))) {
+	if (state_dir_writable(wcfg(e)->state_dir, why, sizeof(why))) {
 		if (tapir__eng_problem_clear(e, PROBLEM_STATE_DIR))
 			tapir_log(TAPIR_LOG_INFO, "state-dir: %s is writable",
-				e->cfg->state_dir);
+				wcfg(e)->state_dir);
 		return;
 	}
 	if (tapir__eng_problem_set(e, PROBLEM_STATE_DIR, "state-dir: %s", why))
@@ -151,24 +151,24 @@ serials_fill(void *arg, int fd, struct tapir_error *err)
 	fprintf(f, "%s %d %lld\n", SERIALS_MAGIC, SERIALS_VERSION,
 		(long long)e->state_created);
 	pthread_mutex_lock(&e->slock);
-	for (size_t i = 0; i < e->cfg->n_sources; i++) {
+	for (size_t i = 0; i < wcfg(e)->n_sources; i++) {
 		const struct xfr_state *xs = &e->xfrs[i];
-		if (e->cfg->sources[i].type != TAPIR_SOURCE_XFR)
+		if (wcfg(e)->sources[i].type != TAPIR_SOURCE_XFR)
 			continue;
 		if (xs->have_serial)
 			fprintf(f, "zone %s %u %lld %u\n",
-				e->cfg->sources[i].name, xs->serial,
+				wcfg(e)->sources[i].name, xs->serial,
 				(long long)xs->expires_at, xs->generation);
 		else
 			fprintf(f, "zone %s - %lld %u\n",
-				e->cfg->sources[i].name,
+				wcfg(e)->sources[i].name,
 				(long long)xs->expires_at, xs->generation);
 	}
 	pthread_mutex_unlock(&e->slock);
 	/* The counts are the writer's own: no lock. */
-	for (size_t i = 0; i < e->cfg->n_sources; i++) {
-		struct rrs_out o = { f, e->cfg->sources[i].name };
-		if (e->cfg->sources[i].type == TAPIR_SOURCE_XFR &&
+	for (size_t i = 0; i < wcfg(e)->n_sources; i++) {
+		struct rrs_out o = { f, wcfg(e)->sources[i].name };
+		if (wcfg(e)->sources[i].type == TAPIR_SOURCE_XFR &&
 			e->xfrs[i].rrs)
 			(void)tapir_rrcount_walk(e->xfrs[i].rrs, rrs_line, &o);
 	}
@@ -243,8 +243,8 @@ serials_zone(struct tapir_engine *e, struct serials *s, char *words)
 	if (strcmp(serial, "-") && !serials_number(serial, UINT32_MAX, &v))
 		return false;
 	/* A source no longer configured, or no longer a zone: skipped. */
-	i = tapir_config_source_index(e->cfg, name);
-	if (i < 0 || e->cfg->sources[i].type != TAPIR_SOURCE_XFR)
+	i = tapir_config_source_index(wcfg(e), name);
+	if (i < 0 || wcfg(e)->sources[i].type != TAPIR_SOURCE_XFR)
 		return true;
 	if (s->seen[i])
 		return false;
@@ -289,8 +289,8 @@ serials_rrs(struct tapir_engine *e, struct serials *s, char *words)
 		tapir_name_canon(name, len, 0, canon, &clen, NULL, NULL) != 0 ||
 		clen != len || memcmp(canon, name, len) != 0)
 		return false;
-	i = tapir_config_source_index(e->cfg, source);
-	if (i < 0 || e->cfg->sources[i].type != TAPIR_SOURCE_XFR)
+	i = tapir_config_source_index(wcfg(e), source);
+	if (i < 0 || wcfg(e)->sources[i].type != TAPIR_SOURCE_XFR)
 		return true;
 	if (!s->rrs[i] && !(s->rrs[i] = tapir_rrcount_create()))
 		return false;
@@ -386,9 +386,9 @@ serials_load(struct tapir_engine *e, int64_t created)
 		serials_clear(&s);
 	}
 	pthread_mutex_lock(&e->slock);
-	for (size_t i = 0; i < e->cfg->n_sources; i++) {
+	for (size_t i = 0; i < wcfg(e)->n_sources; i++) {
 		struct xfr_state *xs = &e->xfrs[i];
-		if (e->cfg->sources[i].type != TAPIR_SOURCE_XFR)
+		if (wcfg(e)->sources[i].type != TAPIR_SOURCE_XFR)
 			continue;
 		xs->have_serial = s.have[i];
 		xs->serial = s.serial[i];
@@ -435,14 +435,14 @@ tapir__eng_state_save(struct tapir_engine *e)
 	stamp = e->now();
 	if (stamp <= e->state_created)
 		stamp = e->state_created + 1;
-	if (tapir_state_save(e->db, e->cfg, e->state_path, stamp,
-		    want_persisted, e->cfg, &saved, &err) != 0) {
+	if (tapir_state_save(e->db, wrt(e)->cfg, e->state_path, stamp,
+		    want_persisted, wrt(e)->cfg, &saved, &err) != 0) {
 		char why[300];
 		count(e, TAPIR_C_STATE_FAILURES, 1);
 		tapir__eng_log_reject(e, TAPIR_C_STATE_FAILURES,
 			"saving %s: %s", e->state_path, err.text);
 		/* The directory's own reason when it is the directory. */
-		if (!state_dir_writable(e->cfg->state_dir, why, sizeof(why)))
+		if (!state_dir_writable(wcfg(e)->state_dir, why, sizeof(why)))
 			tapir__eng_problem_set(
 				e, PROBLEM_STATE_DIR, "state-dir: %s", why);
 		else
@@ -475,7 +475,7 @@ tapir__eng_state_load(struct tapir_engine *e)
 
 	if (!e->state_path)
 		return;
-	rc = tapir_state_load(e->db, e->cfg, e->state_path, e->now(), &loaded,
+	rc = tapir_state_load(e->db, wcfg(e), e->state_path, e->now(), &loaded,
 		&expired, &other, &err);
 	if (rc == TAPIR_ENOENT) {
 		tapir_log(TAPIR_LOG_INFO, "state: no %s yet", e->state_path);

@@ -266,7 +266,7 @@ apply_del(struct apply *a, const struct xfr_change *c, size_t len)
 static void
 apply_finish(struct tapir_engine *e, struct xfr_job *j)
 {
-	const struct tapir_source_config *sc = &e->cfg->sources[j->src];
+	const struct tapir_source_config *sc = &wcfg(e)->sources[j->src];
 	struct xfr_state *xs = &e->xfrs[j->src];
 	struct stale stale = { .src = (uint16_t)j->src };
 
@@ -307,7 +307,7 @@ static void
 xfr_apply(struct tapir_engine *e, void *arg)
 {
 	struct xfr_job *j = arg;
-	const struct tapir_source_config *sc = &e->cfg->sources[j->src];
+	const struct tapir_source_config *sc = &wcfg(e)->sources[j->src];
 	struct xfr_state *xs = &e->xfrs[j->src];
 	struct xfr_change c;
 
@@ -377,8 +377,8 @@ xfr_abandon(struct tapir_engine *e, void *arg)
 	tapir_log(TAPIR_LOG_WARN,
 		"source %s: stopped with %zu of %zu changes of %s applied; "
 		"the next transfer is a full one",
-		e->cfg->sources[j->src].name, j->applied, j->n,
-		e->cfg->sources[j->src].zone);
+		wcfg(e)->sources[j->src].name, j->applied, j->n,
+		wcfg(e)->sources[j->src].zone);
 }
 
 /* One SOA check, and a transfer when the serial moved; on the transfer
@@ -386,9 +386,9 @@ xfr_abandon(struct tapir_engine *e, void *arg)
 static int
 xfr_once(struct tapir_engine *e, int src, struct tapir_error *err)
 {
-	const struct tapir_source_config *sc = &e->cfg->sources[src];
+	const struct tapir_source_config *sc = &e->xfr_rt->cfg->sources[src];
 	struct xfr_state *xs = &e->xfrs[src];
-	size_t max_entries = e->cfg->limits.max_entries;
+	size_t max_entries = e->xfr_rt->cfg->limits.max_entries;
 	struct tapir_xfr_opts o = {
 		.primary = sc->primary,
 		.port = sc->port,
@@ -408,9 +408,9 @@ xfr_once(struct tapir_engine *e, int src, struct tapir_error *err)
 		.record = xfr_record,
 		.end = xfr_end,
 	};
-	struct xfr_job j = {
-		.src = src, .err = err, .max = e->cfg->limits.max_transfer_size
-	};
+	struct xfr_job j = { .src = src,
+		.err = err,
+		.max = e->xfr_rt->cfg->limits.max_transfer_size };
 	struct tapir_xfr_soa soa;
 	bool have;
 	uint32_t serial;
@@ -457,7 +457,7 @@ xfr_once(struct tapir_engine *e, int src, struct tapir_error *err)
 static void
 xfr_schedule(struct tapir_engine *e, size_t i, bool ok, const char *why)
 {
-	const struct tapir_config *cfg = e->cfg;
+	const struct tapir_config *cfg = e->xfr_rt->cfg;
 	struct xfr_state *xs = &e->xfrs[i];
 	int64_t now = tapir_monotonic_ms();
 	uint32_t r, expire;
@@ -512,7 +512,7 @@ xfr_expire(struct tapir_engine *e, size_t i)
 	if (had || j.removed)
 		tapir_log(TAPIR_LOG_ERR,
 			"source %s: zone expired, its %zu entries are dropped",
-			e->cfg->sources[i].name, j.removed);
+			e->xfr_rt->cfg->sources[i].name, j.removed);
 }
 
 /* Arms each zone's expiry from the deadline the writer restored with the
@@ -521,7 +521,7 @@ xfr_expire(struct tapir_engine *e, size_t i)
 static void
 xfr_arm_restored(struct tapir_engine *e)
 {
-	const struct tapir_config *cfg = e->cfg;
+	const struct tapir_config *cfg = e->xfr_rt->cfg;
 	int64_t now = tapir_monotonic_ms(), wall = e->now();
 
 	for (size_t i = 0; i < cfg->n_sources; i++) {
@@ -547,7 +547,7 @@ void *
 tapir__eng_xfr_main(void *arg)
 {
 	struct tapir_engine *e = arg;
-	const struct tapir_config *cfg = e->cfg;
+	const struct tapir_config *cfg;
 
 	tapir_thread_background("tapir-xfr");
 
@@ -558,12 +558,18 @@ tapir__eng_xfr_main(void *arg)
 	while (!e->writer_ready && !e->stop && !atomic_load(&e->xfr_stop))
 		pthread_cond_wait(&e->jcond, &e->qlock);
 	pthread_mutex_unlock(&e->qlock);
+	e->xfr_rt = tapir__eng_rt_get(e);
 	xfr_arm_restored(e);
+	tapir_runtime_unref(e->xfr_rt);
 
 	for (;;) {
 		int64_t now = tapir_monotonic_ms(), wait = 60000;
 		struct timespec ts;
 
+		/* Each pass on the snapshot in force, held for the pass:
+		 * a transfer may outlast a reload. */
+		e->xfr_rt = tapir__eng_rt_get(e);
+		cfg = e->xfr_rt->cfg;
 		for (size_t i = 0; i < cfg->n_sources; i++) {
 			struct xfr_state *xs = &e->xfrs[i];
 			struct tapir_error err = { 0 };
@@ -576,8 +582,11 @@ tapir__eng_xfr_main(void *arg)
 			if (xs->next_ms <= now) {
 				/* Cancelled by destroy: not a failure. */
 				if ((rc = xfr_once(e, (int)i, &err)) ==
-					TAPIR_ECANCELED)
+					TAPIR_ECANCELED) {
+					tapir_runtime_unref(e->xfr_rt);
+					e->xfr_rt = NULL;
 					return NULL;
+				}
 				xfr_schedule(e, i, rc == 0, err.text);
 			}
 			if (xs->next_ms - now < wait)
@@ -585,6 +594,8 @@ tapir__eng_xfr_main(void *arg)
 			if (xs->expire_ms && xs->expire_ms - now < wait)
 				wait = xs->expire_ms - now;
 		}
+		tapir_runtime_unref(e->xfr_rt);
+		e->xfr_rt = NULL;
 		if (wait < 100)
 			wait = 100;
 		clock_gettime(CLOCK_REALTIME, &ts);

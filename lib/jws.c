@@ -80,25 +80,15 @@ struct jws_parts {
 	json_t *root;	 /* owned, the flattened JSON document */
 };
 
-static pthread_once_t sodium_once = PTHREAD_ONCE_INIT;
-static int sodium_status = -1;
-
-static void
-sodium_init_once(void)
-{
-	sodium_status = sodium_init();
-}
-
 /*
- * The module calls sodium_init() in init as well; this covers tools and
- * tests. Every path to verification passes through a load, so the loads are
- * the only callers.
+ * The module sets the libraries up in its init as well; this covers tools
+ * and tests. Every path to verification passes through a load, so the
+ * loads are the only callers.
  */
 static int
 crypto_ready(struct tapir_error *err)
 {
-	pthread_once(&sodium_once, sodium_init_once);
-	if (sodium_status < 0)
+	if (tapir_lib_init() != 0)
 		return tapir_error_set(
 			err, TAPIR_ENOMEM, 0, "libsodium failed to initialise");
 	return 0;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * libmosquitto glue. mosquitto_lib_init() is not thread-safe and is called
- * by the engine's owner (module init) before this runs.
+ * libmosquitto glue. mosquitto_lib_init() is not thread-safe: it runs once
+ * per process, in tapir_lib_init().
  *
  * The network thread is ours, not mosquitto_loop_start()'s: libmosquitto's
  * own loop gives up for good when the very first connect fails (a broker
@@ -38,6 +38,12 @@ struct tapir_mqtt {
 	pthread_t thread;
 	bool started;
 };
+
+int
+tapir_mqtt_lib_init(void)
+{
+	return mosquitto_lib_init() == MOSQ_ERR_SUCCESS ? 0 : TAPIR_EIO;
+}
 
 int
 tapir_mqtt_publish(
@@ -140,7 +146,26 @@ tapir__mqtt_on_message(
 {
 	if (len < 0)
 		return;
-	m->on_msg(m->arg, topic, payload, (size_t)len);
+	m->on_msg(m->arg, tapir_mqtt_source_for_topic(m->cfg, topic), topic,
+		payload, (size_t)len);
+}
+
+int
+tapir_mqtt_source_for_topic(const struct tapir_config *cfg, const char *topic)
+{
+	for (size_t i = 0; i < cfg->n_sources; i++) {
+		const struct tapir_source_config *s = &cfg->sources[i];
+		if (s->type != TAPIR_SOURCE_MQTT)
+			continue;
+		for (size_t t = 0; t < s->n_topics; t++) {
+			bool match = false;
+			if (mosquitto_topic_matches_sub(s->topics[t], topic,
+				    &match) == MOSQ_ERR_SUCCESS &&
+				match)
+				return (int)i;
+		}
+	}
+	return -1;
 }
 
 static void

@@ -7,7 +7,7 @@
  * backoff, and hands each message to a callback that must copy it: the
  * message memory belongs to libmosquitto.
  *
- * Thread safety: create/start/destroy from one thread (the module's init and
+ * Thread safety: tapir_lib_init() first; create/start/destroy from one thread (the module's init and
  * deinit). The callbacks run on libmosquitto's thread.
  */
 #ifndef TAPIR_MQTT_H
@@ -19,9 +19,19 @@
 #include "lib/config.h"
 #include "lib/tapir.h"
 
-/** A message arrived; payload is borrowed for the call only. */
+/**
+ * libmosquitto's process-wide set-up, for tapir_lib_init() only.
+ * @return: 0 or TAPIR_EIO.
+ */
+int tapir_mqtt_lib_init(void);
+
+/**
+ * A message arrived on a topic of source src (the index of the first MQTT
+ * source one of whose subscriptions matches; -1 when none does, which a
+ * broker should never send). payload is borrowed for the call only.
+ */
 typedef void (*tapir_mqtt_msg_fn)(
-	void *arg, const char *topic, const void *payload, size_t len);
+	void *arg, int src, const char *topic, const void *payload, size_t len);
 /** The connection went up or down; reason is a short text. */
 typedef void (*tapir_mqtt_state_fn)(
 	void *arg, bool connected, const char *reason);
@@ -54,6 +64,14 @@ int tapir_mqtt_publish(struct tapir_mqtt *m, const char *topic, const void *buf,
 
 /** Disconnect, join the thread and free; NULL is fine. */
 void tapir_mqtt_destroy(struct tapir_mqtt *m);
+
+/**
+ * The MQTT source of cfg that a topic belongs to: the first whose
+ * subscriptions (with MQTT wildcards) match it.
+ * @return: the source's index, or -1.
+ */
+int tapir_mqtt_source_for_topic(
+	const struct tapir_config *cfg, const char *topic);
 
 /** Protocol in use for the next connect: TAPIR_MQTT_V5 or _V311. */
 enum tapir_mqtt_protocol tapir_mqtt_protocol(const struct tapir_mqtt *m);

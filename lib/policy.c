@@ -346,6 +346,7 @@ tapir_decide_verdict(const struct tapir_policy *p, struct tapir_db *db,
 	v->would_action =
 		o.would_action > o.action ? o.would_action : TAPIR_ACTION_PASS;
 	v->would_rule = o.would_rule;
+	v->sources = t.src_seen;
 }
 
 const char *
@@ -357,25 +358,6 @@ tapir_policy_rule_name(const struct tapir_policy *p, int rule)
 	return tapir_rule_str((enum tapir_rule)rule);
 }
 
-static size_t append(char *buf, size_t size, size_t at, const char *fmt, ...)
-	TAPIR_PRINTF(4, 5);
-
-static size_t
-append(char *buf, size_t size, size_t at, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (at >= size)
-		return at;
-	va_start(ap, fmt);
-	n = vsnprintf(buf + at, size - at, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return at;
-	return at + (size_t)n >= size ? size - 1 : at + (size_t)n;
-}
-
 static size_t
 format_tags(const struct tapir_config *cfg, uint32_t tags, char *buf,
 	size_t size, size_t at)
@@ -383,15 +365,15 @@ format_tags(const struct tapir_config *cfg, uint32_t tags, char *buf,
 	bool first = true;
 
 	if (!tags)
-		return append(buf, size, at, "none");
+		return tapir_strappend(buf, size, at, "none");
 	for (int b = 0; b < 32; b++) {
 		if (!(tags & (1u << b)))
 			continue;
 		if (cfg->tag_names[b])
-			at = append(buf, size, at, "%s%s", first ? "" : ",",
-				cfg->tag_names[b]);
+			at = tapir_strappend(buf, size, at, "%s%s",
+				first ? "" : ",", cfg->tag_names[b]);
 		else
-			at = append(
+			at = tapir_strappend(
 				buf, size, at, "%sbit%d", first ? "" : ",", b);
 		first = false;
 	}
@@ -408,30 +390,30 @@ tapir_reason_format(const struct tapir_policy *p, const char *name,
 	if (size == 0)
 		return 0;
 	buf[0] = '\0';
-	at = append(buf, size, at, "name: %s\naction: %s\nrule: %s\n", name,
-		tapir_action_str(why->action),
+	at = tapir_strappend(buf, size, at, "name: %s\naction: %s\nrule: %s\n",
+		name, tapir_action_str(why->action),
 		tapir_policy_rule_name(p, why->rule));
-	at = append(buf, size, at, "fired:");
+	at = tapir_strappend(buf, size, at, "fired:");
 	for (int r = 1; r < 64; r++)
 		if (why->fired & (UINT64_C(1) << r))
-			at = append(buf, size, at, " %s",
+			at = tapir_strappend(buf, size, at, " %s",
 				tapir_policy_rule_name(p, r));
-	at = append(buf, size, at, "%s\n", why->fired ? "" : " none");
+	at = tapir_strappend(buf, size, at, "%s\n", why->fired ? "" : " none");
 	if (why->would_fired) {
-		at = append(buf, size, at,
+		at = tapir_strappend(buf, size, at,
 			"log-only: would %s (rule %s); fired:",
 			tapir_action_str(why->would_action),
 			tapir_policy_rule_name(p, why->would_rule));
 		for (int r = 1; r < 64; r++)
 			if (why->would_fired & (UINT64_C(1) << r))
-				at = append(buf, size, at, " %s",
+				at = tapir_strappend(buf, size, at, " %s",
 					tapir_policy_rule_name(p, r));
-		at = append(buf, size, at, "\n");
+		at = tapir_strappend(buf, size, at, "\n");
 	}
-	at = append(buf, size, at,
+	at = tapir_strappend(buf, size, at,
 		"doubt-sources: %u\ntapir-tags: ", why->doubt_sources);
 	at = format_tags(cfg, why->tapir_tags, buf, size, at);
-	at = append(buf, size, at, "\nentries: %zu\n", why->n_matches);
+	at = tapir_strappend(buf, size, at, "\nentries: %zu\n", why->n_matches);
 	shown = why->n_matches < TAPIR_REASON_MAX ? why->n_matches
 						  : TAPIR_REASON_MAX;
 	for (size_t i = 0; i < shown; i++) {
@@ -439,22 +421,23 @@ tapir_reason_format(const struct tapir_policy *p, const char *name,
 		const char *src = m->e.source < cfg->n_sources
 					  ? cfg->sources[m->e.source].name
 					  : "?";
-		at = append(buf, size, at,
+		at = tapir_strappend(buf, size, at,
 			"entry: %s%s source=%s list=%s tags=",
 			(m->e.flags & TAPIR_ENTRY_SUBTREE) ? "*." : "",
 			name + m->owner_off, src, tapir_list_str(m->e.list));
 		if (TAPIR_ENTRY_ACTION(m->e.flags))
-			at = append(buf, size, at, "%s action=%s", "",
+			at = tapir_strappend(buf, size, at, "%s action=%s", "",
 				tapir_action_str(
 					TAPIR_ENTRY_ACTION(m->e.flags)));
 		at = format_tags(cfg, m->e.tags, buf, size, at);
 		if (m->e.expiry == TAPIR_EXPIRY_NEVER)
-			at = append(buf, size, at, " expires=never");
+			at = tapir_strappend(buf, size, at, " expires=never");
 		else
-			at = append(buf, size, at, " expires-in=%llds%s",
+			at = tapir_strappend(buf, size, at,
+				" expires-in=%llds%s",
 				(long long)m->e.expiry - (long long)now,
 				m->expired ? " (expired)" : "");
-		at = append(buf, size, at, "\n");
+		at = tapir_strappend(buf, size, at, "\n");
 	}
 	return at;
 }

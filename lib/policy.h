@@ -70,6 +70,9 @@ struct tapir_verdict {
 	int rule;			/* the rule that decided it */
 	enum tapir_action would_action; /* from log-only rules, if stronger */
 	int would_rule;
+	/* Bit (1 << source) of every source whose unexpired entries counted
+	 * in the decision (entries of log-only sources do not). */
+	uint64_t sources;
 };
 
 struct tapir_reason {

@@ -1,33 +1,23 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The purger's thread takes names from a bounded queue and sends one
- * remote-control request per name (Unbound's protocol is one command per
- * connection): connect, "UBCT1 flush_zone NAME\n" (or "flush NAME"), read
- * until Unbound closes. Every step has a deadline; a failure is retried up to
- * RETRIES times RETRY_MS apart (a reload takes Unbound's control socket
- * away for a moment), then counted as failed.
+ * The purger's thread takes names from a bounded queue and hands each to
+ * the embedder's send function. A failure is retried up to RETRIES times
+ * RETRY_MS apart (a reload takes Unbound's control socket away for a
+ * moment), then counted as failed.
  */
 #include "tapir_build.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
-#include <unistd.h>
 
-#include "lib/fileio.h"
 #include "lib/name.h"
 #include "lib/purge.h"
 
-#define IO_DEADLINE_MS 2000
 #define RETRIES	       10
 #define RETRY_MS       100
 /* Fold the waiting names into one flush of everything once flushing them
@@ -48,8 +38,10 @@ struct item {
 };
 
 struct tapir_purger {
-	char *endpoint;
-	int port;
+	/* Set at create, read-only after. */
+	tapir_purge_send_fn send;
+	void *send_arg;
+	char *what;
 	size_t queue_max;
 	pthread_t thread;
 	/* Covered by lock. */
@@ -64,86 +56,8 @@ struct tapir_purger {
 	int64_t calm_us[COST_WINDOW], busy_us[COST_WINDOW];
 	unsigned n_calm, n_busy;
 	_Atomic uint64_t requested, done, failed, dropped, coalesced, by_name;
+	_Atomic uint64_t overflows;
 };
-
-static int
-connect_endpoint(const struct tapir_purger *p)
-{
-	int fd;
-
-	if (p->endpoint[0] == '/') {
-		struct sockaddr_un sa = { .sun_family = AF_UNIX };
-		if (strlen(p->endpoint) >= sizeof(sa.sun_path))
-			return -1;
-		strcpy(sa.sun_path, p->endpoint);
-		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-			return -1;
-		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-			close(fd);
-			return -1;
-		}
-		return fd;
-	} else {
-		struct sockaddr_in6 s6 = { .sin6_family = AF_INET6 };
-		struct sockaddr_in s4 = { .sin_family = AF_INET };
-		struct sockaddr *sa;
-		socklen_t len;
-		int fam;
-		if (inet_pton(AF_INET, p->endpoint, &s4.sin_addr) == 1) {
-			s4.sin_port = htons((uint16_t)p->port);
-			sa = (struct sockaddr *)&s4;
-			len = sizeof(s4);
-			fam = AF_INET;
-		} else if (inet_pton(AF_INET6, p->endpoint, &s6.sin6_addr) ==
-			   1) {
-			s6.sin6_port = htons((uint16_t)p->port);
-			sa = (struct sockaddr *)&s6;
-			len = sizeof(s6);
-			fam = AF_INET6;
-		} else {
-			return -1;
-		}
-		if ((fd = socket(fam, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-			return -1;
-		if (connect(fd, sa, len) != 0) {
-			close(fd);
-			return -1;
-		}
-		return fd;
-	}
-}
-
-/* One flush_zone (zone) or flush request.
- * @return: 0 when Unbound answered "ok". */
-static int
-flush_request(const struct tapir_purger *p, const char *name, bool zone)
-{
-	int64_t deadline = tapir_monotonic_ms() + IO_DEADLINE_MS;
-	char req[TAPIR_NAME_BUFSIZE + 32], ans[256];
-	size_t got = 0;
-	int fd, n;
-
-	if ((fd = connect_endpoint(p)) < 0)
-		return -1;
-	n = snprintf(req, sizeof(req), "UBCT1 %s %s.\n",
-		zone ? "flush_zone" : "flush", name);
-	if (tapir_fd_wait(fd, POLLOUT, deadline, NULL) != 0 ||
-		send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
-		close(fd);
-		return -1;
-	}
-	while (got < sizeof(ans) - 1) {
-		ssize_t r;
-		if (tapir_fd_wait(fd, POLLIN, deadline, NULL) != 0)
-			break;
-		if ((r = read(fd, ans + got, sizeof(ans) - 1 - got)) <= 0)
-			break;
-		got += (size_t)r;
-	}
-	close(fd);
-	ans[got] = '\0';
-	return strncmp(ans, "ok", 2) == 0 ? 0 : -1;
-}
 
 static int64_t
 least_of(const int64_t *us, unsigned count)
@@ -225,7 +139,7 @@ purger_main(void *arg)
 		pthread_mutex_unlock(&p->lock);
 
 		t0 = tapir_monotonic_us();
-		while (!(ok = flush_request(p, it->name, it->zone) == 0)) {
+		while (!(ok = p->send(p->send_arg, it->name, it->zone) == 0)) {
 			struct timespec ts = { 0, RETRY_MS * 1000000L };
 			bool stop;
 			pthread_mutex_lock(&p->lock);
@@ -252,10 +166,9 @@ purger_main(void *arg)
 		} else {
 			atomic_fetch_add(&p->failed, 1);
 			tapir_log(TAPIR_LOG_WARN,
-				"purge: Unbound's control socket %s did not "
-				"flush %s; a cached answer may stay until it "
-				"expires",
-				p->endpoint, it->name);
+				"purge: %s did not flush %s; a cached answer "
+				"may stay until it expires",
+				p->what, it->name[0] ? it->name : "everything");
 		}
 		free(it);
 		pthread_mutex_lock(&p->lock);
@@ -267,24 +180,26 @@ purger_main(void *arg)
 }
 
 struct tapir_purger *
-tapir_purger_create(const char *endpoint, int port, size_t queue_max)
+tapir_purger_create(
+	tapir_purge_send_fn send, void *arg, const char *what, size_t queue_max)
 {
 	struct tapir_purger *p = calloc(1, sizeof(*p));
 
 	if (!p)
 		return NULL;
-	if (!(p->endpoint = strdup(endpoint))) {
+	if (!(p->what = strdup(what))) {
 		free(p);
 		return NULL;
 	}
-	p->port = port;
+	p->send = send;
+	p->send_arg = arg;
 	p->queue_max = queue_max ? queue_max : 1;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
 	if (pthread_create(&p->thread, NULL, purger_main, p) != 0) {
 		pthread_cond_destroy(&p->cond);
 		pthread_mutex_destroy(&p->lock);
-		free(p->endpoint);
+		free(p->what);
 		free(p);
 		return NULL;
 	}
@@ -309,8 +224,30 @@ tapir_purger_destroy(struct tapir_purger *p)
 	}
 	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->lock);
-	free(p->endpoint);
+	free(p->what);
 	free(p);
+}
+
+/* qlock held: the queue is full. A name that cannot wait must not be
+ * lost (its answer would stay in the cache): the queue becomes one flush
+ * of everything, which covers every name in it and the new one. */
+static void
+overflow_locked(struct tapir_purger *p, struct item *it)
+{
+	size_t n = p->qlen;
+	struct item *x, *next;
+
+	for (x = p->head; x; x = next) {
+		next = x->next;
+		free(x);
+	}
+	it->name[0] = '\0';
+	it->zone = true;
+	it->next = NULL;
+	p->head = p->tail = it;
+	p->qlen = p->qzone = 1;
+	atomic_fetch_add(&p->coalesced, n);
+	atomic_fetch_add(&p->overflows, 1);
 }
 
 static int
@@ -328,11 +265,18 @@ push(struct tapir_purger *p, const char *name, bool zone)
 	it->zone = zone;
 	memcpy(it->name, name, len + 1);
 	pthread_mutex_lock(&p->lock);
-	if (p->qlen >= p->queue_max) {
+	if (p->head && p->head->zone && !p->head->name[0] && !p->head->next) {
+		/* Only a flush of everything waits: it covers this name. */
 		pthread_mutex_unlock(&p->lock);
 		free(it);
-		atomic_fetch_add(&p->dropped, 1);
-		return TAPIR_EFULL;
+		atomic_fetch_add(&p->coalesced, 1);
+		return 0;
+	}
+	if (p->qlen >= p->queue_max) {
+		overflow_locked(p, it);
+		pthread_cond_broadcast(&p->cond);
+		pthread_mutex_unlock(&p->lock);
+		return 0;
 	}
 	if (p->tail)
 		p->tail->next = it;
@@ -367,6 +311,7 @@ tapir_purger_stats(struct tapir_purger *p, struct tapir_purger_stats *st)
 	st->dropped = atomic_load(&p->dropped);
 	st->coalesced = atomic_load(&p->coalesced);
 	st->by_name = atomic_load(&p->by_name);
+	st->overflows = atomic_load(&p->overflows);
 }
 
 void

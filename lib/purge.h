@@ -1,32 +1,32 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Purging Unbound's caches for names that become blocked. Unbound answers
- * from its message cache before any module runs, so a name cached while
- * allowed would keep resolving after the decision. The purger asks Unbound
- * itself, through its remote-control socket ("UBCT1 flush_zone NAME"), to
- * drop everything cached at or below the name: Unbound runs that on its own
- * worker with its own locking, and during a reload (when Unbound frees and
- * recreates its caches) it simply does not answer, so the purger can never
- * touch freed cache memory. Requests that fail are retried briefly, then
+ * Purging a resolver's caches for names whose decision changed. Unbound
+ * answers from its message cache before any module runs, so a name cached
+ * while allowed would keep resolving after the decision. The purger queues
+ * the names and hands them, one at a time and off the caller's thread, to
+ * a send function of the embedder's: the module asks Unbound itself
+ * through its remote-control socket (module/unbound_control.h); this file
+ * knows nothing of how. Requests that fail are retried briefly, then
  * counted and dropped. When the names waiting would take longer than a
  * second to flush one by one (at the recent cost of one flush, which grows
  * with the cache), they are folded into one flush of the whole cache: one
  * walk instead of one per name.
  *
- * A name that only ever had answers of the types in
- * TAPIR_PURGE_BY_NAME_TYPES cached is flushed by name instead ("UBCT1
- * flush NAME"): Unbound removes those types of that name from its rrset
- * and message caches by key, without walking the cache. A walk holds
- * each cache table's spinlock while it runs; a worker preempted in one
- * kept another worker spinning for a whole scheduler tick (4 ms), so
- * every walk saved is a stall less likely (lib/engine.c decides which).
+ * A name that only ever had answers of the types a flush by name covers
+ * (the embedder knows which) is pushed with tapir_purger_push_name(): the
+ * resolver removes those types of that name by key, without walking the
+ * cache. A walk holds each cache table's spinlock while it runs; a worker
+ * preempted in one kept another worker spinning for a whole scheduler tick
+ * (4 ms), so every walk saved is a stall less likely (lib/engine_purge.c
+ * decides which).
  *
  * Thread safety: push() from any thread (the engine's writer); a thread of
- * its own talks to Unbound, so nobody waits on Unbound's control socket.
+ * its own calls the send function, so nobody waits on the resolver.
  */
 #ifndef TAPIR_PURGE_H
 #define TAPIR_PURGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,54 +38,38 @@ struct tapir_purger_stats {
 	uint64_t requested, done, failed, dropped;
 	uint64_t coalesced; /* names folded into one flush of everything */
 	uint64_t by_name;   /* of done: flushes by name, no walk */
+	uint64_t overflows; /* full queues turned into a flush of everything */
 };
 
-/* The types Unbound's "flush NAME" removes (daemon/remote.c do_flush_name,
- * 1.17): A, AAAA, NS, SOA, CNAME, DNAME, MX, PTR, SRV, NAPTR, SVCB, HTTPS,
- * with the CD variant of AAAA and the negative SOA. */
-static inline int
-tapir_purge_by_name_covers(uint16_t qtype)
-{
-	switch (qtype) {
-	case 1:	 /* A */
-	case 28: /* AAAA */
-	case 2:	 /* NS */
-	case 6:	 /* SOA */
-	case 5:	 /* CNAME */
-	case 39: /* DNAME */
-	case 15: /* MX */
-	case 12: /* PTR */
-	case 33: /* SRV */
-	case 35: /* NAPTR */
-	case 64: /* SVCB */
-	case 65: /* HTTPS */
-		return 1;
-	default:
-		return 0;
-	}
-}
+/**
+ * How the embedder flushes one name: name and everything below it (zone;
+ * "" for the whole cache), or the common types of name alone (by key).
+ * Called on the purger's thread; may block up to its own deadline.
+ * @return: 0 when done, else non-zero (retried, then counted as failed).
+ */
+typedef int (*tapir_purge_send_fn)(void *arg, const char *name, bool zone);
 
 /**
  * Start a purger.
- * @param endpoint: a Unix socket path ("/run/unbound.ctl") or an IPv4/IPv6
- *	loopback address, of an Unbound remote-control interface that uses no
- *	certificates (control-use-cert: no).
- * @param port: TCP port when endpoint is an address.
- * @param queue_max: names waiting at most; more are dropped and counted.
+ * @param send, arg: the embedder's flush; arg must outlive the purger.
+ * @param what: what send talks to, for log lines (copied).
+ * @param queue_max: names waiting at most; past it they are folded into
+ *	one flush of everything.
  * @return: the purger or NULL.
  */
-struct tapir_purger *tapir_purger_create(
-	const char *endpoint, int port, size_t queue_max);
+struct tapir_purger *tapir_purger_create(tapir_purge_send_fn send, void *arg,
+	const char *what, size_t queue_max);
 
 /** Stop and join the thread, drop what is queued; NULL is fine. */
 void tapir_purger_destroy(struct tapir_purger *p);
 
 /** Queue a canonical name for flush_zone (it and everything below it;
- * "" for the whole cache). @return: 0 or TAPIR_EFULL. */
+ * "" for the whole cache). A full queue becomes one flush of everything,
+ * which covers the name: nothing is lost. @return: 0 or TAPIR_ENOMEM. */
 int tapir_purger_push(struct tapir_purger *p, const char *name);
 
-/** Queue a canonical name for flush: the types tapir_purge_by_name_covers()
- * of that name alone, by key. @return: 0 or TAPIR_EFULL. */
+/** Queue a canonical name for a flush by name: the common types of that
+ * name alone, by key. @return: as tapir_purger_push(). */
 int tapir_purger_push_name(struct tapir_purger *p, const char *name);
 
 /** Counters. */

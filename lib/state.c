@@ -255,7 +255,7 @@ tapir_state_save(struct tapir_db *db, const struct tapir_config *cfg,
 
 	if (saved)
 		*saved = 0;
-	if (sodium_init() < 0)
+	if (tapir_lib_init() != 0)
 		return tapir_error_set(
 			err, TAPIR_EIO, 0, "libsodium failed to initialise");
 	if (cfg->n_sources > TAPIR_MAX_SOURCES)
@@ -411,7 +411,7 @@ tapir__state_load_buf(struct tapir_db *db, const struct tapir_config *cfg,
 		*skipped_expired = 0;
 	if (skipped_source)
 		*skipped_source = 0;
-	if (sodium_init() < 0)
+	if (tapir_lib_init() != 0)
 		return tapir_error_set(
 			err, TAPIR_EIO, 0, "libsodium failed to initialise");
 

@@ -49,6 +49,14 @@ enum tapir_err {
 	TAPIR_ELAST = -1013,
 };
 
+/**
+ * Set up the libraries lib/ uses (libsodium, jansson, libmosquitto), once
+ * per process; any thread, any number of times, before anything else of
+ * lib/ runs. Never undone (lib/libinit.c says why).
+ * @return: 0, or TAPIR_EIO when a library failed to initialise.
+ */
+int tapir_lib_init(void) TAPIR_WUR;
+
 /** Text for an error code (never NULL). */
 const char *tapir_strerror(int err);
 
@@ -78,9 +86,32 @@ typedef void (*tapir_log_fn)(
 /** Set the sink (NULL: stderr). Call before starting any library thread. */
 void tapir_log_set(tapir_log_fn fn, void *arg);
 
-/** Log one line through the sink. */
+/**
+ * Append printf-style text at buf + at, truncating to size (NUL always
+ * written). For building answers of bounded size piece by piece.
+ * @return: the new length (at most size - 1); at itself when at >= size.
+ */
+size_t tapir_strappend(char *buf, size_t size, size_t at, const char *fmt, ...)
+	TAPIR_PRINTF(4, 5);
+
+/** Log one line through the sink. Bytes of the formatted line outside
+ * printable ASCII are escaped (tapir_log_escape()), so that text from
+ * outside (topics, names, parser errors) can neither start a log line of
+ * its own nor reach a terminal as control sequences. */
 void tapir_log(enum tapir_log_level level, const char *fmt, ...)
 	TAPIR_PRINTF(2, 3);
+
+/**
+ * Copy text for a log line or an operator's screen: each byte outside
+ * 0x20..0x7e (control characters, DEL, any byte of UTF-8 or of something
+ * else) becomes "\xHH"; the rest is copied as is.
+ * @param dst: receives the text, NUL-terminated when size > 0; a copy
+ *	that does not fit stops before the first escape or byte that would
+ *	not fit whole.
+ * @param src: len bytes, NULs included (escaped).
+ * @return: the length written to dst, without the NUL.
+ */
+size_t tapir_log_escape(char *dst, size_t size, const char *src, size_t len);
 
 /** Seconds since the epoch, from CLOCK_REALTIME (expiry is wall time). */
 int64_t tapir_now(void);

@@ -11,6 +11,7 @@
 #define TAPIR_COMPAT_H
 
 #include "util/data/msgreply.h"
+#include "services/cache/dns.h"
 
 /*
  * construct_reply_info_base(): 1.17.1 takes 11 arguments
@@ -59,5 +60,46 @@ tapir_rib13(tapir_rib13_fn f, struct regional *region, uint16_t flags,
 #define tapir_reply_info_base(...)                                             \
 	__builtin_choose_expr(TAPIR_RIB_IS(tapir_rib13_fn), tapir_rib13,       \
 		tapir_rib11)(&construct_reply_info_base, __VA_ARGS__)
+
+/*
+ * dns_cache_store(): 1.17.1 takes 9 arguments (services/cache/dns.h:95-97);
+ * 1.24.2 and 1.26.0 add is_valrec at the end (dns.h:97-100), which says
+ * whether the message came from a validation recursion: a block answer
+ * never does (0).
+ */
+typedef int (*tapir_dcs9_fn)(struct module_env *, struct query_info *,
+	struct reply_info *, int, time_t, int, struct regional *, uint32_t,
+	time_t);
+typedef int (*tapir_dcs10_fn)(struct module_env *, struct query_info *,
+	struct reply_info *, int, time_t, int, struct regional *, uint32_t,
+	time_t, int);
+
+#define TAPIR_DCS_IS(fn_type)                                                  \
+	__builtin_types_compatible_p(__typeof__(&dns_cache_store), fn_type)
+_Static_assert(TAPIR_DCS_IS(tapir_dcs9_fn) || TAPIR_DCS_IS(tapir_dcs10_fn),
+	"dns_cache_store() of this Unbound tree has a form module/compat.h "
+	"does not know");
+
+static inline int
+tapir_dcs9(tapir_dcs9_fn f, struct module_env *env, struct query_info *q,
+	struct reply_info *rep, struct regional *region, uint32_t flags,
+	time_t qstarttime)
+{
+	return f(env, q, rep, 0, 0, 0, region, flags, qstarttime);
+}
+
+static inline int
+tapir_dcs10(tapir_dcs10_fn f, struct module_env *env, struct query_info *q,
+	struct reply_info *rep, struct regional *region, uint32_t flags,
+	time_t qstarttime)
+{
+	return f(env, q, rep, 0, 0, 0, region, flags, qstarttime, 0);
+}
+
+/* dns_cache_store() of a final answer (not a referral, no leeway, not
+ * parent-side), on any of them. */
+#define tapir_dns_cache_store(...)                                             \
+	__builtin_choose_expr(TAPIR_DCS_IS(tapir_dcs10_fn), tapir_dcs10,       \
+		tapir_dcs9)(&dns_cache_store, __VA_ARGS__)
 
 #endif

@@ -11,7 +11,9 @@
  * - deinit() stops and joins every thread before returning: Unbound
  *   dlclose()s the module right after.
  * - operate() never blocks, never logs per query above debug level, and
- *   builds block answers from parts precomputed at init.
+ *   builds block answers from the plan lib/ hands it (lib/answer.h): the
+ *   module keeps no configuration of its own, so a reload of the
+ *   configuration changes the answers and what lookup says together.
  *
  * The configuration file is $TAPIR_POP_CONFIG when set, else tapir-pop.yaml
  * in Unbound's "directory:" (/etc/unbound by default): the dynlib clause of
@@ -19,9 +21,6 @@
  */
 #include "config.h"
 
-#include <jansson.h>
-#include <mosquitto.h>
-#include <sodium.h>
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +47,7 @@
 #include "lib/name.h"
 #include "module/buildid.h"
 #include "module/compat.h"
+#include "module/unbound_control.h"
 
 #define TAPIR_API   __attribute__((visibility("default")))
 #define CONFIG_NAME "tapir-pop.yaml"
@@ -63,24 +63,20 @@ TAPIR_API void inform_super(
 TAPIR_API void clear(struct module_qstate *qstate, int id);
 TAPIR_API size_t get_mem(struct module_env *env, int id);
 
-/* SOA values other than the names and the negative TTL: fixed, since no
- * secondary ever transfers this "zone". */
-#define SOA_SERIAL  1
-#define SOA_REFRESH 3600
-#define SOA_RETRY   600
-#define SOA_EXPIRE  86400
+static int cached_answer(struct query_info *qinfo, struct module_qstate *qstate,
+	struct reply_info *rep, int rcode, struct edns_data *edns,
+	struct edns_option **opt_list_out, struct comm_reply *repinfo,
+	struct regional *region, struct timeval *start_time, int id, void *arg);
 
 struct tapir_module {
 	struct tapir_engine *engine;
-	uint32_t negative_ttl;
-	bool log_blocked, log_client;	/* logging.* of the configuration */
-	const struct tapir_config *cfg; /* the engine's, for answers */
-	/* REDIRECT's CNAME target in wire form with its length prefix. */
-	uint8_t cname_rdata[2 + TAPIR_NAME_WIRE_MAX];
-	size_t cname_rdata_len;
-	/* SOA rdata with its 2-byte length prefix, as packed rrsets keep it. */
-	uint8_t soa_rdata[2 + 2 * TAPIR_NAME_WIRE_MAX + 20];
-	size_t soa_rdata_len;
+	/* Unbound's, for the cache-answer callback (no qstate there); lives
+	 * as long as the module. */
+	struct module_env *env;
+	bool cache_cb; /* the callback is registered */
+	/* Unbound's remote-control socket, for cache flushes; read by the
+	 * engine's purger thread, set before the engine starts. */
+	struct tapir_ubctl control;
 };
 
 static void
@@ -100,52 +96,6 @@ log_sink(void *arg, enum tapir_log_level level, const char *msg)
 		verbose(VERB_ALGO, "%s", msg);
 		break;
 	}
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static int
-build_soa_rdata(struct tapir_module *m, const struct tapir_config *cfg)
-{
-	uint8_t *p = m->soa_rdata + 2;
-	size_t len;
-
-	if (tapir_name_to_wire(cfg->answer.soa_mname, p, &len) != 0)
-		return -1;
-	p += len;
-	if (tapir_name_to_wire(cfg->answer.soa_rname, p, &len) != 0)
-		return -1;
-	p += len;
-	put32(p, SOA_SERIAL);
-	put32(p + 4, SOA_REFRESH);
-	put32(p + 8, SOA_RETRY);
-	put32(p + 12, SOA_EXPIRE);
-	put32(p + 16, cfg->answer.negative_ttl);
-	p += 20;
-	len = (size_t)(p - m->soa_rdata) - 2;
-	m->soa_rdata[0] = (uint8_t)(len >> 8);
-	m->soa_rdata[1] = (uint8_t)len;
-	m->soa_rdata_len = len + 2;
-	m->negative_ttl = cfg->answer.negative_ttl;
-	m->log_blocked = cfg->logging.blocked;
-	m->log_client = cfg->logging.client;
-	m->cfg = cfg;
-	if (cfg->answer.redirect_cname[0]) {
-		if (tapir_name_to_wire(cfg->answer.redirect_cname,
-			    m->cname_rdata + 2, &len) != 0)
-			return -1;
-		m->cname_rdata[0] = (uint8_t)(len >> 8);
-		m->cname_rdata[1] = (uint8_t)len;
-		m->cname_rdata_len = len + 2;
-	}
-	return 0;
 }
 
 static int
@@ -185,10 +135,11 @@ config_path(struct module_env *env, char *out, size_t size)
 		snprintf(out, size, "%s/%s", dir, CONFIG_NAME);
 }
 
-/* Names that become blocked are flushed from Unbound's caches through its
- * own remote-control interface (see lib/purge.h for why not directly). */
+/* Names whose decision changes are flushed from Unbound's caches through
+ * its own remote-control interface (module/unbound_control.h says why not
+ * directly). */
 static void
-setup_purge(struct module_env *env, struct tapir_engine *e)
+setup_purge(struct module_env *env, struct tapir_module *m)
 {
 	struct config_file *cfg = env->cfg;
 	const char *ifc;
@@ -209,7 +160,14 @@ setup_purge(struct module_env *env, struct tapir_engine *e)
 			 "control-use-cert: no");
 		return;
 	}
-	tapir_engine_set_purge_endpoint(e, ifc, cfg->control_port);
+	if (tapir_ubctl_init(&m->control, ifc, cfg->control_port) != 0) {
+		log_warn("tapir-pop: remote-control interface %s: path too "
+			 "long for a Unix socket; no cache purging",
+			ifc);
+		return;
+	}
+	tapir_engine_set_purge(
+		m->engine, tapir_ubctl_flush, &m->control, m->control.what);
 }
 
 /*
@@ -242,15 +200,15 @@ init(struct module_env *env, int id)
 		return 0;
 	pin_module(de ? de->fname : NULL);
 	tapir_log_set(log_sink, NULL);
-	/* Library set-up that is not thread-safe, before any thread. */
-	if (sodium_init() < 0) {
-		log_err("tapir-pop: libsodium failed to initialise; "
-			"the module passes every query");
+	/* Library set-up that is not thread-safe, before any thread; once
+	 * per process, since the module stays loaded across reloads. */
+	if (tapir_lib_init() != 0) {
+		log_err("tapir-pop: a library (libsodium, jansson, "
+			"libmosquitto) failed to initialise; the module "
+			"passes every query");
 		de->dyn_env = NULL;
 		return 1;
 	}
-	json_object_seed(0);
-	mosquitto_lib_init();
 
 	if (!(m = calloc(1, sizeof(*m)))) {
 		log_err("tapir-pop: out of memory; the module passes every "
@@ -259,23 +217,23 @@ init(struct module_env *env, int id)
 		return 1;
 	}
 	config_path(env, path, sizeof(path));
+	m->env = env;
 	m->engine = tapir_engine_create(path);
-	if (m->engine && tapir_engine_active(m->engine) &&
-		build_soa_rdata(m, tapir_engine_config(m->engine)) != 0) {
-		log_err("tapir-pop: cannot encode the SOA names; the module "
-			"passes every query");
-		tapir_engine_destroy(m->engine);
-		m->engine = NULL;
-	}
 	if (m->engine) {
 		snprintf(info, sizeof(info), "Unbound %s build-id %s",
 			TAPIR_UNBOUND_VERSION, TAPIR_UNBOUND_BUILD_ID);
 		tapir_engine_set_host_info(m->engine, info);
-		setup_purge(env, m->engine);
+		setup_purge(env, m);
 		if (tapir_engine_start(m->engine) != 0)
 			log_err("tapir-pop: engine threads did not all start");
 	}
 	de->dyn_env = m;
+	/* Through dynlibmod's wrapper: Unbound calls only whitelisted
+	 * callback functions, and the wrapper is one. */
+	if (m->engine && de->inplace_cb_register_wrapped)
+		m->cache_cb =
+			de->inplace_cb_register_wrapped((void *)cached_answer,
+				inplace_cb_reply_cache, m, env, id);
 	log_info("tapir-pop %s: loaded for Unbound %s, config %s%s",
 		TAPIR_POP_VERSION, TAPIR_UNBOUND_VERSION, path,
 		m->engine && tapir_engine_active(m->engine) ? ""
@@ -290,10 +248,12 @@ deinit(struct module_env *env, int id)
 	struct tapir_module *m = de ? de->dyn_env : NULL;
 
 	if (m) {
+		if (m->cache_cb && de->inplace_cb_delete_wrapped)
+			de->inplace_cb_delete_wrapped(
+				env, inplace_cb_reply_cache, id);
 		tapir_engine_destroy(m->engine);
 		free(m);
 		de->dyn_env = NULL;
-		mosquitto_lib_cleanup();
 	}
 	tapir_log_set(NULL, NULL);
 }
@@ -339,38 +299,40 @@ make_rrset_n(struct regional *region, const uint8_t *owner, size_t owner_len,
 	return k;
 }
 
-/* A one-record rrset. */
+/* The plan's records as one rrset owned by the query name. */
 static struct ub_packed_rrset_key *
-make_rrset(struct regional *region, const uint8_t *owner, size_t owner_len,
-	uint16_t type, const uint8_t *rdata, size_t rdata_len, time_t ttl)
+plan_rrset(struct module_qstate *qstate, const struct tapir_answer *a)
 {
-	return make_rrset_n(
-		region, owner, owner_len, type, &rdata, rdata_len, 1, ttl);
+	const uint8_t *rd[TAPIR_MAX_REDIRECT];
+
+	for (size_t i = 0; i < a->n_rr && i < TAPIR_MAX_REDIRECT; i++)
+		rd[i] = a->rdata + i * a->rdata_len;
+	return make_rrset_n(qstate->region, qstate->qinfo.qname,
+		qstate->qinfo.qname_len, a->rr_type, rd, a->rdata_len,
+		a->n_rr < TAPIR_MAX_REDIRECT ? a->n_rr : TAPIR_MAX_REDIRECT,
+		(time_t)a->ttl);
 }
 
-/* NXDOMAIN or NODATA with the SOA in authority, so clients can cache the
- * negative answer for negative-ttl seconds (RFC 2308). */
+/* A NEGATIVE plan: its rcode with the SOA in authority, so that clients
+ * cache the negative answer for its TTL (RFC 2308); a RECORDS plan: its
+ * records in the answer section. */
 static int
-answer_negative(struct module_qstate *qstate, struct tapir_module *m, int rcode)
+answer_plan(struct module_qstate *qstate, const struct tapir_answer *a)
 {
-	struct query_info *q = &qstate->qinfo;
+	bool negative = a->kind == TAPIR_ANSWER_NEGATIVE;
+	struct ub_packed_rrset_key *k;
 	struct dns_msg *msg;
-	struct ub_packed_rrset_key *soa;
 
-	if (!(msg = regional_alloc_zero(qstate->region, sizeof(*msg))))
+	if (!(k = plan_rrset(qstate, a)) ||
+		!(msg = regional_alloc_zero(qstate->region, sizeof(*msg))))
 		return -1;
-	msg->qinfo = *q;
+	msg->qinfo = qstate->qinfo;
 	msg->rep = tapir_reply_info_base(qstate->region,
-		(uint16_t)(BIT_QR | BIT_RA | rcode), 1, m->negative_ttl,
-		m->negative_ttl, 0, 0, 1, 0, 1, sec_status_insecure);
+		(uint16_t)(BIT_QR | BIT_RA | a->rcode), 1, a->ttl, a->ttl, 0,
+		negative ? 0 : 1, negative ? 1 : 0, 0, 1, sec_status_insecure);
 	if (!msg->rep)
 		return -1;
-	soa = make_rrset(qstate->region, q->qname, q->qname_len,
-		LDNS_RR_TYPE_SOA, m->soa_rdata, m->soa_rdata_len,
-		(time_t)m->negative_ttl);
-	if (!soa)
-		return -1;
-	msg->rep->rrsets[0] = soa;
+	msg->rep->rrsets[0] = k;
 	qstate->return_msg = msg;
 	qstate->return_rcode = LDNS_RCODE_NOERROR;
 	return 0;
@@ -407,133 +369,68 @@ count_stat(struct module_qstate *qstate, enum tapir_action a)
 		qstate->env->mesh->rpz_action[i]++;
 }
 
-/* With Unbound's ede: yes, say why in an Extended DNS Error. Built only for
- * blocked answers, so the full decision is affordable here. */
+/* With Unbound's ede: yes, say why in an Extended DNS Error. */
 static void
-add_ede(struct module_qstate *qstate, struct tapir_module *m,
-	const uint8_t *name, size_t len)
+add_ede(struct module_qstate *qstate, const struct tapir_answer *a)
 {
-	char text[256];
-	int code;
+	char text[sizeof(a->why) + 16];
 
-	if (!qstate->env->cfg || !qstate->env->cfg->ede)
+	if (!qstate->env->cfg || !qstate->env->cfg->ede || !a->ede)
 		return;
-	code = tapir_engine_explain_short(
-		m->engine, name, len, text, sizeof(text));
-	if (code)
-		(void)edns_opt_list_append_ede(&qstate->edns_opts_front_out,
-			qstate->region, (sldns_ede_code)code, text);
+	snprintf(text, sizeof(text), "tapir-pop: %s", a->why);
+	(void)edns_opt_list_append_ede(&qstate->edns_opts_front_out,
+		qstate->region, (sldns_ede_code)a->ede, text);
 }
 
-/*
- * REDIRECT: the configured CNAME for any type, or the configured
- * addresses for A and AAAA (other types NODATA); with nothing configured,
- * NXDOMAIN. Answers carry the negative TTL, so a redirect ends when the
- * decision does.
- */
-static int
-answer_redirect(struct module_qstate *qstate, struct tapir_module *m)
+/* What the engine needs to know of this query besides its name: whether
+ * a block's explanation is wanted (for an EDE; the block log's setting is
+ * the plan's own), and whether Unbound's flush by name would leave an
+ * answer of its type in the cache. */
+static unsigned
+query_flags(struct module_qstate *qstate)
 {
-	const struct tapir_config *cfg = m->cfg;
-	struct query_info *q = &qstate->qinfo;
-	uint8_t buf[TAPIR_MAX_REDIRECT][2 + 16];
-	const uint8_t *rd[TAPIR_MAX_REDIRECT];
-	struct ub_packed_rrset_key *k = NULL;
-	struct dns_msg *msg;
-	size_t n = 0, alen = 0;
+	unsigned f = 0;
 
-	if (m->cname_rdata_len) {
-		k = make_rrset(qstate->region, q->qname, q->qname_len,
-			LDNS_RR_TYPE_CNAME, m->cname_rdata, m->cname_rdata_len,
-			(time_t)m->negative_ttl);
-	} else if (q->qtype == LDNS_RR_TYPE_A && cfg->answer.n_redirect_a) {
-		n = cfg->answer.n_redirect_a;
-		alen = 4;
-	} else if (q->qtype == LDNS_RR_TYPE_AAAA &&
-		   cfg->answer.n_redirect_aaaa) {
-		n = cfg->answer.n_redirect_aaaa;
-		alen = 16;
-	} else if (cfg->answer.n_redirect_a || cfg->answer.n_redirect_aaaa) {
-		return answer_negative(qstate, m, LDNS_RCODE_NOERROR);
-	} else {
-		return answer_negative(qstate, m, LDNS_RCODE_NXDOMAIN);
-	}
-	for (size_t i = 0; i < n; i++) {
-		buf[i][0] = 0;
-		buf[i][1] = (uint8_t)alen;
-		memcpy(buf[i] + 2,
-			alen == 4 ? cfg->answer.redirect_a[i]
-				  : cfg->answer.redirect_aaaa[i],
-			alen);
-		rd[i] = buf[i];
-	}
-	if (n)
-		k = make_rrset_n(qstate->region, q->qname, q->qname_len,
-			q->qtype, rd, alen + 2, n, (time_t)m->negative_ttl);
-	if (!k || !(msg = regional_alloc_zero(qstate->region, sizeof(*msg))))
-		return -1;
-	msg->qinfo = *q;
-	msg->rep = tapir_reply_info_base(qstate->region,
-		(uint16_t)(BIT_QR | BIT_RA | LDNS_RCODE_NOERROR), 1,
-		m->negative_ttl, m->negative_ttl, 0, 1, 0, 0, 1,
-		sec_status_insecure);
-	if (!msg->rep)
-		return -1;
-	msg->rep->rrsets[0] = k;
-	qstate->return_msg = msg;
-	qstate->return_rcode = LDNS_RCODE_NOERROR;
-	return 0;
+	if (qstate->env->cfg && qstate->env->cfg->ede)
+		f |= TAPIR_QUERY_EXPLAIN;
+	if (!tapir_ubctl_flush_covers(qstate->qinfo.qtype))
+		f |= TAPIR_QUERY_RARE_TYPE;
+	return f;
 }
 
 /* logging.blocked-queries: one line per blocked query, off by default;
  * the client's address only with logging.client-address. */
 static void
-log_block(struct module_qstate *qstate, struct tapir_module *m,
-	enum tapir_action action, const uint8_t *why_name, size_t why_len)
+log_block(struct module_qstate *qstate, const struct tapir_answer *a)
 {
-	char name[LDNS_MAX_DOMAINLEN + 1], type[16], why[256], client[128] = "";
-	const char *rule;
+	char name[LDNS_MAX_DOMAINLEN + 1], type[16], client[128] = "";
 
-	if (!m->log_blocked)
+	if (!a->log)
 		return;
 	dname_str(qstate->qinfo.qname, name);
 	sldns_wire2str_type_buf(qstate->qinfo.qtype, type, sizeof(type));
-	tapir_engine_explain_short(
-		m->engine, why_name, why_len, why, sizeof(why));
-	rule = strncmp(why, "tapir-pop: ", 11) == 0 ? why + 11 : why;
-	if (m->log_client && qstate->mesh_info && qstate->mesh_info->reply_list)
+	if (a->log_client && qstate->mesh_info && qstate->mesh_info->reply_list)
 		addr_to_str(
 			&qstate->mesh_info->reply_list->query_reply.remote_addr,
 			qstate->mesh_info->reply_list->query_reply
 				.remote_addrlen,
 			client, sizeof(client));
 	log_info("tapir-pop: blocked %s %s %s (%s)%s%s", name, type,
-		tapir_action_str(action), rule, client[0] ? " client " : "",
-		client);
+		tapir_action_str(a->action), a->why,
+		client[0] ? " client " : "", client);
 }
 
-/* Answer the query with the block action; 0 or -1 (out of memory). */
+/* Answer the query as the plan says; 0 or -1 (out of memory). */
 static int
-answer_block(struct module_qstate *qstate, struct tapir_module *m,
-	enum tapir_action action, const uint8_t *why_name, size_t why_len)
+answer_block(struct module_qstate *qstate, const struct tapir_answer *a)
 {
 	int rc = 0;
 
-	switch (action) {
-	case TAPIR_ACTION_DROP:
+	if (a->kind == TAPIR_ANSWER_DROP) {
 		qstate->is_drop = 1;
 		qstate->return_msg = NULL;
-		break;
-	case TAPIR_ACTION_NODATA:
-		rc = answer_negative(qstate, m, LDNS_RCODE_NOERROR);
-		break;
-	case TAPIR_ACTION_REDIRECT:
-		rc = answer_redirect(qstate, m);
-		break;
-	case TAPIR_ACTION_NXDOMAIN:
-	default:
-		rc = answer_negative(qstate, m, LDNS_RCODE_NXDOMAIN);
-		break;
+	} else {
+		rc = answer_plan(qstate, a);
 	}
 	if (rc != 0) {
 		/* Out of region memory: SERVFAIL rather than the answer
@@ -542,12 +439,75 @@ answer_block(struct module_qstate *qstate, struct tapir_module *m,
 		qstate->return_rcode = LDNS_RCODE_SERVFAIL;
 		return -1;
 	}
-	if (action != TAPIR_ACTION_DROP)
-		add_ede(qstate, m, why_name, why_len);
-	log_block(qstate, m, action, why_name, why_len);
-	/* A block answer must not land in the cache as if resolved. */
+	if (a->kind != TAPIR_ANSWER_DROP)
+		add_ede(qstate, a);
+	log_block(qstate, a);
+	/* answer.cache-blocked: Unbound answers the next queries for this
+	 * name and type from its message cache, for the answer's TTL, and
+	 * cached_answer() counts and explains them. Otherwise (and always
+	 * for a CNAME, addresses or a drop) nothing of a block answer lands
+	 * in the cache as if resolved. */
+	if (a->cache)
+		(void)tapir_dns_cache_store(qstate->env, &qstate->qinfo,
+			qstate->return_msg->rep, qstate->region,
+			qstate->query_flags, qstate->qstarttime);
 	qstate->no_cache_store = 1;
-	count_stat(qstate, action);
+	count_stat(qstate, a->action);
+	return 0;
+}
+
+/*
+ * Unbound's reply_cache callback, on a worker, for every answer from the
+ * message cache: the block answers answer.cache-blocked stored there are
+ * counted, explained (EDE) and logged as the query path does for the
+ * first one. Ours have no answer records and one SOA, owned by the query
+ * name, with the configured names: a real negative answer's SOA is its
+ * zone's. Anything else costs these few comparisons. Unbound's own
+ * num.rpz.action counters see only the first answer of each TTL.
+ */
+static int
+cached_answer(struct query_info *qinfo, struct module_qstate *qstate,
+	struct reply_info *rep, int rcode, struct edns_data *edns,
+	struct edns_option **opt_list_out, struct comm_reply *repinfo,
+	struct regional *region, struct timeval *start_time, int id, void *arg)
+{
+	struct tapir_module *m = arg;
+	struct ub_packed_rrset_key *k;
+	struct packed_rrset_data *d;
+	struct tapir_answer a;
+	unsigned flags = 0;
+	char text[sizeof(a.why) + 16];
+
+	if (!rep || rep->an_numrrsets != 0 || rep->ns_numrrsets != 1 ||
+		rep->rrset_count != 1 || !(k = rep->rrsets[0]) ||
+		k->rk.type != htons(LDNS_RR_TYPE_SOA) ||
+		query_dname_compare(k->rk.dname, qinfo->qname) != 0 ||
+		!(d = k->entry.data) || d->count != 1 ||
+		!tapir_engine_is_block_soa(
+			m->engine, d->rr_data[0], d->rr_len[0]))
+		return 0;
+	if (m->env->cfg && m->env->cfg->ede)
+		flags |= TAPIR_QUERY_EXPLAIN;
+	if (tapir_engine_query(m->engine, qinfo->qname, qinfo->qname_len,
+		    qinfo->qtype, flags, &a) <= TAPIR_ACTION_PASSTHRU)
+		return 0; /* changed meanwhile: its purge is on its way */
+	if ((flags & TAPIR_QUERY_EXPLAIN) && a.ede) {
+		snprintf(text, sizeof(text), "tapir-pop: %s", a.why);
+		(void)edns_opt_list_append_ede(
+			opt_list_out, region, (sldns_ede_code)a.ede, text);
+	}
+	if (a.log) {
+		char name[LDNS_MAX_DOMAINLEN + 1], type[16], client[128] = "";
+		dname_str(qinfo->qname, name);
+		sldns_wire2str_type_buf(qinfo->qtype, type, sizeof(type));
+		if (a.log_client && repinfo)
+			addr_to_str(&repinfo->remote_addr,
+				repinfo->remote_addrlen, client,
+				sizeof(client));
+		log_info("tapir-pop: blocked %s %s %s (%s, cached)%s%s", name,
+			type, tapir_action_str(a.action), a.why,
+			client[0] ? " client " : "", client);
+	}
 	return 0;
 }
 
@@ -585,6 +545,7 @@ check_chain(struct module_qstate *qstate, struct tapir_module *m)
 {
 	struct reply_info *rep =
 		qstate->return_msg ? qstate->return_msg->rep : NULL;
+	struct tapir_answer a;
 
 	if (!rep)
 		return;
@@ -602,14 +563,14 @@ check_chain(struct module_qstate *qstate, struct tapir_module *m)
 			lens[1] = d->rr_len[0] - 2;
 		}
 		for (int j = 0; j < 2; j++) {
-			enum tapir_action a;
 			if (!names[j] ||
 				query_dname_compare((uint8_t *)names[j],
 					qstate->qinfo.qname) == 0)
 				continue;
-			a = tapir_engine_decide_wire(m->engine, names[j],
-				lens[j], qstate->qinfo.qtype, NULL);
-			if (a <= TAPIR_ACTION_PASSTHRU)
+			if (tapir_engine_query(m->engine, names[j], lens[j],
+				    qstate->qinfo.qtype,
+				    TAPIR_QUERY_CHAIN | query_flags(qstate),
+				    &a) <= TAPIR_ACTION_PASSTHRU)
 				continue;
 			for (size_t r = 0;
 				r < rep->an_numrrsets && r < rep->rrset_count;
@@ -620,8 +581,7 @@ check_chain(struct module_qstate *qstate, struct tapir_module *m)
 			tapir_engine_purge_wire(m->engine, qstate->qinfo.qname,
 				qstate->qinfo.qname_len);
 			tapir_engine_purge_wire(m->engine, names[j], lens[j]);
-			tapir_engine_count_answer(m->engine, a);
-			(void)answer_block(qstate, m, a, names[j], lens[j]);
+			(void)answer_block(qstate, &a);
 			return;
 		}
 	}
@@ -634,6 +594,7 @@ operate(struct module_qstate *qstate, enum module_ev event, int id,
 	struct dynlibmod_env *de = qstate->env->modinfo[id];
 	struct tapir_module *m = de->dyn_env;
 	enum tapir_action action;
+	struct tapir_answer a;
 
 	if (event == module_event_moddone) {
 		if (m && m->engine)
@@ -650,7 +611,8 @@ operate(struct module_qstate *qstate, enum module_ev event, int id,
 		return;
 	}
 	action = tapir_engine_query(m->engine, qstate->qinfo.qname,
-		qstate->qinfo.qname_len, qstate->qinfo.qtype);
+		qstate->qinfo.qname_len, qstate->qinfo.qtype,
+		query_flags(qstate), &a);
 	if (action <= TAPIR_ACTION_PASSTHRU) {
 		if (action == TAPIR_ACTION_PASSTHRU)
 			count_stat(qstate, action);
@@ -659,12 +621,13 @@ operate(struct module_qstate *qstate, enum module_ev event, int id,
 	}
 	/* A prefetch has no client: its block answer is thrown away and the
 	 * stale allowed answer would be served on (for ever, with
-	 * serve-expired). Dropping the name from the cache ends that. */
-	if (qstate->prefetch_leeway)
+	 * serve-expired). Dropping the name from the cache ends that; a
+	 * block answer stored in the cache (answer.cache-blocked) replaces
+	 * it instead. */
+	if (qstate->prefetch_leeway && !a.cache)
 		tapir_engine_purge_wire(m->engine, qstate->qinfo.qname,
 			qstate->qinfo.qname_len);
-	(void)answer_block(qstate, m, action, qstate->qinfo.qname,
-		qstate->qinfo.qname_len);
+	(void)answer_block(qstate, &a);
 	qstate->ext_state[id] = module_finished;
 }
 

@@ -6,7 +6,8 @@
  *   0  the command succeeded
  *   1  the module answered with an error, status reports a problem, or
  *      check found one
- *   2  usage error, or the socket could not be reached
+ *   2  usage error, the socket could not be reached, or no whole answer
+ *      came back (none, cut short, or not in time): never an empty success
  * When status cannot reach the socket, it says what it finds out locally:
  * the socket's directory, the socket's owner and mode against the caller,
  * and the configuration, loaded as check loads it.
@@ -47,7 +48,7 @@ usage(FILE *f)
 		"                  \"problem: ...\" lines for what must be fixed\n"
 		"  stats           counters as name=value, then reset them\n"
 		"  stats_noreset   counters as name=value\n"
-		"  lookup NAME     the decision for NAME and why\n"
+		"  lookup NAME [TYPE]  the decision for NAME, why, and the answer\n"
 		"  list [--list L] [--source S] [--action A]\n"
 		"                  decided names with their action and rule\n"
 		"  dump-rpz [ZONE] the decisions as an RPZ zone file\n"
@@ -60,8 +61,8 @@ usage(FILE *f)
 		"  check [FILE]    validate a configuration file without touching\n"
 		"                  a running Unbound (default: as -c)\n"
 		"exit status: 0 success; 1 the module answered an error, status\n"
-		"reports a problem, or check found one; 2 usage error, or the\n"
-		"socket could not be reached\n");
+		"reports a problem, or check found one; 2 usage error, the\n"
+		"socket could not be reached, or no whole answer came back\n");
 }
 
 struct check_file {
@@ -447,7 +448,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	status = argc - optind == 1 && !strcmp(argv[optind], "status");
-	rc = tapir_control_request(sock, line, 10000, &out, &err);
+	rc = tapir_control_request(
+		sock, line, TAPIR_CONTROL_CLIENT_MS, &out, &err);
 	cerr = errno;
 	if (rc != 0) {
 		/* connect() failed: its errno, and "SOCKET: reason". */

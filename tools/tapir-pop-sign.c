@@ -413,8 +413,8 @@ generate_mode(const struct opts *o)
 	struct tapir_error err;
 	int fd_priv = -1, fd_pub = -1, status = EXIT_INPUT;
 
-	if (sodium_init() < 0)
-		return input_error("libsodium", "initialisation failed");
+	if (tapir_lib_init() != 0)
+		return input_error("libraries", "initialisation failed");
 	if (generate_key(ec, x, y, d) != 0)
 		return input_error("keygen", "cannot generate a P-256 key");
 	thumbprint(ec, x, y, tp, sizeof(tp));

@@ -26,6 +26,29 @@ echo "$out" | grep -q "status: NOERROR" && echo "$out" | grep -q "ANSWER: 0" ||
 	fail "TXT not NODATA: $out"
 ok "REDIRECT: A 192.0.2.53, AAAA 2001:db8::53/54, TXT NODATA"
 
+# lookup says what the client got: the same answer plan.
+"$CONTROL" -s "$T/tapir-pop.sock" lookup redir.example >"$T/lookup" || fail "lookup"
+grep -qx "answer: NOERROR, A 192.0.2.53, TTL 60" "$T/lookup" &&
+	grep -qx "answer for AAAA: NOERROR, AAAA 2001:db8::53 2001:db8::54, TTL 60" "$T/lookup" &&
+	grep -q "^answer for other types: NOERROR/NODATA with SOA " "$T/lookup" ||
+	fail "lookup does not describe the answers: $(grep answer "$T/lookup")"
+ok "lookup describes the REDIRECT answers per type"
+
+# tapir-pop-control reload changes the answers, and lookup with them: the
+# module keeps no configuration of its own.
+sed -i 's/192\.0\.2\.53/192.0.2.99/' "$T/tapir-pop.yaml"
+[ "$("$CONTROL" -s "$T/tapir-pop.sock" reload)" = ok ] || fail "control reload"
+a=$(kdig +timeout=2 +retry=0 +short @127.0.0.1 -p "$UNBOUND_PORT" redir.example A)
+[ "$a" = 192.0.2.99 ] || fail "A after control reload: '$a'"
+"$CONTROL" -s "$T/tapir-pop.sock" lookup redir.example A | grep -qx "answer: NOERROR, A 192.0.2.99, TTL 60" ||
+	fail "lookup after control reload: $("$CONTROL" -s "$T/tapir-pop.sock" lookup redir.example A | grep answer)"
+ok "a control reload of answer: changes the answer and lookup together"
+for i in $(seq 20); do
+	r=$("$CONTROL" -s "$T/tapir-pop.sock" reload)
+	[ "$r" = ok ] || fail "control reload $i: $r"
+done
+ok "20 more control reloads, no limit"
+
 # A CNAME target instead, for every type (read at the module's load).
 sed -i 's/^  redirect-a: .*/  redirect-cname: walled.example/; /^  redirect-aaaa: /d' "$T/tapir-pop.yaml"
 reload_unbound

@@ -13,9 +13,10 @@
  * queue, the inactive engine (which still answers status on the default
  * control socket), the control commands, the "problem:" lines of status
  * for what an operator must fix (keys, state directory, TLS files, file
- * sources, the socket's group), the upstream DNS TAPIR test vector, and
- * that a started engine applies a submitted message and stops promptly
- * with its broker unreachable.
+ * sources, the socket's group), the upstream DNS TAPIR test vector, that
+ * a started engine applies a submitted message and stops promptly with its
+ * broker unreachable, and that its threads take no signal sent to the
+ * process.
  */
 #include "tapir_build.h"
 
@@ -25,11 +26,17 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <dirent.h>
+#include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -224,17 +231,7 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	if (sodium_init() < 0)
-		return -1;
-	return mosquitto_lib_init() == MOSQ_ERR_SUCCESS ? 0 : -1;
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	mosquitto_lib_cleanup();
-	return 0;
+	return tapir_lib_init() == 0 ? 0 : -1;
 }
 
 /* Keys and a directory, no engine yet. */
@@ -670,14 +667,17 @@ test_decide_wire_matches_any_case(void **state)
 	static const uint8_t wire[] = "\x03WwW\x07"
 				      "example\x03"
 				      "com";
-	struct tapir_reason why;
+	struct tapir_answer a;
 
 	observe(f, "www.example.com", T0, 3607, TAG_LIKELYMALWARE);
 	/* sizeof includes the string's NUL: the root label. */
-	assert_int_equal(
-		tapir_engine_decide_wire(f->e, wire, sizeof(wire), 1, &why),
+	assert_int_equal(tapir_engine_query(f->e, wire, sizeof(wire), 1,
+				 TAPIR_QUERY_EXPLAIN, &a),
 		TAPIR_ACTION_NXDOMAIN);
-	assert_int_equal(why.rule, TAPIR_RULE_DENYTAPIR);
+	assert_int_equal(a.kind, TAPIR_ANSWER_NEGATIVE);
+	assert_int_equal(a.rcode, TAPIR_DNS_RCODE_NXDOMAIN);
+	assert_int_equal(a.ede, TAPIR_EDE_FILTERED);
+	assert_string_equal(a.why, "rule denytapir; sources dns-tapir");
 }
 
 static void
@@ -687,15 +687,15 @@ test_decide_wire_malformed_name_passes(void **state)
 	static const uint8_t wire[] = "\x03www\x07"
 				      "example\x03"
 				      "com";
-	struct tapir_reason why;
+	struct tapir_answer a;
 
 	observe(f, "www.example.com", T0, 3607, TAG_LIKELYMALWARE);
 	/* Cut before the root label: not a name. */
-	assert_int_equal(
-		tapir_engine_decide_wire(f->e, wire, sizeof(wire) - 1, 1, &why),
+	assert_int_equal(tapir_engine_query(f->e, wire, sizeof(wire) - 1, 1,
+				 TAPIR_QUERY_EXPLAIN, &a),
 		TAPIR_ACTION_PASS);
-	assert_int_equal(why.action, TAPIR_ACTION_PASS);
-	assert_int_equal(why.n_matches, 0);
+	assert_int_equal(a.action, TAPIR_ACTION_PASS);
+	assert_int_equal(a.kind, TAPIR_ANSWER_RESOLVE);
 }
 
 static void
@@ -1266,6 +1266,63 @@ test_status_problem_keys_cleared_by_reload(void **state)
 	unlink(path);
 }
 
+/* tapir-pop-control reload, many times: each puts a new snapshot in
+ * force (no limit), and the answer the query path plans and the one
+ * lookup describes change together (REDIRECT included). */
+static void
+test_reload_unlimited_and_answers_follow(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t wire[] = "\03www\07example\03com";
+	char path[160], yaml[1024], want[128];
+	struct tapir_answer a;
+	char *out;
+
+	snprintf(path, sizeof(path), "%s/tapir-pop.yaml", f->dir);
+	for (unsigned i = 0; i <= 40; i++) {
+		snprintf(yaml, sizeof(yaml),
+			"mqtt:\n  broker: mqtt://127.0.0.1:1\nkeys: %s\n"
+			"sources:\n"
+			"  - name: dns-tapir\n    list: doubtlist\n"
+			"    topics: [%s]\n"
+			"policy:\n  doubtlist:\n"
+			"    denytapir: { tags: [likelymalware], action: %s }\n"
+			"answer:\n  negative-ttl: %u\n"
+			"  redirect-a: [192.0.2.%u]\n",
+			f->keys_path, TOPIC, i == 40 ? "REDIRECT" : "NXDOMAIN",
+			100 + i, i);
+		write_file(path, yaml);
+		if (i == 0) {
+			f->e = tapir_engine_create(path);
+			assert_true(tapir_engine_active(f->e));
+			tapir_engine_set_clock(f->e, fake_clock);
+			observe(f, "www.example.com", T0, 3607,
+				TAG_LIKELYMALWARE);
+		} else {
+			out = command(f, "reload");
+			if (strcmp(out, "ok\n") != 0)
+				fail_msg("reload %u: %s", i, out);
+			free(out);
+		}
+		tapir_engine_query(f->e, wire, sizeof(wire), 1, 0, &a);
+		assert_int_equal(a.ttl, 100 + i);
+		out = command(f, "lookup www.example.com");
+		snprintf(want, sizeof(want), ", TTL %u\n", 100 + i);
+		if (!strstr(out, want))
+			fail_msg("reload %u: no '%s' in:\n%s", i, want, out);
+		free(out);
+	}
+	assert_int_equal(a.action, TAPIR_ACTION_REDIRECT);
+	assert_int_equal(a.kind, TAPIR_ANSWER_RECORDS);
+	assert_memory_equal(a.rdata, "\0\4\xc0\0\2\x28", 6);
+	out = command(f, "lookup www.example.com");
+	assert_non_null(
+		strstr(out, "\nanswer: NOERROR, A 192.0.2.40, TTL 140\n"
+			    "answer for AAAA: NOERROR/NODATA with SOA "));
+	free(out);
+	unlink(path);
+}
+
 static void
 test_status_problem_state_dir_missing(void **state)
 {
@@ -1511,6 +1568,72 @@ test_command_unknown_is_error(void **state)
 	free(out);
 }
 
+static char *
+command_as(struct fixture *f, const char *line, bool privileged)
+{
+	struct tapir_control_peer peer = {
+		.pid = 1, .uid = 65534, .gid = 65534, .privileged = privileged
+	};
+	struct tapir_buf out = { 0 };
+
+	tapir_engine_control(f->e, line, &peer, &out);
+	assert_false(out.failed);
+	/* An empty answer (override list of none) has no data. */
+	return out.data ? out.data : strdup("");
+}
+
+/* A peer that is not privileged reads, and is refused, with a reason and
+ * counted, everything that changes state (stats resets the counters). */
+static void
+test_control_unprivileged_peer_only_reads(void **state)
+{
+	static const char *const reads[] = { "status", "stats_noreset",
+		"lookup malware.example", "list", "list list=doubtlist",
+		"dump-rpz", "dump-rpz rpz.local", "digest", "override list",
+		"json status", "json override list", " json lookup x.example" };
+	static const char *const changes[] = { "override allow x.example 0",
+		"override deny x.example 60 why", "override remove x.example",
+		"reload", "flush x.example", "flush --all", "stats",
+		"json stats", "  override  allow x.example 0", "frobnicate",
+		"statusx", "override" };
+	struct fixture *f = *state;
+	char *out;
+	size_t i;
+
+	observe(f, "malware.example", T0, 3607, TAG_LIKELYMALWARE);
+	for (i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
+		out = command_as(f, reads[i], false);
+		if (strstr(out, "not permitted"))
+			fail_msg("'%s' refused: %s", reads[i], out);
+		free(out);
+	}
+	assert_int_equal(
+		tapir_engine_counter(f->e, TAPIR_C_CONTROL_REFUSED), 0);
+	for (i = 0; i < sizeof(changes) / sizeof(changes[0]); i++) {
+		out = command_as(f, changes[i], false);
+		if (strncmp(out, "error: ", 7) != 0 ||
+			!strstr(out, "not permitted: ") ||
+			!strstr(out, "only root") || !strstr(out, "uid 65534"))
+			fail_msg("'%s' not refused: %s", changes[i], out);
+		free(out);
+	}
+	assert_int_equal(tapir_engine_counter(f->e, TAPIR_C_CONTROL_REFUSED),
+		sizeof(changes) / sizeof(changes[0]));
+	/* Nothing changed: no override, the counters not reset. */
+	assert_int_equal(decide(f, "x.example", NULL), TAPIR_ACTION_PASS);
+	assert_int_equal(tapir_engine_counter(f->e, TAPIR_C_MSG_ACCEPTED), 1);
+	/* In JSON, an error object after the protocol's "error: ". */
+	out = command_as(f, "json override deny x.example 0", false);
+	assert_int_equal(strncmp(out, "error: {", 8), 0);
+	assert_non_null(strstr(out, "\"error\": \"not permitted: "));
+	free(out);
+	/* A privileged peer runs them. */
+	out = command_as(f, "stats", true);
+	assert_non_null(strstr(out, "msg.accepted=1\n"));
+	free(out);
+	assert_int_equal(tapir_engine_counter(f->e, TAPIR_C_MSG_ACCEPTED), 0);
+}
+
 /* ---- the upstream vector ---- */
 
 /* 2026-07-20T09:15:02.123456789Z, fraction truncated, + ttl 3607. */
@@ -1665,6 +1788,218 @@ test_started_engine_applies_submitted_message(void **state)
 	assert_int_equal(access(f->sock_path, F_OK), -1);
 }
 
+/* The resolver's flush, as the engine's purge_send: done when ok is set,
+ * failed when not; the names it was asked for, counted. */
+struct fake_resolver {
+	_Atomic bool ok;
+	_Atomic int calls;
+	_Atomic int zone_calls;
+};
+
+static int
+fake_flush(void *arg, const char *name, bool zone)
+{
+	struct fake_resolver *r = arg;
+
+	(void)name;
+	r->calls++;
+	r->zone_calls += zone;
+	return r->ok ? 0 : -1;
+}
+
+/* flush says "ok" only when the resolver flushed, and an error when it
+ * did not: the operator must not believe a cache was emptied that was
+ * not. */
+static void
+test_command_flush_reports_what_unbound_did(void **state)
+{
+	struct fixture *f = *state;
+	struct fake_resolver r = { .ok = false };
+	char *out;
+
+	f->e = engine_with(f->keys_path, 2, NULL);
+	tapir_engine_set_purge(f->e, fake_flush, &r, "the test's resolver");
+	assert_int_equal(tapir_engine_start(f->e), 0);
+
+	/* Every retry fails. */
+	out = command(f, "flush gone.example");
+	if (strncmp(out, "error: the test's resolver did not flush ", 41) != 0)
+		fail_msg("flush the resolver refused answered: %s", out);
+	free(out);
+	out = command(f, "flush --all");
+	if (strncmp(out, "error: ", 7) != 0)
+		fail_msg("flush --all the resolver refused answered: %s", out);
+	free(out);
+	assert_true(r.calls >= 2);
+
+	r.ok = true;
+	r.calls = r.zone_calls = 0;
+	out = command(f, "flush cached.example");
+	assert_string_equal(out, "ok\n");
+	free(out);
+	out = command(f, "flush --all");
+	assert_string_equal(out, "ok\n");
+	free(out);
+	/* Each a flush of the name and below it. */
+	assert_int_equal(r.calls, 2);
+	assert_int_equal(r.zone_calls, 2);
+}
+
+/* The signal mask of the thread named name, from /proc (Linux); false
+ * when no thread has that name (yet). */
+static bool
+thread_sigblk(const char *name, uint64_t *mask)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *de;
+	bool found = false;
+
+	assert_non_null(d);
+	while (!found && (de = readdir(d))) {
+		char path[300], comm[32] = "", line[256];
+		FILE *fp;
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm",
+			de->d_name);
+		if (!(fp = fopen(path, "r")))
+			continue;
+		if (!fgets(comm, sizeof(comm), fp))
+			comm[0] = '\0';
+		fclose(fp);
+		comm[strcspn(comm, "\n")] = '\0';
+		if (strcmp(comm, name) != 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/status",
+			de->d_name);
+		if (!(fp = fopen(path, "r")))
+			continue;
+		while (fgets(line, sizeof(line), fp))
+			if (sscanf(line, "SigBlk: %" SCNx64, mask) == 1)
+				found = true;
+		fclose(fp);
+	}
+	closedir(d);
+	return found;
+}
+
+static int
+no_resolver(void *arg, const char *name, bool zone)
+{
+	(void)arg;
+	(void)name;
+	(void)zone;
+	return -1;
+}
+
+static _Atomic pid_t usr1_taken_by;
+
+static void
+on_usr1(int sig)
+{
+	(void)sig;
+	usr1_taken_by = (pid_t)syscall(SYS_gettid);
+}
+
+/*
+ * Unbound loads the module (init) before it blocks signals for its own
+ * threads, and relies on its main thread alone taking SIGHUP, SIGTERM and
+ * the rest. A module thread that left them unblocked could take a signal
+ * sent to the process and run Unbound's handler on it. Every thread a
+ * started engine runs blocks them all, and start leaves its caller's mask
+ * as it found it.
+ */
+static void
+test_started_engine_threads_block_signals(void **state)
+{
+	static const char *const names[] = { "tapir-writer", "tapir-mqtt",
+		"tapir-purge", "tapir-xfr", "tapir-control" };
+	static const int sigs[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1,
+		SIGUSR2, SIGPIPE, SIGALRM, SIGCHLD };
+	struct fixture *f = *state;
+	struct sigaction sa = { .sa_handler = on_usr1 }, old_sa;
+	struct timespec zero = { 0, 0 };
+	struct tapir_error err = { 0 };
+	struct tapir_config *cfg;
+	sigset_t before, after, usr1;
+	char yaml[1024];
+	uint64_t mask = 0;
+	int64_t t0;
+	size_t i;
+
+	snprintf(yaml, sizeof(yaml),
+		"mqtt:\n"
+		"  broker: mqtt://127.0.0.1:1\n"
+		"keys: %s\n"
+		"sources:\n"
+		"  - name: dns-tapir\n"
+		"    list: doubtlist\n"
+		"    topics: [%s]\n"
+		"  - name: rpz\n"
+		"    type: xfr\n"
+		"    list: denylist\n"
+		"    primary: 127.0.0.1\n"
+		"    port: 1\n"
+		"    zone: rpz.test\n"
+		"control:\n"
+		"  socket: %s\n",
+		f->keys_path, TOPIC, f->sock_path);
+	if (!(cfg = tapir_config_parse(yaml, strlen(yaml), "test.yaml", &err)))
+		fail_msg("config: %s", err.text);
+	f->e = tapir_engine_create_take(cfg);
+	assert_non_null(f->e);
+	/* No resolver: the purger only has to run. */
+	tapir_engine_set_purge(f->e, no_resolver, NULL, "no resolver");
+
+	/* As Unbound calls init: nothing blocked. */
+	sigemptyset(&before);
+	assert_int_equal(pthread_sigmask(SIG_SETMASK, &before, NULL), 0);
+	assert_int_equal(tapir_engine_start(f->e), 0);
+	assert_int_equal(pthread_sigmask(SIG_SETMASK, NULL, &after), 0);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (sigismember(&after, sigs[i]))
+			fail_msg("start left signal %d blocked in its caller",
+				sigs[i]);
+
+	/* Each thread names itself when it runs. */
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		t0 = tapir_monotonic_ms();
+		while (!thread_sigblk(names[i], &mask)) {
+			struct timespec ts = { 0, 10 * 1000000 };
+			if (tapir_monotonic_ms() - t0 > 5000)
+				fail_msg("no thread %s", names[i]);
+			nanosleep(&ts, NULL);
+		}
+		for (size_t k = 0; k < sizeof(sigs) / sizeof(sigs[0]); k++)
+			if (!(mask & (UINT64_C(1) << (sigs[k] - 1))))
+				fail_msg("thread %s takes signal %d (SigBlk "
+					 "%016" PRIx64 ")",
+					names[i], sigs[k], mask);
+	}
+
+	/* What Unbound then does: its threads block signals, and one sent
+	 * to the process waits for whoever unblocks it, never running the
+	 * handler on a module thread. */
+	usr1_taken_by = 0;
+	assert_int_equal(sigaction(SIGUSR1, &sa, &old_sa), 0);
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	assert_int_equal(pthread_sigmask(SIG_BLOCK, &usr1, NULL), 0);
+	assert_int_equal(kill(getpid(), SIGUSR1), 0);
+	t0 = tapir_monotonic_ms();
+	while (!usr1_taken_by && tapir_monotonic_ms() - t0 < 200) {
+		struct timespec ts = { 0, 10 * 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	if (usr1_taken_by)
+		fail_msg("a module thread (tid %d) took SIGUSR1 sent to the "
+			 "process",
+			(int)usr1_taken_by);
+	assert_int_equal(sigtimedwait(&usr1, NULL, &zero), SIGUSR1);
+	assert_int_equal(pthread_sigmask(SIG_UNBLOCK, &usr1, NULL), 0);
+	assert_int_equal(sigaction(SIGUSR1, &old_sa, NULL), 0);
+}
+
 #define T(fn)  cmocka_unit_test_setup_teardown(fn, setup, teardown)
 #define TK(fn) cmocka_unit_test_setup_teardown(fn, setup_keys, teardown)
 
@@ -1714,6 +2049,7 @@ main(void)
 		TK(test_status_problem_keys_file_missing),
 		TK(test_status_problem_keys_file_broken),
 		TK(test_status_problem_keys_cleared_by_reload),
+		TK(test_reload_unlimited_and_answers_follow),
 		TK(test_status_problem_state_dir_missing),
 		TK(test_status_problem_state_dir_not_a_directory),
 		TK(test_status_problem_state_dir_fixed_clears_on_reload),
@@ -1726,10 +2062,13 @@ main(void)
 		T(test_command_lookup_invalid_name_is_error),
 		T(test_command_unknown_is_error),
 		T(test_override_ttl_must_be_seconds),
+		T(test_control_unprivileged_peer_only_reads),
 		TK(test_upstream_vector_blocks_until_exact_expiry),
 		TK(test_started_engine_applies_submitted_message),
 		TK(test_override_file_expiry_beyond_32_bits_is_refused),
+		TK(test_started_engine_threads_block_signals),
+		TK(test_command_flush_reports_what_unbound_did),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, group_setup, NULL);
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The purger against a stand-in for Unbound's remote-control socket: a
- * thread that accepts connections, records each request line and answers
- * like Unbound does ("ok" or an error), or stays silent.
+ * The purger (lib/purge.c) with the module's remote-control protocol
+ * (module/unbound_control.c) against a stand-in for Unbound's control
+ * socket: a thread that accepts connections, records each request line and
+ * answers like Unbound does ("ok" or an error), or stays silent.
  */
 #include "tapir_build.h"
 
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include "lib/purge.h"
+#include "module/unbound_control.h"
 
 struct fake_unbound {
 	char path[108];
@@ -74,6 +76,20 @@ fake_main(void *arg)
 	}
 }
 
+static void wait_requests(struct fake_unbound *f, int n);
+static void hold_for(struct fake_unbound *f, long ms);
+
+/* The control endpoint of the purger under test (one at a time). */
+static struct tapir_ubctl ctl;
+
+static struct tapir_purger *
+purger(const char *path, size_t queue_max)
+{
+	assert_int_equal(tapir_ubctl_init(&ctl, path, 0), 0);
+	return tapir_purger_create(
+		tapir_ubctl_flush, &ctl, ctl.what, queue_max);
+}
+
 static int
 setup(void **state)
 {
@@ -111,7 +127,7 @@ static void
 test_push_sends_flush_zone_for_the_name(void **state)
 {
 	struct fake_unbound *f = *state;
-	struct tapir_purger *p = tapir_purger_create(f->path, 0, 16);
+	struct tapir_purger *p = purger(f->path, 16);
 	struct tapir_purger_stats st;
 
 	assert_non_null(p);
@@ -131,7 +147,7 @@ static void
 test_push_name_sends_flush_for_the_name(void **state)
 {
 	struct fake_unbound *f = *state;
-	struct tapir_purger *p = tapir_purger_create(f->path, 0, 16);
+	struct tapir_purger *p = purger(f->path, 16);
 	struct tapir_purger_stats st;
 
 	assert_non_null(p);
@@ -149,7 +165,7 @@ static void
 test_refused_request_is_retried(void **state)
 {
 	struct fake_unbound *f = *state;
-	struct tapir_purger *p = tapir_purger_create(f->path, 0, 16);
+	struct tapir_purger *p = purger(f->path, 16);
 	struct tapir_purger_stats st;
 
 	atomic_store(&f->refuse, 2);
@@ -164,7 +180,7 @@ test_refused_request_is_retried(void **state)
 static void
 test_unreachable_socket_counts_failure(void **state)
 {
-	struct tapir_purger *p = tapir_purger_create("/nonexistent/ctl", 0, 4);
+	struct tapir_purger *p = purger("/nonexistent/ctl", 4);
 	struct tapir_purger_stats st;
 
 	(void)state;
@@ -176,29 +192,41 @@ test_unreachable_socket_counts_failure(void **state)
 	tapir_purger_destroy(p);
 }
 
+/* More names than the queue holds (one MQTT message, a file reload): none
+ * is lost, the queue becomes one flush of everything. */
 static void
-test_full_queue_drops_and_counts(void **state)
+test_full_queue_becomes_one_flush_of_everything(void **state)
 {
-	struct tapir_purger *p = tapir_purger_create("/nonexistent/ctl", 0, 1);
+	struct fake_unbound *f = *state;
+	struct tapir_purger *p = purger(f->path, 4);
 	struct tapir_purger_stats st;
-	int full = 0;
+	char name[64];
+	int refused = 0;
 
-	(void)state;
-	/* The thread holds one name at a time (retrying an unreachable
-	 * socket for about a second); a queue of one overflows soon. */
-	for (int i = 0; i < 10; i++)
-		full += tapir_purger_push(p, "x.example") == TAPIR_EFULL;
+	atomic_store(&f->hold, 1);
+	assert_int_equal(tapir_purger_push(p, "first.example"), 0);
+	wait_requests(f, 1);
+	for (int i = 0; i < 10; i++) {
+		snprintf(name, sizeof(name), "many-%d.example", i);
+		refused += tapir_purger_push(p, name) != 0;
+	}
+	hold_for(f, 20);
+	tapir_purger_drain(p, 10000);
+	assert_int_equal(refused, 0);
 	tapir_purger_stats(p, &st);
-	assert_true(full >= 8);
-	assert_int_equal(st.dropped, (uint64_t)full);
+	assert_int_equal(st.dropped, 0);
+	assert_int_equal(st.overflows, 1);
+	/* 4 queued and the 5th folded in at the overflow, 5 after it. */
+	assert_int_equal(st.coalesced, 9);
+	assert_int_equal(atomic_load(&f->requests), 2);
+	assert_string_equal(f->last, "UBCT1 flush_zone .\n");
 	tapir_purger_destroy(p);
 }
 
 static void
 test_destroy_with_queued_names_returns(void **state)
 {
-	struct tapir_purger *p =
-		tapir_purger_create("/nonexistent/ctl", 0, 100);
+	struct tapir_purger *p = purger("/nonexistent/ctl", 100);
 	int64_t t0 = tapir_monotonic_ms();
 
 	(void)state;
@@ -232,7 +260,7 @@ static void
 test_burst_is_folded_into_one_flush_of_everything(void **state)
 {
 	struct fake_unbound *f = *state;
-	struct tapir_purger *p = tapir_purger_create(f->path, 0, 10000);
+	struct tapir_purger *p = purger(f->path, 10000);
 	struct tapir_purger_stats st;
 	char name[64];
 
@@ -264,7 +292,7 @@ static void
 test_flushes_by_name_are_not_folded(void **state)
 {
 	struct fake_unbound *f = *state;
-	struct tapir_purger *p = tapir_purger_create(f->path, 0, 10000);
+	struct tapir_purger *p = purger(f->path, 10000);
 	struct tapir_purger_stats st;
 	char name[64];
 
@@ -296,7 +324,7 @@ static void
 test_cheap_flushes_are_not_folded(void **state)
 {
 	struct fake_unbound *f = *state;
-	struct tapir_purger *p = tapir_purger_create(f->path, 0, 10000);
+	struct tapir_purger *p = purger(f->path, 10000);
 	struct tapir_purger_stats st;
 	char name[64];
 
@@ -341,7 +369,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 			test_flushes_by_name_are_not_folded, setup, teardown),
 		cmocka_unit_test(test_unreachable_socket_counts_failure),
-		cmocka_unit_test(test_full_queue_drops_and_counts),
+		cmocka_unit_test_setup_teardown(
+			test_full_queue_becomes_one_flush_of_everything, setup,
+			teardown),
 		cmocka_unit_test(test_destroy_with_queued_names_returns),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
