@@ -1084,3 +1084,92 @@ tapir_db_stats(struct tapir_db *db, struct tapir_db_stats *st)
 				   : index_size(ix->nslots)) +
 		    ix->arena->n_chunks * CHUNK_SIZE;
 }
+
+/*
+ * A walk in parts. The cursor K is a place in the order of the hashes' high
+ * 32 bits, the bits that choose a name's home slot: home = (h32 * nslots)
+ * >> 32 grows with h32 whatever nslots is, so every index, before and after
+ * any rebuild, keeps the names of one range of h32 in one range of homes.
+ * "Every name whose h32 is below K has been visited" therefore stays true
+ * when the index changes under the cursor, and a slot number would not.
+ *
+ * A part starts at s, K's home in the index of the moment: a name with
+ * h32 >= K has its home at or after s, and linear probing puts a name at
+ * or after its home, never past an empty slot. So a part scans slots from
+ * s on; it ends at an empty slot E (once it has visited max_names), and
+ * then every name whose home lies in [s, E) is behind it: its next K is
+ * the least h32 whose home is E. A name it passes whose home is before s
+ * (a probe run that began earlier) belongs to an earlier part, and one
+ * whose home is after the slot it sits in wrapped round from the end of
+ * the index and belongs to the last part: both are skipped, which needs
+ * their hash. Past the first empty slot, and before the scan wraps, no
+ * name can be either, so only the first run and the wrapped one are
+ * hashed. The last part follows the run at the end of the index round
+ * into slot 0 and ends at its empty slot; there it takes only the names
+ * that wrapped (home after their slot): the others sit at or after their
+ * home, which an earlier part, or this one's start, has walked.
+ */
+static bool
+walk_part_wanted(const struct tapir_db *db, const struct tapir_db_index *ix,
+	const struct tapir_db_cell *c, uint64_t from, size_t i, bool wrapped)
+{
+	uint64_t h = tapir_db_hash(
+		db->head.seed, tapir_db_cell_name(ix->arena, c), c->len);
+
+	return (h >> 32) >= from && (tapir_db_home(ix, h) > i) == wrapped;
+}
+
+int
+tapir_db_walk_part(struct tapir_db *db, uint64_t *cursor, size_t max_names,
+	tapir_db_walk_cb cb, void *arg)
+{
+	struct tapir_db_index *ix =
+		atomic_load_explicit(&db->head.index, memory_order_acquire);
+	uint64_t from = *cursor;
+	size_t n = 0, q, s, max_slots;
+	/* An empty slot passed: homes from here on are past s. */
+	bool settled = false;
+
+	if (from >= TAPIR_DB_CURSOR_END)
+		return 0;
+	/* Slots are cheap to skip (a tag byte each), but a part over a
+	 * sparse stretch of index must end too. */
+	max_slots = max_names > SIZE_MAX / 16 ? SIZE_MAX : max_names * 16;
+	s = (size_t)((from * ix->nslots) >> 32);
+	/* q counts slots from s on, and goes past nslots when the scan
+	 * wraps; an index always has an empty slot, so q stays below
+	 * s + 2 * nslots. */
+	for (q = s;; q++) {
+		size_t i = q < ix->nslots ? q : q - ix->nslots;
+		struct tapir_db_cell *c = &ix->cells[i];
+		const struct tapir_db_eset *set;
+		char buf[TAPIR_DB_INLINE + 1];
+		int rc;
+		prefetch_ahead(ix, i);
+		if (!atomic_load_explicit(&ix->tags[i], memory_order_acquire)) {
+			if (q >= ix->nslots)
+				break;
+			if (n >= max_names || q - s >= max_slots)
+				break;
+			settled = true;
+			continue;
+		}
+		if ((!settled || q >= ix->nslots) &&
+			!walk_part_wanted(db, ix, c, from, i, q >= ix->nslots))
+			continue;
+		set = tapir_db_set_at(ix->arena,
+			atomic_load_explicit(&c->set, memory_order_acquire));
+		if (!set)
+			continue;
+		n++;
+		if ((rc = cb(arg, cell_cname(ix->arena, c, buf), c->len, set->e,
+			     set->n)))
+			return rc;
+	}
+	/* Homes in [s, q) are done: the next part starts at the least h32
+	 * whose home is q, the ceiling of q * 2^32 / nslots. */
+	*cursor = q >= ix->nslots
+			  ? TAPIR_DB_CURSOR_END
+			  : (((uint64_t)q << 32) + ix->nslots - 1) / ix->nslots;
+	return 0;
+}

@@ -152,6 +152,38 @@ typedef int (*tapir_db_walk_cb)(void *arg, const char *name, size_t len,
 /** Visit every name with entries (writer thread, or inside a read). */
 int tapir_db_walk(struct tapir_db *db, tapir_db_walk_cb cb, void *arg);
 
+/* The cursor of a walk in pieces that has visited every name. */
+#define TAPIR_DB_CURSOR_END ((uint64_t)1 << 32)
+
+/**
+ * Visit part of the names with entries, and say where the next part
+ * starts: a walk over any number of read sections, so that a reader that
+ * walks millions of names (an export) holds each section for a bounded
+ * number of names and lets the writer commit in between.
+ *
+ * The cursor is a place in the order of the names' hashes (the database's
+ * hash, whose seed is fixed for its life), not an index slot: the writer
+ * may grow, rebuild or compact the index between two parts, and a slot
+ * number would then point at other names. What a walk of several parts
+ * sees, when the writer changes the database between them:
+ *  - a name that has entries from the first part to the last is visited
+ *    exactly once, wherever a rebuild moved it;
+ *  - a name added, emptied or re-added in the meantime is visited once or
+ *    not at all (it is missed when its hash lies behind the cursor), never
+ *    twice;
+ *  - a name is visited with the entries it has when its part is walked.
+ * Reader (inside one read section for the whole call) or writer.
+ * @param cursor: 0 to start; on return, where the next part starts, or
+ *	TAPIR_DB_CURSOR_END when the walk is done. Left as it was when cb
+ *	stops the walk.
+ * @param max_names: a part ends at the first empty slot after this many
+ *	names: it visits at most that many, plus the rest of the probe run
+ *	the last one is in (tens of names at the index's load).
+ * @return: 0, or the nonzero value of cb that stopped the walk.
+ */
+int tapir_db_walk_part(struct tapir_db *db, uint64_t *cursor, size_t max_names,
+	tapir_db_walk_cb cb, void *arg);
+
 /** Counters and memory. Writer thread, or approximate from elsewhere. */
 void tapir_db_stats(struct tapir_db *db, struct tapir_db_stats *st);
 

@@ -3,8 +3,10 @@
  * Unit tests of lib/db.c: one entry per (source, kind) and name, kept in
  * (source, kind) order; replacing, removing, limits; growth through many
  * index rebuilds and arena compaction, with stats that follow the live set;
- * expiry exact to the second and in bounded passes that resume; walks; and
- * one writer against three lock-free readers (run it under TSan and ASan).
+ * expiry exact to the second and in bounded passes that resume; walks, and
+ * walks in parts that visit each name once while the writer rebuilds the
+ * index between parts; and one writer against three lock-free readers (run
+ * it under TSan and ASan).
  * Threads other than the main one never call cmocka asserts; they count
  * what they see in atomics and the main thread checks.
  */
@@ -831,6 +833,191 @@ test_walk_stops_when_callback_returns_nonzero(void **state)
 	free(w);
 }
 
+/* What a walk in parts saw: visits by name prefix and number, and the
+ * largest part. */
+#define PART_NAMES 6000
+struct part_state {
+	unsigned short w[PART_NAMES], g[PART_NAMES], c[PART_NAMES];
+	size_t part, max_part, parts, calls;
+	bool bad;
+};
+
+static int
+part_count(void *arg, const char *name, size_t len, const struct tapir_entry *e,
+	size_t n)
+{
+	struct part_state *p = arg;
+	unsigned i;
+	char k;
+
+	p->part++;
+	p->calls++;
+	if (n == 0 || !e || strlen(name) != len ||
+		sscanf(name, "%c%u.example.com", &k, &i) != 2 ||
+		i >= PART_NAMES)
+		p->bad = true;
+	else if (k == 'w')
+		p->w[i]++;
+	else if (k == 'g')
+		p->g[i]++;
+	else if (k == 'c')
+		p->c[i]++;
+	else
+		p->bad = true;
+	return 0;
+}
+
+/* One part of a walk inside a read section of its own, as an export
+ * makes them. */
+static int
+walk_one_part(
+	struct tapir_db *db, uint64_t *cursor, size_t max, struct part_state *p)
+{
+	tapir_epoch_token tok = tapir_db_read_begin(db);
+	int rc;
+
+	p->part = 0;
+	rc = tapir_db_walk_part(db, cursor, max, part_count, p);
+	tapir_db_read_end(db, tok);
+	p->parts++;
+	if (p->part > p->max_part)
+		p->max_part = p->part;
+	return rc;
+}
+
+/* Unchanged, a walk in parts of any size sees what one walk sees: every
+ * name once. Parts of one name end at each probe run's end; a part of
+ * every name follows the run at the end of the index round into slot 0.
+ * Each round is a database with a seed of its own, so that the rounds
+ * place the names, and the runs that wrap, differently. */
+static void
+test_walk_in_parts_visits_every_name_once(void **state)
+{
+	struct part_state *p = malloc(sizeof(*p));
+	static const size_t sizes[] = { 1, 7, 100, 5000 };
+	char name[TAPIR_NAME_BUFSIZE];
+
+	(void)state;
+	assert_non_null(p);
+	for (int round = 0; round < 16; round++) {
+		struct tapir_db *db = tapir_db_create(0);
+		assert_non_null(db);
+		for (size_t i = 0; i < 3000; i++)
+			set_ok(db, numbered(name, "w", i),
+				mk(0, TAPIR_LIST_DOUBT, 0, LATER, 0));
+		for (size_t i = 0; i < 3000; i += 4)
+			assert_int_equal(
+				rm(db, numbered(name, "w", i), 0, 0), 0);
+		for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+			uint64_t cursor = 0;
+			memset(p, 0, sizeof(*p));
+			while (cursor != TAPIR_DB_CURSOR_END) {
+				assert_int_equal(
+					walk_one_part(db, &cursor, sizes[k], p),
+					0);
+				assert_true(p->parts <= 3000 + 1);
+			}
+			assert_false(p->bad);
+			for (size_t i = 0; i < 3000; i++)
+				if (p->w[i] != (i % 4 != 0))
+					fail_msg(
+						"parts of %zu: w%zu visited %u times",
+						sizes[k], i, p->w[i]);
+			assert_int_equal(p->calls, stats(db).names);
+			if (sizes[k] < 3000)
+				assert_true(p->parts > 1);
+		}
+		tapir_db_destroy(db);
+	}
+	free(p);
+}
+
+/*
+ * The writer changes the database between the parts of a walk: it grows
+ * the index past several rebuilds, then empties most of it so that a
+ * rebuild shrinks it, and churns names in and out. A name that had
+ * entries throughout is visited exactly once; no name is visited twice.
+ * A cursor that counted index slots revisits and skips names as soon as a
+ * rebuild moves them.
+ */
+static void
+test_walk_in_parts_survives_rebuilds_between_parts(void **state)
+{
+	struct tapir_db *db = *state;
+	struct part_state *p = calloc(1, sizeof(*p));
+	struct tapir_entry e = mk(0, TAPIR_LIST_DOUBT, 0, LATER, 0);
+	char name[TAPIR_NAME_BUFSIZE];
+	size_t grown = 0, rebuilds, max = 40;
+	uint64_t cursor = 0;
+
+	assert_non_null(p);
+	for (size_t i = 0; i < 1000; i++)
+		set_ok(db, numbered(name, "w", i), e);
+	rebuilds = stats(db).rebuilds;
+	while (cursor != TAPIR_DB_CURSOR_END) {
+		assert_int_equal(walk_one_part(db, &cursor, max, p), 0);
+		if (p->parts < 20) {
+			/* Grow: each batch doubles the names or so. */
+			for (size_t k = 0; k < 250 && grown < PART_NAMES;
+				k++, grown++)
+				set_ok(db, numbered(name, "g", grown), e);
+		} else if (p->parts == 20) {
+			/* Empty the grown names: the index shrinks. */
+			for (size_t k = 0; k < grown; k++)
+				assert_int_equal(
+					rm(db, numbered(name, "g", k), 0, 0),
+					0);
+			set_ok(db, "trigger.example.com", e);
+			assert_int_equal(
+				rm(db, "trigger.example.com", 0, 0), 0);
+		}
+		/* Churn: a name in, another out. */
+		set_ok(db, numbered(name, "c", p->parts % PART_NAMES), e);
+		if (p->parts >= 3)
+			(void)rm(db, numbered(name, "c", (p->parts - 3)), 0, 0);
+		tapir_db_commit(db);
+		assert_true(p->parts < 10000);
+	}
+	assert_false(p->bad);
+	/* Growth and the shrink rebuilt the index during the walk. */
+	if (stats(db).rebuilds < rebuilds + 3)
+		fail_msg("only %zu rebuilds during the walk",
+			stats(db).rebuilds - rebuilds);
+	for (size_t i = 0; i < 1000; i++)
+		if (p->w[i] != 1)
+			fail_msg("w%zu, there throughout, visited %u times", i,
+				p->w[i]);
+	for (size_t i = 0; i < PART_NAMES; i++)
+		if (p->g[i] > 1 || p->c[i] > 1)
+			fail_msg("g%zu visited %u times, c%zu %u times", i,
+				p->g[i], i, p->c[i]);
+	/* A part ends at the end of a probe run: a bounded overshoot. */
+	if (p->max_part > max + 400)
+		fail_msg(
+			"a part visited %zu names (max %zu)", p->max_part, max);
+	free(p);
+}
+
+static void
+test_walk_in_parts_stops_with_the_callback_value(void **state)
+{
+	struct tapir_db *db = *state;
+	struct walk_state *w = calloc(1, sizeof(*w));
+	char name[TAPIR_NAME_BUFSIZE];
+	uint64_t cursor = 0;
+
+	assert_non_null(w);
+	for (size_t i = 0; i < 100; i++)
+		set_ok(db, numbered(name, "w", i),
+			mk(0, TAPIR_LIST_DOUBT, 0, LATER, 0));
+	w->stop_after = 7;
+	assert_int_equal(
+		tapir_db_walk_part(db, &cursor, 50, walk_count, w), 42);
+	assert_int_equal(w->calls, 7);
+	assert_int_equal(cursor, 0);
+	free(w);
+}
+
 static void
 test_has_subtree_follows_subtree_entries(void **state)
 {
@@ -1244,6 +1431,9 @@ main(void)
 		T(test_expire_bounded_passes_resume_and_cover_everything),
 		T(test_walk_visits_every_live_name_once),
 		T(test_walk_stops_when_callback_returns_nonzero),
+		T(test_walk_in_parts_visits_every_name_once),
+		T(test_walk_in_parts_survives_rebuilds_between_parts),
+		T(test_walk_in_parts_stops_with_the_callback_value),
 		T(test_has_subtree_follows_subtree_entries),
 		T(test_readers_see_only_valid_entries_during_updates),
 	};
