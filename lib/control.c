@@ -32,7 +32,50 @@ struct tapir_control {
 	void *arg;
 	uid_t euid;	   /* this process's user, privileged */
 	gid_t admin_group; /* (gid_t)-1: none */
+	int send_ms, answer_ms;
 };
+
+/* The client of one request, as the sink of its answer. */
+struct client {
+	int fd;
+	int send_ms;
+	int64_t end; /* the whole answer's deadline */
+	bool gone;   /* a send failed: nothing more goes to this client */
+};
+
+/* Send one piece of an answer within its own deadline, and the answer's. */
+static int
+client_send(void *arg, const char *data, size_t len)
+{
+	struct client *cl = arg;
+	int64_t deadline = tapir_monotonic_ms() + cl->send_ms;
+
+	if (cl->gone)
+		return TAPIR_EIO;
+	if (deadline > cl->end)
+		deadline = cl->end;
+	for (size_t off = 0; off < len;) {
+		ssize_t n;
+		if (tapir_fd_wait(cl->fd, POLLOUT, deadline, NULL) != 0) {
+			cl->gone = true;
+			return TAPIR_ETIMEDOUT;
+		}
+		/* Not blocking: on a blocking socket send() waits until all
+		 * of a large piece has gone, deadline or not, and a client
+		 * that stops reading would hold the server for good. */
+		n = send(cl->fd, data + off, len - off,
+			MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+				     errno == EINTR))
+			continue;
+		if (n <= 0) {
+			cl->gone = true;
+			return TAPIR_EIO;
+		}
+		off += (size_t)n;
+	}
+	return 0;
+}
 
 void
 tapir_buf_append(struct tapir_buf *b, const char *s, size_t len)
@@ -89,6 +132,26 @@ tapir_buf_clear(struct tapir_buf *b)
 {
 	free(b->data);
 	memset(b, 0, sizeof(*b));
+}
+
+int
+tapir_buf_flush(struct tapir_buf *b)
+{
+	int rc;
+
+	if (b->failed)
+		return TAPIR_EIO;
+	if (!b->sink || b->len == 0)
+		return 0;
+	if ((rc = b->sink(b->sink_arg, b->data, b->len)) != 0) {
+		b->failed = true;
+		return rc;
+	}
+	b->sent += b->len;
+	/* The memory stays for the next piece, as large as the largest. */
+	b->len = 0;
+	b->data[0] = '\0';
+	return 0;
 }
 
 /* Whether the peer of fd has gid among its supplementary groups, as the
@@ -155,8 +218,10 @@ serve_one(struct tapir_control *c, int fd)
 	char line[TAPIR_CONTROL_MAX_LINE + 1];
 	size_t len = 0;
 	int64_t deadline = tapir_monotonic_ms() + TAPIR_CONTROL_READ_MS;
-	struct tapir_buf out = { 0 };
+	struct client cl = { .fd = fd, .send_ms = c->send_ms };
+	struct tapir_buf out = { .sink = client_send, .sink_arg = &cl };
 	char *nl = NULL;
+	int rc;
 
 	while (len < TAPIR_CONTROL_MAX_LINE) {
 		ssize_t n;
@@ -187,26 +252,31 @@ serve_one(struct tapir_control *c, int fd)
 	if ((len = strlen(line)) > 0 && line[len - 1] == '\r')
 		line[len - 1] = '\0';
 	peer_of(c, fd, &peer);
+	/* Pieces the command sends as it goes share the answer's deadline,
+	 * counted from here. */
+	cl.end = tapir_monotonic_ms() + c->answer_ms;
 	c->fn(c->arg, line, &peer, &out);
-	if (out.failed) {
-		tapir_buf_clear(&out);
+	if (out.failed && !cl.gone && out.sent == 0) {
+		/* Nothing went out yet: the client learns why. */
+		out.failed = false;
+		out.len = 0;
 		tapir_buf_printf(&out, "error: out of memory\n");
 	}
+	if (out.failed)
+		goto out_clear;
 send:
 	/* The end mark: only a client that reads it has the whole answer.
-	 * Should there be no memory for it, the client reports a cut. */
+	 * Should there be no memory for it, or a piece not have gone out,
+	 * the client reports a cut. */
 	tapir_buf_append(&out, "", 1);
-	/* The answer's own time, whatever the command took. */
-	deadline = tapir_monotonic_ms() + TAPIR_CONTROL_SEND_MS;
-	for (size_t off = 0; off < out.len;) {
-		ssize_t n;
-		if (tapir_fd_wait(fd, POLLOUT, deadline, NULL) != 0)
-			break;
-		n = send(fd, out.data + off, out.len - off, MSG_NOSIGNAL);
-		if (n <= 0)
-			break;
-		off += (size_t)n;
-	}
+	/* The last piece (for most commands the whole answer) has its own
+	 * time, whatever the command took, within the answer's. */
+	if (cl.end < tapir_monotonic_ms() + c->send_ms && out.sent == 0)
+		cl.end = tapir_monotonic_ms() + c->send_ms;
+	/* A client gone or too slow reports a cut, or nothing. */
+	rc = tapir_buf_flush(&out);
+	(void)rc;
+out_clear:
 	tapir_buf_clear(&out);
 }
 
@@ -341,6 +411,9 @@ tapir_control_create(const char *path, const struct tapir_control_opts *opts,
 	c->arg = arg;
 	c->euid = geteuid();
 	c->admin_group = opts->admin_group;
+	c->send_ms = opts->send_ms > 0 ? opts->send_ms : TAPIR_CONTROL_SEND_MS;
+	c->answer_ms =
+		opts->answer_ms > 0 ? opts->answer_ms : TAPIR_CONTROL_ANSWER_MS;
 	c->stop_pipe[0] = c->stop_pipe[1] = -1;
 	strcpy(sa.sun_path, path);
 	if ((c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
@@ -401,7 +474,11 @@ tapir_control_request(const char *path, const char *line, int timeout_ms,
 	struct tapir_buf *out, struct tapir_error *err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int64_t deadline = tapir_monotonic_ms() + timeout_ms;
+	int64_t start = tapir_monotonic_ms(), deadline = start + timeout_ms;
+	/* Once the answer has begun it may come in pieces, each within
+	 * TAPIR_CONTROL_GAP_MS of the last, up to the server's bound on a
+	 * whole answer. */
+	int64_t last = start + timeout_ms + TAPIR_CONTROL_ANSWER_MS;
 	size_t len = strlen(line);
 	int fd, rc;
 
@@ -432,9 +509,14 @@ tapir_control_request(const char *path, const char *line, int timeout_ms,
 		char buf[4096];
 		ssize_t n;
 		if (tapir_fd_wait(fd, POLLIN, deadline, NULL) != 0) {
-			rc = tapir_error_set(err, TAPIR_ETIMEDOUT, 0,
-				"no whole answer within %d s (%zu bytes came)",
-				timeout_ms / 1000, out->len);
+			if (out->len == 0)
+				rc = tapir_error_set(err, TAPIR_ETIMEDOUT, 0,
+					"no answer within %d s",
+					timeout_ms / 1000);
+			else
+				rc = tapir_error_set(err, TAPIR_ETIMEDOUT, 0,
+					"the answer stopped coming after %zu bytes",
+					out->len);
 			goto out_clear;
 		}
 		n = read(fd, buf, sizeof(buf));
@@ -446,6 +528,9 @@ tapir_control_request(const char *path, const char *line, int timeout_ms,
 		if (n == 0)
 			break;
 		tapir_buf_append(out, buf, (size_t)n);
+		deadline = tapir_monotonic_ms() + TAPIR_CONTROL_GAP_MS;
+		if (deadline > last)
+			deadline = last;
 	}
 	if (out->failed) {
 		rc = tapir_error_set(err, TAPIR_ENOMEM, 0,

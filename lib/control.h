@@ -15,6 +15,16 @@
  * (TAPIR_CONTROL_RUN_MS; its computing is not interrupted), and sending
  * the answer (TAPIR_CONTROL_SEND_MS, from the end of the command).
  *
+ * A long answer (list, dump-rpz of millions of names) is sent while it is
+ * made: the command hands each piece to the client with tapir_buf_flush(),
+ * so that the answer never lies whole in memory, and it holds no read
+ * section of the database while the client takes its time. Each piece
+ * has TAPIR_CONTROL_SEND_MS to go out, and the whole answer
+ * TAPIR_CONTROL_ANSWER_MS from the start of the command: one connection
+ * is served at a time, so a client that reads slowly holds up the next
+ * operator by that much at most. A client that stops reading, or leaves,
+ * makes the next tapir_buf_flush() fail, and the command stops.
+ *
  * Who may do what: the socket's mode and owner decide who reaches it at
  * all; past that, the server asks the kernel who is calling (SO_PEERCRED,
  * SO_PEERGROUPS) and tells the handler whether the peer is privileged
@@ -35,14 +45,20 @@
 
 #define TAPIR_CONTROL_MAX_LINE 4096
 
-#define TAPIR_CONTROL_READ_MS 2000
-#define TAPIR_CONTROL_RUN_MS  30000
-#define TAPIR_CONTROL_SEND_MS 30000
-/* How long a client waits for the whole answer: every phase, and some
+#define TAPIR_CONTROL_READ_MS	2000
+#define TAPIR_CONTROL_RUN_MS	30000
+#define TAPIR_CONTROL_SEND_MS	30000
+/* The longest an answer sent in pieces may take, from the start of the
+ * command. */
+#define TAPIR_CONTROL_ANSWER_MS 600000
+/* How long a client waits for the answer to begin: every phase, and some
  * slack. */
 #define TAPIR_CONTROL_CLIENT_MS                                                \
 	(TAPIR_CONTROL_READ_MS + TAPIR_CONTROL_RUN_MS +                        \
 		TAPIR_CONTROL_SEND_MS + 5000)
+/* Once an answer has begun, how long a client waits for more of it: a
+ * piece's time to go out, and time to make the next one. */
+#define TAPIR_CONTROL_GAP_MS (TAPIR_CONTROL_SEND_MS + 5000)
 
 /*
  * Where the packaged module and tapir-pop-control meet without reading
@@ -77,11 +93,28 @@
  */
 const char *tapir_control_default_socket(void);
 
-/** A growable answer buffer. */
+/**
+ * Where an answer goes while it is made: the control server sends data to
+ * its client.
+ * @return: 0, or a negative tapir_err when the bytes could not go (the
+ *	client left, or did not read them in time).
+ */
+typedef int (*tapir_buf_sink)(void *arg, const char *data, size_t len);
+
+/**
+ * A growable answer buffer. Without a sink it collects the whole answer;
+ * with one, tapir_buf_flush() hands on what it holds, so that it holds
+ * one piece of a long answer at a time.
+ */
 struct tapir_buf {
 	char *data; /* owned, NUL-terminated when len > 0 */
 	size_t len, cap;
-	bool failed; /* an allocation failed: the answer is truncated */
+	/* An allocation failed or the sink refused: the answer is cut, and a
+	 * command that makes a long one stops. Appends are dropped. */
+	bool failed;
+	tapir_buf_sink sink; /* NULL: the answer stays whole in data */
+	void *sink_arg;	     /* borrowed */
+	size_t sent;	     /* bytes handed to the sink so far */
 };
 
 /** Append formatted text. */
@@ -89,8 +122,17 @@ void tapir_buf_printf(struct tapir_buf *b, const char *fmt, ...)
 	TAPIR_PRINTF(2, 3);
 /** Append bytes. */
 void tapir_buf_append(struct tapir_buf *b, const char *s, size_t len);
-/** Free the buffer's memory and empty it. */
+/** Free the buffer's memory and empty it, sink and all. */
 void tapir_buf_clear(struct tapir_buf *b);
+/**
+ * Hand what b holds to its sink and empty it; without a sink, do nothing
+ * (the answer stays whole in b). A command that makes a long answer calls
+ * it between pieces, outside any read section of the database: the sink
+ * may wait up to TAPIR_CONTROL_SEND_MS for the client.
+ * @return: 0, or a negative tapir_err when b has failed (now or before):
+ *	the rest of the answer goes nowhere, and the command should stop.
+ */
+int tapir_buf_flush(struct tapir_buf *b) TAPIR_WUR;
 
 /** Who sent a request, as the kernel says (SO_PEERCRED). */
 struct tapir_control_peer {
@@ -112,6 +154,9 @@ struct tapir_control_opts {
 	uid_t owner;	   /* (uid_t)-1: this process's user */
 	gid_t group;	   /* (gid_t)-1: this process's group */
 	gid_t admin_group; /* its members are privileged; (gid_t)-1: none */
+	/* Deadlines for sending a piece and a whole answer, for tests;
+	 * 0: TAPIR_CONTROL_SEND_MS, TAPIR_CONTROL_ANSWER_MS. */
+	int send_ms, answer_ms;
 };
 
 struct tapir_control;
@@ -140,8 +185,11 @@ void tapir_control_destroy(struct tapir_control *c);
 
 /**
  * Client side: send one request and collect the answer.
- * @param timeout_ms: for connect, send and the whole answer
- *	(TAPIR_CONTROL_CLIENT_MS covers every phase of the server).
+ * @param timeout_ms: for connect, send and the first bytes of the answer
+ *	(TAPIR_CONTROL_CLIENT_MS covers every phase of the server). An
+ *	answer sent in pieces may then go on for up to
+ *	TAPIR_CONTROL_ANSWER_MS, as long as no gap between two of its
+ *	pieces is longer than TAPIR_CONTROL_GAP_MS.
  * @param out: the answer, without its end mark; left empty on failure.
  * @return: 0 or a negative tapir_err (err filled): TAPIR_EIO also when
  *	the server closed without an answer or the answer was cut short,

@@ -4,7 +4,10 @@
  * request travels to the handler and its answer back over a real Unix
  * socket in a private temporary directory, and the server defends itself:
  * over-long requests, NUL bytes, an empty line and silent clients get
- * bounded treatment.
+ * bounded treatment. A long answer goes out in pieces while it is made,
+ * each piece and the whole with a deadline, and a client that leaves or
+ * stops reading stops the command; the client takes an answer that keeps
+ * coming past its first deadline.
  * The socket gets the requested mode and is removed on destroy; a stale
  * socket is replaced but one another process serves is left alone. The
  * default socket honours $TAPIR_POP_SOCKET; a client that cannot connect
@@ -47,6 +50,11 @@ struct fixture {
 	struct tapir_control *c;
 	_Atomic int calls; /* handler calls, made on the control thread */
 	struct tapir_control_peer peer; /* of the last call */
+	/* Answers in pieces: the client has the first piece; what the
+	 * handler saw. */
+	atomic_bool got_first, handler_done, handler_failed;
+	_Atomic size_t pieces, held_after_flush;
+	int raw_fd; /* a client the teardown closes, -1: none */
 };
 
 /* A socket of mode, owned by this process, no privileged group. */
@@ -68,6 +76,47 @@ quiet_log(void *arg, enum tapir_log_level level, const char *msg)
 	(void)arg;
 	(void)level;
 	(void)msg;
+}
+
+/* Three pieces of 1000 lines; the second is made only once the client
+ * has the first (or 3 s have passed), as a command that streams its
+ * answer makes the next piece while the client reads. */
+static void
+pieces(struct fixture *f, struct tapir_buf *out)
+{
+	struct timespec ts = { 0, 10 * 1000000 };
+
+	for (int k = 0; k < 3; k++) {
+		for (int i = 0; i < 1000; i++)
+			tapir_buf_printf(out, "piece %d line %03d\n", k, i);
+		if (tapir_buf_flush(out) != 0)
+			return;
+		f->pieces++;
+		f->held_after_flush = out->len;
+		for (int w = 0; k == 0 && !f->got_first && w < 300; w++)
+			nanosleep(&ts, NULL);
+		if (k == 0 && !f->got_first)
+			tapir_buf_printf(out,
+				"the first piece never reached the client\n");
+	}
+}
+
+/* 1 MiB pieces, more than a socket buffer holds, up to 64 MiB in all,
+ * until a flush fails. */
+static void
+endless(struct fixture *f, struct tapir_buf *out)
+{
+	static char piece[1024 * 1024];
+
+	memset(piece, 'x', sizeof(piece));
+	for (int i = 0; i < 64; i++) {
+		tapir_buf_append(out, piece, sizeof(piece));
+		if (tapir_buf_flush(out) != 0)
+			break;
+		f->pieces++;
+	}
+	f->handler_failed = out->failed;
+	f->handler_done = true;
 }
 
 /* Answers "you said: LINE", or a large answer for "big". */
@@ -92,6 +141,28 @@ echo(void *arg, const char *line, const struct tapir_control_peer *peer,
 			tapir_buf_printf(out, "line %05d\n", i);
 		return;
 	}
+	if (strcmp(line, "pieces") == 0) {
+		pieces(f, out);
+		return;
+	}
+	if (strcmp(line, "endless") == 0) {
+		endless(f, out);
+		return;
+	}
+	if (strcmp(line, "drip") == 0) {
+		/* Six pieces, 300 ms apart. */
+		struct timespec ts = { 0, 300 * 1000000 };
+		for (int i = 0; i < 6; i++) {
+			if (i)
+				nanosleep(&ts, NULL);
+			tapir_buf_printf(out, "drop %d\n", i);
+			if (tapir_buf_flush(out) != 0)
+				break;
+		}
+		f->handler_failed = out->failed;
+		f->handler_done = true;
+		return;
+	}
 	tapir_buf_printf(out, "you said: %s\n", line);
 }
 
@@ -108,6 +179,7 @@ setup_dir(void **state)
 		return -1;
 	}
 	snprintf(f->path, sizeof(f->path), "%s/ctl.sock", f->dir);
+	f->raw_fd = -1;
 	tapir_log_set(quiet_log, NULL);
 	*state = f;
 	return 0;
@@ -135,6 +207,9 @@ teardown(void **state)
 {
 	struct fixture *f = *state;
 
+	/* Before the server stops: it may be sending to this client. */
+	if (f->raw_fd >= 0)
+		close(f->raw_fd);
 	tapir_control_destroy(f->c);
 	unlink(f->path);
 	rmdir(f->dir);
@@ -390,6 +465,146 @@ test_slow_command_answer_arrives(void **state)
 		fail_msg("request: %s", err.text);
 	assert_non_null(out.data);
 	assert_string_equal(out.data, "slept\n");
+	tapir_buf_clear(&out);
+}
+
+/* Waits up to ms for the handler to finish. */
+static bool
+handler_done_within(struct fixture *f, int ms)
+{
+	struct timespec ts = { 0, 10 * 1000000 };
+
+	for (int i = 0; i < ms / 10 && !f->handler_done; i++)
+		nanosleep(&ts, NULL);
+	return f->handler_done;
+}
+
+/* A long answer goes to the client piece by piece while the command makes
+ * it: the client has the first piece before the second is made, and the
+ * buffer holds one piece at a time. */
+static void
+test_long_answer_reaches_the_client_while_it_is_made(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_buf out = { 0 };
+	int fd = raw_connect(f->path);
+	const char *first_end = "piece 0 line 999\n";
+
+	assert_int_equal(send(fd, "pieces\n", 7, MSG_NOSIGNAL), 7);
+	while (!out.data || !strstr(out.data, first_end)) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		char buf[4096];
+		ssize_t n;
+		if (poll(&p, 1, 5000) != 1)
+			fail_msg("no first piece within 5 s");
+		if ((n = read(fd, buf, sizeof(buf))) <= 0)
+			break;
+		tapir_buf_append(&out, buf, (size_t)n);
+	}
+	f->got_first = true;
+	raw_read_all(fd, &out);
+	close(fd);
+	assert_non_null(out.data);
+	if (strstr(out.data, "never reached"))
+		fail_msg("the answer came whole at the end, not in pieces");
+	assert_int_equal(f->pieces, 3);
+	assert_int_equal(f->held_after_flush, 0);
+	/* Every line, in order, then the end mark. */
+	assert_int_equal(out.len, 3 * 1000 * 17 + 1);
+	assert_int_equal(out.data[out.len - 1], '\0');
+	assert_int_equal(
+		strncmp(out.data + 1000 * 17, "piece 1 line 000\n", 17), 0);
+	tapir_buf_clear(&out);
+}
+
+/* A client that leaves makes the next flush fail, and the command stops
+ * instead of making the rest of its answer for nobody. */
+static void
+test_streamed_answer_stops_when_the_client_leaves(void **state)
+{
+	struct fixture *f = *state;
+	char buf[4096];
+	int fd = raw_connect(f->path);
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	assert_int_equal(send(fd, "endless\n", 8, MSG_NOSIGNAL), 8);
+	assert_int_equal(poll(&p, 1, 5000), 1);
+	assert_true(read(fd, buf, sizeof(buf)) > 0);
+	close(fd);
+	assert_true(handler_done_within(f, 10000));
+	if (!f->handler_failed)
+		fail_msg("every flush succeeded: %zu pieces made for nobody",
+			(size_t)f->pieces);
+	assert_true(f->pieces < 64);
+}
+
+/* A client that stops reading is given up on after the deadline of one
+ * piece, and the server serves the next client. */
+static void
+test_streamed_answer_to_a_stalled_client_ends_at_the_piece_deadline(
+	void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_control_opts o = *opts_mode(0600);
+	struct tapir_error err = { 0 };
+	struct tapir_buf out = { 0 };
+	int64_t t0;
+	int fd;
+
+	o.send_ms = 300;
+	f->c = tapir_control_create(f->path, &o, echo, f, NULL, &err);
+	assert_non_null(f->c);
+	f->raw_fd = fd = raw_connect(f->path);
+	t0 = tapir_monotonic_ms();
+	assert_int_equal(send(fd, "endless\n", 8, MSG_NOSIGNAL), 8);
+	assert_true(handler_done_within(f, 10000));
+	if (!f->handler_failed)
+		fail_msg("every flush succeeded: %zu pieces for a client that "
+			 "reads nothing",
+			(size_t)f->pieces);
+	assert_true(tapir_monotonic_ms() - t0 < 300 + 2000);
+	assert_int_equal(
+		tapir_control_request(f->path, "after", 5000, &out, &err), 0);
+	assert_string_equal(out.data, "you said: after\n");
+	tapir_buf_clear(&out);
+}
+
+/* The whole of an answer in pieces has a deadline too: past it, the
+ * client gets a cut answer, and the command is told to stop. */
+static void
+test_streamed_answer_ends_at_the_answer_deadline(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_control_opts o = *opts_mode(0600);
+	struct tapir_error err = { 0 };
+	struct tapir_buf out = { 0 };
+	int rc;
+
+	o.answer_ms = 500;
+	f->c = tapir_control_create(f->path, &o, echo, f, NULL, &err);
+	assert_non_null(f->c);
+	rc = tapir_control_request(f->path, "drip", 5000, &out, &err);
+	assert_true(handler_done_within(f, 5000));
+	assert_int_equal(rc, TAPIR_EIO);
+	assert_non_null(strstr(err.text, "cut"));
+	assert_true(f->handler_failed);
+	tapir_buf_clear(&out);
+}
+
+/* The client's deadline is for the answer to begin: one that keeps
+ * coming in pieces may take longer. */
+static void
+test_client_takes_a_streamed_answer_longer_than_its_deadline(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_error err = { 0 };
+	struct tapir_buf out = { 0 };
+	int rc = tapir_control_request(f->path, "drip", 1000, &out, &err);
+
+	if (rc != 0)
+		fail_msg("request: %s", err.text);
+	assert_string_equal(
+		out.data, "drop 0\ndrop 1\ndrop 2\ndrop 3\ndrop 4\ndrop 5\n");
 	tapir_buf_clear(&out);
 }
 
@@ -862,6 +1077,21 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 			test_slow_command_answer_arrives, setup_server,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_long_answer_reaches_the_client_while_it_is_made,
+			setup_server, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_streamed_answer_stops_when_the_client_leaves,
+			setup_server, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_streamed_answer_to_a_stalled_client_ends_at_the_piece_deadline,
+			setup_dir, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_streamed_answer_ends_at_the_answer_deadline,
+			setup_dir, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_client_takes_a_streamed_answer_longer_than_its_deadline,
+			setup_server, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_client_fails_on_empty_answer, setup_dir, teardown),
 		cmocka_unit_test_setup_teardown(
