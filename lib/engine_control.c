@@ -568,6 +568,15 @@ tapir__eng_on_control(void *arg, const char *line,
 static void dispatch(struct tapir_engine *e, const char *line, bool json,
 	struct tapir_buf *out);
 
+/* The commands that send their answer in pieces as they make it: their
+ * JSON cannot be wrapped after the fact, so they write it themselves. */
+static bool
+streams(const char *line)
+{
+	return !strcmp(line, "list") || !strncmp(line, "list ", 5) ||
+	       !strcmp(line, "dump-rpz") || !strncmp(line, "dump-rpz ", 9);
+}
+
 void
 tapir_engine_command(
 	struct tapir_engine *e, const char *line, struct tapir_buf *out)
@@ -580,6 +589,10 @@ tapir_engine_command(
 		line++;
 	if (strncmp(line, "json ", 5) != 0) {
 		dispatch(e, line, false, out);
+		return;
+	}
+	if (streams(line + 5)) {
+		dispatch(e, line + 5, true, out);
 		return;
 	}
 	/* --json: commands that answer in JSON do so; the others' answer
@@ -621,7 +634,19 @@ dispatch(struct tapir_engine *e, const char *line, bool json,
 	struct tapir_runtime *rt = tapir__eng_rt_get(e);
 
 	if (!rt && strcmp(line, "status") != 0) {
-		tapir_buf_printf(out, "error: inactive: %s\n", e->config_error);
+		json_t *obj = NULL;
+		char *txt = NULL;
+		/* A streaming command's JSON is not wrapped for it. */
+		if (json && streams(line) &&
+			(obj = json_pack("{s:s++}", "error",
+				 "inactive: ", e->config_error)) &&
+			(txt = json_dumps(obj, JSON_INDENT(2))))
+			tapir_buf_printf(out, "error: %s\n", txt);
+		else
+			tapir_buf_printf(
+				out, "error: inactive: %s\n", e->config_error);
+		free(txt);
+		json_decref(obj);
 		return;
 	}
 	if (json && (!strcmp(line, "status") || !strcmp(line, "stats") ||
@@ -639,7 +664,8 @@ dispatch(struct tapir_engine *e, const char *line, bool json,
 	else if (!strcmp(line, "list") || !strncmp(line, "list ", 5))
 		tapir__eng_cmd_list(e, rt, line + 4, json, out);
 	else if (!strcmp(line, "dump-rpz") || !strncmp(line, "dump-rpz ", 9))
-		tapir__eng_cmd_dump_rpz(e, rt, line[8] ? line + 9 : "", out);
+		tapir__eng_cmd_dump_rpz(
+			e, rt, line[8] ? line + 9 : "", json, out);
 	else if (!strncmp(line, "override ", 9))
 		tapir__eng_cmd_override(e, line + 9, json, out);
 	else if (!strncmp(line, "flush ", 6))

@@ -452,9 +452,11 @@ void tapir__eng_overrides_load(struct tapir_engine *e);
 void tapir__eng_cmd_override(struct tapir_engine *e, const char *args,
 	bool json, struct tapir_buf *out);
 
-/* engine_export.c */
+/* engine_export.c: list and dump-rpz send their answers in pieces
+ * (tapir_buf_flush()) and write their JSON, errors included, themselves. */
+extern size_t tapir__eng_export_names; /* names per read section */
 void tapir__eng_cmd_dump_rpz(struct tapir_engine *e,
-	const struct tapir_runtime *rt, const char *zone_arg,
+	const struct tapir_runtime *rt, const char *zone_arg, bool json,
 	struct tapir_buf *out);
 void tapir__eng_cmd_digest(struct tapir_engine *e,
 	const struct tapir_runtime *rt, bool json, struct tapir_buf *out);

@@ -40,12 +40,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <mosquitto.h>
 #include <sodium.h>
 
 #include "lib/config.h"
 #include "lib/control.h"
 #include "lib/engine.h"
+#include "lib/epoch.h"
 #include "lib/jws.h"
 #include "lib/policy.h"
 #include "lib/tapir.h"
@@ -227,10 +229,18 @@ engine_with(const char *keys_path, unsigned tags_limit, const char *extra)
 	return engine_topics(keys_path, tags_limit, TOPIC, extra);
 }
 
+/* lib/engine_export.c: names per read section of an export. Tests lower
+ * it to see many
+ * of each; teardown puts them back. */
+extern size_t tapir__eng_export_names;
+
+static size_t default_export_names;
+
 static int
 group_setup(void **state)
 {
 	(void)state;
+	default_export_names = tapir__eng_export_names;
 	return tapir_lib_init() == 0 ? 0 : -1;
 }
 
@@ -283,6 +293,7 @@ teardown(void **state)
 	struct fixture *f = *state;
 	char path[160];
 
+	tapir__eng_export_names = default_export_names;
 	tapir_engine_destroy(f->e);
 	tapir_signer_destroy(f->signer);
 	tapir_signer_destroy(f->stranger);
@@ -1634,6 +1645,226 @@ test_control_unprivileged_peer_only_reads(void **state)
 	assert_int_equal(tapir_engine_counter(f->e, TAPIR_C_MSG_ACCEPTED), 0);
 }
 
+/* ---- exports: list and dump-rpz of many names ---- */
+
+#define EXPORT_PART 100
+
+/* Observations of prefix<i>.example for i in [from, from + count), twenty
+ * to a message (max-message-size is 4096). */
+static void
+observe_many(struct fixture *f, const char *prefix, size_t from, size_t count,
+	uint32_t tags)
+{
+	for (size_t i = from; i < from + count;) {
+		char added[4096] = "[", name[64];
+		char *msg;
+		for (size_t k = 0; k < 20 && i < from + count; k++, i++) {
+			snprintf(
+				name, sizeof(name), "%s%zu.example", prefix, i);
+			entry(added, sizeof(added), name, T0, 3607, tags);
+		}
+		strcat(added, "]");
+		msg = tapir_msg(
+			"dns-tapir", "observation", "doubtlist", added, "[]");
+		assert_int_equal(process_signed(f, TOPIC, msg), 0);
+		free(msg);
+	}
+}
+
+/* The client of a streamed answer, in the test's thread: what each piece
+ * brought, and whether it came while a read section was open. */
+struct pieces {
+	struct fixture *f;
+	struct tapir_buf all;
+	size_t n, max_lines, max_len;
+	bool in_section, grow;
+};
+
+static int
+take_piece(void *arg, const char *data, size_t len)
+{
+	struct pieces *p = arg;
+	size_t lines = 0;
+
+	/* The calling thread's read section, if it is in one: a send from
+	 * inside would let a slow client hold up the writer's next grace
+	 * period (and the growth below would wait for itself). */
+	if (tapir_epoch_tls_slot && tapir_epoch_tls_slot->depth > 0) {
+		p->in_section = true;
+		return TAPIR_EIO;
+	}
+	for (size_t i = 0; i < len; i++)
+		lines += data[i] == '\n';
+	if (lines > p->max_lines)
+		p->max_lines = lines;
+	if (len > p->max_len)
+		p->max_len = len;
+	tapir_buf_append(&p->all, data, len);
+	/* While the client reads the second piece, the writer grows the
+	 * database past an index rebuild, which waits for a grace period
+	 * and moves every name. */
+	if (++p->n == 2 && p->grow)
+		observe_many(p->f, "grow", 0, 1500, TAG_LIKELYMALWARE);
+	return 0;
+}
+
+/* Runs line as the control server would, its answer going to p. */
+static void
+command_streamed(struct fixture *f, const char *line, struct pieces *p)
+{
+	struct tapir_buf out = { .sink = take_piece, .sink_arg = p };
+
+	p->f = f;
+	tapir_engine_command(f->e, line, &out);
+	assert_false(out.failed);
+	assert_int_equal(tapir_buf_flush(&out), 0);
+	tapir_buf_clear(&out);
+	assert_false(p->in_section);
+	assert_non_null(p->all.data);
+}
+
+static size_t
+count_lines_of(const char *text, const char *want)
+{
+	size_t n = 0, len = strlen(want);
+
+	for (const char *at = text; (at = strstr(at, want)); at += len)
+		n += at == text || at[-1] == '\n';
+	return n;
+}
+
+/*
+ * list of 2000 names: the answer goes to the client in pieces of about
+ * one read section's names each, each sent with no read section open,
+ * while the writer grows the database through an index rebuild (which
+ * waits for a grace period) between two pieces. Each name there
+ * throughout is listed exactly once.
+ */
+static void
+test_list_is_sent_in_pieces_outside_read_sections(void **state)
+{
+	struct fixture *f = *state;
+	struct pieces p = { .grow = true };
+	char want[64];
+
+	observe_many(f, "n", 0, 2000, TAG_LIKELYMALWARE);
+	tapir__eng_export_names = EXPORT_PART;
+	command_streamed(f, "list", &p);
+	if (p.n < 2000 / EXPORT_PART / 2)
+		fail_msg("a list of 2000 names came in %zu piece(s) of up to "
+			 "%zu lines",
+			p.n, p.max_lines);
+	/* A part ends at the end of a probe run: a bounded overshoot. */
+	if (p.max_lines > EXPORT_PART + 400)
+		fail_msg("a piece of %zu lines (parts of %d names)",
+			p.max_lines, EXPORT_PART);
+	for (size_t i = 0; i < 2000; i++) {
+		snprintf(want, sizeof(want),
+			"n%zu.example NXDOMAIN denytapir\n", i);
+		if (count_lines_of(p.all.data, want) != 1)
+			fail_msg("n%zu.example listed %zu times", i,
+				count_lines_of(p.all.data, want));
+	}
+	/* The names added during the list: once or not at all. */
+	for (size_t i = 0; i < 1500; i++) {
+		snprintf(want, sizeof(want),
+			"grow%zu.example NXDOMAIN denytapir\n", i);
+		assert_true(count_lines_of(p.all.data, want) <= 1);
+	}
+	assert_int_equal(
+		decide(f, "grow1499.example", NULL), TAPIR_ACTION_NXDOMAIN);
+	tapir_buf_clear(&p.all);
+}
+
+/* In JSON, the pieces make the document one json_dumps() of the whole
+ * array makes, as the answer was before it came in pieces. */
+static void
+test_list_json_in_pieces_is_one_array(void **state)
+{
+	struct fixture *f = *state;
+	struct pieces p = { 0 }, none = { 0 }, bad = { 0 };
+	json_error_t jerr;
+	json_t *arr;
+	char *txt;
+
+	observe_many(f, "j", 0, 450, TAG_LIKELYMALWARE);
+	tapir__eng_export_names = EXPORT_PART;
+	command_streamed(f, "json list", &p);
+	command_streamed(f, "json list list=allowlist", &none);
+	command_streamed(f, "json list bogus=1", &bad);
+	assert_true(p.n > 1);
+	if (!(arr = json_loads(p.all.data, 0, &jerr)))
+		fail_msg("not JSON: %s at %d", jerr.text, jerr.position);
+	assert_int_equal(json_array_size(arr), 450);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(arr, 0), "action")),
+		"NXDOMAIN");
+	txt = json_dumps(arr, JSON_INDENT(2));
+	assert_non_null(txt);
+	assert_int_equal(p.all.len, strlen(txt) + 1);
+	assert_memory_equal(p.all.data, txt, strlen(txt));
+	assert_string_equal(p.all.data + strlen(txt), "\n");
+	free(txt);
+	json_decref(arr);
+	assert_string_equal(none.all.data, "[]\n");
+	assert_string_equal(bad.all.data,
+		"error: {\n  \"error\": \"bad filter bogus=1\"\n}\n");
+	tapir_buf_clear(&p.all);
+	tapir_buf_clear(&none.all);
+	tapir_buf_clear(&bad.all);
+}
+
+/* The dump's SOA serial is the time of the dump: blank it out. */
+static void
+blank_serial(char *text)
+{
+	char *soa = strstr(text, " SOA localhost. hostmaster.localhost. ");
+
+	assert_non_null(soa);
+	for (char *c = soa + 38; *c >= '0' && *c <= '9'; c++)
+		*c = '0';
+}
+
+/* dump-rpz goes out in pieces too; in JSON it is the text as one string,
+ * as when the answer was wrapped whole. */
+static void
+test_dump_rpz_is_sent_in_pieces(void **state)
+{
+	struct fixture *f = *state;
+	struct pieces p = { 0 }, pj = { 0 };
+	json_t *obj;
+	char *text;
+	char want[80];
+
+	observe_many(f, "r", 0, 600, TAG_LIKELYMALWARE);
+	tapir__eng_export_names = EXPORT_PART;
+	command_streamed(f, "dump-rpz rpz.test", &p);
+	command_streamed(f, "json dump-rpz rpz.test", &pj);
+	assert_true(p.n > 1);
+	assert_non_null(strstr(p.all.data, "$ORIGIN rpz.test.\n"));
+	for (size_t i = 0; i < 600; i++) {
+		snprintf(want, sizeof(want), "r%zu.example.rpz.test CNAME .\n",
+			i);
+		if (count_lines_of(p.all.data, want) != 1)
+			fail_msg("r%zu.example dumped %zu times", i,
+				count_lines_of(p.all.data, want));
+	}
+	assert_non_null(strstr(p.all.data, "\n; 600 records\n"));
+	assert_true(pj.n > 1);
+	assert_non_null(obj = json_loads(pj.all.data, 0, NULL));
+	assert_non_null(
+		text = strdup(json_string_value(json_object_get(obj, "text"))));
+	/* The text, without its last newline. */
+	assert_int_equal(strlen(text) + 1, p.all.len);
+	blank_serial(text);
+	blank_serial(p.all.data);
+	assert_memory_equal(text, p.all.data, strlen(text));
+	free(text);
+	json_decref(obj);
+	tapir_buf_clear(&p.all);
+	tapir_buf_clear(&pj.all);
+}
+
 /* ---- the upstream vector ---- */
 
 /* 2026-07-20T09:15:02.123456789Z, fraction truncated, + ttl 3607. */
@@ -2063,6 +2294,9 @@ main(void)
 		T(test_command_unknown_is_error),
 		T(test_override_ttl_must_be_seconds),
 		T(test_control_unprivileged_peer_only_reads),
+		T(test_list_is_sent_in_pieces_outside_read_sections),
+		T(test_list_json_in_pieces_is_one_array),
+		T(test_dump_rpz_is_sent_in_pieces),
 		TK(test_upstream_vector_blocks_until_exact_expiry),
 		TK(test_started_engine_applies_submitted_message),
 		TK(test_override_file_expiry_beyond_32_bits_is_refused),
