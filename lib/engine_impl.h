@@ -455,6 +455,7 @@ void tapir__eng_cmd_override(struct tapir_engine *e, const char *args,
 /* engine_export.c: list and dump-rpz send their answers in pieces
  * (tapir_buf_flush()) and write their JSON, errors included, themselves. */
 extern size_t tapir__eng_export_names; /* names per read section */
+extern size_t tapir__eng_digest_bytes; /* memory of a digest pass */
 void tapir__eng_cmd_dump_rpz(struct tapir_engine *e,
 	const struct tapir_runtime *rt, const char *zone_arg, bool json,
 	struct tapir_buf *out);

@@ -229,18 +229,20 @@ engine_with(const char *keys_path, unsigned tags_limit, const char *extra)
 	return engine_topics(keys_path, tags_limit, TOPIC, extra);
 }
 
-/* lib/engine_export.c: names per read section of an export. Tests lower
- * it to see many
+/* lib/engine_export.c: names per read section of an export, and bytes of
+ * lines a digest pass holds. Tests lower them to see many
  * of each; teardown puts them back. */
 extern size_t tapir__eng_export_names;
+extern size_t tapir__eng_digest_bytes;
 
-static size_t default_export_names;
+static size_t default_export_names, default_digest_bytes;
 
 static int
 group_setup(void **state)
 {
 	(void)state;
 	default_export_names = tapir__eng_export_names;
+	default_digest_bytes = tapir__eng_digest_bytes;
 	return tapir_lib_init() == 0 ? 0 : -1;
 }
 
@@ -294,6 +296,7 @@ teardown(void **state)
 	char path[160];
 
 	tapir__eng_export_names = default_export_names;
+	tapir__eng_digest_bytes = default_digest_bytes;
 	tapir_engine_destroy(f->e);
 	tapir_signer_destroy(f->signer);
 	tapir_signer_destroy(f->stranger);
@@ -1645,7 +1648,7 @@ test_control_unprivileged_peer_only_reads(void **state)
 	assert_int_equal(tapir_engine_counter(f->e, TAPIR_C_MSG_ACCEPTED), 0);
 }
 
-/* ---- exports: list and dump-rpz of many names ---- */
+/* ---- exports: list, dump-rpz and digest of many names ---- */
 
 #define EXPORT_PART 100
 
@@ -1863,6 +1866,65 @@ test_dump_rpz_is_sent_in_pieces(void **state)
 	json_decref(obj);
 	tapir_buf_clear(&p.all);
 	tapir_buf_clear(&pj.all);
+}
+
+static int
+line_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* digest: BLAKE2b-256 of the "NAME ACTION" lines of every name not
+ * passed, sorted; the same in passes of bounded memory, however small. */
+static void
+test_digest_is_the_same_in_bounded_passes(void **state)
+{
+	struct fixture *f = *state;
+	static const size_t budgets[] = { 0, 4096, 1000, 200 };
+	char *lines[700], want[200], hex[65], *list, *save = NULL;
+	unsigned char h[32];
+	crypto_generichash_state st;
+	size_t n = 0;
+
+	observe_many(f, "d", 0, 700, TAG_LIKELYMALWARE);
+	/* One tag of two: passed, not in the digest. */
+	observe_many(f, "p", 0, 300, TAG_GLOBALLY_NEW);
+	list = command(f, "list");
+	for (char *l = strtok_r(list, "\n", &save); l;
+		l = strtok_r(NULL, "\n", &save)) {
+		char *sp = strchr(l, ' '), *sp2 = sp ? strchr(sp + 1, ' ') : 0;
+		assert_non_null(sp2);
+		if (!strncmp(sp + 1, "PASS ", 5))
+			continue;
+		*sp2 = '\0';
+		assert_true(n < 700);
+		assert_true(asprintf(&lines[n++], "%s\n", l) > 0);
+	}
+	free(list);
+	assert_int_equal(n, 700);
+	qsort(lines, n, sizeof(*lines), line_cmp);
+	crypto_generichash_init(&st, NULL, 0, sizeof(h));
+	for (size_t i = 0; i < n; i++) {
+		crypto_generichash_update(
+			&st, (unsigned char *)lines[i], strlen(lines[i]));
+		free(lines[i]);
+	}
+	crypto_generichash_final(&st, h, sizeof(h));
+	sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
+	snprintf(want, sizeof(want), "digest: blake2b-256:%s\nnames: 700\n",
+		hex);
+	tapir__eng_export_names = 7;
+	for (size_t b = 0; b < sizeof(budgets) / sizeof(budgets[0]); b++) {
+		char *got;
+		if (budgets[b])
+			tapir__eng_digest_bytes = budgets[b];
+		got = command(f, "digest");
+		if (strcmp(got, want) != 0)
+			fail_msg("digest in passes of %zu bytes:\n%s"
+				 "want:\n%s",
+				budgets[b], got, want);
+		free(got);
+	}
 }
 
 /* ---- the upstream vector ---- */
@@ -2297,6 +2359,7 @@ main(void)
 		T(test_list_is_sent_in_pieces_outside_read_sections),
 		T(test_list_json_in_pieces_is_one_array),
 		T(test_dump_rpz_is_sent_in_pieces),
+		T(test_digest_is_the_same_in_bounded_passes),
 		TK(test_upstream_vector_blocks_until_exact_expiry),
 		TK(test_started_engine_applies_submitted_message),
 		TK(test_override_file_expiry_beyond_32_bits_is_refused),
