@@ -122,9 +122,12 @@ cmd_status(struct tapir_engine *e, const struct tapir_runtime *rt,
 		e->mqtt_state);
 	pthread_mutex_unlock(&e->qlock);
 	tapir_buf_printf(out, "keys: %zu\n", atomic_load(&e->n_keys));
-	tapir_buf_printf(out, "cache-purge: %s%s\n",
-		e->purger ? "via " : "unavailable",
-		e->purger ? e->purge_what : "");
+	if (e->purger)
+		tapir_buf_printf(out, "cache-purge: via %s\n", e->purge_what);
+	else
+		tapir_buf_printf(out, "cache-purge: unavailable%s%s%s\n",
+			e->purge_what[0] ? " (" : "", e->purge_what,
+			e->purge_what[0] ? ")" : "");
 	tapir_buf_printf(out, "db.names: %zu\ndb.entries: %zu\ndb.bytes: %zu\n",
 		atomic_load(&e->db_names), atomic_load(&e->db_entries),
 		atomic_load(&e->db_bytes));
