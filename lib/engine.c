@@ -548,15 +548,11 @@ start_threads(struct tapir_engine *e)
 		if (!e->purger)
 			tapir_log(TAPIR_LOG_ERR, "purge: cannot start thread");
 	}
-	if (pthread_create(&e->writer, NULL, tapir__eng_writer_main, e) != 0) {
-		tapir_log(TAPIR_LOG_ERR, "cannot start the writer thread");
-		tapir__eng_problem_set(e, PROBLEM_THREADS,
-			"threads: the writer did not start: nothing is applied");
-		return TAPIR_ENOMEM;
-	}
-	e->writer_running = true;
 	for (size_t i = 0; i < cfg->n_sources; i++)
 		has_mqtt |= cfg->sources[i].type == TAPIR_SOURCE_MQTT;
+	/* The client exists before the writer, which publishes core-status
+	 * reports through it, and outlives it (destroy); its network thread
+	 * starts once the writer takes messages. */
 	if (has_mqtt) {
 		/* The client reads its configuration for as long as it
 		 * lives: it keeps this snapshot. */
@@ -566,9 +562,16 @@ start_threads(struct tapir_engine *e)
 			&err);
 		if (!e->mqtt)
 			mqtt_failed(e, err.text);
-		else if (tapir_mqtt_start(e->mqtt) != 0)
-			mqtt_failed(e, "cannot start its thread");
 	}
+	if (pthread_create(&e->writer, NULL, tapir__eng_writer_main, e) != 0) {
+		tapir_log(TAPIR_LOG_ERR, "cannot start the writer thread");
+		tapir__eng_problem_set(e, PROBLEM_THREADS,
+			"threads: the writer did not start: nothing is applied");
+		return TAPIR_ENOMEM;
+	}
+	e->writer_running = true;
+	if (e->mqtt && tapir_mqtt_start(e->mqtt) != 0)
+		mqtt_failed(e, "cannot start its thread");
 	for (size_t i = 0; i < cfg->n_sources; i++) {
 		if (cfg->sources[i].type != TAPIR_SOURCE_XFR || e->xfr_running)
 			continue;
@@ -653,9 +656,10 @@ tapir_engine_destroy(struct tapir_engine *e)
 		pthread_mutex_unlock(&e->qlock);
 		pthread_join(e->xfr_thread, NULL);
 	}
-	/* The consumer goes first: after it is joined nothing submits. */
-	tapir_mqtt_destroy(e->mqtt);
-	tapir_runtime_unref(e->mqtt_rt);
+	/* The consumer's thread goes first: after it is joined nothing
+	 * submits. The client itself stays until the writer, which may be
+	 * publishing a core-status report through it, is joined too. */
+	tapir_mqtt_stop(e->mqtt);
 	if (e->writer_running) {
 		pthread_mutex_lock(&e->qlock);
 		e->stop = true;
@@ -663,6 +667,9 @@ tapir_engine_destroy(struct tapir_engine *e)
 		pthread_mutex_unlock(&e->qlock);
 		pthread_join(e->writer, NULL);
 	}
+	tapir_mqtt_destroy(e->mqtt);
+	e->mqtt = NULL;
+	tapir_runtime_unref(e->mqtt_rt);
 	/* The writer is gone: save what the feed gave, for the next load
 	 * (Unbound's reload unloads this module). */
 	if (e->writer_running &&

@@ -210,10 +210,9 @@ struct tapir_engine {
 	/* The pointer: set at create, read-only. The database: the writer
 	 * changes and commits it; readers use its epoch read sections. */
 	struct tapir_db *db;
-	/* Set by start, freed by destroy. KNOWN RACE: start sets mqtt after
-	 * it has started the writer, which tests it (core-status reports)
-	 * without a lock; the MQTT thread touches it only through
-	 * libmosquitto. */
+	/* Set by start before the writer starts, freed by destroy after
+	 * the writer is joined: read-only while the threads run (the
+	 * client's own lock covers its outbox, lib/mqtt.h). */
 	struct tapir_mqtt *mqtt;
 	/* Start and destroy only (the embedder's thread). */
 	struct tapir_control *control;
