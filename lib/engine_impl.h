@@ -442,6 +442,7 @@ void tapir__eng_files_check(struct tapir_engine *e, bool force);
 
 /* engine_core_status.c */
 void tapir__eng_core_status_send(struct tapir_engine *e);
+extern int tapir__eng_report_delay_ms;
 
 /* engine_xfr.c */
 void *tapir__eng_xfr_main(void *arg);

@@ -1414,6 +1414,36 @@ test_status_problem_core_status_key_missing(void **state)
 	assert_problem(f, want);
 }
 
+extern int tapir__eng_report_delay_ms;
+
+/* Destroy while the writer is in the middle of a core-status report: the
+ * MQTT client it publishes through must outlive it (a use after free
+ * under AddressSanitizer otherwise). The report comes within the writer's
+ * first second and waits a second before it is published. */
+static void
+test_destroy_while_writer_reports(void **state)
+{
+	struct fixture *f = *state;
+	char extra[400], jwk[512], path[200];
+	struct timespec ts = { 1, 300 * 1000000L };
+
+	make_key("status", jwk, sizeof(jwk), NULL, 0);
+	snprintf(path, sizeof(path), "%s/status.jwk", f->dir);
+	write_file(path, jwk);
+	snprintf(extra, sizeof(extra),
+		"core-status:\n  topic: status/up/x\n  interval: 10\n"
+		"  signing-key: %s\n",
+		path);
+	f->e = engine_with(f->keys_path, 2, extra);
+	tapir__eng_report_delay_ms = 1000;
+	assert_int_equal(tapir_engine_start(f->e), 0);
+	nanosleep(&ts, NULL);
+	tapir_engine_destroy(f->e);
+	f->e = NULL;
+	tapir__eng_report_delay_ms = 0;
+	unlink(path);
+}
+
 /* Wait until status over the socket has want, or fail after 5 s. */
 static char *
 status_with(struct fixture *f, const char *want)
@@ -2067,6 +2097,7 @@ main(void)
 		TK(test_started_engine_applies_submitted_message),
 		TK(test_override_file_expiry_beyond_32_bits_is_refused),
 		TK(test_started_engine_threads_block_signals),
+		TK(test_destroy_while_writer_reports),
 		TK(test_command_flush_reports_what_unbound_did),
 	};
 
