@@ -433,11 +433,9 @@ static const struct field logging_fields[] = {
 /* In processing order: tags before policy, sources before policy. */
 static const struct field top_fields[] = {
 	{ .name = "tags", .fn = tapir__cfg_tags_section },
-	{ .name = "mqtt", .fn = mqtt_section, .flags = F_REQUIRED },
-	{ .name = "keys",
-		.fn = tapir__cfg_str_field,
-		.off = CFG(keys_file),
-		.flags = F_REQUIRED },
+	/* Required with an MQTT source: check_mqtt_needed(). */
+	{ .name = "mqtt", .fn = mqtt_section },
+	{ .name = "keys", .fn = tapir__cfg_str_field, .off = CFG(keys_file) },
 	{ .name = "sources", .fn = tapir__cfg_sources_section },
 	/* After sources (adds to them), before policy (may provide it). */
 	{ .name = "upstream", .fn = tapir__cfg_upstream_section },
@@ -500,13 +498,47 @@ default_client_id(struct parser *p)
 	return 0;
 }
 
+/*
+ * mqtt: and keys: serve the MQTT sources, and core-status, which publishes
+ * through the broker: a resolver fed only by files and zone transfers needs
+ * neither. After every section, since upstream.sources may add MQTT
+ * sources.
+ */
+static int
+check_mqtt_needed(struct parser *p)
+{
+	const struct tapir_config *cfg = p->cfg;
+	const char *src = NULL;
+
+	for (size_t i = 0; i < cfg->n_sources && !src; i++)
+		if (cfg->sources[i].type == TAPIR_SOURCE_MQTT)
+			src = cfg->sources[i].name;
+	if (src && !cfg->mqtt.host)
+		return tapir__cfg_fail(p, NULL, "mqtt",
+			"missing (required: source '%s' is an mqtt source)",
+			src);
+	if (src && !cfg->keys_file)
+		return tapir__cfg_fail(p, NULL, "keys",
+			"missing (required: source '%s' is an mqtt source)",
+			src);
+	if (cfg->core_status.topic && !cfg->mqtt.host)
+		return tapir__cfg_fail(
+			p, NULL, "mqtt", "missing (required by core-status)");
+	return 0;
+}
+
 static int
 walk_root(struct parser *p)
 {
 	yaml_node_t *nodes[NODES_MAX];
 	int rc;
 
+	/* Nothing but comments, or a truncated file: no "mqtt:" to miss any
+	 * more, but surely not what was meant. */
 	p->root = yaml_document_get_root_node(p->doc);
+	if (!p->root || tapir__cfg_is_null(p->root))
+		return tapir__cfg_fail(
+			p, NULL, NULL, "the configuration is empty");
 	if ((rc = tapir__cfg_walk_map(p, p->root, "", top_fields,
 		     ARRAY_SIZE(top_fields), p->cfg, false, nodes)) != 0)
 		return rc;
@@ -521,6 +553,8 @@ walk_root(struct parser *p)
 			(rc = tapir__cfg_fill_tag_names(p)) != 0)
 			return rc;
 	}
+	if ((rc = check_mqtt_needed(p)) != 0)
+		return rc;
 	if (!p->cfg->mqtt.client_id)
 		return default_client_id(p);
 	return 0;

@@ -5,14 +5,16 @@
  *
  * Shape (every key optional unless marked; see examples/tapir-pop.yaml):
  *
- *   mqtt:
+ *   mqtt:                            # required with an mqtt source or
+ *                                    # core-status, else optional
  *     broker: mqtts://host:8883      # mqtt:// or mqtts://, required
  *     client-id: resolver-1          # default "tapir-pop-<hostname>"
  *     ca-file: /path  cert-file: /path  key-file: /path
  *     keepalive: 30                  # seconds
  *     protocol: auto                 # auto (v5, falls back to 3.1.1) | 5 | 311
  *     reconnect-min: 1  reconnect-max: 60   # backoff, seconds
- *   keys: /etc/dnstapir/certs/validation-keys.json   # JWKS, required
+ *   keys: /etc/dnstapir/certs/validation-keys.json   # JWKS; required
+ *                                    # with an mqtt source
  *   sources:
  *     - name: dns-tapir              # required, unique, <= 63 chars
  *       type: mqtt                   # mqtt | file | xfr
@@ -172,7 +174,7 @@ struct tapir_config {
 	char *path; /* owned: the file it came from */
 
 	struct {
-		char *host; /* owned */
+		char *host; /* owned, NULL when mqtt: is not given */
 		int port;
 		bool tls;
 		char *client_id;		      /* owned */
@@ -182,7 +184,7 @@ struct tapir_config {
 		int reconnect_min, reconnect_max;
 	} mqtt;
 
-	char *keys_file; /* owned */
+	char *keys_file; /* owned, NULL when not given (no mqtt source) */
 
 	size_t n_sources;
 	struct tapir_source_config sources[TAPIR_MAX_SOURCES];

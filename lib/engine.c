@@ -182,6 +182,15 @@ tapir__eng_load_keys(struct tapir_engine *e)
 	struct tapir_keyring *kr;
 
 	e->keys_tried_ms = tapir_monotonic_ms();
+	/* keys: is optional without MQTT sources (lib/config.c): no
+	 * message to verify, so no key to hold and nothing to report. */
+	if (!wcfg(e)->keys_file) {
+		tapir__eng_problem_clear(e, PROBLEM_KEYS);
+		tapir_keyring_destroy(e->keys);
+		e->keys = NULL;
+		atomic_store(&e->n_keys, 0);
+		return;
+	}
 	if (!(kr = tapir_keyring_load_file(wcfg(e)->keys_file, &err))) {
 		/* A retry that meets the same error has said it already. */
 		if (!file_problem(e, PROBLEM_KEYS, "keys", wcfg(e)->keys_file,

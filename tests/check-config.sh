@@ -43,3 +43,17 @@ out=$("$CONTROL" check "$T/missing.yaml" 2>&1)
 [ $? = 1 ] || fail "missing list file accepted"
 echo "$out" | grep -q "source deny: .*missing.txt" || fail "missing file not named: $out"
 echo "ok: missing list file reported"
+
+# Files only: no broker and no keys to name (mqtt: and keys: serve MQTT
+# sources), and check says so instead of failing on a key file.
+cat >"$T/files-only.yaml" <<EOY
+sources:
+  - name: deny
+    type: file
+    list: denylist
+    path: $T/deny.txt
+EOY
+out=$("$CONTROL" check "$T/files-only.yaml" 2>&1) ||
+	fail "files-only config refused: $out"
+echo "$out" | grep -q "^keys: none (no mqtt source)$" || fail "keys line: $out"
+echo "ok: a configuration without mqtt: and keys: is accepted"

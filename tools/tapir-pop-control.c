@@ -119,7 +119,10 @@ check_config(const char *path, FILE *out, FILE *eout, struct check_result *res)
 		snprintf(res->socket, sizeof(res->socket), "%s",
 			cfg->control.socket ? cfg->control.socket : "");
 	}
-	if (!(kr = tapir_keyring_load_file(cfg->keys_file, &err))) {
+	if (!cfg->keys_file) {
+		/* Optional without MQTT sources (lib/config.c). */
+		fprintf(out, "keys: none (no mqtt source)\n");
+	} else if (!(kr = tapir_keyring_load_file(cfg->keys_file, &err))) {
 		fprintf(eout, "keys: %s\n", err.text);
 		bad = 1;
 	} else {

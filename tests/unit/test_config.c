@@ -392,10 +392,12 @@ static void
 test_missing_required_key_is_named(void **state)
 {
 	(void)state;
-	assert_config_error("", 1, "mqtt", "missing (required)");
-	assert_config_error("keys: k\n", 1, "mqtt", "missing (required)");
-	assert_config_error(
-		"mqtt:\n  broker: mqtt://h\n", 1, "keys", "missing (required)");
+	assert_config_error("keys: k\nsources:\n  - name: a\n"
+			    "    list: denylist\n    topics: x\n",
+		1, "mqtt", "missing (required: source 'a' is an mqtt source)");
+	assert_config_error("mqtt:\n  broker: mqtt://h\nsources:\n"
+			    "  - name: a\n    list: denylist\n    topics: x\n",
+		1, "keys", "missing (required: source 'a' is an mqtt source)");
 	assert_config_error("keys: k\nmqtt:\n  keepalive: 10\n", 3,
 		"mqtt.broker", "missing (required)");
 	assert_config_error(BASE "sources:\n  - list: denylist\n"
@@ -421,7 +423,9 @@ test_empty_input_is_an_error(void **state)
 	(void)state;
 	assert_null(tapir_config_parse(NULL, 0, "t.yaml", &err));
 	assert_int_equal(err.line, 1);
-	assert_string_equal(err.text, "t.yaml:1: mqtt: missing (required)");
+	assert_string_equal(err.text, "t.yaml:1: the configuration is empty");
+	assert_config_error("# only a comment\n", 1, NULL, "is empty");
+	assert_config_error("~\n", 1, NULL, "is empty");
 	/* No err and no name: still no crash. */
 	assert_null(tapir_config_parse("x: [", 4, NULL, NULL));
 	assert_null(tapir_config_parse("x: 1", 4, NULL, &err));
@@ -1672,6 +1676,46 @@ test_redirect_answers(void **state)
 		"answer.redirect-aaaa", "is not an IPv6 address");
 }
 
+/*
+ * mqtt: and keys: are needed by MQTT sources only: a resolver fed by
+ * files and zone transfers has no broker and no signed messages.
+ */
+static void
+test_mqtt_and_keys_only_with_mqtt_sources(void **state)
+{
+	struct tapir_config *cfg;
+
+	(void)state;
+	cfg = assert_parses("sources:\n  - name: deny\n    type: file\n"
+			    "    list: denylist\n    path: /deny.txt\n"
+			    "  - name: rpz\n    type: xfr\n    list: denylist\n"
+			    "    primary: 192.0.2.1\n    zone: rpz.example\n");
+	assert_int_equal(cfg->n_sources, 2);
+	assert_null(cfg->mqtt.host);
+	assert_null(cfg->keys_file);
+	tapir_config_destroy(cfg);
+	/* No sources at all: nothing is enforced, nothing is needed. */
+	cfg = assert_parses("policy:\n  log-only: yes\n");
+	assert_int_equal(cfg->n_sources, 0);
+	assert_null(cfg->mqtt.host);
+	tapir_config_destroy(cfg);
+	/* Given anyway, they are still checked. */
+	assert_config_error(
+		"mqtt:\n  brokr: x\n", 2, "mqtt.brokr", "unknown key");
+	assert_config_error("keys: [a]\n", 1, "keys", "single value");
+	/* An mqtt source (the default type) needs both. */
+	assert_config_error("keys: k\nsources:\n  - name: deny\n"
+			    "    type: file\n    list: denylist\n"
+			    "    path: /d\n  - name: feed\n"
+			    "    list: doubtlist\n    topics: t\n",
+		1, "mqtt", "source 'feed' is an mqtt source");
+	assert_config_error(
+		BASE_SRC "keys: again\n", 9, "keys", "duplicate key");
+	/* core-status publishes through the broker. */
+	assert_config_error("core-status:\n  topic: t\n  signing-key: /k\n", 1,
+		"mqtt", "missing (required by core-status)");
+}
+
 static void
 test_control_group_and_logging(void **state)
 {
@@ -1734,6 +1778,7 @@ main(void)
 		cmocka_unit_test(test_upstream_files_are_read_unchanged),
 		cmocka_unit_test(test_upstream_errors_name_the_upstream_file),
 		cmocka_unit_test(test_policy_given_twice_is_refused),
+		cmocka_unit_test(test_mqtt_and_keys_only_with_mqtt_sources),
 		cmocka_unit_test(test_control_group_and_logging),
 		cmocka_unit_test(test_redirect_answers),
 		cmocka_unit_test(test_too_many_sources),

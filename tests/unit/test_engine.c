@@ -1221,6 +1221,34 @@ test_status_problem_keys_file_missing(void **state)
 	free(out);
 }
 
+/* Without an MQTT source there are no keys to load (keys: may be left
+ * out), and no keys problem. */
+static void
+test_status_no_keys_problem_without_mqtt_sources(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_error err = { 0 };
+	struct tapir_config *cfg;
+	char yaml[512], list[160];
+	char *out;
+
+	snprintf(list, sizeof(list), "%s/deny.txt", f->dir);
+	write_file(list, "blocked.example\n");
+	snprintf(yaml, sizeof(yaml),
+		"sources:\n  - name: deny\n    type: file\n"
+		"    list: denylist\n    path: %s\n",
+		list);
+	if (!(cfg = tapir_config_parse(yaml, strlen(yaml), "t.yaml", &err)))
+		fail_msg("config: %s", err.text);
+	f->e = tapir_engine_create_take(cfg);
+	assert_non_null(f->e);
+	out = command(f, "status");
+	unlink(list);
+	if (strstr(out, "problem:"))
+		fail_msg("a problem without MQTT sources:\n%s", out);
+	free(out);
+}
+
 static void
 test_status_problem_keys_file_broken(void **state)
 {
@@ -2077,6 +2105,7 @@ main(void)
 		TK(test_inactive_engine_status_names_file_and_line),
 		T(test_command_status_active),
 		TK(test_status_problem_keys_file_missing),
+		TK(test_status_no_keys_problem_without_mqtt_sources),
 		TK(test_status_problem_keys_file_broken),
 		TK(test_status_problem_keys_cleared_by_reload),
 		TK(test_reload_unlimited_and_answers_follow),
