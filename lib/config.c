@@ -434,12 +434,18 @@ static const struct field logging_fields[] = {
 static const struct field top_fields[] = {
 	{ .name = "tags", .fn = tapir__cfg_tags_section },
 	/* Required with an MQTT source: check_mqtt_needed(). */
-	{ .name = "mqtt", .fn = mqtt_section },
+	{ .name = "mqtt", .fn = mqtt_section, SUB(mqtt_fields) },
 	{ .name = "keys", .fn = tapir__cfg_str_field, .off = CFG(keys_file) },
-	{ .name = "sources", .fn = tapir__cfg_sources_section },
+	{ .name = "sources",
+		.fn = tapir__cfg_sources_section,
+		.table = tapir__cfg_sources_table },
 	/* After sources (adds to them), before policy (may provide it). */
-	{ .name = "upstream", .fn = tapir__cfg_upstream_section },
-	{ .name = "policy", .fn = tapir__cfg_policy_section },
+	{ .name = "upstream",
+		.fn = tapir__cfg_upstream_section,
+		.table = tapir__cfg_upstream_table },
+	{ .name = "policy",
+		.fn = tapir__cfg_policy_section,
+		.table = tapir__cfg_policy_table },
 	{ .name = "answer", .fn = tapir__cfg_map_field, SUB(answer_fields) },
 	{ .name = "limits", .fn = tapir__cfg_map_field, SUB(limits_fields) },
 	{ .name = "control", .fn = tapir__cfg_map_field, SUB(control_fields) },
@@ -686,6 +692,35 @@ tapir_config_destroy(struct tapir_config *cfg)
 	free(cfg->core_status.key_file);
 	free(cfg->state_dir);
 	free(cfg);
+}
+
+/* The keys of one table under prefix; the tables nest four deep at most
+ * (policy.doubtlist.numsources.limit), depth only guards a cycle. */
+static void
+list_table(const char *prefix, const struct field *fields, size_t n,
+	tapir_config_key_fn fn, void *arg, int depth)
+{
+	char key[KEY_MAX];
+
+	for (size_t i = 0; i < n; i++) {
+		const struct field *f = &fields[i];
+		const struct field *sub = f->sub;
+		size_t n_sub = f->n_sub;
+
+		tapir__cfg_make_key(key, prefix, f->name);
+		if (!sub && f->table)
+			sub = f->table(&n_sub);
+		if (sub && depth < 8)
+			list_table(key, sub, n_sub, fn, arg, depth + 1);
+		else
+			fn(key, arg);
+	}
+}
+
+void
+tapir_config_list_keys(tapir_config_key_fn fn, void *arg)
+{
+	list_table("", top_fields, ARRAY_SIZE(top_fields), fn, arg, 0);
 }
 
 int

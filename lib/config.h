@@ -267,6 +267,20 @@ struct tapir_config *tapir_config_load(
 /** Free a config; NULL is fine. */
 void tapir_config_destroy(struct tapir_config *cfg);
 
+/* Called with each key path, borrowed for the call. */
+typedef void (*tapir_config_key_fn)(const char *key, void *arg);
+
+/**
+ * Every key that takes a value, as the parser's tables say, in their
+ * order: "mqtt.broker", "policy.doubtlist.numsources.limit". The items of
+ * a list have their keys without an index ("sources.name",
+ * "policy.rules.name"); "tags", a mapping of names of the operator's
+ * choosing, is one key. For the manual and the test that keeps it
+ * complete (tests/check-manpage.sh).
+ * @param fn: called once per key.
+ */
+void tapir_config_list_keys(tapir_config_key_fn fn, void *arg);
+
 /** Index of a source by name, or -1. */
 int tapir_config_source_index(const struct tapir_config *cfg, const char *name);
 

@@ -357,11 +357,18 @@ static const struct field policy_fields[] = {
 	{ .name = "log-only",
 		.fn = tapir__cfg_bool_field,
 		.off = CFG(policy.log_only) },
-	{ .name = "rules", .fn = rules_field },
+	{ .name = "rules", .fn = rules_field, SUB(named_rule_fields) },
 	/* Upstream pop-policy.yaml's own log; this module logs through
 	 * Unbound. Accepted so that the file is read unchanged. */
 	{ .name = "logfile", .fn = ignored_field },
 };
+
+const struct field *
+tapir__cfg_policy_table(size_t *n)
+{
+	*n = ARRAY_SIZE(policy_fields);
+	return policy_fields;
+}
 
 enum {
 	P_ALLOWLIST,

@@ -524,3 +524,10 @@ tapir__cfg_sources_section(struct parser *p, yaml_node_t *v, const char *key,
 }
 
 _Static_assert(ARRAY_SIZE(source_fields) <= NODES_MAX, "source too big");
+
+const struct field *
+tapir__cfg_sources_table(size_t *n)
+{
+	*n = ARRAY_SIZE(source_fields);
+	return source_fields;
+}

@@ -11,6 +11,7 @@
 #include "tapir_build.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
@@ -22,6 +23,8 @@
 #include <cmocka.h>
 
 #include "lib/config.h"
+
+#define KEY_LEN 64
 
 /* Three lines that make a valid config; error snippets start on line 4. */
 #define BASE "mqtt:\n  broker: mqtt://localhost\nkeys: /k.json\n"
@@ -1716,6 +1719,66 @@ test_mqtt_and_keys_only_with_mqtt_sources(void **state)
 		"mqtt", "missing (required by core-status)");
 }
 
+struct key_list {
+	char keys[200][KEY_LEN];
+	size_t n;
+};
+
+static void
+collect_key(const char *key, void *arg)
+{
+	struct key_list *l = arg;
+
+	assert_true(l->n < 200);
+	assert_true(strlen(key) < KEY_LEN);
+	snprintf(l->keys[l->n++], KEY_LEN, "%s", key);
+}
+
+static bool
+has_key(const struct key_list *l, const char *key)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (!strcmp(l->keys[i], key))
+			return true;
+	return false;
+}
+
+/* The keys the manual must document come from the parser's own tables,
+ * sections resolved to the keys in them, once each. */
+static void
+test_list_keys_walks_every_table(void **state)
+{
+	static const char *const want[] = { "mqtt.broker", "mqtt.reconnect-max",
+		"keys", "sources.name", "sources.tsig-secret-file",
+		"sources.log-only", "upstream.sources", "upstream.policy",
+		"policy.allowlist.action", "policy.denylist.action",
+		"policy.doubtlist.numsources.limit",
+		"policy.doubtlist.denytapir.tags", "policy.tapir-source",
+		"policy.rules.tags-none", "policy.logfile", "tags",
+		"answer.redirect-aaaa", "answer.cache-blocked",
+		"limits.max-transfer-size", "control.owner",
+		"logging.client-address", "state-dir",
+		"core-status.signing-key" };
+	static const char *const sections[] = { "mqtt", "sources", "policy",
+		"policy.doubtlist", "policy.rules", "answer", "upstream" };
+	struct key_list *l = calloc(1, sizeof(*l));
+
+	(void)state;
+	assert_non_null(l);
+	tapir_config_list_keys(collect_key, l);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		if (!has_key(l, want[i]))
+			fail_msg("%s not listed", want[i]);
+	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
+		if (has_key(l, sections[i]))
+			fail_msg("section %s listed as a key", sections[i]);
+	for (size_t i = 0; i < l->n; i++)
+		for (size_t j = i + 1; j < l->n; j++)
+			if (!strcmp(l->keys[i], l->keys[j]))
+				fail_msg("%s listed twice", l->keys[i]);
+	free(l);
+}
+
 static void
 test_control_group_and_logging(void **state)
 {
@@ -1779,6 +1842,7 @@ main(void)
 		cmocka_unit_test(test_upstream_errors_name_the_upstream_file),
 		cmocka_unit_test(test_policy_given_twice_is_refused),
 		cmocka_unit_test(test_mqtt_and_keys_only_with_mqtt_sources),
+		cmocka_unit_test(test_list_keys_walks_every_table),
 		cmocka_unit_test(test_control_group_and_logging),
 		cmocka_unit_test(test_redirect_answers),
 		cmocka_unit_test(test_too_many_sources),
