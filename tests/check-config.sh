@@ -57,3 +57,22 @@ out=$("$CONTROL" check "$T/files-only.yaml" 2>&1) ||
 	fail "files-only config refused: $out"
 echo "$out" | grep -q "^keys: none (no mqtt source)$" || fail "keys line: $out"
 echo "ok: a configuration without mqtt: and keys: is accepted"
+
+# The example is true to the parser: as shipped, and with every
+# commented-out key and section uncommented (all but upstream:, whose
+# files bring a second dns-tapir source and policy). Prose comments have
+# one or three spaces after the "#", commented YAML none, two or four.
+out=$("$CONTROL" check "$top_srcdir/examples/tapir-pop.yaml" 2>&1)
+echo "$out" | grep -q "^source dns-tapir: doubtlist" ||
+	fail "the example does not parse: $out"
+echo "c2VjcmV0c2VjcmV0c2VjcmV0" >"$T/xfr.secret"
+sed -E -e 's/^( *)#([^ #]|  [^ ]|    [^ ])/\1\2/' \
+	-e "s|/etc/unbound/xfr-key.secret|$T/xfr.secret|" \
+	-e '/^upstream:/,/^$/d' \
+	"$top_srcdir/examples/tapir-pop.yaml" >"$T/all-keys.yaml"
+grep -q '^  - name: rpz-feed' "$T/all-keys.yaml" || fail "nothing uncommented"
+grep -q '^  redirect-cname:' "$T/all-keys.yaml" || fail "nothing uncommented"
+out=$("$CONTROL" check "$T/all-keys.yaml" 2>&1)
+echo "$out" | grep -q "^source rpz-feed: " ||
+	fail "the example with every key uncommented does not parse: $out"
+echo "ok: the example parses, also with every commented-out key"
