@@ -18,9 +18,10 @@
 #include "lib/config_impl.h"
 
 /*
- * Both upstream tag vocabularies (TAPIR-COMPAT.md). For each bit the first
- * name listed is the one shown when "tags:" does not name the bit: the 2026
- * core name where there is one, else the older POP name.
+ * Both upstream tag vocabularies: the DNS TAPIR core's of 2026 and the
+ * older one of upstream TAPIR-POP (github.com/dnstapir/pop). For each bit
+ * the first name listed is the one shown when "tags:" does not name the
+ * bit: the 2026 core name where there is one, else the older POP name.
  */
 static const struct {
 	const char *name;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Unit tests of lib/msg.c: the upstream vector, every producer quirk named in
- * TAPIR-COMPAT.md, each envelope rejection with its error code, each reason
+ * Unit tests of lib/msg.c: the upstream vector, every producer quirk that
+ * lib/msg.h names, each envelope rejection with its error code, each reason
  * an entry is dropped, RFC 3339 times, and hostile JSON. Each test parses
  * into its own struct and clears it; the file runs leak-free under valgrind.
  */
