@@ -5,7 +5,8 @@
 # name; re-read when a file changes (added names block, removed names
 # resolve again) without restarting Unbound; a bad line is reported with
 # its line number and skipped; a file that disappears keeps its last good
-# data and its error shows in status.
+# data and its error shows in status; a configuration of file sources
+# only, with no mqtt: and no keys:, loads and blocks.
 . "$top_srcdir/tests/integration/lib.sh"
 
 cat >"$T/deny.txt" <<'EOD'
@@ -86,3 +87,28 @@ wait_until 5 sh -c "$CONTROL -s $T/tapir-pop.sock status | grep -q 'source: loca
 	fail "missing file not shown in status"
 [ "$(rcode deny1.example)" = NXDOMAIN ] || fail "last good data dropped"
 ok "missing file: last good data kept; $($CONTROL -s "$T/tapir-pop.sock" status | grep 'source: local-deny' | sed 's/.*error=/error=/')"
+
+# Files alone: no mqtt: and no keys: (they serve MQTT sources only). Such
+# a configuration loads at unbound-control reload, its files block, and
+# status has no problem to show.
+printf 'deny1.example\nfiles-only.example\n' >"$T/deny.txt"
+cat >"$T/tapir-pop.yaml" <<EOY
+sources:
+  - name: local-deny
+    type: file
+    list: denylist
+    path: $T/deny.txt
+control:
+  socket: $T/tapir-pop.sock
+EOY
+"$UNBOUND_CONTROL" -c "$T/unbound.conf" reload >/dev/null ||
+	fail "unbound-control reload"
+wait_until 10 decided files-only.example NXDOMAIN ||
+	fail "files-only configuration not in force: $($CONTROL -s "$T/tapir-pop.sock" status 2>&1 | head -n 3)"
+out=$($CONTROL -s "$T/tapir-pop.sock" status 2>&1) ||
+	fail "status exits non-zero with file sources only: $out"
+if echo "$out" | grep -q "^problem:"; then
+	fail "a problem with file sources only: $out"
+fi
+[ "$(rcode files-only.example)" = NXDOMAIN ] || fail "files-only.example"
+ok "file sources only (no mqtt:, no keys:): loaded at reload, blocking, no problem"
