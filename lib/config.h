@@ -29,6 +29,7 @@
  *       origin: rpz.example          # rpz: the zone's name
  *       refresh: 10                  # seconds between change checks
  *       max-size: 268435456          # bytes
+ *       max-shrink: 50               # percent of names one load may drop
  *     - name: rpz-feed               # an xfr source: AXFR, then IXFR
  *       type: xfr
  *       list: denylist
@@ -127,6 +128,9 @@ struct tapir_source_config {
 	char origin[TAPIR_NAME_BUFSIZE]; /* rpz: zone name, "" if none */
 	unsigned refresh; /* seconds between checks for a change */
 	size_t max_size;  /* bytes: a larger file is refused */
+	/* percent: a load that would remove more of the names the last
+	 * load listed is held back for one check (lib/engine_files.c) */
+	unsigned max_shrink;
 	/* xfr */
 	char *primary;			    /* owned: IPv4 or IPv6 literal */
 	int port;			    /* 53 unless given */

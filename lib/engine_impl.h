@@ -101,6 +101,11 @@ struct file_state {
 	size_t names, bad_lines; /* slock */
 	int64_t loaded_at;	 /* slock */
 	char error[200];	 /* slock: last failure, "" after a good load */
+	/* Writer; written under slock: the last read was held back as a
+	 * file caught mid-rewrite (engine_files.c), and what stat() said of
+	 * the file then. */
+	bool held;
+	struct stat held_sb;
 };
 
 /* The sources the engine adds after the configured ones, for local

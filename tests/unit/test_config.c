@@ -875,6 +875,7 @@ test_file_source_fields(void **state)
 				"    csv-header: yes\n"
 				"    csv-delimiter: \";\"\n"
 				"    refresh: 5\n"
+				"    max-shrink: 30\n"
 				"  - name: zone\n"
 				"    type: file\n"
 				"    list: denylist\n"
@@ -896,6 +897,8 @@ test_file_source_fields(void **state)
 	assert_string_equal(cfg->sources[1].origin, "rpz.example");
 	assert_int_equal(cfg->sources[1].refresh, 10);
 	assert_int_equal(cfg->sources[1].max_size, (size_t)256 << 20);
+	assert_int_equal(cfg->sources[0].max_shrink, 30);
+	assert_int_equal(cfg->sources[1].max_shrink, 50);
 	tapir_config_destroy(cfg);
 }
 
