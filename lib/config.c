@@ -385,6 +385,18 @@ static const struct field limits_fields[] = {
 		.type = INT_SIZE,
 		.min = 1,
 		.max = 1000000 },
+	{ .name = "max-message-age",
+		.fn = tapir__cfg_int_field,
+		.off = CFG(limits.max_message_age),
+		.type = INT_UINT,
+		.min = 0,
+		.max = 31536000 },
+	{ .name = "max-message-ahead",
+		.fn = tapir__cfg_int_field,
+		.off = CFG(limits.max_message_ahead),
+		.type = INT_UINT,
+		.min = 0,
+		.max = 86400 },
 };
 
 static const struct field control_fields[] = {
@@ -473,6 +485,8 @@ set_defaults(struct tapir_config *cfg)
 	cfg->limits.max_message_size = 65536;
 	cfg->limits.max_entries = 10000000;
 	cfg->limits.queue_length = 10000;
+	cfg->limits.max_message_age = 86400;
+	cfg->limits.max_message_ahead = 300;
 	cfg->control.mode = 0660;
 	cfg->core_status.interval = 60;
 }

@@ -71,6 +71,8 @@
  *     max-message-size: 65536        # bytes, per MQTT message
  *     max-entries: 10000000          # names in the database
  *     queue-length: 10000            # messages waiting for the writer
+ *     max-message-age: 86400         # seconds; older messages refused
+ *     max-message-ahead: 300         # seconds ahead of this clock
  *   control:
  *     socket: /run/unbound/tapir-pop.sock
  *     mode: 0660
@@ -223,6 +225,10 @@ struct tapir_config {
 		size_t max_message_size;
 		size_t max_entries;
 		size_t queue_length;
+		/* seconds: a message whose timestamp is older than the
+		 * clock by more, or ahead of it by more, is refused as stale
+		 * (lib/engine_ingest.c); 0: that bound is off */
+		unsigned max_message_age, max_message_ahead;
 	} limits;
 
 	struct {

@@ -25,6 +25,7 @@ static const char *const counter_names[TAPIR_C_COUNT] = {
 	[TAPIR_C_REJ_MSG_TYPE] = "msg.rejected.msg_type",
 	[TAPIR_C_REJ_WRONG_SOURCE] = "msg.rejected.wrong_source",
 	[TAPIR_C_REJ_WRONG_LIST] = "msg.rejected.wrong_list",
+	[TAPIR_C_REJ_STALE] = "msg.rejected.stale",
 	[TAPIR_C_ENTRY_ADDED] = "entry.added",
 	[TAPIR_C_ENTRY_REMOVED] = "entry.removed",
 	[TAPIR_C_ENTRY_ALREADY_EXPIRED] = "entry.already_expired",

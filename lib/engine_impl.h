@@ -231,6 +231,9 @@ struct tapir_engine {
 	int64_t keys_tried_ms;
 	int64_t last_log_ms[TAPIR_C_COUNT]; /* tapir__eng_log_reject() */
 	uint64_t suppressed[TAPIR_C_COUNT];
+	/* Per MQTT source, the newest timestamp of a message applied, capped
+	 * at the clock (engine_ingest.c, replay protection). */
+	int64_t newest_msg[TAPIR_MAX_SOURCES];
 
 	/* Queue: covered by qlock. qcond wakes the writer; jcond signals a
 	 * finished job and writer_ready. No other lock is ever held with

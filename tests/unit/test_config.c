@@ -81,6 +81,8 @@ static const char full_config[] =
 	"  max-message-size: 4096\n"
 	"  max-entries: 500\n"
 	"  queue-length: 77\n"
+	"  max-message-age: 3600\n"
+	"  max-message-ahead: 0\n"
 	"control:\n"
 	"  socket: /run/t.sock\n"
 	"  mode: \"0640\"\n"
@@ -202,6 +204,8 @@ test_full_config_parses_to_expected_struct(void **state)
 	assert_int_equal(cfg->limits.max_message_size, 4096);
 	assert_int_equal(cfg->limits.max_entries, 500);
 	assert_int_equal(cfg->limits.queue_length, 77);
+	assert_int_equal(cfg->limits.max_message_age, 3600);
+	assert_int_equal(cfg->limits.max_message_ahead, 0);
 	assert_string_equal(cfg->control.socket, "/run/t.sock");
 	assert_int_equal(cfg->control.mode, 0640);
 	assert_string_equal(cfg->state_dir, "/var/lib/t");
@@ -250,6 +254,8 @@ test_minimal_config_gets_defaults(void **state)
 	assert_int_equal(cfg->limits.max_message_size, 65536);
 	assert_int_equal(cfg->limits.max_entries, 10000000);
 	assert_int_equal(cfg->limits.queue_length, 10000);
+	assert_int_equal(cfg->limits.max_message_age, 86400);
+	assert_int_equal(cfg->limits.max_message_ahead, 300);
 	assert_null(cfg->control.socket);
 	assert_int_equal(cfg->control.mode, 0660);
 	assert_null(cfg->state_dir);
@@ -1128,6 +1134,8 @@ test_integers_are_checked(void **state)
 		"limits.max-message-size", "out of range 512..1048576");
 	assert_config_error(BASE "limits:\n  queue-length: 0\n", 5,
 		"limits.queue-length", "out of range 1..1000000");
+	assert_config_error(BASE "limits:\n  max-message-ahead: 86401\n", 5,
+		"limits.max-message-ahead", "out of range 0..86400");
 	assert_config_error(BASE "policy:\n  doubtlist:\n"
 				 "    numtapirtags: { limit: 33 }\n",
 		6, "policy.doubtlist.numtapirtags.limit",
