@@ -252,12 +252,9 @@ struct tapir_engine {
 	pthread_t writer;
 	bool writer_running;
 
-	/* Local overrides: writer-owned (changed by jobs the control thread
-	 * submits, and by tapir__eng_overrides_load() when the writer
-	 * starts), listed by the control thread with no lock: the only
-	 * thread that submits override jobs, so none runs meanwhile. KNOWN
-	 * RACE: a list that comes before the writer's initial load reads
-	 * them while that load writes them. */
+	/* Local overrides: writer only (changed and listed by jobs the
+	 * control thread submits, and loaded by tapir__eng_overrides_load()
+	 * when the writer starts, before it runs any job). */
 	struct override *overrides;
 	size_t n_overrides, cap_overrides;
 	/* Set at create, read-only after (a reload keeps every source's

@@ -51,7 +51,9 @@ usage(FILE *f)
 		"  list [--list L] [--source S] [--action A]\n"
 		"                  decided names with their action and rule\n"
 		"  dump-rpz [ZONE] the decisions as an RPZ zone file\n"
-		"  override allow|deny NAME [--ttl SECONDS] [--comment TEXT]\n"
+		"  override allow|deny NAME [--ttl TTL] [--comment TEXT]\n"
+		"                  TTL: seconds, or 90s, 15m, 2h, 1d (default:\n"
+		"                  until removed); TEXT: UTF-8, 255 bytes kept\n"
 		"  override remove NAME\n"
 		"  override list   local overrides, applied like any source\n"
 		"  reload          re-read the configuration and file sources\n"
@@ -341,12 +343,17 @@ append_word(char *line, size_t size, size_t *at, const char *w)
 
 /* The command line, as one request line of the control protocol. Options
  * of override and list become the protocol's positional/key=value form. */
+/* The longest override TTL, as the module has it: ten years. */
+#define OVERRIDE_TTL_MAX (INT64_C(3650) * 86400)
+
 static int
 build_request(int argc, char **argv, bool json, char *line, size_t size)
 {
 	size_t at = 0;
 	const char *ttl = "0", *comment = NULL;
-	char kv[160];
+	char kv[160], secs[32];
+	int64_t ttl_s;
+	int rc;
 
 	line[0] = '\0';
 	if (json && append_word(line, size, &at, "json") != 0)
@@ -361,10 +368,24 @@ build_request(int argc, char **argv, bool json, char *line, size_t size)
 			else
 				return -1;
 		}
+		/* Checked here, so that a typo is an error that names it,
+		 * and sent as seconds, which every module version reads. */
+		if ((rc = tapir_duration_parse(
+			     ttl, OVERRIDE_TTL_MAX, &ttl_s)) != 0) {
+			fprintf(stderr, "tapir-pop-control: --ttl '%s': %s\n",
+				ttl,
+				rc == TAPIR_ERANGE
+					? "more than 3650 days"
+					: "not a duration (seconds, or a "
+					  "number with s, m, h or d: 90, "
+					  "15m, 2h, 1d)");
+			return -2;
+		}
+		snprintf(secs, sizeof(secs), "%lld", (long long)ttl_s);
 		if (append_word(line, size, &at, "override") ||
 			append_word(line, size, &at, argv[1]) ||
 			append_word(line, size, &at, argv[2]) ||
-			append_word(line, size, &at, ttl) ||
+			append_word(line, size, &at, secs) ||
 			(comment && append_word(line, size, &at, comment)))
 			return -1;
 		return 0;
@@ -441,9 +462,11 @@ main(int argc, char **argv)
 			argc - optind == 2 ? argv[optind + 1] : config, stdout,
 			stderr, NULL);
 	}
-	if (build_request(argc - optind, argv + optind, json, line,
-		    sizeof(line)) != 0) {
-		usage(stderr);
+	if ((rc = build_request(argc - optind, argv + optind, json, line,
+		     sizeof(line))) != 0) {
+		/* -2: already said what is wrong. */
+		if (rc != -2)
+			usage(stderr);
 		return 2;
 	}
 	status = argc - optind == 1 && !strcmp(argv[optind], "status");
