@@ -71,6 +71,7 @@
  *     max-message-size: 65536        # bytes, per MQTT message
  *     max-entries: 10000000          # names in the database
  *     queue-length: 10000            # messages waiting for the writer
+ *     queue-bytes: 67108864          # ... and the bytes they may hold
  *     max-message-age: 86400         # seconds; older messages refused
  *     max-message-ahead: 300         # seconds ahead of this clock
  *   control:
@@ -225,6 +226,8 @@ struct tapir_config {
 		size_t max_message_size;
 		size_t max_entries;
 		size_t queue_length;
+		/* bytes the messages waiting for the writer may hold */
+		size_t queue_bytes;
 		/* seconds: a message whose timestamp is older than the
 		 * clock by more, or ahead of it by more, is refused as stale
 		 * (lib/engine_ingest.c); 0: that bound is off */

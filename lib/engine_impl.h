@@ -243,6 +243,7 @@ struct tapir_engine {
 	pthread_cond_t jcond;	    /* a job finished */
 	struct qmsg *qhead, *qtail; /* qlock */
 	size_t qlen;		    /* qlock */
+	size_t qbytes;		    /* qlock: what the messages hold */
 	bool stop;		    /* qlock: set by destroy */
 	char mqtt_state[160];	    /* qlock: MQTT thread, start write */
 	bool mqtt_connected;	    /* qlock */

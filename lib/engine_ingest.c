@@ -2,8 +2,8 @@
 /*
  * Ingest: MQTT messages to the writer. The queue between libmosquitto's
  * thread and the writer is a mutex-protected list bounded by
- * limits.queue-length: a flood is dropped and counted at the door instead
- * of growing memory. The writer verifies each message's signature over
+ * limits.queue-length and limits.queue-bytes: a flood is dropped and
+ * counted at the door instead of growing memory. The writer verifies each message's signature over
  * the exact bytes received before parsing anything inside it, then
  * applies the whole message and commits, so a reader sees each message's
  * changes after at most one grace period. Jobs of other threads
@@ -394,6 +394,7 @@ tapir__eng_writer_main(void *arg)
 		batch = e->qhead;
 		e->qhead = e->qtail = NULL;
 		e->qlen = 0;
+		e->qbytes = 0;
 		pthread_mutex_unlock(&e->qlock);
 
 		while (batch) {
@@ -457,12 +458,16 @@ enqueue_locked(struct tapir_engine *e, struct qmsg *q)
 }
 
 /* Any thread: copy a message into the writer's queue, within the limits
- * of the snapshot in force. */
+ * of the snapshot in force: at most limits.queue-length messages holding
+ * at most limits.queue-bytes between them (each counted with its topic
+ * and bookkeeping, as allocated). By count alone, 10,000 messages of the
+ * largest size (1 MiB) would be 10 GiB; by bytes, a burst of small
+ * messages still fills the count first. */
 static int
 submit(struct tapir_engine *e, int src, const char *topic, const void *payload,
 	size_t len)
 {
-	size_t tlen = strlen(topic), max_size, max_queue;
+	size_t tlen = strlen(topic), max_size, max_queue, max_bytes, size;
 	struct tapir_runtime *rt;
 	tapir_epoch_token tok;
 	struct qmsg *q;
@@ -472,13 +477,15 @@ submit(struct tapir_engine *e, int src, const char *topic, const void *payload,
 		return TAPIR_ECONFIG;
 	max_size = rt->cfg->limits.max_message_size;
 	max_queue = rt->cfg->limits.queue_length;
+	max_bytes = rt->cfg->limits.queue_bytes;
 	tapir__eng_rt_exit(e, tok);
 	count(e, TAPIR_C_MSG_RECEIVED, 1);
 	if (len > max_size) {
 		count(e, TAPIR_C_REJ_TOO_BIG, 1);
 		return TAPIR_ETOOBIG;
 	}
-	if (!(q = malloc(sizeof(*q) + len + tlen + 2)))
+	size = sizeof(*q) + len + tlen + 2;
+	if (!(q = malloc(size)))
 		return TAPIR_ENOMEM;
 	memset(q, 0, sizeof(*q));
 	q->src = src;
@@ -489,12 +496,15 @@ submit(struct tapir_engine *e, int src, const char *topic, const void *payload,
 	memcpy(q->topic, topic, tlen + 1);
 
 	pthread_mutex_lock(&e->qlock);
-	if (e->qlen >= max_queue) {
+	/* qbytes may be over a limit a reload just lowered. */
+	if (e->qlen >= max_queue || e->qbytes > max_bytes ||
+		size > max_bytes - e->qbytes) {
 		pthread_mutex_unlock(&e->qlock);
 		free(q);
 		count(e, TAPIR_C_REJ_QUEUE_FULL, 1);
 		return TAPIR_EFULL;
 	}
+	e->qbytes += size;
 	enqueue_locked(e, q);
 	pthread_mutex_unlock(&e->qlock);
 	return 0;

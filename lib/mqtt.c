@@ -65,14 +65,59 @@ tapir_mqtt_protocol(const struct tapir_mqtt *m)
 	return (enum tapir_mqtt_protocol)atomic_load(&m->protocol);
 }
 
+/*
+ * The CONNECT properties of every connect to come: under v5 a maximum
+ * packet size, so that the broker itself never sends a message whose
+ * payload is over limits.max-message-size (it drops it, or disconnects a
+ * QoS 1/2 subscriber that would need it: better than reading 256 MiB that
+ * submit() then refuses); under 3.1.1 none (libmosquitto refuses to
+ * connect with properties).
+ *
+ * libmosquitto 2.0 keeps the properties given to mosquitto_connect_bind_v5()
+ * and sends them on each later connect, mosquitto_connect_async() and
+ * reconnects included (its ChangeLog for 2.0.0: "Fix connect properties
+ * not being sent when the client automatically reconnects"), but it has
+ * no asynchronous v5 connect, and a blocking one would hold deinit up for
+ * a TCP timeout. It stores (or, given NULL, frees) the properties before
+ * it looks at the host, so a call without a host changes them and returns
+ * MOSQ_ERR_INVAL, with no network activity. Not documented: checked by
+ * tests/unit/test_mqtt.c test_connect_asks_for_maximum_packet_size, which
+ * reads the CONNECT packets of a first connect, a reconnect and a fall
+ * back to 3.1.1.
+ */
+static void
+set_connect_properties(struct tapir_mqtt *m, enum tapir_mqtt_protocol p)
+{
+	mosquitto_property *props = NULL;
+	uint32_t max = (uint32_t)(m->cfg->limits.max_message_size +
+				  TAPIR_MQTT_PACKET_OVERHEAD);
+	int rc;
+
+	if (p == TAPIR_MQTT_V5 && mosquitto_property_add_int32(&props,
+					  MQTT_PROP_MAXIMUM_PACKET_SIZE,
+					  max) != MOSQ_ERR_SUCCESS) {
+		tapir_log(TAPIR_LOG_WARN,
+			"mqtt: no maximum packet size: out of memory");
+		return;
+	}
+	rc = mosquitto_connect_bind_v5(m->mosq, NULL, 0, 0, NULL, props);
+	if (rc != MOSQ_ERR_INVAL)
+		tapir_log(TAPIR_LOG_WARN,
+			"mqtt: setting the connect properties: %s",
+			mosquitto_strerror(rc));
+	mosquitto_property_free_all(&props);
+}
+
 static void
 set_protocol(struct tapir_mqtt *m, enum tapir_mqtt_protocol p)
 {
 	atomic_store(&m->protocol, p);
-	if (m->mosq)
+	if (m->mosq) {
 		mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION,
 			p == TAPIR_MQTT_V5 ? MQTT_PROTOCOL_V5
 					   : MQTT_PROTOCOL_V311);
+		set_connect_properties(m, p);
+	}
 }
 
 static void

@@ -1258,6 +1258,56 @@ test_submit_to_full_queue_is_refused(void **state)
 	assert_counters(f->e, want);
 }
 
+/* The queue is bounded by bytes as well as by count: 10,000 messages of
+ * 64 KiB (the default limits) would hold 640 MiB. By default it holds at
+ * most 64 MiB. */
+static void
+test_submit_past_queue_bytes_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	static const char yaml_fmt[] = "mqtt:\n  broker: mqtt://127.0.0.1:1\n"
+				       "keys: %s\n"
+				       "sources:\n"
+				       "  - name: dns-tapir\n"
+				       "    list: doubtlist\n"
+				       "    topics: [%s]\n"
+				       "%s";
+	struct tapir_error err = { 0 };
+	struct tapir_config *cfg;
+	char yaml[512];
+	char *big = calloc(1, 65536);
+	size_t accepted = 0;
+
+	assert_non_null(big);
+	tapir_engine_destroy(f->e);
+	snprintf(yaml, sizeof(yaml), yaml_fmt, f->keys_path, TOPIC, "");
+	if (!(cfg = tapir_config_parse(yaml, strlen(yaml), "t.yaml", &err)))
+		fail_msg("config: %s", err.text);
+	assert_non_null(f->e = tapir_engine_create_take(cfg));
+	/* No writer runs: the queue only fills. */
+	while (accepted < 2000 &&
+		tapir_engine_submit(f->e, TOPIC, big, 65536) == 0)
+		accepted++;
+	if (accepted * 65536 > (size_t)64 << 20 || accepted < 900)
+		fail_msg("%zu messages of 64 KiB queued", accepted);
+	assert_int_equal(tapir_engine_counter(f->e, TAPIR_C_REJ_QUEUE_FULL), 1);
+	/* A small one may still fit where a large one does not. */
+	tapir_engine_destroy(f->e);
+
+	snprintf(yaml, sizeof(yaml), yaml_fmt, f->keys_path, TOPIC,
+		"limits:\n  queue-bytes: 1048576\n");
+	if (!(cfg = tapir_config_parse(yaml, strlen(yaml), "t.yaml", &err)))
+		fail_msg("config: %s", err.text);
+	assert_non_null(f->e = tapir_engine_create_take(cfg));
+	accepted = 0;
+	while (accepted < 100 &&
+		tapir_engine_submit(f->e, TOPIC, big, 65536) == 0)
+		accepted++;
+	assert_int_equal(accepted, 15); /* 16 with their bookkeeping: over */
+	assert_int_equal(tapir_engine_submit(f->e, TOPIC, big, 1000), 0);
+	free(big);
+}
+
 /* ---- an engine without configuration ---- */
 
 static void
@@ -1936,6 +1986,7 @@ main(void)
 		T(test_replay_after_restart_is_refused),
 		T(test_submit_over_max_message_size_is_refused),
 		T(test_submit_to_full_queue_is_refused),
+		T(test_submit_past_queue_bytes_is_refused),
 		TK(test_missing_config_gives_inactive_engine),
 		TK(test_inactive_engine_status_says_inactive),
 		TK(test_inactive_engine_refuses_messages),
