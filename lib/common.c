@@ -33,6 +33,7 @@ static const struct {
 	{ TAPIR_ERANGE, "value out of range" },
 	{ TAPIR_EEXIST, "already exists" },
 	{ TAPIR_ETIMEDOUT, "timed out" },
+	{ TAPIR_ECANCELED, "cancelled" },
 	{ TAPIR_EPARSE, "malformed input" },
 	{ TAPIR_ESIG, "bad signature" },
 	{ TAPIR_ENOKEY, "unknown key id" },
@@ -78,16 +79,50 @@ tapir_log_set(tapir_log_fn fn, void *arg)
 	log_arg = arg;
 }
 
+size_t
+tapir_log_escape(char *dst, size_t size, const char *src, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t at = 0;
+
+	if (size == 0)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)src[i];
+		if (c >= 0x20 && c < 0x7f) {
+			if (at + 1 >= size)
+				break;
+			dst[at++] = (char)c;
+			continue;
+		}
+		/* Whole escapes only: a cut "\x0" would read as other text. */
+		if (at + 4 >= size)
+			break;
+		dst[at++] = '\\';
+		dst[at++] = 'x';
+		dst[at++] = hex[c >> 4];
+		dst[at++] = hex[c & 15];
+	}
+	dst[at] = '\0';
+	return at;
+}
+
 void
 tapir_log(enum tapir_log_level level, const char *fmt, ...)
 {
-	char line[512];
-	int n = snprintf(line, sizeof(line), "tapir-pop: ");
+	/* Escaping can make a line up to four times as long; the second
+	 * buffer keeps twice the first, and longer lines are cut. */
+	char text[512], line[1024];
+	int n = snprintf(text, sizeof(text), "tapir-pop: ");
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	vsnprintf(text + n, sizeof(text) - (size_t)n, fmt, ap);
 	va_end(ap);
+	/* Escaped here, once for every caller: the arguments are where
+	 * outside text comes in (topics, source names, jansson's errors,
+	 * query names), and no caller has to remember it. */
+	tapir_log_escape(line, sizeof(line), text, strlen(text));
 	if (log_fn)
 		log_fn(log_arg, level, line);
 	else

@@ -403,6 +403,12 @@ static const struct field limits_fields[] = {
 		.type = INT_UINT,
 		.min = 0,
 		.max = 86400 },
+	{ .name = "max-transfer-size",
+		.fn = tapir__cfg_int_field,
+		.off = CFG(limits.max_transfer_size),
+		.type = INT_SIZE,
+		.min = 65536,
+		.max = 64LL << 30 },
 };
 
 static const struct field control_fields[] = {
@@ -494,6 +500,7 @@ set_defaults(struct tapir_config *cfg)
 	cfg->limits.queue_bytes = (size_t)64 << 20;
 	cfg->limits.max_message_age = 86400;
 	cfg->limits.max_message_ahead = 300;
+	cfg->limits.max_transfer_size = (size_t)512 << 20;
 	cfg->control.mode = 0660;
 	cfg->core_status.interval = 60;
 }

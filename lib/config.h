@@ -74,10 +74,12 @@
  *     queue-bytes: 67108864          # ... and the bytes they may hold
  *     max-message-age: 86400         # seconds; older messages refused
  *     max-message-ahead: 300         # seconds ahead of this clock
+ *     max-transfer-size: 536870912   # bytes of a zone transfer's changes
  *   control:
  *     socket: /run/unbound/tapir-pop.sock
  *     mode: 0660
- *     group: unbound                 # group of the socket (name or gid)
+ *     group: unbound                 # group of the socket (name or gid);
+ *                                    # its members may also change state
  *     owner: unbound                 # owner of the socket (name or uid)
  *     # The module runs as the user Unbound drops privileges to: owner can
  *     # only be that user and group one of its groups (status shows a
@@ -232,6 +234,9 @@ struct tapir_config {
 		 * clock by more, or ahead of it by more, is refused as stale
 		 * (lib/engine_ingest.c); 0: that bound is off */
 		unsigned max_message_age, max_message_ahead;
+		/* Bytes a zone transfer's changes may take while it is
+		 * verified (about 2 + the name's length each). */
+		size_t max_transfer_size;
 	} limits;
 
 	struct {

@@ -2,9 +2,24 @@
 /*
  * The control socket: a Unix stream socket served by a thread of its own,
  * so that no Unbound worker ever waits on an operator. One request line per
- * connection (at most TAPIR_CONTROL_MAX_LINE bytes, read with a deadline),
- * a text answer, then the server closes. An answer whose first line starts
- * with "error:" reports a failed command.
+ * connection (at most TAPIR_CONTROL_MAX_LINE bytes), a text answer, one NUL
+ * byte that says the answer is whole, then the server closes. An answer
+ * whose first line starts with "error:" reports a failed command; one that
+ * ends without the NUL was cut short, and an empty one is no answer.
+ *
+ * Each phase of a request has a deadline of its own, so that a command
+ * that runs long (a reload waiting for the writer, a flush waiting for
+ * Unbound) never leaves its answer no time to be sent: reading the request
+ * (TAPIR_CONTROL_READ_MS, short: a silent client holds up the next
+ * operator by that much at most), what a command may wait for
+ * (TAPIR_CONTROL_RUN_MS; its computing is not interrupted), and sending
+ * the answer (TAPIR_CONTROL_SEND_MS, from the end of the command).
+ *
+ * Who may do what: the socket's mode and owner decide who reaches it at
+ * all; past that, the server asks the kernel who is calling (SO_PEERCRED,
+ * SO_PEERGROUPS) and tells the handler whether the peer is privileged
+ * (root, this process's user, a member of the configured group), so that
+ * commands that change state are kept to those, whatever the mode says.
  *
  * Thread safety: the handler runs on the control thread; it must only use
  * reader-safe functions of the engine.
@@ -14,10 +29,20 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "lib/tapir.h"
 
 #define TAPIR_CONTROL_MAX_LINE 4096
+
+#define TAPIR_CONTROL_READ_MS 2000
+#define TAPIR_CONTROL_RUN_MS  30000
+#define TAPIR_CONTROL_SEND_MS 30000
+/* How long a client waits for the whole answer: every phase, and some
+ * slack. */
+#define TAPIR_CONTROL_CLIENT_MS                                                \
+	(TAPIR_CONTROL_READ_MS + TAPIR_CONTROL_RUN_MS +                        \
+		TAPIR_CONTROL_SEND_MS + 5000)
 
 /*
  * Where the packaged module and tapir-pop-control meet without reading
@@ -67,30 +92,60 @@ void tapir_buf_append(struct tapir_buf *b, const char *s, size_t len);
 /** Free the buffer's memory and empty it. */
 void tapir_buf_clear(struct tapir_buf *b);
 
-/** Handles one request line (without the newline) into out. */
-typedef void (*tapir_control_fn)(
-	void *arg, const char *line, struct tapir_buf *out);
+/** Who sent a request, as the kernel says (SO_PEERCRED). */
+struct tapir_control_peer {
+	pid_t pid;
+	uid_t uid; /* (uid_t)-1 when the kernel did not say */
+	gid_t gid;
+	/* root, this process's effective user, or a member (primary or
+	 * supplementary group) of tapir_control_opts.admin_group. */
+	bool privileged;
+};
+
+/** Handles one request line (without the newline) from peer into out. */
+typedef void (*tapir_control_fn)(void *arg, const char *line,
+	const struct tapir_control_peer *peer, struct tapir_buf *out);
+
+/** The socket's mode and owner, and who counts as privileged. */
+struct tapir_control_opts {
+	unsigned mode;	   /* permission bits of the socket */
+	uid_t owner;	   /* (uid_t)-1: this process's user */
+	gid_t group;	   /* (gid_t)-1: this process's group */
+	gid_t admin_group; /* its members are privileged; (gid_t)-1: none */
+};
 
 struct tapir_control;
 
 /**
- * Bind the socket and start the thread. A file left at path (a socket of a
- * process gone, e.g. an Unbound that crashed) is replaced; a socket that
- * some process still serves is not: that is another Unbound's, and
- * taking it over would leave its operators talking to the wrong module.
- * @param path: socket path; mode: its permission bits.
+ * Bind the socket and start the thread. The socket is bound in a private
+ * directory beside path, given its mode and owner there, and renamed into
+ * place, so that nobody ever finds it at path with another mode or owner.
+ * A file left at path (a socket of a process gone, e.g. an Unbound that
+ * crashed) is replaced; a socket that some process still serves is not:
+ * that is another Unbound's, and taking it over would leave its operators
+ * talking to the wrong module.
+ * @param path: socket path; its directory must be writable.
+ * @param opts: mode and owner; borrowed.
+ * @param owner_errno: if not NULL, set to chown()'s errno when the owner
+ *	or group could not be given (the socket is then served with this
+ *	process's, and the mode), else to 0.
  * @return: the server or NULL with err filled.
  */
-struct tapir_control *tapir_control_create(const char *path, unsigned mode,
-	tapir_control_fn fn, void *arg, struct tapir_error *err);
+struct tapir_control *tapir_control_create(const char *path,
+	const struct tapir_control_opts *opts, tapir_control_fn fn, void *arg,
+	int *owner_errno, struct tapir_error *err);
 
 /** Stop and join the thread, remove the socket; NULL is fine. */
 void tapir_control_destroy(struct tapir_control *c);
 
 /**
  * Client side: send one request and collect the answer.
- * @param timeout_ms: for connect, send and the whole answer.
- * @return: 0 or a negative tapir_err (err filled). When the socket could
+ * @param timeout_ms: for connect, send and the whole answer
+ *	(TAPIR_CONTROL_CLIENT_MS covers every phase of the server).
+ * @param out: the answer, without its end mark; left empty on failure.
+ * @return: 0 or a negative tapir_err (err filled): TAPIR_EIO also when
+ *	the server closed without an answer or the answer was cut short,
+ *	TAPIR_ETIMEDOUT when it did not come in time. When the socket could
  *	not be reached (TAPIR_EIO from connect), errno is connect()'s, for
  *	a caller that explains it.
  */

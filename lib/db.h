@@ -47,6 +47,22 @@ enum tapir_entry_flags {
 /* An expiry that never comes: file and zone sources, until removed. */
 #define TAPIR_EXPIRY_NEVER UINT32_MAX
 
+/**
+ * A time (seconds since the epoch, any int64_t) as an entry's expiry or
+ * added stamp: 32-bit seconds last to 2106, so a later time is the last
+ * one that can be stored (TAPIR_EXPIRY_NEVER - 1, as good as never but
+ * still an expiry), and one before the epoch is 0 (long past).
+ */
+static inline uint32_t
+tapir_db_time32(int64_t t)
+{
+	if (t <= 0)
+		return 0;
+	if (t >= (int64_t)TAPIR_EXPIRY_NEVER)
+		return TAPIR_EXPIRY_NEVER - 1;
+	return (uint32_t)t;
+}
+
 struct tapir_entry {
 	uint32_t
 		expiry; /* first second (epoch) at which it no longer applies */

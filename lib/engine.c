@@ -7,6 +7,8 @@
  */
 #include "tapir_build.h"
 
+#include <signal.h>
+
 #include "lib/engine_impl.h"
 
 static const char *const counter_names[TAPIR_C_COUNT] = {
@@ -43,6 +45,7 @@ static const char *const counter_names[TAPIR_C_COUNT] = {
 	[TAPIR_C_XFR_FAILURES] = "xfr.failures",
 	[TAPIR_C_STATUS_SENT] = "core_status.sent",
 	[TAPIR_C_DECISION_CHANGES] = "decision.changes",
+	[TAPIR_C_CONTROL_REFUSED] = "control.refused",
 };
 
 static const struct tapir_vocab counters = {
@@ -427,19 +430,22 @@ mqtt_failed(struct tapir_engine *e, const char *why)
 }
 
 /* control.owner and control.group: who may use the socket, with mode
- * 0660 its group's members. Names or numbers. The module runs as the user
- * Unbound dropped privileges to: it can give the socket only to itself
- * and to one of that user's groups, and says so in status otherwise. */
+ * 0660 its group's members, and whose members may change state. Names or
+ * numbers. Fills uid and gid ((uid_t)-1, (gid_t)-1 when not given);
+ * for a name with no user or group, both stay so (the socket keeps this
+ * process's) and status shows a problem. */
 static void
-set_socket_owner(struct tapir_engine *e, const char *path, const char *owner,
-	const char *group)
+socket_owner(struct tapir_engine *e, const char *owner, const char *group,
+	uid_t *uid, gid_t *gid)
 {
 	char buf[4096], *end;
-	unsigned long uid = (unsigned long)-1, gid = (unsigned long)-1;
+	unsigned long id;
 
+	*uid = (uid_t)-1;
+	*gid = (gid_t)-1;
 	if (owner) {
 		struct passwd pw, *res = NULL;
-		uid = strtoul(owner, &end, 10);
+		id = strtoul(owner, &end, 10);
 		if (*end != '\0' || end == owner) {
 			if (getpwnam_r(owner, &pw, buf, sizeof(buf), &res) !=
 					0 ||
@@ -451,12 +457,13 @@ set_socket_owner(struct tapir_engine *e, const char *path, const char *owner,
 					owner);
 				return;
 			}
-			uid = res->pw_uid;
+			id = res->pw_uid;
 		}
+		*uid = (uid_t)id;
 	}
 	if (group) {
 		struct group gr, *res = NULL;
-		gid = strtoul(group, &end, 10);
+		id = strtoul(group, &end, 10);
 		if (*end != '\0' || end == group) {
 			if (getgrnam_r(group, &gr, buf, sizeof(buf), &res) !=
 					0 ||
@@ -466,27 +473,33 @@ set_socket_owner(struct tapir_engine *e, const char *path, const char *owner,
 				tapir__eng_problem_set(e, PROBLEM_CONTROL,
 					"control: group %s: no such group",
 					group);
+				*uid = (uid_t)-1;
 				return;
 			}
-			gid = res->gr_gid;
+			id = res->gr_gid;
 		}
+		*gid = (gid_t)id;
 	}
-	if (chown(path, (uid_t)uid, (gid_t)gid) != 0) {
-		int err = errno;
-		tapir_log(TAPIR_LOG_ERR,
-			"control: chown %s to %s:%s: %s (this process runs as "
-			"uid %u gid %u)",
-			path, owner ? owner : "-", group ? group : "-",
-			strerror(err), (unsigned)geteuid(),
-			(unsigned)getegid());
-		tapir__eng_problem_set(e, PROBLEM_CONTROL,
-			"control: chown %s to %s:%s: %s (the module runs as "
-			"uid %u gid %u: control.owner can only be that user, "
-			"control.group only one of its groups)",
-			path, owner ? owner : "-", group ? group : "-",
-			strerror(err), (unsigned)geteuid(),
-			(unsigned)getegid());
-	}
+}
+
+/* The module runs as the user Unbound dropped privileges to: it can give
+ * the socket only to itself and to one of that user's groups, and says so
+ * in status otherwise. */
+static void
+socket_owner_failed(struct tapir_engine *e, const char *path, const char *owner,
+	const char *group, int err)
+{
+	tapir_log(TAPIR_LOG_ERR,
+		"control: chown %s to %s:%s: %s (this process runs as "
+		"uid %u gid %u)",
+		path, owner ? owner : "-", group ? group : "-", strerror(err),
+		(unsigned)geteuid(), (unsigned)getegid());
+	tapir__eng_problem_set(e, PROBLEM_CONTROL,
+		"control: chown %s to %s:%s: %s (the module runs as "
+		"uid %u gid %u: control.owner can only be that user, "
+		"control.group only one of its groups)",
+		path, owner ? owner : "-", group ? group : "-", strerror(err),
+		(unsigned)geteuid(), (unsigned)getegid());
 }
 
 /*
@@ -499,10 +512,14 @@ static void
 start_inactive_control(struct tapir_engine *e)
 {
 	const char *path = tapir_control_default_socket();
+	const struct tapir_control_opts opts = { .mode = 0660,
+		.owner = (uid_t)-1,
+		.group = (gid_t)-1,
+		.admin_group = (gid_t)-1 };
 	struct tapir_error err = { 0 };
 
 	if (!(e->control = tapir_control_create(
-		      path, 0660, tapir__eng_on_control, e, &err))) {
+		      path, &opts, tapir__eng_on_control, e, NULL, &err))) {
 		tapir_log(TAPIR_LOG_WARN,
 			"%s; tapir-pop-control status cannot tell why this "
 			"module is inactive",
@@ -514,8 +531,8 @@ start_inactive_control(struct tapir_engine *e)
 		path);
 }
 
-int
-tapir_engine_start(struct tapir_engine *e)
+static int
+start_threads(struct tapir_engine *e)
 {
 	const struct tapir_config *cfg = wcfg(e);
 	struct tapir_error err = { 0 };
@@ -532,15 +549,11 @@ tapir_engine_start(struct tapir_engine *e)
 		if (!e->purger)
 			tapir_log(TAPIR_LOG_ERR, "purge: cannot start thread");
 	}
-	if (pthread_create(&e->writer, NULL, tapir__eng_writer_main, e) != 0) {
-		tapir_log(TAPIR_LOG_ERR, "cannot start the writer thread");
-		tapir__eng_problem_set(e, PROBLEM_THREADS,
-			"threads: the writer did not start: nothing is applied");
-		return TAPIR_ENOMEM;
-	}
-	e->writer_running = true;
 	for (size_t i = 0; i < cfg->n_sources; i++)
 		has_mqtt |= cfg->sources[i].type == TAPIR_SOURCE_MQTT;
+	/* The client exists before the writer, which publishes core-status
+	 * reports through it, and outlives it (destroy); its network thread
+	 * starts once the writer takes messages. */
 	if (has_mqtt) {
 		/* The client reads its configuration for as long as it
 		 * lives: it keeps this snapshot. */
@@ -550,9 +563,16 @@ tapir_engine_start(struct tapir_engine *e)
 			&err);
 		if (!e->mqtt)
 			mqtt_failed(e, err.text);
-		else if (tapir_mqtt_start(e->mqtt) != 0)
-			mqtt_failed(e, "cannot start its thread");
 	}
+	if (pthread_create(&e->writer, NULL, tapir__eng_writer_main, e) != 0) {
+		tapir_log(TAPIR_LOG_ERR, "cannot start the writer thread");
+		tapir__eng_problem_set(e, PROBLEM_THREADS,
+			"threads: the writer did not start: nothing is applied");
+		return TAPIR_ENOMEM;
+	}
+	e->writer_running = true;
+	if (e->mqtt && tapir_mqtt_start(e->mqtt) != 0)
+		mqtt_failed(e, "cannot start its thread");
 	for (size_t i = 0; i < cfg->n_sources; i++) {
 		if (cfg->sources[i].type != TAPIR_SOURCE_XFR || e->xfr_running)
 			continue;
@@ -567,15 +587,52 @@ tapir_engine_start(struct tapir_engine *e)
 		}
 	}
 	if (cfg->control.socket) {
-		e->control = tapir_control_create(cfg->control.socket,
-			cfg->control.mode, tapir__eng_on_control, e, &err);
+		struct tapir_control_opts opts = { .mode = cfg->control.mode };
+		int owner_err = 0;
+		/* The group's members may change state, also when the socket
+		 * could not be given to it. */
+		socket_owner(e, cfg->control.owner, cfg->control.group,
+			&opts.owner, &opts.group);
+		opts.admin_group = opts.group;
+		e->control = tapir_control_create(cfg->control.socket, &opts,
+			tapir__eng_on_control, e, &owner_err, &err);
 		if (!e->control)
 			tapir_log(TAPIR_LOG_ERR, "control: %s", err.text);
-		else if (cfg->control.group || cfg->control.owner)
-			set_socket_owner(e, cfg->control.socket,
-				cfg->control.owner, cfg->control.group);
+		else if (owner_err)
+			socket_owner_failed(e, cfg->control.socket,
+				cfg->control.owner, cfg->control.group,
+				owner_err);
 	}
 	return 0;
+}
+
+/*
+ * Unbound calls init, and so this, before it blocks signals for the
+ * threads it starts, and expects its main thread to take SIGHUP, SIGTERM
+ * and the rest; a module thread that did not block them could take one
+ * sent to the process and run Unbound's handler there. A thread inherits
+ * its creator's mask, so with every signal blocked around the creations
+ * here each thread starts blocked: the writer, MQTT, purger, transfer and
+ * control threads, and any thread they start later (a flush's purger).
+ * The fault signals a thread raises itself (SIGSEGV, SIGBUS) still kill
+ * the process as they should, blocked or not. The caller's mask is put
+ * back as it was.
+ */
+int
+tapir_engine_start(struct tapir_engine *e)
+{
+	sigset_t all, old;
+	int rc, err;
+
+	sigfillset(&all);
+	if ((err = pthread_sigmask(SIG_SETMASK, &all, &old)) != 0)
+		tapir_log(TAPIR_LOG_WARN,
+			"cannot block signals for the module's threads: %s",
+			strerror(err));
+	rc = start_threads(e);
+	if (err == 0)
+		(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
 }
 
 void
@@ -587,17 +644,23 @@ tapir_engine_destroy(struct tapir_engine *e)
 		return;
 	tapir_control_destroy(e->control);
 	/* The transfer thread waits for the writer's jobs: it goes before
-	 * the writer. A transfer in flight ends at its timeout. */
+	 * the writer. A transfer in flight is cancelled (Unbound's workers
+	 * are stopped while this runs); the wait for the writer's first
+	 * loads is woken through jcond. */
 	if (e->xfr_running) {
 		pthread_mutex_lock(&e->xlock);
-		e->xfr_stop = true;
+		atomic_store(&e->xfr_stop, true);
 		pthread_cond_signal(&e->xcond);
 		pthread_mutex_unlock(&e->xlock);
+		pthread_mutex_lock(&e->qlock);
+		pthread_cond_broadcast(&e->jcond);
+		pthread_mutex_unlock(&e->qlock);
 		pthread_join(e->xfr_thread, NULL);
 	}
-	/* The consumer goes first: after it is joined nothing submits. */
-	tapir_mqtt_destroy(e->mqtt);
-	tapir_runtime_unref(e->mqtt_rt);
+	/* The consumer's thread goes first: after it is joined nothing
+	 * submits. The client itself stays until the writer, which may be
+	 * publishing a core-status report through it, is joined too. */
+	tapir_mqtt_stop(e->mqtt);
 	if (e->writer_running) {
 		pthread_mutex_lock(&e->qlock);
 		e->stop = true;
@@ -605,9 +668,13 @@ tapir_engine_destroy(struct tapir_engine *e)
 		pthread_mutex_unlock(&e->qlock);
 		pthread_join(e->writer, NULL);
 	}
+	tapir_mqtt_destroy(e->mqtt);
+	e->mqtt = NULL;
+	tapir_runtime_unref(e->mqtt_rt);
 	/* The writer is gone: save what the feed gave, for the next load
 	 * (Unbound's reload unloads this module). */
-	if (e->writer_running && e->state_dirty)
+	if (e->writer_running &&
+		(e->state_dirty || atomic_load(&e->serials_dirty)))
 		tapir__eng_state_save(e);
 	/* Nothing pushes to the purger any more. */
 	tapir_purger_destroy(e->purger);
@@ -616,6 +683,8 @@ tapir_engine_destroy(struct tapir_engine *e)
 		free(q);
 	}
 	tapir_db_destroy(e->db);
+	for (size_t i = 0; i < TAPIR_MAX_SOURCES; i++)
+		tapir_rrcount_destroy(e->xfrs[i].rrs);
 	/* Every thread is joined: the engine's is the last reference. */
 	tapir_runtime_unref(wrt(e));
 	tapir_keyring_destroy(e->keys);

@@ -72,6 +72,7 @@ enum tapir_counter {
 	TAPIR_C_XFR_FAILURES,
 	TAPIR_C_STATUS_SENT,
 	TAPIR_C_DECISION_CHANGES,
+	TAPIR_C_CONTROL_REFUSED,
 	TAPIR_C_COUNT,
 };
 
@@ -196,10 +197,22 @@ void tapir_engine_command(
 	struct tapir_engine *e, const char *line, struct tapir_buf *out);
 
 /**
+ * Control thread: one request from the control socket, as peer. Commands
+ * that change state (override allow, deny and remove, reload, flush, stats,
+ * which resets the counters every reader sees) need a privileged peer
+ * (root, Unbound's user, control.group); anything else a peer that is not
+ * gets answered "error: ... not permitted ..." and counted as
+ * control.refused. The rest is tapir_engine_command().
+ * @param peer: borrowed.
+ */
+void tapir_engine_control(struct tapir_engine *e, const char *line,
+	const struct tapir_control_peer *peer, struct tapir_buf *out);
+
+/**
  * How names whose decision changed leave the resolver's caches (set
  * before start): send flushes one name (lib/purge.h), called on the
- * purger's own thread; what names it in status and logs. Without one,
- * nothing is purged and status says so.
+ * purger's own thread; what names it in status and logs. A NULL send:
+ * nothing is purged, and what says why (status shows it).
  */
 void tapir_engine_set_purge(struct tapir_engine *e, tapir_purge_send_fn send,
 	void *arg, const char *what);

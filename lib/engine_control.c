@@ -67,13 +67,15 @@ cmd_stats(struct tapir_engine *e, const struct tapir_runtime *rt, bool reset,
 		tapir_buf_printf(out,
 			"cache.purge.requested=%llu\ncache.purge.done=%llu\n"
 			"cache.purge.failed=%llu\ncache.purge.dropped=%llu\n"
-			"cache.purge.coalesced=%llu\ncache.purge.by-name=%llu\n",
+			"cache.purge.coalesced=%llu\ncache.purge.by-name=%llu\n"
+			"cache.purge.overflows=%llu\n",
 			(unsigned long long)ps.requested,
 			(unsigned long long)ps.done,
 			(unsigned long long)ps.failed,
 			(unsigned long long)ps.dropped,
 			(unsigned long long)ps.coalesced,
-			(unsigned long long)ps.by_name);
+			(unsigned long long)ps.by_name,
+			(unsigned long long)ps.overflows);
 	}
 	tapir_buf_printf(out, "db.names=%zu\ndb.entries=%zu\ndb.bytes=%zu\n",
 		atomic_load(&e->db_names), atomic_load(&e->db_entries),
@@ -120,9 +122,12 @@ cmd_status(struct tapir_engine *e, const struct tapir_runtime *rt,
 		e->mqtt_state);
 	pthread_mutex_unlock(&e->qlock);
 	tapir_buf_printf(out, "keys: %zu\n", atomic_load(&e->n_keys));
-	tapir_buf_printf(out, "cache-purge: %s%s\n",
-		e->purger ? "via " : "unavailable",
-		e->purger ? e->purge_what : "");
+	if (e->purger)
+		tapir_buf_printf(out, "cache-purge: via %s\n", e->purge_what);
+	else
+		tapir_buf_printf(out, "cache-purge: unavailable%s%s%s\n",
+			e->purge_what[0] ? " (" : "", e->purge_what,
+			e->purge_what[0] ? ")" : "");
 	tapir_buf_printf(out, "db.names: %zu\ndb.entries: %zu\ndb.bytes: %zu\n",
 		atomic_load(&e->db_names), atomic_load(&e->db_entries),
 		atomic_load(&e->db_bytes));
@@ -317,36 +322,62 @@ out_free:
 	tapir_buf_clear(&text);
 }
 
-/* "flush NAME" / "flush --all": ask Unbound to drop cached answers. */
+/*
+ * "flush NAME" / "flush --all": ask Unbound to drop cached answers, and
+ * say "ok" only once it has. The request goes through a purger of its
+ * own, one name long: its counters are this request's alone (the engine's
+ * purger also carries the writer's purges, whose outcome is not the
+ * operator's), and its retries ride out a reload of Unbound. The thread
+ * it costs is the price of an answer that can be trusted.
+ */
 static void
 cmd_flush(struct tapir_engine *e, const char *arg, struct tapir_buf *out)
 {
 	char name[TAPIR_NAME_BUFSIZE];
 	struct tapir_error err = { 0 };
+	struct tapir_purger_stats st = { 0 };
+	struct tapir_purger *p;
+	bool all = !strcmp(arg, "--all");
 
 	if (!e->purger) {
 		tapir_buf_printf(out,
 			"error: no cache purging: Unbound's remote-control is not usable (see status)\n");
 		return;
 	}
-	if (!strcmp(arg, "--all")) {
-		/* flush_zone of the root: every cached answer. */
-		(void)tapir_purger_push(e->purger, "");
-		tapir_purger_drain(e->purger, 10000);
-		tapir_buf_printf(out, "ok\n");
-		return;
-	}
-	if (tapir_name_canon(arg, strlen(arg), 0, name, NULL, NULL, &err)) {
+	/* flush_zone of the root ("") is every cached answer. */
+	if (all)
+		name[0] = '\0';
+	else if (tapir_name_canon(
+			 arg, strlen(arg), 0, name, NULL, NULL, &err)) {
 		tapir_buf_printf(out, "error: %s\n", err.text);
 		return;
 	}
-	(void)tapir_purger_push(e->purger, name);
-	tapir_purger_drain(e->purger, 10000);
-	tapir_buf_printf(out, "ok\n");
+	if (!(p = tapir_purger_create(
+		      e->purge_send, e->purge_arg, e->purge_what, 1))) {
+		tapir_buf_printf(out, "error: cannot start a purge: %s\n",
+			tapir_strerror(TAPIR_ENOMEM));
+		return;
+	}
+	if (tapir_purger_push(p, name) == 0)
+		tapir_purger_drain(p, TAPIR_CONTROL_RUN_MS);
+	tapir_purger_stats(p, &st);
+	tapir_purger_destroy(p);
+	if (st.done == 1)
+		tapir_buf_printf(out, "ok\n");
+	else if (st.failed)
+		tapir_buf_printf(out,
+			"error: %s did not flush %s (see Unbound's log): cached answers stay until they expire\n",
+			e->purge_what, all ? "its cache" : name);
+	else
+		tapir_buf_printf(out,
+			"error: %s did not flush %s within %d s\n",
+			e->purge_what, all ? "its cache" : name,
+			TAPIR_CONTROL_RUN_MS / 1000);
 }
 
 struct reload_job {
 	struct tapir_runtime *rt;
+	size_t changed; /* names whose decision the new policy changed */
 	char msg[256];
 	int rc;
 };
@@ -367,14 +398,19 @@ same_sources(
 	return true;
 }
 
-/* Writer: put the new snapshot in force, then what it names: keys, the
- * state directory, file sources. */
+/* Writer: put the new snapshot in force, purge what its policy decides
+ * otherwise, then load what it names: keys, the state directory, file
+ * sources. */
 static void
 reload_job(struct tapir_engine *e, void *arg)
 {
 	struct reload_job *j = arg;
+	struct tapir_runtime *old = wrt(e);
 
+	tapir_runtime_ref(old);
 	tapir__eng_rt_swap(e, j->rt);
+	j->changed = tapir__eng_purge_policy_change(e, old, j->rt);
+	tapir_runtime_unref(old);
 	j->rt = NULL;
 	tapir__eng_load_keys(e);
 	/* An operator who fixed the directory sees it in status now. */
@@ -429,15 +465,107 @@ cmd_reload(struct tapir_engine *e, const struct tapir_runtime *rt,
 			err.text);
 		return;
 	}
-	tapir__eng_run_on_writer(e, reload_job, &j);
+	if (tapir__eng_run_on_writer_within(
+		    e, reload_job, &j, TAPIR_CONTROL_RUN_MS) != 0) {
+		tapir_runtime_unref(j.rt);
+		tapir_buf_printf(out,
+			"error: the writer did not take the reload up within %d s (busy loading a file or a zone?); the running configuration stays\n",
+			TAPIR_CONTROL_RUN_MS / 1000);
+		return;
+	}
 	if (j.rc != 0) {
 		tapir_runtime_unref(j.rt);
 		tapir_buf_printf(out, "error: %s\n", j.msg);
 		return;
 	}
-	tapir_log(TAPIR_LOG_INFO, "reloaded %s (configuration %llu)",
-		e->config_path, (unsigned long long)rt->generation + 1);
+	tapir_log(TAPIR_LOG_INFO,
+		"reloaded %s (configuration %llu): %zu decisions changed",
+		e->config_path, (unsigned long long)rt->generation + 1,
+		j.changed);
 	tapir_buf_printf(out, "ok\n");
+}
+
+/*
+ * Whether anyone who reaches the socket may run line: the commands that
+ * only read. What is not listed here changes state or is unknown, and
+ * needs a privileged peer; a command added later is kept from others
+ * until it is listed. stats is not listed: it resets the counters that
+ * every other reader (a monitoring system) counts on.
+ */
+static bool
+reads_only(const char *line)
+{
+	static const char *const exact[] = { "status", "stats_noreset", "list",
+		"dump-rpz", "digest" };
+	static const char *const with_args[] = { "lookup ", "list ",
+		"dump-rpz " };
+	char verb[16] = "";
+
+	while (*line == ' ')
+		line++;
+	if (!strncmp(line, "json ", 5))
+		line += 5;
+	for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
+		if (!strcmp(line, exact[i]))
+			return true;
+	for (size_t i = 0; i < sizeof(with_args) / sizeof(with_args[0]); i++)
+		if (!strncmp(line, with_args[i], strlen(with_args[i])))
+			return true;
+	/* As tapir__eng_cmd_override() reads its verb. */
+	return !strncmp(line, "override ", 9) &&
+	       sscanf(line + 9, "%15s", verb) == 1 && !strcmp(verb, "list");
+}
+
+void
+tapir_engine_control(struct tapir_engine *e, const char *line,
+	const struct tapir_control_peer *peer, struct tapir_buf *out)
+{
+	struct tapir_runtime *rt;
+	const char *group, *cmd = line;
+	size_t before = out->len;
+	char why[320];
+	bool json = false;
+	json_t *obj;
+	char *txt;
+
+	if (peer->privileged || reads_only(line)) {
+		tapir_engine_command(e, line, out);
+		return;
+	}
+	count(e, TAPIR_C_CONTROL_REFUSED, 1);
+	rt = tapir__eng_rt_get(e);
+	group = rt && rt->cfg->control.group ? rt->cfg->control.group : NULL;
+	while (*cmd == ' ')
+		cmd++;
+	if (!strncmp(cmd, "json ", 5)) {
+		cmd += 5;
+		json = true;
+	}
+	/* The answer names who may, so that the operator knows what to
+	 * fix. */
+	snprintf(why, sizeof(why),
+		"not permitted: '%.32s' changes the module's state; only root, uid %u (Unbound's user)%s%s%s may (you are uid %d)",
+		cmd, (unsigned)geteuid(), group ? " and members of group " : "",
+		group ? group : "", group ? " (control.group)" : "",
+		peer->uid == (uid_t)-1 ? -1 : (int)peer->uid);
+	/* In JSON like every other error (tapir_engine_command()). */
+	if (json && (obj = json_pack("{s:s}", "error", why))) {
+		if ((txt = json_dumps(obj, JSON_INDENT(2)))) {
+			tapir_buf_printf(out, "error: %s\n", txt);
+			free(txt);
+		}
+		json_decref(obj);
+	}
+	if (out->len == before)
+		tapir_buf_printf(out, "error: %s\n", why);
+	tapir_runtime_unref(rt);
+}
+
+void
+tapir__eng_on_control(void *arg, const char *line,
+	const struct tapir_control_peer *peer, struct tapir_buf *out)
+{
+	tapir_engine_control(arg, line, peer, out);
 }
 
 static void dispatch(struct tapir_engine *e, const char *line, bool json,

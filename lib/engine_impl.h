@@ -51,6 +51,7 @@
 #include "lib/msg.h"
 #include "lib/name.h"
 #include "lib/purge.h"
+#include "lib/rrcount.h"
 #include "lib/runtime.h"
 #include "lib/listfile.h"
 #include "lib/state.h"
@@ -69,6 +70,9 @@
 #define LOG_INTERVAL_MS	      10000
 #define STATE_SAVE_MS	      60000
 #define STATE_FILE	      "tapir-pop.state"
+/* A zone's expire when its SOA says 0, or when restored data has no
+ * deadline of its own: a week, RFC 1912's lower bound. */
+#define XFR_EXPIRE_DEFAULT_S  604800
 /* A file load that changes more names than this flushes Unbound's whole
  * cache once instead of name by name. */
 #define PURGE_BATCH_MAX	      1000
@@ -82,6 +86,9 @@ struct qmsg {
 	void *job_arg;
 	bool *job_done;
 	int src; /* the MQTT source, or SRC_BY_TOPIC (engine_ingest.c) */
+	/* qlock: the writer took the job up; its submitter gave up first
+	 * (tapir__eng_run_on_writer_within()), so it never runs. */
+	bool job_started, job_withdrawn;
 	size_t len;
 	char *topic; /* points into data, after the payload */
 	char data[];
@@ -127,6 +134,19 @@ struct xfr_state {
 	 * clears them when the zone expires. */
 	bool have_serial;
 	uint32_t serial;
+	/* slock: wall time (e->now()) at which the zone's data expires
+	 * unless a check succeeds first: the last good check plus the SOA
+	 * expire. The transfer thread sets it; the serials file keeps it
+	 * (the writer saves it, and sets it at start, before the transfer
+	 * thread reads it to arm expire_ms). 0: not known. */
+	int64_t expires_at;
+	/* Writer only: the records behind the zone's entries, for owners
+	 * with more than one (lib/rrcount.h; NULL: none), and the `added`
+	 * stamp of the last transfer applied, which only grows, so that a
+	 * full transfer tells the entries it made from older ones. Both
+	 * travel in the serials file. */
+	struct tapir_rrcount *rrs;
+	uint32_t generation;
 	struct tapir_xfr_soa soa; /* transfer thread only */
 	int64_t next_ms;	  /* transfer thread only: next check */
 	int64_t expire_ms; /* transfer thread only: data dropped by then */
@@ -195,10 +215,9 @@ struct tapir_engine {
 	/* The pointer: set at create, read-only. The database: the writer
 	 * changes and commits it; readers use its epoch read sections. */
 	struct tapir_db *db;
-	/* Set by start, freed by destroy. KNOWN RACE: start sets mqtt after
-	 * it has started the writer, which tests it (core-status reports)
-	 * without a lock; the MQTT thread touches it only through
-	 * libmosquitto. */
+	/* Set by start before the writer starts, freed by destroy after
+	 * the writer is joined: read-only while the threads run (the
+	 * client's own lock covers its outbox, lib/mqtt.h). */
 	struct tapir_mqtt *mqtt;
 	/* Start and destroy only (the embedder's thread). */
 	struct tapir_control *control;
@@ -276,7 +295,10 @@ struct tapir_engine {
 	struct tapir_runtime *xfr_rt;
 	pthread_mutex_t xlock; /* with xcond: wakes the thread to stop */
 	pthread_cond_t xcond;
-	bool xfr_stop;	   /* xlock */
+	/* Atomic, stored under xlock (so that the thread's wait on xcond
+	 * cannot miss it): destroy sets it; a transfer in flight reads it
+	 * as its cancel flag (lib/xfr.h) and stops within 100 ms. */
+	atomic_bool xfr_stop;
 	bool writer_ready; /* covered by qlock: the initial loads are done */
 
 	/* slock: what the writer (and the transfer thread) change and the
@@ -286,8 +308,17 @@ struct tapir_engine {
 	int64_t state_dir_tried_ms;	   /* writer */
 	/* Per field in struct file_state: writer-only or slock. */
 	struct file_state files[TAPIR_MAX_SOURCES];
-	char *state_path;	/* set at create, read-only after */
-	bool state_dirty;	/* writer (destroy after the join) */
+	char *state_path; /* set at create, read-only after */
+	bool state_dirty; /* writer (destroy after the join) */
+	/* Atomic: what only the serials file holds changed (a zone's
+	 * expiry moved with a good check); any thread sets it, the writer
+	 * saves the serials file alone and clears it. */
+	atomic_bool serials_dirty;
+	/* Writer: the `created` stamp of the state file on disk (the one it
+	 * loaded or last saved), 0 when none. The serials file names it, so
+	 * that a serials file that does not go with the state file beside
+	 * it (a crash between the two renames) is not believed. */
+	int64_t state_created;
 	int64_t state_saved_ms; /* writer */
 	int64_t state_saved_at; /* slock */
 
@@ -380,9 +411,14 @@ void *tapir__eng_writer_main(void *arg);
 void tapir__eng_on_mqtt_message(
 	void *arg, int src, const char *topic, const void *payload, size_t len);
 void tapir__eng_on_mqtt_state(void *arg, bool connected, const char *reason);
-void tapir__eng_on_control(void *arg, const char *line, struct tapir_buf *out);
 void tapir__eng_run_on_writer(struct tapir_engine *e,
 	void (*fn)(struct tapir_engine *, void *), void *arg);
+int tapir__eng_run_on_writer_within(struct tapir_engine *e,
+	void (*fn)(struct tapir_engine *, void *), void *arg, int timeout_ms);
+
+/* engine_control.c */
+void tapir__eng_on_control(void *arg, const char *line,
+	const struct tapir_control_peer *peer, struct tapir_buf *out);
 
 /* engine_purge.c */
 void tapir__eng_rare_note(struct tapir_engine *e, const char *name, size_t len);
@@ -397,6 +433,8 @@ void tapir__eng_purges_add(struct tapir_engine *e, struct purges *p,
 void tapir__eng_purges_end(struct tapir_engine *e, const struct purges *p);
 int tapir__eng_remove_entry(struct tapir_engine *e, int src, const char *name,
 	uint8_t flags, struct purges *p);
+size_t tapir__eng_purge_policy_change(struct tapir_engine *e,
+	const struct tapir_runtime *old, const struct tapir_runtime *cur);
 
 /* engine_state.c */
 void tapir__eng_state_dir_check(struct tapir_engine *e);
@@ -410,6 +448,7 @@ void tapir__eng_files_check(struct tapir_engine *e, bool force);
 
 /* engine_core_status.c */
 void tapir__eng_core_status_send(struct tapir_engine *e);
+extern int tapir__eng_report_delay_ms;
 
 /* engine_xfr.c */
 void *tapir__eng_xfr_main(void *arg);

@@ -57,12 +57,10 @@ apply(struct tapir_engine *e, int src, const struct tapir_msg *msg)
 
 	for (size_t i = 0; i < msg->n_added; i++) {
 		const struct tapir_msg_entry *m = &msg->added[i];
-		int64_t expiry = m->time_added + m->ttl;
+		/* tapir_msg_parse() bounds both; saturating all the same. */
+		int64_t expiry = tapir_time_add(m->time_added, m->ttl);
 		struct tapir_entry ent = {
-			.added = m->time_added < 0 ? 0
-				 : m->time_added > UINT32_MAX
-					 ? UINT32_MAX
-					 : (uint32_t)m->time_added,
+			.added = tapir_db_time32(m->time_added),
 			.tags = m->tag_mask,
 			.source = (uint16_t)src,
 			.list = (uint8_t)msg->list,
@@ -78,9 +76,7 @@ apply(struct tapir_engine *e, int src, const struct tapir_msg *msg)
 		}
 		/* Time as 32-bit seconds lasts to 2106; an expiry beyond
 		 * is as good as never. */
-		ent.expiry = expiry >= TAPIR_EXPIRY_NEVER
-				     ? TAPIR_EXPIRY_NEVER - 1
-				     : (uint32_t)expiry;
+		ent.expiry = tapir_db_time32(expiry);
 		before = tapir__eng_decide_now(e, m->name, now);
 		rc = tapir_db_set(e->db, m->name, strlen(m->name), &ent);
 		if (rc == 0) {
@@ -400,6 +396,17 @@ tapir__eng_writer_main(void *arg)
 		while (batch) {
 			struct qmsg *next = batch->next;
 			if (batch->job) {
+				bool withdrawn;
+				pthread_mutex_lock(&e->qlock);
+				withdrawn = batch->job_withdrawn;
+				batch->job_started = !withdrawn;
+				pthread_mutex_unlock(&e->qlock);
+				/* Its submitter is gone, and so is its arg. */
+				if (withdrawn) {
+					free(batch);
+					batch = next;
+					continue;
+				}
 				batch->job(e, batch->job_arg);
 				tapir_db_commit(e->db);
 				publish_db_stats(e);
@@ -421,7 +428,7 @@ tapir__eng_writer_main(void *arg)
 			last_expire = tapir_monotonic_ms();
 			tapir__eng_files_check(e, false);
 		}
-		if (e->state_dirty &&
+		if ((e->state_dirty || atomic_load(&e->serials_dirty)) &&
 			tapir_monotonic_ms() - e->state_saved_ms >=
 				STATE_SAVE_MS)
 			tapir__eng_state_save(e);
@@ -545,38 +552,73 @@ tapir__eng_on_mqtt_state(void *arg, bool connected, const char *reason)
 	}
 }
 
-void
-tapir__eng_on_control(void *arg, const char *line, struct tapir_buf *out)
+/*
+ * Run fn on the writer thread (the only one that may change the database)
+ * and wait for it; inline when no writer runs (tests, before start). With
+ * timeout_ms >= 0, a job the writer has not taken up by then (it is busy
+ * with a large file or transfer) is withdrawn and never runs: the caller
+ * can then say so and return, and fn's arg, which may live on the caller's
+ * stack, is never touched again. A job already taken up is waited for: it
+ * cannot be stopped half-way.
+ * @return: 0 when fn ran, TAPIR_ETIMEDOUT when withdrawn, TAPIR_ENOMEM
+ *	or TAPIR_EIO (the writer stops) when it could not be queued.
+ */
+int
+tapir__eng_run_on_writer_within(struct tapir_engine *e,
+	void (*fn)(struct tapir_engine *, void *), void *arg, int timeout_ms)
 {
-	tapir_engine_command(arg, line, out);
-}
-
-/* Run fn on the writer thread (the only one that may change the database)
- * and wait for it; inline when no writer runs (tests, before start). */
-void
-tapir__eng_run_on_writer(struct tapir_engine *e,
-	void (*fn)(struct tapir_engine *, void *), void *arg)
-{
+	struct timespec until;
 	struct qmsg *q;
 	bool done = false;
+	int rc = 0;
 
-	if (!e->writer_running || !(q = calloc(1, sizeof(*q)))) {
-		if (!e->writer_running)
-			fn(e, arg);
-		return;
+	if (!e->writer_running) {
+		fn(e, arg);
+		return 0;
 	}
+	if (!(q = calloc(1, sizeof(*q))))
+		return TAPIR_ENOMEM;
 	q->job = fn;
 	q->job_arg = arg;
 	q->job_done = &done;
 	q->topic = "";
+	/* jcond waits on CLOCK_REALTIME, its default. */
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
 	pthread_mutex_lock(&e->qlock);
 	if (e->stop) {
 		pthread_mutex_unlock(&e->qlock);
 		free(q);
-		return;
+		return TAPIR_EIO;
 	}
 	enqueue_locked(e, q);
-	while (!done)
-		pthread_cond_wait(&e->jcond, &e->qlock);
+	while (!done) {
+		if (timeout_ms < 0 || q->job_started) {
+			pthread_cond_wait(&e->jcond, &e->qlock);
+			continue;
+		}
+		if (pthread_cond_timedwait(&e->jcond, &e->qlock, &until) ==
+				ETIMEDOUT &&
+			!done && !q->job_started) {
+			/* Still queued, or in the writer's batch: the writer
+			 * frees it when it comes to it. */
+			q->job_withdrawn = true;
+			rc = TAPIR_ETIMEDOUT;
+			break;
+		}
+	}
 	pthread_mutex_unlock(&e->qlock);
+	return rc;
+}
+
+void
+tapir__eng_run_on_writer(struct tapir_engine *e,
+	void (*fn)(struct tapir_engine *, void *), void *arg)
+{
+	(void)tapir__eng_run_on_writer_within(e, fn, arg, -1);
 }

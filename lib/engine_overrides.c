@@ -27,9 +27,9 @@ static int
 override_apply(struct tapir_engine *e, const struct override *o)
 {
 	struct tapir_entry ent = {
-		.expiry =
-			o->expires ? (uint32_t)o->expires : TAPIR_EXPIRY_NEVER,
-		.added = (uint32_t)o->added,
+		.expiry = o->expires ? tapir_db_time32(o->expires)
+				     : TAPIR_EXPIRY_NEVER,
+		.added = tapir_db_time32(o->added),
 		.source = (uint16_t)override_source(e, o->allow),
 		.list = o->allow ? TAPIR_LIST_ALLOW : TAPIR_LIST_DENY,
 	};
@@ -185,6 +185,16 @@ tapir__eng_overrides_load(struct tapir_engine *e)
 				NULL, NULL) != 0 ||
 			(strcmp(act, "allow") && strcmp(act, "deny")))
 			continue;
+		/* The file is input: a time no expiry can hold is refused,
+		 * not cut to 32 bits (where 2^32 + 1 would be 1970). */
+		if (exp < 0 || exp >= (json_int_t)TAPIR_EXPIRY_NEVER) {
+			count(e, TAPIR_C_ENTRY_INVALID, 1);
+			tapir_log(TAPIR_LOG_ERR,
+				"overrides: %s in %s: expires %lld is out of "
+				"range, ignored",
+				canon, path, (long long)exp);
+			continue;
+		}
 		if (exp && exp <= e->now())
 			continue;
 		if (override_add(e, canon, !strcmp(act, "allow"), exp, cm) == 0)
@@ -367,8 +377,12 @@ tapir__eng_cmd_override(struct tapir_engine *e, const char *args, bool json,
 			out, "error: unknown override verb: %.16s\n", verb);
 		return;
 	}
-	tapir__eng_run_on_writer(e, override_job, &j);
-	if (j.rc != 0)
+	if (tapir__eng_run_on_writer_within(
+		    e, override_job, &j, TAPIR_CONTROL_RUN_MS) != 0)
+		tapir_buf_printf(out,
+			"error: override %s %s: the writer did not take it up within %d s (busy loading a file or a zone?); nothing changed\n",
+			verb, name, TAPIR_CONTROL_RUN_MS / 1000);
+	else if (j.rc != 0)
 		tapir_buf_printf(out, "error: override %s %s: %s\n", verb, name,
 			tapir_strerror(j.rc));
 	else

@@ -124,3 +124,84 @@ tapir__eng_remove_entry(struct tapir_engine *e, int src, const char *name,
 			e, p, name, (flags & TAPIR_ENTRY_SUBTREE) != 0);
 	return 0;
 }
+
+/* A policy change (tapir-pop-control reload): which names it changes. */
+struct policy_walk {
+	struct tapir_engine *e;
+	const struct tapir_runtime *old, *cur;
+	int64_t now;
+	size_t changed;
+	struct purges p;
+};
+
+static void
+policy_walk_one(
+	struct policy_walk *w, const char *name, size_t len, bool subtree)
+{
+	enum tapir_action was, is;
+
+	was = tapir_decide(w->old->policy, w->e->db, name, len, w->now, NULL);
+	is = tapir_decide(w->cur->policy, w->e->db, name, len, w->now, NULL);
+	if (was == is)
+		return;
+	w->changed++;
+	if (w->e->purger && w->p.n++ < PURGE_BATCH_MAX)
+		tapir__eng_purge_decided(w->e, name, subtree, is);
+}
+
+static int
+policy_walk_cb(void *arg, const char *name, size_t len,
+	const struct tapir_entry *ent, size_t n)
+{
+	struct policy_walk *w = arg;
+	char child[TAPIR_NAME_BUFSIZE + 16];
+	bool exact = false, subtree = false;
+	int m;
+
+	for (size_t i = 0; i < n; i++) {
+		if (ent[i].flags & TAPIR_ENTRY_SUBTREE)
+			subtree = true;
+		else
+			exact = true;
+	}
+	if (exact)
+		policy_walk_one(w, name, len, false);
+	/* Below a subtree entry: a name with no entries of its own stands
+	 * for all of them (as dump-rpz's wildcard does). */
+	m = snprintf(child, sizeof(child), "x--tapir.%s", name);
+	if (subtree && m > 0 && (size_t)m < TAPIR_NAME_BUFSIZE) {
+		size_t before = w->changed;
+		policy_walk_one(w, child, (size_t)m, true);
+		if (w->changed != before && w->e->purger &&
+			w->p.n <= PURGE_BATCH_MAX)
+			(void)tapir_purger_push(w->e->purger, name);
+	}
+	return 0;
+}
+
+/*
+ * Writer, after a reload put cur in force in place of old (which the
+ * caller still holds): every name whose decision the new policy changes
+ * leaves Unbound's caches, as a change of the data would make it leave;
+ * past PURGE_BATCH_MAX names, one flush of everything. Block answers kept
+ * in the cache (answer.cache-blocked) whose content changed go as well.
+ * @return: the names whose decision changed.
+ */
+size_t
+tapir__eng_purge_policy_change(struct tapir_engine *e,
+	const struct tapir_runtime *old, const struct tapir_runtime *cur)
+{
+	struct policy_walk w = { .e = e, .old = old, .cur = cur };
+	tapir_epoch_token tok;
+
+	w.now = e->now();
+	tok = tapir_db_read_begin(e->db);
+	(void)tapir_db_walk(e->db, policy_walk_cb, &w);
+	tapir_db_read_end(e->db, tok);
+	if ((old->answer.cache_blocked || cur->answer.cache_blocked) &&
+		memcmp(&old->answer, &cur->answer, sizeof(old->answer)) != 0)
+		w.p.n = PURGE_BATCH_MAX + 1;
+	tapir__eng_purges_end(e, &w.p);
+	count(e, TAPIR_C_DECISION_CHANGES, w.changed);
+	return w.changed;
+}

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Persistence: the state directory, the state file and the xfr serials
- * beside it. Writer thread (and destroy, after the writer is joined).
+ * beside it (each zone's serial and expiry). Writer thread (and destroy,
+ * after the writer is joined).
  */
 #include "tapir_build.h"
 
@@ -83,7 +84,54 @@ want_persisted(void *arg, uint16_t source)
 		       cfg->sources[source].type == TAPIR_SOURCE_XFR);
 }
 
-/* One "name serial" line per xfr source that has one. */
+/*
+ * The serials file, beside the state file and written right after it:
+ * for each xfr source, the serial its entries in the state file are at,
+ * when they expire, and the records behind them. Text, version 2, one
+ * record a line:
+ *
+ *   tapir-pop-serials 2 CREATED
+ *   zone SOURCE SERIAL|- EXPIRES-AT GENERATION
+ *   rrs SOURCE exact|subtree N0,N1,N2,N3,N4,N5 NAME
+ *
+ * CREATED is the stamp of the state file it goes with
+ * (tapir_state_created()); EXPIRES-AT is xfr_state.expires_at (0: not
+ * known); GENERATION is xfr_state.generation. An "rrs" line is a row of
+ * xfr_state.rrs: the records of NAME (canonical, last on the line, so
+ * nothing in it is a separator) per enum tapir_action. A file that names
+ * another state file (a crash between the two renames), or that does not
+ * parse to the end, is ignored whole: the zones are then transferred in
+ * full (an IXFR's deletions need the counts), and their restored data
+ * expires a week after the state file was saved. So is version 1 ("SOURCE
+ * SERIAL" lines), which cannot tell which state file it goes with.
+ */
+#define SERIALS_MAGIC	 "tapir-pop-serials"
+#define SERIALS_VERSION	 2
+/* Longest line: "rrs", a source name (63), the kind, six counts and a
+ * name (253), with room. */
+#define SERIALS_LINE	 512
+/* Expiry times past year 9999 are damage, not a zone's timers. */
+#define SERIALS_TIME_MAX INT64_C(253402300800)
+
+struct rrs_out {
+	FILE *f;
+	const char *source;
+};
+
+static int
+rrs_line(void *arg, const char *name, size_t len, bool subtree,
+	const uint32_t n[TAPIR_ACTION_COUNT])
+{
+	struct rrs_out *o = arg;
+
+	(void)len;
+	_Static_assert(TAPIR_ACTION_COUNT == 6, "rrs lines have 6 counts");
+	fprintf(o->f, "rrs %s %s %u,%u,%u,%u,%u,%u %s\n", o->source,
+		subtree ? "subtree" : "exact", n[0], n[1], n[2], n[3], n[4],
+		n[5], name);
+	return 0;
+}
+
 static int
 serials_fill(void *arg, int fd, struct tapir_error *err)
 {
@@ -100,13 +148,30 @@ serials_fill(void *arg, int fd, struct tapir_error *err)
 		close(dfd);
 		return saved;
 	}
+	fprintf(f, "%s %d %lld\n", SERIALS_MAGIC, SERIALS_VERSION,
+		(long long)e->state_created);
 	pthread_mutex_lock(&e->slock);
-	for (size_t i = 0; i < wcfg(e)->n_sources; i++)
-		if (wcfg(e)->sources[i].type == TAPIR_SOURCE_XFR &&
-			e->xfrs[i].have_serial)
-			fprintf(f, "%s %u\n", wcfg(e)->sources[i].name,
-				e->xfrs[i].serial);
+	for (size_t i = 0; i < wcfg(e)->n_sources; i++) {
+		const struct xfr_state *xs = &e->xfrs[i];
+		if (wcfg(e)->sources[i].type != TAPIR_SOURCE_XFR)
+			continue;
+		if (xs->have_serial)
+			fprintf(f, "zone %s %u %lld %u\n",
+				wcfg(e)->sources[i].name, xs->serial,
+				(long long)xs->expires_at, xs->generation);
+		else
+			fprintf(f, "zone %s - %lld %u\n",
+				wcfg(e)->sources[i].name,
+				(long long)xs->expires_at, xs->generation);
+	}
 	pthread_mutex_unlock(&e->slock);
+	/* The counts are the writer's own: no lock. */
+	for (size_t i = 0; i < wcfg(e)->n_sources; i++) {
+		struct rrs_out o = { f, wcfg(e)->sources[i].name };
+		if (wcfg(e)->sources[i].type == TAPIR_SOURCE_XFR &&
+			e->xfrs[i].rrs)
+			(void)tapir_rrcount_walk(e->xfrs[i].rrs, rrs_line, &o);
+	}
 	if (ferror(f)) {
 		fclose(f);
 		return EIO;
@@ -116,52 +181,262 @@ serials_fill(void *arg, int fd, struct tapir_error *err)
 	return 0;
 }
 
-/* xfr serials beside the state file, written right after it: the
- * entries of a zone and the serial they are at travel together. */
 static void
 serials_save(struct tapir_engine *e)
 {
 	char path[4096 + 16];
 
 	snprintf(path, sizeof(path), "%s.serials", e->state_path);
-	/* Silently: without the file the next start asks for a full AXFR. */
+	/* Silently: without the file the next start asks for a full AXFR;
+	 * the next save tries again. */
 	if (tapir_fileio_write_atomic(path, serials_fill, e, NULL) != 0)
-		return;
+		atomic_store(&e->serials_dirty, true);
+}
+
+/* A decimal number in [0, max], the whole word. */
+static bool
+serials_number(const char *s, uint64_t max, uint64_t *v)
+{
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	*v = strtoull(s, &end, 10);
+	return *end == '\0' && errno != ERANGE && *v <= max;
+}
+
+/* What one file says, applied only once all of it checked out. */
+struct serials {
+	bool have[TAPIR_MAX_SOURCES], seen[TAPIR_MAX_SOURCES];
+	uint32_t serial[TAPIR_MAX_SOURCES];
+	int64_t expires_at[TAPIR_MAX_SOURCES];
+	uint32_t generation[TAPIR_MAX_SOURCES];
+	struct tapir_rrcount *rrs[TAPIR_MAX_SOURCES]; /* owned */
+};
+
+static void
+serials_clear(struct serials *s)
+{
+	for (size_t i = 0; i < TAPIR_MAX_SOURCES; i++)
+		tapir_rrcount_destroy(s->rrs[i]);
+	memset(s, 0, sizeof(*s));
+}
+
+/* One "zone" line's words after the keyword. @return: false when bad. */
+static bool
+serials_zone(struct tapir_engine *e, struct serials *s, char *words)
+{
+	char *save = NULL, *name, *serial, *at, *gen, *extra;
+	uint64_t v = 0, t, g;
+	int i;
+
+	name = strtok_r(words, " ", &save);
+	serial = strtok_r(NULL, " ", &save);
+	at = strtok_r(NULL, " ", &save);
+	gen = strtok_r(NULL, " ", &save);
+	extra = strtok_r(NULL, " ", &save);
+	if (!name || !serial || !at || !gen || extra ||
+		!serials_number(at, (uint64_t)SERIALS_TIME_MAX, &t) ||
+		!serials_number(gen, UINT32_MAX, &g))
+		return false;
+	if (strcmp(serial, "-") && !serials_number(serial, UINT32_MAX, &v))
+		return false;
+	/* A source no longer configured, or no longer a zone: skipped. */
+	i = tapir_config_source_index(wcfg(e), name);
+	if (i < 0 || wcfg(e)->sources[i].type != TAPIR_SOURCE_XFR)
+		return true;
+	if (s->seen[i])
+		return false;
+	s->seen[i] = true;
+	s->have[i] = strcmp(serial, "-") != 0;
+	s->serial[i] = (uint32_t)v;
+	s->expires_at[i] = (int64_t)t;
+	s->generation[i] = (uint32_t)g;
+	return true;
+}
+
+/* One "rrs" line's words after the keyword. @return: false when bad. */
+static bool
+serials_rrs(struct tapir_engine *e, struct serials *s, char *words)
+{
+	char *save = NULL, *save_n = NULL, *source, *kind, *counts, *name;
+	char *extra, *c;
+	char canon[TAPIR_NAME_BUFSIZE];
+	uint32_t n[TAPIR_ACTION_COUNT];
+	size_t len, clen;
+	uint64_t v;
+	int i, a = 0;
+
+	source = strtok_r(words, " ", &save);
+	kind = strtok_r(NULL, " ", &save);
+	counts = strtok_r(NULL, " ", &save);
+	name = strtok_r(NULL, " ", &save);
+	extra = strtok_r(NULL, " ", &save);
+	if (!source || !kind || !counts || !name || extra ||
+		(strcmp(kind, "exact") && strcmp(kind, "subtree")))
+		return false;
+	for (c = strtok_r(counts, ",", &save_n); c;
+		c = strtok_r(NULL, ",", &save_n)) {
+		if (a == TAPIR_ACTION_COUNT ||
+			!serials_number(c, UINT32_MAX, &v))
+			return false;
+		n[a++] = (uint32_t)v;
+	}
+	/* The name as the database keys it, or it could match nothing. */
+	len = strlen(name);
+	if (a != TAPIR_ACTION_COUNT ||
+		tapir_name_canon(name, len, 0, canon, &clen, NULL, NULL) != 0 ||
+		clen != len || memcmp(canon, name, len) != 0)
+		return false;
+	i = tapir_config_source_index(wcfg(e), source);
+	if (i < 0 || wcfg(e)->sources[i].type != TAPIR_SOURCE_XFR)
+		return true;
+	if (!s->rrs[i] && !(s->rrs[i] = tapir_rrcount_create()))
+		return false;
+	return tapir_rrcount_put(
+		       s->rrs[i], name, len, !strcmp(kind, "subtree"), n) == 0;
+}
+
+/* Reads the serials file into s. @return: false, with the reason in why,
+ * when it cannot be believed. */
+static bool
+serials_read(struct tapir_engine *e, const char *path, int64_t created,
+	struct serials *s, char *why, size_t size)
+{
+	char line[SERIALS_LINE];
+	unsigned lineno = 0;
+	bool ok = false;
+	FILE *f;
+
+	if (!(f = fopen(path, "re"))) {
+		snprintf(why, size, "%s", strerror(errno));
+		return false;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		size_t len = strlen(line);
+		long long stamp;
+		int version, n = 0;
+		uint64_t v;
+
+		lineno++;
+		if (len == 0 || line[len - 1] != '\n') {
+			snprintf(why, size, "line %u is cut or too long",
+				lineno);
+			goto out_close;
+		}
+		line[len - 1] = '\0';
+		if (lineno == 1) {
+			if (sscanf(line, SERIALS_MAGIC " %d %n", &version,
+				    &n) != 1 ||
+				version != SERIALS_VERSION) {
+				snprintf(why, size,
+					"not version %d (an older module "
+					"wrote it)",
+					SERIALS_VERSION);
+				goto out_close;
+			}
+			/* Checked as a word: %lld is undefined past range. */
+			if (!serials_number(line + n, INT64_MAX, &v)) {
+				snprintf(why, size, "line 1: bad stamp");
+				goto out_close;
+			}
+			stamp = (long long)v;
+			if (stamp != created) {
+				snprintf(why, size,
+					"it goes with the state file of %lld, "
+					"not of %lld",
+					stamp, (long long)created);
+				goto out_close;
+			}
+			continue;
+		}
+		if (!strncmp(line, "zone ", 5) && serials_zone(e, s, line + 5))
+			continue;
+		if (!strncmp(line, "rrs ", 4) && serials_rrs(e, s, line + 4))
+			continue;
+		snprintf(why, size, "line %u is not understood", lineno);
+		goto out_close;
+	}
+	if (ferror(f))
+		snprintf(why, size, "%s", strerror(errno));
+	else if (lineno == 0)
+		snprintf(why, size, "it is empty");
+	else
+		ok = true;
+out_close:
+	fclose(f);
+	return ok;
 }
 
 static void
-serials_load(struct tapir_engine *e)
+serials_load(struct tapir_engine *e, int64_t created)
 {
-	char path[4096 + 16], name[TAPIR_SOURCE_NAME_MAX + 1];
-	unsigned serial;
-	FILE *f;
+	char path[4096 + 16], why[200];
+	/* A state file whose stamp could not be read was saved just now. */
+	int64_t base = created ? created : e->now();
+	struct serials s;
 
+	memset(&s, 0, sizeof(s));
 	snprintf(path, sizeof(path), "%s.serials", e->state_path);
-	if (!(f = fopen(path, "r")))
-		return;
-	while (fscanf(f, "%64s %u", name, &serial) == 2) {
-		int i = tapir_config_source_index(wcfg(e), name);
-		if (i < 0 || wcfg(e)->sources[i].type != TAPIR_SOURCE_XFR)
-			continue;
-		pthread_mutex_lock(&e->slock);
-		e->xfrs[i].have_serial = true;
-		e->xfrs[i].serial = serial;
-		pthread_mutex_unlock(&e->slock);
+	if (!serials_read(e, path, created, &s, why, sizeof(why))) {
+		tapir_log(TAPIR_LOG_WARN,
+			"state: ignoring %s: %s; zones are transferred in full",
+			path, why);
+		serials_clear(&s);
 	}
-	fclose(f);
+	pthread_mutex_lock(&e->slock);
+	for (size_t i = 0; i < wcfg(e)->n_sources; i++) {
+		struct xfr_state *xs = &e->xfrs[i];
+		if (wcfg(e)->sources[i].type != TAPIR_SOURCE_XFR)
+			continue;
+		xs->have_serial = s.have[i];
+		xs->serial = s.serial[i];
+		/* Past every stamp restored with the state file (a save
+		 * follows every transfer), should the serials file be
+		 * gone. */
+		xs->generation =
+			s.seen[i] ? s.generation[i] : tapir_db_time32(base);
+		tapir_rrcount_destroy(xs->rrs);
+		xs->rrs = s.rrs[i];
+		s.rrs[i] = NULL;
+		/* Zone data restored without a deadline of its own (no
+		 * serials file to believe) still expires: the default
+		 * expire after the state file was saved, the last time it
+		 * is known to have been held. */
+		xs->expires_at =
+			s.expires_at[i]
+				? s.expires_at[i]
+				: tapir_time_add(base, XFR_EXPIRE_DEFAULT_S);
+	}
+	pthread_mutex_unlock(&e->slock);
 }
 
 void
 tapir__eng_state_save(struct tapir_engine *e)
 {
-	struct tapir_config *cfg = wrt(e)->cfg;
 	struct tapir_error err = { 0 };
 	size_t saved = 0;
+	int64_t stamp;
 
 	if (!e->state_path)
 		return;
-	if (tapir_state_save(e->db, cfg, e->state_path, e->now(),
-		    want_persisted, cfg, &saved, &err) != 0) {
+	if (!e->state_dirty) {
+		/* Only what the serials file holds changed: it goes alone,
+		 * with the stamp of the state file already there. */
+		if (atomic_exchange(&e->serials_dirty, false) &&
+			e->state_created)
+			serials_save(e);
+		e->state_saved_ms = tapir_monotonic_ms();
+		return;
+	}
+	/* Strictly growing, so that two saves within one second still
+	 * tell their serials files apart. */
+	stamp = e->now();
+	if (stamp <= e->state_created)
+		stamp = e->state_created + 1;
+	if (tapir_state_save(e->db, wrt(e)->cfg, e->state_path, stamp,
+		    want_persisted, wrt(e)->cfg, &saved, &err) != 0) {
 		char why[300];
 		count(e, TAPIR_C_STATE_FAILURES, 1);
 		tapir__eng_log_reject(e, TAPIR_C_STATE_FAILURES,
@@ -179,6 +454,8 @@ tapir__eng_state_save(struct tapir_engine *e)
 	}
 	tapir__eng_problem_clear(e, PROBLEM_STATE_DIR);
 	count(e, TAPIR_C_STATE_SAVES, 1);
+	e->state_created = stamp;
+	atomic_store(&e->serials_dirty, false);
 	serials_save(e);
 	e->state_dirty = false;
 	e->state_saved_ms = tapir_monotonic_ms();
@@ -212,7 +489,10 @@ tapir__eng_state_load(struct tapir_engine *e)
 		return;
 	}
 	count(e, TAPIR_C_STATE_LOADED, loaded);
-	serials_load(e);
+	/* The file just read: a save replaces it only on this thread. */
+	if (tapir_state_created(e->state_path, &e->state_created) != 0)
+		e->state_created = 0;
+	serials_load(e, e->state_created);
 	tapir_log(TAPIR_LOG_INFO,
 		"state: %zu entries from %s (%zu expired, %zu of sources no "
 		"longer configured)",

@@ -37,7 +37,18 @@ struct tapir_mqtt {
 	int pending_subacks; /* network thread only */
 	pthread_t thread;
 	bool started;
+	/* The outbox: one report waiting to be published by the network
+	 * thread (a newer one replaces it). Covered by olock. */
+	pthread_mutex_t olock;
+	char *out_topic;
+	void *out_buf;
+	size_t out_len;
 };
+
+/* mosquitto_publish(), replaceable by tests to see which thread calls it. */
+int (*tapir__mqtt_publish_fn)(struct mosquitto *mosq, int *mid,
+	const char *topic, int payloadlen, const void *payload, int qos,
+	bool retain) = mosquitto_publish;
 
 int
 tapir_mqtt_lib_init(void)
@@ -45,18 +56,61 @@ tapir_mqtt_lib_init(void)
 	return mosquitto_lib_init() == MOSQ_ERR_SUCCESS ? 0 : TAPIR_EIO;
 }
 
+/*
+ * Only the network thread touches libmosquitto once it runs: a report is
+ * left in the outbox and published there, between two rounds of
+ * mosquitto_loop() (LOOP_MS apart at most). libmosquitto called from two
+ * threads would write to one socket, and with TLS use one SSL object,
+ * from both.
+ */
 int
 tapir_mqtt_publish(
 	struct tapir_mqtt *m, const char *topic, const void *buf, size_t len)
 {
-	int rc;
+	char *t;
+	void *b;
 
 	if (!atomic_load(&m->up))
 		return TAPIR_EIO;
-	/* libmosquitto serialises this with its own network thread (ours,
-	 * in mosquitto_loop) through its internal locks. */
-	rc = mosquitto_publish(m->mosq, NULL, topic, (int)len, buf, 0, false);
-	return rc == MOSQ_ERR_SUCCESS ? 0 : TAPIR_EIO;
+	if (!(t = strdup(topic)) || !(b = malloc(len ? len : 1))) {
+		free(t);
+		return TAPIR_ENOMEM;
+	}
+	memcpy(b, buf, len);
+	pthread_mutex_lock(&m->olock);
+	free(m->out_topic);
+	free(m->out_buf);
+	m->out_topic = t;
+	m->out_buf = b;
+	m->out_len = len;
+	pthread_mutex_unlock(&m->olock);
+	return 0;
+}
+
+void
+tapir__mqtt_flush_outbox(struct tapir_mqtt *m)
+{
+	char *topic;
+	void *buf;
+	size_t len;
+	int rc;
+
+	pthread_mutex_lock(&m->olock);
+	topic = m->out_topic;
+	buf = m->out_buf;
+	len = m->out_len;
+	m->out_topic = NULL;
+	m->out_buf = NULL;
+	pthread_mutex_unlock(&m->olock);
+	if (!topic)
+		return;
+	rc = tapir__mqtt_publish_fn(
+		m->mosq, NULL, topic, (int)len, buf, 0, false);
+	if (rc != MOSQ_ERR_SUCCESS)
+		tapir_log(TAPIR_LOG_DEBUG, "mqtt: publish to %s: %s", topic,
+			mosquitto_strerror(rc));
+	free(topic);
+	free(buf);
 }
 
 enum tapir_mqtt_protocol
@@ -271,6 +325,7 @@ tapir_mqtt_create(const struct tapir_config *cfg, tapir_mqtt_msg_fn on_msg,
 		tapir_error_set(err, TAPIR_ENOMEM, 0, "out of memory");
 		return NULL;
 	}
+	pthread_mutex_init(&m->olock, NULL);
 	m->cfg = cfg;
 	m->on_msg = on_msg;
 	m->on_state = on_state;
@@ -283,6 +338,8 @@ tapir_mqtt_create(const struct tapir_config *cfg, tapir_mqtt_msg_fn on_msg,
 		goto out_free;
 	}
 	set_protocol(m, tapir_mqtt_protocol(m));
+	/* Our own thread runs the loop: libmosquitto's internal locks on. */
+	mosquitto_threaded_set(m->mosq, true);
 	mosquitto_connect_callback_set(m->mosq, cb_connect);
 	mosquitto_disconnect_callback_set(m->mosq, cb_disconnect);
 	mosquitto_subscribe_callback_set(m->mosq, cb_subscribe);
@@ -305,6 +362,7 @@ tapir_mqtt_create(const struct tapir_config *cfg, tapir_mqtt_msg_fn on_msg,
 out_destroy:
 	mosquitto_destroy(m->mosq);
 out_free:
+	pthread_mutex_destroy(&m->olock);
 	free(m);
 	return NULL;
 }
@@ -345,6 +403,7 @@ mqtt_main(void *arg)
 			cfg->mqtt.host, cfg->mqtt.port, rc_text(rc));
 	while (!atomic_load(&m->stop)) {
 		if (rc == MOSQ_ERR_SUCCESS) {
+			tapir__mqtt_flush_outbox(m);
 			rc = mosquitto_loop(m->mosq, LOOP_MS, 1);
 			if (rc == MOSQ_ERR_SUCCESS) {
 				if (atomic_load(&m->up))
@@ -380,17 +439,28 @@ tapir_mqtt_start(struct tapir_mqtt *m)
 }
 
 void
+tapir_mqtt_stop(struct tapir_mqtt *m)
+{
+	if (!m || !m->started)
+		return;
+	atomic_store(&m->stop, true);
+	pthread_join(m->thread, NULL);
+	m->started = false;
+	atomic_store(&m->up, false);
+	/* The thread is gone: a clean DISCONNECT from this one. */
+	mosquitto_disconnect(m->mosq);
+	mosquitto_loop(m->mosq, 0, 1);
+}
+
+void
 tapir_mqtt_destroy(struct tapir_mqtt *m)
 {
 	if (!m)
 		return;
-	if (m->started) {
-		atomic_store(&m->stop, true);
-		pthread_join(m->thread, NULL);
-		/* The thread is gone: a clean DISCONNECT from this one. */
-		mosquitto_disconnect(m->mosq);
-		mosquitto_loop(m->mosq, 0, 1);
-	}
+	tapir_mqtt_stop(m);
 	mosquitto_destroy(m->mosq);
+	free(m->out_topic);
+	free(m->out_buf);
+	pthread_mutex_destroy(&m->olock);
 	free(m);
 }

@@ -58,7 +58,8 @@ _Static_assert((int)ENTRY_COUNT <= (int)ENV_COUNT,
 	"entry keys outnumber envelope keys");
 
 /* Earliest and latest instants RFC 3339 can write (0000-01-01T00:00:00Z
- * and 9999-12-31T23:59:60Z): bounds that keep time_added + ttl checkable. */
+ * and 9999-12-31T23:59:60Z): bounds that keep time_added + ttl checkable.
+ * tapir_time_parse() refuses instants outside, which an offset reaches. */
 #define TIME_MIN (-62167219200LL)
 #define TIME_MAX (253402300800LL)
 
@@ -176,6 +177,7 @@ tapir_time_parse(const char *s, int64_t *out)
 {
 	int y, mo, d, h, mi, sec, oh = 0, om = 0, sign = 0;
 	const char *p = s;
+	int64_t t;
 
 	*out = 0;
 	/* Each test reads one octet past the previous one only after that
@@ -213,8 +215,14 @@ tapir_time_parse(const char *s, int64_t *out)
 	if (mo < 1 || mo > 12 || d < 1 || d > month_days(y, mo) || h > 23 ||
 		mi > 59 || sec > 60 || oh > 23 || om > 59)
 		return TAPIR_EPARSE;
-	*out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec -
-	       (int64_t)sign * (oh * 3600 + om * 60);
+	/* Four-digit years keep this far from overflowing; an offset can
+	 * still carry the instant up to a day past the years RFC 3339 can
+	 * write, past what a caller's time + ttl was checked against. */
+	t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec -
+	    (int64_t)sign * (oh * 3600 + om * 60);
+	if (t < TIME_MIN || t > TIME_MAX)
+		return TAPIR_ERANGE;
+	*out = t;
 	return 0;
 }
 
@@ -268,7 +276,14 @@ parse_entry(json_t *el, bool added, struct tapir_msg_entry *e, char *why)
 		snprintf(why, WHY_SIZE, "time_added: not a string");
 		return false;
 	}
-	if (tapir_time_parse(s, &e->time_added) != 0) {
+	switch (tapir_time_parse(s, &e->time_added)) {
+	case 0:
+		break;
+	case TAPIR_ERANGE:
+		snprintf(why, WHY_SIZE,
+			"time_added: not between years 0000 and 9999 (UTC)");
+		return false;
+	default:
 		snprintf(why, WHY_SIZE, "time_added: not an RFC 3339 time");
 		return false;
 	}

@@ -31,8 +31,11 @@ enum tapir_msg_type {
 struct tapir_msg_entry {
 	char name[TAPIR_NAME_BUFSIZE]; /* canonical */
 	bool wildcard;		       /* name was given as "*.name" */
-	int64_t time_added;	       /* seconds since epoch (0 in removed) */
-	int64_t ttl;		       /* seconds (0 in removed) */
+	/* Seconds since the epoch (0 in removed), within the range of
+	 * tapir_time_parse(); ttl (0 in removed) is at most INT64_MAX less
+	 * that range's end, so time_added + ttl never overflows. */
+	int64_t time_added;
+	int64_t ttl;
 	uint32_t tag_mask;
 };
 
@@ -71,7 +74,11 @@ void tapir_msg_clear(struct tapir_msg *msg);
  * Parse an RFC 3339 date-time ("2026-07-20T09:15:02.123456789Z",
  * "...+02:00", lower-case t/z accepted) to seconds since the epoch
  * (fractions truncated).
- * @return: 0 or TAPIR_EPARSE.
+ * @param out: receives the time; 0 on failure.
+ * @return: 0; TAPIR_EPARSE; TAPIR_ERANGE for an instant before
+ *	0000-01-01T00:00:00Z or after 9999-12-31T23:59:60Z, which only an
+ *	offset can reach ("9999-12-31T23:59:59-01:00"): every time it gives
+ *	plus a ttl of at most INT64_MAX - 253402300800 fits in an int64_t.
  */
 int tapir_time_parse(const char *s, int64_t *out) TAPIR_WUR;
 

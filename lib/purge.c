@@ -56,6 +56,7 @@ struct tapir_purger {
 	int64_t calm_us[COST_WINDOW], busy_us[COST_WINDOW];
 	unsigned n_calm, n_busy;
 	_Atomic uint64_t requested, done, failed, dropped, coalesced, by_name;
+	_Atomic uint64_t overflows;
 };
 
 static int64_t
@@ -227,6 +228,28 @@ tapir_purger_destroy(struct tapir_purger *p)
 	free(p);
 }
 
+/* qlock held: the queue is full. A name that cannot wait must not be
+ * lost (its answer would stay in the cache): the queue becomes one flush
+ * of everything, which covers every name in it and the new one. */
+static void
+overflow_locked(struct tapir_purger *p, struct item *it)
+{
+	size_t n = p->qlen;
+	struct item *x, *next;
+
+	for (x = p->head; x; x = next) {
+		next = x->next;
+		free(x);
+	}
+	it->name[0] = '\0';
+	it->zone = true;
+	it->next = NULL;
+	p->head = p->tail = it;
+	p->qlen = p->qzone = 1;
+	atomic_fetch_add(&p->coalesced, n);
+	atomic_fetch_add(&p->overflows, 1);
+}
+
 static int
 push(struct tapir_purger *p, const char *name, bool zone)
 {
@@ -242,11 +265,18 @@ push(struct tapir_purger *p, const char *name, bool zone)
 	it->zone = zone;
 	memcpy(it->name, name, len + 1);
 	pthread_mutex_lock(&p->lock);
-	if (p->qlen >= p->queue_max) {
+	if (p->head && p->head->zone && !p->head->name[0] && !p->head->next) {
+		/* Only a flush of everything waits: it covers this name. */
 		pthread_mutex_unlock(&p->lock);
 		free(it);
-		atomic_fetch_add(&p->dropped, 1);
-		return TAPIR_EFULL;
+		atomic_fetch_add(&p->coalesced, 1);
+		return 0;
+	}
+	if (p->qlen >= p->queue_max) {
+		overflow_locked(p, it);
+		pthread_cond_broadcast(&p->cond);
+		pthread_mutex_unlock(&p->lock);
+		return 0;
 	}
 	if (p->tail)
 		p->tail->next = it;
@@ -281,6 +311,7 @@ tapir_purger_stats(struct tapir_purger *p, struct tapir_purger_stats *st)
 	st->dropped = atomic_load(&p->dropped);
 	st->coalesced = atomic_load(&p->coalesced);
 	st->by_name = atomic_load(&p->by_name);
+	st->overflows = atomic_load(&p->overflows);
 }
 
 void

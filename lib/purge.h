@@ -38,6 +38,7 @@ struct tapir_purger_stats {
 	uint64_t requested, done, failed, dropped;
 	uint64_t coalesced; /* names folded into one flush of everything */
 	uint64_t by_name;   /* of done: flushes by name, no walk */
+	uint64_t overflows; /* full queues turned into a flush of everything */
 };
 
 /**
@@ -52,7 +53,8 @@ typedef int (*tapir_purge_send_fn)(void *arg, const char *name, bool zone);
  * Start a purger.
  * @param send, arg: the embedder's flush; arg must outlive the purger.
  * @param what: what send talks to, for log lines (copied).
- * @param queue_max: names waiting at most; more are dropped and counted.
+ * @param queue_max: names waiting at most; past it they are folded into
+ *	one flush of everything.
  * @return: the purger or NULL.
  */
 struct tapir_purger *tapir_purger_create(tapir_purge_send_fn send, void *arg,
@@ -62,11 +64,12 @@ struct tapir_purger *tapir_purger_create(tapir_purge_send_fn send, void *arg,
 void tapir_purger_destroy(struct tapir_purger *p);
 
 /** Queue a canonical name for flush_zone (it and everything below it;
- * "" for the whole cache). @return: 0 or TAPIR_EFULL. */
+ * "" for the whole cache). A full queue becomes one flush of everything,
+ * which covers the name: nothing is lost. @return: 0 or TAPIR_ENOMEM. */
 int tapir_purger_push(struct tapir_purger *p, const char *name);
 
 /** Queue a canonical name for a flush by name: the common types of that
- * name alone, by key. @return: 0 or TAPIR_EFULL. */
+ * name alone, by key. @return: as tapir_purger_push(). */
 int tapir_purger_push_name(struct tapir_purger *p, const char *name);
 
 /** Counters. */

@@ -505,6 +505,35 @@ tapir__state_load_buf(struct tapir_db *db, const struct tapir_config *cfg,
 }
 
 int
+tapir_state_created(const char *path, int64_t *created)
+{
+	uint8_t hdr[HDR_SIZE];
+	size_t got = 0;
+	uint64_t v;
+	int fd;
+
+	*created = 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? TAPIR_ENOENT : TAPIR_EIO;
+	while (got < sizeof(hdr)) {
+		ssize_t n = read(fd, hdr + got, sizeof(hdr) - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	if (got < sizeof(hdr) || memcmp(hdr, MAGIC, 8) != 0 ||
+		get_u32(hdr + 8) != FORMAT_VERSION)
+		return TAPIR_EPARSE;
+	if ((v = get_u64(hdr + 16)) > INT64_MAX)
+		return TAPIR_EPARSE;
+	*created = (int64_t)v;
+	return 0;
+}
+
+int
 tapir_state_load(struct tapir_db *db, const struct tapir_config *cfg,
 	const char *path, int64_t now, size_t *loaded, size_t *skipped_expired,
 	size_t *skipped_source, struct tapir_error *err)

@@ -110,6 +110,16 @@ int tapir_state_load(struct tapir_db *db, const struct tapir_config *cfg,
 	const char *path, int64_t now, size_t *loaded, size_t *skipped_expired,
 	size_t *skipped_source, struct tapir_error *err) TAPIR_WUR;
 
+/**
+ * The `created` stamp of a state file (the `now` it was saved with),
+ * read from its header alone: a file kept beside it (the engine's serials
+ * file) names the stamp of the state file it goes with.
+ * @param created: receives the stamp; 0 on failure.
+ * @return: 0; TAPIR_ENOENT; TAPIR_EIO; TAPIR_EPARSE (not a state file of
+ *	this version, or a stamp past INT64_MAX).
+ */
+int tapir_state_created(const char *path, int64_t *created) TAPIR_WUR;
+
 /*
  * Internal, for the fuzz target and tests: tapir_state_load on a buffer
  * (borrowed). verify_checksum false skips only the checksum comparison (so

@@ -32,6 +32,7 @@ enum tapir_err {
 	TAPIR_ERANGE = -ERANGE,
 	TAPIR_EEXIST = -EEXIST,
 	TAPIR_ETIMEDOUT = -ETIMEDOUT,
+	TAPIR_ECANCELED = -ECANCELED, /* the caller asked it to stop */
 	TAPIR_EBASE = -1000,
 	TAPIR_EPARSE = TAPIR_EBASE, /* malformed input */
 	TAPIR_ESIG = -1001,	    /* signature does not verify */
@@ -120,11 +121,43 @@ bool tapir_utf8_valid(const char *s, size_t len);
 size_t tapir_utf8_prefix(const char *s, size_t len, size_t max);
 
 /** Log one line through the sink. */
+/** Log one line through the sink. Bytes of the formatted line outside
+ * printable ASCII are escaped (tapir_log_escape()), so that text from
+ * outside (topics, names, parser errors) can neither start a log line of
+ * its own nor reach a terminal as control sequences. */
 void tapir_log(enum tapir_log_level level, const char *fmt, ...)
 	TAPIR_PRINTF(2, 3);
 
+/**
+ * Copy text for a log line or an operator's screen: each byte outside
+ * 0x20..0x7e (control characters, DEL, any byte of UTF-8 or of something
+ * else) becomes "\xHH"; the rest is copied as is.
+ * @param dst: receives the text, NUL-terminated when size > 0; a copy
+ *	that does not fit stops before the first escape or byte that would
+ *	not fit whole.
+ * @param src: len bytes, NULs included (escaped).
+ * @return: the length written to dst, without the NUL.
+ */
+size_t tapir_log_escape(char *dst, size_t size, const char *src, size_t len);
+
 /** Seconds since the epoch, from CLOCK_REALTIME (expiry is wall time). */
 int64_t tapir_now(void);
+
+/**
+ * a + b for times and durations in seconds, saturating at INT64_MIN and
+ * INT64_MAX: an addition of untrusted values (a feed's time_added and ttl,
+ * a file's stamp and a zone's expire) must not overflow, which is
+ * undefined behaviour.
+ */
+static inline int64_t
+tapir_time_add(int64_t a, int64_t b)
+{
+	int64_t r;
+
+	if (__builtin_add_overflow(a, b, &r))
+		return b > 0 ? INT64_MAX : INT64_MIN;
+	return r;
+}
 
 /** Monotonic milliseconds, for timers that must not jump. */
 int64_t tapir_monotonic_ms(void);

@@ -43,7 +43,8 @@
 
 struct conn {
 	int fd;
-	int64_t deadline; /* tapir_monotonic_ms() */
+	int64_t deadline;	   /* tapir_monotonic_ms() */
+	const atomic_bool *cancel; /* borrowed, may be NULL */
 	uint16_t id;
 	uint16_t qtype;
 	uint8_t apex[KNOT_DNAME_MAXLEN];
@@ -70,16 +71,38 @@ serial_cmp(uint32_t a, uint32_t b)
 	return d < 0 ? -1 : d > 0;
 }
 
-/* Waits until fd is ready for events or the deadline passes. */
+static int
+check_cancel(const struct conn *c, struct tapir_error *err)
+{
+	if (c->cancel && atomic_load_explicit(c->cancel, memory_order_relaxed))
+		return tapir_error_set(
+			err, TAPIR_ECANCELED, 0, "transfer cancelled");
+	return 0;
+}
+
+/* Waits until fd is ready for events or the deadline passes. With a
+ * cancel flag the wait goes in steps of TAPIR_XFR_CANCEL_MS, so that a
+ * primary that never answers holds a stopping caller for one step, not
+ * for the rest of the deadline (up to an hour). */
 static int
 wait_fd(struct conn *c, short events, struct tapir_error *err)
 {
-	int rc = tapir_fd_wait(c->fd, events, c->deadline, err);
+	for (;;) {
+		int64_t until = c->deadline;
+		int rc;
 
-	if (rc == TAPIR_ETIMEDOUT)
-		return tapir_error_set(
-			err, TAPIR_EIO, 0, "timed out talking to the primary");
-	return rc;
+		if ((rc = check_cancel(c, err)) != 0)
+			return rc;
+		if (c->cancel &&
+			tapir_monotonic_ms() + TAPIR_XFR_CANCEL_MS < until)
+			until = tapir_monotonic_ms() + TAPIR_XFR_CANCEL_MS;
+		rc = tapir_fd_wait(c->fd, events, until, err);
+		if (rc != TAPIR_ETIMEDOUT)
+			return rc;
+		if (until >= c->deadline)
+			return tapir_error_set(err, TAPIR_EIO, 0,
+				"timed out talking to the primary");
+	}
 }
 
 static int
@@ -187,6 +210,7 @@ conn_open(
 	c->deadline = tapir_monotonic_ms() +
 		      (o && o->timeout_ms > 0 ? o->timeout_ms
 					      : TAPIR_XFR_TIMEOUT_MS_DEFAULT);
+	c->cancel = o ? o->cancel : NULL;
 	if (!o || !o->primary || !o->zone)
 		return tapir_error_set(
 			err, TAPIR_EINVAL, 0, "primary and zone are required");
@@ -214,6 +238,8 @@ conn_open(
 		c->id = (uint16_t)(tapir_monotonic_ms() ^ getpid());
 	if (!(c->msg = malloc(UINT16_MAX)))
 		return TAPIR_ENOMEM;
+	if ((rc = check_cancel(c, err)) != 0)
+		return rc;
 	return conn_connect(c, o, err);
 }
 
@@ -379,6 +405,9 @@ recv_msg(struct conn *c, bool first, knot_pkt_t **out, struct tapir_error *err)
 	int rc, krc;
 
 	*out = NULL;
+	/* A primary that streams fast never lets a wait look at the flag. */
+	if ((rc = check_cancel(c, err)) != 0)
+		return rc;
 	if ((rc = recv_all(c, hdr, 2, err)) != 0)
 		return rc;
 	len = knot_wire_read_u16(hdr);

@@ -9,7 +9,8 @@
  *
  * Invariants: every call is blocking and bounded by one deadline for the
  * whole exchange (connect, send, each read), so a silent primary costs at
- * most timeout_ms. A transfer is all or nothing for the caller: the
+ * most timeout_ms; and a caller that sets its cancel flag gets control back
+ * within TAPIR_XFR_CANCEL_MS, however long the timeout. A transfer is all or nothing for the caller: the
  * callbacks run while messages arrive, before the last one has been
  * checked, so a transfer that fails half way (reset, timeout, bad TSIG, a
  * malformed message, a serial going backwards) may already have delivered
@@ -24,6 +25,7 @@
 #ifndef TAPIR_XFR_H
 #define TAPIR_XFR_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -33,6 +35,8 @@
 
 #define TAPIR_XFR_TIMEOUT_MS_DEFAULT  30000
 #define TAPIR_XFR_MAX_RECORDS_DEFAULT ((size_t)20000000)
+/* How often a wait looks at the cancel flag: the most a cancel waits. */
+#define TAPIR_XFR_CANCEL_MS	      100
 
 struct tapir_xfr_opts {
 	const char *primary; /* IPv4 or IPv6 literal (borrowed) */
@@ -46,6 +50,11 @@ struct tapir_xfr_opts {
 	const char *tsig_name, *tsig_alg, *tsig_secret;
 	int timeout_ms;	    /* whole exchange; 0: 30000 */
 	size_t max_records; /* RRs per transfer, more fail; 0: 20,000,000 */
+	/* Borrowed, may be NULL. Another thread sets it to stop the
+	 * exchange: every wait looks at it at least each
+	 * TAPIR_XFR_CANCEL_MS, and so does the reading of each message,
+	 * and the call then fails with TAPIR_ECANCELED. */
+	const atomic_bool *cancel;
 };
 
 /* The zone's SOA timers (RFC 1035 3.3.13). */
@@ -83,7 +92,8 @@ struct tapir_xfr_ops {
  * @return: 0; TAPIR_EINVAL (bad options, bad TSIG key); TAPIR_EIO (cannot
  *	connect, reset, timeout); TAPIR_EPARSE (malformed or unexpected
  *	answer, an RCODE other than NOERROR, no SOA); TAPIR_ESIG (TSIG
- *	missing or wrong); TAPIR_ENOMEM.
+ *	missing or wrong); TAPIR_ECANCELED (o->cancel was set);
+ *	TAPIR_ENOMEM.
  */
 int tapir_xfr_soa_query(const struct tapir_xfr_opts *o,
 	struct tapir_xfr_soa *soa, struct tapir_error *err) TAPIR_WUR;

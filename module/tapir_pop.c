@@ -147,17 +147,28 @@ setup_purge(struct module_env *env, struct tapir_module *m)
 	if (!cfg || !cfg->remote_control_enable) {
 		log_warn("tapir-pop: remote-control is disabled: a name "
 			 "cached before it is blocked keeps resolving until "
-			 "its TTL ends; enable remote-control (a Unix socket "
-			 "or control-use-cert: no) for immediate blocking");
+			 "its TTL ends; enable remote-control on a Unix socket "
+			 "for immediate blocking");
+		tapir_engine_set_purge(m->engine, NULL, NULL,
+			"Unbound's remote-control is disabled");
 		return;
 	}
 	ifc = cfg->control_ifs.first && cfg->control_ifs.first->str
 		      ? cfg->control_ifs.first->str
 		      : "127.0.0.1";
-	if (ifc[0] != '/' && cfg->control_use_cert) {
-		log_warn("tapir-pop: remote-control uses certificates: cache "
-			 "purging needs a Unix control socket or "
-			 "control-use-cert: no");
+	/* A TCP control port without certificates gives every local user
+	 * all of unbound-control, and one with certificates would need the
+	 * module to hold the client key: only a Unix socket, whose file
+	 * mode says who may use it, is used. */
+	if (ifc[0] != '/') {
+		log_warn("tapir-pop: remote-control listens on %s port %d, "
+			 "not a Unix socket: no cache purging (a TCP control "
+			 "port without certificates would let every local "
+			 "user run unbound-control); set control-interface "
+			 "to a socket path, e.g. /run/unbound.ctl",
+			ifc, cfg->control_port);
+		tapir_engine_set_purge(m->engine, NULL, NULL,
+			"remote-control is not on a Unix socket");
 		return;
 	}
 	if (tapir_ubctl_init(&m->control, ifc, cfg->control_port) != 0) {

@@ -2,11 +2,14 @@
 /*
  * tapir-pop-control: the operator's client of the module's control socket,
  * with the habits of unbound-control: one command per call, "name=value"
- * statistics, and exit codes scripts can rely on:
+ * statistics, the socket found from the configuration (-c), -q, and exit
+ * codes scripts can rely on:
  *   0  the command succeeded
  *   1  the module answered with an error, status reports a problem, or
  *      check found one
- *   2  usage error, or the socket could not be reached
+ *   2  usage error, the socket refused this user, or no whole answer came
+ *      back (none, cut short, or not in time): never an empty success
+ *   3  the module is not running: no socket, or nobody listening on it
  * When status cannot reach the socket, it says what it finds out locally:
  * the socket's directory, the socket's owner and mode against the caller,
  * and the configuration, loaded as check loads it.
@@ -33,14 +36,17 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-		"usage: tapir-pop-control [-s SOCKET] [-c FILE] [--json] COMMAND [ARGS]\n"
+		"usage: tapir-pop-control [-s SOCKET] [-c FILE] [-q] [--json] COMMAND [ARGS]\n"
 		"  -s SOCKET   control socket (default $" TAPIR_CONTROL_SOCKET_ENV
 		", else\n"
+		"              control.socket of the configuration, else\n"
 		"              " TAPIR_CONTROL_DEFAULT_SOCKET ")\n"
-		"  -c FILE     the module's configuration, for check and for status\n"
-		"              when the socket cannot be reached (default\n"
-		"              $" TAPIR_CONFIG_ENV
-		", else " TAPIR_DEFAULT_CONFIG ")\n"
+		"  -c FILE     the module's configuration: its control.socket, what\n"
+		"              check validates, what status explains when the socket\n"
+		"              cannot be reached (default $" TAPIR_CONFIG_ENV
+		", else\n"
+		"              " TAPIR_DEFAULT_CONFIG ")\n"
+		"  -q          quiet: print nothing when the command succeeds\n"
 		"  --json      answer in JSON\n"
 		"commands:\n"
 		"  status          version, uptime, Unbound build, sources, database;\n"
@@ -62,8 +68,9 @@ usage(FILE *f)
 		"  check [FILE]    validate a configuration file without touching\n"
 		"                  a running Unbound (default: as -c)\n"
 		"exit status: 0 success; 1 the module answered an error, status\n"
-		"reports a problem, or check found one; 2 usage error, or the\n"
-		"socket could not be reached\n");
+		"reports a problem, or check found one; 2 usage error, the\n"
+		"socket refused this user, or no whole answer came back; 3 the\n"
+		"module is not running (no socket, or nobody listens on it)\n");
 }
 
 struct check_file {
@@ -410,6 +417,33 @@ build_request(int argc, char **argv, bool json, char *line, size_t size)
 	return 0;
 }
 
+/* Whether $TAPIR_POP_SOCKET names the socket. */
+static bool
+socket_from_env(void)
+{
+	const char *env = getenv(TAPIR_CONTROL_SOCKET_ENV);
+
+	return env && env[0];
+}
+
+/* control.socket of the configuration at path, or dflt when the file
+ * cannot be read or names none (the status of an inactive module is on
+ * dflt). The returned text lives until the process ends. */
+static const char *
+socket_of_config(const char *path, const char *dflt)
+{
+	static char sock[256];
+	struct tapir_error err = { 0 };
+	struct tapir_config *cfg = tapir_config_load(path, &err);
+
+	if (!cfg)
+		return dflt;
+	if (cfg->control.socket)
+		snprintf(sock, sizeof(sock), "%s", cfg->control.socket);
+	tapir_config_destroy(cfg);
+	return sock[0] ? sock : dflt;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -419,6 +453,7 @@ main(int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -426,14 +461,20 @@ main(int argc, char **argv)
 	struct tapir_error err = { 0 };
 	char line[TAPIR_CONTROL_MAX_LINE];
 	int c, rc, cerr;
-	bool json = false, status, answered_error;
+	bool json = false, quiet = false, sock_given = false, status,
+	     answered_error;
 
 	if (!config || !config[0])
 		config = TAPIR_DEFAULT_CONFIG;
-	while ((c = getopt_long(argc, argv, "+s:c:h", opts, NULL)) != -1) {
+	sock_given = socket_from_env();
+	while ((c = getopt_long(argc, argv, "+s:c:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			sock = optarg;
+			sock_given = true;
+			break;
+		case 'q':
+			quiet = true;
 			break;
 		case 'c':
 			config = optarg;
@@ -470,7 +511,11 @@ main(int argc, char **argv)
 		return 2;
 	}
 	status = argc - optind == 1 && !strcmp(argv[optind], "status");
-	rc = tapir_control_request(sock, line, 10000, &out, &err);
+	/* As unbound-control finds its socket in unbound.conf. */
+	if (!sock_given)
+		sock = socket_of_config(config, sock);
+	rc = tapir_control_request(
+		sock, line, TAPIR_CONTROL_CLIENT_MS, &out, &err);
 	cerr = errno;
 	if (rc != 0) {
 		/* connect() failed: its errno, and "SOCKET: reason". */
@@ -487,14 +532,16 @@ main(int argc, char **argv)
 		else
 			fprintf(stderr, "tapir-pop-control: %s\n", err.text);
 		tapir_buf_clear(&out);
-		return 2;
+		return unreachable && (cerr == ENOENT || cerr == ECONNREFUSED)
+			       ? 3
+			       : 2;
 	}
 	answered_error = out.len >= 6 && strncmp(out.data, "error:", 6) == 0;
 	rc = answered_error || (status && status_has_problems(&out, json));
 	/* In JSON an error is an object after the protocol's "error: ". */
 	if (answered_error && json && out.len > 7 && out.data[7] == '{')
 		fwrite(out.data + 7, 1, out.len - 7, stdout);
-	else if (out.len)
+	else if (out.len && !(quiet && rc == 0))
 		fwrite(out.data, 1, out.len, stdout);
 	tapir_buf_clear(&out);
 	return rc;

@@ -3,8 +3,9 @@
 # tapir-pop-control against a real Unbound with the module: every command
 # in text and JSON with its exit code; dump-rpz accepted by a real zone
 # checker; overrides across a restart; reload with a broken file keeps
-# the running policy; the socket refuses another user; log-only counts
-# without changing answers.
+# the running policy; the socket refuses another user, and past its mode
+# only root, Unbound's user and control.group change state; log-only
+# counts without changing answers.
 . "$top_srcdir/tests/integration/lib.sh"
 
 C() {
@@ -149,6 +150,18 @@ wait_until 2 sh -c "$CONTROL -s $T/tapir-pop.sock lookup logonly2.example | grep
 [ "$(stat_value answer.would_block)" -ge 1 ] || fail "would_block not counted"
 ok "log-only: answer untouched, answer.would_block=$(stat_value answer.would_block)"
 
+# log-only switched off by tapir-pop-control reload: the names the policy
+# now blocks leave Unbound's cache at once, as a change of the data would
+# make them leave (their allowed answers were cached while log-only).
+[ "$(rcode logonly2.example)" = NOERROR ] || fail "logonly2 not resolving before"
+cp "$T/good.yaml" "$T/tapir-pop.yaml"
+C reload | grep -q "^ok$" || fail "reload without log-only"
+wait_until 3 sh -c "[ \"\$(kdig +timeout=1 +retry=0 @127.0.0.1 -p $UNBOUND_PORT logonly2.example A | sed -n 's/.*status: \([A-Z]*\).*/\1/p')\" = NXDOMAIN ]" ||
+	fail "log-only off: logonly2.example still answered from the cache: $(rcode logonly2.example)"
+grep -q "reloaded .*: [1-9][0-9]* decisions changed" "$T/unbound.log" ||
+	fail "reload did not count the changed decisions"
+ok "log-only off by reload: cached names blocked at once ($(grep -o 'reloaded .*decisions changed' "$T/unbound.log" | tail -n 1 | sed 's/.*: //'))"
+
 # The socket refuses another user (mode 0660, SOCK_OWNER's).
 if id nobody >/dev/null 2>&1; then
 	# Only the socket's own mode may stand in the way.
@@ -161,4 +174,39 @@ if id nobody >/dev/null 2>&1; then
 	out=$(setpriv --reuid=nobody --regid="$SOCK_GROUP" --clear-groups "$CONTROL" -s "$T/tapir-pop.sock" status 2>&1) ||
 		fail "a member of the socket's group was refused: $out"
 	ok "a member of control.group ($SOCK_GROUP) is served"
+
+	# Past the socket's mode (an operator opened it to everyone), the
+	# module asks the kernel who is calling: others may read, only root,
+	# Unbound's user and members of control.group change anything.
+	chmod 0666 "$T/tapir-pop.sock"
+	outsider() {
+		setpriv --reuid=nobody --regid=daemon --clear-groups "$CONTROL" -s "$T/tapir-pop.sock" "$@"
+	}
+	# (log-only is on from here: lookup, not answers, shows the entries.)
+	outsider lookup local.example | grep -q "^entry: local.example source=override-deny " ||
+		fail "an outsider cannot read: $(outsider lookup local.example 2>&1)"
+	refused0=$(stat_value control.refused)
+	for cmd in "override allow local.example" "override remove local.example" reload \
+		"flush local.example" "flush --all" stats; do
+		# shellcheck disable=SC2086
+		out=$(outsider $cmd 2>&1)
+		rc=$?
+		[ "$rc" = 1 ] && echo "$out" | grep -q "^error: .*not permitted" ||
+			fail "an outsider ran '$cmd' (exit $rc): $out"
+	done
+	out=$(outsider --json override deny other.example 2>&1)
+	[ $? = 1 ] && echo "$out" | jq -e '.error | test("not permitted")' >/dev/null ||
+		fail "an outsider ran override in JSON: $out"
+	C lookup local.example | grep -q "^entry: local.example source=override-deny " &&
+		! C lookup local.example | grep -q "source=override-allow" &&
+		! C lookup other.example | grep -q "^entry:" ||
+		fail "an outsider's override applied: $(C lookup local.example)"
+	[ "$(stat_value control.refused)" = $((refused0 + 7)) ] ||
+		fail "refusals not counted: control.refused=$(stat_value control.refused)"
+	ok "an outsider reads; override, reload, flush and stats refused and counted: $(outsider reload 2>&1)"
+	out=$(setpriv --reuid=nobody --regid=daemon --groups="$SOCK_GROUP" "$CONTROL" -s "$T/tapir-pop.sock" \
+		override deny member.example 2>&1) || fail "a member of control.group (a supplementary group) was refused: $out"
+	C lookup member.example | grep -q "^entry: member.example source=override-deny " ||
+		fail "the member's override did not apply: $(C lookup member.example)"
+	ok "a member of control.group by a supplementary group may change state"
 fi

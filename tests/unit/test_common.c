@@ -2,8 +2,9 @@
 /*
  * Tests of lib/common.c: every error code has its own text and an unknown
  * code still gets one, tapir_error_set() formats into a fixed buffer without
- * overrunning it, the log sink sees prefixed single lines (and NULL puts
- * stderr back), and the two clocks agree with the system's.
+ * overrunning it, the log sink sees prefixed single lines with every byte
+ * outside printable ASCII escaped whole (and NULL puts stderr back), and
+ * the two clocks agree with the system's.
  */
 #include "tapir_build.h"
 
@@ -69,6 +70,7 @@ static const int all_codes[] = {
 	TAPIR_ENOENT,
 	TAPIR_ERANGE,
 	TAPIR_EEXIST,
+	TAPIR_ECANCELED,
 	TAPIR_EPARSE,
 	TAPIR_ESIG,
 	TAPIR_ENOKEY,
@@ -198,6 +200,70 @@ test_log_long_line_is_truncated_with_prefix(void **state)
 	/* Bounded by the library's line buffer, far below the input. */
 	assert_true(strlen(s->line) < 1000);
 	assert_null(strchr(s->line, '\n'));
+}
+
+/* Text from outside (a topic, a source name, jansson's error quoting the
+ * message) reaches the log through the format's arguments: a newline
+ * there would forge a second log line, an ESC sequence would drive the
+ * terminal of whoever reads the log. Each such byte arrives escaped. */
+static void
+test_log_escapes_control_bytes_of_arguments(void **state)
+{
+	struct sink *s = *state;
+
+	tapir_log(TAPIR_LOG_WARN, "topic %s: %s", "a\nFAKE: tapir-pop: admin\r",
+		"\x1b[31mred\x7f\xff\x01");
+	assert_int_equal(s->calls, 1);
+	assert_string_equal(s->line,
+		"tapir-pop: topic a\\x0aFAKE: tapir-pop: admin\\x0d: "
+		"\\x1b[31mred\\x7f\\xff\\x01");
+	assert_null(strchr(s->line, '\n'));
+}
+
+static void
+test_log_escape_keeps_printable_ascii(void **state)
+{
+	char all[96], out[200];
+
+	(void)state;
+	for (int c = 0x20; c < 0x7f; c++)
+		all[c - 0x20] = (char)c;
+	all[0x7f - 0x20] = '\0';
+	assert_int_equal(tapir_log_escape(out, sizeof(out), all, strlen(all)),
+		strlen(all));
+	assert_string_equal(out, all);
+}
+
+static void
+test_log_escape_escapes_nul_and_high_bytes(void **state)
+{
+	char out[64];
+
+	(void)state;
+	assert_int_equal(
+		tapir_log_escape(out, sizeof(out), "a\0b\x80\xc3\xa9", 6), 18);
+	assert_string_equal(out, "a\\x00b\\x80\\xc3\\xa9");
+}
+
+/* A copy that does not fit ends before the escape that would not fit
+ * whole, never in the middle of one. */
+static void
+test_log_escape_never_cuts_an_escape(void **state)
+{
+	char out[8];
+
+	(void)state;
+	memset(out, '#', sizeof(out));
+	/* "ab" and one escape fit 6 of the 7 bytes; the next one does not. */
+	assert_int_equal(tapir_log_escape(out, sizeof(out), "ab\n\n", 4), 6);
+	assert_string_equal(out, "ab\\x0a");
+	assert_int_equal(tapir_log_escape(out, 4, "\n", 1), 0);
+	assert_string_equal(out, "");
+	assert_int_equal(tapir_log_escape(out, 1, "x", 1), 0);
+	assert_string_equal(out, "");
+	out[0] = '#';
+	assert_int_equal(tapir_log_escape(out, 0, "x", 1), 0);
+	assert_int_equal(out[0], '#');
 }
 
 /* Runs tapir_log() with stderr redirected to a file; returns what it got. */
@@ -425,6 +491,12 @@ main(void)
 			setup_sink, teardown_sink),
 		cmocka_unit_test_setup_teardown(
 			test_log_long_line_is_truncated_with_prefix, setup_sink,
+			teardown_sink),
+		cmocka_unit_test(test_log_escape_keeps_printable_ascii),
+		cmocka_unit_test(test_log_escape_escapes_nul_and_high_bytes),
+		cmocka_unit_test(test_log_escape_never_cuts_an_escape),
+		cmocka_unit_test_setup_teardown(
+			test_log_escapes_control_bytes_of_arguments, setup_sink,
 			teardown_sink),
 		cmocka_unit_test_setup_teardown(
 			test_log_set_null_restores_stderr, setup_sink,

@@ -259,6 +259,7 @@ test_minimal_config_gets_defaults(void **state)
 	assert_int_equal(cfg->limits.queue_bytes, (size_t)64 << 20);
 	assert_int_equal(cfg->limits.max_message_age, 86400);
 	assert_int_equal(cfg->limits.max_message_ahead, 300);
+	assert_int_equal(cfg->limits.max_transfer_size, (size_t)512 << 20);
 	assert_null(cfg->control.socket);
 	assert_int_equal(cfg->control.mode, 0660);
 	assert_null(cfg->state_dir);
@@ -328,6 +329,8 @@ test_example_file_parses(void **state)
 	assert_int_equal(cfg->policy.denytapir.tags, (1u << 4) | (1u << 5));
 	assert_int_equal(cfg->control.mode, 0660);
 	assert_non_null(cfg->control.socket);
+	/* Packaged, its members may change state (tapir-pop-control.8). */
+	assert_string_equal(cfg->control.group, "unbound");
 	tapir_config_destroy(cfg);
 }
 
@@ -1141,6 +1144,8 @@ test_integers_are_checked(void **state)
 		"limits.queue-bytes", "out of range 1048576..17179869184");
 	assert_config_error(BASE "limits:\n  max-message-ahead: 86401\n", 5,
 		"limits.max-message-ahead", "out of range 0..86400");
+	assert_config_error(BASE "limits:\n  max-transfer-size: 65535\n", 5,
+		"limits.max-transfer-size", "out of range 65536..68719476736");
 	assert_config_error(BASE "policy:\n  doubtlist:\n"
 				 "    numtapirtags: { limit: 33 }\n",
 		6, "policy.doubtlist.numtapirtags.limit",
@@ -1159,7 +1164,8 @@ test_integer_bounds_are_inclusive(void **state)
 			      "  reconnect-min: 86400\n  reconnect-max: 86400\n"
 			      "keys: k\nanswer:\n  negative-ttl: 0\n"
 			      "limits:\n  max-message-size: 1048576\n"
-			      "  max-entries: 1000000000\n  queue-length: 1\n");
+			      "  max-entries: 1000000000\n  queue-length: 1\n"
+			      "  max-transfer-size: 68719476736\n");
 
 	(void)state;
 	assert_int_equal(cfg->mqtt.keepalive, 3600);
@@ -1168,6 +1174,7 @@ test_integer_bounds_are_inclusive(void **state)
 	assert_int_equal(cfg->limits.max_message_size, 1048576);
 	assert_int_equal(cfg->limits.max_entries, 1000000000);
 	assert_int_equal(cfg->limits.queue_length, 1);
+	assert_int_equal(cfg->limits.max_transfer_size, (size_t)64 << 30);
 	tapir_config_destroy(cfg);
 }
 

@@ -3,7 +3,8 @@
  * Tests of lib/control.c: the answer buffer grows without losing bytes, a
  * request travels to the handler and its answer back over a real Unix
  * socket in a private temporary directory, and the server defends itself:
- * over-long requests, NUL bytes and silent clients get bounded treatment.
+ * over-long requests, NUL bytes, an empty line and silent clients get
+ * bounded treatment.
  * The socket gets the requested mode and is removed on destroy; a stale
  * socket is replaced but one another process serves is left alone. The
  * default socket honours $TAPIR_POP_SOCKET; a client that cannot connect
@@ -17,30 +18,49 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
+#include <grp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/control.h"
 #include "lib/tapir.h"
 
-/* The server's read deadline (control.c IO_DEADLINE_MS) and some slack. */
-#define DEADLINE_MS 2000
-#define SLACK_MS    1000
+/* Slack over the server's deadline for reading a request. */
+#define SLACK_MS 1000
 
 struct fixture {
 	char dir[64];
 	char path[128];
 	struct tapir_control *c;
 	_Atomic int calls; /* handler calls, made on the control thread */
+	struct tapir_control_peer peer; /* of the last call */
 };
+
+/* A socket of mode, owned by this process, no privileged group. */
+static const struct tapir_control_opts *
+opts_mode(unsigned mode)
+{
+	static struct tapir_control_opts o;
+
+	o = (struct tapir_control_opts){ .mode = mode,
+		.owner = (uid_t)-1,
+		.group = (gid_t)-1,
+		.admin_group = (gid_t)-1 };
+	return &o;
+}
 
 static void
 quiet_log(void *arg, enum tapir_log_level level, const char *msg)
@@ -52,11 +72,21 @@ quiet_log(void *arg, enum tapir_log_level level, const char *msg)
 
 /* Answers "you said: LINE", or a large answer for "big". */
 static void
-echo(void *arg, const char *line, struct tapir_buf *out)
+echo(void *arg, const char *line, const struct tapir_control_peer *peer,
+	struct tapir_buf *out)
 {
 	struct fixture *f = arg;
 
 	f->calls++;
+	f->peer = *peer;
+	if (strcmp(line, "slow") == 0) {
+		/* Longer than reading a request may take, well within what
+		 * a command may run (a reload waiting for the writer). */
+		struct timespec ts = { 2, 500 * 1000000 };
+		nanosleep(&ts, NULL);
+		tapir_buf_printf(out, "slept\n");
+		return;
+	}
 	if (strcmp(line, "big") == 0) {
 		for (int i = 0; i < 10000; i++)
 			tapir_buf_printf(out, "line %05d\n", i);
@@ -92,7 +122,8 @@ setup_server(void **state)
 	if (setup_dir(state) != 0)
 		return -1;
 	f = *state;
-	if (!(f->c = tapir_control_create(f->path, 0600, echo, f, &err))) {
+	if (!(f->c = tapir_control_create(
+		      f->path, opts_mode(0600), echo, f, NULL, &err))) {
 		print_error("tapir_control_create: %s\n", err.text);
 		return -1;
 	}
@@ -307,6 +338,25 @@ test_server_rejects_nul_byte_in_request(void **state)
 	tapir_buf_clear(&out);
 }
 
+/* "\n" alone: an empty request, answered by the handler like any other
+ * (it says "error: unknown command"); the server never looks before the
+ * line for a '\r' to strip (under ASan that read is a stack underflow). */
+static void
+test_server_answers_empty_request(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_buf out = { 0 };
+	int fd = raw_connect(f->path);
+
+	assert_int_equal(send(fd, "\n", 1, MSG_NOSIGNAL), 1);
+	raw_read_all(fd, &out);
+	close(fd);
+	assert_non_null(out.data);
+	assert_string_equal(out.data, "you said: \n");
+	assert_int_equal(f->calls, 1);
+	tapir_buf_clear(&out);
+}
+
 static void
 test_silent_client_delays_next_by_deadline_at_most(void **state)
 {
@@ -322,7 +372,115 @@ test_silent_client_delays_next_by_deadline_at_most(void **state)
 	took = tapir_monotonic_ms() - t0;
 	close(silent);
 	assert_string_equal(out.data, "you said: after\n");
-	assert_true(took < DEADLINE_MS + SLACK_MS);
+	assert_true(took < TAPIR_CONTROL_READ_MS + SLACK_MS);
+	tapir_buf_clear(&out);
+}
+
+/* A command that runs longer than a request may take to read still gets
+ * its whole answer to the client: each phase has its own deadline. */
+static void
+test_slow_command_answer_arrives(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_error err = { 0 };
+	struct tapir_buf out = { 0 };
+	int rc = tapir_control_request(f->path, "slow", 10000, &out, &err);
+
+	if (rc != 0)
+		fail_msg("request: %s", err.text);
+	assert_non_null(out.data);
+	assert_string_equal(out.data, "slept\n");
+	tapir_buf_clear(&out);
+}
+
+/* A server of our own that answers answer[0..len) and closes: what a
+ * module that gave up half-way, or never answered, looks like. */
+struct fake_server {
+	int fd;
+	const char *answer;
+	size_t len;
+	pthread_t thread;
+};
+
+static void *
+fake_serve(void *arg)
+{
+	struct fake_server *fs = arg;
+	char buf[256];
+	int fd = accept(fs->fd, NULL, NULL);
+
+	if (fd < 0)
+		return NULL;
+	/* The request line, then the answer; a failure shows in the
+	 * client's result. */
+	if (read(fd, buf, sizeof(buf)) > 0 && fs->len &&
+		send(fd, fs->answer, fs->len, MSG_NOSIGNAL) < 0)
+		fs->len = 0;
+	close(fd);
+	return NULL;
+}
+
+static void
+fake_start(struct fake_server *fs, const char *path, const char *answer,
+	size_t len)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	fs->answer = answer;
+	fs->len = len;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	fs->fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(fs->fd >= 0);
+	assert_int_equal(bind(fs->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fs->fd, 1), 0);
+	assert_int_equal(pthread_create(&fs->thread, NULL, fake_serve, fs), 0);
+}
+
+static void
+fake_stop(struct fake_server *fs)
+{
+	pthread_join(fs->thread, NULL);
+	close(fs->fd);
+}
+
+/* The connection closed with nothing said: an error, never an empty
+ * success. */
+static void
+test_client_fails_on_empty_answer(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_error err = { 0 };
+	struct tapir_buf out = { 0 };
+	struct fake_server fs;
+	int rc;
+
+	fake_start(&fs, f->path, "", 0);
+	rc = tapir_control_request(f->path, "reload", 5000, &out, &err);
+	fake_stop(&fs);
+	assert_int_equal(rc, TAPIR_EIO);
+	assert_non_null(strstr(err.text, "no answer"));
+	assert_int_equal(out.len, 0);
+	tapir_buf_clear(&out);
+}
+
+/* Lines that stop without the end of the answer: cut, whatever they
+ * look like. */
+static void
+test_client_fails_on_cut_answer(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_error err = { 0 };
+	struct tapir_buf out = { 0 };
+	struct fake_server fs;
+	static const char part[] = "a.example NXDOMAIN denylist\n";
+	int rc;
+
+	fake_start(&fs, f->path, part, sizeof(part) - 1);
+	rc = tapir_control_request(f->path, "list", 5000, &out, &err);
+	fake_stop(&fs);
+	assert_int_equal(rc, TAPIR_EIO);
+	assert_non_null(strstr(err.text, "cut"));
+	assert_int_equal(out.len, 0);
 	tapir_buf_clear(&out);
 }
 
@@ -344,10 +502,194 @@ test_socket_gets_requested_mode_0660(void **state)
 	struct tapir_error err = { 0 };
 	struct stat st;
 
-	f->c = tapir_control_create(f->path, 0660, echo, f, &err);
+	f->c = tapir_control_create(
+		f->path, opts_mode(0660), echo, f, NULL, &err);
 	assert_non_null(f->c);
 	assert_int_equal(stat(f->path, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0660);
+}
+
+/*
+ * The socket appears at its path whole: bound elsewhere, given its mode
+ * and owner there, then renamed into place (IN_MOVED_TO). A socket bound
+ * at its path (IN_CREATE) is there, with the mode bind() gave it, until
+ * a chmod() that comes after: another user may connect in between.
+ */
+static void
+test_socket_appears_at_path_only_when_ready(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_error err = { 0 };
+	char buf[4096] __attribute__((aligned(8)));
+	bool created = false, moved = false;
+	ssize_t n;
+	int in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+
+	assert_true(in >= 0);
+	assert_true(
+		inotify_add_watch(in, f->dir, IN_CREATE | IN_MOVED_TO) >= 0);
+	f->c = tapir_control_create(
+		f->path, opts_mode(0600), echo, f, NULL, &err);
+	assert_non_null(f->c);
+	while ((n = read(in, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const void *)p;
+			if (ev->len && !strcmp(ev->name, "ctl.sock")) {
+				created |= (ev->mask & IN_CREATE) != 0;
+				moved |= (ev->mask & IN_MOVED_TO) != 0;
+			}
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+	close(in);
+	if (created)
+		fail_msg("the socket was bound at %s before its mode was set",
+			f->path);
+	assert_true(moved);
+}
+
+/* The handler learns from the kernel who called: here, this process. */
+static void
+test_handler_gets_the_peer(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_error err = { 0 };
+	struct tapir_buf out = { 0 };
+
+	assert_int_equal(
+		tapir_control_request(f->path, "who", 5000, &out, &err), 0);
+	tapir_buf_clear(&out);
+	assert_int_equal(f->peer.pid, getpid());
+	assert_int_equal(f->peer.uid, geteuid());
+	assert_int_equal(f->peer.gid, getegid());
+	/* This process's own user. */
+	assert_true(f->peer.privileged);
+}
+
+#define OTHER_UID   65534 /* nobody */
+#define OTHER_GID   65534
+#define ADMIN_GROUP 4242
+
+/* In a child, as OTHER_UID with gid and the supplementary groups given:
+ * a request; exits 0 when the peer was privileged, 1 when not, 2 when
+ * something else went wrong. */
+static int
+request_as(struct fixture *f, gid_t gid, const gid_t *groups, size_t n)
+{
+	int status;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct tapir_error err = { 0 };
+		struct tapir_buf out = { 0 };
+		if (setgroups(n, groups) != 0 || setgid(gid) != 0 ||
+			setuid(OTHER_UID) != 0)
+			_exit(2);
+		if (tapir_control_request(f->path, "who", 5000, &out, &err))
+			_exit(2);
+		_exit(!strcmp(out.data, "privileged\n") ? 0
+			: !strcmp(out.data, "not\n")	? 1
+							: 2);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+static void
+who(void *arg, const char *line, const struct tapir_control_peer *peer,
+	struct tapir_buf *out)
+{
+	(void)arg;
+	(void)line;
+	tapir_buf_printf(out, "%s\n", peer->privileged ? "privileged" : "not");
+}
+
+/* Root, this process's user and members of the admin group, by their
+ * primary group or a supplementary one, are privileged; another user
+ * who reaches the socket is not. Needs root, to be another user. */
+static void
+test_peer_privileged_by_user_and_group(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_control_opts o = { .mode = 0666,
+		.owner = (uid_t)-1,
+		.group = (gid_t)-1,
+		.admin_group = ADMIN_GROUP };
+	struct tapir_error err = { 0 };
+	gid_t groups[3] = { 100, ADMIN_GROUP, 101 };
+
+	if (geteuid() != 0)
+		skip();
+	/* The other user must reach the socket. */
+	assert_int_equal(chmod(f->dir, 0711), 0);
+	f->c = tapir_control_create(f->path, &o, who, f, NULL, &err);
+	assert_non_null(f->c);
+	assert_int_equal(request_as(f, OTHER_GID, NULL, 0), 1);
+	assert_int_equal(request_as(f, OTHER_GID, groups, 1), 1);
+	assert_int_equal(request_as(f, OTHER_GID, groups, 3), 0);
+	assert_int_equal(request_as(f, ADMIN_GROUP, NULL, 0), 0);
+	/* Without an admin group, only root and this process's user. */
+	tapir_control_destroy(f->c);
+	o.admin_group = (gid_t)-1;
+	f->c = tapir_control_create(f->path, &o, who, f, NULL, &err);
+	assert_non_null(f->c);
+	assert_int_equal(request_as(f, ADMIN_GROUP, groups, 3), 1);
+}
+
+/* The owner and group asked for, or, when this process may not give the
+ * socket away, its own with chown()'s errno; served either way. */
+static void
+test_socket_gets_requested_owner_and_group(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_control_opts o = { .mode = 0660,
+		.owner = OTHER_UID,
+		.group = ADMIN_GROUP,
+		.admin_group = ADMIN_GROUP };
+	struct tapir_error err = { 0 };
+	struct tapir_buf out = { 0 };
+	struct stat st;
+	int owner_err = -1;
+
+	f->c = tapir_control_create(f->path, &o, echo, f, &owner_err, &err);
+	assert_non_null(f->c);
+	assert_int_equal(stat(f->path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0660);
+	if (geteuid() == 0) {
+		assert_int_equal(owner_err, 0);
+		assert_int_equal(st.st_uid, OTHER_UID);
+		assert_int_equal(st.st_gid, ADMIN_GROUP);
+	} else {
+		assert_int_equal(owner_err, EPERM);
+		assert_int_equal(st.st_uid, geteuid());
+	}
+	assert_int_equal(
+		tapir_control_request(f->path, "x", 5000, &out, &err), 0);
+	assert_string_equal(out.data, "you said: x\n");
+	tapir_buf_clear(&out);
+}
+
+/* Nothing is left beside the socket: the temporary directory it was
+ * made in is gone. */
+static void
+test_create_leaves_nothing_beside_the_socket(void **state)
+{
+	struct fixture *f = *state;
+	struct dirent *de;
+	DIR *d = opendir(f->dir);
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		assert_string_equal(de->d_name, "ctl.sock");
+		n++;
+	}
+	closedir(d);
+	assert_int_equal(n, 1);
 }
 
 static void
@@ -373,7 +715,8 @@ test_create_replaces_stale_file(void **state)
 
 	assert_non_null(stale);
 	fclose(stale);
-	f->c = tapir_control_create(f->path, 0600, echo, f, &err);
+	f->c = tapir_control_create(
+		f->path, opts_mode(0600), echo, f, NULL, &err);
 	assert_non_null(f->c);
 	assert_int_equal(
 		tapir_control_request(f->path, "x", 5000, &out, &err), 0);
@@ -389,7 +732,8 @@ test_create_leaves_a_served_socket_alone(void **state)
 	struct tapir_buf out = { 0 };
 	struct tapir_control *second;
 
-	second = tapir_control_create(f->path, 0600, echo, f, &err);
+	second = tapir_control_create(
+		f->path, opts_mode(0600), echo, f, NULL, &err);
 	assert_null(second);
 	assert_non_null(strstr(err.text, "in use by another process"));
 	assert_non_null(strstr(err.text, f->path));
@@ -415,7 +759,8 @@ test_create_replaces_socket_nobody_serves(void **state)
 	memcpy(sa.sun_path, f->path, strlen(f->path) + 1);
 	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	close(fd);
-	f->c = tapir_control_create(f->path, 0600, echo, f, &err);
+	f->c = tapir_control_create(
+		f->path, opts_mode(0600), echo, f, NULL, &err);
 	assert_non_null(f->c);
 	assert_int_equal(
 		tapir_control_request(f->path, "y", 5000, &out, &err), 0);
@@ -509,14 +854,38 @@ main(void)
 			test_server_rejects_nul_byte_in_request, setup_server,
 			teardown),
 		cmocka_unit_test_setup_teardown(
+			test_server_answers_empty_request, setup_server,
+			teardown),
+		cmocka_unit_test_setup_teardown(
 			test_silent_client_delays_next_by_deadline_at_most,
 			setup_server, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_slow_command_answer_arrives, setup_server,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_client_fails_on_empty_answer, setup_dir, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_client_fails_on_cut_answer, setup_dir, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_socket_gets_requested_mode_0600, setup_server,
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_socket_gets_requested_mode_0660, setup_dir,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_socket_appears_at_path_only_when_ready, setup_dir,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_handler_gets_the_peer, setup_server, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_peer_privileged_by_user_and_group, setup_dir,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_socket_gets_requested_owner_and_group, setup_dir,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_create_leaves_nothing_beside_the_socket,
+			setup_server, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_destroy_removes_socket_file, setup_server,
 			teardown),

@@ -13,9 +13,10 @@
  * queue, the inactive engine (which still answers status on the default
  * control socket), the control commands, the "problem:" lines of status
  * for what an operator must fix (keys, state directory, TLS files, file
- * sources, the socket's group), the upstream DNS TAPIR test vector, and
- * that a started engine applies a submitted message and stops promptly
- * with its broker unreachable.
+ * sources, the socket's group), the upstream DNS TAPIR test vector, that
+ * a started engine applies a submitted message and stops promptly with its
+ * broker unreachable, and that its threads take no signal sent to the
+ * process.
  */
 #include "tapir_build.h"
 
@@ -25,11 +26,17 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <dirent.h>
+#include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -575,6 +582,40 @@ test_entry_expiring_one_second_later_is_applied(void **state)
 		decide(f, "young.example", NULL), TAPIR_ACTION_NXDOMAIN);
 	assert_int_equal(
 		tapir_engine_counter(f->e, TAPIR_C_ENTRY_ALREADY_EXPIRED), 0);
+}
+
+/*
+ * The largest ttl a message may carry, on the last instant of year 9999:
+ * the expiry saturates to the longest the database keeps. The same with a
+ * time-zone offset that carries time_added past that instant used to
+ * overflow time_added + ttl (undefined behaviour; it wrapped to an expiry
+ * in the past): now the entry is invalid, and counted so.
+ */
+static void
+test_time_added_beyond_year_9999_is_invalid_not_overflowed(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t want[TAPIR_C_COUNT] = { 0 };
+	char *msg;
+
+	msg = tapir_msg("dns-tapir", "observation", "doubtlist",
+		"[{\"name\":\"far.example\","
+		"\"time_added\":\"9999-12-31T23:59:60-23:59\","
+		"\"ttl\":9223371783452475007,\"tag_mask\":16},"
+		"{\"name\":\"max.example\","
+		"\"time_added\":\"9999-12-31T23:59:60Z\","
+		"\"ttl\":9223371783452475007,\"tag_mask\":16}]",
+		"[]");
+	assert_int_equal(process_signed(f, TOPIC, msg), 0);
+	free(msg);
+	assert_int_equal(decide(f, "far.example", NULL), TAPIR_ACTION_PASS);
+	assert_int_equal(decide(f, "max.example", NULL), TAPIR_ACTION_NXDOMAIN);
+	want[TAPIR_C_MSG_ACCEPTED] = 1;
+	want[TAPIR_C_ENTRY_ADDED] = 1;
+	want[TAPIR_C_ENTRY_INVALID] = 1;
+	want[TAPIR_C_DECISION_CHANGES] = 1;
+	assert_counters(f->e, want);
+	assert_non_null(strstr(f->last_log, "time_added: not between years"));
 }
 
 static void
@@ -1700,6 +1741,36 @@ test_status_problem_core_status_key_missing(void **state)
 	assert_problem(f, want);
 }
 
+extern int tapir__eng_report_delay_ms;
+
+/* Destroy while the writer is in the middle of a core-status report: the
+ * MQTT client it publishes through must outlive it (a use after free
+ * under AddressSanitizer otherwise). The report comes within the writer's
+ * first second and waits a second before it is published. */
+static void
+test_destroy_while_writer_reports(void **state)
+{
+	struct fixture *f = *state;
+	char extra[400], jwk[512], path[200];
+	struct timespec ts = { 1, 300 * 1000000L };
+
+	make_key("status", jwk, sizeof(jwk), NULL, 0);
+	snprintf(path, sizeof(path), "%s/status.jwk", f->dir);
+	write_file(path, jwk);
+	snprintf(extra, sizeof(extra),
+		"core-status:\n  topic: status/up/x\n  interval: 10\n"
+		"  signing-key: %s\n",
+		path);
+	f->e = engine_with(f->keys_path, 2, extra);
+	tapir__eng_report_delay_ms = 1000;
+	assert_int_equal(tapir_engine_start(f->e), 0);
+	nanosleep(&ts, NULL);
+	tapir_engine_destroy(f->e);
+	f->e = NULL;
+	tapir__eng_report_delay_ms = 0;
+	unlink(path);
+}
+
 /* Wait until status over the socket has want, or fail after 5 s. */
 static char *
 status_with(struct fixture *f, const char *want)
@@ -1854,6 +1925,72 @@ test_command_unknown_is_error(void **state)
 	free(out);
 }
 
+static char *
+command_as(struct fixture *f, const char *line, bool privileged)
+{
+	struct tapir_control_peer peer = {
+		.pid = 1, .uid = 65534, .gid = 65534, .privileged = privileged
+	};
+	struct tapir_buf out = { 0 };
+
+	tapir_engine_control(f->e, line, &peer, &out);
+	assert_false(out.failed);
+	/* An empty answer (override list of none) has no data. */
+	return out.data ? out.data : strdup("");
+}
+
+/* A peer that is not privileged reads, and is refused, with a reason and
+ * counted, everything that changes state (stats resets the counters). */
+static void
+test_control_unprivileged_peer_only_reads(void **state)
+{
+	static const char *const reads[] = { "status", "stats_noreset",
+		"lookup malware.example", "list", "list list=doubtlist",
+		"dump-rpz", "dump-rpz rpz.local", "digest", "override list",
+		"json status", "json override list", " json lookup x.example" };
+	static const char *const changes[] = { "override allow x.example 0",
+		"override deny x.example 60 why", "override remove x.example",
+		"reload", "flush x.example", "flush --all", "stats",
+		"json stats", "  override  allow x.example 0", "frobnicate",
+		"statusx", "override" };
+	struct fixture *f = *state;
+	char *out;
+	size_t i;
+
+	observe(f, "malware.example", T0, 3607, TAG_LIKELYMALWARE);
+	for (i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
+		out = command_as(f, reads[i], false);
+		if (strstr(out, "not permitted"))
+			fail_msg("'%s' refused: %s", reads[i], out);
+		free(out);
+	}
+	assert_int_equal(
+		tapir_engine_counter(f->e, TAPIR_C_CONTROL_REFUSED), 0);
+	for (i = 0; i < sizeof(changes) / sizeof(changes[0]); i++) {
+		out = command_as(f, changes[i], false);
+		if (strncmp(out, "error: ", 7) != 0 ||
+			!strstr(out, "not permitted: ") ||
+			!strstr(out, "only root") || !strstr(out, "uid 65534"))
+			fail_msg("'%s' not refused: %s", changes[i], out);
+		free(out);
+	}
+	assert_int_equal(tapir_engine_counter(f->e, TAPIR_C_CONTROL_REFUSED),
+		sizeof(changes) / sizeof(changes[0]));
+	/* Nothing changed: no override, the counters not reset. */
+	assert_int_equal(decide(f, "x.example", NULL), TAPIR_ACTION_PASS);
+	assert_int_equal(tapir_engine_counter(f->e, TAPIR_C_MSG_ACCEPTED), 1);
+	/* In JSON, an error object after the protocol's "error: ". */
+	out = command_as(f, "json override deny x.example 0", false);
+	assert_int_equal(strncmp(out, "error: {", 8), 0);
+	assert_non_null(strstr(out, "\"error\": \"not permitted: "));
+	free(out);
+	/* A privileged peer runs them. */
+	out = command_as(f, "stats", true);
+	assert_non_null(strstr(out, "msg.accepted=1\n"));
+	free(out);
+	assert_int_equal(tapir_engine_counter(f->e, TAPIR_C_MSG_ACCEPTED), 0);
+}
+
 /* ---- the upstream vector ---- */
 
 /* 2026-07-20T09:15:02.123456789Z, fraction truncated, + ttl 3607. */
@@ -1886,7 +2023,78 @@ test_upstream_vector_blocks_until_exact_expiry(void **state)
 	assert_int_equal(decide(f, name, NULL), TAPIR_ACTION_PASS);
 }
 
+/* The TTL of an override is a number of seconds: a word that is not one
+ * is refused, not read as 0 (permanent), and so is one past long long
+ * (undefined behaviour for the sscanf it went through). */
+static void
+test_override_ttl_must_be_seconds(void **state)
+{
+	struct fixture *f = *state;
+	char *out;
+
+	out = command(f, "override deny abc.example abc");
+	assert_string_equal(out,
+		"error: ttl 'abc': not a duration (seconds, or with s, m, h or "
+		"d)\n");
+	free(out);
+	out = command(f, "override deny big.example 99999999999999999999");
+	assert_string_equal(out,
+		"error: ttl '99999999999999999999': more than 3650 days\n");
+	free(out);
+	assert_int_equal(decide(f, "abc.example", NULL), TAPIR_ACTION_PASS);
+	assert_int_equal(decide(f, "big.example", NULL), TAPIR_ACTION_PASS);
+	out = command(f, "override deny ok.example 60");
+	assert_string_equal(out, "ok\n");
+	free(out);
+	assert_int_equal(decide(f, "ok.example", NULL), TAPIR_ACTION_NXDOMAIN);
+	fake_now = NOW + 60;
+	assert_int_equal(decide(f, "ok.example", NULL), TAPIR_ACTION_PASS);
+}
+
 /* ---- with threads ---- */
+
+/*
+ * overrides.json is input: an expiry no entry can hold (past 2106) is
+ * refused and counted, not cut to 32 bits. 2^32 + NOW + 3600 used to
+ * wrap to an hour from now.
+ */
+static void
+test_override_file_expiry_beyond_32_bits_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	char extra[256], dir[128], path[192], json[512];
+	int64_t t0;
+
+	snprintf(dir, sizeof(dir), "%s/state", f->dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	snprintf(path, sizeof(path), "%s/overrides.json", dir);
+	snprintf(json, sizeof(json),
+		"{\"version\":1,\"overrides\":["
+		"{\"name\":\"wrap.example\",\"action\":\"deny\","
+		"\"added\":0,\"expires\":%lld,\"comment\":\"\"},"
+		"{\"name\":\"ok.example\",\"action\":\"deny\","
+		"\"added\":0,\"expires\":0,\"comment\":\"\"}]}",
+		(long long)(((int64_t)1 << 32) + NOW + 3600));
+	write_file(path, json);
+	snprintf(extra, sizeof(extra), "state-dir: %s\n", dir);
+	f->e = engine_with(f->keys_path, 2, extra);
+	tapir_engine_set_clock(f->e, fake_clock);
+	assert_int_equal(tapir_engine_start(f->e), 0);
+	t0 = tapir_monotonic_ms();
+	while (decide(f, "ok.example", NULL) != TAPIR_ACTION_NXDOMAIN &&
+		tapir_monotonic_ms() - t0 < 5000) {
+		struct timespec ts = { 0, 10 * 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	assert_int_equal(decide(f, "ok.example", NULL), TAPIR_ACTION_NXDOMAIN);
+	assert_int_equal(decide(f, "wrap.example", NULL), TAPIR_ACTION_PASS);
+	assert_int_equal(tapir_engine_counter(f->e, TAPIR_C_ENTRY_INVALID), 1);
+	tapir_engine_destroy(f->e);
+	f->e = NULL;
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/tapir-pop.state", dir);
+	unlink(path);
+}
 
 static void
 test_started_engine_applies_submitted_message(void **state)
@@ -1941,6 +2149,218 @@ test_started_engine_applies_submitted_message(void **state)
 	assert_int_equal(access(f->sock_path, F_OK), -1);
 }
 
+/* The resolver's flush, as the engine's purge_send: done when ok is set,
+ * failed when not; the names it was asked for, counted. */
+struct fake_resolver {
+	_Atomic bool ok;
+	_Atomic int calls;
+	_Atomic int zone_calls;
+};
+
+static int
+fake_flush(void *arg, const char *name, bool zone)
+{
+	struct fake_resolver *r = arg;
+
+	(void)name;
+	r->calls++;
+	r->zone_calls += zone;
+	return r->ok ? 0 : -1;
+}
+
+/* flush says "ok" only when the resolver flushed, and an error when it
+ * did not: the operator must not believe a cache was emptied that was
+ * not. */
+static void
+test_command_flush_reports_what_unbound_did(void **state)
+{
+	struct fixture *f = *state;
+	struct fake_resolver r = { .ok = false };
+	char *out;
+
+	f->e = engine_with(f->keys_path, 2, NULL);
+	tapir_engine_set_purge(f->e, fake_flush, &r, "the test's resolver");
+	assert_int_equal(tapir_engine_start(f->e), 0);
+
+	/* Every retry fails. */
+	out = command(f, "flush gone.example");
+	if (strncmp(out, "error: the test's resolver did not flush ", 41) != 0)
+		fail_msg("flush the resolver refused answered: %s", out);
+	free(out);
+	out = command(f, "flush --all");
+	if (strncmp(out, "error: ", 7) != 0)
+		fail_msg("flush --all the resolver refused answered: %s", out);
+	free(out);
+	assert_true(r.calls >= 2);
+
+	r.ok = true;
+	r.calls = r.zone_calls = 0;
+	out = command(f, "flush cached.example");
+	assert_string_equal(out, "ok\n");
+	free(out);
+	out = command(f, "flush --all");
+	assert_string_equal(out, "ok\n");
+	free(out);
+	/* Each a flush of the name and below it. */
+	assert_int_equal(r.calls, 2);
+	assert_int_equal(r.zone_calls, 2);
+}
+
+/* The signal mask of the thread named name, from /proc (Linux); false
+ * when no thread has that name (yet). */
+static bool
+thread_sigblk(const char *name, uint64_t *mask)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *de;
+	bool found = false;
+
+	assert_non_null(d);
+	while (!found && (de = readdir(d))) {
+		char path[300], comm[32] = "", line[256];
+		FILE *fp;
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm",
+			de->d_name);
+		if (!(fp = fopen(path, "r")))
+			continue;
+		if (!fgets(comm, sizeof(comm), fp))
+			comm[0] = '\0';
+		fclose(fp);
+		comm[strcspn(comm, "\n")] = '\0';
+		if (strcmp(comm, name) != 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/status",
+			de->d_name);
+		if (!(fp = fopen(path, "r")))
+			continue;
+		while (fgets(line, sizeof(line), fp))
+			if (sscanf(line, "SigBlk: %" SCNx64, mask) == 1)
+				found = true;
+		fclose(fp);
+	}
+	closedir(d);
+	return found;
+}
+
+static int
+no_resolver(void *arg, const char *name, bool zone)
+{
+	(void)arg;
+	(void)name;
+	(void)zone;
+	return -1;
+}
+
+static _Atomic pid_t usr1_taken_by;
+
+static void
+on_usr1(int sig)
+{
+	(void)sig;
+	usr1_taken_by = (pid_t)syscall(SYS_gettid);
+}
+
+/*
+ * Unbound loads the module (init) before it blocks signals for its own
+ * threads, and relies on its main thread alone taking SIGHUP, SIGTERM and
+ * the rest. A module thread that left them unblocked could take a signal
+ * sent to the process and run Unbound's handler on it. Every thread a
+ * started engine runs blocks them all, and start leaves its caller's mask
+ * as it found it.
+ */
+static void
+test_started_engine_threads_block_signals(void **state)
+{
+	static const char *const names[] = { "tapir-writer", "tapir-mqtt",
+		"tapir-purge", "tapir-xfr", "tapir-control" };
+	static const int sigs[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1,
+		SIGUSR2, SIGPIPE, SIGALRM, SIGCHLD };
+	struct fixture *f = *state;
+	struct sigaction sa = { .sa_handler = on_usr1 }, old_sa;
+	struct timespec zero = { 0, 0 };
+	struct tapir_error err = { 0 };
+	struct tapir_config *cfg;
+	sigset_t before, after, usr1;
+	char yaml[1024];
+	uint64_t mask = 0;
+	int64_t t0;
+	size_t i;
+
+	snprintf(yaml, sizeof(yaml),
+		"mqtt:\n"
+		"  broker: mqtt://127.0.0.1:1\n"
+		"keys: %s\n"
+		"sources:\n"
+		"  - name: dns-tapir\n"
+		"    list: doubtlist\n"
+		"    topics: [%s]\n"
+		"  - name: rpz\n"
+		"    type: xfr\n"
+		"    list: denylist\n"
+		"    primary: 127.0.0.1\n"
+		"    port: 1\n"
+		"    zone: rpz.test\n"
+		"control:\n"
+		"  socket: %s\n",
+		f->keys_path, TOPIC, f->sock_path);
+	if (!(cfg = tapir_config_parse(yaml, strlen(yaml), "test.yaml", &err)))
+		fail_msg("config: %s", err.text);
+	f->e = tapir_engine_create_take(cfg);
+	assert_non_null(f->e);
+	/* No resolver: the purger only has to run. */
+	tapir_engine_set_purge(f->e, no_resolver, NULL, "no resolver");
+
+	/* As Unbound calls init: nothing blocked. */
+	sigemptyset(&before);
+	assert_int_equal(pthread_sigmask(SIG_SETMASK, &before, NULL), 0);
+	assert_int_equal(tapir_engine_start(f->e), 0);
+	assert_int_equal(pthread_sigmask(SIG_SETMASK, NULL, &after), 0);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (sigismember(&after, sigs[i]))
+			fail_msg("start left signal %d blocked in its caller",
+				sigs[i]);
+
+	/* Each thread names itself when it runs. */
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		t0 = tapir_monotonic_ms();
+		while (!thread_sigblk(names[i], &mask)) {
+			struct timespec ts = { 0, 10 * 1000000 };
+			if (tapir_monotonic_ms() - t0 > 5000)
+				fail_msg("no thread %s", names[i]);
+			nanosleep(&ts, NULL);
+		}
+		for (size_t k = 0; k < sizeof(sigs) / sizeof(sigs[0]); k++)
+			if (!(mask & (UINT64_C(1) << (sigs[k] - 1))))
+				fail_msg("thread %s takes signal %d (SigBlk "
+					 "%016" PRIx64 ")",
+					names[i], sigs[k], mask);
+	}
+
+	/* What Unbound then does: its threads block signals, and one sent
+	 * to the process waits for whoever unblocks it, never running the
+	 * handler on a module thread. */
+	usr1_taken_by = 0;
+	assert_int_equal(sigaction(SIGUSR1, &sa, &old_sa), 0);
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	assert_int_equal(pthread_sigmask(SIG_BLOCK, &usr1, NULL), 0);
+	assert_int_equal(kill(getpid(), SIGUSR1), 0);
+	t0 = tapir_monotonic_ms();
+	while (!usr1_taken_by && tapir_monotonic_ms() - t0 < 200) {
+		struct timespec ts = { 0, 10 * 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	if (usr1_taken_by)
+		fail_msg("a module thread (tid %d) took SIGUSR1 sent to the "
+			 "process",
+			(int)usr1_taken_by);
+	assert_int_equal(sigtimedwait(&usr1, NULL, &zero), SIGUSR1);
+	assert_int_equal(pthread_sigmask(SIG_UNBLOCK, &usr1, NULL), 0);
+	assert_int_equal(sigaction(SIGUSR1, &old_sa, NULL), 0);
+}
+
 #define T(fn)  cmocka_unit_test_setup_teardown(fn, setup, teardown)
 #define TK(fn) cmocka_unit_test_setup_teardown(fn, setup_keys, teardown)
 
@@ -1959,6 +2379,7 @@ main(void)
 		T(test_expiry_is_exact_to_the_second),
 		T(test_already_expired_entry_is_counted_not_applied),
 		T(test_entry_expiring_one_second_later_is_applied),
+		T(test_time_added_beyond_year_9999_is_invalid_not_overflowed),
 		T(test_invalid_name_drops_only_that_entry),
 		T(test_trailing_dot_and_upper_case_names_match),
 		T(test_wildcard_blocks_below_not_apex),
@@ -2008,8 +2429,14 @@ main(void)
 		T(test_command_lookup_explains_decision),
 		T(test_command_lookup_invalid_name_is_error),
 		T(test_command_unknown_is_error),
+		T(test_override_ttl_must_be_seconds),
+		T(test_control_unprivileged_peer_only_reads),
 		TK(test_upstream_vector_blocks_until_exact_expiry),
 		TK(test_started_engine_applies_submitted_message),
+		TK(test_override_file_expiry_beyond_32_bits_is_refused),
+		TK(test_started_engine_threads_block_signals),
+		TK(test_destroy_while_writer_reports),
+		TK(test_command_flush_reports_what_unbound_did),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, NULL);

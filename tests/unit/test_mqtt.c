@@ -258,6 +258,51 @@ test_accepted_connect_reports_connected_with_protocol(void **state)
 	assert_non_null(strstr(f->reason, "v5"));
 }
 
+extern int (*tapir__mqtt_publish_fn)(struct mosquitto *mosq, int *mid,
+	const char *topic, int payloadlen, const void *payload, int qos,
+	bool retain);
+
+static int published;
+static char published_topic[64];
+
+static int
+record_publish(struct mosquitto *mosq, int *mid, const char *topic,
+	int payloadlen, const void *payload, int qos, bool retain)
+{
+	(void)mosq;
+	(void)mid;
+	(void)qos;
+	(void)retain;
+	published++;
+	snprintf(published_topic, sizeof(published_topic), "%s %.*s", topic,
+		payloadlen, (const char *)payload);
+	return MOSQ_ERR_SUCCESS;
+}
+
+/* A report published from another thread (the engine's writer) is left
+ * for the network thread: libmosquitto is never called from two threads
+ * (with TLS, one SSL object). The newer of two waiting reports wins. */
+static void
+test_publish_waits_for_the_network_thread(void **state)
+{
+	struct fixture *f = *state;
+
+	published = 0;
+	tapir__mqtt_publish_fn = record_publish;
+	assert_int_equal(tapir_mqtt_publish(f->m, "status/up", "a", 1),
+		TAPIR_EIO); /* not connected */
+	tapir__mqtt_on_connect(f->m, 0);
+	assert_int_equal(tapir_mqtt_publish(f->m, "status/up", "old", 3), 0);
+	assert_int_equal(tapir_mqtt_publish(f->m, "status/up", "new", 3), 0);
+	assert_int_equal(published, 0);
+	tapir__mqtt_flush_outbox(f->m);
+	assert_int_equal(published, 1);
+	assert_string_equal(published_topic, "status/up new");
+	tapir__mqtt_flush_outbox(f->m);
+	assert_int_equal(published, 1);
+	tapir__mqtt_publish_fn = mosquitto_publish;
+}
+
 static void
 test_message_topic_and_binary_bytes_unchanged(void **state)
 {
@@ -493,6 +538,9 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(
 			test_auto_starts_with_v5, setup_auto, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_publish_waits_for_the_network_thread, setup_auto,
+			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_pinned_v311_starts_with_v311, setup_v311,
 			teardown),

@@ -789,6 +789,27 @@ test_parse_drops_entry_with_ttl_that_overflows_expiry(void **state)
 		"added[0]: ttl: out of range");
 }
 
+/* An offset carries a time of year 9999 past what any expiry can hold
+ * (and year 0 before it): dropped with its own reason, never added to a
+ * ttl. */
+static void
+test_parse_drops_entry_with_time_added_out_of_range(void **state)
+{
+	(void)state;
+	assert_entry_dropped(
+		ENVELOPE("[{\"name\":\"a.example\","
+			 "\"time_added\":\"9999-12-31T23:59:60-23:59\","
+			 "\"ttl\":9223371783452475007}]"),
+		"added[0]: time_added: not between years 0000 and 9999 "
+		"(UTC)");
+	assert_entry_dropped(
+		ENVELOPE("[{\"name\":\"a.example\","
+			 "\"time_added\":\"0000-01-01T00:00:00+00:01\","
+			 "\"ttl\":1}]"),
+		"added[0]: time_added: not between years 0000 and 9999 "
+		"(UTC)");
+}
+
 static void
 test_parse_rejects_integer_beyond_int64(void **state)
 {
@@ -1068,6 +1089,35 @@ test_time_handles_extreme_years(void **state)
 	assert_int_equal(t, 253402300799LL);
 }
 
+/* The bounds are instants, whatever the offset: the last second of year
+ * 9999 in UTC-23:59 is a day into year 10000. */
+static void
+test_time_offset_beyond_year_9999_is_out_of_range(void **state)
+{
+	const char *bad[] = {
+		"9999-12-31T23:59:60-23:59",
+		"9999-12-31T23:59:59-00:01",
+		"9999-12-31T23:00:01-01:00",
+		"0000-01-01T00:00:00+00:01",
+		"0000-01-01T00:59:59+01:00",
+	};
+	int64_t t;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		t = 7;
+		assert_int_equal(tapir_time_parse(bad[i], &t), TAPIR_ERANGE);
+		assert_int_equal(t, 0);
+	}
+	/* The edges themselves, in any offset that reaches them. */
+	assert_int_equal(tapir_time_parse("9999-12-31T23:59:60Z", &t), 0);
+	assert_int_equal(t, 253402300800LL);
+	assert_int_equal(tapir_time_parse("9999-12-31T22:59:60-01:00", &t), 0);
+	assert_int_equal(t, 253402300800LL);
+	assert_int_equal(tapir_time_parse("0000-01-01T01:00:00+01:00", &t), 0);
+	assert_int_equal(t, -62167219200LL);
+}
+
 static void
 test_time_accepts_leap_second(void **state)
 {
@@ -1256,6 +1306,8 @@ main(void)
 		cmocka_unit_test(test_parse_drops_entry_with_negative_ttl),
 		cmocka_unit_test(
 			test_parse_drops_entry_with_ttl_that_overflows_expiry),
+		cmocka_unit_test(
+			test_parse_drops_entry_with_time_added_out_of_range),
 		cmocka_unit_test(test_parse_rejects_integer_beyond_int64),
 		cmocka_unit_test(test_parse_accepts_ttl_zero),
 		cmocka_unit_test(test_parse_defaults_missing_tag_mask_to_zero),
@@ -1275,6 +1327,8 @@ main(void)
 		cmocka_unit_test(test_time_accepts_lower_case_t_and_z),
 		cmocka_unit_test(test_time_handles_leap_years),
 		cmocka_unit_test(test_time_handles_extreme_years),
+		cmocka_unit_test(
+			test_time_offset_beyond_year_9999_is_out_of_range),
 		cmocka_unit_test(test_time_accepts_leap_second),
 		cmocka_unit_test(test_time_rejects_out_of_range_fields),
 		cmocka_unit_test(test_time_rejects_missing_offset),

@@ -741,6 +741,27 @@ test_empty_state_round_trips(void **state)
 	assert_int_equal(loaded, 0);
 }
 
+/* The stamp a save was given, from the header alone; what is not a state
+ * file of this version has none. */
+static void
+test_created_reads_the_stamp_of_the_save(void **state)
+{
+	struct fixture *f = *state;
+	int64_t created = 7;
+	FILE *fp;
+
+	assert_int_equal(tapir_state_created(f->path, &created), TAPIR_ENOENT);
+	assert_int_equal(created, 0);
+	save_ok(f, NOW + 5, 0);
+	assert_int_equal(tapir_state_created(f->path, &created), 0);
+	assert_int_equal(created, NOW + 5);
+	assert_non_null(fp = fopen(f->path, "wb"));
+	fputs("TAPIRST", fp);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(tapir_state_created(f->path, &created), TAPIR_EPARSE);
+	assert_int_equal(created, 0);
+}
+
 /* Layout of small_file(): header 40, the source table ("dns-tapir",
  * "local", "allow"), three records of 16 + 9 bytes, the checksum. */
 #define REC0	 (40 + 3 + 9 + 3 + 5 + 3 + 5)
@@ -977,6 +998,7 @@ main(void)
 		T(test_every_truncation_is_refused),
 		T(test_missing_file_is_enoent),
 		T(test_empty_state_round_trips),
+		T(test_created_reads_the_stamp_of_the_save),
 		T(test_structure_checked_behind_valid_checksum),
 		T(test_many_entries_round_trip),
 		T(test_write_fuzz_seeds),

@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -490,6 +491,65 @@ test_axfr_silent_primary_times_out(void **state)
 	assert_non_null(strstr(e.text, "timed out"));
 }
 
+static void *
+cancel_later(void *arg)
+{
+	struct timespec ts = { 0, 200 * 1000000L };
+
+	nanosleep(&ts, NULL);
+	atomic_store((atomic_bool *)arg, true);
+	return NULL;
+}
+
+/* A cancel stops a wait for a primary that never answers at once, not at
+ * the timeout. */
+static void
+test_axfr_cancel_stops_wait_for_silent_primary(void **state)
+{
+	struct fake *f = *state;
+	struct tapir_xfr_opts o = opts(f);
+	struct tapir_error e;
+	struct log l = { 0 };
+	atomic_bool cancel = false;
+	pthread_t th;
+	int64_t t0, took;
+
+	f->silent = true;
+	o.timeout_ms = 60000;
+	o.cancel = &cancel;
+	start(f);
+	assert_int_equal(pthread_create(&th, NULL, cancel_later, &cancel), 0);
+	t0 = tapir_monotonic_ms();
+	assert_int_equal(tapir_xfr_fetch(&o, false, 0, &ops, &l, NULL, &e),
+		TAPIR_ECANCELED);
+	took = tapir_monotonic_ms() - t0;
+	pthread_join(th, NULL);
+	assert_true(took >= 200 && took < 200 + TAPIR_XFR_CANCEL_MS + 300);
+	assert_string_equal(e.text, "transfer cancelled");
+	assert_string_equal(l.text, "");
+}
+
+/* Set before the call: nothing is asked. */
+static void
+test_axfr_cancelled_before_start_sends_nothing(void **state)
+{
+	struct fake *f = *state;
+	struct tapir_xfr_opts o = opts(f);
+	struct tapir_error e;
+	struct log l = { 0 };
+	atomic_bool cancel = true;
+
+	o.cancel = &cancel;
+	assert_int_equal(tapir_xfr_fetch(&o, false, 0, &ops, &l, NULL, &e),
+		TAPIR_ECANCELED);
+	assert_string_equal(l.text, "");
+	/* Not even a connection: the listener has none to accept. */
+	{
+		struct pollfd pfd = { .fd = f->lfd, .events = POLLIN };
+		assert_int_equal(poll(&pfd, 1, 0), 0);
+	}
+}
+
 static void
 test_axfr_over_max_records_is_too_big(void **state)
 {
@@ -839,6 +899,8 @@ main(void)
 		T(test_axfr_reset_mid_transfer_fails),
 		T(test_axfr_wrong_id_is_refused),
 		T(test_axfr_silent_primary_times_out),
+		T(test_axfr_cancel_stops_wait_for_silent_primary),
+		T(test_axfr_cancelled_before_start_sends_nothing),
 		T(test_axfr_over_max_records_is_too_big),
 		T(test_axfr_callback_abort_is_returned),
 		T(test_axfr_without_leading_soa_is_refused),
