@@ -542,6 +542,10 @@ start_threads(struct tapir_engine *e)
 		start_inactive_control(e);
 		return 0;
 	}
+	e->started_at = e->now();
+	pthread_mutex_lock(&e->qlock);
+	e->mqtt_down_since = e->started_at;
+	pthread_mutex_unlock(&e->qlock);
 	/* Before the writer: it pushes names from its first load on. */
 	if (e->purge_send) {
 		e->purger = tapir_purger_create(e->purge_send, e->purge_arg,

@@ -77,6 +77,10 @@
  * cache once instead of name by name. */
 #define PURGE_BATCH_MAX	      1000
 #define FILE_ERRORS_LOGGED    5
+/* How long a feed may be cut off before status calls it a problem: the
+ * broker down this long, or a zone primary with no good check. A broker
+ * restart or a primary's maintenance stays under it. */
+#define FEED_DOWN_PROBLEM_S   120
 
 struct qmsg {
 	struct qmsg *next;
@@ -233,6 +237,9 @@ struct tapir_engine {
 	int64_t (*now)(void);
 	/* Set at create, read-only after. */
 	int64_t started;
+	/* Set by start, on the engine's clock (e->now()), read-only after:
+	 * what "for how long" problems count from. */
+	int64_t started_at;
 	/* Set by the embedder before start, read by the control thread. */
 	char host_info[256];
 
@@ -266,6 +273,9 @@ struct tapir_engine {
 	bool stop;		    /* qlock: set by destroy */
 	char mqtt_state[160];	    /* qlock: MQTT thread, start write */
 	bool mqtt_connected;	    /* qlock */
+	/* qlock: when the connection to the broker was lost (or start, when
+	 * it never came up), on the engine's clock; 0 while connected. */
+	int64_t mqtt_down_since;
 
 	/* Start and destroy only; writer_running is set by start before
 	 * the threads that read it (control, transfer) are started. */

@@ -540,6 +540,10 @@ tapir__eng_on_mqtt_state(void *arg, bool connected, const char *reason)
 	pthread_mutex_lock(&e->qlock);
 	was = e->mqtt_connected;
 	e->mqtt_connected = connected;
+	if (connected)
+		e->mqtt_down_since = 0;
+	else if (was || !e->mqtt_down_since)
+		e->mqtt_down_since = e->now();
 	snprintf(e->mqtt_state, sizeof(e->mqtt_state), "%s", reason);
 	pthread_mutex_unlock(&e->qlock);
 	if (connected) {

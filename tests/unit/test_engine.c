@@ -1743,6 +1743,30 @@ test_status_problem_core_status_key_missing(void **state)
 
 extern int tapir__eng_report_delay_ms;
 
+/* A broker out of reach for longer than two minutes is a problem of
+ * status (exit 1), not before: the decisions age while nothing renews
+ * them. */
+static void
+test_status_problem_broker_down_for_long(void **state)
+{
+	struct fixture *f = *state;
+	char *out;
+
+	f->e = engine_with(f->keys_path, 2, NULL);
+	tapir_engine_set_clock(f->e, fake_clock);
+	assert_int_equal(tapir_engine_start(f->e), 0);
+	fake_now = NOW + 120;
+	out = command(f, "status");
+	assert_null(strstr(out, "problem: mqtt"));
+	free(out);
+	fake_now = NOW + 121;
+	out = command(f, "status");
+	if (!strstr(out, "\nproblem: mqtt: no connection to 127.0.0.1:1 for "
+			 "121 s ("))
+		fail_msg("no broker problem in:\n%s", out);
+	free(out);
+}
+
 /* Destroy while the writer is in the middle of a core-status report: the
  * MQTT client it publishes through must outlive it (a use after free
  * under AddressSanitizer otherwise). The report comes within the writer's
@@ -2436,6 +2460,7 @@ main(void)
 		TK(test_override_file_expiry_beyond_32_bits_is_refused),
 		TK(test_started_engine_threads_block_signals),
 		TK(test_destroy_while_writer_reports),
+		TK(test_status_problem_broker_down_for_long),
 		TK(test_command_flush_reports_what_unbound_did),
 	};
 
