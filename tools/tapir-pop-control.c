@@ -24,7 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "lib/config.h"
@@ -93,6 +95,82 @@ print_bad_line(void *arg, unsigned line, const char *reason)
 	const struct check_file *cf = arg;
 
 	fprintf(cf->eout, "  %s:%u: %s\n", cf->path, line, reason);
+}
+
+/* The user Unbound runs as (username: in unbound.conf; Debian's and
+ * Fedora's packages use this one). */
+#define UNBOUND_USER "unbound"
+
+/*
+ * When root runs check, every file the module will open is opened again
+ * as Unbound's user, in a child that has dropped to that user: root reads
+ * anything, the module does not (it starts as that user after a reload).
+ * Each file that user cannot use goes to eout.
+ * @return: the number of files it cannot use.
+ */
+static int
+check_as_unbound(const char *path, const struct tapir_config *cfg, FILE *eout)
+{
+	const char *files[TAPIR_MAX_SOURCES + 8];
+	const char *what[TAPIR_MAX_SOURCES + 8];
+	struct passwd *pw;
+	size_t n = 0;
+	int status, bad = 0, fds[2];
+	pid_t pid;
+
+	if (geteuid() != 0 || !(pw = getpwnam(UNBOUND_USER)))
+		return 0;
+	files[n] = path, what[n++] = "the configuration";
+	files[n] = cfg->keys_file, what[n++] = "keys";
+	files[n] = cfg->mqtt.ca_file, what[n++] = "mqtt.ca-file";
+	files[n] = cfg->mqtt.cert_file, what[n++] = "mqtt.cert-file";
+	files[n] = cfg->mqtt.key_file, what[n++] = "mqtt.key-file";
+	files[n] = cfg->core_status.key_file, what[n++] = "core-status";
+	for (size_t i = 0; i < cfg->n_sources; i++)
+		if (cfg->sources[i].type == TAPIR_SOURCE_FILE)
+			files[n] = cfg->sources[i].path,
+			what[n++] = cfg->sources[i].name;
+	fflush(eout);
+	if (pipe(fds) != 0 || (pid = fork()) < 0)
+		return 0;
+	if (pid == 0) {
+		close(fds[0]);
+		if (initgroups(pw->pw_name, pw->pw_gid) != 0 ||
+			setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0)
+			_exit(0);
+		for (size_t i = 0; i < n; i++) {
+			int fd;
+			if (!files[i])
+				continue;
+			if ((fd = open(files[i], O_RDONLY | O_CLOEXEC)) >= 0) {
+				close(fd);
+				continue;
+			}
+			dprintf(fds[1], "%s: user %s cannot read %s: %s\n",
+				what[i], pw->pw_name, files[i],
+				strerror(errno));
+			bad++;
+		}
+		if (cfg->state_dir &&
+			access(cfg->state_dir, W_OK | X_OK) != 0) {
+			dprintf(fds[1],
+				"state-dir: user %s cannot write %s: %s\n",
+				pw->pw_name, cfg->state_dir, strerror(errno));
+			bad++;
+		}
+		_exit(bad > 100 ? 100 : bad);
+	}
+	close(fds[1]);
+	{
+		char buf[4096];
+		ssize_t r;
+		while ((r = read(fds[0], buf, sizeof(buf))) > 0)
+			fwrite(buf, 1, (size_t)r, eout);
+	}
+	close(fds[0]);
+	if (waitpid(pid, &status, 0) == pid && WIFEXITED(status))
+		bad = WEXITSTATUS(status);
+	return bad;
 }
 
 /* What check_config() learnt, for the diagnostics of status. */
@@ -164,6 +242,8 @@ check_config(const char *path, FILE *out, FILE *eout, struct check_result *res)
 			tapir_file_format_str(sc->format), sc->path, cf.names,
 			st.errors, st.skipped);
 	}
+	if (check_as_unbound(path, cfg, eout) > 0)
+		bad = 1;
 	fprintf(out, "%s: %s\n", path, bad ? "errors above" : "ok");
 	tapir_config_destroy(cfg);
 	return bad;
