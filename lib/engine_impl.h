@@ -339,10 +339,12 @@ struct tapir_engine {
 	_Atomic size_t db_names, db_entries, db_bytes;
 	_Atomic size_t n_keys; /* atomic: the writer stores it */
 
-	/* Writer only: when the metrics textfile was last written
-	 * (monotonic ms, 0: not yet), and whether the last write failed
-	 * (PROBLEM_METRICS is set). */
+	/* Writer only (destroy after the join): when the metrics textfile
+	 * was last written (monotonic ms, 0: not yet), the path it was
+	 * written to (owned, NULL: none yet), and whether the last write
+	 * failed (PROBLEM_METRICS is set). */
 	int64_t metrics_written_ms;
+	char *metrics_path;
 	bool metrics_failing;
 };
 
@@ -472,6 +474,7 @@ void tapir__eng_metrics(struct tapir_engine *e, const struct tapir_runtime *rt,
 	struct tapir_buf *out);
 void tapir__eng_metrics_publish(struct tapir_engine *e);
 void tapir__eng_metrics_tick(struct tapir_engine *e);
+void tapir__eng_metrics_remove(struct tapir_engine *e);
 
 /* engine_export.c */
 void tapir__eng_cmd_dump_rpz(struct tapir_engine *e,

@@ -4,6 +4,9 @@
  * answer to the metrics control command, and the file the writer replaces
  * every metrics.interval seconds for node_exporter's textfile collector
  * (metrics.textfile). One function writes both, so they cannot differ.
+ * The file lives while the module runs: it is removed at destroy and when
+ * a reload names another, so that node_exporter never serves the numbers
+ * of a module that is gone as current.
  *
  * Names follow Prometheus's conventions: the tapir_pop_ prefix, base
  * units (seconds, bytes), counters end in _total, gauges do not; every
@@ -546,6 +549,21 @@ fill_textfile(void *arg, int fd, struct tapir_error *err)
 	return 0;
 }
 
+/* A textfile the module no longer writes goes, so that node_exporter does
+ * not serve its numbers as if they were current: at destroy (Unbound stops
+ * or reloads) and when a reload names another file or none. */
+void
+tapir__eng_metrics_remove(struct tapir_engine *e)
+{
+	if (!e->metrics_path)
+		return;
+	if (unlink(e->metrics_path) != 0 && errno != ENOENT)
+		tapir_log(TAPIR_LOG_WARN, "metrics: cannot remove %s: %s",
+			e->metrics_path, strerror(errno));
+	free(e->metrics_path);
+	e->metrics_path = NULL;
+}
+
 void
 tapir__eng_metrics_tick(struct tapir_engine *e)
 {
@@ -555,6 +573,12 @@ tapir__eng_metrics_tick(struct tapir_engine *e)
 	int64_t now = tapir_monotonic_ms();
 	int rc;
 
+	if (e->metrics_path &&
+		(!cfg || !cfg->metrics.textfile ||
+			strcmp(cfg->metrics.textfile, e->metrics_path) != 0)) {
+		tapir__eng_metrics_remove(e);
+		e->metrics_written_ms = 0;
+	}
 	if (!cfg || !cfg->metrics.textfile) {
 		/* A reload that turned it off takes its problem along. */
 		if (e->metrics_failing) {
@@ -587,6 +611,10 @@ tapir__eng_metrics_tick(struct tapir_engine *e)
 		e->metrics_failing = true;
 		return;
 	}
+	/* Without memory for the path, the file stays at destroy: stale
+	 * numbers, which node_textfile_mtime_seconds shows as such. */
+	if (!e->metrics_path)
+		e->metrics_path = strdup(cfg->metrics.textfile);
 	if (e->metrics_failing) {
 		tapir__eng_problem_clear(e, PROBLEM_METRICS);
 		tapir_log(TAPIR_LOG_INFO, "metrics: %s written again",

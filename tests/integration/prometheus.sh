@@ -160,3 +160,11 @@ while IFS="$(printf '\t')" read -r title ref expr; do
 	n=$((n + 1))
 done <"$T/panels.tsv"
 ok "every one of the dashboard's $n queries returns data"
+
+# A module that stops takes its file along: node_exporter serves nothing
+# stale as current.
+kill "$UNBOUND_PID"
+wait_until 10 sh -c "! kill -0 $UNBOUND_PID 2>/dev/null" || fail "unbound did not stop"
+[ ! -e "$T/textfile/tapir-pop.prom" ] ||
+	fail "$T/textfile/tapir-pop.prom left behind after Unbound stopped"
+ok "Unbound stopped: the textfile is gone"

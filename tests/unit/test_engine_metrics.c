@@ -712,7 +712,8 @@ test_metrics_inactive_engine_says_inactive(void **state)
 }
 
 /* With metrics.textfile, a started engine writes the same families to
- * that file, for node_exporter, which runs as another user: mode 0644. */
+ * that file, for node_exporter, which runs as another user: mode 0644;
+ * destroy removes it. */
 static void
 test_metrics_textfile_written_by_started_engine(void **state)
 {
@@ -749,6 +750,11 @@ test_metrics_textfile_written_by_started_engine(void **state)
 	assert_int_equal(value_of(text, "tapir_pop_active"), 1);
 	assert_true(value_of(text, "tapir_pop_database_memory_bytes") > 0);
 	free(text);
+	/* A module that stops (Unbound stops or reloads) leaves no numbers
+	 * behind for node_exporter to serve as if it still ran. */
+	tapir_engine_destroy(f->e);
+	f->e = NULL;
+	assert_int_equal(access(f->prom_path, F_OK), -1);
 }
 
 /* A textfile the module cannot write is a problem of status (exit 1) and
