@@ -125,6 +125,16 @@ wait_until 15 increased ||
 	fail "$NX did not increase in Prometheus within 15 s (still $(nxdomain); module: $("$CONTROL" -s "$T/tapir-pop.sock" metrics | grep "^$NX"))"
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 ok "Prometheus read $NX go from $before to $after, ${ms} ms after the last query"
+# The command prints what the file holds: the same families.
+"$CONTROL" -s "$T/tapir-pop.sock" metrics >"$T/metrics.txt" ||
+	fail "tapir-pop-control metrics exited $?"
+grep -q "^$NX [1-9]" "$T/metrics.txt" ||
+	fail "tapir-pop-control metrics: $(grep "^$NX" "$T/metrics.txt")"
+grep '^# ' "$T/metrics.txt" >"$T/families.cmd"
+grep '^# ' "$T/textfile/tapir-pop.prom" >"$T/families.file"
+cmp -s "$T/families.cmd" "$T/families.file" ||
+	fail "metrics and the textfile differ: $(diff "$T/families.cmd" "$T/families.file" | head -n 5)"
+ok "tapir-pop-control metrics: $(grep -c '^# TYPE' "$T/metrics.txt") families, as in the textfile"
 rejected() {
 	[ "$(promql 'sum(tapir_pop_messages_rejected_total)' |
 		jq -r '.[0].value[1] // 0')" -ge 1 ]
