@@ -29,6 +29,7 @@
  *       origin: rpz.example          # rpz: the zone's name
  *       refresh: 10                  # seconds between change checks
  *       max-size: 268435456          # bytes
+ *       max-shrink: 50               # percent of names one load may drop
  *     - name: rpz-feed               # an xfr source: AXFR, then IXFR
  *       type: xfr
  *       list: denylist
@@ -70,6 +71,9 @@
  *     max-message-size: 65536        # bytes, per MQTT message
  *     max-entries: 10000000          # names in the database
  *     queue-length: 10000            # messages waiting for the writer
+ *     queue-bytes: 67108864          # ... and the bytes they may hold
+ *     max-message-age: 86400         # seconds; older messages refused
+ *     max-message-ahead: 300         # seconds ahead of this clock
  *     max-transfer-size: 536870912   # bytes of a zone transfer's changes
  *   control:
  *     socket: /run/unbound/tapir-pop.sock
@@ -129,6 +133,9 @@ struct tapir_source_config {
 	char origin[TAPIR_NAME_BUFSIZE]; /* rpz: zone name, "" if none */
 	unsigned refresh; /* seconds between checks for a change */
 	size_t max_size;  /* bytes: a larger file is refused */
+	/* percent: a load that would remove more of the names the last
+	 * load listed is held back for one check (lib/engine_files.c) */
+	unsigned max_shrink;
 	/* xfr */
 	char *primary;			    /* owned: IPv4 or IPv6 literal */
 	int port;			    /* 53 unless given */
@@ -221,6 +228,12 @@ struct tapir_config {
 		size_t max_message_size;
 		size_t max_entries;
 		size_t queue_length;
+		/* bytes the messages waiting for the writer may hold */
+		size_t queue_bytes;
+		/* seconds: a message whose timestamp is older than the
+		 * clock by more, or ahead of it by more, is refused as stale
+		 * (lib/engine_ingest.c); 0: that bound is off */
+		unsigned max_message_age, max_message_ahead;
 		/* Bytes a zone transfer's changes may take while it is
 		 * verified (about 2 + the name's length each). */
 		size_t max_transfer_size;

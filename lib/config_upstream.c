@@ -271,6 +271,7 @@ up_source(struct parser *p, yaml_node_t *item, const char *ikey)
 		}
 		src->refresh = 10;
 		src->max_size = (size_t)256 << 20;
+		src->max_shrink = 50;
 	} else if (type == TAPIR_SOURCE_XFR) {
 		src->type = TAPIR_SOURCE_XFR;
 		if ((rc = up_xfr(p, item, ikey, nodes, src)) != 0)

@@ -27,6 +27,7 @@ static const char *const counter_names[TAPIR_C_COUNT] = {
 	[TAPIR_C_REJ_MSG_TYPE] = "msg.rejected.msg_type",
 	[TAPIR_C_REJ_WRONG_SOURCE] = "msg.rejected.wrong_source",
 	[TAPIR_C_REJ_WRONG_LIST] = "msg.rejected.wrong_list",
+	[TAPIR_C_REJ_STALE] = "msg.rejected.stale",
 	[TAPIR_C_ENTRY_ADDED] = "entry.added",
 	[TAPIR_C_ENTRY_REMOVED] = "entry.removed",
 	[TAPIR_C_ENTRY_ALREADY_EXPIRED] = "entry.already_expired",
@@ -541,6 +542,10 @@ start_threads(struct tapir_engine *e)
 		start_inactive_control(e);
 		return 0;
 	}
+	e->started_at = e->now();
+	pthread_mutex_lock(&e->qlock);
+	e->mqtt_down_since = e->started_at;
+	pthread_mutex_unlock(&e->qlock);
 	/* Before the writer: it pushes names from its first load on. */
 	if (e->purge_send) {
 		e->purger = tapir_purger_create(e->purge_send, e->purge_arg,

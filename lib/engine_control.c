@@ -82,6 +82,47 @@ cmd_stats(struct tapir_engine *e, const struct tapir_runtime *rt, bool reset,
 		atomic_load(&e->db_bytes));
 }
 
+/* Feeds cut off for longer than FEED_DOWN_PROBLEM_S are problems too:
+ * the decisions age while nothing renews them. A broker or a primary
+ * that is merely restarting is not. */
+static void
+feed_problems(struct tapir_engine *e, const struct tapir_config *cfg,
+	struct tapir_buf *out)
+{
+	int64_t now = e->now(), since;
+	bool mqtt = false;
+	char state[sizeof(e->mqtt_state)];
+
+	for (size_t i = 0; i < cfg->n_sources; i++)
+		mqtt |= cfg->sources[i].type == TAPIR_SOURCE_MQTT;
+	if (mqtt && e->started_at) {
+		pthread_mutex_lock(&e->qlock);
+		since = e->mqtt_connected ? 0 : e->mqtt_down_since;
+		snprintf(state, sizeof(state), "%s", e->mqtt_state);
+		pthread_mutex_unlock(&e->qlock);
+		if (since && now - since > FEED_DOWN_PROBLEM_S)
+			tapir_buf_printf(out,
+				"problem: mqtt: no connection to %s:%d for "
+				"%lld s (%s)\n",
+				cfg->mqtt.host, cfg->mqtt.port,
+				(long long)(now - since), state);
+	}
+	pthread_mutex_lock(&e->slock);
+	for (size_t i = 0; i < cfg->n_sources && e->started_at; i++) {
+		const struct xfr_state *xs = &e->xfrs[i];
+		if (cfg->sources[i].type != TAPIR_SOURCE_XFR || !xs->error[0])
+			continue;
+		since = xs->last_ok ? xs->last_ok : e->started_at;
+		if (now - since > FEED_DOWN_PROBLEM_S)
+			tapir_buf_printf(out,
+				"problem: source %s: no good check of zone "
+				"%s for %lld s (%s)\n",
+				cfg->sources[i].name, cfg->sources[i].zone,
+				(long long)(now - since), xs->error);
+	}
+	pthread_mutex_unlock(&e->slock);
+}
+
 static void
 cmd_status(struct tapir_engine *e, const struct tapir_runtime *rt,
 	struct tapir_buf *out)
@@ -116,6 +157,7 @@ cmd_status(struct tapir_engine *e, const struct tapir_runtime *rt,
 			tapir_buf_printf(out, "problem: source %s: %s\n",
 				cfg->sources[i].name, e->files[i].error);
 	pthread_mutex_unlock(&e->slock);
+	feed_problems(e, cfg, out);
 	pthread_mutex_lock(&e->qlock);
 	tapir_buf_printf(out, "mqtt: %s (%s)\n",
 		e->mqtt_connected ? "connected" : "disconnected",

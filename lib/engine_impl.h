@@ -79,6 +79,10 @@
  * cache once instead of name by name. */
 #define PURGE_BATCH_MAX	      1000
 #define FILE_ERRORS_LOGGED    5
+/* How long a feed may be cut off before status calls it a problem: the
+ * broker down this long, or a zone primary with no good check. A broker
+ * restart or a primary's maintenance stays under it. */
+#define FEED_DOWN_PROBLEM_S   120
 
 struct qmsg {
 	struct qmsg *next;
@@ -110,6 +114,11 @@ struct file_state {
 	size_t names, bad_lines; /* slock */
 	int64_t loaded_at;	 /* slock */
 	char error[200];	 /* slock: last failure, "" after a good load */
+	/* Writer; written under slock: the last read was held back as a
+	 * file caught mid-rewrite (engine_files.c), and what stat() said of
+	 * the file then. */
+	bool held;
+	struct stat held_sb;
 };
 
 /* The sources the engine adds after the configured ones, for local
@@ -237,6 +246,9 @@ struct tapir_engine {
 	int64_t (*now)(void);
 	/* Set at create, read-only after. */
 	int64_t started;
+	/* Set by start, on the engine's clock (e->now()), read-only after:
+	 * what "for how long" problems count from. */
+	int64_t started_at;
 	/* Set by the embedder before start, read by the control thread. */
 	char host_info[256];
 
@@ -254,6 +266,9 @@ struct tapir_engine {
 	int64_t keys_tried_ms;
 	int64_t last_log_ms[TAPIR_C_COUNT]; /* tapir__eng_log_reject() */
 	uint64_t suppressed[TAPIR_C_COUNT];
+	/* Per MQTT source, the newest timestamp of a message applied, capped
+	 * at the clock (engine_ingest.c, replay protection). */
+	int64_t newest_msg[TAPIR_MAX_SOURCES];
 
 	/* Queue: covered by qlock. qcond wakes the writer; jcond signals a
 	 * finished job and writer_ready. No other lock is ever held with
@@ -263,21 +278,22 @@ struct tapir_engine {
 	pthread_cond_t jcond;	    /* a job finished */
 	struct qmsg *qhead, *qtail; /* qlock */
 	size_t qlen;		    /* qlock */
+	size_t qbytes;		    /* qlock: what the messages hold */
 	bool stop;		    /* qlock: set by destroy */
 	char mqtt_state[160];	    /* qlock: MQTT thread, start write */
 	bool mqtt_connected;	    /* qlock */
+	/* qlock: when the connection to the broker was lost (or start, when
+	 * it never came up), on the engine's clock; 0 while connected. */
+	int64_t mqtt_down_since;
 
 	/* Start and destroy only; writer_running is set by start before
 	 * the threads that read it (control, transfer) are started. */
 	pthread_t writer;
 	bool writer_running;
 
-	/* Local overrides: writer-owned (changed by jobs the control thread
-	 * submits, and by tapir__eng_overrides_load() when the writer
-	 * starts), listed by the control thread with no lock: the only
-	 * thread that submits override jobs, so none runs meanwhile. KNOWN
-	 * RACE: a list that comes before the writer's initial load reads
-	 * them while that load writes them. */
+	/* Local overrides: writer only (changed and listed by jobs the
+	 * control thread submits, and loaded by tapir__eng_overrides_load()
+	 * when the writer starts, before it runs any job). */
 	struct override *overrides;
 	size_t n_overrides, cap_overrides;
 	/* Set at create, read-only after (a reload keeps every source's

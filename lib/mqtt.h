@@ -2,7 +2,9 @@
 /*
  * The MQTT consumer: libmosquitto on its own thread. Connects (MQTT v5,
  * falling back to 3.1.1 when the broker refuses v5, unless the protocol is
- * pinned), with server and client TLS files when configured, subscribes to
+ * pinned; under v5 it asks the broker for packets no larger than
+ * limits.max-message-size plus TAPIR_MQTT_PACKET_OVERHEAD), with server and
+ * client TLS files when configured, subscribes to
  * every source's topics on each (re)connect, reconnects with exponential
  * backoff, and hands each message to a callback that must copy it: the
  * message memory belongs to libmosquitto.
@@ -37,6 +39,12 @@ typedef void (*tapir_mqtt_msg_fn)(
 /** The connection went up or down; reason is a short text. */
 typedef void (*tapir_mqtt_state_fn)(
 	void *arg, bool connected, const char *reason);
+
+/* What an MQTT v5 PUBLISH may carry besides its payload and still reach
+ * us: the fixed header, a topic of up to about 4000 bytes, a packet id and
+ * properties. The CONNECT asks the broker for packets of at most
+ * limits.max-message-size plus this. */
+#define TAPIR_MQTT_PACKET_OVERHEAD 4096
 
 struct tapir_mqtt;
 

@@ -13,6 +13,9 @@ fail() {
 	exit 1
 }
 
+# Readable by Unbound's user: check, run as root, opens each file as that
+# user too.
+chmod 755 "$T"
 printf 'a.example\nbad name.example\n*.b.example\n' >"$T/deny.txt"
 cat >"$T/good.yaml" <<EOY
 mqtt:
@@ -43,3 +46,20 @@ out=$("$CONTROL" check "$T/missing.yaml" 2>&1)
 [ $? = 1 ] || fail "missing list file accepted"
 echo "$out" | grep -q "source deny: .*missing.txt" || fail "missing file not named: $out"
 echo "ok: missing list file reported"
+
+# Run as root, check opens every file again as Unbound's user: a list the
+# module could not read after it drops privileges is an error now.
+if [ "$(id -u)" = 0 ] && id unbound >/dev/null 2>&1; then
+	chmod 600 "$T/deny.txt"
+	out=$("$CONTROL" check "$T/good.yaml" 2>&1)
+	rc=$?
+	[ $rc = 1 ] || fail "a file unbound cannot read was accepted (exit $rc): $out"
+	echo "$out" | grep -q "^deny: user unbound cannot read $T/deny.txt: Permission denied$" ||
+		fail "not named: $out"
+	chmod 644 "$T/deny.txt"
+	echo "ok: a file Unbound's user cannot read is named: $(echo "$out" | grep 'user unbound')"
+	out=$(TAPIR_POP_CONFIG="$T/good.yaml" "$CONTROL" check 2>&1) ||
+		fail "check of \$TAPIR_POP_CONFIG: $out"
+	echo "$out" | grep -q "^$T/good.yaml: ok$" || fail "\$TAPIR_POP_CONFIG not checked: $out"
+	echo "ok: check reads \$TAPIR_POP_CONFIG"
+fi

@@ -81,6 +81,9 @@ static const char full_config[] =
 	"  max-message-size: 4096\n"
 	"  max-entries: 500\n"
 	"  queue-length: 77\n"
+	"  queue-bytes: 2097152\n"
+	"  max-message-age: 3600\n"
+	"  max-message-ahead: 0\n"
 	"control:\n"
 	"  socket: /run/t.sock\n"
 	"  mode: \"0640\"\n"
@@ -202,6 +205,9 @@ test_full_config_parses_to_expected_struct(void **state)
 	assert_int_equal(cfg->limits.max_message_size, 4096);
 	assert_int_equal(cfg->limits.max_entries, 500);
 	assert_int_equal(cfg->limits.queue_length, 77);
+	assert_int_equal(cfg->limits.queue_bytes, 2097152);
+	assert_int_equal(cfg->limits.max_message_age, 3600);
+	assert_int_equal(cfg->limits.max_message_ahead, 0);
 	assert_string_equal(cfg->control.socket, "/run/t.sock");
 	assert_int_equal(cfg->control.mode, 0640);
 	assert_string_equal(cfg->state_dir, "/var/lib/t");
@@ -250,6 +256,9 @@ test_minimal_config_gets_defaults(void **state)
 	assert_int_equal(cfg->limits.max_message_size, 65536);
 	assert_int_equal(cfg->limits.max_entries, 10000000);
 	assert_int_equal(cfg->limits.queue_length, 10000);
+	assert_int_equal(cfg->limits.queue_bytes, (size_t)64 << 20);
+	assert_int_equal(cfg->limits.max_message_age, 86400);
+	assert_int_equal(cfg->limits.max_message_ahead, 300);
 	assert_int_equal(cfg->limits.max_transfer_size, (size_t)512 << 20);
 	assert_null(cfg->control.socket);
 	assert_int_equal(cfg->control.mode, 0660);
@@ -878,6 +887,7 @@ test_file_source_fields(void **state)
 				"    csv-header: yes\n"
 				"    csv-delimiter: \";\"\n"
 				"    refresh: 5\n"
+				"    max-shrink: 30\n"
 				"  - name: zone\n"
 				"    type: file\n"
 				"    list: denylist\n"
@@ -899,6 +909,8 @@ test_file_source_fields(void **state)
 	assert_string_equal(cfg->sources[1].origin, "rpz.example");
 	assert_int_equal(cfg->sources[1].refresh, 10);
 	assert_int_equal(cfg->sources[1].max_size, (size_t)256 << 20);
+	assert_int_equal(cfg->sources[0].max_shrink, 30);
+	assert_int_equal(cfg->sources[1].max_shrink, 50);
 	tapir_config_destroy(cfg);
 }
 
@@ -1128,6 +1140,10 @@ test_integers_are_checked(void **state)
 		"limits.max-message-size", "out of range 512..1048576");
 	assert_config_error(BASE "limits:\n  queue-length: 0\n", 5,
 		"limits.queue-length", "out of range 1..1000000");
+	assert_config_error(BASE "limits:\n  queue-bytes: 1048575\n", 5,
+		"limits.queue-bytes", "out of range 1048576..17179869184");
+	assert_config_error(BASE "limits:\n  max-message-ahead: 86401\n", 5,
+		"limits.max-message-ahead", "out of range 0..86400");
 	assert_config_error(BASE "limits:\n  max-transfer-size: 65535\n", 5,
 		"limits.max-transfer-size", "out of range 65536..68719476736");
 	assert_config_error(BASE "policy:\n  doubtlist:\n"

@@ -93,6 +93,7 @@ test_parse_upstream_vector(void **state)
 	assert_int_equal(m.msg_type, TAPIR_MSG_OBSERVATION);
 	assert_int_equal(m.list, TAPIR_LIST_DOUBT);
 	assert_int_equal(m.timestamp, T_VECTOR);
+	assert_true(m.has_timestamp);
 	assert_int_equal(m.n_added, 1);
 	assert_string_equal(m.added[0].name, "xn--exmple-cua.example.se");
 	assert_false(m.added[0].wildcard);
@@ -275,6 +276,7 @@ test_parse_treats_missing_arrays_as_empty(void **state)
 	assert_int_equal(m.n_added, 0);
 	assert_int_equal(m.n_removed, 0);
 	assert_int_equal(m.timestamp, 0);
+	assert_false(m.has_timestamp);
 	tapir_msg_clear(&m);
 }
 
@@ -946,6 +948,7 @@ test_parse_ignores_bad_timestamp(void **state)
 			&m, NULL),
 		0);
 	assert_int_equal(m.timestamp, 0);
+	assert_false(m.has_timestamp);
 	tapir_msg_clear(&m);
 	assert_int_equal(
 		parse("{\"src_name\":\"s\",\"msg_type\":\"observation\","
@@ -953,6 +956,7 @@ test_parse_ignores_bad_timestamp(void **state)
 			&m, NULL),
 		0);
 	assert_int_equal(m.timestamp, 0);
+	assert_false(m.has_timestamp);
 	tapir_msg_clear(&m);
 }
 
