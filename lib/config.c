@@ -439,6 +439,38 @@ static const struct field core_status_fields[] = {
 		.flags = F_REQUIRED },
 };
 
+/* node_exporter's textfile collector reads only files named *.prom: any
+ * other name would be written and never scraped. */
+static int
+textfile_field(struct parser *p, yaml_node_t *v, const char *key,
+	const struct field *f, void *base)
+{
+	const char *s;
+	size_t len;
+	int rc;
+
+	if ((rc = tapir__cfg_get_text(p, v, key, &s, &len)) != 0)
+		return rc;
+	if (len < 6 || strncmp(s + len - 5, ".prom", 5) != 0 ||
+		s[len - 6] == '/')
+		return tapir__cfg_fail(p, v, key,
+			"must name a file ending in .prom (the only files node_exporter's textfile collector reads)");
+	return tapir__cfg_str_field(p, v, key, f, base);
+}
+
+static const struct field metrics_fields[] = {
+	{ .name = "textfile",
+		.fn = textfile_field,
+		.off = CFG(metrics.textfile),
+		.flags = F_REQUIRED },
+	{ .name = "interval",
+		.fn = tapir__cfg_int_field,
+		.off = CFG(metrics.interval),
+		.type = INT_UINT,
+		.min = 1,
+		.max = 3600 },
+};
+
 static const struct field logging_fields[] = {
 	{ .name = "blocked-queries",
 		.fn = tapir__cfg_bool_field,
@@ -474,6 +506,7 @@ static const struct field top_fields[] = {
 	{ .name = "core-status",
 		.fn = tapir__cfg_map_field,
 		SUB(core_status_fields) },
+	{ .name = "metrics", .fn = tapir__cfg_map_field, SUB(metrics_fields) },
 };
 
 _Static_assert(ARRAY_SIZE(top_fields) <= NODES_MAX, "top level too big");
@@ -507,6 +540,7 @@ set_defaults(struct tapir_config *cfg)
 	cfg->limits.max_transfer_size = (size_t)512 << 20;
 	cfg->control.mode = 0660;
 	cfg->core_status.interval = 60;
+	cfg->metrics.interval = 15;
 }
 
 /* "tapir-pop-<hostname>": distinct per resolver, so that two resolvers on
@@ -711,6 +745,7 @@ tapir_config_destroy(struct tapir_config *cfg)
 	free(cfg->control.owner);
 	free(cfg->core_status.topic);
 	free(cfg->core_status.key_file);
+	free(cfg->metrics.textfile);
 	free(cfg->state_dir);
 	free(cfg);
 }

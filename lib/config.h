@@ -262,6 +262,14 @@ struct tapir_config {
 		unsigned interval; /* seconds */
 		char *key_file; /* owned: private JWK that signs the reports */
 	} core_status;
+
+	/* The metrics command's text, also written to a file every interval
+	 * seconds by the writer thread, for node_exporter's textfile
+	 * collector (off unless textfile is set). */
+	struct {
+		char *textfile;	   /* owned, NULL: off; ends in .prom */
+		unsigned interval; /* seconds */
+	} metrics;
 };
 
 /**

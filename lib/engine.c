@@ -689,6 +689,7 @@ tapir_engine_destroy(struct tapir_engine *e)
 	if (e->writer_running &&
 		(e->state_dirty || atomic_load(&e->serials_dirty)))
 		tapir__eng_state_save(e);
+	tapir__eng_metrics_remove(e);
 	/* Nothing pushes to the purger any more. */
 	tapir_purger_destroy(e->purger);
 	while ((q = e->qhead)) {

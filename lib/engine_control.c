@@ -538,7 +538,7 @@ static bool
 reads_only(const char *line)
 {
 	static const char *const exact[] = { "status", "stats_noreset", "list",
-		"dump-rpz", "digest" };
+		"dump-rpz", "digest", "metrics" };
 	static const char *const with_args[] = { "lookup ", "list ",
 		"dump-rpz " };
 	char verb[16] = "";
@@ -665,7 +665,9 @@ dispatch(struct tapir_engine *e, const char *line, bool json,
 {
 	struct tapir_runtime *rt = tapir__eng_rt_get(e);
 
-	if (!rt && strcmp(line, "status") != 0) {
+	/* Inactive: status says why, metrics says so (tapir_pop_active). */
+	if (!rt && strcmp(line, "status") != 0 &&
+		strcmp(line, "metrics") != 0) {
 		tapir_buf_printf(out, "error: inactive: %s\n", e->config_error);
 		return;
 	}
@@ -679,6 +681,8 @@ dispatch(struct tapir_engine *e, const char *line, bool json,
 		cmd_stats(e, rt, true, out);
 	else if (strcmp(line, "stats_noreset") == 0)
 		cmd_stats(e, rt, false, out);
+	else if (!strcmp(line, "metrics"))
+		tapir__eng_metrics(e, rt, out);
 	else if (strncmp(line, "lookup ", 7) == 0)
 		cmd_lookup(e, rt, line + 7, out);
 	else if (!strcmp(line, "list") || !strncmp(line, "list ", 5))

@@ -18,6 +18,8 @@
  *   engine_core_status.c health reports to the DNS TAPIR core
  *   engine_control.c     control commands and their dispatch
  *   engine_export.c      list, dump-rpz and digest
+ *   engine_metrics.c     metrics in Prometheus's text format, and the
+ *                        writer's textfile of them
  *
  * Thread safety: Unbound's workers only read (the runtime snapshot and
  * the database in epoch read sections, atomics). The writer
@@ -174,6 +176,7 @@ enum problem {
 	PROBLEM_CORE_STATUS,
 	PROBLEM_CONTROL,
 	PROBLEM_THREADS,
+	PROBLEM_METRICS,
 	PROBLEM_COUNT,
 };
 
@@ -182,7 +185,10 @@ enum problem {
 /* Then one counter per rule that decided a blocked answer: built-in rules
  * and named rules (TAPIR_RULE_NAMED + i). */
 #define RULE_BASE     (TAPIR_ACTION_COUNT + 1)
-#define SLOT_COUNTERS (RULE_BASE + TAPIR_RULE_NAMED + TAPIR_MAX_RULES)
+/* Then one per source whose entries counted in an answer's decision
+ * (struct tapir_verdict's sources). */
+#define SOURCE_BASE   (RULE_BASE + TAPIR_RULE_NAMED + TAPIR_MAX_RULES)
+#define SLOT_COUNTERS (SOURCE_BASE + TAPIR_MAX_SOURCES)
 
 struct answer_slot {
 	_Atomic uint64_t n[SLOT_COUNTERS];
@@ -193,6 +199,9 @@ struct answer_slot {
 struct source_counters {
 	_Atomic uint64_t accepted, rejected, added, removed;
 	_Atomic int64_t last_msg; /* wall time of the last accepted one */
+	/* Entries the source has in the database: the writer publishes
+	 * them after each batch (tapir__eng_metrics_publish()). */
+	_Atomic size_t entries;
 };
 
 /*
@@ -345,6 +354,14 @@ struct tapir_engine {
 	 * Atomic. */
 	_Atomic size_t db_names, db_entries, db_bytes;
 	_Atomic size_t n_keys; /* atomic: the writer stores it */
+
+	/* Writer only (destroy after the join): when the metrics textfile
+	 * was last written (monotonic ms, 0: not yet), the path it was
+	 * written to (owned, NULL: none yet), and whether the last write
+	 * failed (PROBLEM_METRICS is set). */
+	int64_t metrics_written_ms;
+	char *metrics_path;
+	bool metrics_failing;
 };
 
 /* The snapshot in force, for the writer thread (the only one that
@@ -467,6 +484,13 @@ void *tapir__eng_xfr_main(void *arg);
 void tapir__eng_overrides_load(struct tapir_engine *e);
 void tapir__eng_cmd_override(struct tapir_engine *e, const char *args,
 	bool json, struct tapir_buf *out);
+
+/* engine_metrics.c */
+void tapir__eng_metrics(struct tapir_engine *e, const struct tapir_runtime *rt,
+	struct tapir_buf *out);
+void tapir__eng_metrics_publish(struct tapir_engine *e);
+void tapir__eng_metrics_tick(struct tapir_engine *e);
+void tapir__eng_metrics_remove(struct tapir_engine *e);
 
 /* engine_export.c */
 void tapir__eng_cmd_dump_rpz(struct tapir_engine *e,

@@ -349,6 +349,7 @@ publish_db_stats(struct tapir_engine *e)
 	atomic_store(&e->db_names, st.names);
 	atomic_store(&e->db_entries, st.entries);
 	atomic_store(&e->db_bytes, st.bytes);
+	tapir__eng_metrics_publish(e);
 }
 
 void *
@@ -445,6 +446,7 @@ tapir__eng_writer_main(void *arg)
 			tapir_monotonic_ms() - e->status_sent_ms >=
 				(int64_t)wcfg(e)->core_status.interval * 1000)
 			tapir__eng_core_status_send(e);
+		tapir__eng_metrics_tick(e);
 		tapir_db_commit(e->db);
 		publish_db_stats(e);
 	}

@@ -55,6 +55,7 @@ usage(FILE *f)
 		"                  \"problem: ...\" lines for what must be fixed\n"
 		"  stats           counters as name=value, then reset them\n"
 		"  stats_noreset   counters as name=value\n"
+		"  metrics         counters and gauges in Prometheus's text format\n"
 		"  lookup NAME [TYPE]  the decision for NAME, why, and the answer\n"
 		"  list [--list L] [--source S] [--action A]\n"
 		"                  decided names with their action and rule\n"

@@ -1822,6 +1822,35 @@ test_control_group_and_logging(void **state)
 		"logging.blocked", "unknown key");
 }
 
+/* metrics: off by default; textfile names a *.prom file, which is all
+ * node_exporter's textfile collector reads; interval 1 to 3600 s. */
+static void
+test_metrics_textfile_and_interval(void **state)
+{
+	struct tapir_config *cfg = assert_parses(BASE);
+
+	(void)state;
+	assert_null(cfg->metrics.textfile);
+	assert_int_equal(cfg->metrics.interval, 15);
+	tapir_config_destroy(cfg);
+	cfg = assert_parses(BASE "metrics:\n"
+				 "  textfile: /var/lib/node/tapir-pop.prom\n"
+				 "  interval: 60\n");
+	assert_string_equal(
+		cfg->metrics.textfile, "/var/lib/node/tapir-pop.prom");
+	assert_int_equal(cfg->metrics.interval, 60);
+	tapir_config_destroy(cfg);
+	assert_config_error(BASE "metrics:\n  textfile: /x/tapir-pop.txt\n", 5,
+		"metrics.textfile", "must name a file ending in .prom");
+	assert_config_error(BASE "metrics:\n  textfile: /x/.prom\n", 5,
+		"metrics.textfile", "ending in .prom");
+	assert_config_error(BASE "metrics:\n  interval: 5\n", 5,
+		"metrics.textfile", "missing (required)");
+	assert_config_error(BASE "metrics:\n  textfile: /t.prom\n"
+				 "  interval: 0\n",
+		6, "metrics.interval", "1");
+}
+
 int
 main(void)
 {
@@ -1885,6 +1914,7 @@ main(void)
 		cmocka_unit_test(test_load_bounds_the_file_to_one_mib),
 		cmocka_unit_test(test_long_file_names_are_shortened),
 		cmocka_unit_test(test_destroy_accepts_null),
+		cmocka_unit_test(test_metrics_textfile_and_interval),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
