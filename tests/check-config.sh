@@ -47,6 +47,14 @@ out=$("$CONTROL" check "$T/missing.yaml" 2>&1)
 echo "$out" | grep -q "source deny: .*missing.txt" || fail "missing file not named: $out"
 echo "ok: missing list file reported"
 
+# A zone transfer source is named as one, not as an MQTT source.
+awk '/^sources:/ { print; print "  - name: zone\n    type: xfr\n    list: denylist\n    primary: 127.0.0.1\n    port: 5353\n    zone: rpz.test"; next } { print }' \
+	"$T/good.yaml" >"$T/xfr.yaml"
+out=$("$CONTROL" check "$T/xfr.yaml" 2>&1) || fail "xfr config refused: $out"
+echo "$out" | grep -qx "source zone: denylist, zone rpz.test from 127.0.0.1 port 5353 (transferred when the module runs)" ||
+	fail "xfr source not summarised: $out"
+echo "ok: an xfr source is summarised as a zone"
+
 # Run as root, check opens every file again as Unbound's user: a list the
 # module could not read after it drops privileges is an error now.
 if [ "$(id -u)" = 0 ] && id unbound >/dev/null 2>&1; then

@@ -226,6 +226,14 @@ check_config(const char *path, FILE *out, FILE *eout, struct check_result *res)
 			.origin = sc->origin[0] ? sc->origin : NULL };
 		struct tapir_file_stats st = { 0 };
 		struct check_file cf = { .path = sc->path, .eout = eout };
+		if (sc->type == TAPIR_SOURCE_XFR) {
+			fprintf(out,
+				"source %s: %s, zone %s from %s port %u "
+				"(transferred when the module runs)\n",
+				sc->name, tapir_list_str(sc->list), sc->zone,
+				sc->primary, (unsigned)sc->port);
+			continue;
+		}
 		if (sc->type != TAPIR_SOURCE_FILE) {
 			fprintf(out, "source %s: %s, mqtt, %zu topic(s)\n",
 				sc->name, tapir_list_str(sc->list),
