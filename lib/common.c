@@ -176,6 +176,110 @@ tapir_thread_background(const char *name)
 #endif
 }
 
+int
+tapir_duration_parse(const char *s, int64_t max, int64_t *out)
+{
+	int64_t v = 0, unit = 1;
+	const char *p = s;
+
+	*out = 0;
+	if (!s || *p < '0' || *p > '9')
+		return TAPIR_EPARSE;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		/* Past max already: refused as too long, not wrapped. */
+		if (v > (INT64_MAX - 9) / 10)
+			return TAPIR_ERANGE;
+		v = v * 10 + (*p - '0');
+	}
+	switch (*p) {
+	case '\0':
+		break;
+	case 's':
+		break;
+	case 'm':
+		unit = 60;
+		break;
+	case 'h':
+		unit = 3600;
+		break;
+	case 'd':
+		unit = 86400;
+		break;
+	default:
+		return TAPIR_EPARSE;
+	}
+	if (*p && p[1])
+		return TAPIR_EPARSE;
+	if (v > max / unit)
+		return TAPIR_ERANGE;
+	*out = v * unit;
+	return 0;
+}
+
+/* Bytes of the UTF-8 character that starts at s (n left), or 0 when none
+ * starts there (RFC 3629, section 4: the well-formed byte sequences). */
+static size_t
+utf8_char(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0];
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t len;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	/* The second byte's range shuts out overlong forms, surrogates and
+	 * code points above U+10FFFF. */
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (n < len || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return len;
+}
+
+bool
+tapir_utf8_valid(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	for (size_t i = 0, n; i < len; i += n)
+		if (!(n = utf8_char(p + i, len - i)))
+			return false;
+	return true;
+}
+
+size_t
+tapir_utf8_prefix(const char *s, size_t len, size_t max)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t at;
+
+	if (len <= max)
+		return len;
+	/* Back from max to the first byte of a character: at most 3
+	 * continuation bytes in valid UTF-8. */
+	at = max;
+	while (at > 0 && (p[at] & 0xc0) == 0x80)
+		at--;
+	return at;
+}
+
 size_t
 tapir_strappend(char *buf, size_t size, size_t at, const char *fmt, ...)
 {

@@ -385,6 +385,24 @@ static const struct field limits_fields[] = {
 		.type = INT_SIZE,
 		.min = 1,
 		.max = 1000000 },
+	{ .name = "queue-bytes",
+		.fn = tapir__cfg_int_field,
+		.off = CFG(limits.queue_bytes),
+		.type = INT_SIZE,
+		.min = 1048576,
+		.max = 16LL << 30 },
+	{ .name = "max-message-age",
+		.fn = tapir__cfg_int_field,
+		.off = CFG(limits.max_message_age),
+		.type = INT_UINT,
+		.min = 0,
+		.max = 31536000 },
+	{ .name = "max-message-ahead",
+		.fn = tapir__cfg_int_field,
+		.off = CFG(limits.max_message_ahead),
+		.type = INT_UINT,
+		.min = 0,
+		.max = 86400 },
 	{ .name = "max-transfer-size",
 		.fn = tapir__cfg_int_field,
 		.off = CFG(limits.max_transfer_size),
@@ -421,6 +439,38 @@ static const struct field core_status_fields[] = {
 		.flags = F_REQUIRED },
 };
 
+/* node_exporter's textfile collector reads only files named *.prom: any
+ * other name would be written and never scraped. */
+static int
+textfile_field(struct parser *p, yaml_node_t *v, const char *key,
+	const struct field *f, void *base)
+{
+	const char *s;
+	size_t len;
+	int rc;
+
+	if ((rc = tapir__cfg_get_text(p, v, key, &s, &len)) != 0)
+		return rc;
+	if (len < 6 || strncmp(s + len - 5, ".prom", 5) != 0 ||
+		s[len - 6] == '/')
+		return tapir__cfg_fail(p, v, key,
+			"must name a file ending in .prom (the only files node_exporter's textfile collector reads)");
+	return tapir__cfg_str_field(p, v, key, f, base);
+}
+
+static const struct field metrics_fields[] = {
+	{ .name = "textfile",
+		.fn = textfile_field,
+		.off = CFG(metrics.textfile),
+		.flags = F_REQUIRED },
+	{ .name = "interval",
+		.fn = tapir__cfg_int_field,
+		.off = CFG(metrics.interval),
+		.type = INT_UINT,
+		.min = 1,
+		.max = 3600 },
+};
+
 static const struct field logging_fields[] = {
 	{ .name = "blocked-queries",
 		.fn = tapir__cfg_bool_field,
@@ -433,15 +483,19 @@ static const struct field logging_fields[] = {
 /* In processing order: tags before policy, sources before policy. */
 static const struct field top_fields[] = {
 	{ .name = "tags", .fn = tapir__cfg_tags_section },
-	{ .name = "mqtt", .fn = mqtt_section, .flags = F_REQUIRED },
-	{ .name = "keys",
-		.fn = tapir__cfg_str_field,
-		.off = CFG(keys_file),
-		.flags = F_REQUIRED },
-	{ .name = "sources", .fn = tapir__cfg_sources_section },
+	/* Required with an MQTT source: check_mqtt_needed(). */
+	{ .name = "mqtt", .fn = mqtt_section, SUB(mqtt_fields) },
+	{ .name = "keys", .fn = tapir__cfg_str_field, .off = CFG(keys_file) },
+	{ .name = "sources",
+		.fn = tapir__cfg_sources_section,
+		.table = tapir__cfg_sources_table },
 	/* After sources (adds to them), before policy (may provide it). */
-	{ .name = "upstream", .fn = tapir__cfg_upstream_section },
-	{ .name = "policy", .fn = tapir__cfg_policy_section },
+	{ .name = "upstream",
+		.fn = tapir__cfg_upstream_section,
+		.table = tapir__cfg_upstream_table },
+	{ .name = "policy",
+		.fn = tapir__cfg_policy_section,
+		.table = tapir__cfg_policy_table },
 	{ .name = "answer", .fn = tapir__cfg_map_field, SUB(answer_fields) },
 	{ .name = "limits", .fn = tapir__cfg_map_field, SUB(limits_fields) },
 	{ .name = "control", .fn = tapir__cfg_map_field, SUB(control_fields) },
@@ -452,6 +506,7 @@ static const struct field top_fields[] = {
 	{ .name = "core-status",
 		.fn = tapir__cfg_map_field,
 		SUB(core_status_fields) },
+	{ .name = "metrics", .fn = tapir__cfg_map_field, SUB(metrics_fields) },
 };
 
 _Static_assert(ARRAY_SIZE(top_fields) <= NODES_MAX, "top level too big");
@@ -479,9 +534,13 @@ set_defaults(struct tapir_config *cfg)
 	cfg->limits.max_message_size = 65536;
 	cfg->limits.max_entries = 10000000;
 	cfg->limits.queue_length = 10000;
+	cfg->limits.queue_bytes = (size_t)64 << 20;
+	cfg->limits.max_message_age = 86400;
+	cfg->limits.max_message_ahead = 300;
 	cfg->limits.max_transfer_size = (size_t)512 << 20;
 	cfg->control.mode = 0660;
 	cfg->core_status.interval = 60;
+	cfg->metrics.interval = 15;
 }
 
 /* "tapir-pop-<hostname>": distinct per resolver, so that two resolvers on
@@ -500,13 +559,47 @@ default_client_id(struct parser *p)
 	return 0;
 }
 
+/*
+ * mqtt: and keys: serve the MQTT sources, and core-status, which publishes
+ * through the broker: a resolver fed only by files and zone transfers needs
+ * neither. After every section, since upstream.sources may add MQTT
+ * sources.
+ */
+static int
+check_mqtt_needed(struct parser *p)
+{
+	const struct tapir_config *cfg = p->cfg;
+	const char *src = NULL;
+
+	for (size_t i = 0; i < cfg->n_sources && !src; i++)
+		if (cfg->sources[i].type == TAPIR_SOURCE_MQTT)
+			src = cfg->sources[i].name;
+	if (src && !cfg->mqtt.host)
+		return tapir__cfg_fail(p, NULL, "mqtt",
+			"missing (required: source '%s' is an mqtt source)",
+			src);
+	if (src && !cfg->keys_file)
+		return tapir__cfg_fail(p, NULL, "keys",
+			"missing (required: source '%s' is an mqtt source)",
+			src);
+	if (cfg->core_status.topic && !cfg->mqtt.host)
+		return tapir__cfg_fail(
+			p, NULL, "mqtt", "missing (required by core-status)");
+	return 0;
+}
+
 static int
 walk_root(struct parser *p)
 {
 	yaml_node_t *nodes[NODES_MAX];
 	int rc;
 
+	/* Nothing but comments, or a truncated file: no "mqtt:" to miss any
+	 * more, but surely not what was meant. */
 	p->root = yaml_document_get_root_node(p->doc);
+	if (!p->root || tapir__cfg_is_null(p->root))
+		return tapir__cfg_fail(
+			p, NULL, NULL, "the configuration is empty");
 	if ((rc = tapir__cfg_walk_map(p, p->root, "", top_fields,
 		     ARRAY_SIZE(top_fields), p->cfg, false, nodes)) != 0)
 		return rc;
@@ -521,6 +614,8 @@ walk_root(struct parser *p)
 			(rc = tapir__cfg_fill_tag_names(p)) != 0)
 			return rc;
 	}
+	if ((rc = check_mqtt_needed(p)) != 0)
+		return rc;
 	if (!p->cfg->mqtt.client_id)
 		return default_client_id(p);
 	return 0;
@@ -650,8 +745,38 @@ tapir_config_destroy(struct tapir_config *cfg)
 	free(cfg->control.owner);
 	free(cfg->core_status.topic);
 	free(cfg->core_status.key_file);
+	free(cfg->metrics.textfile);
 	free(cfg->state_dir);
 	free(cfg);
+}
+
+/* The keys of one table under prefix; the tables nest four deep at most
+ * (policy.doubtlist.numsources.limit), depth only guards a cycle. */
+static void
+list_table(const char *prefix, const struct field *fields, size_t n,
+	tapir_config_key_fn fn, void *arg, int depth)
+{
+	char key[KEY_MAX];
+
+	for (size_t i = 0; i < n; i++) {
+		const struct field *f = &fields[i];
+		const struct field *sub = f->sub;
+		size_t n_sub = f->n_sub;
+
+		tapir__cfg_make_key(key, prefix, f->name);
+		if (!sub && f->table)
+			sub = f->table(&n_sub);
+		if (sub && depth < 8)
+			list_table(key, sub, n_sub, fn, arg, depth + 1);
+		else
+			fn(key, arg);
+	}
+}
+
+void
+tapir_config_list_keys(tapir_config_key_fn fn, void *arg)
+{
+	list_table("", top_fields, ARRAY_SIZE(top_fields), fn, arg, 0);
 }
 
 int

@@ -5,14 +5,16 @@
  *
  * Shape (every key optional unless marked; see examples/tapir-pop.yaml):
  *
- *   mqtt:
+ *   mqtt:                            # required with an mqtt source or
+ *                                    # core-status, else optional
  *     broker: mqtts://host:8883      # mqtt:// or mqtts://, required
  *     client-id: resolver-1          # default "tapir-pop-<hostname>"
  *     ca-file: /path  cert-file: /path  key-file: /path
  *     keepalive: 30                  # seconds
  *     protocol: auto                 # auto (v5, falls back to 3.1.1) | 5 | 311
  *     reconnect-min: 1  reconnect-max: 60   # backoff, seconds
- *   keys: /etc/dnstapir/certs/validation-keys.json   # JWKS, required
+ *   keys: /etc/dnstapir/certs/validation-keys.json   # JWKS; required
+ *                                    # with an mqtt source
  *   sources:
  *     - name: dns-tapir              # required, unique, <= 63 chars
  *       type: mqtt                   # mqtt | file | xfr
@@ -29,6 +31,7 @@
  *       origin: rpz.example          # rpz: the zone's name
  *       refresh: 10                  # seconds between change checks
  *       max-size: 268435456          # bytes
+ *       max-shrink: 50               # percent of names one load may drop
  *     - name: rpz-feed               # an xfr source: AXFR, then IXFR
  *       type: xfr
  *       list: denylist
@@ -70,6 +73,9 @@
  *     max-message-size: 65536        # bytes, per MQTT message
  *     max-entries: 10000000          # names in the database
  *     queue-length: 10000            # messages waiting for the writer
+ *     queue-bytes: 67108864          # ... and the bytes they may hold
+ *     max-message-age: 86400         # seconds; older messages refused
+ *     max-message-ahead: 300         # seconds ahead of this clock
  *     max-transfer-size: 536870912   # bytes of a zone transfer's changes
  *   control:
  *     socket: /run/unbound/tapir-pop.sock
@@ -129,6 +135,9 @@ struct tapir_source_config {
 	char origin[TAPIR_NAME_BUFSIZE]; /* rpz: zone name, "" if none */
 	unsigned refresh; /* seconds between checks for a change */
 	size_t max_size;  /* bytes: a larger file is refused */
+	/* percent: a load that would remove more of the names the last
+	 * load listed is held back for one check (lib/engine_files.c) */
+	unsigned max_shrink;
 	/* xfr */
 	char *primary;			    /* owned: IPv4 or IPv6 literal */
 	int port;			    /* 53 unless given */
@@ -172,7 +181,7 @@ struct tapir_config {
 	char *path; /* owned: the file it came from */
 
 	struct {
-		char *host; /* owned */
+		char *host; /* owned, NULL when mqtt: is not given */
 		int port;
 		bool tls;
 		char *client_id;		      /* owned */
@@ -182,7 +191,7 @@ struct tapir_config {
 		int reconnect_min, reconnect_max;
 	} mqtt;
 
-	char *keys_file; /* owned */
+	char *keys_file; /* owned, NULL when not given (no mqtt source) */
 
 	size_t n_sources;
 	struct tapir_source_config sources[TAPIR_MAX_SOURCES];
@@ -221,6 +230,12 @@ struct tapir_config {
 		size_t max_message_size;
 		size_t max_entries;
 		size_t queue_length;
+		/* bytes the messages waiting for the writer may hold */
+		size_t queue_bytes;
+		/* seconds: a message whose timestamp is older than the
+		 * clock by more, or ahead of it by more, is refused as stale
+		 * (lib/engine_ingest.c); 0: that bound is off */
+		unsigned max_message_age, max_message_ahead;
 		/* Bytes a zone transfer's changes may take while it is
 		 * verified (about 2 + the name's length each). */
 		size_t max_transfer_size;
@@ -247,6 +262,14 @@ struct tapir_config {
 		unsigned interval; /* seconds */
 		char *key_file; /* owned: private JWK that signs the reports */
 	} core_status;
+
+	/* The metrics command's text, also written to a file every interval
+	 * seconds by the writer thread, for node_exporter's textfile
+	 * collector (off unless textfile is set). */
+	struct {
+		char *textfile;	   /* owned, NULL: off; ends in .prom */
+		unsigned interval; /* seconds */
+	} metrics;
 };
 
 /**
@@ -264,6 +287,20 @@ struct tapir_config *tapir_config_load(
 
 /** Free a config; NULL is fine. */
 void tapir_config_destroy(struct tapir_config *cfg);
+
+/* Called with each key path, borrowed for the call. */
+typedef void (*tapir_config_key_fn)(const char *key, void *arg);
+
+/**
+ * Every key that takes a value, as the parser's tables say, in their
+ * order: "mqtt.broker", "policy.doubtlist.numsources.limit". The items of
+ * a list have their keys without an index ("sources.name",
+ * "policy.rules.name"); "tags", a mapping of names of the operator's
+ * choosing, is one key. For the manual and the test that keeps it
+ * complete (tests/check-manpage.sh).
+ * @param fn: called once per key.
+ */
+void tapir_config_list_keys(tapir_config_key_fn fn, void *arg);
 
 /** Index of a source by name, or -1. */
 int tapir_config_source_index(const struct tapir_config *cfg, const char *name);

@@ -63,6 +63,9 @@ struct field {
 	long long min, max;	 /* int_field, action_field */
 	const struct field *sub; /* map_field, rule_field */
 	size_t n_sub;
+	/* A section whose parser walks a table of another file: that
+	 * table, for tapir_config_list_keys(). */
+	const struct field *(*table)(size_t *n);
 };
 
 #define SUB(table)  .sub = (table), .n_sub = ARRAY_SIZE(table)
@@ -126,6 +129,7 @@ int tapir__cfg_add_topic(struct parser *p, yaml_node_t *v, const char *key,
 	struct tapir_source_config *src);
 int tapir__cfg_sources_section(struct parser *p, yaml_node_t *v,
 	const char *key, const struct field *f, void *base);
+const struct field *tapir__cfg_sources_table(size_t *n);
 
 /* config_policy.c */
 int tapir__cfg_policy_section(struct parser *p, yaml_node_t *v, const char *key,
@@ -133,10 +137,12 @@ int tapir__cfg_policy_section(struct parser *p, yaml_node_t *v, const char *key,
 int tapir__cfg_tags_section(struct parser *p, yaml_node_t *v, const char *key,
 	const struct field *f, void *base);
 int tapir__cfg_fill_tag_names(struct parser *p);
+const struct field *tapir__cfg_policy_table(size_t *n);
 
 /* config_upstream.c */
 int tapir__cfg_upstream_section(struct parser *p, yaml_node_t *v,
 	const char *key, const struct field *f, void *base);
+const struct field *tapir__cfg_upstream_table(size_t *n);
 
 /* config.c */
 int tapir__cfg_read_config_file(

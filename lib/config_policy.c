@@ -18,9 +18,10 @@
 #include "lib/config_impl.h"
 
 /*
- * Both upstream tag vocabularies (TAPIR-COMPAT.md). For each bit the first
- * name listed is the one shown when "tags:" does not name the bit: the 2026
- * core name where there is one, else the older POP name.
+ * Both upstream tag vocabularies: the DNS TAPIR core's of 2026 and the
+ * older one of upstream TAPIR-POP (github.com/dnstapir/pop). For each bit
+ * the first name listed is the one shown when "tags:" does not name the
+ * bit: the 2026 core name where there is one, else the older POP name.
  */
 static const struct {
 	const char *name;
@@ -357,11 +358,18 @@ static const struct field policy_fields[] = {
 	{ .name = "log-only",
 		.fn = tapir__cfg_bool_field,
 		.off = CFG(policy.log_only) },
-	{ .name = "rules", .fn = rules_field },
+	{ .name = "rules", .fn = rules_field, SUB(named_rule_fields) },
 	/* Upstream pop-policy.yaml's own log; this module logs through
 	 * Unbound. Accepted so that the file is read unchanged. */
 	{ .name = "logfile", .fn = ignored_field },
 };
+
+const struct field *
+tapir__cfg_policy_table(size_t *n)
+{
+	*n = ARRAY_SIZE(policy_fields);
+	return policy_fields;
+}
 
 enum {
 	P_ALLOWLIST,

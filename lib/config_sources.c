@@ -342,6 +342,12 @@ static const struct field source_fields[] = {
 		.type = INT_SIZE,
 		.min = 1,
 		.max = 4LL << 30 },
+	{ .name = "max-shrink",
+		.fn = tapir__cfg_int_field,
+		.off = SRC(max_shrink),
+		.type = INT_UINT,
+		.min = 1,
+		.max = 100 },
 	{ .name = "primary", .fn = ip_field, .off = SRC(primary) },
 	{ .name = "port",
 		.fn = tapir__cfg_int_field,
@@ -385,6 +391,7 @@ enum {
 	S_ORIGIN,
 	S_REFRESH,
 	S_MAX_SIZE,
+	S_MAX_SHRINK,
 	S_PRIMARY,
 	S_PORT,
 	S_ZONE,
@@ -511,6 +518,8 @@ tapir__cfg_sources_section(struct parser *p, yaml_node_t *v, const char *key,
 			src->refresh = 10;
 		if (!src->max_size)
 			src->max_size = (size_t)256 << 20;
+		if (!src->max_shrink)
+			src->max_shrink = 50;
 		for (size_t j = 0; j + 1 < cfg->n_sources; j++) {
 			if (strcmp(cfg->sources[j].name, src->name) != 0)
 				continue;
@@ -524,3 +533,10 @@ tapir__cfg_sources_section(struct parser *p, yaml_node_t *v, const char *key,
 }
 
 _Static_assert(ARRAY_SIZE(source_fields) <= NODES_MAX, "source too big");
+
+const struct field *
+tapir__cfg_sources_table(size_t *n)
+{
+	*n = ARRAY_SIZE(source_fields);
+	return source_fields;
+}

@@ -271,6 +271,7 @@ up_source(struct parser *p, yaml_node_t *item, const char *ikey)
 		}
 		src->refresh = 10;
 		src->max_size = (size_t)256 << 20;
+		src->max_shrink = 50;
 	} else if (type == TAPIR_SOURCE_XFR) {
 		src->type = TAPIR_SOURCE_XFR;
 		if ((rc = up_xfr(p, item, ikey, nodes, src)) != 0)
@@ -351,12 +352,20 @@ up_policy_root(struct parser *sub, yaml_node_t *root)
 	return tapir__cfg_walk_map(sub, root, "", f, 1, sub->cfg, true, nodes);
 }
 
+static const struct field upstream_fields[] = { { .name = "sources" },
+	{ .name = "policy" } };
+
+const struct field *
+tapir__cfg_upstream_table(size_t *n)
+{
+	*n = ARRAY_SIZE(upstream_fields);
+	return upstream_fields;
+}
+
 int
 tapir__cfg_upstream_section(struct parser *p, yaml_node_t *v, const char *key,
 	const struct field *f, void *base)
 {
-	static const struct field fields[] = { { .name = "sources" },
-		{ .name = "policy" } };
 	yaml_node_t *nodes[NODES_MAX];
 	char k[KEY_MAX];
 	const char *path;
@@ -365,8 +374,8 @@ tapir__cfg_upstream_section(struct parser *p, yaml_node_t *v, const char *key,
 
 	(void)f;
 	(void)base;
-	if ((rc = tapir__cfg_walk_map(
-		     p, v, key, fields, 2, NULL, false, nodes)) != 0)
+	if ((rc = tapir__cfg_walk_map(p, v, key, upstream_fields,
+		     ARRAY_SIZE(upstream_fields), NULL, false, nodes)) != 0)
 		return rc;
 	if (nodes[0]) {
 		tapir__cfg_make_key(k, key, "sources");

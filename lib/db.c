@@ -104,6 +104,7 @@ struct tapir_db {
 	/* Writer-only bookkeeping; n_records counts cells, emptied too. */
 	size_t n_records, n_names, n_entries, n_subtree, n_rebuilds;
 	size_t n_expiring; /* entries with an expiry (not TAPIR_EXPIRY_NEVER) */
+	size_t n_by_source[TAPIR_DB_COUNTED_SOURCES]; /* entries per source */
 	size_t expire_cursor;
 
 	/* Writer only: one-entry sets of the current arena by their entry,
@@ -750,6 +751,22 @@ count_subtree(const struct tapir_db_eset *s)
 	return k;
 }
 
+/* Entries per source: an old set's leave, a new set's come in; one pass
+ * over a set of a few entries, like the counts above. */
+static void
+count_sources(struct tapir_db *db, const struct tapir_db_eset *s, bool in)
+{
+	for (size_t i = 0; s && i < s->n; i++) {
+		uint16_t src = s->e[i].source;
+		if (src >= TAPIR_DB_COUNTED_SOURCES)
+			continue;
+		if (in)
+			db->n_by_source[src]++;
+		else
+			db->n_by_source[src]--;
+	}
+}
+
 /* Point c at the set at npos (0: none; the caller holds a reference for c),
  * keeping the counters true. The old set loses c's reference, and a long
  * name becomes garbage when its cell is emptied. */
@@ -766,6 +783,8 @@ publish_set(struct tapir_db *db, struct tapir_db_arena *ar,
 	db->n_entries += nn - on;
 	db->n_subtree += count_subtree(new) - count_subtree(old);
 	db->n_expiring += count_expiring(new) - count_expiring(old);
+	count_sources(db, old, false);
+	count_sources(db, new, true);
 	atomic_store_explicit(
 		&db->head.subtree, db->n_subtree, memory_order_relaxed);
 	set_unref(ar, opos);
@@ -787,6 +806,8 @@ count_new_name(struct tapir_db *db, const struct tapir_entry *e)
 	db->n_names++;
 	db->n_entries++;
 	db->n_expiring += e->expiry != TAPIR_EXPIRY_NEVER;
+	if (e->source < TAPIR_DB_COUNTED_SOURCES)
+		db->n_by_source[e->source]++;
 	if (e->flags & TAPIR_ENTRY_SUBTREE) {
 		db->n_subtree++;
 		atomic_store_explicit(
@@ -1064,6 +1085,12 @@ tapir_db_walk(struct tapir_db *db, tapir_db_walk_cb cb, void *arg)
 			return rc;
 	}
 	return 0;
+}
+
+size_t
+tapir_db_source_entries(struct tapir_db *db, uint16_t source)
+{
+	return source < TAPIR_DB_COUNTED_SOURCES ? db->n_by_source[source] : 0;
 }
 
 void

@@ -184,6 +184,17 @@ int tapir_db_walk(struct tapir_db *db, tapir_db_walk_cb cb, void *arg);
 int tapir_db_walk_part(struct tapir_db *db, uint64_t *cursor, size_t max_names,
 	tapir_db_walk_cb cb, void *arg);
 
+/* Sources whose entries are counted one by one: the configuration's
+ * limit (TAPIR_MAX_SOURCES, with the engine's override sources). */
+#define TAPIR_DB_COUNTED_SOURCES 64
+
+/**
+ * Entries of one source, over all names (the metrics' entries per
+ * source). Writer thread only.
+ * @return: the count; 0 for a source >= TAPIR_DB_COUNTED_SOURCES.
+ */
+size_t tapir_db_source_entries(struct tapir_db *db, uint16_t source);
+
 /** Counters and memory. Writer thread, or approximate from elsewhere. */
 void tapir_db_stats(struct tapir_db *db, struct tapir_db_stats *st);
 

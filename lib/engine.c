@@ -27,6 +27,7 @@ static const char *const counter_names[TAPIR_C_COUNT] = {
 	[TAPIR_C_REJ_MSG_TYPE] = "msg.rejected.msg_type",
 	[TAPIR_C_REJ_WRONG_SOURCE] = "msg.rejected.wrong_source",
 	[TAPIR_C_REJ_WRONG_LIST] = "msg.rejected.wrong_list",
+	[TAPIR_C_REJ_STALE] = "msg.rejected.stale",
 	[TAPIR_C_ENTRY_ADDED] = "entry.added",
 	[TAPIR_C_ENTRY_REMOVED] = "entry.removed",
 	[TAPIR_C_ENTRY_ALREADY_EXPIRED] = "entry.already_expired",
@@ -182,6 +183,15 @@ tapir__eng_load_keys(struct tapir_engine *e)
 	struct tapir_keyring *kr;
 
 	e->keys_tried_ms = tapir_monotonic_ms();
+	/* keys: is optional without MQTT sources (lib/config.c): no
+	 * message to verify, so no key to hold and nothing to report. */
+	if (!wcfg(e)->keys_file) {
+		tapir__eng_problem_clear(e, PROBLEM_KEYS);
+		tapir_keyring_destroy(e->keys);
+		e->keys = NULL;
+		atomic_store(&e->n_keys, 0);
+		return;
+	}
 	if (!(kr = tapir_keyring_load_file(wcfg(e)->keys_file, &err))) {
 		/* A retry that meets the same error has said it already. */
 		if (!file_problem(e, PROBLEM_KEYS, "keys", wcfg(e)->keys_file,
@@ -541,6 +551,10 @@ start_threads(struct tapir_engine *e)
 		start_inactive_control(e);
 		return 0;
 	}
+	e->started_at = e->now();
+	pthread_mutex_lock(&e->qlock);
+	e->mqtt_down_since = e->started_at;
+	pthread_mutex_unlock(&e->qlock);
 	/* Before the writer: it pushes names from its first load on. */
 	if (e->purge_send) {
 		e->purger = tapir_purger_create(e->purge_send, e->purge_arg,
@@ -548,15 +562,11 @@ start_threads(struct tapir_engine *e)
 		if (!e->purger)
 			tapir_log(TAPIR_LOG_ERR, "purge: cannot start thread");
 	}
-	if (pthread_create(&e->writer, NULL, tapir__eng_writer_main, e) != 0) {
-		tapir_log(TAPIR_LOG_ERR, "cannot start the writer thread");
-		tapir__eng_problem_set(e, PROBLEM_THREADS,
-			"threads: the writer did not start: nothing is applied");
-		return TAPIR_ENOMEM;
-	}
-	e->writer_running = true;
 	for (size_t i = 0; i < cfg->n_sources; i++)
 		has_mqtt |= cfg->sources[i].type == TAPIR_SOURCE_MQTT;
+	/* The client exists before the writer, which publishes core-status
+	 * reports through it, and outlives it (destroy); its network thread
+	 * starts once the writer takes messages. */
 	if (has_mqtt) {
 		/* The client reads its configuration for as long as it
 		 * lives: it keeps this snapshot. */
@@ -566,9 +576,16 @@ start_threads(struct tapir_engine *e)
 			&err);
 		if (!e->mqtt)
 			mqtt_failed(e, err.text);
-		else if (tapir_mqtt_start(e->mqtt) != 0)
-			mqtt_failed(e, "cannot start its thread");
 	}
+	if (pthread_create(&e->writer, NULL, tapir__eng_writer_main, e) != 0) {
+		tapir_log(TAPIR_LOG_ERR, "cannot start the writer thread");
+		tapir__eng_problem_set(e, PROBLEM_THREADS,
+			"threads: the writer did not start: nothing is applied");
+		return TAPIR_ENOMEM;
+	}
+	e->writer_running = true;
+	if (e->mqtt && tapir_mqtt_start(e->mqtt) != 0)
+		mqtt_failed(e, "cannot start its thread");
 	for (size_t i = 0; i < cfg->n_sources; i++) {
 		if (cfg->sources[i].type != TAPIR_SOURCE_XFR || e->xfr_running)
 			continue;
@@ -653,9 +670,10 @@ tapir_engine_destroy(struct tapir_engine *e)
 		pthread_mutex_unlock(&e->qlock);
 		pthread_join(e->xfr_thread, NULL);
 	}
-	/* The consumer goes first: after it is joined nothing submits. */
-	tapir_mqtt_destroy(e->mqtt);
-	tapir_runtime_unref(e->mqtt_rt);
+	/* The consumer's thread goes first: after it is joined nothing
+	 * submits. The client itself stays until the writer, which may be
+	 * publishing a core-status report through it, is joined too. */
+	tapir_mqtt_stop(e->mqtt);
 	if (e->writer_running) {
 		pthread_mutex_lock(&e->qlock);
 		e->stop = true;
@@ -663,11 +681,15 @@ tapir_engine_destroy(struct tapir_engine *e)
 		pthread_mutex_unlock(&e->qlock);
 		pthread_join(e->writer, NULL);
 	}
+	tapir_mqtt_destroy(e->mqtt);
+	e->mqtt = NULL;
+	tapir_runtime_unref(e->mqtt_rt);
 	/* The writer is gone: save what the feed gave, for the next load
 	 * (Unbound's reload unloads this module). */
 	if (e->writer_running &&
 		(e->state_dirty || atomic_load(&e->serials_dirty)))
 		tapir__eng_state_save(e);
+	tapir__eng_metrics_remove(e);
 	/* Nothing pushes to the purger any more. */
 	tapir_purger_destroy(e->purger);
 	while ((q = e->qhead)) {

@@ -54,6 +54,7 @@ enum tapir_counter {
 	TAPIR_C_REJ_MSG_TYPE,
 	TAPIR_C_REJ_WRONG_SOURCE,
 	TAPIR_C_REJ_WRONG_LIST,
+	TAPIR_C_REJ_STALE,
 	TAPIR_C_ENTRY_ADDED,
 	TAPIR_C_ENTRY_REMOVED,
 	TAPIR_C_ENTRY_ALREADY_EXPIRED,
@@ -210,8 +211,8 @@ void tapir_engine_control(struct tapir_engine *e, const char *line,
 /**
  * How names whose decision changed leave the resolver's caches (set
  * before start): send flushes one name (lib/purge.h), called on the
- * purger's own thread; what names it in status and logs. Without one,
- * nothing is purged and status says so.
+ * purger's own thread; what names it in status and logs. A NULL send:
+ * nothing is purged, and what says why (status shows it).
  */
 void tapir_engine_set_purge(struct tapir_engine *e, tapir_purge_send_fn send,
 	void *arg, const char *what);

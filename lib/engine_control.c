@@ -82,6 +82,47 @@ cmd_stats(struct tapir_engine *e, const struct tapir_runtime *rt, bool reset,
 		atomic_load(&e->db_bytes));
 }
 
+/* Feeds cut off for longer than FEED_DOWN_PROBLEM_S are problems too:
+ * the decisions age while nothing renews them. A broker or a primary
+ * that is merely restarting is not. */
+static void
+feed_problems(struct tapir_engine *e, const struct tapir_config *cfg,
+	struct tapir_buf *out)
+{
+	int64_t now = e->now(), since;
+	bool mqtt = false;
+	char state[sizeof(e->mqtt_state)];
+
+	for (size_t i = 0; i < cfg->n_sources; i++)
+		mqtt |= cfg->sources[i].type == TAPIR_SOURCE_MQTT;
+	if (mqtt && e->started_at) {
+		pthread_mutex_lock(&e->qlock);
+		since = e->mqtt_connected ? 0 : e->mqtt_down_since;
+		snprintf(state, sizeof(state), "%s", e->mqtt_state);
+		pthread_mutex_unlock(&e->qlock);
+		if (since && now - since > FEED_DOWN_PROBLEM_S)
+			tapir_buf_printf(out,
+				"problem: mqtt: no connection to %s:%d for "
+				"%lld s (%s)\n",
+				cfg->mqtt.host, cfg->mqtt.port,
+				(long long)(now - since), state);
+	}
+	pthread_mutex_lock(&e->slock);
+	for (size_t i = 0; i < cfg->n_sources && e->started_at; i++) {
+		const struct xfr_state *xs = &e->xfrs[i];
+		if (cfg->sources[i].type != TAPIR_SOURCE_XFR || !xs->error[0])
+			continue;
+		since = xs->last_ok ? xs->last_ok : e->started_at;
+		if (now - since > FEED_DOWN_PROBLEM_S)
+			tapir_buf_printf(out,
+				"problem: source %s: no good check of zone "
+				"%s for %lld s (%s)\n",
+				cfg->sources[i].name, cfg->sources[i].zone,
+				(long long)(now - since), xs->error);
+	}
+	pthread_mutex_unlock(&e->slock);
+}
+
 static void
 cmd_status(struct tapir_engine *e, const struct tapir_runtime *rt,
 	struct tapir_buf *out)
@@ -116,15 +157,19 @@ cmd_status(struct tapir_engine *e, const struct tapir_runtime *rt,
 			tapir_buf_printf(out, "problem: source %s: %s\n",
 				cfg->sources[i].name, e->files[i].error);
 	pthread_mutex_unlock(&e->slock);
+	feed_problems(e, cfg, out);
 	pthread_mutex_lock(&e->qlock);
 	tapir_buf_printf(out, "mqtt: %s (%s)\n",
 		e->mqtt_connected ? "connected" : "disconnected",
 		e->mqtt_state);
 	pthread_mutex_unlock(&e->qlock);
 	tapir_buf_printf(out, "keys: %zu\n", atomic_load(&e->n_keys));
-	tapir_buf_printf(out, "cache-purge: %s%s\n",
-		e->purger ? "via " : "unavailable",
-		e->purger ? e->purge_what : "");
+	if (e->purger)
+		tapir_buf_printf(out, "cache-purge: via %s\n", e->purge_what);
+	else
+		tapir_buf_printf(out, "cache-purge: unavailable%s%s%s\n",
+			e->purge_what[0] ? " (" : "", e->purge_what,
+			e->purge_what[0] ? ")" : "");
 	tapir_buf_printf(out, "db.names: %zu\ndb.entries: %zu\ndb.bytes: %zu\n",
 		atomic_load(&e->db_names), atomic_load(&e->db_entries),
 		atomic_load(&e->db_bytes));
@@ -493,7 +538,7 @@ static bool
 reads_only(const char *line)
 {
 	static const char *const exact[] = { "status", "stats_noreset", "list",
-		"dump-rpz", "digest" };
+		"dump-rpz", "digest", "metrics" };
 	static const char *const with_args[] = { "lookup ", "list ",
 		"dump-rpz " };
 	char verb[16] = "";
@@ -633,7 +678,9 @@ dispatch(struct tapir_engine *e, const char *line, bool json,
 {
 	struct tapir_runtime *rt = tapir__eng_rt_get(e);
 
-	if (!rt && strcmp(line, "status") != 0) {
+	/* Inactive: status says why, metrics says so (tapir_pop_active). */
+	if (!rt && strcmp(line, "status") != 0 &&
+		strcmp(line, "metrics") != 0) {
 		json_t *obj = NULL;
 		char *txt = NULL;
 		/* A streaming command's JSON is not wrapped for it. */
@@ -659,6 +706,8 @@ dispatch(struct tapir_engine *e, const char *line, bool json,
 		cmd_stats(e, rt, true, out);
 	else if (strcmp(line, "stats_noreset") == 0)
 		cmd_stats(e, rt, false, out);
+	else if (!strcmp(line, "metrics"))
+		tapir__eng_metrics(e, rt, out);
 	else if (strncmp(line, "lookup ", 7) == 0)
 		cmd_lookup(e, rt, line + 7, out);
 	else if (!strcmp(line, "list") || !strncmp(line, "list ", 5))

@@ -46,6 +46,10 @@ component(json_t *map, const char *name, bool ok, const char *error,
  * the MQTT link, the keys, each source and the policy database, as
  * counts. Nothing about queries: no names, no clients, no answers.
  */
+/* Tests: how long a report waits before it is published, to stand for a
+ * writer caught in the middle of one. */
+int tapir__eng_report_delay_ms;
+
 void
 tapir__eng_core_status_send(struct tapir_engine *e)
 {
@@ -115,6 +119,11 @@ tapir__eng_core_status_send(struct tapir_engine *e)
 	json_decref(root);
 	if (!payload)
 		return;
+	if (tapir__eng_report_delay_ms) {
+		struct timespec ts = { tapir__eng_report_delay_ms / 1000,
+			(tapir__eng_report_delay_ms % 1000) * 1000000L };
+		nanosleep(&ts, NULL);
+	}
 	if (tapir_jws_sign(e->status_signer, (const uint8_t *)payload,
 		    strlen(payload), false, &jws, &jws_len) == 0 &&
 		tapir_mqtt_publish(

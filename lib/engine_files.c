@@ -96,11 +96,64 @@ tapir__eng_find_stale(void *arg, const char *name, size_t len,
 	return 0;
 }
 
+/* Whether two stat() results show the same file, unchanged as far as its
+ * size and modification time tell. */
+static bool
+same_stat(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+	       a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/*
+ * Why a load looks like a file caught mid-rewrite, into why ("" when it
+ * does not). A writer that rewrites a list in place (truncate, then write)
+ * can be read half way: empty, or cut mid-line. Taken as the truth, that
+ * would remove every name it lacks, and an allowlist that empties blocks
+ * what it allowed. So a load is suspect when it
+ *   - saw the file change while it was being read;
+ *   - ends mid-line or on a bad line, as a file cut short does;
+ *   - would remove more than max-shrink percent (default 50) of the
+ *     names the last accepted load listed (an emptied file always does).
+ */
+static void
+suspect(const struct tapir_source_config *sc, const struct file_state *fs,
+	const struct tapir_file_stats *st, bool moved, size_t removing,
+	char *why, size_t size)
+{
+	unsigned max_shrink = sc->max_shrink ? sc->max_shrink : 50;
+
+	why[0] = '\0';
+	if (moved)
+		snprintf(why, size, "it changed while it was read");
+	else if (st->unterminated)
+		snprintf(why, size, "its last line has no line end");
+	else if (st->last_bad_line && st->last_bad_line == st->lines)
+		snprintf(why, size, "its last line is bad");
+	else if (removing * 100 > (size_t)max_shrink * fs->names)
+		snprintf(why, size,
+			"it drops %zu of the last load's %zu names, more than "
+			"max-shrink %u%%",
+			removing, fs->names, max_shrink);
+}
+
 /*
  * (Re)load a file source when it changed. The new lines are applied over
  * the old ones (a name in both files never passes through "absent"), then
  * entries the new file no longer has are removed. A file that cannot be
  * read keeps its last good data; a bad line is reported and skipped.
+ *
+ * The removals of a suspect load (suspect() says when) are held back:
+ * the names the file no longer lists stay, and status (error=, a
+ * "problem:" line) and the log say why. What the load added stays
+ * applied: it was in the file. A held file is taken as meant when the
+ * next check finds it unchanged (refresh seconds later, by when a writer
+ * has finished), or at once on tapir-pop-control reload (force), which is
+ * how an operator accepts a list emptied on purpose. A load that removes
+ * nothing is never held. A file that changed while it was read is read
+ * again at the next check, even on reload.
  */
 static void
 file_check(struct tapir_engine *e, int src, bool force)
@@ -120,7 +173,9 @@ file_check(struct tapir_engine *e, int src, bool force)
 	struct stale stale = { .src = (uint16_t)src };
 	struct purges unallowed = { 0 };
 	int64_t t0 = tapir_monotonic_ms();
-	struct stat sb;
+	struct stat sb, after;
+	char why[120] = "";
+	bool accept, moved;
 	int rc;
 
 	if (!force && t0 < fs->next_check_ms)
@@ -131,11 +186,14 @@ file_check(struct tapir_engine *e, int src, bool force)
 			strerror(errno));
 		goto failed;
 	}
-	if (fs->loaded && sb.st_dev == fs->dev && sb.st_ino == fs->ino &&
-		sb.st_size == fs->size &&
+	if (fs->loaded && !fs->held && sb.st_dev == fs->dev &&
+		sb.st_ino == fs->ino && sb.st_size == fs->size &&
 		sb.st_mtim.tv_sec == fs->mtime.tv_sec &&
 		sb.st_mtim.tv_nsec == fs->mtime.tv_nsec)
 		return;
+	/* Held at the last check and unchanged since: what it says is
+	 * meant. */
+	accept = force || (fs->held && same_stat(&sb, &fs->held_sb));
 	/* A stamp that differs from every earlier load of this source. */
 	fl.generation = (uint32_t)tapir_now();
 	if (fl.generation <= fs->generation)
@@ -145,6 +203,7 @@ file_check(struct tapir_engine *e, int src, bool force)
 		fl.purge_all = true;
 	rc = tapir_file_parse_path(sc->path, sc->max_size, &opts, file_record,
 		file_error, &fl, &st, &err);
+	fs->generation = fl.generation;
 	if (rc != 0) {
 		/* Nothing was read: the old entries all stay. Records
 		 * already applied from a partial read are harmless (they
@@ -152,8 +211,13 @@ file_check(struct tapir_engine *e, int src, bool force)
 		free(fl.purge);
 		goto failed;
 	}
+	moved = stat(sc->path, &after) != 0 || !same_stat(&sb, &after);
 	stale.generation = fl.generation;
-	if (tapir_db_walk(e->db, tapir__eng_find_stale, &stale) == 0)
+	if (tapir_db_walk(e->db, tapir__eng_find_stale, &stale) != 0)
+		stale.n = 0; /* out of memory: remove nothing this time */
+	if (stale.n && (moved || !accept))
+		suspect(sc, fs, &st, moved, stale.n, why, sizeof(why));
+	if (!why[0])
 		for (size_t i = 0; i < stale.n; i++)
 			(void)tapir__eng_remove_entry(e, src, stale.v[i].name,
 				stale.v[i].flags, &unallowed);
@@ -169,15 +233,31 @@ file_check(struct tapir_engine *e, int src, bool force)
 		}
 	}
 	free(fl.purge);
-	count(e, TAPIR_C_FILE_LOADS, 1);
 	count(e, TAPIR_C_FILE_BAD_LINES, st.errors);
+	if (why[0]) {
+		pthread_mutex_lock(&e->slock);
+		fs->held = !moved;
+		fs->held_sb = sb;
+		snprintf(fs->error, sizeof(fs->error),
+			"%s: keeping %zu names it no longer lists until it is "
+			"unchanged at the next check or tapir-pop-control "
+			"reload",
+			why, stale.n);
+		pthread_mutex_unlock(&e->slock);
+		count(e, TAPIR_C_FILE_FAILURES, 1);
+		tapir__eng_log_reject(e, TAPIR_C_FILE_FAILURES,
+			"source %s: %s: %s", sc->name, sc->path, fs->error);
+		free(stale.v);
+		return;
+	}
+	count(e, TAPIR_C_FILE_LOADS, 1);
 	pthread_mutex_lock(&e->slock);
 	fs->loaded = true;
+	fs->held = false;
 	fs->dev = sb.st_dev;
 	fs->ino = sb.st_ino;
 	fs->size = sb.st_size;
 	fs->mtime = sb.st_mtim;
-	fs->generation = fl.generation;
 	fs->names = fl.names;
 	fs->bad_lines = st.errors;
 	fs->loaded_at = tapir_now();

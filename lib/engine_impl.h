@@ -18,6 +18,8 @@
  *   engine_core_status.c health reports to the DNS TAPIR core
  *   engine_control.c     control commands and their dispatch
  *   engine_export.c      list, dump-rpz and digest
+ *   engine_metrics.c     metrics in Prometheus's text format, and the
+ *                        writer's textfile of them
  *
  * Thread safety: Unbound's workers only read (the runtime snapshot and
  * the database in epoch read sections, atomics). The writer
@@ -77,6 +79,10 @@
  * cache once instead of name by name. */
 #define PURGE_BATCH_MAX	      1000
 #define FILE_ERRORS_LOGGED    5
+/* How long a feed may be cut off before status calls it a problem: the
+ * broker down this long, or a zone primary with no good check. A broker
+ * restart or a primary's maintenance stays under it. */
+#define FEED_DOWN_PROBLEM_S   120
 
 struct qmsg {
 	struct qmsg *next;
@@ -108,6 +114,11 @@ struct file_state {
 	size_t names, bad_lines; /* slock */
 	int64_t loaded_at;	 /* slock */
 	char error[200];	 /* slock: last failure, "" after a good load */
+	/* Writer; written under slock: the last read was held back as a
+	 * file caught mid-rewrite (engine_files.c), and what stat() said of
+	 * the file then. */
+	bool held;
+	struct stat held_sb;
 };
 
 /* The sources the engine adds after the configured ones, for local
@@ -165,6 +176,7 @@ enum problem {
 	PROBLEM_CORE_STATUS,
 	PROBLEM_CONTROL,
 	PROBLEM_THREADS,
+	PROBLEM_METRICS,
 	PROBLEM_COUNT,
 };
 
@@ -173,7 +185,10 @@ enum problem {
 /* Then one counter per rule that decided a blocked answer: built-in rules
  * and named rules (TAPIR_RULE_NAMED + i). */
 #define RULE_BASE     (TAPIR_ACTION_COUNT + 1)
-#define SLOT_COUNTERS (RULE_BASE + TAPIR_RULE_NAMED + TAPIR_MAX_RULES)
+/* Then one per source whose entries counted in an answer's decision
+ * (struct tapir_verdict's sources). */
+#define SOURCE_BASE   (RULE_BASE + TAPIR_RULE_NAMED + TAPIR_MAX_RULES)
+#define SLOT_COUNTERS (SOURCE_BASE + TAPIR_MAX_SOURCES)
 
 struct answer_slot {
 	_Atomic uint64_t n[SLOT_COUNTERS];
@@ -184,6 +199,9 @@ struct answer_slot {
 struct source_counters {
 	_Atomic uint64_t accepted, rejected, added, removed;
 	_Atomic int64_t last_msg; /* wall time of the last accepted one */
+	/* Entries the source has in the database: the writer publishes
+	 * them after each batch (tapir__eng_metrics_publish()). */
+	_Atomic size_t entries;
 };
 
 /*
@@ -210,10 +228,9 @@ struct tapir_engine {
 	/* The pointer: set at create, read-only. The database: the writer
 	 * changes and commits it; readers use its epoch read sections. */
 	struct tapir_db *db;
-	/* Set by start, freed by destroy. KNOWN RACE: start sets mqtt after
-	 * it has started the writer, which tests it (core-status reports)
-	 * without a lock; the MQTT thread touches it only through
-	 * libmosquitto. */
+	/* Set by start before the writer starts, freed by destroy after
+	 * the writer is joined: read-only while the threads run (the
+	 * client's own lock covers its outbox, lib/mqtt.h). */
 	struct tapir_mqtt *mqtt;
 	/* Start and destroy only (the embedder's thread). */
 	struct tapir_control *control;
@@ -229,6 +246,9 @@ struct tapir_engine {
 	int64_t (*now)(void);
 	/* Set at create, read-only after. */
 	int64_t started;
+	/* Set by start, on the engine's clock (e->now()), read-only after:
+	 * what "for how long" problems count from. */
+	int64_t started_at;
 	/* Set by the embedder before start, read by the control thread. */
 	char host_info[256];
 
@@ -246,6 +266,9 @@ struct tapir_engine {
 	int64_t keys_tried_ms;
 	int64_t last_log_ms[TAPIR_C_COUNT]; /* tapir__eng_log_reject() */
 	uint64_t suppressed[TAPIR_C_COUNT];
+	/* Per MQTT source, the newest timestamp of a message applied, capped
+	 * at the clock (engine_ingest.c, replay protection). */
+	int64_t newest_msg[TAPIR_MAX_SOURCES];
 
 	/* Queue: covered by qlock. qcond wakes the writer; jcond signals a
 	 * finished job and writer_ready. No other lock is ever held with
@@ -255,21 +278,22 @@ struct tapir_engine {
 	pthread_cond_t jcond;	    /* a job finished */
 	struct qmsg *qhead, *qtail; /* qlock */
 	size_t qlen;		    /* qlock */
+	size_t qbytes;		    /* qlock: what the messages hold */
 	bool stop;		    /* qlock: set by destroy */
 	char mqtt_state[160];	    /* qlock: MQTT thread, start write */
 	bool mqtt_connected;	    /* qlock */
+	/* qlock: when the connection to the broker was lost (or start, when
+	 * it never came up), on the engine's clock; 0 while connected. */
+	int64_t mqtt_down_since;
 
 	/* Start and destroy only; writer_running is set by start before
 	 * the threads that read it (control, transfer) are started. */
 	pthread_t writer;
 	bool writer_running;
 
-	/* Local overrides: writer-owned (changed by jobs the control thread
-	 * submits, and by tapir__eng_overrides_load() when the writer
-	 * starts), listed by the control thread with no lock: the only
-	 * thread that submits override jobs, so none runs meanwhile. KNOWN
-	 * RACE: a list that comes before the writer's initial load reads
-	 * them while that load writes them. */
+	/* Local overrides: writer only (changed and listed by jobs the
+	 * control thread submits, and loaded by tapir__eng_overrides_load()
+	 * when the writer starts, before it runs any job). */
 	struct override *overrides;
 	size_t n_overrides, cap_overrides;
 	/* Set at create, read-only after (a reload keeps every source's
@@ -330,6 +354,14 @@ struct tapir_engine {
 	 * Atomic. */
 	_Atomic size_t db_names, db_entries, db_bytes;
 	_Atomic size_t n_keys; /* atomic: the writer stores it */
+
+	/* Writer only (destroy after the join): when the metrics textfile
+	 * was last written (monotonic ms, 0: not yet), the path it was
+	 * written to (owned, NULL: none yet), and whether the last write
+	 * failed (PROBLEM_METRICS is set). */
+	int64_t metrics_written_ms;
+	char *metrics_path;
+	bool metrics_failing;
 };
 
 /* The snapshot in force, for the writer thread (the only one that
@@ -443,6 +475,7 @@ void tapir__eng_files_check(struct tapir_engine *e, bool force);
 
 /* engine_core_status.c */
 void tapir__eng_core_status_send(struct tapir_engine *e);
+extern int tapir__eng_report_delay_ms;
 
 /* engine_xfr.c */
 void *tapir__eng_xfr_main(void *arg);
@@ -451,6 +484,13 @@ void *tapir__eng_xfr_main(void *arg);
 void tapir__eng_overrides_load(struct tapir_engine *e);
 void tapir__eng_cmd_override(struct tapir_engine *e, const char *args,
 	bool json, struct tapir_buf *out);
+
+/* engine_metrics.c */
+void tapir__eng_metrics(struct tapir_engine *e, const struct tapir_runtime *rt,
+	struct tapir_buf *out);
+void tapir__eng_metrics_publish(struct tapir_engine *e);
+void tapir__eng_metrics_tick(struct tapir_engine *e);
+void tapir__eng_metrics_remove(struct tapir_engine *e);
 
 /* engine_export.c: list and dump-rpz send their answers in pieces
  * (tapir_buf_flush()) and write their JSON, errors included, themselves. */

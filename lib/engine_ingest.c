@@ -2,8 +2,8 @@
 /*
  * Ingest: MQTT messages to the writer. The queue between libmosquitto's
  * thread and the writer is a mutex-protected list bounded by
- * limits.queue-length: a flood is dropped and counted at the door instead
- * of growing memory. The writer verifies each message's signature over
+ * limits.queue-length and limits.queue-bytes: a flood is dropped and
+ * counted at the door instead of growing memory. The writer verifies each message's signature over
  * the exact bytes received before parsing anything inside it, then
  * applies the whole message and commits, so a reader sees each message's
  * changes after at most one grace period. Jobs of other threads
@@ -116,6 +116,114 @@ apply(struct tapir_engine *e, int src, const struct tapir_msg *msg)
 	}
 }
 
+/*
+ * Replay protection. A signed message stays valid for ever, so anyone who
+ * captured one (a `removed`, an older `added` with fewer tags) could
+ * publish it again and roll a decision back. The message's own timestamp,
+ * inside what is signed, says when it was sent:
+ *  - a message older than limits.max-message-age, or further ahead of
+ *    this clock than limits.max-message-ahead, is refused (bounds that a
+ *    message's age makes sense within: the core re-sends what changes);
+ *  - per source, a message more than STALE_WINDOW_S older than the newest
+ *    one already applied is refused.
+ * The second is a high-water mark per source, not a timestamp per name:
+ * one int64 per source instead of 8 bytes on each of millions of entries
+ * (and a record of names already removed, which a replayed `added` would
+ * need), and the core sends one source's messages from one publisher in
+ * time order over one MQTT session, which keeps them in order. The window
+ * lets through what does arrive out of order (several publishers for one
+ * source, whose clocks and send paths differ by a second or two, and
+ * timestamps cut to the second); what it leaves open is a replay of a
+ * message at most STALE_WINDOW_S older than the newest applied, which can
+ * only repeat a change that recent. The mark never runs ahead of this
+ * clock, so one message stamped in the future cannot lock a source out;
+ * after a restart it starts from the newest time_added of the entries the
+ * state file restored (seed_newest_msg()), a time no later than the
+ * messages that carried them.
+ */
+#define STALE_WINDOW_S 10
+
+static bool
+is_stale(struct tapir_engine *e, int src, const struct tapir_msg *msg,
+	char *why, size_t size)
+{
+	const struct tapir_config *cfg = wcfg(e);
+	int64_t now = e->now(), ts = msg->timestamp;
+	int64_t age = cfg->limits.max_message_age;
+	int64_t ahead = cfg->limits.max_message_ahead;
+
+	if (!msg->has_timestamp) {
+		if (!age)
+			return false;
+		snprintf(
+			why, size, "no valid timestamp, so its age is unknown");
+		return true;
+	}
+	if (age && ts < now - age) {
+		snprintf(why, size,
+			"sent %llds ago, more than max-message-age %llds",
+			(long long)(now - ts), (long long)age);
+		return true;
+	}
+	if (ahead && ts > now + ahead) {
+		snprintf(why, size,
+			"sent %llds ahead of this clock, more than "
+			"max-message-ahead %llds",
+			(long long)(ts - now), (long long)ahead);
+		return true;
+	}
+	if (ts < e->newest_msg[src] - STALE_WINDOW_S) {
+		snprintf(why, size,
+			"sent %llds before a message already applied",
+			(long long)(e->newest_msg[src] - ts));
+		return true;
+	}
+	return false;
+}
+
+static void
+note_applied(struct tapir_engine *e, int src, const struct tapir_msg *msg)
+{
+	int64_t ts = msg->timestamp, now = e->now();
+
+	if (!msg->has_timestamp)
+		return;
+	if (ts > now)
+		ts = now;
+	if (ts > e->newest_msg[src])
+		e->newest_msg[src] = ts;
+}
+
+static int
+seed_entry(void *arg, const char *name, size_t len,
+	const struct tapir_entry *ent, size_t n)
+{
+	struct tapir_engine *e = arg;
+	const struct tapir_config *cfg = wcfg(e);
+
+	(void)name;
+	(void)len;
+	for (size_t i = 0; i < n; i++)
+		if (ent[i].source < cfg->n_sources &&
+			cfg->sources[ent[i].source].type == TAPIR_SOURCE_MQTT &&
+			ent[i].added > e->newest_msg[ent[i].source])
+			e->newest_msg[ent[i].source] = ent[i].added;
+	return 0;
+}
+
+/* After the state file is loaded: each MQTT source's high-water mark from
+ * the entries it restored, so that a restart does not reopen replays. */
+static void
+seed_newest_msg(struct tapir_engine *e)
+{
+	int64_t now = e->now();
+
+	(void)tapir_db_walk(e->db, seed_entry, e);
+	for (size_t i = 0; i < TAPIR_MAX_SOURCES; i++)
+		if (e->newest_msg[i] > now)
+			e->newest_msg[i] = now;
+}
+
 static int
 process_msg(struct tapir_engine *e, const char *topic, const void *payload,
 	size_t len, int *src_out)
@@ -125,7 +233,7 @@ process_msg(struct tapir_engine *e, const char *topic, const void *payload,
 	struct tapir_msg msg;
 	uint8_t *plain = NULL;
 	size_t plain_len = 0;
-	char kid[128] = "";
+	char kid[128] = "", why[120];
 	int src, rc;
 
 	if (!cfg)
@@ -189,7 +297,16 @@ process_msg(struct tapir_engine *e, const char *topic, const void *payload,
 		tapir_msg_clear(&msg);
 		return TAPIR_ELIST;
 	}
+	if (is_stale(e, src, &msg, why, sizeof(why))) {
+		count(e, TAPIR_C_REJ_STALE, 1);
+		tapir__eng_log_reject(e, TAPIR_C_REJ_STALE,
+			"source %s, kid %s: message %s", cfg->sources[src].name,
+			kid, why);
+		tapir_msg_clear(&msg);
+		return TAPIR_ERANGE;
+	}
 	apply(e, src, &msg);
+	note_applied(e, src, &msg);
 	tapir_msg_clear(&msg);
 	e->state_dirty = true;
 	count(e, TAPIR_C_MSG_ACCEPTED, 1);
@@ -232,6 +349,7 @@ publish_db_stats(struct tapir_engine *e)
 	atomic_store(&e->db_names, st.names);
 	atomic_store(&e->db_entries, st.entries);
 	atomic_store(&e->db_bytes, st.bytes);
+	tapir__eng_metrics_publish(e);
 }
 
 void *
@@ -245,6 +363,7 @@ tapir__eng_writer_main(void *arg)
 	/* Before the first message: what the last load knew, and the files.
 	 * Unbound answers meanwhile (passing what is not loaded yet). */
 	tapir__eng_state_load(e);
+	seed_newest_msg(e);
 	tapir__eng_overrides_load(e);
 	tapir__eng_files_check(e, true);
 	tapir_db_commit(e->db);
@@ -272,6 +391,7 @@ tapir__eng_writer_main(void *arg)
 		batch = e->qhead;
 		e->qhead = e->qtail = NULL;
 		e->qlen = 0;
+		e->qbytes = 0;
 		pthread_mutex_unlock(&e->qlock);
 
 		while (batch) {
@@ -326,6 +446,7 @@ tapir__eng_writer_main(void *arg)
 			tapir_monotonic_ms() - e->status_sent_ms >=
 				(int64_t)wcfg(e)->core_status.interval * 1000)
 			tapir__eng_core_status_send(e);
+		tapir__eng_metrics_tick(e);
 		tapir_db_commit(e->db);
 		publish_db_stats(e);
 	}
@@ -346,12 +467,16 @@ enqueue_locked(struct tapir_engine *e, struct qmsg *q)
 }
 
 /* Any thread: copy a message into the writer's queue, within the limits
- * of the snapshot in force. */
+ * of the snapshot in force: at most limits.queue-length messages holding
+ * at most limits.queue-bytes between them (each counted with its topic
+ * and bookkeeping, as allocated). By count alone, 10,000 messages of the
+ * largest size (1 MiB) would be 10 GiB; by bytes, a burst of small
+ * messages still fills the count first. */
 static int
 submit(struct tapir_engine *e, int src, const char *topic, const void *payload,
 	size_t len)
 {
-	size_t tlen = strlen(topic), max_size, max_queue;
+	size_t tlen = strlen(topic), max_size, max_queue, max_bytes, size;
 	struct tapir_runtime *rt;
 	tapir_epoch_token tok;
 	struct qmsg *q;
@@ -361,13 +486,15 @@ submit(struct tapir_engine *e, int src, const char *topic, const void *payload,
 		return TAPIR_ECONFIG;
 	max_size = rt->cfg->limits.max_message_size;
 	max_queue = rt->cfg->limits.queue_length;
+	max_bytes = rt->cfg->limits.queue_bytes;
 	tapir__eng_rt_exit(e, tok);
 	count(e, TAPIR_C_MSG_RECEIVED, 1);
 	if (len > max_size) {
 		count(e, TAPIR_C_REJ_TOO_BIG, 1);
 		return TAPIR_ETOOBIG;
 	}
-	if (!(q = malloc(sizeof(*q) + len + tlen + 2)))
+	size = sizeof(*q) + len + tlen + 2;
+	if (!(q = malloc(size)))
 		return TAPIR_ENOMEM;
 	memset(q, 0, sizeof(*q));
 	q->src = src;
@@ -378,12 +505,15 @@ submit(struct tapir_engine *e, int src, const char *topic, const void *payload,
 	memcpy(q->topic, topic, tlen + 1);
 
 	pthread_mutex_lock(&e->qlock);
-	if (e->qlen >= max_queue) {
+	/* qbytes may be over a limit a reload just lowered. */
+	if (e->qlen >= max_queue || e->qbytes > max_bytes ||
+		size > max_bytes - e->qbytes) {
 		pthread_mutex_unlock(&e->qlock);
 		free(q);
 		count(e, TAPIR_C_REJ_QUEUE_FULL, 1);
 		return TAPIR_EFULL;
 	}
+	e->qbytes += size;
 	enqueue_locked(e, q);
 	pthread_mutex_unlock(&e->qlock);
 	return 0;
@@ -412,6 +542,10 @@ tapir__eng_on_mqtt_state(void *arg, bool connected, const char *reason)
 	pthread_mutex_lock(&e->qlock);
 	was = e->mqtt_connected;
 	e->mqtt_connected = connected;
+	if (connected)
+		e->mqtt_down_since = 0;
+	else if (was || !e->mqtt_down_since)
+		e->mqtt_down_since = e->now();
 	snprintf(e->mqtt_state, sizeof(e->mqtt_state), "%s", reason);
 	pthread_mutex_unlock(&e->qlock);
 	if (connected) {

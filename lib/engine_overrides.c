@@ -47,6 +47,15 @@ override_apply(struct tapir_engine *e, const struct override *o)
 	return 0;
 }
 
+/* One override as overrides.json and `override list --json` have it. */
+static json_t *
+override_json(const struct override *o)
+{
+	return json_pack("{s:s, s:s, s:I, s:I, s:s}", "name", o->name, "action",
+		o->allow ? "allow" : "deny", "added", (json_int_t)o->added,
+		"expires", (json_int_t)o->expires, "comment", o->comment);
+}
+
 /* overrides.json in the state directory: written whole, atomically, on
  * every change; read at start. Without a state directory overrides live
  * until the module is unloaded. */
@@ -70,24 +79,47 @@ overrides_save(struct tapir_engine *e)
 		return;
 	snprintf(path, sizeof(path), "%s/overrides.json", wcfg(e)->state_dir);
 	if (!(arr = json_array()))
-		return;
+		goto out_nomem;
 	for (size_t i = 0; i < e->n_overrides; i++) {
-		const struct override *o = &e->overrides[i];
-		json_array_append_new(arr,
-			json_pack("{s:s, s:s, s:I, s:I, s:s}", "name", o->name,
-				"action", o->allow ? "allow" : "deny", "added",
-				(json_int_t)o->added, "expires",
-				(json_int_t)o->expires, "comment", o->comment));
+		/* Names are ASCII and comments valid UTF-8 (override_add()),
+		 * so only memory can fail here: then nothing is written,
+		 * rather than a file that lacks an override. */
+		if (json_array_append_new(
+			    arr, override_json(&e->overrides[i])) != 0) {
+			json_decref(arr);
+			goto out_nomem;
+		}
 	}
-	root = json_pack("{s:i, s:o}", "version", 1, "overrides", arr);
-	if (!root)
-		return;
+	if (!(root = json_pack("{s:i, s:o}", "version", 1, "overrides", arr)))
+		goto out_nomem;
 	if (tapir_fileio_write_atomic(path, overrides_fill, root, &err) != 0) {
 		tapir_log(TAPIR_LOG_ERR, "overrides: %s", err.text);
 		tapir__eng_problem_set(e, PROBLEM_STATE_DIR,
 			"state-dir: %s (overrides are not kept)", err.text);
 	}
 	json_decref(root);
+	return;
+
+out_nomem:
+	tapir_log(TAPIR_LOG_ERR, "overrides: %s not written: out of memory",
+		path);
+}
+
+/* Cut on a character boundary: jansson writes valid UTF-8 only, and an
+ * override whose comment it refuses would be left out of overrides.json.
+ * A comment that is not UTF-8 (refused by the command; a hand-edited file
+ * is read by jansson, which refuses it too) is dropped. */
+static void
+set_comment(struct override *o, const char *comment)
+{
+	size_t len = comment ? strlen(comment) : 0;
+
+	if (!tapir_utf8_valid(comment, len))
+		len = 0;
+	len = tapir_utf8_prefix(comment, len, sizeof(o->comment) - 1);
+	if (len)
+		memcpy(o->comment, comment, len);
+	o->comment[len] = '\0';
 }
 
 static int
@@ -114,7 +146,7 @@ override_add(struct tapir_engine *e, const char *name, bool allow,
 	o->allow = allow;
 	o->added = tapir_now();
 	o->expires = expires;
-	snprintf(o->comment, sizeof(o->comment), "%s", comment ? comment : "");
+	set_comment(o, comment);
 	return override_apply(e, o);
 }
 
@@ -204,56 +236,95 @@ override_job(struct tapir_engine *e, void *arg)
 		overrides_save(e);
 }
 
+/* The longest override, in seconds: ten years. */
+#define OVERRIDE_TTL_MAX (INT64_C(3650) * 86400)
+
+/* Splits the next blank-separated word off *p into out (size bytes);
+ * false when there is none or it does not fit. */
+static bool
+next_word(const char **p, char *out, size_t size)
+{
+	const char *s = *p;
+	size_t n;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	for (n = 0; s[n] && s[n] != ' ' && s[n] != '\t'; n++)
+		;
+	if (!n || n >= size)
+		return false;
+	memcpy(out, s, n);
+	out[n] = '\0';
+	s += n;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	*p = s;
+	return true;
+}
+
+struct list_job {
+	bool json;
+	struct tapir_buf *out;
+};
+
+/* On the writer, which owns the overrides (and loads overrides.json
+ * before it runs any job): a list never meets a change half made. */
+static void
+list_job(struct tapir_engine *e, void *arg)
+{
+	struct list_job *j = arg;
+	json_t *arr = j->json ? json_array() : NULL;
+
+	for (size_t i = 0; i < e->n_overrides; i++) {
+		const struct override *o = &e->overrides[i];
+		if (arr)
+			json_array_append_new(arr, override_json(o));
+		else
+			tapir_buf_printf(j->out,
+				"%s %s added=%lld expires=%lld%s%s\n", o->name,
+				o->allow ? "allow" : "deny",
+				(long long)o->added, (long long)o->expires,
+				o->comment[0] ? " comment=" : "", o->comment);
+	}
+	if (arr) {
+		char *txt = json_dumps(arr, JSON_INDENT(2));
+		if (txt)
+			tapir_buf_printf(j->out, "%s\n", txt);
+		else
+			tapir_buf_printf(j->out, "error: out of memory\n");
+		free(txt);
+		json_decref(arr);
+	}
+}
+
 /* "override allow|deny NAME TTL [COMMENT...]", "override remove NAME",
- * "override list". TTL 0: until removed. */
+ * "override list". TTL: seconds, or with an s, m, h or d suffix; 0: until
+ * removed. COMMENT: the rest of the line, UTF-8, without control
+ * characters, kept to 255 bytes. */
 void
 tapir__eng_cmd_override(struct tapir_engine *e, const char *args, bool json,
 	struct tapir_buf *out)
 {
 	char verb[16] = "", raw[TAPIR_NAME_BUFSIZE + 1] = "";
+	char ttl_text[32] = "";
 	char name[TAPIR_NAME_BUFSIZE];
 	struct override_job j = { 0 };
 	struct tapir_error err = { 0 };
-	char ttl_text[32] = "0", *end;
-	long long ttl = 0;
-	int n = 0;
+	const char *p = args;
+	int64_t ttl = 0;
 
-	/* The TTL as a word, then strtoll: a number beyond long long is
-	 * undefined behaviour for sscanf's %lld. */
-	if (sscanf(args, "%15s %256s %31s %n", verb, raw, ttl_text, &n) < 1) {
+	if (!next_word(&p, verb, sizeof(verb))) {
 		tapir_buf_printf(
 			out, "error: usage: override allow|deny|remove|list\n");
 		return;
 	}
 	if (!strcmp(verb, "list")) {
-		json_t *arr = json ? json_array() : NULL;
-		for (size_t i = 0; i < e->n_overrides; i++) {
-			const struct override *o = &e->overrides[i];
-			if (arr)
-				json_array_append_new(arr,
-					json_pack("{s:s,s:s,s:I,s:I,s:s}",
-						"name", o->name, "action",
-						o->allow ? "allow" : "deny",
-						"added", (json_int_t)o->added,
-						"expires",
-						(json_int_t)o->expires,
-						"comment", o->comment));
-			else
-				tapir_buf_printf(out,
-					"%s %s added=%lld expires=%lld%s%s\n",
-					o->name, o->allow ? "allow" : "deny",
-					(long long)o->added,
-					(long long)o->expires,
-					o->comment[0] ? " comment=" : "",
-					o->comment);
-		}
-		if (arr) {
-			char *txt = json_dumps(arr, JSON_INDENT(2));
-			if (txt)
-				tapir_buf_printf(out, "%s\n", txt);
-			free(txt);
-			json_decref(arr);
-		}
+		struct list_job lj = { .json = json, .out = out };
+		tapir__eng_run_on_writer(e, list_job, &lj);
+		return;
+	}
+	if (!next_word(&p, raw, sizeof(raw))) {
+		tapir_buf_printf(out, "error: override %s: no name\n", verb);
 		return;
 	}
 	if (tapir_name_canon(raw, strlen(raw), 0, name, NULL, NULL, &err)) {
@@ -269,22 +340,38 @@ tapir__eng_cmd_override(struct tapir_engine *e, const char *args, bool json,
 				out, "error: no room for override sources\n");
 			return;
 		}
-		errno = 0;
-		ttl = strtoll(ttl_text, &end, 10);
-		if (end == ttl_text || *end != '\0') {
-			tapir_buf_printf(out,
-				"error: ttl '%.31s' is not a number of "
-				"seconds\n",
-				ttl_text);
+		if (*p && !next_word(&p, ttl_text, sizeof(ttl_text))) {
+			tapir_buf_printf(out, "error: ttl: not a duration\n");
 			return;
 		}
-		if (errno == ERANGE || ttl < 0 || ttl > 10LL * 365 * 86400) {
-			tapir_buf_printf(out, "error: ttl out of range\n");
+		if (*ttl_text) {
+			int rc = tapir_duration_parse(
+				ttl_text, OVERRIDE_TTL_MAX, &ttl);
+			if (rc != 0) {
+				tapir_buf_printf(out, "error: ttl '%s': %s\n",
+					ttl_text,
+					rc == TAPIR_ERANGE
+						? "more than 3650 days"
+						: "not a duration (seconds, "
+						  "or with s, m, h or d)");
+				return;
+			}
+		}
+		for (const char *c = p; *c; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+				tapir_buf_printf(out,
+					"error: comment: no control "
+					"characters\n");
+				return;
+			}
+		if (!tapir_utf8_valid(p, strlen(p))) {
+			tapir_buf_printf(
+				out, "error: comment: not valid UTF-8\n");
 			return;
 		}
 		j.allow = !strcmp(verb, "allow");
-		j.expires = ttl ? tapir_time_add(e->now(), ttl) : 0;
-		j.comment = n ? args + n : "";
+		j.expires = ttl ? e->now() + ttl : 0;
+		j.comment = p;
 	} else {
 		tapir_buf_printf(
 			out, "error: unknown override verb: %.16s\n", verb);

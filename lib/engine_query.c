@@ -42,6 +42,9 @@ count_slot(struct tapir_engine *e, unsigned what)
 		1, memory_order_relaxed);
 }
 
+_Static_assert(TAPIR_MAX_SOURCES <= 64,
+	"a source's answer counter is a bit of the verdict's 64-bit sources");
+
 static void
 count_verdict(struct tapir_engine *e, const struct tapir_verdict *v)
 {
@@ -51,6 +54,10 @@ count_verdict(struct tapir_engine *e, const struct tapir_verdict *v)
 		count_slot(e, RULE_BASE + (unsigned)v->rule);
 	if (v->would_action > TAPIR_ACTION_PASSTHRU)
 		count_slot(e, WOULD_BLOCK);
+	/* Each source whose entries counted: none for a name in no list
+	 * (the common pass), a few bits otherwise. */
+	for (uint64_t s = v->sources; s; s &= s - 1)
+		count_slot(e, SOURCE_BASE + (unsigned)__builtin_ctzll(s));
 }
 
 enum tapir_action

@@ -471,7 +471,7 @@ xfr_schedule(struct tapir_engine *e, size_t i, bool ok, const char *why)
 		expire = xs->soa.expire ? xs->soa.expire : XFR_EXPIRE_DEFAULT_S;
 		xs->expire_ms = now + (int64_t)expire * 1000;
 		pthread_mutex_lock(&e->slock);
-		xs->last_ok = tapir_now();
+		xs->last_ok = e->now();
 		xs->expires_at = tapir_time_add(e->now(), expire);
 		xs->error[0] = '\0';
 		pthread_mutex_unlock(&e->slock);

@@ -63,6 +63,7 @@ static void
 bad_line(struct ctx *c, unsigned line, const char *reason)
 {
 	c->st->errors++;
+	c->st->last_bad_line = line;
 	if (c->err && c->st->errors <= c->max_reported)
 		c->err(c->arg, line, reason);
 }
@@ -780,6 +781,7 @@ parse(const char *buf, size_t len, const struct tapir_file_opts *o,
 		buf += 3;
 		len -= 3;
 	}
+	st->unterminated = len && buf[len - 1] != '\n';
 	switch (o->format) {
 	case TAPIR_FORMAT_DOMAINS:
 		return each_line(&c, buf, len, domains_line);

@@ -75,6 +75,14 @@ struct tapir_file_stats {
 	 * addresses and names like "localhost"; RPZ RRs of other triggers,
 	 * rpz-tcp-only, delegations and DNSSEC data. */
 	size_t skipped;
+	/* The input does not end with a line end. A file read while its
+	 * writer is half way through usually ends mid-line; so does a
+	 * complete file whose writer left out the last line end. */
+	bool unterminated;
+	/* The 1-based line of the last bad line, 0 when there was none;
+	 * equal to lines when the very last line was bad (as a record cut
+	 * short is). */
+	unsigned last_bad_line;
 };
 
 /**

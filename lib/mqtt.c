@@ -23,7 +23,9 @@
 
 #include "lib/mqtt.h"
 
-#define LOOP_MS 200
+#define LOOP_MS	       200
+/* The same connection failure is logged again after this long. */
+#define FAILURE_LOG_MS (5 * 60 * 1000)
 
 struct tapir_mqtt {
 	const struct tapir_config *cfg;
@@ -37,7 +39,24 @@ struct tapir_mqtt {
 	int pending_subacks; /* network thread only */
 	pthread_t thread;
 	bool started;
+	/* Network thread only: libmosquitto's last error line (the TLS
+	 * library's reason, for one), told with the next failure. */
+	char last_error[200];
+	/* Network thread only: the failure last logged, and when. */
+	char logged[256];
+	int64_t logged_ms;
+	/* The outbox: one report waiting to be published by the network
+	 * thread (a newer one replaces it). Covered by olock. */
+	pthread_mutex_t olock;
+	char *out_topic;
+	void *out_buf;
+	size_t out_len;
 };
+
+/* mosquitto_publish(), replaceable by tests to see which thread calls it. */
+int (*tapir__mqtt_publish_fn)(struct mosquitto *mosq, int *mid,
+	const char *topic, int payloadlen, const void *payload, int qos,
+	bool retain) = mosquitto_publish;
 
 int
 tapir_mqtt_lib_init(void)
@@ -45,18 +64,61 @@ tapir_mqtt_lib_init(void)
 	return mosquitto_lib_init() == MOSQ_ERR_SUCCESS ? 0 : TAPIR_EIO;
 }
 
+/*
+ * Only the network thread touches libmosquitto once it runs: a report is
+ * left in the outbox and published there, between two rounds of
+ * mosquitto_loop() (LOOP_MS apart at most). libmosquitto called from two
+ * threads would write to one socket, and with TLS use one SSL object,
+ * from both.
+ */
 int
 tapir_mqtt_publish(
 	struct tapir_mqtt *m, const char *topic, const void *buf, size_t len)
 {
-	int rc;
+	char *t;
+	void *b;
 
 	if (!atomic_load(&m->up))
 		return TAPIR_EIO;
-	/* libmosquitto serialises this with its own network thread (ours,
-	 * in mosquitto_loop) through its internal locks. */
-	rc = mosquitto_publish(m->mosq, NULL, topic, (int)len, buf, 0, false);
-	return rc == MOSQ_ERR_SUCCESS ? 0 : TAPIR_EIO;
+	if (!(t = strdup(topic)) || !(b = malloc(len ? len : 1))) {
+		free(t);
+		return TAPIR_ENOMEM;
+	}
+	memcpy(b, buf, len);
+	pthread_mutex_lock(&m->olock);
+	free(m->out_topic);
+	free(m->out_buf);
+	m->out_topic = t;
+	m->out_buf = b;
+	m->out_len = len;
+	pthread_mutex_unlock(&m->olock);
+	return 0;
+}
+
+void
+tapir__mqtt_flush_outbox(struct tapir_mqtt *m)
+{
+	char *topic;
+	void *buf;
+	size_t len;
+	int rc;
+
+	pthread_mutex_lock(&m->olock);
+	topic = m->out_topic;
+	buf = m->out_buf;
+	len = m->out_len;
+	m->out_topic = NULL;
+	m->out_buf = NULL;
+	pthread_mutex_unlock(&m->olock);
+	if (!topic)
+		return;
+	rc = tapir__mqtt_publish_fn(
+		m->mosq, NULL, topic, (int)len, buf, 0, false);
+	if (rc != MOSQ_ERR_SUCCESS)
+		tapir_log(TAPIR_LOG_DEBUG, "mqtt: publish to %s: %s", topic,
+			mosquitto_strerror(rc));
+	free(topic);
+	free(buf);
 }
 
 enum tapir_mqtt_protocol
@@ -65,14 +127,59 @@ tapir_mqtt_protocol(const struct tapir_mqtt *m)
 	return (enum tapir_mqtt_protocol)atomic_load(&m->protocol);
 }
 
+/*
+ * The CONNECT properties of every connect to come: under v5 a maximum
+ * packet size, so that the broker itself never sends a message whose
+ * payload is over limits.max-message-size (it drops it, or disconnects a
+ * QoS 1/2 subscriber that would need it: better than reading 256 MiB that
+ * submit() then refuses); under 3.1.1 none (libmosquitto refuses to
+ * connect with properties).
+ *
+ * libmosquitto 2.0 keeps the properties given to mosquitto_connect_bind_v5()
+ * and sends them on each later connect, mosquitto_connect_async() and
+ * reconnects included (its ChangeLog for 2.0.0: "Fix connect properties
+ * not being sent when the client automatically reconnects"), but it has
+ * no asynchronous v5 connect, and a blocking one would hold deinit up for
+ * a TCP timeout. It stores (or, given NULL, frees) the properties before
+ * it looks at the host, so a call without a host changes them and returns
+ * MOSQ_ERR_INVAL, with no network activity. Not documented: checked by
+ * tests/unit/test_mqtt.c test_connect_asks_for_maximum_packet_size, which
+ * reads the CONNECT packets of a first connect, a reconnect and a fall
+ * back to 3.1.1.
+ */
+static void
+set_connect_properties(struct tapir_mqtt *m, enum tapir_mqtt_protocol p)
+{
+	mosquitto_property *props = NULL;
+	uint32_t max = (uint32_t)(m->cfg->limits.max_message_size +
+				  TAPIR_MQTT_PACKET_OVERHEAD);
+	int rc;
+
+	if (p == TAPIR_MQTT_V5 && mosquitto_property_add_int32(&props,
+					  MQTT_PROP_MAXIMUM_PACKET_SIZE,
+					  max) != MOSQ_ERR_SUCCESS) {
+		tapir_log(TAPIR_LOG_WARN,
+			"mqtt: no maximum packet size: out of memory");
+		return;
+	}
+	rc = mosquitto_connect_bind_v5(m->mosq, NULL, 0, 0, NULL, props);
+	if (rc != MOSQ_ERR_INVAL)
+		tapir_log(TAPIR_LOG_WARN,
+			"mqtt: setting the connect properties: %s",
+			mosquitto_strerror(rc));
+	mosquitto_property_free_all(&props);
+}
+
 static void
 set_protocol(struct tapir_mqtt *m, enum tapir_mqtt_protocol p)
 {
 	atomic_store(&m->protocol, p);
-	if (m->mosq)
+	if (m->mosq) {
 		mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION,
 			p == TAPIR_MQTT_V5 ? MQTT_PROTOCOL_V5
 					   : MQTT_PROTOCOL_V311);
+		set_connect_properties(m, p);
+	}
 }
 
 static void
@@ -208,11 +315,55 @@ cb_message(
 	tapir__mqtt_on_message(obj, msg->topic, msg->payload, msg->payloadlen);
 }
 
+/* libmosquitto's own lines: its errors carry the reason its return codes
+ * do not ("A TLS error occurred." alone tells an operator nothing; the
+ * line before says "certificate verify failed"). Kept for the failure
+ * report, and logged at debug level. */
 static void
 cb_log(struct mosquitto *mosq, void *obj, int level, const char *str)
 {
-	if (level & (MOSQ_LOG_ERR | MOSQ_LOG_WARNING))
-		tapir_log(TAPIR_LOG_DEBUG, "mqtt: %s", str);
+	struct tapir_mqtt *m = obj;
+
+	if (!(level & (MOSQ_LOG_ERR | MOSQ_LOG_WARNING)))
+		return;
+	tapir_log(TAPIR_LOG_DEBUG, "mqtt: %s", str);
+	if (m && (level & MOSQ_LOG_ERR))
+		snprintf(m->last_error, sizeof(m->last_error), "%s", str);
+}
+
+static const char *
+rc_text(int rc)
+{
+	return rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc);
+}
+
+/* A connection that failed or was lost: logged with its real reason, once
+ * per distinct reason every FAILURE_LOG_MS (a broker down for hours
+ * leaves a line every few minutes, not one per retry), and told to the
+ * engine for status. */
+static void
+report_failure(struct tapir_mqtt *m, int rc, int retry_s)
+{
+	const struct tapir_config *cfg = m->cfg;
+	char reason[sizeof(m->logged)];
+	int64_t now = tapir_monotonic_ms();
+
+	if (m->last_error[0])
+		snprintf(reason, sizeof(reason), "%s: %s", rc_text(rc),
+			m->last_error);
+	else
+		snprintf(reason, sizeof(reason), "%s", rc_text(rc));
+	m->last_error[0] = '\0';
+	if (strcmp(reason, m->logged) != 0 ||
+		now - m->logged_ms >= FAILURE_LOG_MS) {
+		tapir_log(TAPIR_LOG_WARN,
+			"mqtt: no connection to %s:%d: %s (retrying in %d s)",
+			cfg->mqtt.host, cfg->mqtt.port, reason, retry_s);
+		snprintf(m->logged, sizeof(m->logged), "%s", reason);
+		m->logged_ms = now;
+	}
+	if (m->on_state)
+		m->on_state(m->arg, false, reason);
 }
 
 struct tapir_mqtt *
@@ -226,6 +377,7 @@ tapir_mqtt_create(const struct tapir_config *cfg, tapir_mqtt_msg_fn on_msg,
 		tapir_error_set(err, TAPIR_ENOMEM, 0, "out of memory");
 		return NULL;
 	}
+	pthread_mutex_init(&m->olock, NULL);
 	m->cfg = cfg;
 	m->on_msg = on_msg;
 	m->on_state = on_state;
@@ -238,6 +390,8 @@ tapir_mqtt_create(const struct tapir_config *cfg, tapir_mqtt_msg_fn on_msg,
 		goto out_free;
 	}
 	set_protocol(m, tapir_mqtt_protocol(m));
+	/* Our own thread runs the loop: libmosquitto's internal locks on. */
+	mosquitto_threaded_set(m->mosq, true);
 	mosquitto_connect_callback_set(m->mosq, cb_connect);
 	mosquitto_disconnect_callback_set(m->mosq, cb_disconnect);
 	mosquitto_subscribe_callback_set(m->mosq, cb_subscribe);
@@ -260,14 +414,9 @@ tapir_mqtt_create(const struct tapir_config *cfg, tapir_mqtt_msg_fn on_msg,
 out_destroy:
 	mosquitto_destroy(m->mosq);
 out_free:
+	pthread_mutex_destroy(&m->olock);
 	free(m);
 	return NULL;
-}
-
-static const char *
-rc_text(int rc)
-{
-	return rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc);
 }
 
 /* Sleep up to seconds, waking early when asked to stop. */
@@ -294,12 +443,9 @@ mqtt_main(void *arg)
 
 	rc = mosquitto_connect_async(
 		m->mosq, cfg->mqtt.host, cfg->mqtt.port, cfg->mqtt.keepalive);
-	if (rc != MOSQ_ERR_SUCCESS)
-		tapir_log(TAPIR_LOG_WARN,
-			"mqtt: connect to %s:%d: %s (will retry)",
-			cfg->mqtt.host, cfg->mqtt.port, rc_text(rc));
 	while (!atomic_load(&m->stop)) {
 		if (rc == MOSQ_ERR_SUCCESS) {
+			tapir__mqtt_flush_outbox(m);
 			rc = mosquitto_loop(m->mosq, LOOP_MS, 1);
 			if (rc == MOSQ_ERR_SUCCESS) {
 				if (atomic_load(&m->up))
@@ -310,8 +456,7 @@ mqtt_main(void *arg)
 		/* The connection failed or was lost: wait, then retry,
 		 * doubling the wait up to reconnect-max. */
 		atomic_store(&m->up, false);
-		if (m->on_state)
-			m->on_state(m->arg, false, rc_text(rc));
+		report_failure(m, rc, delay);
 		backoff_sleep(m, delay);
 		if (atomic_load(&m->stop))
 			break;
@@ -335,17 +480,28 @@ tapir_mqtt_start(struct tapir_mqtt *m)
 }
 
 void
+tapir_mqtt_stop(struct tapir_mqtt *m)
+{
+	if (!m || !m->started)
+		return;
+	atomic_store(&m->stop, true);
+	pthread_join(m->thread, NULL);
+	m->started = false;
+	atomic_store(&m->up, false);
+	/* The thread is gone: a clean DISCONNECT from this one. */
+	mosquitto_disconnect(m->mosq);
+	mosquitto_loop(m->mosq, 0, 1);
+}
+
+void
 tapir_mqtt_destroy(struct tapir_mqtt *m)
 {
 	if (!m)
 		return;
-	if (m->started) {
-		atomic_store(&m->stop, true);
-		pthread_join(m->thread, NULL);
-		/* The thread is gone: a clean DISCONNECT from this one. */
-		mosquitto_disconnect(m->mosq);
-		mosquitto_loop(m->mosq, 0, 1);
-	}
+	tapir_mqtt_stop(m);
 	mosquitto_destroy(m->mosq);
+	free(m->out_topic);
+	free(m->out_buf);
+	pthread_mutex_destroy(&m->olock);
 	free(m);
 }

@@ -2,13 +2,17 @@
 /*
  * The MQTT consumer: libmosquitto on its own thread. Connects (MQTT v5,
  * falling back to 3.1.1 when the broker refuses v5, unless the protocol is
- * pinned), with server and client TLS files when configured, subscribes to
+ * pinned; under v5 it asks the broker for packets no larger than
+ * limits.max-message-size plus TAPIR_MQTT_PACKET_OVERHEAD), with server and
+ * client TLS files when configured, subscribes to
  * every source's topics on each (re)connect, reconnects with exponential
  * backoff, and hands each message to a callback that must copy it: the
  * message memory belongs to libmosquitto.
  *
- * Thread safety: tapir_lib_init() first; create/start/destroy from one thread (the module's init and
- * deinit). The callbacks run on libmosquitto's thread.
+ * Thread safety: tapir_lib_init() first; create/start/stop/destroy from one
+ * thread (the module's init and deinit); publish from any. The callbacks
+ * run on the network thread, the only one that calls libmosquitto once it
+ * runs.
  */
 #ifndef TAPIR_MQTT_H
 #define TAPIR_MQTT_H
@@ -36,6 +40,12 @@ typedef void (*tapir_mqtt_msg_fn)(
 typedef void (*tapir_mqtt_state_fn)(
 	void *arg, bool connected, const char *reason);
 
+/* What an MQTT v5 PUBLISH may carry besides its payload and still reach
+ * us: the fixed header, a topic of up to about 4000 bytes, a packet id and
+ * properties. The CONNECT asks the broker for packets of at most
+ * limits.max-message-size plus this. */
+#define TAPIR_MQTT_PACKET_OVERHEAD 4096
+
 struct tapir_mqtt;
 
 /**
@@ -56,13 +66,19 @@ int tapir_mqtt_start(struct tapir_mqtt *m) TAPIR_WUR;
 
 /**
  * Any thread: publish one message at QoS 0, not retained (health reports
- * to the core; nothing about queries).
- * @return: 0, or TAPIR_EIO when not connected or refused.
+ * to the core; nothing about queries). Copied into an outbox that the
+ * network thread publishes from within LOOP_MS; a newer message replaces
+ * one still waiting there.
+ * @return: 0, TAPIR_EIO when not connected, TAPIR_ENOMEM.
  */
 int tapir_mqtt_publish(struct tapir_mqtt *m, const char *topic, const void *buf,
 	size_t len) TAPIR_WUR;
 
-/** Disconnect, join the thread and free; NULL is fine. */
+/** Join the network thread and disconnect; the consumer stays valid
+ * (publish answers TAPIR_EIO). NULL and a second call are fine. */
+void tapir_mqtt_stop(struct tapir_mqtt *m);
+
+/** Stop (if not yet) and free; NULL is fine. */
 void tapir_mqtt_destroy(struct tapir_mqtt *m);
 
 /**
@@ -81,5 +97,7 @@ void tapir__mqtt_on_connect(struct tapir_mqtt *m, int rc);
 void tapir__mqtt_on_subscribed(struct tapir_mqtt *m);
 void tapir__mqtt_on_message(
 	struct tapir_mqtt *m, const char *topic, const void *payload, int len);
+/* What the network thread does between rounds: publish the outbox. */
+void tapir__mqtt_flush_outbox(struct tapir_mqtt *m);
 
 #endif

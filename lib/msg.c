@@ -433,10 +433,13 @@ parse_envelope(json_t *root, struct tapir_msg *msg, json_t **f,
 		return tapir_error_set(err, TAPIR_EPARSE, 0,
 			"removed: neither an array nor null");
 
-	/* Unused for decisions: a bad one is not worth dropping the
-	 * message, and tapir_time_parse leaves 0 behind. */
+	/* A bad one does not make the message malformed: whether a message
+	 * without a usable timestamp is accepted is the engine's policy
+	 * (limits.max-message-age). */
 	if ((s = json_string_value(f[ENV_TIMESTAMP])) &&
-		tapir_time_parse(s, &msg->timestamp) != 0)
+		tapir_time_parse(s, &msg->timestamp) == 0)
+		msg->has_timestamp = true;
+	else
 		msg->timestamp = 0;
 	return 0;
 }

@@ -43,7 +43,10 @@ struct tapir_msg {
 	char src_name[64];
 	enum tapir_msg_type msg_type;
 	enum tapir_list list;
-	int64_t timestamp; /* 0 when absent or unparsable: unused */
+	/* When the sender sent it (replay protection, lib/engine_ingest.c);
+	 * 0 and has_timestamp false when absent or not RFC 3339. */
+	int64_t timestamp;
+	bool has_timestamp;
 	size_t n_added;
 	struct tapir_msg_entry *added; /* owned */
 	size_t n_removed;

@@ -4,7 +4,7 @@
  * socket's lookup and every export call it, so what is enforced and what is
  * explained cannot disagree.
  *
- * Semantics (upstream TAPIR-POP, ../shared/TAPIR-COMPAT.md): an entry that
+ * Semantics (upstream TAPIR-POP, github.com/dnstapir/pop): an entry that
  * applies to a name is an exact entry of the name or a subtree entry of one
  * of its ancestors, not expired at `now` (expiry is exact to the second).
  *  1. any allowlist entry → PASSTHRU (never filtered);

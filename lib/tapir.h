@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -94,6 +95,32 @@ void tapir_log_set(tapir_log_fn fn, void *arg);
 size_t tapir_strappend(char *buf, size_t size, size_t at, const char *fmt, ...)
 	TAPIR_PRINTF(4, 5);
 
+/**
+ * Parse a duration: decimal seconds, or a number with one unit suffix s,
+ * m, h or d ("90", "90s", "15m", "2h", "1d"). Nothing else: no sign, no
+ * blanks, no fraction, no second unit.
+ * @param s: NUL-terminated text.
+ * @param max: the longest duration accepted, in seconds.
+ * @param out: the seconds; 0 on failure.
+ * @return: 0, TAPIR_EPARSE (not a duration) or TAPIR_ERANGE (over max).
+ */
+int tapir_duration_parse(const char *s, int64_t max, int64_t *out) TAPIR_WUR;
+
+/**
+ * Whether len bytes at s are UTF-8 as RFC 3629 has it: no overlong forms,
+ * no surrogates, nothing above U+10FFFF, no cut character. What jansson
+ * accepts in a JSON string.
+ */
+bool tapir_utf8_valid(const char *s, size_t len);
+
+/**
+ * How many bytes of s (valid UTF-8, len bytes) to keep so that the text
+ * fits in max bytes without cutting a character in two.
+ * @return: at most max, and at most len.
+ */
+size_t tapir_utf8_prefix(const char *s, size_t len, size_t max);
+
+/** Log one line through the sink. */
 /** Log one line through the sink. Bytes of the formatted line outside
  * printable ASCII are escaped (tapir_log_escape()), so that text from
  * outside (topics, names, parser errors) can neither start a log line of

@@ -45,12 +45,17 @@
 
 #include "lib/engine.h"
 #include "lib/name.h"
+#include "lib/ratelimit.h"
 #include "module/buildid.h"
 #include "module/compat.h"
 #include "module/unbound_control.h"
 
-#define TAPIR_API   __attribute__((visibility("default")))
-#define CONFIG_NAME "tapir-pop.yaml"
+#define TAPIR_API	  __attribute__((visibility("default")))
+#define CONFIG_NAME	  "tapir-pop.yaml"
+/* logging.blocked-queries writes at most this many lines a second: a
+ * flood of blocked queries (a botnet's, an attack's) must not become a
+ * flood of Unbound's log. Documented in tapir-pop.yaml(5). */
+#define BLOCK_LOG_PER_SEC 100
 
 /* The six entry points dynlibmod looks up by name (dynlibmod/dynlibmod.c);
  * the only symbols the module exports. */
@@ -77,7 +82,19 @@ struct tapir_module {
 	/* Unbound's remote-control socket, for cache flushes; read by the
 	 * engine's purger thread, set before the engine starts. */
 	struct tapir_ubctl control;
+	/* The block log's rate limit, shared by every worker (lock-free);
+	 * NULL (out of memory at init): no limit. */
+	struct tapir_ratelimit *block_log;
 };
+
+/* The block log lines the rate limit left out (BLOCK_LOG_PER_SEC). */
+static void
+log_suppressed(uint64_t missed)
+{
+	log_info(
+		"tapir-pop: %llu block log lines suppressed (at most %d a second)",
+		(unsigned long long)missed, BLOCK_LOG_PER_SEC);
+}
 
 static void
 log_sink(void *arg, enum tapir_log_level level, const char *msg)
@@ -147,17 +164,28 @@ setup_purge(struct module_env *env, struct tapir_module *m)
 	if (!cfg || !cfg->remote_control_enable) {
 		log_warn("tapir-pop: remote-control is disabled: a name "
 			 "cached before it is blocked keeps resolving until "
-			 "its TTL ends; enable remote-control (a Unix socket "
-			 "or control-use-cert: no) for immediate blocking");
+			 "its TTL ends; enable remote-control on a Unix socket "
+			 "for immediate blocking");
+		tapir_engine_set_purge(m->engine, NULL, NULL,
+			"Unbound's remote-control is disabled");
 		return;
 	}
 	ifc = cfg->control_ifs.first && cfg->control_ifs.first->str
 		      ? cfg->control_ifs.first->str
 		      : "127.0.0.1";
-	if (ifc[0] != '/' && cfg->control_use_cert) {
-		log_warn("tapir-pop: remote-control uses certificates: cache "
-			 "purging needs a Unix control socket or "
-			 "control-use-cert: no");
+	/* A TCP control port without certificates gives every local user
+	 * all of unbound-control, and one with certificates would need the
+	 * module to hold the client key: only a Unix socket, whose file
+	 * mode says who may use it, is used. */
+	if (ifc[0] != '/') {
+		log_warn("tapir-pop: remote-control listens on %s port %d, "
+			 "not a Unix socket: no cache purging (a TCP control "
+			 "port without certificates would let every local "
+			 "user run unbound-control); set control-interface "
+			 "to a socket path, e.g. /run/unbound.ctl",
+			ifc, cfg->control_port);
+		tapir_engine_set_purge(m->engine, NULL, NULL,
+			"remote-control is not on a Unix socket");
 		return;
 	}
 	if (tapir_ubctl_init(&m->control, ifc, cfg->control_port) != 0) {
@@ -218,6 +246,7 @@ init(struct module_env *env, int id)
 	}
 	config_path(env, path, sizeof(path));
 	m->env = env;
+	m->block_log = tapir_ratelimit_create(BLOCK_LOG_PER_SEC, 1000);
 	m->engine = tapir_engine_create(path);
 	if (m->engine) {
 		snprintf(info, sizeof(info), "Unbound %s build-id %s",
@@ -248,10 +277,17 @@ deinit(struct module_env *env, int id)
 	struct tapir_module *m = de ? de->dyn_env : NULL;
 
 	if (m) {
+		uint64_t missed;
+
 		if (m->cache_cb && de->inplace_cb_delete_wrapped)
 			de->inplace_cb_delete_wrapped(
 				env, inplace_cb_reply_cache, id);
 		tapir_engine_destroy(m->engine);
+		/* No worker runs now: the last count is complete. */
+		if (m->block_log && (missed = tapir_ratelimit_take_suppressed(
+					     m->block_log)))
+			log_suppressed(missed);
+		tapir_ratelimit_destroy(m->block_log);
 		free(m);
 		de->dyn_env = NULL;
 	}
@@ -398,14 +434,32 @@ query_flags(struct module_qstate *qstate)
 	return f;
 }
 
-/* logging.blocked-queries: one line per blocked query, off by default;
- * the client's address only with logging.client-address. */
+/* Whether one more block log line may be written now; the first after
+ * lines were dropped says how many. */
+static bool
+block_log_allowed(struct tapir_module *m)
+{
+	uint64_t missed = 0;
+
+	if (!m->block_log)
+		return true;
+	if (!tapir_ratelimit_allow(m->block_log, tapir_monotonic_ms(), &missed))
+		return false;
+	if (missed)
+		log_suppressed(missed);
+	return true;
+}
+
+/* logging.blocked-queries: one line per blocked query, off by default,
+ * at most BLOCK_LOG_PER_SEC a second; the client's address only with
+ * logging.client-address. */
 static void
-log_block(struct module_qstate *qstate, const struct tapir_answer *a)
+log_block(struct tapir_module *m, struct module_qstate *qstate,
+	const struct tapir_answer *a)
 {
 	char name[LDNS_MAX_DOMAINLEN + 1], type[16], client[128] = "";
 
-	if (!a->log)
+	if (!a->log || !block_log_allowed(m))
 		return;
 	dname_str(qstate->qinfo.qname, name);
 	sldns_wire2str_type_buf(qstate->qinfo.qtype, type, sizeof(type));
@@ -422,7 +476,8 @@ log_block(struct module_qstate *qstate, const struct tapir_answer *a)
 
 /* Answer the query as the plan says; 0 or -1 (out of memory). */
 static int
-answer_block(struct module_qstate *qstate, const struct tapir_answer *a)
+answer_block(struct tapir_module *m, struct module_qstate *qstate,
+	const struct tapir_answer *a)
 {
 	int rc = 0;
 
@@ -441,7 +496,7 @@ answer_block(struct module_qstate *qstate, const struct tapir_answer *a)
 	}
 	if (a->kind != TAPIR_ANSWER_DROP)
 		add_ede(qstate, a);
-	log_block(qstate, a);
+	log_block(m, qstate, a);
 	/* answer.cache-blocked: Unbound answers the next queries for this
 	 * name and type from its message cache, for the answer's TTL, and
 	 * cached_answer() counts and explains them. Otherwise (and always
@@ -496,7 +551,7 @@ cached_answer(struct query_info *qinfo, struct module_qstate *qstate,
 		(void)edns_opt_list_append_ede(
 			opt_list_out, region, (sldns_ede_code)a.ede, text);
 	}
-	if (a.log) {
+	if (a.log && block_log_allowed(m)) {
 		char name[LDNS_MAX_DOMAINLEN + 1], type[16], client[128] = "";
 		dname_str(qinfo->qname, name);
 		sldns_wire2str_type_buf(qinfo->qtype, type, sizeof(type));
@@ -581,7 +636,7 @@ check_chain(struct module_qstate *qstate, struct tapir_module *m)
 			tapir_engine_purge_wire(m->engine, qstate->qinfo.qname,
 				qstate->qinfo.qname_len);
 			tapir_engine_purge_wire(m->engine, names[j], lens[j]);
-			(void)answer_block(qstate, &a);
+			(void)answer_block(m, qstate, &a);
 			return;
 		}
 	}
@@ -627,7 +682,7 @@ operate(struct module_qstate *qstate, enum module_ev event, int id,
 	if (qstate->prefetch_leeway && !a.cache)
 		tapir_engine_purge_wire(m->engine, qstate->qinfo.qname,
 			qstate->qinfo.qname_len);
-	(void)answer_block(qstate, &a);
+	(void)answer_block(m, qstate, &a);
 	qstate->ext_state[id] = module_finished;
 }
 

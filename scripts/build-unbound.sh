@@ -10,7 +10,8 @@
 # Usage: build-unbound.sh [DIR]                (default: ./_unbound)
 #        build-unbound.sh --upstream VERSION [--tarball PATH] [DIR]
 #                 (default DIR ./_unbound-VERSION, default tarball
-#                  ../shared/unbound-src/unbound-VERSION.tar.gz)
+#                  unbound-VERSION.tar.gz in $UNBOUND_TARBALL_DIR, by
+#                  default the current directory)
 #        build-unbound.sh --deb-src-only
 #                 (only add the deb-src twins of Debian's archive entries
 #                  under $APT_ETC, default /etc/apt; no apt-get update)
@@ -322,10 +323,11 @@ fi
 
 export DEBIAN_FRONTEND=noninteractive
 if [ -n "$upstream" ]; then
-	tarball=${tarball:-$top/../shared/unbound-src/unbound-$upstream.tar.gz}
+	tarball=${tarball:-${UNBOUND_TARBALL_DIR:-.}/unbound-$upstream.tar.gz}
 	if [ ! -f "$tarball" ]; then
 		echo "build-unbound: no release tarball $tarball for Unbound" \
-			"$upstream (give its path with --tarball PATH)" >&2
+			"$upstream (give its path with --tarball PATH, or its" \
+			"directory in UNBOUND_TARBALL_DIR)" >&2
 		exit 1
 	fi
 	tarball=$(cd "$(dirname "$tarball")" && pwd)/$(basename "$tarball")

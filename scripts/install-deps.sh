@@ -11,7 +11,7 @@ libmosquitto-dev libjansson-dev libsodium-dev libcmocka-dev libyaml-dev
 libssl-dev libknot-dev libxxhash-dev autoconf-archive mosquitto mosquitto-clients knot knot-dnsutils dnsutils
 clang libclang-rt-14-dev clang-format dnsperf procps iproute2 jq
 bind9-utils openssl util-linux binutils coreutils debootstrap
-rpm rpmlint"
+rpm rpmlint prometheus prometheus-node-exporter curl"
 [ $# -eq 0 ] || PKGS="$*"
 
 missing=""
@@ -36,5 +36,13 @@ if [ -n "$missing" ]; then
 	# shellcheck disable=SC2086
 	apt-get install -y -qq --no-install-recommends $missing
 	[ "${created_policy:-0}" = 1 ] && rm -f /usr/sbin/policy-rc.d
+	# Prometheus and node_exporter: tests/integration/prometheus.sh
+	# runs its own on loopback. The packages' services, which listen on
+	# every address, stay off after a reboot too.
+	for s in prometheus prometheus-node-exporter; do
+		case " $missing " in
+		*" $s "*) systemctl disable "$s.service" >/dev/null 2>&1 || : ;;
+		esac
+	done
 fi
 exit 0

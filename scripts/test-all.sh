@@ -18,8 +18,19 @@ newest=1.26.0
 
 sh scripts/install-deps.sh
 sh scripts/build-unbound.sh "$top/_unbound"
-# The newest upstream release, from ../shared/unbound-src/.
-sh scripts/build-unbound.sh --upstream "$newest" "$top/_unbound-$newest"
+# The newest upstream release, from its tarball: $UNBOUND_TARBALL_DIR, or
+# the team's test corpus beside the clone when there is one. Without it
+# (a release cannot be fetched here) that run is skipped, and says so.
+tarball_dir=${UNBOUND_TARBALL_DIR:-$top/../shared/unbound-src}
+if [ -f "$tarball_dir/unbound-$newest.tar.gz" ]; then
+	sh scripts/build-unbound.sh --upstream "$newest" \
+		--tarball "$tarball_dir/unbound-$newest.tar.gz" \
+		"$top/_unbound-$newest"
+else
+	echo "SKIP: Unbound $newest: no unbound-$newest.tar.gz in" \
+		"$tarball_dir (set UNBOUND_TARBALL_DIR)"
+	newest=
+fi
 [ -x configure ] || autoreconf -fi
 
 fmt_bad=""
@@ -82,8 +93,10 @@ build "$top/_build-ci" "$top/_unbound/src"
 check "$top/_build-ci" test-suite.log
 build "$top/_build-asan" "$top/_unbound/src" --with-sanitizer=address,undefined
 check "$top/_build-asan" test-suite.log
-build "$top/_build-$newest" "$top/_unbound-$newest/src"
-check "$top/_build-$newest" test-suite.log
+if [ -n "$newest" ]; then
+	build "$top/_build-$newest" "$top/_unbound-$newest/src"
+	check "$top/_build-$newest" test-suite.log
+fi
 
 # The integration tests once more with `username: unbound`: the module's
 # init(), its threads and files run as the unbound user, as when packaged.

@@ -2,12 +2,14 @@
 /*
  * tapir-pop-control: the operator's client of the module's control socket,
  * with the habits of unbound-control: one command per call, "name=value"
- * statistics, and exit codes scripts can rely on:
+ * statistics, the socket found from the configuration (-c), -q, and exit
+ * codes scripts can rely on:
  *   0  the command succeeded
  *   1  the module answered with an error, status reports a problem, or
  *      check found one
- *   2  usage error, the socket could not be reached, or no whole answer
- *      came back (none, cut short, or not in time): never an empty success
+ *   2  usage error, the socket refused this user, or no whole answer came
+ *      back (none, cut short, or not in time): never an empty success
+ *   3  the module is not running: no socket, or nobody listening on it
  * When status cannot reach the socket, it says what it finds out locally:
  * the socket's directory, the socket's owner and mode against the caller,
  * and the configuration, loaded as check loads it.
@@ -22,7 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "lib/config.h"
@@ -34,25 +38,31 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-		"usage: tapir-pop-control [-s SOCKET] [-c FILE] [--json] COMMAND [ARGS]\n"
+		"usage: tapir-pop-control [-s SOCKET] [-c FILE] [-q] [--json] COMMAND [ARGS]\n"
 		"  -s SOCKET   control socket (default $" TAPIR_CONTROL_SOCKET_ENV
 		", else\n"
+		"              control.socket of the configuration, else\n"
 		"              " TAPIR_CONTROL_DEFAULT_SOCKET ")\n"
-		"  -c FILE     the module's configuration, for check and for status\n"
-		"              when the socket cannot be reached (default\n"
-		"              $" TAPIR_CONFIG_ENV
-		", else " TAPIR_DEFAULT_CONFIG ")\n"
+		"  -c FILE     the module's configuration: its control.socket, what\n"
+		"              check validates, what status explains when the socket\n"
+		"              cannot be reached (default $" TAPIR_CONFIG_ENV
+		", else\n"
+		"              " TAPIR_DEFAULT_CONFIG ")\n"
+		"  -q          quiet: print nothing when the command succeeds\n"
 		"  --json      answer in JSON\n"
 		"commands:\n"
 		"  status          version, uptime, Unbound build, sources, database;\n"
 		"                  \"problem: ...\" lines for what must be fixed\n"
 		"  stats           counters as name=value, then reset them\n"
 		"  stats_noreset   counters as name=value\n"
+		"  metrics         counters and gauges in Prometheus's text format\n"
 		"  lookup NAME [TYPE]  the decision for NAME, why, and the answer\n"
 		"  list [--list L] [--source S] [--action A]\n"
 		"                  decided names with their action and rule\n"
 		"  dump-rpz [ZONE] the decisions as an RPZ zone file\n"
-		"  override allow|deny NAME [--ttl SECONDS] [--comment TEXT]\n"
+		"  override allow|deny NAME [--ttl TTL] [--comment TEXT]\n"
+		"                  TTL: seconds, or 90s, 15m, 2h, 1d (default:\n"
+		"                  until removed); TEXT: UTF-8, 255 bytes kept\n"
 		"  override remove NAME\n"
 		"  override list   local overrides, applied like any source\n"
 		"  reload          re-read the configuration and file sources\n"
@@ -62,7 +72,8 @@ usage(FILE *f)
 		"                  a running Unbound (default: as -c)\n"
 		"exit status: 0 success; 1 the module answered an error, status\n"
 		"reports a problem, or check found one; 2 usage error, the\n"
-		"socket could not be reached, or no whole answer came back\n");
+		"socket refused this user, or no whole answer came back; 3 the\n"
+		"module is not running (no socket, or nobody listens on it)\n");
 }
 
 struct check_file {
@@ -85,6 +96,82 @@ print_bad_line(void *arg, unsigned line, const char *reason)
 	const struct check_file *cf = arg;
 
 	fprintf(cf->eout, "  %s:%u: %s\n", cf->path, line, reason);
+}
+
+/* The user Unbound runs as (username: in unbound.conf; Debian's and
+ * Fedora's packages use this one). */
+#define UNBOUND_USER "unbound"
+
+/*
+ * When root runs check, every file the module will open is opened again
+ * as Unbound's user, in a child that has dropped to that user: root reads
+ * anything, the module does not (it starts as that user after a reload).
+ * Each file that user cannot use goes to eout.
+ * @return: the number of files it cannot use.
+ */
+static int
+check_as_unbound(const char *path, const struct tapir_config *cfg, FILE *eout)
+{
+	const char *files[TAPIR_MAX_SOURCES + 8];
+	const char *what[TAPIR_MAX_SOURCES + 8];
+	struct passwd *pw;
+	size_t n = 0;
+	int status, bad = 0, fds[2];
+	pid_t pid;
+
+	if (geteuid() != 0 || !(pw = getpwnam(UNBOUND_USER)))
+		return 0;
+	files[n] = path, what[n++] = "the configuration";
+	files[n] = cfg->keys_file, what[n++] = "keys";
+	files[n] = cfg->mqtt.ca_file, what[n++] = "mqtt.ca-file";
+	files[n] = cfg->mqtt.cert_file, what[n++] = "mqtt.cert-file";
+	files[n] = cfg->mqtt.key_file, what[n++] = "mqtt.key-file";
+	files[n] = cfg->core_status.key_file, what[n++] = "core-status";
+	for (size_t i = 0; i < cfg->n_sources; i++)
+		if (cfg->sources[i].type == TAPIR_SOURCE_FILE)
+			files[n] = cfg->sources[i].path,
+			what[n++] = cfg->sources[i].name;
+	fflush(eout);
+	if (pipe(fds) != 0 || (pid = fork()) < 0)
+		return 0;
+	if (pid == 0) {
+		close(fds[0]);
+		if (initgroups(pw->pw_name, pw->pw_gid) != 0 ||
+			setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0)
+			_exit(0);
+		for (size_t i = 0; i < n; i++) {
+			int fd;
+			if (!files[i])
+				continue;
+			if ((fd = open(files[i], O_RDONLY | O_CLOEXEC)) >= 0) {
+				close(fd);
+				continue;
+			}
+			dprintf(fds[1], "%s: user %s cannot read %s: %s\n",
+				what[i], pw->pw_name, files[i],
+				strerror(errno));
+			bad++;
+		}
+		if (cfg->state_dir &&
+			access(cfg->state_dir, W_OK | X_OK) != 0) {
+			dprintf(fds[1],
+				"state-dir: user %s cannot write %s: %s\n",
+				pw->pw_name, cfg->state_dir, strerror(errno));
+			bad++;
+		}
+		_exit(bad > 100 ? 100 : bad);
+	}
+	close(fds[1]);
+	{
+		char buf[4096];
+		ssize_t r;
+		while ((r = read(fds[0], buf, sizeof(buf))) > 0)
+			fwrite(buf, 1, (size_t)r, eout);
+	}
+	close(fds[0]);
+	if (waitpid(pid, &status, 0) == pid && WIFEXITED(status))
+		bad = WEXITSTATUS(status);
+	return bad;
 }
 
 /* What check_config() learnt, for the diagnostics of status. */
@@ -119,7 +206,10 @@ check_config(const char *path, FILE *out, FILE *eout, struct check_result *res)
 		snprintf(res->socket, sizeof(res->socket), "%s",
 			cfg->control.socket ? cfg->control.socket : "");
 	}
-	if (!(kr = tapir_keyring_load_file(cfg->keys_file, &err))) {
+	if (!cfg->keys_file) {
+		/* Optional without MQTT sources (lib/config.c). */
+		fprintf(out, "keys: none (no mqtt source)\n");
+	} else if (!(kr = tapir_keyring_load_file(cfg->keys_file, &err))) {
 		fprintf(eout, "keys: %s\n", err.text);
 		bad = 1;
 	} else {
@@ -136,6 +226,14 @@ check_config(const char *path, FILE *out, FILE *eout, struct check_result *res)
 			.origin = sc->origin[0] ? sc->origin : NULL };
 		struct tapir_file_stats st = { 0 };
 		struct check_file cf = { .path = sc->path, .eout = eout };
+		if (sc->type == TAPIR_SOURCE_XFR) {
+			fprintf(out,
+				"source %s: %s, zone %s from %s port %u "
+				"(transferred when the module runs)\n",
+				sc->name, tapir_list_str(sc->list), sc->zone,
+				sc->primary, (unsigned)sc->port);
+			continue;
+		}
 		if (sc->type != TAPIR_SOURCE_FILE) {
 			fprintf(out, "source %s: %s, mqtt, %zu topic(s)\n",
 				sc->name, tapir_list_str(sc->list),
@@ -156,6 +254,8 @@ check_config(const char *path, FILE *out, FILE *eout, struct check_result *res)
 			tapir_file_format_str(sc->format), sc->path, cf.names,
 			st.errors, st.skipped);
 	}
+	if (check_as_unbound(path, cfg, eout) > 0)
+		bad = 1;
 	fprintf(out, "%s: %s\n", path, bad ? "errors above" : "ok");
 	tapir_config_destroy(cfg);
 	return bad;
@@ -342,12 +442,17 @@ append_word(char *line, size_t size, size_t *at, const char *w)
 
 /* The command line, as one request line of the control protocol. Options
  * of override and list become the protocol's positional/key=value form. */
+/* The longest override TTL, as the module has it: ten years. */
+#define OVERRIDE_TTL_MAX (INT64_C(3650) * 86400)
+
 static int
 build_request(int argc, char **argv, bool json, char *line, size_t size)
 {
 	size_t at = 0;
 	const char *ttl = "0", *comment = NULL;
-	char kv[160];
+	char kv[160], secs[32];
+	int64_t ttl_s;
+	int rc;
 
 	line[0] = '\0';
 	if (json && append_word(line, size, &at, "json") != 0)
@@ -362,10 +467,24 @@ build_request(int argc, char **argv, bool json, char *line, size_t size)
 			else
 				return -1;
 		}
+		/* Checked here, so that a typo is an error that names it,
+		 * and sent as seconds, which every module version reads. */
+		if ((rc = tapir_duration_parse(
+			     ttl, OVERRIDE_TTL_MAX, &ttl_s)) != 0) {
+			fprintf(stderr, "tapir-pop-control: --ttl '%s': %s\n",
+				ttl,
+				rc == TAPIR_ERANGE
+					? "more than 3650 days"
+					: "not a duration (seconds, or a "
+					  "number with s, m, h or d: 90, "
+					  "15m, 2h, 1d)");
+			return -2;
+		}
+		snprintf(secs, sizeof(secs), "%lld", (long long)ttl_s);
 		if (append_word(line, size, &at, "override") ||
 			append_word(line, size, &at, argv[1]) ||
 			append_word(line, size, &at, argv[2]) ||
-			append_word(line, size, &at, ttl) ||
+			append_word(line, size, &at, secs) ||
 			(comment && append_word(line, size, &at, comment)))
 			return -1;
 		return 0;
@@ -390,6 +509,33 @@ build_request(int argc, char **argv, bool json, char *line, size_t size)
 	return 0;
 }
 
+/* Whether $TAPIR_POP_SOCKET names the socket. */
+static bool
+socket_from_env(void)
+{
+	const char *env = getenv(TAPIR_CONTROL_SOCKET_ENV);
+
+	return env && env[0];
+}
+
+/* control.socket of the configuration at path, or dflt when the file
+ * cannot be read or names none (the status of an inactive module is on
+ * dflt). The returned text lives until the process ends. */
+static const char *
+socket_of_config(const char *path, const char *dflt)
+{
+	static char sock[256];
+	struct tapir_error err = { 0 };
+	struct tapir_config *cfg = tapir_config_load(path, &err);
+
+	if (!cfg)
+		return dflt;
+	if (cfg->control.socket)
+		snprintf(sock, sizeof(sock), "%s", cfg->control.socket);
+	tapir_config_destroy(cfg);
+	return sock[0] ? sock : dflt;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -399,6 +545,7 @@ main(int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -406,14 +553,20 @@ main(int argc, char **argv)
 	struct tapir_error err = { 0 };
 	char line[TAPIR_CONTROL_MAX_LINE];
 	int c, rc, cerr;
-	bool json = false, status, answered_error;
+	bool json = false, quiet = false, sock_given = false, status,
+	     answered_error;
 
 	if (!config || !config[0])
 		config = TAPIR_DEFAULT_CONFIG;
-	while ((c = getopt_long(argc, argv, "+s:c:h", opts, NULL)) != -1) {
+	sock_given = socket_from_env();
+	while ((c = getopt_long(argc, argv, "+s:c:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			sock = optarg;
+			sock_given = true;
+			break;
+		case 'q':
+			quiet = true;
 			break;
 		case 'c':
 			config = optarg;
@@ -442,12 +595,17 @@ main(int argc, char **argv)
 			argc - optind == 2 ? argv[optind + 1] : config, stdout,
 			stderr, NULL);
 	}
-	if (build_request(argc - optind, argv + optind, json, line,
-		    sizeof(line)) != 0) {
-		usage(stderr);
+	if ((rc = build_request(argc - optind, argv + optind, json, line,
+		     sizeof(line))) != 0) {
+		/* -2: already said what is wrong. */
+		if (rc != -2)
+			usage(stderr);
 		return 2;
 	}
 	status = argc - optind == 1 && !strcmp(argv[optind], "status");
+	/* As unbound-control finds its socket in unbound.conf. */
+	if (!sock_given)
+		sock = socket_of_config(config, sock);
 	rc = tapir_control_request(
 		sock, line, TAPIR_CONTROL_CLIENT_MS, &out, &err);
 	cerr = errno;
@@ -466,14 +624,16 @@ main(int argc, char **argv)
 		else
 			fprintf(stderr, "tapir-pop-control: %s\n", err.text);
 		tapir_buf_clear(&out);
-		return 2;
+		return unreachable && (cerr == ENOENT || cerr == ECONNREFUSED)
+			       ? 3
+			       : 2;
 	}
 	answered_error = out.len >= 6 && strncmp(out.data, "error:", 6) == 0;
 	rc = answered_error || (status && status_has_problems(&out, json));
 	/* In JSON an error is an object after the protocol's "error: ". */
 	if (answered_error && json && out.len > 7 && out.data[7] == '{')
 		fwrite(out.data + 7, 1, out.len - 7, stdout);
-	else if (out.len)
+	else if (out.len && !(quiet && rc == 0))
 		fwrite(out.data, 1, out.len, stdout);
 	tapir_buf_clear(&out);
 	return rc;

@@ -113,6 +113,12 @@ grep -aq "$id" "$so" || {
 	echo "build.sh: $so was not built for the daemon in the unbound package (build-id $id)" >&2
 	exit 1
 }
+for page in man8/tapir-pop.8 man8/tapir-pop-control.8 man5/tapir-pop.yaml.5; do
+	[ -f "$x/t/usr/share/man/$page.gz" ] || {
+		echo "build.sh: the package lacks /usr/share/man/$page.gz" >&2
+		exit 1
+	}
+done
 dep=$(dpkg-deb -f "$out"/unbound-tapir-pop_"$tver"_*.deb Depends)
 echo "$dep" | grep -q "unbound (= $dynver)" ||
 	{ echo "build.sh: wrong dependency: $dep" >&2; exit 1; }

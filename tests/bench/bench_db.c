@@ -6,12 +6,13 @@
  * dependency chain, misses of 3-label names), updates and expiry. It prints
  * numbers and never judges them: times depend on the machine.
  *
- * Names: the real list (-f, $TAPIR_BENCH_NAMES, or the shared blocklist
- * next to the source tree), canonicalised and deduplicated, in a fixed
- * shuffled order, padded to N with "synth-<n>-<hex>.<tld>" where the TLD is
- * that of a random real name (../shared/DB-NOTES.md). Each (size, repeat)
- * runs in a fresh child process, so that memory freed by one run cannot
- * hide the growth of the next; medians of the repeats are printed.
+ * Names: the real list (-f, $TAPIR_BENCH_NAMES, or the team's test corpus
+ * beside the source tree when there is one), canonicalised and
+ * deduplicated, in a fixed shuffled order, padded to N with
+ * "synth-<n>-<hex>.<tld>" where the TLD is that of a random real name; with
+ * no list at all, every name is synthetic. Each (size, repeat) runs in a
+ * fresh child process, so that memory freed by one run cannot hide the
+ * growth of the next; medians of the repeats are printed.
  *
  * Entries: by default every name gets the same entry, as a file or a zone
  * source loads them, so names share one entry set. With -d each name's

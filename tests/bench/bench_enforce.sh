@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Publish-to-block latency with a real mosquitto and the dynlib Unbound,
 # for names cached as allowed, at 10k, 100k and 1M names in the policy
-# database (a doubtlist file source of real names from
-# ../shared/data/blocklist-all.txt padded with synthetic ones). Prints
+# database (a doubtlist file source of real names, when a list is at hand,
+# padded with synthetic ones). Prints
 # numbers; asserts nothing. Run from a configured build directory:
 #   top_srcdir=.. top_builddir=. UNBOUND_SRC=../_unbound/src \
 #       sh ../tests/bench/bench_enforce.sh [TRIALS] [SIZES]
@@ -22,7 +22,9 @@
 TRIALS=${1:-200}
 SIZES=${2:-"10000 100000 1000000"}
 BENCH="$top_builddir/tests/bench/bench_block"
-LIST="$top_srcdir/../shared/data/blocklist-all.txt"
+# Real names when a list is at hand ($TAPIR_BENCH_NAMES, or the team's
+# test corpus beside the source tree), else synthetic ones only.
+LIST=${TAPIR_BENCH_NAMES:-$top_srcdir/../shared/data/blocklist-all.txt}
 [ -x "$BENCH" ] || fail "build it first: make tests/bench/bench_block"
 
 start_mosquitto

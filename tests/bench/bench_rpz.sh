@@ -16,7 +16,9 @@ SIZES=${2:-"10000 100000 1000000"}
 BURST=${BURST:-1000}
 BENCH="$top_builddir/tests/bench/bench_block"
 [ -x "$BENCH" ] || fail "build it first: make tests/bench/bench_block"
-LIST="$top_srcdir/../shared/data/blocklist-all.txt"
+# Real names when a list is at hand ($TAPIR_BENCH_NAMES, or the team's
+# test corpus beside the source tree), else synthetic ones only.
+LIST=${TAPIR_BENCH_NAMES:-$top_srcdir/../shared/data/blocklist-all.txt}
 start_knot
 P="$T/primary"
 mkdir -p "$P/db"

@@ -3,7 +3,8 @@
 # The module refuses, with one clear log line, a daemon whose GNU build-id
 # is not the one it was built against (struct layouts would differ and
 # corrupt memory silently). The other daemon here is the very same binary
-# with only its build-id note rewritten.
+# with only its build-id note rewritten. And the module never undoes the
+# libraries' process-wide set-up.
 . "$top_srcdir/tests/integration/lib.sh"
 
 orig=$(readelf -n "$UNBOUND" | awk '/Build ID:/ { print $3 }')
@@ -31,3 +32,11 @@ ok "daemon with a foreign build-id exited with status $rc"
 grep -q "tapir-pop: refusing to load: built for Unbound .* build-id $orig, running build-id $other" \
 	"$T/unbound.log" || fail "no refusal line: $(tail -n 5 "$T/unbound.log")"
 ok "refused: $(grep -o 'tapir-pop: refusing.*' "$T/unbound.log" | head -n 1)"
+
+# Library set-up once per process, never undone: the module does not call
+# libmosquitto's clean-up, which resets OpenSSL state that Unbound itself
+# uses, on every deinit (lib/libinit.c).
+if nm -D --undefined-only "$MODULE" | grep -qw "mosquitto_lib_cleanup"; then
+	fail "the module calls mosquitto_lib_cleanup()"
+fi
+ok "no library clean-up in the module: $(nm -D --undefined-only "$MODULE" | grep -c 'mosquitto_lib') libmosquitto set-up symbol(s), no clean-up"

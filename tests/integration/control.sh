@@ -88,6 +88,21 @@ C override allow obs.example >/dev/null || fail "override allow"
 [ "$(rcode obs.example)" = NOERROR ] || fail "override allow not enforced"
 C override list | grep -q "^local.example deny .*comment=ticket 42$" || fail "override list"
 C --json override list | jq -e 'length == 2' >/dev/null || fail "override list --json"
+# A TTL with a unit, and a comment cut at 255 bytes mid-character: the
+# override is kept (in overrides.json too, where it would vanish with a
+# comment that is not UTF-8) and expires a day on.
+long=$(awk 'BEGIN { for (i = 0; i < 200; i++) printf "\303\251" }')
+t0=$(date +%s)
+C override deny day.example --ttl 1d --comment "$long" >/dev/null || fail "override --ttl 1d"
+C --json override list | jq -e --argjson t "$t0" \
+	'.[] | select(.name == "day.example") | (.expires - $t) >= 86400 and (.expires - $t) <= 86402 and (.comment | utf8bytelength) == 254' \
+	>/dev/null || fail "override --ttl 1d: $(C --json override list)"
+jq -e '.overrides[] | select(.name == "day.example")' "$T/state/overrides.json" >/dev/null ||
+	fail "day.example missing from overrides.json"
+C override deny bad.example --ttl abc >/dev/null 2>&1
+[ $? = 2 ] || fail "--ttl abc not refused"
+C override remove day.example >/dev/null || fail "override remove day.example"
+ok "override --ttl 1d lasts a day; a long comment is cut between characters; --ttl abc refused"
 kill "$UNBOUND_PID"
 wait "$UNBOUND_PID" 2>/dev/null
 UNBOUND_PORT=$(free_port)

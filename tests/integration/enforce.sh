@@ -4,7 +4,8 @@
 # is blocked and the blocked target is not left readable with CD=1; block
 # answers carry an Extended DNS Error naming the rule and the sources
 # (ede: yes); Unbound's own statistics count them in num.rpz.action.*;
-# with prefetch and serve-expired, a blocked name is never served stale.
+# with prefetch and serve-expired, a blocked name is never served stale;
+# the block log is rate-limited, and says how many lines it left out.
 . "$top_srcdir/tests/integration/lib.sh"
 
 UNBOUND_EXTRA="ede: yes
@@ -51,6 +52,29 @@ ok "EDE 17 (Filtered): 'tapir-pop: rule denytapir; sources dns-tapir'"
 grep -q "tapir-pop: blocked target.org. A NXDOMAIN (rule denytapir; sources dns-tapir) client 127.0.0.1" \
 	"$T/unbound.log" || fail "no block log line: $(grep 'tapir-pop: blocked' "$T/unbound.log" | head -n 2)"
 ok "block logged: $(grep -o 'tapir-pop: blocked target.org.*' "$T/unbound.log" | head -n 1)"
+
+# The block log is rate-limited (100 lines a second): a burst of 400
+# blocked queries writes at most 100 lines a second, and the first line
+# of a later second says how many were left out. Every answered query is
+# either logged or counted as suppressed.
+before=$(wc -l <"$T/unbound.log")
+names=""
+for i in $(seq 400); do names="$names target.org"; done
+# shellcheck disable=SC2086
+answered=$(kdig +timeout=2 +retry=0 @127.0.0.1 -p "$UNBOUND_PORT" $names |
+	grep -c "status: NXDOMAIN")
+sleep 1.2
+[ "$(rcode target.org)" = NXDOMAIN ] || fail "target.org after the burst"
+answered=$((answered + 1))
+tail -n "+$((before + 1))" "$T/unbound.log" >"$T/burst.log"
+logged=$(grep -c "tapir-pop: blocked target.org" "$T/burst.log")
+missed=$(sed -n 's/.*tapir-pop: \([0-9]*\) block log lines suppressed.*/\1/p' \
+	"$T/burst.log" | awk '{ n += $1 } END { print n + 0 }')
+[ "$logged" -lt "$answered" ] ||
+	fail "$answered blocked queries, $logged block log lines: no rate limit"
+[ "$((logged + missed))" = "$answered" ] ||
+	fail "$answered blocked queries, $logged lines logged, $missed reported suppressed"
+ok "block log rate-limited: $answered blocked queries, $logged lines, $missed reported suppressed"
 
 # Unbound's statistics (extended-statistics: yes).
 n=$("$UNBOUND_CONTROL" -c "$T/unbound.conf" stats_noreset |

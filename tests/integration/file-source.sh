@@ -5,7 +5,11 @@
 # name; re-read when a file changes (added names block, removed names
 # resolve again) without restarting Unbound; a bad line is reported with
 # its line number and skipped; a file that disappears keeps its last good
-# data and its error shows in status.
+# data and its error shows in status; a file caught mid-rewrite (an
+# allowlist emptied by its writer) keeps the names it no longer lists until
+# the writer is done, or until tapir-pop-control reload accepts it; a
+# configuration of file sources only, with no mqtt: and no keys:, loads
+# and blocks.
 . "$top_srcdir/tests/integration/lib.sh"
 
 cat >"$T/deny.txt" <<'EOD'
@@ -44,7 +48,7 @@ awk -v T="$T" '
 /^sources:/ { print; print "  - name: local-deny\n    type: file\n    list: denylist\n    path: " T "/deny.txt\n    refresh: 1";
 	print "  - name: hosts\n    type: file\n    list: denylist\n    format: hosts\n    path: " T "/hosts\n    refresh: 1";
 	print "  - name: rpz\n    type: file\n    list: denylist\n    format: rpz\n    path: " T "/rpz.zone\n    refresh: 1";
-	print "  - name: local-allow\n    type: file\n    list: allowlist\n    path: " T "/allow.txt\n    refresh: 1"; next }
+	print "  - name: local-allow\n    type: file\n    list: allowlist\n    path: " T "/allow.txt\n    refresh: 3"; next }
 { print }' "$T/tapir-pop.yaml" >"$T/tapir-pop.yaml.new"
 mv "$T/tapir-pop.yaml.new" "$T/tapir-pop.yaml"
 start_unbound
@@ -86,3 +90,58 @@ wait_until 5 sh -c "$CONTROL -s $T/tapir-pop.sock status | grep -q 'source: loca
 	fail "missing file not shown in status"
 [ "$(rcode deny1.example)" = NXDOMAIN ] || fail "last good data dropped"
 ok "missing file: last good data kept; $($CONTROL -s "$T/tapir-pop.sock" status | grep 'source: local-deny' | sed 's/.*error=/error=/')"
+
+# A writer that truncates the allowlist, then rewrites it: while the file
+# is empty the allowed name stays allowed (refresh 3 s: the next check
+# would take the empty file as meant).
+allow_error() {
+	"$CONTROL" -s "$T/tapir-pop.sock" status | grep -q 'source: local-allow.*error='
+}
+printf 'allowed.wild.example\nhosts1.example\n' >"$T/allow.txt"
+wait_until 8 decided hosts1.example PASSTHRU || fail "hosts1.example not allowlisted"
+[ "$(rcode hosts1.example)" = NOERROR ] || fail "allowlisted hosts1.example blocked"
+: >"$T/allow.txt"
+wait_until 5 allow_error || fail "emptied allowlist not held"
+[ "$(rcode hosts1.example)" = NOERROR ] ||
+	fail "emptied allowlist taken as the truth: hosts1.example blocked"
+"$CONTROL" -s "$T/tapir-pop.sock" status | grep -q '^problem: source local-allow: ' ||
+	fail "held allowlist has no problem line"
+ok "allowlist emptied mid-rewrite: name still allowed; $("$CONTROL" -s "$T/tapir-pop.sock" status | grep 'source: local-allow' | sed 's/.*error=/error=/')"
+printf 'allowed.wild.example\nhosts1.example\n' >"$T/allow.txt"
+wait_until 8 sh -c "! $CONTROL -s $T/tapir-pop.sock status | grep -q 'source: local-allow.*error='" ||
+	fail "rewritten allowlist still shows an error"
+[ "$(rcode hosts1.example)" = NOERROR ] || fail "hosts1.example after the rewrite"
+ok "allowlist rewritten: error cleared, name allowed throughout"
+# Emptied on purpose: tapir-pop-control reload accepts it at once.
+: >"$T/allow.txt"
+wait_until 5 allow_error || fail "emptied allowlist not held (second time)"
+"$CONTROL" -s "$T/tapir-pop.sock" reload >/dev/null || fail "reload"
+decided hosts1.example NXDOMAIN || fail "reload did not accept the empty allowlist"
+wait_until 5 sh -c "[ \"\$(kdig +timeout=2 +retry=0 @127.0.0.1 -p $UNBOUND_PORT hosts1.example A | sed -n 's/.*status: \([A-Z]*\).*/\1/p')\" = NXDOMAIN ]" ||
+	fail "hosts1.example not blocked after reload: $(rcode hosts1.example)"
+ok "empty allowlist accepted by tapir-pop-control reload"
+
+# Files alone: no mqtt: and no keys: (they serve MQTT sources only). Such
+# a configuration loads at unbound-control reload, its files block, and
+# status has no problem to show.
+printf 'deny1.example\nfiles-only.example\n' >"$T/deny.txt"
+cat >"$T/tapir-pop.yaml" <<EOY
+sources:
+  - name: local-deny
+    type: file
+    list: denylist
+    path: $T/deny.txt
+control:
+  socket: $T/tapir-pop.sock
+EOY
+"$UNBOUND_CONTROL" -c "$T/unbound.conf" reload >/dev/null ||
+	fail "unbound-control reload"
+wait_until 10 decided files-only.example NXDOMAIN ||
+	fail "files-only configuration not in force: $($CONTROL -s "$T/tapir-pop.sock" status 2>&1 | head -n 3)"
+out=$($CONTROL -s "$T/tapir-pop.sock" status 2>&1) ||
+	fail "status exits non-zero with file sources only: $out"
+if echo "$out" | grep -q "^problem:"; then
+	fail "a problem with file sources only: $out"
+fi
+[ "$(rcode files-only.example)" = NXDOMAIN ] || fail "files-only.example"
+ok "file sources only (no mqtt:, no keys:): loaded at reload, blocking, no problem"

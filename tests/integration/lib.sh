@@ -341,7 +341,8 @@ write_unbound_config() {
 
 # write_resolver_config NAME PORT MODULES: $T/NAME.conf, an Unbound on
 # 127.0.0.1@PORT resolving from the test root, its log $T/NAME.log, its
-# control socket $T/NAME-control.sock; tapir-pop.so is loaded when
+# control socket $T/NAME-control.sock (CONTROL_IF and CONTROL_PORT put it
+# elsewhere); tapir-pop.so is loaded when
 # MODULES (the module-config) names dynlib. UNBOUND_EXTRA goes into the
 # server: clause. The benchmarks' daemons without the module, or with
 # Unbound's own RPZ, differ from the module's only by NAME and MODULES.
@@ -369,7 +370,8 @@ stub-zone:
     stub-addr: 127.0.0.1@$KNOT_PORT
 remote-control:
     control-enable: yes
-    control-interface: "$T/$1-control.sock"
+    control-interface: "${CONTROL_IF:-$T/$1-control.sock}"
+    ${CONTROL_PORT:+control-port: $CONTROL_PORT}
     control-use-cert: no
 EOU
 	case "$3" in

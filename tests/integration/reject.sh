@@ -1,9 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: BSD-3-Clause
 # Bad input changes nothing and is counted: unsigned, tampered, unknown
-# key, already expired, oversized, malformed payload, wrong source. The
-# upstream DNS TAPIR vector verifies against upstream's key and is applied
-# (its entry is counted as already expired: it was made in July 2026).
+# key, already expired, oversized, malformed payload, wrong source, a
+# replayed message. The upstream DNS TAPIR vector verifies against
+# upstream's key and is refused as stale (it was sent in July 2026).
 . "$top_srcdir/tests/integration/lib.sh"
 
 VEC="$top_srcdir/tests/data/tapir-vectors"
@@ -53,11 +53,24 @@ publish_file "$T/old.json"
 expect_counter entry.already_expired 1
 ok "already expired entry ignored"
 
-# Oversized: over limits.max-message-size (64 KiB by default).
-head -c 70000 /dev/zero | tr '\0' 'x' >"$T/big.txt"
+# Oversized: over limits.max-message-size (64 KiB by default), but within
+# the MQTT packet size the module asked the broker for (that plus 4 KiB
+# for the topic and headers): delivered, refused.
+received=$(stat_value msg.received)
+head -c 66000 /dev/zero | tr '\0' 'x' >"$T/big.txt"
 publish_file "$T/big.txt"
 expect_counter msg.rejected.too_big 1
 ok "oversized rejected"
+# Far over: the broker holds it back (MQTT v5 maximum packet size), so
+# the module never reads it. A small message after it shows it was not
+# merely late.
+head -c 300000 /dev/zero | tr '\0' 'x' >"$T/huge.txt"
+publish_file "$T/huge.txt"
+printf 'x' >"$T/tiny.txt"
+publish_file "$T/tiny.txt"
+expect_counter msg.received $((received + 2))
+expect_counter msg.rejected.too_big 1
+ok "300 kB message held back by the broker (maximum packet size)"
 
 # Signed but not a TapirMsg.
 printf '{"src_name": 12}' | "$SIGN" -k "$KEY" - >"$T/bad.json"
@@ -78,8 +91,28 @@ done
 [ "$(stat_value msg.accepted)" = 1 ] || fail "msg.accepted $(stat_value msg.accepted)"
 ok "no rejected message changed an answer"
 
-# The upstream vector, byte for byte as published by the core.
+# A captured removal, published again after the name came back, is
+# refused (it is older than a message already applied), and the name
+# stays blocked.
+"$SIGN" -k "$KEY" --remove rep.example >"$T/rep-removed.json"
+publish_observe rep.example 16
+wait_until 3 decided rep.example NXDOMAIN || fail "rep.example not blocked"
+publish_file "$T/rep-removed.json"
+wait_until 3 decided rep.example PASS || fail "rep.example not removed"
+sleep 11 # past the 10 s a source's messages may arrive out of order
+publish_observe rep.example 16
+wait_until 3 decided rep.example NXDOMAIN || fail "rep.example not blocked again"
+publish_file "$T/rep-removed.json"
+expect_counter msg.rejected.stale 1
+[ "$(rcode rep.example)" = NXDOMAIN ] || fail "replayed removal unblocked rep.example"
+ok "replayed removal refused: $(grep -o 'msg.rejected.stale: .*' "$T/unbound.log" | head -n 1)"
+
+# The upstream vector, byte for byte as published by the core: it
+# verifies against upstream's key (or it would count as bad_signature),
+# but was sent in July 2026, longer ago than limits.max-message-age (24 h):
+# refused as stale. (tests/unit/test_engine.c applies it on a clock of its
+# own.)
 publish_file "$VEC/observation-globally_new_signed.json"
-expect_counter msg.accepted 2
-expect_counter entry.already_expired 2
-ok "upstream vector verified and applied (its entry expired in 2026-07)"
+expect_counter msg.rejected.stale 2
+[ "$(stat_value msg.rejected.bad_signature)" = 1 ] || fail "upstream vector did not verify"
+ok "upstream vector verified and refused as older than max-message-age"

@@ -7,8 +7,10 @@
 # .problems) and exits 1; an inactive module, whose socket path is in the
 # file it could not read, answers on the default socket. Once fixed,
 # status exits 0, also for a non-root member of the socket's group. When
-# the socket cannot be reached, status exits 2 and says what it finds out
-# locally. A socket owner the module cannot set is a problem too. The
+# the socket refuses the caller, status exits 2; when nobody serves it (the
+# module is not running), 3; either way it says what it finds out
+# locally. -c finds the socket in the configuration, -q prints nothing on
+# success. A socket owner the module cannot set is a problem too. The
 # module runs as TAPIR_TEST_USER, unbound unless set: root reads and
 # writes anything, so the unreadable cases need another user.
 TAPIR_TEST_USER=${TAPIR_TEST_USER:-unbound}
@@ -143,17 +145,25 @@ if [ -n "$TEST_USER" ]; then
 fi
 ok "outside the group: exit 2: $(sed -n 2p "$T/out")"
 
-# 6. Unbound stopped: the socket is gone; status explains, exit 2.
+# -c alone finds the socket in control.socket; -q says nothing when fine.
+out=$("$CONTROL" -c "$T/tapir-pop.yaml" -q status 2>&1) ||
+	fail "status -c CONFIG -q: exit $?: $out"
+[ -z "$out" ] || fail "-q printed: $out"
+"$CONTROL" -c "$T/tapir-pop.yaml" status | grep -qx "state: active" ||
+	fail "status -c CONFIG did not reach the module's socket"
+ok "-c CONFIG finds the socket from control.socket; -q is quiet"
+
+# 6. Unbound stopped: the socket is gone; status explains, exit 3.
 stop_unbound
-status_is 2 -c "$T/tapir-pop.yaml"
+status_is 3 -c "$T/tapir-pop.yaml"
 has_line "tapir-pop-control: cannot connect to $S: No such file or directory"
 grep -q "^tapir-pop-control: no socket at $S: is Unbound running with the module" "$T/out" ||
 	fail "no hint: $(cat "$T/out")"
 has_line "tapir-pop-control: $T/tapir-pop.yaml, as the module would load it:"
 has_line "$T/tapir-pop.yaml: ok"
-ok "unbound stopped: status exit 2, explains"
+ok "unbound stopped: status exit 3 (not running), explains"
 "$CONTROL" -s "$T/none/tapir-pop.sock" -c "$T/tapir-pop.yaml" status >"$T/out" 2>&1
-[ $? = 2 ] || fail "exit $?"
+[ $? = 3 ] || fail "exit $?"
 has_line "tapir-pop-control: its control socket is $S: try tapir-pop-control -s $S status"
 grep -q "^tapir-pop-control: $T/none: No such file or directory" "$T/out" ||
 	fail "no hint for the directory: $(cat "$T/out")"

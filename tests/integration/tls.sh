@@ -64,3 +64,9 @@ sleep 3
 mqtt_connected && fail "connected to a broker of another CA"
 [ "$(rcode good.example)" = NOERROR ] || fail "unbound not answering"
 ok "broker of another CA refused; unbound answers"
+# The reason reaches Unbound's log and status, not only "a TLS error".
+grep -q "tapir-pop: mqtt: no connection to 127.0.0.1:$MQTT_PORT: A TLS error occurred.: .*certificate verify failed" "$T/unbound.log" ||
+	fail "no TLS reason in the log: $(grep 'tapir-pop: mqtt' "$T/unbound.log" | tail -n 3)"
+"$CONTROL" -s "$T/tapir-pop.sock" status | grep -q "^mqtt: disconnected (A TLS error occurred.: .*certificate verify failed" ||
+	fail "no TLS reason in status: $("$CONTROL" -s "$T/tapir-pop.sock" status | grep '^mqtt:')"
+ok "the TLS reason in the log and status: $(grep -o 'no connection to .*' "$T/unbound.log" | tail -n 1)"

@@ -382,6 +382,97 @@ test_thread_background_lowers_only_that_thread(void **state)
 		getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid)), mine);
 }
 
+static void
+test_duration_parse_takes_seconds_and_one_unit(void **state)
+{
+	static const struct {
+		const char *text;
+		int64_t want;
+	} good[] = {
+		{ "0", 0 },
+		{ "90", 90 },
+		{ "90s", 90 },
+		{ "15m", 900 },
+		{ "2h", 7200 },
+		{ "1d", 86400 },
+		{ "007", 7 },
+		{ "3650d", INT64_C(3650) * 86400 },
+	};
+	int64_t v;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		assert_int_equal(tapir_duration_parse(good[i].text,
+					 INT64_C(3650) * 86400, &v),
+			0);
+		assert_int_equal(v, good[i].want);
+	}
+}
+
+static void
+test_duration_parse_refuses_garbage_and_too_long(void **state)
+{
+	static const char *const bad[] = { "", "abc", "d", "1x", "1dd", "1d2",
+		"-5", "+5", " 5", "5 ", "1.5h", "0x10", "1D", "5ms" };
+	int64_t v = 1;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (tapir_duration_parse(bad[i], 1000000, &v) != TAPIR_EPARSE)
+			fail_msg("'%s' not refused", bad[i]);
+		assert_int_equal(v, 0);
+	}
+	assert_int_equal(
+		tapir_duration_parse("3651d", INT64_C(3650) * 86400, &v),
+		TAPIR_ERANGE);
+	assert_int_equal(
+		tapir_duration_parse("99999999999999999999d", INT64_MAX, &v),
+		TAPIR_ERANGE);
+	assert_int_equal(
+		tapir_duration_parse("106751991167301d", INT64_MAX, &v),
+		TAPIR_ERANGE);
+	assert_int_equal(v, 0);
+}
+
+static void
+test_utf8_valid_follows_rfc3629(void **state)
+{
+	static const char *const good[] = { "", "plain", "caf\xc3\xa9",
+		"\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xef\xbf\xbf",
+		"\xf4\x8f\xbf\xbf" };
+	static const char *const bad[] = {
+		"\xff",		    /* never a UTF-8 byte */
+		"caf\xe9",	    /* Latin-1 */
+		"\xc3",		    /* cut */
+		"\xe2\x82",	    /* cut */
+		"\xc0\xaf",	    /* overlong '/' */
+		"\xe0\x80\xaf",	    /* overlong */
+		"\xed\xa0\x80",	    /* surrogate */
+		"\xf4\x90\x80\x80", /* above U+10FFFF */
+		"\x80",		    /* continuation alone */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		if (!tapir_utf8_valid(good[i], strlen(good[i])))
+			fail_msg("good[%zu] refused", i);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (tapir_utf8_valid(bad[i], strlen(bad[i])))
+			fail_msg("bad[%zu] accepted", i);
+}
+
+static void
+test_utf8_prefix_never_cuts_a_character(void **state)
+{
+	/* a, é (2), € (3), 😀 (4): boundaries at 1, 3, 6, 10. */
+	static const char s[] = "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80";
+	static const size_t want[] = { 0, 1, 1, 3, 3, 3, 6, 6, 6, 6, 10, 10 };
+
+	(void)state;
+	for (size_t max = 0; max < sizeof(want) / sizeof(want[0]); max++)
+		assert_int_equal(tapir_utf8_prefix(s, 10, max), want[max]);
+}
+
 int
 main(void)
 {
@@ -415,6 +506,12 @@ main(void)
 			teardown_sink),
 		cmocka_unit_test(test_now_matches_system_wall_clock),
 		cmocka_unit_test(test_monotonic_ms_advances_with_sleep),
+		cmocka_unit_test(
+			test_duration_parse_takes_seconds_and_one_unit),
+		cmocka_unit_test(
+			test_duration_parse_refuses_garbage_and_too_long),
+		cmocka_unit_test(test_utf8_valid_follows_rfc3629),
+		cmocka_unit_test(test_utf8_prefix_never_cuts_a_character),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

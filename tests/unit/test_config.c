@@ -11,6 +11,7 @@
 #include "tapir_build.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
@@ -22,6 +23,8 @@
 #include <cmocka.h>
 
 #include "lib/config.h"
+
+#define KEY_LEN 64
 
 /* Three lines that make a valid config; error snippets start on line 4. */
 #define BASE "mqtt:\n  broker: mqtt://localhost\nkeys: /k.json\n"
@@ -81,6 +84,9 @@ static const char full_config[] =
 	"  max-message-size: 4096\n"
 	"  max-entries: 500\n"
 	"  queue-length: 77\n"
+	"  queue-bytes: 2097152\n"
+	"  max-message-age: 3600\n"
+	"  max-message-ahead: 0\n"
 	"control:\n"
 	"  socket: /run/t.sock\n"
 	"  mode: \"0640\"\n"
@@ -202,6 +208,9 @@ test_full_config_parses_to_expected_struct(void **state)
 	assert_int_equal(cfg->limits.max_message_size, 4096);
 	assert_int_equal(cfg->limits.max_entries, 500);
 	assert_int_equal(cfg->limits.queue_length, 77);
+	assert_int_equal(cfg->limits.queue_bytes, 2097152);
+	assert_int_equal(cfg->limits.max_message_age, 3600);
+	assert_int_equal(cfg->limits.max_message_ahead, 0);
 	assert_string_equal(cfg->control.socket, "/run/t.sock");
 	assert_int_equal(cfg->control.mode, 0640);
 	assert_string_equal(cfg->state_dir, "/var/lib/t");
@@ -250,6 +259,9 @@ test_minimal_config_gets_defaults(void **state)
 	assert_int_equal(cfg->limits.max_message_size, 65536);
 	assert_int_equal(cfg->limits.max_entries, 10000000);
 	assert_int_equal(cfg->limits.queue_length, 10000);
+	assert_int_equal(cfg->limits.queue_bytes, (size_t)64 << 20);
+	assert_int_equal(cfg->limits.max_message_age, 86400);
+	assert_int_equal(cfg->limits.max_message_ahead, 300);
 	assert_int_equal(cfg->limits.max_transfer_size, (size_t)512 << 20);
 	assert_null(cfg->control.socket);
 	assert_int_equal(cfg->control.mode, 0660);
@@ -392,10 +404,12 @@ static void
 test_missing_required_key_is_named(void **state)
 {
 	(void)state;
-	assert_config_error("", 1, "mqtt", "missing (required)");
-	assert_config_error("keys: k\n", 1, "mqtt", "missing (required)");
-	assert_config_error(
-		"mqtt:\n  broker: mqtt://h\n", 1, "keys", "missing (required)");
+	assert_config_error("keys: k\nsources:\n  - name: a\n"
+			    "    list: denylist\n    topics: x\n",
+		1, "mqtt", "missing (required: source 'a' is an mqtt source)");
+	assert_config_error("mqtt:\n  broker: mqtt://h\nsources:\n"
+			    "  - name: a\n    list: denylist\n    topics: x\n",
+		1, "keys", "missing (required: source 'a' is an mqtt source)");
 	assert_config_error("keys: k\nmqtt:\n  keepalive: 10\n", 3,
 		"mqtt.broker", "missing (required)");
 	assert_config_error(BASE "sources:\n  - list: denylist\n"
@@ -421,7 +435,9 @@ test_empty_input_is_an_error(void **state)
 	(void)state;
 	assert_null(tapir_config_parse(NULL, 0, "t.yaml", &err));
 	assert_int_equal(err.line, 1);
-	assert_string_equal(err.text, "t.yaml:1: mqtt: missing (required)");
+	assert_string_equal(err.text, "t.yaml:1: the configuration is empty");
+	assert_config_error("# only a comment\n", 1, NULL, "is empty");
+	assert_config_error("~\n", 1, NULL, "is empty");
 	/* No err and no name: still no crash. */
 	assert_null(tapir_config_parse("x: [", 4, NULL, NULL));
 	assert_null(tapir_config_parse("x: 1", 4, NULL, &err));
@@ -878,6 +894,7 @@ test_file_source_fields(void **state)
 				"    csv-header: yes\n"
 				"    csv-delimiter: \";\"\n"
 				"    refresh: 5\n"
+				"    max-shrink: 30\n"
 				"  - name: zone\n"
 				"    type: file\n"
 				"    list: denylist\n"
@@ -899,6 +916,8 @@ test_file_source_fields(void **state)
 	assert_string_equal(cfg->sources[1].origin, "rpz.example");
 	assert_int_equal(cfg->sources[1].refresh, 10);
 	assert_int_equal(cfg->sources[1].max_size, (size_t)256 << 20);
+	assert_int_equal(cfg->sources[0].max_shrink, 30);
+	assert_int_equal(cfg->sources[1].max_shrink, 50);
 	tapir_config_destroy(cfg);
 }
 
@@ -1128,6 +1147,10 @@ test_integers_are_checked(void **state)
 		"limits.max-message-size", "out of range 512..1048576");
 	assert_config_error(BASE "limits:\n  queue-length: 0\n", 5,
 		"limits.queue-length", "out of range 1..1000000");
+	assert_config_error(BASE "limits:\n  queue-bytes: 1048575\n", 5,
+		"limits.queue-bytes", "out of range 1048576..17179869184");
+	assert_config_error(BASE "limits:\n  max-message-ahead: 86401\n", 5,
+		"limits.max-message-ahead", "out of range 0..86400");
 	assert_config_error(BASE "limits:\n  max-transfer-size: 65535\n", 5,
 		"limits.max-transfer-size", "out of range 65536..68719476736");
 	assert_config_error(BASE "policy:\n  doubtlist:\n"
@@ -1672,6 +1695,106 @@ test_redirect_answers(void **state)
 		"answer.redirect-aaaa", "is not an IPv6 address");
 }
 
+/*
+ * mqtt: and keys: are needed by MQTT sources only: a resolver fed by
+ * files and zone transfers has no broker and no signed messages.
+ */
+static void
+test_mqtt_and_keys_only_with_mqtt_sources(void **state)
+{
+	struct tapir_config *cfg;
+
+	(void)state;
+	cfg = assert_parses("sources:\n  - name: deny\n    type: file\n"
+			    "    list: denylist\n    path: /deny.txt\n"
+			    "  - name: rpz\n    type: xfr\n    list: denylist\n"
+			    "    primary: 192.0.2.1\n    zone: rpz.example\n");
+	assert_int_equal(cfg->n_sources, 2);
+	assert_null(cfg->mqtt.host);
+	assert_null(cfg->keys_file);
+	tapir_config_destroy(cfg);
+	/* No sources at all: nothing is enforced, nothing is needed. */
+	cfg = assert_parses("policy:\n  log-only: yes\n");
+	assert_int_equal(cfg->n_sources, 0);
+	assert_null(cfg->mqtt.host);
+	tapir_config_destroy(cfg);
+	/* Given anyway, they are still checked. */
+	assert_config_error(
+		"mqtt:\n  brokr: x\n", 2, "mqtt.brokr", "unknown key");
+	assert_config_error("keys: [a]\n", 1, "keys", "single value");
+	/* An mqtt source (the default type) needs both. */
+	assert_config_error("keys: k\nsources:\n  - name: deny\n"
+			    "    type: file\n    list: denylist\n"
+			    "    path: /d\n  - name: feed\n"
+			    "    list: doubtlist\n    topics: t\n",
+		1, "mqtt", "source 'feed' is an mqtt source");
+	assert_config_error(
+		BASE_SRC "keys: again\n", 9, "keys", "duplicate key");
+	/* core-status publishes through the broker. */
+	assert_config_error("core-status:\n  topic: t\n  signing-key: /k\n", 1,
+		"mqtt", "missing (required by core-status)");
+}
+
+struct key_list {
+	char keys[200][KEY_LEN];
+	size_t n;
+};
+
+static void
+collect_key(const char *key, void *arg)
+{
+	struct key_list *l = arg;
+
+	assert_true(l->n < 200);
+	assert_true(strlen(key) < KEY_LEN);
+	snprintf(l->keys[l->n++], KEY_LEN, "%s", key);
+}
+
+static bool
+has_key(const struct key_list *l, const char *key)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (!strcmp(l->keys[i], key))
+			return true;
+	return false;
+}
+
+/* The keys the manual must document come from the parser's own tables,
+ * sections resolved to the keys in them, once each. */
+static void
+test_list_keys_walks_every_table(void **state)
+{
+	static const char *const want[] = { "mqtt.broker", "mqtt.reconnect-max",
+		"keys", "sources.name", "sources.tsig-secret-file",
+		"sources.log-only", "upstream.sources", "upstream.policy",
+		"policy.allowlist.action", "policy.denylist.action",
+		"policy.doubtlist.numsources.limit",
+		"policy.doubtlist.denytapir.tags", "policy.tapir-source",
+		"policy.rules.tags-none", "policy.logfile", "tags",
+		"answer.redirect-aaaa", "answer.cache-blocked",
+		"limits.max-transfer-size", "control.owner",
+		"logging.client-address", "state-dir",
+		"core-status.signing-key" };
+	static const char *const sections[] = { "mqtt", "sources", "policy",
+		"policy.doubtlist", "policy.rules", "answer", "upstream" };
+	struct key_list *l = calloc(1, sizeof(*l));
+
+	(void)state;
+	assert_non_null(l);
+	tapir_config_list_keys(collect_key, l);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		if (!has_key(l, want[i]))
+			fail_msg("%s not listed", want[i]);
+	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
+		if (has_key(l, sections[i]))
+			fail_msg("section %s listed as a key", sections[i]);
+	for (size_t i = 0; i < l->n; i++)
+		for (size_t j = i + 1; j < l->n; j++)
+			if (!strcmp(l->keys[i], l->keys[j]))
+				fail_msg("%s listed twice", l->keys[i]);
+	free(l);
+}
+
 static void
 test_control_group_and_logging(void **state)
 {
@@ -1697,6 +1820,35 @@ test_control_group_and_logging(void **state)
 	tapir_config_destroy(cfg);
 	assert_config_error(BASE "logging:\n  blocked: yes\n", 5,
 		"logging.blocked", "unknown key");
+}
+
+/* metrics: off by default; textfile names a *.prom file, which is all
+ * node_exporter's textfile collector reads; interval 1 to 3600 s. */
+static void
+test_metrics_textfile_and_interval(void **state)
+{
+	struct tapir_config *cfg = assert_parses(BASE);
+
+	(void)state;
+	assert_null(cfg->metrics.textfile);
+	assert_int_equal(cfg->metrics.interval, 15);
+	tapir_config_destroy(cfg);
+	cfg = assert_parses(BASE "metrics:\n"
+				 "  textfile: /var/lib/node/tapir-pop.prom\n"
+				 "  interval: 60\n");
+	assert_string_equal(
+		cfg->metrics.textfile, "/var/lib/node/tapir-pop.prom");
+	assert_int_equal(cfg->metrics.interval, 60);
+	tapir_config_destroy(cfg);
+	assert_config_error(BASE "metrics:\n  textfile: /x/tapir-pop.txt\n", 5,
+		"metrics.textfile", "must name a file ending in .prom");
+	assert_config_error(BASE "metrics:\n  textfile: /x/.prom\n", 5,
+		"metrics.textfile", "ending in .prom");
+	assert_config_error(BASE "metrics:\n  interval: 5\n", 5,
+		"metrics.textfile", "missing (required)");
+	assert_config_error(BASE "metrics:\n  textfile: /t.prom\n"
+				 "  interval: 0\n",
+		6, "metrics.interval", "1");
 }
 
 int
@@ -1734,6 +1886,8 @@ main(void)
 		cmocka_unit_test(test_upstream_files_are_read_unchanged),
 		cmocka_unit_test(test_upstream_errors_name_the_upstream_file),
 		cmocka_unit_test(test_policy_given_twice_is_refused),
+		cmocka_unit_test(test_mqtt_and_keys_only_with_mqtt_sources),
+		cmocka_unit_test(test_list_keys_walks_every_table),
 		cmocka_unit_test(test_control_group_and_logging),
 		cmocka_unit_test(test_redirect_answers),
 		cmocka_unit_test(test_too_many_sources),
@@ -1760,6 +1914,7 @@ main(void)
 		cmocka_unit_test(test_load_bounds_the_file_to_one_mib),
 		cmocka_unit_test(test_long_file_names_are_shortened),
 		cmocka_unit_test(test_destroy_accepts_null),
+		cmocka_unit_test(test_metrics_textfile_and_interval),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

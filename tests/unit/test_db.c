@@ -1350,6 +1350,50 @@ test_expiring_entries_are_counted(void **state)
 	tapir_db_destroy(db);
 }
 
+/* Entries are counted per source through every change: a set, its
+ * replacement, a second kind, a removal, an expiry pass, a source dropped
+ * whole, and entries shared by many names (the metrics' entries per
+ * source come from here). */
+static void
+test_entries_are_counted_per_source(void **state)
+{
+	struct tapir_db *db = tapir_db_create(0);
+	char name[TAPIR_NAME_BUFSIZE];
+
+	(void)state;
+	assert_int_equal(tapir_db_source_entries(db, 1), 0);
+	set_ok(db, "a.example",
+		mk(1, TAPIR_LIST_DENY, 0, TAPIR_EXPIRY_NEVER, 0));
+	set_ok(db, "a.example", mk(1, TAPIR_LIST_DENY, 0, NOW + 60, 0));
+	set_ok(db, "a.example",
+		mk(1, TAPIR_LIST_DENY, 0, NOW + 60, TAPIR_ENTRY_SUBTREE));
+	set_ok(db, "a.example", mk(2, TAPIR_LIST_DOUBT, 1, NOW + 30, 0));
+	set_ok(db, "b.example", mk(2, TAPIR_LIST_DOUBT, 1, LATER, 0));
+	assert_int_equal(tapir_db_source_entries(db, 1), 2);
+	assert_int_equal(tapir_db_source_entries(db, 2), 2);
+	assert_int_equal(rm(db, "a.example", 1, TAPIR_ENTRY_SUBTREE), 0);
+	assert_int_equal(tapir_db_source_entries(db, 1), 1);
+	assert_int_equal(
+		tapir_db_expire(db, NOW + 31, SIZE_MAX, NULL, NULL), 1);
+	assert_int_equal(tapir_db_source_entries(db, 2), 1);
+	/* Shared sets: one entry set, many names, each counted. */
+	for (size_t i = 0; i < 100; i++)
+		set_ok(db, numbered(name, "f", i),
+			mk(5, TAPIR_LIST_DENY, 0, TAPIR_EXPIRY_NEVER, 0));
+	assert_int_equal(tapir_db_source_entries(db, 5), 100);
+	assert_int_equal(tapir_db_remove_source(db, 5), 100);
+	assert_int_equal(tapir_db_source_entries(db, 5), 0);
+	assert_int_equal(tapir_db_source_entries(db, 1), 1);
+	assert_int_equal(tapir_db_source_entries(db, 2), 1);
+	assert_int_equal(stats(db).entries, 2);
+	/* Past the counted sources: stored, never counted. */
+	set_ok(db, "c.example",
+		mk(TAPIR_DB_COUNTED_SOURCES, TAPIR_LIST_DENY, 0, LATER, 0));
+	assert_int_equal(
+		tapir_db_source_entries(db, TAPIR_DB_COUNTED_SOURCES), 0);
+	tapir_db_destroy(db);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 /* An expiry pass with nothing to drop leaves the index alone, however
@@ -1415,6 +1459,7 @@ main(void)
 			test_expiry_pass_does_not_rebuild_a_settled_index),
 		cmocka_unit_test(test_identical_entries_share_one_set),
 		cmocka_unit_test(test_expiring_entries_are_counted),
+		cmocka_unit_test(test_entries_are_counted_per_source),
 		cmocka_unit_test(test_max_names_counts_a_readded_emptied_name),
 		T(test_many_names_findable_across_index_rebuilds),
 		T(test_readded_names_reuse_their_records),

@@ -766,6 +766,33 @@ test_rpz_fatal_error_on_last_line_without_newline(void **state)
 	assert_int_equal(g->e[0].line, 3);
 }
 
+/* What a caller needs to tell a file read half written: whether it ends
+ * mid-line, and whether its last line was a bad one. */
+static void
+test_stats_tell_a_cut_last_line(void **state)
+{
+	struct got *g = *state;
+
+	g->o.format = TAPIR_FORMAT_DOMAINS;
+	assert_int_equal(run(g, "a.example\nb.example\n"), 0);
+	assert_false(g->st.unterminated);
+	assert_int_equal(g->st.last_bad_line, 0);
+	assert_int_equal(run(g, "a.example\nb.exa"), 0);
+	assert_true(g->st.unterminated);
+	assert_int_equal(run(g, ""), 0);
+	assert_false(g->st.unterminated);
+	assert_int_equal(run(g, "a b.example\nc.example\n"), 0);
+	assert_int_equal(g->st.last_bad_line, 1);
+	assert_int_equal(g->st.lines, 2);
+
+	g->o.format = TAPIR_FORMAT_RPZ;
+	g->ne = 0;
+	assert_int_equal(run(g, "a.example. CNAME .\nb.example. CNAME"), 0);
+	assert_true(g->st.unterminated);
+	assert_int_equal(g->st.last_bad_line, 2);
+	assert_int_equal(g->st.lines, 2);
+}
+
 static void
 test_rpz_origin_option_applies_without_dollar_origin(void **state)
 {
@@ -1113,6 +1140,7 @@ main(void)
 		T(test_rpz_include_is_refused_and_not_read),
 		T(test_rpz_many_includes_are_each_an_error),
 		T(test_rpz_fatal_error_on_last_line_without_newline),
+		T(test_stats_tell_a_cut_last_line),
 		T(test_rpz_origin_option_applies_without_dollar_origin),
 		T(test_rpz_dollar_origin_overrides_origin_option),
 		T(test_rpz_without_any_origin_names_are_absolute),

@@ -5,6 +5,9 @@
  * show the protocol choice (v5 first, 3.1.1 after a broker refuses v5, never
  * when pinned), that messages reach the callback byte for byte, and that a
  * TLS set-up that cannot work fails at create, not at the first connect.
+ * A fake broker on 127.0.0.1 reads the CONNECT packets: each v5 one asks
+ * the broker for a maximum packet size that keeps messages within
+ * max-message-size.
  */
 #include "tapir_build.h"
 
@@ -14,9 +17,14 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
@@ -250,6 +258,51 @@ test_accepted_connect_reports_connected_with_protocol(void **state)
 	assert_non_null(strstr(f->reason, "v5"));
 }
 
+extern int (*tapir__mqtt_publish_fn)(struct mosquitto *mosq, int *mid,
+	const char *topic, int payloadlen, const void *payload, int qos,
+	bool retain);
+
+static int published;
+static char published_topic[64];
+
+static int
+record_publish(struct mosquitto *mosq, int *mid, const char *topic,
+	int payloadlen, const void *payload, int qos, bool retain)
+{
+	(void)mosq;
+	(void)mid;
+	(void)qos;
+	(void)retain;
+	published++;
+	snprintf(published_topic, sizeof(published_topic), "%s %.*s", topic,
+		payloadlen, (const char *)payload);
+	return MOSQ_ERR_SUCCESS;
+}
+
+/* A report published from another thread (the engine's writer) is left
+ * for the network thread: libmosquitto is never called from two threads
+ * (with TLS, one SSL object). The newer of two waiting reports wins. */
+static void
+test_publish_waits_for_the_network_thread(void **state)
+{
+	struct fixture *f = *state;
+
+	published = 0;
+	tapir__mqtt_publish_fn = record_publish;
+	assert_int_equal(tapir_mqtt_publish(f->m, "status/up", "a", 1),
+		TAPIR_EIO); /* not connected */
+	tapir__mqtt_on_connect(f->m, 0);
+	assert_int_equal(tapir_mqtt_publish(f->m, "status/up", "old", 3), 0);
+	assert_int_equal(tapir_mqtt_publish(f->m, "status/up", "new", 3), 0);
+	assert_int_equal(published, 0);
+	tapir__mqtt_flush_outbox(f->m);
+	assert_int_equal(published, 1);
+	assert_string_equal(published_topic, "status/up new");
+	tapir__mqtt_flush_outbox(f->m);
+	assert_int_equal(published, 1);
+	tapir__mqtt_publish_fn = mosquitto_publish;
+}
+
 static void
 test_message_topic_and_binary_bytes_unchanged(void **state)
 {
@@ -306,12 +359,188 @@ test_tls_missing_ca_file_fails_create_naming_tls(void **state)
 	tapir_config_destroy(cfg);
 }
 
+/* ---- the CONNECT packet, seen by a fake broker on 127.0.0.1 ---- */
+
+static int
+listen_local(int *port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t alen = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(fd, 4), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+/* Exactly n bytes within 5 s, or fail. */
+static void
+read_exact(int fd, unsigned char *buf, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t r;
+		if (poll(&p, 1, 5000) != 1)
+			fail_msg("no data from the client in 5 s");
+		r = read(fd, buf + got, n - got);
+		if (r <= 0)
+			fail_msg(
+				"client closed after %zu of %zu bytes", got, n);
+		got += (size_t)r;
+	}
+}
+
+static int
+accept_within(int lfd, int ms)
+{
+	struct pollfd p = { .fd = lfd, .events = POLLIN };
+	int fd;
+
+	if (poll(&p, 1, ms) != 1)
+		fail_msg("no connection in %d ms", ms);
+	fd = accept(lfd, NULL, NULL);
+	assert_true(fd >= 0);
+	return fd;
+}
+
+/* MQTT's variable byte integer at *p (advanced past it). */
+static uint32_t
+varint(const unsigned char **p)
+{
+	uint32_t v = 0;
+
+	for (int shift = 0; shift < 28; shift += 7) {
+		unsigned char b = *(*p)++;
+		v |= (uint32_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			break;
+	}
+	return v;
+}
+
+struct connect_seen {
+	int level;	     /* 4: 3.1.1, 5: v5 */
+	bool has_max_packet; /* CONNECT property maximum packet size */
+	uint32_t max_packet;
+};
+
+/* Accept a connection and read its CONNECT packet. */
+static int
+read_connect(int lfd, struct connect_seen *c)
+{
+	unsigned char hdr[5], *body;
+	const unsigned char *p, *end;
+	uint32_t len = 0;
+	int fd = accept_within(lfd, 5000);
+	size_t i = 0;
+
+	memset(c, 0, sizeof(*c));
+	read_exact(fd, hdr, 1);
+	assert_int_equal(hdr[0], 0x10);
+	do {
+		read_exact(fd, hdr + 1 + i, 1);
+		len |= (uint32_t)(hdr[1 + i] & 0x7f) << (7 * i);
+	} while (hdr[1 + i++] & 0x80 && i < 4);
+	assert_non_null(body = malloc(len));
+	read_exact(fd, body, len);
+	/* "\0\4MQTT", level, flags, keepalive (2), then v5 properties. */
+	assert_memory_equal(body, "\0\4MQTT", 6);
+	c->level = body[6];
+	if (c->level == 5) {
+		p = body + 10;
+		end = p + varint(&p);
+		while (p < end) {
+			unsigned char id = *p++;
+			if (id == MQTT_PROP_MAXIMUM_PACKET_SIZE) {
+				c->has_max_packet = true;
+				c->max_packet = (uint32_t)p[0] << 24 |
+						(uint32_t)p[1] << 16 |
+						(uint32_t)p[2] << 8 | p[3];
+				p += 4;
+			} else if (id == MQTT_PROP_RECEIVE_MAXIMUM) {
+				p += 2;
+			} else if (id == MQTT_PROP_SESSION_EXPIRY_INTERVAL) {
+				p += 4;
+			} else {
+				fail_msg("unexpected CONNECT property %u", id);
+			}
+		}
+	}
+	free(body);
+	return fd;
+}
+
+/* The broker must never send more than max-message-size of payload, on
+ * the first connect and on every reconnect; after a fall back to 3.1.1
+ * (which has no properties) the client still connects. */
+static void
+test_connect_asks_for_maximum_packet_size(void **state)
+{
+	struct tapir_error err = { 0 };
+	struct tapir_config *cfg;
+	struct tapir_mqtt *m;
+	struct connect_seen c;
+	char yaml[512];
+	int lfd, fd, port, dummy = 0;
+	static const unsigned char refuse_v5[] = { 0x20, 3, 0, 0x84, 0 };
+
+	(void)state;
+	lfd = listen_local(&port);
+	snprintf(yaml, sizeof(yaml),
+		"mqtt:\n"
+		"  broker: mqtt://127.0.0.1:%d\n"
+		"  reconnect-min: 1\n"
+		"  reconnect-max: 1\n"
+		"keys: /nonexistent/keys.json\n"
+		"sources:\n"
+		"  - name: dns-tapir\n"
+		"    list: doubtlist\n"
+		"    topics: [observations/down/tapir-pop]\n"
+		"limits:\n"
+		"  max-message-size: 4096\n",
+		port);
+	if (!(cfg = tapir_config_parse(yaml, strlen(yaml), "m.yaml", &err)))
+		fail_msg("config: %s", err.text);
+	assert_non_null(m = tapir_mqtt_create(cfg, on_msg, NULL, &dummy, &err));
+	assert_int_equal(tapir_mqtt_start(m), 0);
+
+	fd = read_connect(lfd, &c);
+	assert_int_equal(c.level, 5);
+	if (!c.has_max_packet)
+		fail_msg("CONNECT without maximum packet size");
+	assert_int_equal(c.max_packet, 4096 + TAPIR_MQTT_PACKET_OVERHEAD);
+	/* Hang up: the reconnect asks for the same. */
+	close(fd);
+	fd = read_connect(lfd, &c);
+	assert_int_equal(c.level, 5);
+	assert_true(c.has_max_packet);
+	assert_int_equal(c.max_packet, 4096 + TAPIR_MQTT_PACKET_OVERHEAD);
+	/* A broker that refuses v5: 3.1.1, without properties. */
+	assert_int_equal(write(fd, refuse_v5, sizeof(refuse_v5)),
+		(ssize_t)sizeof(refuse_v5));
+	close(read_connect(lfd, &c));
+	assert_int_equal(c.level, 4);
+	close(fd);
+	tapir_mqtt_destroy(m);
+	tapir_config_destroy(cfg);
+	close(lfd);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(
 			test_auto_starts_with_v5, setup_auto, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_publish_waits_for_the_network_thread, setup_auto,
+			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_pinned_v311_starts_with_v311, setup_v311,
 			teardown),
@@ -344,6 +573,7 @@ main(void)
 			teardown),
 		cmocka_unit_test(
 			test_tls_missing_ca_file_fails_create_naming_tls),
+		cmocka_unit_test(test_connect_asks_for_maximum_packet_size),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, NULL);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Unit tests of lib/msg.c: the upstream vector, every producer quirk named in
- * TAPIR-COMPAT.md, each envelope rejection with its error code, each reason
+ * Unit tests of lib/msg.c: the upstream vector, every producer quirk that
+ * lib/msg.h names, each envelope rejection with its error code, each reason
  * an entry is dropped, RFC 3339 times, and hostile JSON. Each test parses
  * into its own struct and clears it; the file runs leak-free under valgrind.
  */
@@ -93,6 +93,7 @@ test_parse_upstream_vector(void **state)
 	assert_int_equal(m.msg_type, TAPIR_MSG_OBSERVATION);
 	assert_int_equal(m.list, TAPIR_LIST_DOUBT);
 	assert_int_equal(m.timestamp, T_VECTOR);
+	assert_true(m.has_timestamp);
 	assert_int_equal(m.n_added, 1);
 	assert_string_equal(m.added[0].name, "xn--exmple-cua.example.se");
 	assert_false(m.added[0].wildcard);
@@ -275,6 +276,7 @@ test_parse_treats_missing_arrays_as_empty(void **state)
 	assert_int_equal(m.n_added, 0);
 	assert_int_equal(m.n_removed, 0);
 	assert_int_equal(m.timestamp, 0);
+	assert_false(m.has_timestamp);
 	tapir_msg_clear(&m);
 }
 
@@ -946,6 +948,7 @@ test_parse_ignores_bad_timestamp(void **state)
 			&m, NULL),
 		0);
 	assert_int_equal(m.timestamp, 0);
+	assert_false(m.has_timestamp);
 	tapir_msg_clear(&m);
 	assert_int_equal(
 		parse("{\"src_name\":\"s\",\"msg_type\":\"observation\","
@@ -953,6 +956,7 @@ test_parse_ignores_bad_timestamp(void **state)
 			&m, NULL),
 		0);
 	assert_int_equal(m.timestamp, 0);
+	assert_false(m.has_timestamp);
 	tapir_msg_clear(&m);
 }
 
