@@ -9,10 +9,11 @@
  * parts (tapir_buf_flush()), with no read section open. So the writer
  * waits for at most one part's worth of decisions, never for a client,
  * and their answer's memory is one part's lines, whatever the number of
- * names; digest's is bounded too (below). An export is therefore no snapshot: a name added or removed
- * while it runs may be in it or not, and one whose decision changes is in
- * it with the decision of the moment its part was walked (lib/db.h,
- * tapir_db_walk_part()). A name there throughout is in it exactly once.
+ * names; digest's is bounded too (below). An export is therefore no
+ * snapshot: a name added or removed while it runs may be in it or not,
+ * and one whose decision changes is in it with the decision of the moment
+ * its part was walked (lib/db.h, tapir_db_walk_part()). A name there
+ * throughout is in it exactly once.
  */
 #include "tapir_build.h"
 
