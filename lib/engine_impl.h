@@ -360,6 +360,9 @@ struct tapir_engine {
 	struct tapir_journal *journal;
 	struct tapir_journal_batch journal_batch; /* reused per message */
 	int64_t journal_synced_ms, journal_tried_ms;
+	/* The journal failed while the state directory's problem was set:
+	 * tried again as soon as that clears. */
+	bool journal_wait_dir;
 
 	/* Atomic, relaxed: any thread adds, readers sum. */
 	_Atomic uint64_t counters[TAPIR_C_COUNT];

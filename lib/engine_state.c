@@ -433,10 +433,11 @@ tapir__eng_journaled(struct tapir_engine *e, int src)
 }
 
 /* A journal that cannot be written: counted, logged (rate-limited), a
- * problem in status until a new one starts. Appending stops (a record
- * after a gap would replay without the ones before it); the state is
- * saved within STATE_DIR_RETRY_MS, which starts a new journal. The feed
- * goes on. */
+ * problem in status until a new one starts (unless the state directory's
+ * own problem already says why). Appending stops (a record after a gap
+ * would replay without the ones before it); the state is saved within
+ * STATE_DIR_RETRY_MS, or as soon as the directory is fixed, which starts
+ * a new journal. The feed goes on. */
 static void TAPIR_PRINTF(2, 3)
 	journal_failed(struct tapir_engine *e, const char *fmt, ...)
 {
@@ -450,8 +451,10 @@ static void TAPIR_PRINTF(2, 3)
 	tapir__eng_log_reject(e, TAPIR_C_JOURNAL_FAILURES,
 		"%s: %s; changes are kept at the next save of the state file",
 		e->journal_path, why);
-	tapir__eng_problem_set(
-		e, PROBLEM_JOURNAL, "journal: %s: %s", e->journal_path, why);
+	e->journal_wait_dir = tapir__eng_problem_is_set(e, PROBLEM_STATE_DIR);
+	if (!e->journal_wait_dir)
+		tapir__eng_problem_set(e, PROBLEM_JOURNAL, "journal: %s: %s",
+			e->journal_path, why);
 	tapir_journal_close(e->journal);
 	e->journal = NULL;
 	e->journal_tried_ms = tapir_monotonic_ms();
@@ -574,7 +577,9 @@ tapir__eng_journal_tick(struct tapir_engine *e)
 	if (!e->journal_path)
 		return;
 	if (!e->journal) {
-		if (now - e->journal_tried_ms >= STATE_DIR_RETRY_MS) {
+		if (now - e->journal_tried_ms >= STATE_DIR_RETRY_MS ||
+			(e->journal_wait_dir && !tapir__eng_problem_is_set(e,
+							PROBLEM_STATE_DIR))) {
 			e->journal_tried_ms = now;
 			e->state_dirty = true;
 			tapir__eng_state_save(e);
