@@ -490,6 +490,7 @@ size_t tapir__eng_purge_policy_change(struct tapir_engine *e,
 void tapir__eng_state_dir_check(struct tapir_engine *e);
 void tapir__eng_state_save(struct tapir_engine *e);
 void tapir__eng_state_load(struct tapir_engine *e);
+void tapir__eng_remove_temps(const char *path);
 bool tapir__eng_journaled(struct tapir_engine *e, int src);
 void tapir__eng_journal_append(struct tapir_engine *e, int built);
 void tapir__eng_journal_tick(struct tapir_engine *e);
