@@ -439,8 +439,11 @@ tapir__eng_journaled(struct tapir_engine *e, int src)
  * would replay without the ones before it); the state is saved within
  * STATE_DIR_RETRY_MS, or as soon as the directory is fixed, which starts
  * a new journal. The feed goes on. */
-static void TAPIR_PRINTF(2, 3)
-	journal_failed(struct tapir_engine *e, const char *fmt, ...)
+static void journal_failed(struct tapir_engine *e, const char *fmt, ...)
+	TAPIR_PRINTF(2, 3);
+
+static void
+journal_failed(struct tapir_engine *e, const char *fmt, ...)
 {
 	char why[256];
 	va_list ap;
