@@ -46,6 +46,8 @@ static const char *const counter_names[TAPIR_C_COUNT] = {
 	[TAPIR_C_STATE_SAVES] = "state.saves",
 	[TAPIR_C_STATE_LOADED] = "state.loaded",
 	[TAPIR_C_STATE_FAILURES] = "state.failures",
+	[TAPIR_C_JOURNAL_REPLAYED] = "journal.replayed",
+	[TAPIR_C_JOURNAL_FAILURES] = "journal.failures",
 	[TAPIR_C_XFR_FAILURES] = "xfr.failures",
 	[TAPIR_C_STATUS_SENT] = "core_status.sent",
 	[TAPIR_C_DECISION_CHANGES] = "decision.changes",
@@ -279,6 +281,11 @@ engine_setup(struct tapir_engine *e, struct tapir_config *cfg)
 		if (!(e->state_path = malloc(n)))
 			return TAPIR_ENOMEM;
 		snprintf(e->state_path, n, "%s/%s", cfg->state_dir, STATE_FILE);
+		n += sizeof(JOURNAL_SUFFIX);
+		if (!(e->journal_path = malloc(n)))
+			return TAPIR_ENOMEM;
+		snprintf(e->journal_path, n, "%s%s", e->state_path,
+			JOURNAL_SUFFIX);
 	}
 	tapir__eng_load_keys(e);
 	tapir__eng_state_dir_check(e);
@@ -713,6 +720,7 @@ tapir_engine_destroy(struct tapir_engine *e)
 	pthread_mutex_destroy(&e->slock);
 	pthread_mutex_destroy(&e->xlock);
 	pthread_cond_destroy(&e->xcond);
+	tapir__eng_journal_close(e);
 	free(e->state_path);
 	free(e->overrides);
 	free(e->config_path);

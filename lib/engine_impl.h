@@ -13,7 +13,7 @@
  *   engine_purge.c       the rare-type filter and cache purges
  *   engine_files.c       file sources
  *   engine_xfr.c         the zone transfer thread
- *   engine_state.c       the state directory, state file and serials
+ *   engine_state.c       the state directory, state file, journal and serials
  *   engine_overrides.c   local overrides and overrides.json
  *   engine_core_status.c health reports to the DNS TAPIR core
  *   engine_control.c     control commands and their dispatch
@@ -56,6 +56,7 @@
 #include "lib/rrcount.h"
 #include "lib/runtime.h"
 #include "lib/listfile.h"
+#include "lib/journal.h"
 #include "lib/state.h"
 #include "lib/xfr.h"
 #include "lib/vocab.h"
@@ -72,6 +73,16 @@
 #define LOG_INTERVAL_MS	      10000
 #define STATE_SAVE_MS	      60000
 #define STATE_FILE	      "tapir-pop.state"
+/* The journal beside it (lib/journal.h): "tapir-pop.state.journal". */
+#define JOURNAL_SUFFIX	      ".journal"
+/* A journal past this is folded into the state file at once (a save,
+ * which starts a new one): at ~80 bytes a record, some 800,000 changes,
+ * which a start replays in about a second, while a save of even a few
+ * million entries takes seconds, so a busier feed saves at most that
+ * often. It also bounds the disk a journal takes beside the state file. */
+#define JOURNAL_MAX_BYTES     ((uint64_t)64 << 20)
+/* A journal written to is fdatasync()ed at most this often. */
+#define JOURNAL_SYNC_MS	      1000
 /* A zone's expire when its SOA says 0, or when restored data has no
  * deadline of its own: a week, RFC 1912's lower bound. */
 #define XFR_EXPIRE_DEFAULT_S  604800
@@ -172,6 +183,7 @@ struct xfr_state {
 enum problem {
 	PROBLEM_KEYS = 0,
 	PROBLEM_STATE_DIR,
+	PROBLEM_JOURNAL,
 	PROBLEM_MQTT,
 	PROBLEM_CORE_STATUS,
 	PROBLEM_CONTROL,
@@ -340,6 +352,17 @@ struct tapir_engine {
 	int64_t state_created;
 	int64_t state_saved_ms; /* writer */
 	int64_t state_saved_at; /* slock */
+	/* Writer (destroy after the join): the journal of what changed in
+	 * journaled sources since the state file was saved (engine_state.c);
+	 * NULL when there is no state-dir or it could not be written (a
+	 * save starts a new one, tried every STATE_DIR_RETRY_MS). */
+	char *journal_path; /* set at create, read-only after */
+	struct tapir_journal *journal;
+	struct tapir_journal_batch journal_batch; /* reused per message */
+	int64_t journal_synced_ms, journal_tried_ms;
+	/* The journal failed while the state directory's problem was set:
+	 * tried again as soon as that clears. */
+	bool journal_wait_dir;
 
 	/* Atomic, relaxed: any thread adds, readers sum. */
 	_Atomic uint64_t counters[TAPIR_C_COUNT];
@@ -468,6 +491,10 @@ void tapir__eng_state_dir_check(struct tapir_engine *e);
 void tapir__eng_state_save(struct tapir_engine *e);
 void tapir__eng_state_load(struct tapir_engine *e);
 void tapir__eng_remove_temps(const char *path);
+bool tapir__eng_journaled(struct tapir_engine *e, int src);
+void tapir__eng_journal_append(struct tapir_engine *e, int built);
+void tapir__eng_journal_tick(struct tapir_engine *e);
+void tapir__eng_journal_close(struct tapir_engine *e);
 
 /* engine_files.c */
 int tapir__eng_find_stale(void *arg, const char *name, size_t len,

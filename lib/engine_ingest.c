@@ -48,6 +48,56 @@ on_expired(void *arg, const char *name, size_t len)
 	tapir__eng_purge_if_blocked(e, name, false, e->now());
 }
 
+/* The entry an added observation makes; its expiry, unclipped. */
+static int64_t
+msg_entry(int src, const struct tapir_msg *msg, const struct tapir_msg_entry *m,
+	struct tapir_entry *ent)
+{
+	/* tapir_msg_parse() bounds both; saturating all the same. */
+	int64_t expiry = tapir_time_add(m->time_added, m->ttl);
+
+	memset(ent, 0, sizeof(*ent));
+	ent->added = tapir_db_time32(m->time_added);
+	ent->tags = m->tag_mask;
+	ent->source = (uint16_t)src;
+	ent->list = (uint8_t)msg->list;
+	ent->flags = m->wildcard ? TAPIR_ENTRY_SUBTREE : 0;
+	/* Time as 32-bit seconds lasts to 2106; an expiry beyond is as
+	 * good as never. */
+	ent->expiry = tapir_db_time32(expiry);
+	return expiry;
+}
+
+/* The journal's records of a message, in one write before any of it is
+ * applied (lib/journal.h): what a client was answered from is always in
+ * the journal. An entry the database then refuses (full) is replayed the
+ * same way: refused again, or taken where there is room. */
+static void
+journal_msg(struct tapir_engine *e, int src, const struct tapir_msg *msg,
+	int64_t now)
+{
+	const struct tapir_source_config *sc = &wcfg(e)->sources[src];
+	struct tapir_journal_batch *b = &e->journal_batch;
+	struct tapir_entry ent;
+	int rc = 0;
+
+	if (!tapir__eng_journaled(e, src))
+		return;
+	tapir_journal_batch_reset(b);
+	for (size_t i = 0; i < msg->n_added && rc == 0; i++) {
+		const struct tapir_msg_entry *m = &msg->added[i];
+		if (msg_entry(src, msg, m, &ent) > now)
+			rc = tapir_journal_add_set(
+				b, sc, m->name, strlen(m->name), &ent);
+	}
+	for (size_t i = 0; i < msg->n_removed && rc == 0; i++) {
+		const struct tapir_msg_entry *m = &msg->removed[i];
+		rc = tapir_journal_add_remove(b, sc, m->name, strlen(m->name),
+			m->wildcard ? TAPIR_ENTRY_SUBTREE : 0);
+	}
+	tapir__eng_journal_append(e, rc);
+}
+
 static void
 apply(struct tapir_engine *e, int src, const struct tapir_msg *msg)
 {
@@ -55,17 +105,11 @@ apply(struct tapir_engine *e, int src, const struct tapir_msg *msg)
 	enum tapir_action before;
 	struct purges unallowed = { 0 };
 
+	journal_msg(e, src, msg, now);
 	for (size_t i = 0; i < msg->n_added; i++) {
 		const struct tapir_msg_entry *m = &msg->added[i];
-		/* tapir_msg_parse() bounds both; saturating all the same. */
-		int64_t expiry = tapir_time_add(m->time_added, m->ttl);
-		struct tapir_entry ent = {
-			.added = tapir_db_time32(m->time_added),
-			.tags = m->tag_mask,
-			.source = (uint16_t)src,
-			.list = (uint8_t)msg->list,
-			.flags = m->wildcard ? TAPIR_ENTRY_SUBTREE : 0,
-		};
+		struct tapir_entry ent;
+		int64_t expiry = msg_entry(src, msg, m, &ent);
 		int rc;
 		if (expiry <= now) {
 			count(e, TAPIR_C_ENTRY_ALREADY_EXPIRED, 1);
@@ -74,9 +118,6 @@ apply(struct tapir_engine *e, int src, const struct tapir_msg *msg)
 				(long long)(now - expiry));
 			continue;
 		}
-		/* Time as 32-bit seconds lasts to 2106; an expiry beyond
-		 * is as good as never. */
-		ent.expiry = tapir_db_time32(expiry);
 		before = tapir__eng_decide_now(e, m->name, now);
 		rc = tapir_db_set(e->db, m->name, strlen(m->name), &ent);
 		if (rc == 0) {
@@ -445,6 +486,7 @@ tapir__eng_writer_main(void *arg)
 			tapir_monotonic_ms() - e->status_sent_ms >=
 				(int64_t)wcfg(e)->core_status.interval * 1000)
 			tapir__eng_core_status_send(e);
+		tapir__eng_journal_tick(e);
 		tapir__eng_metrics_tick(e);
 		tapir_db_commit(e->db);
 		publish_db_stats(e);

@@ -550,6 +550,14 @@ state(struct tapir_engine *e, struct tapir_buf *out)
 		"State files that could not be saved or loaded.");
 	sample(out, "tapir_pop_state_failures_total", "",
 		counter(e, TAPIR_C_STATE_FAILURES));
+	family(out, "tapir_pop_journal_replayed_total", "counter",
+		"Changes replayed from the journal beside the state file at start.");
+	sample(out, "tapir_pop_journal_replayed_total", "",
+		counter(e, TAPIR_C_JOURNAL_REPLAYED));
+	family(out, "tapir_pop_journal_failures_total", "counter",
+		"Journals that could not be written, or read at start.");
+	sample(out, "tapir_pop_journal_failures_total", "",
+		counter(e, TAPIR_C_JOURNAL_FAILURES));
 	family(out, "tapir_pop_state_last_save_timestamp_seconds", "gauge",
 		"When the state file was last saved (Unix time; 0: not since the module started).");
 	sample_i(out, "tapir_pop_state_last_save_timestamp_seconds", "",

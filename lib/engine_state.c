@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Persistence: the state directory, the state file and the xfr serials
- * beside it (each zone's serial and expiry). Writer thread (and destroy,
- * after the writer is joined).
+ * Persistence: the state directory, the state file, the journal of what
+ * changed since it was saved (lib/journal.h), and the xfr serials beside
+ * it (each zone's serial and expiry). Writer thread (and destroy, after
+ * the writer is joined).
  */
 #include "tapir_build.h"
+
+#include <stdarg.h>
 
 #include "lib/engine_impl.h"
 #include "lib/fileio.h"
@@ -413,6 +416,206 @@ serials_load(struct tapir_engine *e, int64_t created)
 	pthread_mutex_unlock(&e->slock);
 }
 
+/*
+ * The journal (lib/journal.h): every change of an MQTT source's entries,
+ * appended before it is applied, so that a process killed without a save
+ * gets it back. Only MQTT sources: the core never re-sends what did not
+ * change. A zone's entries go with the serial in the serials file, which
+ * is saved with the state file: after a kill the primary sends what
+ * changed since that serial again, and a journal that moved the entries
+ * past it would leave them out of step with the counts an IXFR's
+ * deletions need (xfr_state.rrs).
+ */
+bool
+tapir__eng_journaled(struct tapir_engine *e, int src)
+{
+	return e->journal && src >= 0 && (size_t)src < wcfg(e)->n_sources &&
+	       wcfg(e)->sources[src].type == TAPIR_SOURCE_MQTT;
+}
+
+/* A journal that cannot be written: counted, logged (rate-limited), a
+ * problem in status until a new one starts (unless the state directory's
+ * own problem already says why). Appending stops (a record after a gap
+ * would replay without the ones before it); the state is saved within
+ * STATE_DIR_RETRY_MS, or as soon as the directory is fixed, which starts
+ * a new journal. The feed goes on. */
+static void journal_failed(struct tapir_engine *e, const char *fmt, ...)
+	TAPIR_PRINTF(2, 3);
+
+static void
+journal_failed(struct tapir_engine *e, const char *fmt, ...)
+{
+	char why[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	count(e, TAPIR_C_JOURNAL_FAILURES, 1);
+	tapir__eng_log_reject(e, TAPIR_C_JOURNAL_FAILURES,
+		"%s: %s; changes are kept at the next save of the state file",
+		e->journal_path, why);
+	e->journal_wait_dir = tapir__eng_problem_is_set(e, PROBLEM_STATE_DIR);
+	if (!e->journal_wait_dir)
+		tapir__eng_problem_set(e, PROBLEM_JOURNAL, "journal: %s: %s",
+			e->journal_path, why);
+	tapir_journal_close(e->journal);
+	e->journal = NULL;
+	e->journal_tried_ms = tapir_monotonic_ms();
+	e->state_dirty = true;
+}
+
+static void
+journal_started(struct tapir_engine *e)
+{
+	e->journal_synced_ms = tapir_monotonic_ms();
+	if (tapir__eng_problem_clear(e, PROBLEM_JOURNAL))
+		tapir_log(TAPIR_LOG_INFO, "journal: %s is written again",
+			e->journal_path);
+}
+
+/* A new, empty journal that follows the state file on disk. */
+static void
+journal_restart(struct tapir_engine *e)
+{
+	struct tapir_error err = { 0 };
+
+	if (!e->journal_path)
+		return;
+	tapir_journal_close(e->journal);
+	e->journal = NULL;
+	if (tapir_journal_start(e->journal_path, e->state_created, &e->journal,
+		    &err) != 0) {
+		journal_failed(e, "%s", err.text);
+		return;
+	}
+	journal_started(e);
+}
+
+/* After the state file (believed: state_ok): replay the journal that
+ * follows it, and go on appending to it; or start a new one. */
+static void
+journal_load(struct tapir_engine *e, bool state_ok)
+{
+	struct tapir_journal_stats st = { 0 };
+	struct tapir_error err = { 0 };
+	int rc;
+
+	if (!e->journal_path)
+		return;
+	if (!state_ok) {
+		/* Its records went on top of a state file not believed. */
+		tapir_log(TAPIR_LOG_WARN,
+			"journal: ignoring %s: the state file it follows was "
+			"not loaded",
+			e->journal_path);
+		journal_restart(e);
+		return;
+	}
+	rc = tapir_journal_replay(e->journal_path, e->state_created, e->db,
+		wcfg(e), e->now(), &st, &err);
+	if (rc == TAPIR_ENOENT) {
+		journal_restart(e);
+		return;
+	}
+	if (rc != 0) {
+		/* Another generation: its records are in the state file (a
+		 * crash between the save and the new journal), or it is of
+		 * another file. */
+		if (rc != TAPIR_ERANGE)
+			count(e, TAPIR_C_JOURNAL_FAILURES, 1);
+		tapir_log(rc == TAPIR_ERANGE ? TAPIR_LOG_INFO : TAPIR_LOG_WARN,
+			"journal: ignoring %s: %s", e->journal_path, err.text);
+		journal_restart(e);
+		return;
+	}
+	count(e, TAPIR_C_JOURNAL_REPLAYED, st.replayed);
+	tapir_log(TAPIR_LOG_INFO,
+		"journal: replayed %zu changes from %s (%zu expired, %zu of "
+		"sources no longer configured, %zu refused)",
+		st.replayed, e->journal_path, st.expired, st.other_source,
+		st.failed);
+	if (st.dropped)
+		tapir_log(TAPIR_LOG_WARN,
+			"journal: %s: a torn tail of %llu bytes after the "
+			"last good record was dropped",
+			e->journal_path, (unsigned long long)st.dropped);
+	/* The next save folds them into the state file. */
+	if (st.replayed || st.expired || st.failed)
+		e->state_dirty = true;
+	if (tapir_journal_reopen(
+		    e->journal_path, st.valid_len, &e->journal, &err) != 0) {
+		journal_failed(e, "%s", err.text);
+		return;
+	}
+	journal_started(e);
+}
+
+/* Writer: append the records built in e->journal_batch (one message's)
+ * with one write(), before the changes are applied. built: what building
+ * them returned; a batch that could not be built whole is not written. */
+void
+tapir__eng_journal_append(struct tapir_engine *e, int built)
+{
+	struct tapir_error err = { 0 };
+
+	if (!e->journal)
+		return;
+	if (built != 0) {
+		journal_failed(e, "%s", tapir_strerror(built));
+		return;
+	}
+	if (!e->journal_batch.len)
+		return;
+	if (tapir_journal_append(e->journal, &e->journal_batch, &err) != 0)
+		journal_failed(e, "%s", err.text);
+}
+
+/* Writer loop: sync at most once a second; fold a journal grown past
+ * JOURNAL_MAX_BYTES into the state file; retry one that failed. */
+void
+tapir__eng_journal_tick(struct tapir_engine *e)
+{
+	int64_t now = tapir_monotonic_ms();
+
+	if (!e->journal_path)
+		return;
+	if (!e->journal) {
+		if (now - e->journal_tried_ms >= STATE_DIR_RETRY_MS ||
+			(e->journal_wait_dir && !tapir__eng_problem_is_set(e,
+							PROBLEM_STATE_DIR))) {
+			e->journal_tried_ms = now;
+			e->state_dirty = true;
+			tapir__eng_state_save(e);
+		}
+		return;
+	}
+	if (now - e->journal_synced_ms >= JOURNAL_SYNC_MS) {
+		e->journal_synced_ms = now;
+		if (tapir_journal_sync(e->journal) != 0) {
+			journal_failed(e, "fdatasync: %s", strerror(errno));
+			return;
+		}
+	}
+	if (tapir_journal_size(e->journal) >= JOURNAL_MAX_BYTES &&
+		now - e->journal_tried_ms >= STATE_DIR_RETRY_MS) {
+		e->journal_tried_ms = now;
+		e->state_dirty = true;
+		tapir__eng_state_save(e);
+	}
+}
+
+/* Destroy, after the last save. */
+void
+tapir__eng_journal_close(struct tapir_engine *e)
+{
+	tapir_journal_close(e->journal);
+	e->journal = NULL;
+	tapir_journal_batch_free(&e->journal_batch);
+	free(e->journal_path);
+	e->journal_path = NULL;
+}
+
 void
 tapir__eng_state_save(struct tapir_engine *e)
 {
@@ -459,6 +662,7 @@ tapir__eng_state_save(struct tapir_engine *e)
 	atomic_store(&e->serials_dirty, false);
 	serials_save(e);
 	e->state_dirty = false;
+	journal_restart(e);
 	e->state_saved_ms = tapir_monotonic_ms();
 	pthread_mutex_lock(&e->slock);
 	e->state_saved_at = tapir_now();
@@ -496,10 +700,14 @@ tapir__eng_state_load(struct tapir_engine *e)
 		snprintf(serials, sizeof(serials), "%s.serials", e->state_path);
 		tapir__eng_remove_temps(serials);
 	}
+	if (e->journal_path)
+		tapir__eng_remove_temps(e->journal_path);
 	rc = tapir_state_load(e->db, wcfg(e), e->state_path, e->now(), &loaded,
 		&expired, &other, &err);
 	if (rc == TAPIR_ENOENT) {
 		tapir_log(TAPIR_LOG_INFO, "state: no %s yet", e->state_path);
+		/* A journal of generation 0 began with no state file. */
+		journal_load(e, true);
 		return;
 	}
 	if (rc != 0) {
@@ -507,6 +715,7 @@ tapir__eng_state_load(struct tapir_engine *e)
 		count(e, TAPIR_C_STATE_FAILURES, 1);
 		tapir_log(TAPIR_LOG_ERR, "state: ignoring %s: %s",
 			e->state_path, err.text);
+		journal_load(e, false);
 		return;
 	}
 	count(e, TAPIR_C_STATE_LOADED, loaded);
@@ -518,4 +727,5 @@ tapir__eng_state_load(struct tapir_engine *e)
 		"state: %zu entries from %s (%zu expired, %zu of sources no "
 		"longer configured)",
 		loaded, e->state_path, expired, other);
+	journal_load(e, e->state_created != 0);
 }
