@@ -5,7 +5,7 @@
 # checker; overrides across a restart; reload with a broken file keeps
 # the running policy; the socket refuses another user, and past its mode
 # only root, Unbound's user and control.group change state; log-only
-# counts without changing answers.
+# counts without changing answers; a flush Unbound did not do exits 1.
 . "$top_srcdir/tests/integration/lib.sh"
 
 C() {
@@ -122,6 +122,18 @@ C flush cached.example | grep -q "^ok$" || fail "flush"
 C --json flush cached.example | jq -e '.result == "ok"' >/dev/null || fail "flush --json"
 C flush --all | grep -q "^ok$" || fail "flush --all"
 ok "flush NAME and flush --all"
+# flush reports what Unbound did: with Unbound's control socket out of
+# reach (moved aside), the answer is an error and the exit code 1, never
+# "ok"; once it is back, flush works again.
+mv "$T/unbound-control.sock" "$T/unbound-control.away" || fail "mv"
+out=$(C flush cached.example 2>&1)
+rc=$?
+mv "$T/unbound-control.away" "$T/unbound-control.sock" || fail "mv back"
+[ "$rc" = 1 ] || fail "flush with Unbound's control unreachable: exit $rc: $out"
+echo "$out" | grep -q "^error: .* did not flush cached.example" ||
+	fail "flush with Unbound's control unreachable said: $out"
+C flush cached.example | grep -q "^ok$" || fail "flush once the socket is back"
+ok "flush failure reported, exit 1: $out"
 
 # reload: a broken file is refused and the running policy stays.
 cp "$T/tapir-pop.yaml" "$T/good.yaml"

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # After an install, what the module needs can be missing or closed to the
 # user Unbound runs as: the configuration (missing, unreadable), the keys
-# file, the state directory. In each case Unbound starts and answers, and
+# file (missing, or holding no usable key), the state directory. In each case Unbound starts and answers, and
 # tapir-pop-control status names what is wrong in a "problem:" line (JSON:
 # .problems) and exits 1; an inactive module, whose socket path is in the
 # file it could not read, answers on the default socket. Once fixed,
@@ -94,6 +94,22 @@ status_is 1 --json
 jq -e '.problems == ["keys: cannot read '"$T"'/keys.json: No such file or directory"]' \
 	"$T/out" >/dev/null || fail "JSON: $(cat "$T/out")"
 ok "missing keys file: unbound answers; status exit 1: $(jq -r '.problems[0]' "$T/out")"
+stop_unbound
+
+# 3b. A keys file that loads but holds no usable key (each lacks "alg",
+#     which upstream requires): no message can be verified, so it is a
+#     problem as much as a missing file is.
+write_module_config
+jq 'del(.keys[].alg)' "$top_srcdir/examples/keys/demo-keys.json" >"$T/keys.json" ||
+	fail "jq"
+daemon_reads "$T/keys.json"
+start_unbound
+answers no-usable-key
+wait_until 10 mqtt_connected || fail "module did not connect"
+status_is 1
+has_line "keys: 0"
+has_line "problem: keys: $T/keys.json: JWKS has no usable signature key"
+ok "keys file with no usable key: status exit 1: $(grep '^problem' "$T/out")"
 stop_unbound
 
 # 4. A state directory the daemon's user cannot write (root's, 0755);
