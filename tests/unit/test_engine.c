@@ -64,7 +64,8 @@
 #define TAG_NEWLY_REGISTERED 4u
 #define TAG_LIKELYMALWARE    16u
 
-static int64_t fake_now;
+/* The engine's threads read it while a test moves it on. */
+static _Atomic int64_t fake_now;
 
 static int64_t
 fake_clock(void)
