@@ -483,6 +483,7 @@ void tapir__serials_clear(struct tapir__serials *s);
 void tapir__eng_state_dir_check(struct tapir_engine *e);
 void tapir__eng_state_save(struct tapir_engine *e);
 void tapir__eng_state_load(struct tapir_engine *e);
+void tapir__eng_remove_temps(const char *path);
 
 /* engine_files.c */
 int tapir__eng_find_stale(void *arg, const char *name, size_t len,
