@@ -154,6 +154,24 @@ tapir_monotonic_ms(void)
 }
 
 void
+tapir_deadline_ms(struct timespec *ts, int64_t ms)
+{
+	/* pthread_cond_timedwait() takes an absolute time on the condition's
+	 * clock, CLOCK_REALTIME for every condition here (their default). A
+	 * step of the wall clock moves the deadline: the waits are bounded
+	 * ticks and time-outs, re-armed by their loops. */
+	if (ms < 0)
+		ms = 0;
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += (time_t)(ms / 1000);
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+void
 tapir_thread_background(const char *name)
 {
 #if defined(__linux__)

@@ -380,8 +380,7 @@ tapir__eng_writer_main(void *arg)
 
 		pthread_mutex_lock(&e->qlock);
 		if (!e->qhead && !e->stop) {
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += 1;
+			tapir_deadline_ms(&ts, 1000);
 			pthread_cond_timedwait(&e->qcond, &e->qlock, &ts);
 		}
 		if (e->stop) {
@@ -589,13 +588,7 @@ tapir__eng_run_on_writer_within(struct tapir_engine *e,
 	q->job_done = &done;
 	q->topic = "";
 	/* jcond waits on CLOCK_REALTIME, its default. */
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += timeout_ms / 1000;
-	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	tapir_deadline_ms(&until, timeout_ms);
 	pthread_mutex_lock(&e->qlock);
 	if (e->stop) {
 		pthread_mutex_unlock(&e->qlock);

@@ -113,16 +113,42 @@ source_type(const struct tapir_source_config *sc)
 		       : tapir_source_type_str(sc->type);
 }
 
-/* source="NAME",list="LIST" for source i. */
-static const char *
-source_labels(const struct tapir_config *cfg, size_t i, char *buf, size_t size)
-{
-	char v[LABEL_MAX];
+/* A family of one sample a source, labelled source="NAME" and, by what
+ * its samples say, the list the source feeds or its type. */
+struct source_family {
+	const char *name, *type, *help;
+	enum { BY_NAME, BY_LIST, BY_TYPE } labels;
+	/* Source i's value; false leaves the source out (a message family
+	 * has no file source, a feed time no override). arg: the caller's.
+	 * Values are never negative: one format writes them all. */
+	bool (*value)(struct tapir_engine *e, const struct tapir_config *cfg,
+		size_t i, const void *arg, unsigned long long *v);
+};
 
-	snprintf(buf, size, "source=\"%s\",list=\"%s\"",
-		esc(cfg->sources[i].name, v, sizeof(v)),
-		tapir_list_str(cfg->sources[i].list));
-	return buf;
+static void
+source_family(struct tapir_engine *e, const struct tapir_config *cfg,
+	const struct source_family *f, const void *arg, struct tapir_buf *out)
+{
+	char l[3 * LABEL_MAX], v[LABEL_MAX];
+	unsigned long long x;
+
+	family(out, f->name, f->type, f->help);
+	for (size_t i = 0; cfg && i < cfg->n_sources; i++) {
+		const struct tapir_source_config *sc = &cfg->sources[i];
+
+		if (!f->value(e, cfg, i, arg, &x))
+			continue;
+		esc(sc->name, v, sizeof(v));
+		if (f->labels == BY_LIST)
+			snprintf(l, sizeof(l), "source=\"%s\",list=\"%s\"", v,
+				tapir_list_str(sc->list));
+		else if (f->labels == BY_TYPE)
+			snprintf(l, sizeof(l), "source=\"%s\",type=\"%s\"", v,
+				source_type(sc));
+		else
+			snprintf(l, sizeof(l), "source=\"%s\"", v);
+		sample(out, f->name, l, x);
+	}
 }
 
 /* What the database holds, as the writer last published it; read from the
@@ -156,6 +182,27 @@ db_figures(struct tapir_engine *e, bool direct, struct db_figures *d)
 		d->by_source[i] = atomic_load_explicit(
 			&e->per_source[i].entries, memory_order_relaxed);
 }
+
+/* arg: the answer counters summed over the slots. */
+static bool
+source_answers_value(struct tapir_engine *e, const struct tapir_config *cfg,
+	size_t i, const void *arg, unsigned long long *v)
+{
+	const uint64_t *n = arg;
+
+	(void)e;
+	(void)cfg;
+	*v = n[SOURCE_BASE + i];
+	return true;
+}
+
+static const struct source_family source_answers = {
+	.name = "tapir_pop_source_answers_total",
+	.type = "counter",
+	.help = "Answers whose decision counted entries of this source, blocked or not (allowlist sources count the answers they let through).",
+	.labels = BY_LIST,
+	.value = source_answers_value,
+};
 
 static void
 answers(struct tapir_engine *e, const struct tapir_runtime *rt,
@@ -195,13 +242,47 @@ answers(struct tapir_engine *e, const struct tapir_runtime *rt,
 		sample(out, "tapir_pop_blocked_answers_total", l,
 			n[RULE_BASE + r]);
 	}
-	family(out, "tapir_pop_source_answers_total", "counter",
-		"Answers whose decision counted entries of this source, blocked or not (allowlist sources count the answers they let through).");
-	for (size_t i = 0; cfg && i < cfg->n_sources; i++)
-		sample(out, "tapir_pop_source_answers_total",
-			source_labels(cfg, i, l, sizeof(l)),
-			n[SOURCE_BASE + i]);
+	source_family(e, cfg, &source_answers, n, out);
 }
+
+/* MQTT sources only: the others receive no message. */
+static bool
+source_accepted_value(struct tapir_engine *e, const struct tapir_config *cfg,
+	size_t i, const void *arg, unsigned long long *v)
+{
+	(void)arg;
+	if (cfg->sources[i].type != TAPIR_SOURCE_MQTT)
+		return false;
+	*v = atomic_load(&e->per_source[i].accepted);
+	return true;
+}
+
+static bool
+source_rejected_value(struct tapir_engine *e, const struct tapir_config *cfg,
+	size_t i, const void *arg, unsigned long long *v)
+{
+	(void)arg;
+	if (cfg->sources[i].type != TAPIR_SOURCE_MQTT)
+		return false;
+	*v = atomic_load(&e->per_source[i].rejected);
+	return true;
+}
+
+static const struct source_family source_accepted = {
+	.name = "tapir_pop_source_messages_accepted_total",
+	.type = "counter",
+	.help = "Messages accepted, by MQTT source.",
+	.labels = BY_NAME,
+	.value = source_accepted_value,
+};
+
+static const struct source_family source_rejected = {
+	.name = "tapir_pop_source_messages_rejected_total",
+	.type = "counter",
+	.help = "Messages rejected, by the MQTT source they came for.",
+	.labels = BY_NAME,
+	.value = source_rejected_value,
+};
 
 static void
 messages(struct tapir_engine *e, const struct tapir_config *cfg,
@@ -230,25 +311,30 @@ messages(struct tapir_engine *e, const struct tapir_config *cfg,
 		sample(out, "tapir_pop_messages_rejected_total", l,
 			counter(e, c));
 	}
-	family(out, "tapir_pop_source_messages_accepted_total", "counter",
-		"Messages accepted, by MQTT source.");
-	for (size_t i = 0; cfg && i < cfg->n_sources; i++)
-		if (cfg->sources[i].type == TAPIR_SOURCE_MQTT) {
-			snprintf(l, sizeof(l), "source=\"%s\"",
-				esc(cfg->sources[i].name, v, sizeof(v)));
-			sample(out, "tapir_pop_source_messages_accepted_total",
-				l, atomic_load(&e->per_source[i].accepted));
-		}
-	family(out, "tapir_pop_source_messages_rejected_total", "counter",
-		"Messages rejected, by the MQTT source they came for.");
-	for (size_t i = 0; cfg && i < cfg->n_sources; i++)
-		if (cfg->sources[i].type == TAPIR_SOURCE_MQTT) {
-			snprintf(l, sizeof(l), "source=\"%s\"",
-				esc(cfg->sources[i].name, v, sizeof(v)));
-			sample(out, "tapir_pop_source_messages_rejected_total",
-				l, atomic_load(&e->per_source[i].rejected));
-		}
+	source_family(e, cfg, &source_accepted, NULL, out);
+	source_family(e, cfg, &source_rejected, NULL, out);
 }
+
+/* arg: the struct db_figures. */
+static bool
+source_entries_value(struct tapir_engine *e, const struct tapir_config *cfg,
+	size_t i, const void *arg, unsigned long long *v)
+{
+	const struct db_figures *d = arg;
+
+	(void)e;
+	(void)cfg;
+	*v = d->by_source[i];
+	return true;
+}
+
+static const struct source_family source_entries = {
+	.name = "tapir_pop_entries",
+	.type = "gauge",
+	.help = "Entries the database holds, by source and the list it feeds.",
+	.labels = BY_LIST,
+	.value = source_entries_value,
+};
 
 static void
 entries(struct tapir_engine *e, const struct tapir_config *cfg,
@@ -264,11 +350,7 @@ entries(struct tapir_engine *e, const struct tapir_config *cfg,
 	};
 	char l[2 * LABEL_MAX];
 
-	family(out, "tapir_pop_entries", "gauge",
-		"Entries the database holds, by source and the list it feeds.");
-	for (size_t i = 0; cfg && i < cfg->n_sources; i++)
-		sample(out, "tapir_pop_entries",
-			source_labels(cfg, i, l, sizeof(l)), d->by_source[i]);
+	source_family(e, cfg, &source_entries, d, out);
 	family(out, "tapir_pop_entries_added_total", "counter",
 		"Entries added or replaced by MQTT messages.");
 	sample(out, "tapir_pop_entries_added_total", "",
@@ -324,12 +406,55 @@ last_update(struct tapir_engine *e, const struct tapir_config *cfg, size_t i)
 	}
 }
 
+/* Left out for a source with no feed (overrides). */
+static bool
+source_updated_value(struct tapir_engine *e, const struct tapir_config *cfg,
+	size_t i, const void *arg, unsigned long long *v)
+{
+	int64_t t = last_update(e, cfg, i);
+
+	(void)arg;
+	if (t < 0)
+		return false;
+	*v = (unsigned long long)t;
+	return true;
+}
+
+/* arg: the int64_t wall time now, one for every source. */
+static bool
+source_age_value(struct tapir_engine *e, const struct tapir_config *cfg,
+	size_t i, const void *arg, unsigned long long *v)
+{
+	int64_t t = last_update(e, cfg, i);
+
+	if (t < 0)
+		return false;
+	t = *(const int64_t *)arg - (t ? t : e->started);
+	*v = (unsigned long long)(t > 0 ? t : 0);
+	return true;
+}
+
+static const struct source_family source_updated = {
+	.name = "tapir_pop_source_last_update_timestamp_seconds",
+	.type = "gauge",
+	.help = "When a source last brought data: its last accepted message, file load or good zone transfer (Unix time; 0: not since the module started).",
+	.labels = BY_TYPE,
+	.value = source_updated_value,
+};
+
+static const struct source_family source_age = {
+	.name = "tapir_pop_source_last_update_age_seconds",
+	.type = "gauge",
+	.help = "Seconds since a source last brought data (since the module started when it has not).",
+	.labels = BY_TYPE,
+	.value = source_age_value,
+};
+
 static void
 feed(struct tapir_engine *e, const struct tapir_config *cfg,
 	struct tapir_buf *out)
 {
-	char l[3 * LABEL_MAX], v[LABEL_MAX];
-	int64_t now = tapir_now(), t;
+	int64_t now = tapir_now();
 	bool connected;
 	size_t qlen;
 
@@ -354,29 +479,8 @@ feed(struct tapir_engine *e, const struct tapir_config *cfg,
 	family(out, "tapir_pop_keys_loaded", "gauge",
 		"Keys trusted to sign TAPIR messages (0: every message is rejected).");
 	sample(out, "tapir_pop_keys_loaded", "", atomic_load(&e->n_keys));
-	family(out, "tapir_pop_source_last_update_timestamp_seconds", "gauge",
-		"When a source last brought data: its last accepted message, file load or good zone transfer (Unix time; 0: not since the module started).");
-	for (size_t i = 0; cfg && i < cfg->n_sources; i++) {
-		if ((t = last_update(e, cfg, i)) < 0)
-			continue;
-		snprintf(l, sizeof(l), "source=\"%s\",type=\"%s\"",
-			esc(cfg->sources[i].name, v, sizeof(v)),
-			source_type(&cfg->sources[i]));
-		sample_i(out, "tapir_pop_source_last_update_timestamp_seconds",
-			l, (long long)t);
-	}
-	family(out, "tapir_pop_source_last_update_age_seconds", "gauge",
-		"Seconds since a source last brought data (since the module started when it has not).");
-	for (size_t i = 0; cfg && i < cfg->n_sources; i++) {
-		if ((t = last_update(e, cfg, i)) < 0)
-			continue;
-		snprintf(l, sizeof(l), "source=\"%s\",type=\"%s\"",
-			esc(cfg->sources[i].name, v, sizeof(v)),
-			source_type(&cfg->sources[i]));
-		t = now - (t ? t : e->started);
-		sample_i(out, "tapir_pop_source_last_update_age_seconds", l,
-			(long long)(t > 0 ? t : 0));
-	}
+	source_family(e, cfg, &source_updated, NULL, out);
+	source_family(e, cfg, &source_age, &now, out);
 	family(out, "tapir_pop_file_loads_total", "counter",
 		"File sources loaded.");
 	sample(out, "tapir_pop_file_loads_total", "",

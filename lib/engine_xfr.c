@@ -598,13 +598,7 @@ tapir__eng_xfr_main(void *arg)
 		e->xfr_rt = NULL;
 		if (wait < 100)
 			wait = 100;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += wait / 1000;
-		ts.tv_nsec += (wait % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		tapir_deadline_ms(&ts, wait);
 		pthread_mutex_lock(&e->xlock);
 		if (!atomic_load(&e->xfr_stop))
 			pthread_cond_timedwait(&e->xcond, &e->xlock, &ts);

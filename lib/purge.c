@@ -319,13 +319,7 @@ tapir_purger_drain(struct tapir_purger *p, int timeout_ms)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	tapir_deadline_ms(&ts, timeout_ms);
 	pthread_mutex_lock(&p->lock);
 	while ((p->head || p->busy) &&
 		pthread_cond_timedwait(&p->cond, &p->lock, &ts) == 0)

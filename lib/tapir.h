@@ -165,6 +165,15 @@ int64_t tapir_monotonic_ms(void);
 /** Monotonic microseconds, for measuring short operations. */
 int64_t tapir_monotonic_us(void);
 
+struct timespec;
+
+/**
+ * The deadline ms milliseconds from now on CLOCK_REALTIME, as
+ * pthread_cond_timedwait() takes it on a condition of the default clock:
+ * tv_nsec normalised to [0, 1e9). A negative ms is now.
+ */
+void tapir_deadline_ms(struct timespec *ts, int64_t ms);
+
 /* How much nicer than Unbound's workers the module's own threads run. */
 #define TAPIR_BACKGROUND_NICE 10
 

@@ -3,8 +3,9 @@
  * Tests of lib/common.c: every error code has its own text and an unknown
  * code still gets one, tapir_error_set() formats into a fixed buffer without
  * overrunning it, the log sink sees prefixed single lines with every byte
- * outside printable ASCII escaped whole (and NULL puts stderr back), and
- * the two clocks agree with the system's.
+ * outside printable ASCII escaped whole (and NULL puts stderr back),
+ * the two clocks agree with the system's, and a condition wait's deadline
+ * is normalised.
  */
 #include "tapir_build.h"
 
@@ -344,6 +345,56 @@ test_monotonic_ms_advances_with_sleep(void **state)
 	assert_true(tapir_monotonic_ms() >= b);
 }
 
+static int64_t
+ns_of(const struct timespec *ts)
+{
+	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+}
+
+/* One tapir_deadline_ms(ms), read between two readings of the wall clock:
+ * normalised, and ms after a moment between them. Returns whether it
+ * had to carry nanoseconds into seconds: the clock read inside it is no
+ * earlier than before, in the same second. */
+static bool
+check_deadline(int64_t ms)
+{
+	struct timespec before, got, after;
+	int64_t add = ms > 0 ? ms * 1000000 : 0;
+
+	clock_gettime(CLOCK_REALTIME, &before);
+	tapir_deadline_ms(&got, ms);
+	clock_gettime(CLOCK_REALTIME, &after);
+	if (got.tv_nsec < 0 || got.tv_nsec >= 1000000000L)
+		fail_msg("deadline %lld ms: tv_nsec %ld not normalised",
+			(long long)ms, (long)got.tv_nsec);
+	assert_true(ns_of(&got) >= ns_of(&before) + add);
+	assert_true(ns_of(&got) <= ns_of(&after) + add);
+	return after.tv_sec == before.tv_sec &&
+	       before.tv_nsec + (ms % 1000) * 1000000 >= 1000000000L;
+}
+
+/* The deadline a condition wait takes: milliseconds that cross a second
+ * boundary carry into tv_sec, a value past 32 bits is no less exact, a
+ * negative one is now. */
+static void
+test_deadline_ms_normalises_and_takes_large_values(void **state)
+{
+	int carried = 0;
+
+	(void)state;
+	/* 999 ms from any moment after the first millisecond of a second
+	 * crosses into the next: retried until one such moment is met. */
+	for (int i = 0; i < 1000 && carried < 3; i++)
+		carried += check_deadline(999);
+	assert_int_equal(carried, 3);
+	check_deadline(0);
+	check_deadline(1);
+	check_deadline(1500);
+	check_deadline(-5);
+	/* About 58 days, past INT_MAX and UINT_MAX milliseconds. */
+	check_deadline(INT64_C(5000000123));
+}
+
 struct bg_seen {
 	int before, after;
 	char name[16];
@@ -506,6 +557,8 @@ main(void)
 			teardown_sink),
 		cmocka_unit_test(test_now_matches_system_wall_clock),
 		cmocka_unit_test(test_monotonic_ms_advances_with_sleep),
+		cmocka_unit_test(
+			test_deadline_ms_normalises_and_takes_large_values),
 		cmocka_unit_test(
 			test_duration_parse_takes_seconds_and_one_unit),
 		cmocka_unit_test(

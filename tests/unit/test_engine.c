@@ -51,6 +51,7 @@
 #include "lib/jws.h"
 #include "lib/policy.h"
 #include "lib/tapir.h"
+#include "tests/unit/fixture.h"
 
 #define TOPIC "observations/down/tapir-pop"
 #define KID   "test-key"
@@ -99,35 +100,6 @@ capture_log(void *arg, enum tapir_log_level level, const char *msg)
 	pthread_mutex_unlock(&log_lock);
 }
 
-/* Writes a fresh Ed25519 private JWK into jwk and its JWKS entry into pub. */
-static void
-make_key(
-	const char *kid, char *jwk, size_t jwk_size, char *pub, size_t pub_size)
-{
-	unsigned char seed[crypto_sign_SEEDBYTES];
-	unsigned char pk[crypto_sign_PUBLICKEYBYTES];
-	unsigned char sk[crypto_sign_SECRETKEYBYTES];
-	char x[sodium_base64_ENCODED_LEN(sizeof(pk), B64V)];
-	char d[sodium_base64_ENCODED_LEN(sizeof(seed), B64V)];
-
-	randombytes_buf(seed, sizeof(seed));
-	assert_int_equal(crypto_sign_seed_keypair(pk, sk, seed), 0);
-	sodium_bin2base64(x, sizeof(x), pk, sizeof(pk), B64V);
-	sodium_bin2base64(d, sizeof(d), seed, sizeof(seed), B64V);
-	snprintf(jwk, jwk_size,
-		"{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"alg\":\"EdDSA\","
-		"\"kid\":\"%s\",\"x\":\"%s\",\"d\":\"%s\"}",
-		kid, x, d);
-	if (pub)
-		snprintf(pub, pub_size,
-			"{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\","
-			"\"alg\":\"EdDSA\",\"use\":\"sig\",\"kid\":\"%s\","
-			"\"x\":\"%s\"}]}",
-			kid, x);
-	sodium_memzero(seed, sizeof(seed));
-	sodium_memzero(sk, sizeof(sk));
-}
-
 static struct tapir_signer *
 load_signer(const char *jwk)
 {
@@ -137,16 +109,6 @@ load_signer(const char *jwk)
 	if (!s)
 		fail_msg("tapir_signer_load: %s", err.text);
 	return s;
-}
-
-static void
-write_file(const char *path, const char *text)
-{
-	FILE *fp = fopen(path, "w");
-
-	assert_non_null(fp);
-	assert_int_equal(fputs(text, fp) >= 0, 1);
-	assert_int_equal(fclose(fp), 0);
 }
 
 static char *
@@ -191,12 +153,11 @@ static struct tapir_engine *
 engine_topics(const char *keys_path, unsigned tags_limit, const char *topics,
 	const char *extra)
 {
-	struct tapir_error err = { 0 };
-	struct tapir_config *cfg;
-	struct tapir_engine *e;
 	char yaml[2048];
+	int n;
 
-	snprintf(yaml, sizeof(yaml),
+	/* Checked: a cut configuration would be another one. */
+	n = snprintf(yaml, sizeof(yaml),
 		"mqtt:\n"
 		"  broker: mqtt://127.0.0.1:1\n"
 		"  reconnect-min: 1\n"
@@ -216,12 +177,9 @@ engine_topics(const char *keys_path, unsigned tags_limit, const char *topics,
 		"  queue-length: 2\n"
 		"%s",
 		keys_path, topics, tags_limit, extra ? extra : "");
-	if (!(cfg = tapir_config_parse(yaml, strlen(yaml), "test.yaml", &err)))
-		fail_msg("config: %s", err.text);
-	e = tapir_engine_create_take(cfg);
-	assert_non_null(e);
-	assert_true(tapir_engine_active(e));
-	return e;
+	if (n < 0 || (size_t)n >= sizeof(yaml))
+		fail_msg("configuration longer than %zu bytes", sizeof(yaml));
+	return fixture_engine_yaml(yaml);
 }
 
 static struct tapir_engine *
@@ -264,10 +222,10 @@ setup_keys(void **state)
 	}
 	snprintf(f->keys_path, sizeof(f->keys_path), "%s/keys.json", f->dir);
 	snprintf(f->sock_path, sizeof(f->sock_path), "%s/ctl.sock", f->dir);
-	make_key(KID, jwk, sizeof(jwk), pub, sizeof(pub));
+	fixture_make_key(KID, jwk, sizeof(jwk), pub, sizeof(pub));
 	f->signer = load_signer(jwk);
-	write_file(f->keys_path, pub);
-	make_key("stranger", jwk, sizeof(jwk), NULL, 0);
+	fixture_write_file(f->keys_path, pub);
+	fixture_make_key("stranger", jwk, sizeof(jwk), NULL, 0);
 	f->stranger = load_signer(jwk);
 	fake_now = NOW;
 	*state = f;
@@ -430,17 +388,6 @@ snapshot(struct tapir_engine *e, uint64_t out[TAPIR_C_COUNT])
 {
 	for (int c = 0; c < TAPIR_C_COUNT; c++)
 		out[c] = tapir_engine_counter(e, c);
-}
-
-static char *
-command(struct fixture *f, const char *line)
-{
-	struct tapir_buf out = { 0 };
-
-	tapir_engine_command(f->e, line, &out);
-	assert_false(out.failed);
-	assert_non_null(out.data);
-	return out.data;
 }
 
 /* ---- policy as the feed drives it ---- */
@@ -1016,7 +963,7 @@ test_repeated_rejection_logs_once_per_interval(void **state)
 static unsigned long long
 stat_value(struct fixture *f, const char *name)
 {
-	char *out = command(f, "stats_noreset");
+	char *out = fixture_command(f->e, "stats_noreset");
 	char key[80];
 	const char *at;
 	unsigned long long v = 0;
@@ -1396,10 +1343,10 @@ test_inactive_engine_status_says_inactive(void **state)
 	snprintf(path, sizeof(path), "%s/no-such.yaml", f->dir);
 	f->e = tapir_engine_create(path);
 	assert_non_null(f->e);
-	out = command(f, "status");
+	out = fixture_command(f->e, "status");
 	assert_non_null(strstr(out, "state: inactive"));
 	free(out);
-	out = command(f, "lookup www.example.com");
+	out = fixture_command(f->e, "lookup www.example.com");
 	assert_int_equal(strncmp(out, "error:", 6), 0);
 	free(out);
 }
@@ -1491,11 +1438,11 @@ test_inactive_engine_status_names_file_and_line(void **state)
 	snprintf(yaml, sizeof(yaml),
 		"mqtt:\n  broker: mqtt://127.0.0.1\nkeys: %s\nbogus: 1\n",
 		f->keys_path);
-	write_file(path, yaml);
+	fixture_write_file(path, yaml);
 	f->e = tapir_engine_create(path);
 	unlink(path);
 	assert_false(tapir_engine_active(f->e));
-	out = command(f, "status");
+	out = fixture_command(f->e, "status");
 	snprintf(want, sizeof(want), "state: inactive (%s:4: ", path);
 	if (!strstr(out, want))
 		fail_msg("no '%s' in:\n%s", want, out);
@@ -1512,7 +1459,7 @@ static void
 test_command_status_active(void **state)
 {
 	struct fixture *f = *state;
-	char *out = command(f, "status");
+	char *out = fixture_command(f->e, "status");
 
 	assert_non_null(strstr(out, "state: active\n"));
 	assert_non_null(strstr(out, "keys: 1\n"));
@@ -1521,7 +1468,7 @@ test_command_status_active(void **state)
 	/* A broker that is not there is retried: not a problem. */
 	assert_null(strstr(out, "problem:"));
 	free(out);
-	out = command(f, "json status");
+	out = fixture_command(f->e, "json status");
 	assert_non_null(strstr(out, "\"problems\": []"));
 	free(out);
 }
@@ -1533,7 +1480,7 @@ static void
 assert_problem(struct fixture *f, const char *want)
 {
 	char line[512];
-	char *out = command(f, "status");
+	char *out = fixture_command(f->e, "status");
 
 	snprintf(line, sizeof(line), "\nproblem: %s", want);
 	if (!strstr(out, line))
@@ -1553,7 +1500,7 @@ test_status_problem_keys_file_missing(void **state)
 	snprintf(want, sizeof(want),
 		"keys: cannot read %s: No such file or directory\n", missing);
 	assert_problem(f, want);
-	out = command(f, "json status");
+	out = fixture_command(f->e, "json status");
 	snprintf(want, sizeof(want),
 		"\"problems\": [\n    \"keys: cannot read %s: No such file or "
 		"directory\"\n  ]",
@@ -1575,7 +1522,7 @@ test_status_no_keys_problem_without_mqtt_sources(void **state)
 	char *out;
 
 	snprintf(list, sizeof(list), "%s/deny.txt", f->dir);
-	write_file(list, "blocked.example\n");
+	fixture_write_file(list, "blocked.example\n");
 	snprintf(yaml, sizeof(yaml),
 		"sources:\n  - name: deny\n    type: file\n"
 		"    list: denylist\n    path: %s\n",
@@ -1584,7 +1531,7 @@ test_status_no_keys_problem_without_mqtt_sources(void **state)
 		fail_msg("config: %s", err.text);
 	f->e = tapir_engine_create_take(cfg);
 	assert_non_null(f->e);
-	out = command(f, "status");
+	out = fixture_command(f->e, "status");
 	unlink(list);
 	if (strstr(out, "problem:"))
 		fail_msg("a problem without MQTT sources:\n%s", out);
@@ -1597,7 +1544,7 @@ test_status_problem_keys_file_broken(void **state)
 	struct fixture *f = *state;
 	char want[300];
 
-	write_file(f->keys_path, "{\"keys\": 12}");
+	fixture_write_file(f->keys_path, "{\"keys\": 12}");
 	f->e = engine_with(f->keys_path, 2, NULL);
 	snprintf(want, sizeof(want), "keys: %s: ", f->keys_path);
 	assert_problem(f, want);
@@ -1619,16 +1566,16 @@ test_status_problem_keys_cleared_by_reload(void **state)
 		"  - name: dns-tapir\n    list: doubtlist\n"
 		"    topics: [%s]\n",
 		missing, TOPIC);
-	write_file(path, yaml);
+	fixture_write_file(path, yaml);
 	f->e = tapir_engine_create(path);
 	assert_true(tapir_engine_active(f->e));
 	assert_problem(f, "keys: cannot read ");
-	make_key(KID, jwk, sizeof(jwk), pub, sizeof(pub));
-	write_file(missing, pub);
-	out = command(f, "reload");
+	fixture_make_key(KID, jwk, sizeof(jwk), pub, sizeof(pub));
+	fixture_write_file(missing, pub);
+	out = fixture_command(f->e, "reload");
 	assert_string_equal(out, "ok\n");
 	free(out);
-	out = command(f, "status");
+	out = fixture_command(f->e, "status");
 	assert_null(strstr(out, "problem:"));
 	assert_non_null(strstr(out, "keys: 1\n"));
 	free(out);
@@ -1661,7 +1608,7 @@ test_reload_unlimited_and_answers_follow(void **state)
 			"  redirect-a: [192.0.2.%u]\n",
 			f->keys_path, TOPIC, i == 40 ? "REDIRECT" : "NXDOMAIN",
 			100 + i, i);
-		write_file(path, yaml);
+		fixture_write_file(path, yaml);
 		if (i == 0) {
 			f->e = tapir_engine_create(path);
 			assert_true(tapir_engine_active(f->e));
@@ -1669,14 +1616,14 @@ test_reload_unlimited_and_answers_follow(void **state)
 			observe(f, "www.example.com", T0, 3607,
 				TAG_LIKELYMALWARE);
 		} else {
-			out = command(f, "reload");
+			out = fixture_command(f->e, "reload");
 			if (strcmp(out, "ok\n") != 0)
 				fail_msg("reload %u: %s", i, out);
 			free(out);
 		}
 		tapir_engine_query(f->e, wire, sizeof(wire), 1, 0, &a);
 		assert_int_equal(a.ttl, 100 + i);
-		out = command(f, "lookup www.example.com");
+		out = fixture_command(f->e, "lookup www.example.com");
 		snprintf(want, sizeof(want), ", TTL %u\n", 100 + i);
 		if (!strstr(out, want))
 			fail_msg("reload %u: no '%s' in:\n%s", i, want, out);
@@ -1685,7 +1632,7 @@ test_reload_unlimited_and_answers_follow(void **state)
 	assert_int_equal(a.action, TAPIR_ACTION_REDIRECT);
 	assert_int_equal(a.kind, TAPIR_ANSWER_RECORDS);
 	assert_memory_equal(a.rdata, "\0\4\xc0\0\2\x28", 6);
-	out = command(f, "lookup www.example.com");
+	out = fixture_command(f->e, "lookup www.example.com");
 	assert_non_null(
 		strstr(out, "\nanswer: NOERROR, A 192.0.2.40, TTL 140\n"
 			    "answer for AAAA: NOERROR/NODATA with SOA "));
@@ -1734,14 +1681,14 @@ test_status_problem_state_dir_fixed_clears_on_reload(void **state)
 		"  - name: dns-tapir\n    list: doubtlist\n"
 		"    topics: [%s]\nstate-dir: %s\n",
 		f->keys_path, TOPIC, dir);
-	write_file(path, yaml);
+	fixture_write_file(path, yaml);
 	f->e = tapir_engine_create(path);
 	assert_problem(f, "state-dir: ");
 	assert_int_equal(mkdir(dir, 0750), 0);
-	out = command(f, "reload");
+	out = fixture_command(f->e, "reload");
 	assert_string_equal(out, "ok\n");
 	free(out);
-	out = command(f, "status");
+	out = fixture_command(f->e, "status");
 	assert_null(strstr(out, "problem:"));
 	free(out);
 	/* The probe left nothing behind. */
@@ -1760,7 +1707,7 @@ test_status_no_problem_with_writable_state_dir(void **state)
 	assert_int_equal(mkdir(dir, 0750), 0);
 	snprintf(extra, sizeof(extra), "state-dir: %s\n", dir);
 	f->e = engine_with(f->keys_path, 2, extra);
-	out = command(f, "status");
+	out = fixture_command(f->e, "status");
 	assert_null(strstr(out, "problem:"));
 	free(out);
 	assert_int_equal(rmdir(dir), 0);
@@ -1799,11 +1746,11 @@ test_status_problem_broker_down_for_long(void **state)
 	tapir_engine_set_clock(f->e, fake_clock);
 	assert_int_equal(tapir_engine_start(f->e), 0);
 	fake_now = NOW + 120;
-	out = command(f, "status");
+	out = fixture_command(f->e, "status");
 	assert_null(strstr(out, "problem: mqtt"));
 	free(out);
 	fake_now = NOW + 121;
-	out = command(f, "status");
+	out = fixture_command(f->e, "status");
 	if (!strstr(out, "\nproblem: mqtt: no connection to 127.0.0.1:1 for "
 			 "121 s ("))
 		fail_msg("no broker problem in:\n%s", out);
@@ -1821,9 +1768,9 @@ test_destroy_while_writer_reports(void **state)
 	char extra[400], jwk[512], path[200];
 	struct timespec ts = { 1, 300 * 1000000L };
 
-	make_key("status", jwk, sizeof(jwk), NULL, 0);
+	fixture_make_key("status", jwk, sizeof(jwk), NULL, 0);
 	snprintf(path, sizeof(path), "%s/status.jwk", f->dir);
-	write_file(path, jwk);
+	fixture_write_file(path, jwk);
 	snprintf(extra, sizeof(extra),
 		"core-status:\n  topic: status/up/x\n  interval: 10\n"
 		"  signing-key: %s\n",
@@ -1917,7 +1864,7 @@ test_command_stats_noreset_lists_every_counter(void **state)
 	char *out;
 
 	observe(f, "malware.example", T0, 3607, TAG_LIKELYMALWARE);
-	out = command(f, "stats_noreset");
+	out = fixture_command(f->e, "stats_noreset");
 	for (int c = 0; c < TAPIR_C_COUNT; c++) {
 		snprintf(line, sizeof(line), "%s=%llu\n", tapir_counter_str(c),
 			(unsigned long long)tapir_engine_counter(f->e, c));
@@ -1928,7 +1875,7 @@ test_command_stats_noreset_lists_every_counter(void **state)
 	assert_non_null(strstr(out, "entry.added=1\n"));
 	free(out);
 	assert_int_equal(tapir_engine_counter(f->e, TAPIR_C_MSG_ACCEPTED), 1);
-	out = command(f, "stats_noreset");
+	out = fixture_command(f->e, "stats_noreset");
 	assert_non_null(strstr(out, "msg.accepted=1\n"));
 	free(out);
 }
@@ -1940,12 +1887,12 @@ test_command_stats_resets_counters(void **state)
 	char *out;
 
 	observe(f, "malware.example", T0, 3607, TAG_LIKELYMALWARE);
-	out = command(f, "stats");
+	out = fixture_command(f->e, "stats");
 	assert_non_null(strstr(out, "msg.accepted=1\n"));
 	free(out);
 	for (int c = 0; c < TAPIR_C_COUNT; c++)
 		assert_int_equal(tapir_engine_counter(f->e, c), 0);
-	out = command(f, "stats_noreset");
+	out = fixture_command(f->e, "stats_noreset");
 	assert_non_null(strstr(out, "msg.accepted=0\n"));
 	free(out);
 	/* The database is not a counter: the entry stays. */
@@ -1960,7 +1907,7 @@ test_command_lookup_explains_decision(void **state)
 	char *out;
 
 	observe(f, "malware.example", T0, 3607, TAG_LIKELYMALWARE);
-	out = command(f, "lookup Malware.Example.");
+	out = fixture_command(f->e, "lookup Malware.Example.");
 	assert_non_null(strstr(out, "name: malware.example\n"));
 	assert_non_null(strstr(out, "action: NXDOMAIN\n"));
 	assert_non_null(strstr(out, "rule: denytapir\n"));
@@ -1973,7 +1920,7 @@ static void
 test_command_lookup_invalid_name_is_error(void **state)
 {
 	struct fixture *f = *state;
-	char *out = command(f, "lookup bad..name");
+	char *out = fixture_command(f->e, "lookup bad..name");
 
 	assert_int_equal(strncmp(out, "error:", 6), 0);
 	free(out);
@@ -1983,27 +1930,13 @@ static void
 test_command_unknown_is_error(void **state)
 {
 	struct fixture *f = *state;
-	char *out = command(f, "frobnicate now");
+	char *out = fixture_command(f->e, "frobnicate now");
 
 	assert_int_equal(strncmp(out, "error:", 6), 0);
 	free(out);
-	out = command(f, "");
+	out = fixture_command(f->e, "");
 	assert_int_equal(strncmp(out, "error:", 6), 0);
 	free(out);
-}
-
-static char *
-command_as(struct fixture *f, const char *line, bool privileged)
-{
-	struct tapir_control_peer peer = {
-		.pid = 1, .uid = 65534, .gid = 65534, .privileged = privileged
-	};
-	struct tapir_buf out = { 0 };
-
-	tapir_engine_control(f->e, line, &peer, &out);
-	assert_false(out.failed);
-	/* An empty answer (override list of none) has no data. */
-	return out.data ? out.data : strdup("");
 }
 
 /* A peer that is not privileged reads, and is refused, with a reason and
@@ -2029,7 +1962,7 @@ test_control_unprivileged_peer_only_reads(void **state)
 
 	observe(f, "malware.example", T0, 3607, TAG_LIKELYMALWARE);
 	for (i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
-		out = command_as(f, reads[i], false);
+		out = fixture_control(f->e, reads[i], false);
 		if (strstr(out, "not permitted"))
 			fail_msg("'%s' refused: %s", reads[i], out);
 		free(out);
@@ -2037,7 +1970,7 @@ test_control_unprivileged_peer_only_reads(void **state)
 	assert_int_equal(
 		tapir_engine_counter(f->e, TAPIR_C_CONTROL_REFUSED), 0);
 	for (i = 0; i < sizeof(changes) / sizeof(changes[0]); i++) {
-		out = command_as(f, changes[i], false);
+		out = fixture_control(f->e, changes[i], false);
 		if (strncmp(out, "error: ", 7) != 0 ||
 			!strstr(out, "not permitted: ") ||
 			!strstr(out, "only root") || !strstr(out, "uid 65534"))
@@ -2050,12 +1983,12 @@ test_control_unprivileged_peer_only_reads(void **state)
 	assert_int_equal(decide(f, "x.example", NULL), TAPIR_ACTION_PASS);
 	assert_int_equal(tapir_engine_counter(f->e, TAPIR_C_MSG_ACCEPTED), 1);
 	/* In JSON, an error object after the protocol's "error: ". */
-	out = command_as(f, "json override deny x.example 0", false);
+	out = fixture_control(f->e, "json override deny x.example 0", false);
 	assert_int_equal(strncmp(out, "error: {", 8), 0);
 	assert_non_null(strstr(out, "\"error\": \"not permitted: "));
 	free(out);
 	/* A privileged peer runs them. */
-	out = command_as(f, "stats", true);
+	out = fixture_control(f->e, "stats", true);
 	assert_non_null(strstr(out, "msg.accepted=1\n"));
 	free(out);
 	assert_int_equal(tapir_engine_counter(f->e, TAPIR_C_MSG_ACCEPTED), 0);
@@ -2322,7 +2255,7 @@ test_digest_is_the_same_in_bounded_passes(void **state)
 	observe_many(f, "d", 0, 700, TAG_LIKELYMALWARE);
 	/* One tag of two: passed, not in the digest. */
 	observe_many(f, "p", 0, 300, TAG_GLOBALLY_NEW);
-	list = command(f, "list");
+	list = fixture_command(f->e, "list");
 	for (char *l = strtok_r(list, "\n", &save); l;
 		l = strtok_r(NULL, "\n", &save)) {
 		char *sp = strchr(l, ' '), *sp2 = sp ? strchr(sp + 1, ' ') : 0;
@@ -2351,7 +2284,7 @@ test_digest_is_the_same_in_bounded_passes(void **state)
 		char *got;
 		if (budgets[b])
 			tapir__eng_digest_bytes = budgets[b];
-		got = command(f, "digest");
+		got = fixture_command(f->e, "digest");
 		if (strcmp(got, want) != 0)
 			fail_msg("digest in passes of %zu bytes:\n%s"
 				 "want:\n%s",
@@ -2401,18 +2334,19 @@ test_override_ttl_must_be_seconds(void **state)
 	struct fixture *f = *state;
 	char *out;
 
-	out = command(f, "override deny abc.example abc");
+	out = fixture_command(f->e, "override deny abc.example abc");
 	assert_string_equal(out,
 		"error: ttl 'abc': not a duration (seconds, or with s, m, h or "
 		"d)\n");
 	free(out);
-	out = command(f, "override deny big.example 99999999999999999999");
+	out = fixture_command(
+		f->e, "override deny big.example 99999999999999999999");
 	assert_string_equal(out,
 		"error: ttl '99999999999999999999': more than 3650 days\n");
 	free(out);
 	assert_int_equal(decide(f, "abc.example", NULL), TAPIR_ACTION_PASS);
 	assert_int_equal(decide(f, "big.example", NULL), TAPIR_ACTION_PASS);
-	out = command(f, "override deny ok.example 60");
+	out = fixture_command(f->e, "override deny ok.example 60");
 	assert_string_equal(out, "ok\n");
 	free(out);
 	assert_int_equal(decide(f, "ok.example", NULL), TAPIR_ACTION_NXDOMAIN);
@@ -2444,7 +2378,7 @@ test_override_file_expiry_beyond_32_bits_is_refused(void **state)
 		"{\"name\":\"ok.example\",\"action\":\"deny\","
 		"\"added\":0,\"expires\":0,\"comment\":\"\"}]}",
 		(long long)(((int64_t)1 << 32) + NOW + 3600));
-	write_file(path, json);
+	fixture_write_file(path, json);
 	snprintf(extra, sizeof(extra), "state-dir: %s\n", dir);
 	f->e = engine_with(f->keys_path, 2, extra);
 	tapir_engine_set_clock(f->e, fake_clock);
@@ -2552,11 +2486,11 @@ test_command_flush_reports_what_unbound_did(void **state)
 	assert_int_equal(tapir_engine_start(f->e), 0);
 
 	/* Every retry fails. */
-	out = command(f, "flush gone.example");
+	out = fixture_command(f->e, "flush gone.example");
 	if (strncmp(out, "error: the test's resolver did not flush ", 41) != 0)
 		fail_msg("flush the resolver refused answered: %s", out);
 	free(out);
-	out = command(f, "flush --all");
+	out = fixture_command(f->e, "flush --all");
 	if (strncmp(out, "error: ", 7) != 0)
 		fail_msg("flush --all the resolver refused answered: %s", out);
 	free(out);
@@ -2564,10 +2498,10 @@ test_command_flush_reports_what_unbound_did(void **state)
 
 	r.ok = true;
 	r.calls = r.zone_calls = 0;
-	out = command(f, "flush cached.example");
+	out = fixture_command(f->e, "flush cached.example");
 	assert_string_equal(out, "ok\n");
 	free(out);
-	out = command(f, "flush --all");
+	out = fixture_command(f->e, "flush --all");
 	assert_string_equal(out, "ok\n");
 	free(out);
 	/* Each a flush of the name and below it. */

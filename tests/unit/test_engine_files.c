@@ -30,6 +30,7 @@
 #include "lib/control.h"
 #include "lib/engine.h"
 #include "lib/tapir.h"
+#include "tests/unit/fixture.h"
 
 struct fixture {
 	char dir[64];
@@ -37,35 +38,6 @@ struct fixture {
 	char list_path[128];
 	struct tapir_engine *e;
 };
-
-static void
-sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
-static void
-write_file(const char *path, const char *text)
-{
-	FILE *fp = fopen(path, "w");
-
-	assert_non_null(fp);
-	assert_int_equal(fputs(text, fp) >= 0, 1);
-	assert_int_equal(fclose(fp), 0);
-}
-
-static char *
-command(struct fixture *f, const char *line)
-{
-	struct tapir_buf out = { 0 };
-
-	tapir_engine_command(f->e, line, &out);
-	assert_false(out.failed);
-	assert_non_null(out.data);
-	return out.data;
-}
 
 /* Status once it has want (or fail after 5 s); the caller frees it. */
 static char *
@@ -76,10 +48,10 @@ status_with(struct fixture *f, const char *want)
 
 	while (tapir_monotonic_ms() - t0 < 5000) {
 		free(out);
-		out = command(f, "status");
+		out = fixture_command(f->e, "status");
 		if (strstr(out, want))
 			return out;
-		sleep_ms(20);
+		fixture_sleep_ms(20);
 	}
 	fail_msg("no '%s' in:\n%s", want, out);
 	return out;
@@ -91,21 +63,6 @@ decide(struct fixture *f, const char *name)
 	return tapir_engine_decide(f->e, name, strlen(name), NULL);
 }
 
-static void
-quiet_log(void *arg, enum tapir_log_level level, const char *msg)
-{
-	(void)arg;
-	(void)level;
-	(void)msg;
-}
-
-static int
-group_setup(void **state)
-{
-	(void)state;
-	return tapir_lib_init() == 0 ? 0 : -1;
-}
-
 static int
 setup(void **state)
 {
@@ -113,7 +70,7 @@ setup(void **state)
 
 	if (!f)
 		return -1;
-	tapir_log_set(quiet_log, NULL);
+	tapir_log_set(fixture_quiet_log, NULL);
 	snprintf(f->dir, sizeof(f->dir), "/tmp/tapir-files-XXXXXX");
 	if (!mkdtemp(f->dir)) {
 		free(f);
@@ -148,7 +105,7 @@ start_every(struct fixture *f, unsigned refresh, const char *list,
 {
 	char yaml[1024];
 
-	write_file(f->list_path, list);
+	fixture_write_file(f->list_path, list);
 	snprintf(yaml, sizeof(yaml),
 		"mqtt:\n"
 		"  broker: mqtt://127.0.0.1:1\n"
@@ -163,7 +120,7 @@ start_every(struct fixture *f, unsigned refresh, const char *list,
 		"    refresh: %u\n"
 		"%s",
 		f->dir, f->list_path, refresh, extra ? extra : "");
-	write_file(f->yaml_path, yaml);
+	fixture_write_file(f->yaml_path, yaml);
 	f->e = tapir_engine_create(f->yaml_path);
 	assert_non_null(f->e);
 	assert_true(tapir_engine_active(f->e));
@@ -201,7 +158,7 @@ test_emptied_file_is_held_for_one_check(void **state)
 	free(status_with(f, " names=4 "));
 	assert_all_four(f, TAPIR_ACTION_NXDOMAIN);
 
-	write_file(f->list_path, "");
+	fixture_write_file(f->list_path, "");
 	t0 = tapir_monotonic_ms();
 	out = status_with(f, "\nproblem: source local: ");
 	assert_all_four(f, TAPIR_ACTION_NXDOMAIN);
@@ -231,20 +188,20 @@ test_cut_file_is_held_until_reload(void **state)
 	/* Checks 3 s apart: the reload comes before the second one. */
 	start_every(f, 3, four, NULL);
 	free(status_with(f, " names=4 "));
-	write_file(f->list_path, "a.example\nb.example\nc.exa");
+	fixture_write_file(f->list_path, "a.example\nb.example\nc.exa");
 	out = status_with(f, "\nproblem: source local: ");
 	assert_non_null(strstr(out, "last line"));
 	free(out);
 	assert_int_equal(decide(f, "d.example"), TAPIR_ACTION_NXDOMAIN);
 	assert_int_equal(decide(f, "c.example"), TAPIR_ACTION_NXDOMAIN);
 
-	out = command(f, "reload");
+	out = fixture_command(f->e, "reload");
 	assert_string_equal(out, "ok\n");
 	free(out);
 	assert_int_equal(decide(f, "d.example"), TAPIR_ACTION_PASS);
 	assert_int_equal(decide(f, "c.example"), TAPIR_ACTION_PASS);
 	assert_int_equal(decide(f, "a.example"), TAPIR_ACTION_NXDOMAIN);
-	out = command(f, "status");
+	out = fixture_command(f->e, "status");
 	assert_null(strstr(out, "problem: source local"));
 	assert_non_null(strstr(out, " names=3 "));
 	free(out);
@@ -259,7 +216,7 @@ test_large_shrink_is_held(void **state)
 
 	start_with(f, four, "    max-shrink: 25\n");
 	free(status_with(f, " names=4 "));
-	write_file(f->list_path, "a.example\nb.example\n");
+	fixture_write_file(f->list_path, "a.example\nb.example\n");
 	out = status_with(f, "\nproblem: source local: ");
 	assert_non_null(strstr(out, "max-shrink 25%"));
 	free(out);
@@ -278,17 +235,17 @@ test_plausible_change_is_applied_at_once(void **state)
 
 	start_with(f, four, NULL);
 	free(status_with(f, " names=4 "));
-	write_file(
+	fixture_write_file(
 		f->list_path, "a.example\nb.example\nc.example\ne.example\n");
 	for (int i = 0; i < 250; i++) {
 		if (decide(f, "e.example") == TAPIR_ACTION_NXDOMAIN &&
 			decide(f, "d.example") == TAPIR_ACTION_PASS)
 			break;
-		sleep_ms(20);
+		fixture_sleep_ms(20);
 	}
 	assert_int_equal(decide(f, "e.example"), TAPIR_ACTION_NXDOMAIN);
 	assert_int_equal(decide(f, "d.example"), TAPIR_ACTION_PASS);
-	out = command(f, "status");
+	out = fixture_command(f->e, "status");
 	assert_null(strstr(out, "problem: source local"));
 	free(out);
 }
@@ -305,5 +262,5 @@ main(void)
 		T(test_plausible_change_is_applied_at_once),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, NULL);
+	return cmocka_run_group_tests(tests, fixture_group_setup, NULL);
 }

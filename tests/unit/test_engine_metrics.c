@@ -48,10 +48,10 @@
 #include "lib/engine.h"
 #include "lib/jws.h"
 #include "lib/tapir.h"
+#include "tests/unit/fixture.h"
 
 #define TOPIC "observations/down/tapir-pop"
 #define KID   "test-key"
-#define B64V  sodium_base64_VARIANT_URLSAFE_NO_PADDING
 
 /* 2026-07-20T09:15:00Z: entries are added at T0, the clock reads NOW. */
 #define T0  INT64_C(1784538900)
@@ -76,51 +76,6 @@ struct fixture {
 	struct tapir_engine *e;
 };
 
-static void
-quiet_log(void *arg, enum tapir_log_level level, const char *msg)
-{
-	(void)arg;
-	(void)level;
-	(void)msg;
-}
-
-static void
-write_file(const char *path, const char *text)
-{
-	FILE *fp = fopen(path, "w");
-
-	assert_non_null(fp);
-	assert_int_equal(fputs(text, fp) >= 0, 1);
-	assert_int_equal(fclose(fp), 0);
-}
-
-/* A fresh Ed25519 key: the private JWK into jwk, its JWKS into pub. */
-static void
-make_key(char *jwk, size_t jwk_size, char *pub, size_t pub_size)
-{
-	unsigned char seed[crypto_sign_SEEDBYTES];
-	unsigned char pk[crypto_sign_PUBLICKEYBYTES];
-	unsigned char sk[crypto_sign_SECRETKEYBYTES];
-	char x[sodium_base64_ENCODED_LEN(sizeof(pk), B64V)];
-	char d[sodium_base64_ENCODED_LEN(sizeof(seed), B64V)];
-
-	randombytes_buf(seed, sizeof(seed));
-	assert_int_equal(crypto_sign_seed_keypair(pk, sk, seed), 0);
-	sodium_bin2base64(x, sizeof(x), pk, sizeof(pk), B64V);
-	sodium_bin2base64(d, sizeof(d), seed, sizeof(seed), B64V);
-	snprintf(jwk, jwk_size,
-		"{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"alg\":\"EdDSA\","
-		"\"kid\":\"%s\",\"x\":\"%s\",\"d\":\"%s\"}",
-		KID, x, d);
-	snprintf(pub, pub_size,
-		"{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\","
-		"\"alg\":\"EdDSA\",\"use\":\"sig\",\"kid\":\"%s\","
-		"\"x\":\"%s\"}]}",
-		KID, x);
-	sodium_memzero(seed, sizeof(seed));
-	sodium_memzero(sk, sizeof(sk));
-}
-
 /*
  * An engine with one MQTT source "dns-tapir" (doubtlist) whose
  * likelymalware entries are NXDOMAIN (denytapir), one file source
@@ -129,9 +84,6 @@ make_key(char *jwk, size_t jwk_size, char *pub, size_t pub_size)
 static struct tapir_engine *
 engine_with(struct fixture *f, const char *extra)
 {
-	struct tapir_error err = { 0 };
-	struct tapir_config *cfg;
-	struct tapir_engine *e;
 	char yaml[2048];
 
 	snprintf(yaml, sizeof(yaml),
@@ -154,19 +106,7 @@ engine_with(struct fixture *f, const char *extra)
 		"    denytapir: { tags: [likelymalware], action: NXDOMAIN }\n"
 		"%s",
 		f->keys_path, f->dir, extra ? extra : "");
-	if (!(cfg = tapir_config_parse(yaml, strlen(yaml), "test.yaml", &err)))
-		fail_msg("config: %s", err.text);
-	e = tapir_engine_create_take(cfg);
-	assert_non_null(e);
-	assert_true(tapir_engine_active(e));
-	return e;
-}
-
-static int
-group_setup(void **state)
-{
-	(void)state;
-	return tapir_lib_init() == 0 ? 0 : -1;
+	return fixture_engine_yaml(yaml);
 }
 
 /* Keys and a directory, no engine yet. */
@@ -179,7 +119,7 @@ setup_keys(void **state)
 
 	if (!f)
 		return -1;
-	tapir_log_set(quiet_log, NULL);
+	tapir_log_set(fixture_quiet_log, NULL);
 	snprintf(f->dir, sizeof(f->dir), "/tmp/tapir-metrics-XXXXXX");
 	if (!mkdtemp(f->dir)) {
 		free(f);
@@ -188,10 +128,10 @@ setup_keys(void **state)
 	snprintf(f->keys_path, sizeof(f->keys_path), "%s/keys.json", f->dir);
 	snprintf(f->prom_path, sizeof(f->prom_path), "%s/tapir-pop.prom",
 		f->dir);
-	make_key(jwk, sizeof(jwk), pub, sizeof(pub));
+	fixture_make_key(KID, jwk, sizeof(jwk), pub, sizeof(pub));
 	if (!(f->signer = tapir_signer_load(jwk, strlen(jwk), &err)))
 		fail_msg("tapir_signer_load: %s", err.text);
-	write_file(f->keys_path, pub);
+	fixture_write_file(f->keys_path, pub);
 	fake_now = NOW;
 	*state = f;
 	return 0;
@@ -281,19 +221,6 @@ query(struct fixture *f, const char *name)
 	}
 	wire[at++] = 0;
 	return tapir_engine_query(f->e, wire, at, 1, 0, &a);
-}
-
-static char *
-command_as(struct tapir_engine *e, const char *line, bool privileged)
-{
-	struct tapir_control_peer peer = {
-		.pid = 1, .uid = 65534, .gid = 65534, .privileged = privileged
-	};
-	struct tapir_buf out = { 0 };
-
-	tapir_engine_control(e, line, &peer, &out);
-	assert_false(out.failed);
-	return out.data ? out.data : strdup("");
 }
 
 /* ---- the format, as Prometheus reads it ---- */
@@ -478,7 +405,7 @@ value_of(const char *text, const char *series)
 static char *
 metrics(struct fixture *f)
 {
-	char *text = command_as(f->e, "metrics", true);
+	char *text = fixture_control(f->e, "metrics", true);
 	struct family fam[128];
 
 	if (!strncmp(text, "error", 5))
@@ -517,7 +444,7 @@ test_metrics_format_every_family_has_help_and_type(void **state)
 	};
 	struct fixture *f = *state;
 	struct family fam[128];
-	char *text = command_as(f->e, "metrics", true);
+	char *text = fixture_control(f->e, "metrics", true);
 	size_t n = check_format(text, fam, 128);
 
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
@@ -681,7 +608,7 @@ static void
 test_metrics_open_to_unprivileged_peer(void **state)
 {
 	struct fixture *f = *state;
-	char *text = command_as(f->e, "metrics", false);
+	char *text = fixture_control(f->e, "metrics", false);
 	struct family fam[128];
 
 	if (strstr(text, "not permitted"))
@@ -705,7 +632,7 @@ test_metrics_inactive_engine_says_inactive(void **state)
 	f->e = tapir_engine_create(path);
 	assert_non_null(f->e);
 	assert_false(tapir_engine_active(f->e));
-	text = command_as(f->e, "metrics", true);
+	text = fixture_control(f->e, "metrics", true);
 	if (!strncmp(text, "error", 5))
 		fail_msg("metrics: %s", text);
 	check_format(text, fam, 128);
@@ -778,7 +705,7 @@ test_metrics_textfile_unwritable_is_a_problem(void **state)
 	do {
 		struct timespec ts = { 0, 20 * 1000000 };
 		free(text);
-		text = command_as(f->e, "status", true);
+		text = fixture_control(f->e, "status", true);
 		if (strstr(text, "problem: metrics.textfile: cannot write "))
 			break;
 		nanosleep(&ts, NULL);
@@ -811,5 +738,5 @@ main(void)
 		TK(test_metrics_textfile_unwritable_is_a_problem),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, NULL);
+	return cmocka_run_group_tests(tests, fixture_group_setup, NULL);
 }

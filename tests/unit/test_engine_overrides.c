@@ -33,6 +33,7 @@
 #include "lib/control.h"
 #include "lib/engine.h"
 #include "lib/tapir.h"
+#include "tests/unit/fixture.h"
 
 /* 2026-07-20T09:15:00Z */
 #define NOW INT64_C(1784538900)
@@ -51,31 +52,6 @@ struct fixture {
 	struct tapir_engine *e;
 };
 
-static void
-write_file(const char *path, const char *text)
-{
-	FILE *fp = fopen(path, "w");
-
-	assert_non_null(fp);
-	assert_int_equal(fputs(text, fp) >= 0, 1);
-	assert_int_equal(fclose(fp), 0);
-}
-
-static void
-quiet_log(void *arg, enum tapir_log_level level, const char *msg)
-{
-	(void)arg;
-	(void)level;
-	(void)msg;
-}
-
-static int
-group_setup(void **state)
-{
-	(void)state;
-	return tapir_lib_init() == 0 ? 0 : -1;
-}
-
 /* An engine (not started unless a test starts it) with a state directory,
  * on a fake clock. */
 static int
@@ -86,7 +62,7 @@ setup(void **state)
 
 	if (!f)
 		return -1;
-	tapir_log_set(quiet_log, NULL);
+	tapir_log_set(fixture_quiet_log, NULL);
 	snprintf(f->dir, sizeof(f->dir), "/tmp/tapir-overrides-XXXXXX");
 	if (!mkdtemp(f->dir)) {
 		free(f);
@@ -107,7 +83,7 @@ setup(void **state)
 		"    topics: [t]\n"
 		"state-dir: %s\n",
 		f->dir, f->state);
-	write_file(f->yaml, yaml);
+	fixture_write_file(f->yaml, yaml);
 	f->e = tapir_engine_create(f->yaml);
 	if (!f->e || !tapir_engine_active(f->e))
 		return -1;
@@ -137,23 +113,10 @@ teardown(void **state)
 	return 0;
 }
 
-static char *
-command(struct fixture *f, const char *line)
-{
-	struct tapir_buf out = { 0 };
-
-	tapir_engine_command(f->e, line, &out);
-	assert_false(out.failed);
-	/* An empty list is an empty answer. */
-	if (!out.data)
-		assert_non_null(out.data = strdup(""));
-	return out.data;
-}
-
 static void
 command_is(struct fixture *f, const char *line, const char *want)
 {
-	char *out = command(f, line);
+	char *out = fixture_control(f->e, line, true);
 
 	if (strcmp(out, want) != 0)
 		fail_msg("'%s' answered '%s', want '%s'", line, out, want);
@@ -163,7 +126,7 @@ command_is(struct fixture *f, const char *line, const char *want)
 static void
 command_fails(struct fixture *f, const char *line, const char *want)
 {
-	char *out = command(f, line);
+	char *out = fixture_control(f->e, line, true);
 
 	if (strncmp(out, "error: ", 7) != 0 || !strstr(out, want))
 		fail_msg("'%s' answered '%s', want an error with '%s'", line,
@@ -234,7 +197,7 @@ test_comment_that_is_not_utf8_is_refused(void **state)
 		f, "override deny bad.example 0 caf\xe9 latin-1", "UTF-8");
 	command_fails(f, "override deny bad.example 0 \xc3", "UTF-8");
 	command_fails(f, "override deny bad.example 0 \xed\xa0\x80", "UTF-8");
-	out = command(f, "override list");
+	out = fixture_control(f->e, "override list", true);
 	assert_null(strstr(out, "bad.example"));
 	free(out);
 }
@@ -242,7 +205,7 @@ test_comment_that_is_not_utf8_is_refused(void **state)
 static void
 expires_is(struct fixture *f, const char *name, long long want)
 {
-	char *out = command(f, "override list");
+	char *out = fixture_control(f->e, "override list", true);
 	char line[160];
 
 	snprintf(line, sizeof(line), "%s deny added=", name);
@@ -286,7 +249,7 @@ test_ttl_garbage_is_refused(void **state)
 	command_fails(f, "override deny x.example d", "ttl");
 	command_fails(f, "override deny x.example 99999999999999999999", "ttl");
 	command_fails(f, "override deny x.example 3651d", "ttl");
-	out = command(f, "override list");
+	out = fixture_control(f->e, "override list", true);
 	assert_null(strstr(out, "x.example"));
 	free(out);
 }
@@ -308,12 +271,12 @@ test_list_after_start_shows_loaded_overrides(void **state)
 			i ? "," : "", i);
 	}
 	strcat(text, "]}");
-	write_file(f->json, text);
+	fixture_write_file(f->json, text);
 	tapir_engine_destroy(f->e);
 	f->e = tapir_engine_create(f->yaml);
 	assert_non_null(f->e);
 	assert_int_equal(tapir_engine_start(f->e), 0);
-	out = command(f, "override list");
+	out = fixture_control(f->e, "override list", true);
 	if (!strstr(out, "n0.example deny") || !strstr(out, "n99.example deny"))
 		fail_msg("override list right after start:\n%s", out);
 	free(out);
@@ -349,10 +312,10 @@ test_failed_save_leaks_no_descriptor(void **state)
 		command_is(f, line, "ok\n");
 	}
 	assert_int_equal(open_fds(), before);
-	out = command(f, "status");
+	out = fixture_control(f->e, "status", true);
 	assert_non_null(strstr(out, "(overrides are not kept)"));
 	free(out);
-	out = command(f, "override list");
+	out = fixture_control(f->e, "override list", true);
 	assert_non_null(strstr(out, "n19.example deny"));
 	free(out);
 	rmdir(sub);
@@ -376,5 +339,5 @@ main(void)
 		T(test_failed_save_leaks_no_descriptor),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, NULL);
+	return cmocka_run_group_tests(tests, fixture_group_setup, NULL);
 }

@@ -42,6 +42,7 @@
 #include "lib/config.h"
 #include "lib/engine.h"
 #include "lib/tapir.h"
+#include "tests/unit/fixture.h"
 
 #define ZONE "rpz.test"
 
@@ -69,14 +70,6 @@ struct fixture {
 	struct primary p;
 	struct tapir_engine *e;
 };
-
-static void
-sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
 
 /* One answer message, question (ZONE, qtype), with the RRs in text, one
  * per line, relative to ZONE. */
@@ -377,8 +370,6 @@ teardown(void **state)
 static struct tapir_engine *
 engine_with(struct fixture *f, int port, unsigned timeout, const char *extra)
 {
-	struct tapir_error err = { 0 };
-	struct tapir_config *cfg;
 	struct tapir_engine *e;
 	char yaml[1024];
 
@@ -397,10 +388,7 @@ engine_with(struct fixture *f, int port, unsigned timeout, const char *extra)
 		"    timeout: %u\n"
 		"%s",
 		f->dir, f->state_dir, port, timeout, extra);
-	if (!(cfg = tapir_config_parse(yaml, strlen(yaml), "test.yaml", &err)))
-		fail_msg("config: %s", err.text);
-	assert_non_null(e = tapir_engine_create_take(cfg));
-	assert_true(tapir_engine_active(e));
+	e = fixture_engine_yaml(yaml);
 	assert_int_equal(tapir_engine_start(e), 0);
 	return e;
 }
@@ -427,7 +415,7 @@ wait_decision(
 	while (tapir_monotonic_ms() - t0 < ms) {
 		if (decide(f, name) == want)
 			return true;
-		sleep_ms(10);
+		fixture_sleep_ms(10);
 	}
 	return decide(f, name) == want;
 }
@@ -460,10 +448,10 @@ test_destroy_cancels_transfer_to_silent_primary(void **state)
 	t0 = tapir_monotonic_ms();
 	while (atomic_load(&f->p.queries) == 0 &&
 		tapir_monotonic_ms() - t0 < 5000)
-		sleep_ms(10);
+		fixture_sleep_ms(10);
 	assert_int_equal(atomic_load(&f->p.queries), 1);
 	/* The transfer thread now waits for an answer that never comes. */
-	sleep_ms(100);
+	fixture_sleep_ms(100);
 	t0 = tapir_monotonic_ms();
 	tapir_engine_destroy(f->e);
 	f->e = NULL;
@@ -579,7 +567,7 @@ test_restored_zone_expires_with_primary_down(void **state)
 	t0 = tapir_monotonic_ms();
 	while (decide(f, "x") != TAPIR_ACTION_PASS &&
 		tapir_monotonic_ms() - t0 < 8000)
-		sleep_ms(20);
+		fixture_sleep_ms(20);
 	gone = tapir_monotonic_ms() - t_xfr;
 	if (decide(f, "x") != TAPIR_ACTION_PASS)
 		fail_msg("restored zone data still served %lld ms after its "
@@ -618,7 +606,7 @@ test_serials_file_of_another_state_file_is_ignored(void **state)
 
 	f->e = engine_on(f, f->p.port, 5);
 	while (atomic_load(&f->p.axfrs) + atomic_load(&f->p.ixfrs) < 2)
-		sleep_ms(10);
+		fixture_sleep_ms(10);
 	assert_int_equal(atomic_load(&f->p.axfrs), 2);
 	assert_int_equal(atomic_load(&f->p.ixfrs), 0);
 	assert_true(wait_decision(f, "x", TAPIR_ACTION_NXDOMAIN, 2000));
@@ -648,7 +636,7 @@ status_until(struct fixture *f, const char *want)
 		}
 		if (tapir_monotonic_ms() - t0 > 5000)
 			fail_msg("no '%s' in status:\n%s", want, out.data);
-		sleep_ms(20);
+		fixture_sleep_ms(20);
 	}
 }
 
@@ -778,7 +766,7 @@ test_destroy_during_apply_stops_between_slices(void **state)
 	t0 = tapir_monotonic_ms();
 	while (atomic_load(&f->p.axfrs) + atomic_load(&f->p.ixfrs) < 2 &&
 		tapir_monotonic_ms() - t0 < 5000 * SLOWER)
-		sleep_ms(10);
+		fixture_sleep_ms(10);
 	assert_int_equal(atomic_load(&f->p.axfrs), 2);
 	assert_int_equal(atomic_load(&f->p.ixfrs), 0);
 	snprintf(last, sizeof(last), "n%d.bulk", LARGE_ZONE - 1);

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The helpers tests/unit/fixture.h declares: one copy for the engine's
+ * unit tests, which had each kept their own.
+ */
+#include "tapir_build.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "lib/config.h"
+#include "lib/control.h"
+#include "lib/engine.h"
+#include "tests/unit/fixture.h"
+
+#define B64V sodium_base64_VARIANT_URLSAFE_NO_PADDING
+
+void
+fixture_make_key(
+	const char *kid, char *jwk, size_t jwk_size, char *pub, size_t pub_size)
+{
+	unsigned char seed[crypto_sign_SEEDBYTES];
+	unsigned char pk[crypto_sign_PUBLICKEYBYTES];
+	unsigned char sk[crypto_sign_SECRETKEYBYTES];
+	char x[sodium_base64_ENCODED_LEN(sizeof(pk), B64V)];
+	char d[sodium_base64_ENCODED_LEN(sizeof(seed), B64V)];
+
+	randombytes_buf(seed, sizeof(seed));
+	assert_int_equal(crypto_sign_seed_keypair(pk, sk, seed), 0);
+	sodium_bin2base64(x, sizeof(x), pk, sizeof(pk), B64V);
+	sodium_bin2base64(d, sizeof(d), seed, sizeof(seed), B64V);
+	snprintf(jwk, jwk_size,
+		"{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"alg\":\"EdDSA\","
+		"\"kid\":\"%s\",\"x\":\"%s\",\"d\":\"%s\"}",
+		kid, x, d);
+	if (pub)
+		snprintf(pub, pub_size,
+			"{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\","
+			"\"alg\":\"EdDSA\",\"use\":\"sig\",\"kid\":\"%s\","
+			"\"x\":\"%s\"}]}",
+			kid, x);
+	sodium_memzero(seed, sizeof(seed));
+	sodium_memzero(sk, sizeof(sk));
+}
+
+int
+fixture_group_setup(void **state)
+{
+	(void)state;
+	return tapir_lib_init() == 0 ? 0 : -1;
+}
+
+void
+fixture_write_file(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "w");
+
+	assert_non_null(fp);
+	assert_int_equal(fputs(text, fp) >= 0, 1);
+	assert_int_equal(fclose(fp), 0);
+}
+
+void
+fixture_quiet_log(void *arg, enum tapir_log_level level, const char *msg)
+{
+	(void)arg;
+	(void)level;
+	(void)msg;
+}
+
+void
+fixture_sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+struct tapir_engine *
+fixture_engine_yaml(const char *yaml)
+{
+	struct tapir_error err = { 0 };
+	struct tapir_config *cfg;
+	struct tapir_engine *e;
+
+	if (!(cfg = tapir_config_parse(yaml, strlen(yaml), "test.yaml", &err)))
+		fail_msg("config: %s", err.text);
+	e = tapir_engine_create_take(cfg);
+	assert_non_null(e);
+	assert_true(tapir_engine_active(e));
+	return e;
+}
+
+char *
+fixture_command(struct tapir_engine *e, const char *line)
+{
+	struct tapir_buf out = { 0 };
+
+	tapir_engine_command(e, line, &out);
+	assert_false(out.failed);
+	assert_non_null(out.data);
+	return out.data;
+}
+
+char *
+fixture_control(struct tapir_engine *e, const char *line, bool privileged)
+{
+	struct tapir_control_peer peer = {
+		.pid = 1, .uid = 65534, .gid = 65534, .privileged = privileged
+	};
+	struct tapir_buf out = { 0 };
+
+	tapir_engine_control(e, line, &peer, &out);
+	assert_false(out.failed);
+	/* An empty answer (override list of none) has no data. */
+	return out.data ? out.data : strdup("");
+}
