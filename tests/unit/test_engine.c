@@ -2003,12 +2003,12 @@ test_control_lookup_type_as_written(void **state)
 	struct fixture *f = *state;
 	char *out;
 
-	out = command(f, "lookup x.example TYPE4294967297");
+	out = fixture_command(f->e, "lookup x.example TYPE4294967297");
 	if (strncmp(out, "error: ", 7) != 0)
 		fail_msg("TYPE4294967297 taken as a type: %s", out);
 	free(out);
 	/* The largest is one. */
-	out = command(f, "lookup x.example TYPE65535");
+	out = fixture_command(f->e, "lookup x.example TYPE65535");
 	if (strstr(out, "error"))
 		fail_msg("TYPE65535 refused: %s", out);
 	free(out);
