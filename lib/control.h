@@ -39,8 +39,10 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
+#include "lib/name.h"
 #include "lib/tapir.h"
 
 #define TAPIR_CONTROL_MAX_LINE 4096
@@ -199,6 +201,109 @@ void tapir_control_destroy(struct tapir_control *c);
  */
 int tapir_control_request(const char *path, const char *line, int timeout_ms,
 	struct tapir_buf *out, struct tapir_error *err) TAPIR_WUR;
+
+/*
+ * The request parser: pure functions of the line, no engine, file or
+ * socket (lib/control_parse.c; tests/fuzz/fuzz_control.c).
+ */
+enum tapir_control_cmd {
+	TAPIR_CMD_UNKNOWN = 0,
+	TAPIR_CMD_STATUS,
+	TAPIR_CMD_STATS,
+	TAPIR_CMD_STATS_NORESET,
+	TAPIR_CMD_METRICS,
+	TAPIR_CMD_LOOKUP,   /* lookup NAME [TYPE] */
+	TAPIR_CMD_LIST,	    /* list [list=L] [source=S] [action=A] */
+	TAPIR_CMD_DUMP_RPZ, /* dump-rpz [ZONE] */
+	TAPIR_CMD_OVERRIDE, /* override VERB ... */
+	TAPIR_CMD_FLUSH,    /* flush NAME|--all */
+	TAPIR_CMD_DIGEST,
+	TAPIR_CMD_RELOAD,
+};
+
+enum tapir_override_verb {
+	TAPIR_OVERRIDE_NONE = 0, /* no verb at all */
+	TAPIR_OVERRIDE_LIST,
+	TAPIR_OVERRIDE_ALLOW,
+	TAPIR_OVERRIDE_DENY,
+	TAPIR_OVERRIDE_REMOVE,
+	TAPIR_OVERRIDE_OTHER, /* a word that is none of these */
+};
+
+/* The longest override, in seconds: ten years. */
+#define TAPIR_OVERRIDE_TTL_MAX (INT64_C(3650) * 86400)
+
+/* A request line, as tapir_control_parse() reads it. */
+struct tapir_control_req {
+	enum tapir_control_cmd cmd; /* TAPIR_CMD_UNKNOWN: not a command */
+	bool json;		    /* "json " came before the command */
+	/* Anyone who reaches the socket may run it: it only reads. */
+	bool reads_only;
+	/* The answer is sent in pieces (list, dump-rpz): its JSON cannot
+	 * be wrapped after the fact. */
+	bool streams;
+	/* The command and its arguments, after leading blanks and "json ";
+	 * points into the line. */
+	const char *command;
+	/* The arguments, into the line: after "lookup ", "flush ",
+	 * "override "; list's with their leading blank; dump-rpz's zone;
+	 * the end of the line ("") when none. */
+	const char *args;
+	enum tapir_override_verb verb; /* override: its first word */
+};
+
+/** Read the command of a request line; never fails (see cmd). */
+void tapir_control_parse(const char *line, struct tapir_control_req *req);
+
+struct tapir_lookup_args {
+	char name[TAPIR_NAME_BUFSIZE]; /* canonical */
+	size_t len;
+	uint16_t qtype; /* TAPIR_DNS_TYPE_A unless a type was given */
+	bool typed;	/* a type was given */
+};
+
+/**
+ * lookup's arguments: NAME, or NAME and a type (A, AAAA, CNAME, TXT,
+ * TYPEnn up to 65535). A second word that is no type makes the whole
+ * argument the name (which then fails).
+ * @return: 0, or tapir_name_canon()'s error with err filled.
+ */
+int tapir_control_parse_lookup(const char *args, struct tapir_lookup_args *a,
+	struct tapir_error *err) TAPIR_WUR;
+
+struct tapir_list_args {
+	int list, source, action; /* -1: any */
+};
+
+/**
+ * list's filters, "KEY=VALUE" words: list=, source=, action=.
+ * @param source_index: the index of a source name, or -1.
+ * @param why: the reason on failure ("bad filter ...").
+ * @return: 0 or TAPIR_EPARSE.
+ */
+int tapir_control_parse_list(const char *args,
+	int (*source_index)(void *arg, const char *name), void *arg,
+	struct tapir_list_args *a, char *why, size_t size) TAPIR_WUR;
+
+struct tapir_override_args {
+	enum tapir_override_verb verb;
+	bool named;		       /* name was read (and canonical) */
+	char name[TAPIR_NAME_BUFSIZE]; /* canonical */
+	int64_t ttl;		       /* seconds; 0: until removed */
+	/* The rest of the line (allow, deny): UTF-8 without control
+	 * characters; into args; its end ("") when none. */
+	const char *comment;
+};
+
+/**
+ * override's arguments: "allow|deny NAME [TTL [COMMENT...]]", "remove
+ * NAME", "list". TTL: seconds, or with an s, m, h or d suffix, at most
+ * TAPIR_OVERRIDE_TTL_MAX.
+ * @param why: the reason on failure, as the answer's error line says it.
+ * @return: 0 or TAPIR_EPARSE; o->verb and o->named say how far it got.
+ */
+int tapir_control_parse_override(const char *args,
+	struct tapir_override_args *o, char *why, size_t size) TAPIR_WUR;
 
 /**
  * One piece of an answer, in order, without the end mark.

@@ -242,39 +242,22 @@ static void
 cmd_lookup(struct tapir_engine *e, const struct tapir_runtime *rt,
 	const char *arg, struct tapir_buf *out)
 {
-	char name[TAPIR_NAME_BUFSIZE], type[16] = "";
+	struct tapir_lookup_args la;
 	struct tapir_error err = { 0 };
 	struct tapir_reason why;
-	const char *sp = strchr(arg, ' ');
-	size_t len, nlen = sp ? (size_t)(sp - arg) : strlen(arg);
-	uint16_t qtype = TAPIR_DNS_TYPE_A;
+	const char *name = la.name;
+	size_t len;
+	uint16_t qtype;
+	bool sp;
 	char text[4096];
 
-	if (sp) {
-		snprintf(type, sizeof(type), "%s", sp + 1);
-		if (!strcasecmp(type, "A"))
-			qtype = TAPIR_DNS_TYPE_A;
-		else if (!strcasecmp(type, "AAAA"))
-			qtype = TAPIR_DNS_TYPE_AAAA;
-		else if (!strcasecmp(type, "CNAME"))
-			qtype = TAPIR_DNS_TYPE_CNAME;
-		else if (!strcasecmp(type, "TXT"))
-			qtype = TAPIR_DNS_TYPE_TXT;
-		else if (!strncasecmp(type, "TYPE", 4) && type[4] &&
-			 strspn(type + 4, "0123456789") == strlen(type + 4) &&
-			 atoi(type + 4) <= 65535)
-			qtype = (uint16_t)atoi(type + 4);
-		else
-			/* Not a type: the whole argument is the name, and
-			 * the space in it is what its error will name. */
-			sp = NULL;
-	}
-	if (!sp)
-		nlen = strlen(arg);
-	if (tapir_name_canon(arg, nlen, 0, name, &len, NULL, &err)) {
+	if (tapir_control_parse_lookup(arg, &la, &err)) {
 		tapir_buf_printf(out, "error: %s\n", err.text);
 		return;
 	}
+	len = la.len;
+	qtype = la.qtype;
+	sp = la.typed;
 	tapir_decide(rt->policy, e->db, name, len, e->now(), &why);
 	tapir_reason_format(
 		rt->policy, name, &why, e->now(), text, sizeof(text));
@@ -527,71 +510,37 @@ cmd_reload(struct tapir_engine *e, const struct tapir_runtime *rt,
 	tapir_buf_printf(out, "ok\n");
 }
 
-/*
- * Whether anyone who reaches the socket may run line: the commands that
- * only read. What is not listed here changes state or is unknown, and
- * needs a privileged peer; a command added later is kept from others
- * until it is listed. stats is not listed: it resets the counters that
- * every other reader (a monitoring system) counts on.
- */
-static bool
-reads_only(const char *line)
-{
-	static const char *const exact[] = { "status", "stats_noreset", "list",
-		"dump-rpz", "digest", "metrics" };
-	static const char *const with_args[] = { "lookup ", "list ",
-		"dump-rpz " };
-	char verb[16] = "";
-
-	while (*line == ' ')
-		line++;
-	if (!strncmp(line, "json ", 5))
-		line += 5;
-	for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
-		if (!strcmp(line, exact[i]))
-			return true;
-	for (size_t i = 0; i < sizeof(with_args) / sizeof(with_args[0]); i++)
-		if (!strncmp(line, with_args[i], strlen(with_args[i])))
-			return true;
-	/* As tapir__eng_cmd_override() reads its verb. */
-	return !strncmp(line, "override ", 9) &&
-	       sscanf(line + 9, "%15s", verb) == 1 && !strcmp(verb, "list");
-}
-
 void
 tapir_engine_control(struct tapir_engine *e, const char *line,
 	const struct tapir_control_peer *peer, struct tapir_buf *out)
 {
+	struct tapir_control_req req;
 	struct tapir_runtime *rt;
-	const char *group, *cmd = line;
+	const char *group;
 	size_t before = out->len;
 	char why[320];
-	bool json = false;
 	json_t *obj;
 	char *txt;
 
-	if (peer->privileged || reads_only(line)) {
+	/* Who may run it is read from the same parse that runs it. */
+	tapir_control_parse(line, &req);
+	if (peer->privileged || req.reads_only) {
 		tapir_engine_command(e, line, out);
 		return;
 	}
 	count(e, TAPIR_C_CONTROL_REFUSED, 1);
 	rt = tapir__eng_rt_get(e);
 	group = rt && rt->cfg->control.group ? rt->cfg->control.group : NULL;
-	while (*cmd == ' ')
-		cmd++;
-	if (!strncmp(cmd, "json ", 5)) {
-		cmd += 5;
-		json = true;
-	}
 	/* The answer names who may, so that the operator knows what to
 	 * fix. */
 	snprintf(why, sizeof(why),
 		"not permitted: '%.32s' changes the module's state; only root, uid %u (Unbound's user)%s%s%s may (you are uid %d)",
-		cmd, (unsigned)geteuid(), group ? " and members of group " : "",
-		group ? group : "", group ? " (control.group)" : "",
+		req.command, (unsigned)geteuid(),
+		group ? " and members of group " : "", group ? group : "",
+		group ? " (control.group)" : "",
 		peer->uid == (uid_t)-1 ? -1 : (int)peer->uid);
 	/* In JSON like every other error (tapir_engine_command()). */
-	if (json && (obj = json_pack("{s:s}", "error", why))) {
+	if (req.json && (obj = json_pack("{s:s}", "error", why))) {
 		if ((txt = json_dumps(obj, JSON_INDENT(2)))) {
 			tapir_buf_printf(out, "error: %s\n", txt);
 			free(txt);
@@ -610,39 +559,26 @@ tapir__eng_on_control(void *arg, const char *line,
 	tapir_engine_control(arg, line, peer, out);
 }
 
-static void dispatch(struct tapir_engine *e, const char *line, bool json,
-	struct tapir_buf *out);
-
-/* The commands that send their answer in pieces as they make it: their
- * JSON cannot be wrapped after the fact, so they write it themselves. */
-static bool
-streams(const char *line)
-{
-	return !strcmp(line, "list") || !strncmp(line, "list ", 5) ||
-	       !strcmp(line, "dump-rpz") || !strncmp(line, "dump-rpz ", 9);
-}
+static void dispatch(struct tapir_engine *e,
+	const struct tapir_control_req *req, struct tapir_buf *out);
 
 void
 tapir_engine_command(
 	struct tapir_engine *e, const char *line, struct tapir_buf *out)
 {
+	struct tapir_control_req req;
 	struct tapir_buf tmp = { 0 };
 	json_t *obj;
 	char *txt;
 
-	while (*line == ' ')
-		line++;
-	if (strncmp(line, "json ", 5) != 0) {
-		dispatch(e, line, false, out);
-		return;
-	}
-	if (streams(line + 5)) {
-		dispatch(e, line + 5, true, out);
+	tapir_control_parse(line, &req);
+	if (!req.json || req.streams) {
+		dispatch(e, &req, out);
 		return;
 	}
 	/* --json: commands that answer in JSON do so; the others' answer
 	 * ("ok", "error: ...", a zone file) is wrapped in an object. */
-	dispatch(e, line + 5, true, &tmp);
+	dispatch(e, &req, &tmp);
 	if (tmp.data && (tmp.data[0] == '{' || tmp.data[0] == '[')) {
 		tapir_buf_append(out, tmp.data, tmp.len);
 	} else {
@@ -673,18 +609,20 @@ tapir_engine_command(
 /* Each command runs on one snapshot, referenced for its whole run (a
  * reload may replace the one in force meanwhile). */
 static void
-dispatch(struct tapir_engine *e, const char *line, bool json,
+dispatch(struct tapir_engine *e, const struct tapir_control_req *req,
 	struct tapir_buf *out)
 {
 	struct tapir_runtime *rt = tapir__eng_rt_get(e);
+	const char *line = req->command;
+	bool json = req->json;
 
 	/* Inactive: status says why, metrics says so (tapir_pop_active). */
-	if (!rt && strcmp(line, "status") != 0 &&
-		strcmp(line, "metrics") != 0) {
+	if (!rt && req->cmd != TAPIR_CMD_STATUS &&
+		req->cmd != TAPIR_CMD_METRICS) {
 		json_t *obj = NULL;
 		char *txt = NULL;
 		/* A streaming command's JSON is not wrapped for it. */
-		if (json && streams(line) &&
+		if (json && req->streams &&
 			(obj = json_pack("{s:s++}", "error",
 				 "inactive: ", e->config_error)) &&
 			(txt = json_dumps(obj, JSON_INDENT(2))))
@@ -696,34 +634,46 @@ dispatch(struct tapir_engine *e, const char *line, bool json,
 		json_decref(obj);
 		return;
 	}
-	if (json && (!strcmp(line, "status") || !strcmp(line, "stats") ||
-			    !strcmp(line, "stats_noreset") ||
-			    !strncmp(line, "lookup ", 7)))
-		cmd_json(e, line, out);
-	else if (strcmp(line, "status") == 0)
-		cmd_status(e, rt, out);
-	else if (strcmp(line, "stats") == 0)
-		cmd_stats(e, rt, true, out);
-	else if (strcmp(line, "stats_noreset") == 0)
-		cmd_stats(e, rt, false, out);
-	else if (!strcmp(line, "metrics"))
+	switch (req->cmd) {
+	case TAPIR_CMD_STATUS:
+	case TAPIR_CMD_STATS:
+	case TAPIR_CMD_STATS_NORESET:
+	case TAPIR_CMD_LOOKUP:
+		if (json) {
+			cmd_json(e, line, out);
+			break;
+		}
+		if (req->cmd == TAPIR_CMD_STATUS)
+			cmd_status(e, rt, out);
+		else if (req->cmd == TAPIR_CMD_LOOKUP)
+			cmd_lookup(e, rt, req->args, out);
+		else
+			cmd_stats(e, rt, req->cmd == TAPIR_CMD_STATS, out);
+		break;
+	case TAPIR_CMD_METRICS:
 		tapir__eng_metrics(e, rt, out);
-	else if (strncmp(line, "lookup ", 7) == 0)
-		cmd_lookup(e, rt, line + 7, out);
-	else if (!strcmp(line, "list") || !strncmp(line, "list ", 5))
-		tapir__eng_cmd_list(e, rt, line + 4, json, out);
-	else if (!strcmp(line, "dump-rpz") || !strncmp(line, "dump-rpz ", 9))
-		tapir__eng_cmd_dump_rpz(
-			e, rt, line[8] ? line + 9 : "", json, out);
-	else if (!strncmp(line, "override ", 9))
-		tapir__eng_cmd_override(e, line + 9, json, out);
-	else if (!strncmp(line, "flush ", 6))
-		cmd_flush(e, line + 6, out);
-	else if (!strcmp(line, "digest"))
+		break;
+	case TAPIR_CMD_LIST:
+		tapir__eng_cmd_list(e, rt, req->args, json, out);
+		break;
+	case TAPIR_CMD_DUMP_RPZ:
+		tapir__eng_cmd_dump_rpz(e, rt, req->args, json, out);
+		break;
+	case TAPIR_CMD_OVERRIDE:
+		tapir__eng_cmd_override(e, req->args, json, out);
+		break;
+	case TAPIR_CMD_FLUSH:
+		cmd_flush(e, req->args, out);
+		break;
+	case TAPIR_CMD_DIGEST:
 		tapir__eng_cmd_digest(e, rt, json, out);
-	else if (!strcmp(line, "reload"))
+		break;
+	case TAPIR_CMD_RELOAD:
 		cmd_reload(e, rt, out);
-	else
+		break;
+	case TAPIR_CMD_UNKNOWN:
 		tapir_buf_printf(out, "error: unknown command: %.64s\n", line);
+		break;
+	}
 	tapir_runtime_unref(rt);
 }

@@ -670,6 +670,12 @@ out:
 	free(d);
 }
 
+static int
+source_index(void *arg, const char *name)
+{
+	return tapir_config_source_index(arg, name);
+}
+
 /* "list [list=L] [source=S] [action=A]" */
 void
 tapir__eng_cmd_list(struct tapir_engine *e, const struct tapir_runtime *rt,
@@ -682,32 +688,17 @@ tapir__eng_cmd_list(struct tapir_engine *e, const struct tapir_runtime *rt,
 		.source = -1,
 		.action = -1,
 		.json = json };
-	char key[16], val[128];
-	int n;
+	struct tapir_list_args la;
+	char why[200];
 
-	while (*args && sscanf(args, " %15[^= ]=%127s%n", key, val, &n) == 2) {
-		args += n;
-		if (!strcmp(key, "list"))
-			w.list = tapir_list_from_str(val);
-		else if (!strcmp(key, "source"))
-			w.source = tapir_config_source_index(rt->cfg, val);
-		else if (!strcmp(key, "action"))
-			w.action = tapir_action_from_str(val);
-		else
-			w.list = -2;
-		if (w.list == -2 || (!strcmp(key, "list") && w.list < 0) ||
-			(!strcmp(key, "source") && w.source < 0) ||
-			(!strcmp(key, "action") && w.action < 0)) {
-			export_error(&w, "bad filter %s=%s", key, val);
-			return;
-		}
-	}
-	while (*args == ' ')
-		args++;
-	if (*args) {
-		export_error(&w, "bad filter: %.64s", args);
+	if (tapir_control_parse_list(args, source_index, (void *)rt->cfg, &la,
+		    why, sizeof(why)) != 0) {
+		export_error(&w, "%s", why);
 		return;
 	}
+	w.list = la.list;
+	w.source = la.source;
+	w.action = la.action;
 	if (json)
 		tapir_buf_append(out, "[", 1);
 	if (walk_parts(&w, list_one, true) != 0)

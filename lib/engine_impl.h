@@ -487,6 +487,22 @@ size_t tapir__eng_purge_policy_change(struct tapir_engine *e,
 	const struct tapir_runtime *old, const struct tapir_runtime *cur);
 
 /* engine_state.c */
+/* What one serials file says, applied only once all of it checked out. */
+struct tapir__serials {
+	bool have[TAPIR_MAX_SOURCES], seen[TAPIR_MAX_SOURCES];
+	uint32_t serial[TAPIR_MAX_SOURCES];
+	int64_t expires_at[TAPIR_MAX_SOURCES];
+	uint32_t generation[TAPIR_MAX_SOURCES];
+	struct tapir_rrcount *rrs[TAPIR_MAX_SOURCES]; /* owned */
+};
+/* Parse a serials file (read from f) for the xfr sources of cfg into s,
+ * which starts zeroed; nothing else is touched. @return: false, with the
+ * reason in why, when it cannot be believed (s then holds a part: clear
+ * it). */
+bool tapir__serials_read(const struct tapir_config *cfg, FILE *f,
+	int64_t created, struct tapir__serials *s, char *why, size_t size);
+/* Free what s owns and zero it. */
+void tapir__serials_clear(struct tapir__serials *s);
 void tapir__eng_state_dir_check(struct tapir_engine *e);
 void tapir__eng_state_save(struct tapir_engine *e);
 void tapir__eng_state_load(struct tapir_engine *e);
@@ -509,6 +525,25 @@ extern int tapir__eng_report_delay_ms;
 void *tapir__eng_xfr_main(void *arg);
 
 /* engine_overrides.c */
+/* How overrides.json is read (json_load_file(), json_loadb()). */
+#define TAPIR__OVERRIDES_JSON_FLAGS JSON_REJECT_DUPLICATES
+/* One override of overrides.json, valid during the callback only. */
+struct tapir__override_rec {
+	const char *name; /* canonical (lib/name.h) */
+	bool allow;	  /* else deny */
+	json_int_t expires;
+	/* expires is negative or past what an entry holds: to refuse. */
+	bool out_of_range;
+	const char *comment; /* NULL when missing or not a string */
+};
+/* @return: 0 when the override was taken. */
+typedef int (*tapir__override_fn)(
+	void *arg, const struct tapir__override_rec *r);
+/* Hands each well-formed override of overrides.json's root to fn; skips
+ * the rest. A pure function of root (tests/fuzz/fuzz_overrides.c).
+ * @return: how many fn took. */
+int tapir__overrides_parse(
+	const json_t *root, tapir__override_fn fn, void *arg);
 void tapir__eng_overrides_load(struct tapir_engine *e);
 void tapir__eng_cmd_override(struct tapir_engine *e, const char *args,
 	bool json, struct tapir_buf *out);

@@ -150,59 +150,91 @@ override_add(struct tapir_engine *e, const char *name, bool allow,
 	return override_apply(e, o);
 }
 
+/* One entry of overrides.json: name canonical, action "allow" or "deny";
+ * the rest is the callback's to judge. */
+int
+tapir__overrides_parse(const json_t *root, tapir__override_fn fn, void *arg)
+{
+	const json_t *arr = json_object_get(root, "overrides"), *it;
+	size_t i, n = 0;
+
+	json_array_foreach(arr, i, it)
+	{
+		struct tapir__override_rec r = { 0 };
+		char canon[TAPIR_NAME_BUFSIZE];
+		const char *name =
+			json_string_value(json_object_get(it, "name"));
+		const char *act =
+			json_string_value(json_object_get(it, "action"));
+		if (!name || !act ||
+			tapir_name_canon(name, strlen(name), 0, canon, NULL,
+				NULL, NULL) != 0 ||
+			(strcmp(act, "allow") && strcmp(act, "deny")))
+			continue;
+		r.name = canon;
+		r.allow = !strcmp(act, "allow");
+		r.comment = json_string_value(json_object_get(it, "comment"));
+		r.expires = json_integer_value(json_object_get(it, "expires"));
+		/* The file is input: a time no expiry can hold is refused,
+		 * not cut to 32 bits (where 2^32 + 1 would be 1970). */
+		r.out_of_range = r.expires < 0 ||
+				 r.expires >= (json_int_t)TAPIR_EXPIRY_NEVER;
+		if (fn(arg, &r) == 0)
+			n++;
+	}
+	return (int)(n > INT32_MAX ? INT32_MAX : n);
+}
+
+struct load_ctx {
+	struct tapir_engine *e;
+	const char *path;
+};
+
+static int
+load_one(void *arg, const struct tapir__override_rec *r)
+{
+	struct load_ctx *c = arg;
+
+	if (r->out_of_range) {
+		count(c->e, TAPIR_C_ENTRY_INVALID, 1);
+		tapir_log(TAPIR_LOG_ERR,
+			"overrides: %s in %s: expires %lld is out of "
+			"range, ignored",
+			r->name, c->path, (long long)r->expires);
+		return -1;
+	}
+	if (r->expires && r->expires <= c->e->now())
+		return -1;
+	return override_add(c->e, r->name, r->allow, r->expires, r->comment) ==
+			       0
+		       ? 0
+		       : -1;
+}
+
 void
 tapir__eng_overrides_load(struct tapir_engine *e)
 {
 	char path[4096];
 	json_error_t jerr;
-	json_t *root, *arr, *it;
-	size_t i, n = 0;
+	json_t *root;
+	struct load_ctx c = { e, path };
+	int n;
 
 	if (!wcfg(e)->state_dir)
 		return;
 	snprintf(path, sizeof(path), "%s/overrides.json", wcfg(e)->state_dir);
 	tapir__eng_remove_temps(path);
-	if (!(root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr))) {
+	if (!(root = json_load_file(
+		      path, TAPIR__OVERRIDES_JSON_FLAGS, &jerr))) {
 		if (access(path, F_OK) == 0)
 			tapir_log(TAPIR_LOG_ERR,
 				"overrides: ignoring %s:%d: %s", path,
 				jerr.line, jerr.text);
 		return;
 	}
-	arr = json_object_get(root, "overrides");
-	json_array_foreach(arr, i, it)
-	{
-		const char *name =
-			json_string_value(json_object_get(it, "name"));
-		const char *act =
-			json_string_value(json_object_get(it, "action"));
-		const char *cm =
-			json_string_value(json_object_get(it, "comment"));
-		json_int_t exp =
-			json_integer_value(json_object_get(it, "expires"));
-		char canon[TAPIR_NAME_BUFSIZE];
-		if (!name || !act ||
-			tapir_name_canon(name, strlen(name), 0, canon, NULL,
-				NULL, NULL) != 0 ||
-			(strcmp(act, "allow") && strcmp(act, "deny")))
-			continue;
-		/* The file is input: a time no expiry can hold is refused,
-		 * not cut to 32 bits (where 2^32 + 1 would be 1970). */
-		if (exp < 0 || exp >= (json_int_t)TAPIR_EXPIRY_NEVER) {
-			count(e, TAPIR_C_ENTRY_INVALID, 1);
-			tapir_log(TAPIR_LOG_ERR,
-				"overrides: %s in %s: expires %lld is out of "
-				"range, ignored",
-				canon, path, (long long)exp);
-			continue;
-		}
-		if (exp && exp <= e->now())
-			continue;
-		if (override_add(e, canon, !strcmp(act, "allow"), exp, cm) == 0)
-			n++;
-	}
+	n = tapir__overrides_parse(root, load_one, &c);
 	json_decref(root);
-	tapir_log(TAPIR_LOG_INFO, "overrides: %zu from %s", n, path);
+	tapir_log(TAPIR_LOG_INFO, "overrides: %d from %s", n, path);
 }
 
 struct override_job {
@@ -235,32 +267,6 @@ override_job(struct tapir_engine *e, void *arg)
 	}
 	if (j->rc == 0)
 		overrides_save(e);
-}
-
-/* The longest override, in seconds: ten years. */
-#define OVERRIDE_TTL_MAX (INT64_C(3650) * 86400)
-
-/* Splits the next blank-separated word off *p into out (size bytes);
- * false when there is none or it does not fit. */
-static bool
-next_word(const char **p, char *out, size_t size)
-{
-	const char *s = *p;
-	size_t n;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	for (n = 0; s[n] && s[n] != ' ' && s[n] != '\t'; n++)
-		;
-	if (!n || n >= size)
-		return false;
-	memcpy(out, s, n);
-	out[n] = '\0';
-	s += n;
-	while (*s == ' ' || *s == '\t')
-		s++;
-	*p = s;
-	return true;
 }
 
 struct list_job {
@@ -306,78 +312,37 @@ void
 tapir__eng_cmd_override(struct tapir_engine *e, const char *args, bool json,
 	struct tapir_buf *out)
 {
-	char verb[16] = "", raw[TAPIR_NAME_BUFSIZE + 1] = "";
-	char ttl_text[32] = "";
-	char name[TAPIR_NAME_BUFSIZE];
+	const char *name;
+	struct tapir_override_args oa;
 	struct override_job j = { 0 };
-	struct tapir_error err = { 0 };
-	const char *p = args;
-	int64_t ttl = 0;
+	const char *verb;
+	char why[300];
+	int rc;
 
-	if (!next_word(&p, verb, sizeof(verb))) {
-		tapir_buf_printf(
-			out, "error: usage: override allow|deny|remove|list\n");
+	rc = tapir_control_parse_override(args, &oa, why, sizeof(why));
+	/* No room is said before what is wrong with the TTL or comment. */
+	if ((oa.verb == TAPIR_OVERRIDE_ALLOW ||
+		    oa.verb == TAPIR_OVERRIDE_DENY) &&
+		oa.named && e->src_override_allow < 0) {
+		tapir_buf_printf(out, "error: no room for override sources\n");
 		return;
 	}
-	if (!strcmp(verb, "list")) {
+	if (rc != 0) {
+		tapir_buf_printf(out, "error: %s\n", why);
+		return;
+	}
+	if (oa.verb == TAPIR_OVERRIDE_LIST) {
 		struct list_job lj = { .json = json, .out = out };
 		tapir__eng_run_on_writer(e, list_job, &lj);
 		return;
 	}
-	if (!next_word(&p, raw, sizeof(raw))) {
-		tapir_buf_printf(out, "error: override %s: no name\n", verb);
-		return;
-	}
-	if (tapir_name_canon(raw, strlen(raw), 0, name, NULL, NULL, &err)) {
-		tapir_buf_printf(out, "error: %s\n", err.text);
-		return;
-	}
-	j.name = name;
-	if (!strcmp(verb, "remove")) {
-		j.remove = true;
-	} else if (!strcmp(verb, "allow") || !strcmp(verb, "deny")) {
-		if (e->src_override_allow < 0) {
-			tapir_buf_printf(
-				out, "error: no room for override sources\n");
-			return;
-		}
-		if (*p && !next_word(&p, ttl_text, sizeof(ttl_text))) {
-			tapir_buf_printf(out, "error: ttl: not a duration\n");
-			return;
-		}
-		if (*ttl_text) {
-			int rc = tapir_duration_parse(
-				ttl_text, OVERRIDE_TTL_MAX, &ttl);
-			if (rc != 0) {
-				tapir_buf_printf(out, "error: ttl '%s': %s\n",
-					ttl_text,
-					rc == TAPIR_ERANGE
-						? "more than 3650 days"
-						: "not a duration (seconds, "
-						  "or with s, m, h or d)");
-				return;
-			}
-		}
-		for (const char *c = p; *c; c++)
-			if ((unsigned char)*c < 0x20 || *c == 0x7f) {
-				tapir_buf_printf(out,
-					"error: comment: no control "
-					"characters\n");
-				return;
-			}
-		if (!tapir_utf8_valid(p, strlen(p))) {
-			tapir_buf_printf(
-				out, "error: comment: not valid UTF-8\n");
-			return;
-		}
-		j.allow = !strcmp(verb, "allow");
-		j.expires = ttl ? e->now() + ttl : 0;
-		j.comment = p;
-	} else {
-		tapir_buf_printf(
-			out, "error: unknown override verb: %.16s\n", verb);
-		return;
-	}
+	j.name = oa.name;
+	j.remove = oa.verb == TAPIR_OVERRIDE_REMOVE;
+	j.allow = oa.verb == TAPIR_OVERRIDE_ALLOW;
+	j.expires = oa.ttl ? e->now() + oa.ttl : 0;
+	j.comment = oa.comment;
+	verb = j.remove ? "remove" : j.allow ? "allow" : "deny";
+	name = oa.name;
 	if (tapir__eng_run_on_writer_within(
 		    e, override_job, &j, TAPIR_CONTROL_RUN_MS) != 0)
 		tapir_buf_printf(out,

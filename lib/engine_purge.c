@@ -49,7 +49,7 @@ rare_seen(struct tapir_engine *e, const char *name)
 {
 	size_t b = rare_bit(e, name, strlen(name));
 
-	atomic_thread_fence(memory_order_seq_cst);
+	tapir_fence();
 	return (atomic_load_explicit(&e->rare[b >> 6], memory_order_relaxed) >>
 		       (b & 63)) &
 	       1;

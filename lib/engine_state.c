@@ -210,17 +210,8 @@ serials_number(const char *s, uint64_t max, uint64_t *v)
 	return *end == '\0' && errno != ERANGE && *v <= max;
 }
 
-/* What one file says, applied only once all of it checked out. */
-struct serials {
-	bool have[TAPIR_MAX_SOURCES], seen[TAPIR_MAX_SOURCES];
-	uint32_t serial[TAPIR_MAX_SOURCES];
-	int64_t expires_at[TAPIR_MAX_SOURCES];
-	uint32_t generation[TAPIR_MAX_SOURCES];
-	struct tapir_rrcount *rrs[TAPIR_MAX_SOURCES]; /* owned */
-};
-
-static void
-serials_clear(struct serials *s)
+void
+tapir__serials_clear(struct tapir__serials *s)
 {
 	for (size_t i = 0; i < TAPIR_MAX_SOURCES; i++)
 		tapir_rrcount_destroy(s->rrs[i]);
@@ -229,7 +220,8 @@ serials_clear(struct serials *s)
 
 /* One "zone" line's words after the keyword. @return: false when bad. */
 static bool
-serials_zone(struct tapir_engine *e, struct serials *s, char *words)
+serials_zone(
+	const struct tapir_config *cfg, struct tapir__serials *s, char *words)
 {
 	char *save = NULL, *name, *serial, *at, *gen, *extra;
 	uint64_t v = 0, t, g;
@@ -247,8 +239,8 @@ serials_zone(struct tapir_engine *e, struct serials *s, char *words)
 	if (strcmp(serial, "-") && !serials_number(serial, UINT32_MAX, &v))
 		return false;
 	/* A source no longer configured, or no longer a zone: skipped. */
-	i = tapir_config_source_index(wcfg(e), name);
-	if (i < 0 || wcfg(e)->sources[i].type != TAPIR_SOURCE_XFR)
+	i = tapir_config_source_index(cfg, name);
+	if (i < 0 || cfg->sources[i].type != TAPIR_SOURCE_XFR)
 		return true;
 	if (s->seen[i])
 		return false;
@@ -262,7 +254,8 @@ serials_zone(struct tapir_engine *e, struct serials *s, char *words)
 
 /* One "rrs" line's words after the keyword. @return: false when bad. */
 static bool
-serials_rrs(struct tapir_engine *e, struct serials *s, char *words)
+serials_rrs(
+	const struct tapir_config *cfg, struct tapir__serials *s, char *words)
 {
 	char *save = NULL, *save_n = NULL, *source, *kind, *counts, *name;
 	char *extra, *c;
@@ -293,8 +286,8 @@ serials_rrs(struct tapir_engine *e, struct serials *s, char *words)
 		tapir_name_canon(name, len, 0, canon, &clen, NULL, NULL) != 0 ||
 		clen != len || memcmp(canon, name, len) != 0)
 		return false;
-	i = tapir_config_source_index(wcfg(e), source);
-	if (i < 0 || wcfg(e)->sources[i].type != TAPIR_SOURCE_XFR)
+	i = tapir_config_source_index(cfg, source);
+	if (i < 0 || cfg->sources[i].type != TAPIR_SOURCE_XFR)
 		return true;
 	if (!s->rrs[i] && !(s->rrs[i] = tapir_rrcount_create()))
 		return false;
@@ -302,21 +295,15 @@ serials_rrs(struct tapir_engine *e, struct serials *s, char *words)
 		       s->rrs[i], name, len, !strcmp(kind, "subtree"), n) == 0;
 }
 
-/* Reads the serials file into s. @return: false, with the reason in why,
- * when it cannot be believed. */
-static bool
-serials_read(struct tapir_engine *e, const char *path, int64_t created,
-	struct serials *s, char *why, size_t size)
+/* Reads a serials file from f into s: a pure function of the bytes and
+ * cfg (tests/fuzz/fuzz_serials.c feeds it from memory). */
+bool
+tapir__serials_read(const struct tapir_config *cfg, FILE *f, int64_t created,
+	struct tapir__serials *s, char *why, size_t size)
 {
 	char line[SERIALS_LINE];
 	unsigned lineno = 0;
-	bool ok = false;
-	FILE *f;
 
-	if (!(f = fopen(path, "re"))) {
-		snprintf(why, size, "%s", strerror(errno));
-		return false;
-	}
 	while (fgets(line, sizeof(line), f)) {
 		size_t len = strlen(line);
 		long long stamp;
@@ -327,7 +314,7 @@ serials_read(struct tapir_engine *e, const char *path, int64_t created,
 		if (len == 0 || line[len - 1] != '\n') {
 			snprintf(why, size, "line %u is cut or too long",
 				lineno);
-			goto out_close;
+			return false;
 		}
 		line[len - 1] = '\0';
 		if (lineno == 1) {
@@ -338,12 +325,12 @@ serials_read(struct tapir_engine *e, const char *path, int64_t created,
 					"not version %d (an older module "
 					"wrote it)",
 					SERIALS_VERSION);
-				goto out_close;
+				return false;
 			}
 			/* Checked as a word: %lld is undefined past range. */
 			if (!serials_number(line + n, INT64_MAX, &v)) {
 				snprintf(why, size, "line 1: bad stamp");
-				goto out_close;
+				return false;
 			}
 			stamp = (long long)v;
 			if (stamp != created) {
@@ -351,24 +338,43 @@ serials_read(struct tapir_engine *e, const char *path, int64_t created,
 					"it goes with the state file of %lld, "
 					"not of %lld",
 					stamp, (long long)created);
-				goto out_close;
+				return false;
 			}
 			continue;
 		}
-		if (!strncmp(line, "zone ", 5) && serials_zone(e, s, line + 5))
+		if (!strncmp(line, "zone ", 5) &&
+			serials_zone(cfg, s, line + 5))
 			continue;
-		if (!strncmp(line, "rrs ", 4) && serials_rrs(e, s, line + 4))
+		if (!strncmp(line, "rrs ", 4) && serials_rrs(cfg, s, line + 4))
 			continue;
 		snprintf(why, size, "line %u is not understood", lineno);
-		goto out_close;
+		return false;
 	}
-	if (ferror(f))
+	if (ferror(f)) {
 		snprintf(why, size, "%s", strerror(errno));
-	else if (lineno == 0)
+		return false;
+	}
+	if (lineno == 0) {
 		snprintf(why, size, "it is empty");
-	else
-		ok = true;
-out_close:
+		return false;
+	}
+	return true;
+}
+
+/* Reads the serials file into s. @return: false, with the reason in why,
+ * when it cannot be believed. */
+static bool
+serials_read(struct tapir_engine *e, const char *path, int64_t created,
+	struct tapir__serials *s, char *why, size_t size)
+{
+	bool ok;
+	FILE *f;
+
+	if (!(f = fopen(path, "re"))) {
+		snprintf(why, size, "%s", strerror(errno));
+		return false;
+	}
+	ok = tapir__serials_read(wcfg(e), f, created, s, why, size);
 	fclose(f);
 	return ok;
 }
@@ -379,7 +385,7 @@ serials_load(struct tapir_engine *e, int64_t created)
 	char path[4096 + 16], why[200];
 	/* A state file whose stamp could not be read was saved just now. */
 	int64_t base = created ? created : e->now();
-	struct serials s;
+	struct tapir__serials s;
 
 	memset(&s, 0, sizeof(s));
 	snprintf(path, sizeof(path), "%s.serials", e->state_path);
@@ -387,7 +393,7 @@ serials_load(struct tapir_engine *e, int64_t created)
 		tapir_log(TAPIR_LOG_WARN,
 			"state: ignoring %s: %s; zones are transferred in full",
 			path, why);
-		serials_clear(&s);
+		tapir__serials_clear(&s);
 	}
 	pthread_mutex_lock(&e->slock);
 	for (size_t i = 0; i < wcfg(e)->n_sources; i++) {

@@ -80,6 +80,9 @@ _Static_assert(offsetof(struct tapir_epoch, slots) % CACHELINE == 0,
 	"slots start on a line");
 
 static _Atomic unsigned long next_id = 1;
+#ifdef TAPIR_EPOCH_TSAN
+_Atomic unsigned long tapir_fence_dummy;
+#endif
 __thread unsigned long tapir_epoch_tls_id TAPIR_EPOCH_TLS;
 __thread struct tapir_epoch_slot *tapir_epoch_tls_slot TAPIR_EPOCH_TLS;
 
@@ -109,7 +112,7 @@ membarrier_register(void)
 static void
 barrier_all(struct tapir_epoch *ep)
 {
-	atomic_thread_fence(memory_order_seq_cst);
+	tapir_fence();
 #if defined(__linux__) && defined(__NR_membarrier) && !defined(TSAN)
 	if (ep->expedited &&
 		syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0) !=
@@ -121,7 +124,7 @@ barrier_all(struct tapir_epoch *ep)
 #else
 	(void)ep;
 #endif
-	atomic_thread_fence(memory_order_seq_cst);
+	tapir_fence();
 }
 
 struct tapir_epoch *

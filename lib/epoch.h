@@ -39,6 +39,28 @@
 #endif
 #endif
 
+/*
+ * A full (seq_cst) fence. ThreadSanitizer does not model a fence on its
+ * own: it ignores atomic_thread_fence() (gcc says so, -Wtsan, an error
+ * with --enable-werror) and so would miss the orderings this code builds
+ * on fences, and report races that the fences rule out. Under TSan it is
+ * a seq_cst read-modify-write of one dummy variable instead, as liburcu
+ * does for its barriers there: every two such fences are then ordered
+ * through the dummy (acquire and release), which gives TSan at least the
+ * happens-before edges that the C11 fence rules give (more, so TSan may
+ * miss a race, never invent one), and on the hardware the locked RMW is a
+ * full barrier all the same (x86 LOCK; an acquire-release RMW on ARMv8).
+ * The other builds keep the plain fence.
+ */
+#ifdef TAPIR_EPOCH_TSAN
+extern _Atomic unsigned long tapir_fence_dummy;
+#define tapir_fence()                                                          \
+	((void)atomic_fetch_add_explicit(                                      \
+		&tapir_fence_dummy, 1, memory_order_seq_cst))
+#else
+#define tapir_fence() atomic_thread_fence(memory_order_seq_cst)
+#endif
+
 #define TAPIR_EPOCH_SLOTS 128
 #define TAPIR_EPOCH_LINE  64
 /* A read section's token: its slot's address, with TAPIR_EPOCH_TEMP set
@@ -100,13 +122,13 @@ tapir_epoch_mark(struct tapir_epoch *ep, struct tapir_epoch_slot *s)
 
 #ifdef TAPIR_EPOCH_TSAN
 	atomic_store_explicit(&s->ctr, v, memory_order_seq_cst);
-	atomic_thread_fence(memory_order_seq_cst);
+	tapir_fence();
 #else
 	atomic_store_explicit(&s->ctr, v, memory_order_relaxed);
 	if (ep->expedited)
 		atomic_signal_fence(memory_order_seq_cst);
 	else
-		atomic_thread_fence(memory_order_seq_cst);
+		tapir_fence();
 #endif
 }
 

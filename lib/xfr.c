@@ -61,6 +61,10 @@ struct conn {
 	unsigned n_unsigned;
 	uint8_t *ubuf; /* owned: unsigned messages since the last MAC */
 	size_t ulen, ucap;
+	/* tapir__xfr_replay(): the primary's answer stream (borrowed), read
+	 * in place of the socket; nothing is connected or sent. */
+	const uint8_t *mem;
+	size_t mem_len;
 };
 
 static int
@@ -176,6 +180,15 @@ send_all(struct conn *c, const uint8_t *p, size_t len, struct tapir_error *err)
 static int
 recv_all(struct conn *c, uint8_t *p, size_t len, struct tapir_error *err)
 {
+	if (c->mem) {
+		if (len > c->mem_len)
+			return tapir_error_set(err, TAPIR_EIO, 0,
+				"primary closed the connection mid-answer");
+		memcpy(p, c->mem, len);
+		c->mem += len;
+		c->mem_len -= len;
+		return 0;
+	}
 	while (len) {
 		ssize_t n = recv(c->fd, p, len, 0);
 		int rc;
@@ -199,8 +212,9 @@ recv_all(struct conn *c, uint8_t *p, size_t len, struct tapir_error *err)
 	return 0;
 }
 
+/* Everything but the connection: options, TSIG key, query id, buffer. */
 static int
-conn_open(
+conn_init(
 	struct conn *c, const struct tapir_xfr_opts *o, struct tapir_error *err)
 {
 	int rc;
@@ -238,6 +252,17 @@ conn_open(
 		c->id = (uint16_t)(tapir_monotonic_ms() ^ getpid());
 	if (!(c->msg = malloc(UINT16_MAX)))
 		return TAPIR_ENOMEM;
+	return 0;
+}
+
+static int
+conn_open(
+	struct conn *c, const struct tapir_xfr_opts *o, struct tapir_error *err)
+{
+	int rc;
+
+	if ((rc = conn_init(c, o, err)) != 0)
+		return rc;
 	if ((rc = check_cancel(c, err)) != 0)
 		return rc;
 	return conn_connect(c, o, err);
@@ -302,7 +327,9 @@ send_query(struct conn *c, uint16_t qtype, uint32_t serial,
 		return tapir_error_set(err, TAPIR_EINVAL, 0,
 			"cannot build the query: %s", knot_strerror(krc));
 	knot_wire_write_u16(buf, (uint16_t)len);
-	rc = send_all(c, buf, len + 2, err);
+	/* A replay only needs the query's qtype and TSIG digest. */
+	if (!c->mem)
+		rc = send_all(c, buf, len + 2, err);
 	return rc;
 }
 
@@ -725,34 +752,29 @@ xfer_msg(struct xfer *x, const knot_pkt_t *p)
 	return 0;
 }
 
-int
-tapir_xfr_fetch(const struct tapir_xfr_opts *o, bool have_serial,
+/* The transfer over an open c (a connection or a replay), which it
+ * closes. */
+static int
+xfr_run(struct conn *c, const struct tapir_xfr_opts *o, bool have_serial,
 	uint32_t serial, const struct tapir_xfr_ops *ops, void *arg,
 	struct tapir_xfr_soa *soa_out, struct tapir_error *err)
 {
 	struct xfer x = { .ops = ops, .arg = arg, .err = err };
-	struct conn c;
 	knot_pkt_t *p;
 	bool first = true;
 	int rc;
 
-	if (soa_out)
-		memset(soa_out, 0, sizeof(*soa_out));
-	if (!ops || !ops->begin || !ops->record || !ops->end)
-		return tapir_error_set(err, TAPIR_EINVAL, 0, "no callbacks");
-	x.c = &c;
+	x.c = c;
 	x.ixfr = have_serial;
 	x.asked = have_serial ? serial : 0;
 	x.max_rr = o && o->max_records ? o->max_records
 				       : TAPIR_XFR_MAX_RECORDS_DEFAULT;
-	if ((rc = conn_open(&c, o, err)) != 0)
-		goto out_close;
-	if ((rc = send_query(&c,
+	if ((rc = send_query(c,
 		     have_serial ? KNOT_RRTYPE_IXFR : KNOT_RRTYPE_AXFR, serial,
 		     err)) != 0)
 		goto out_close;
 	while (x.st != X_DONE) {
-		if ((rc = recv_msg(&c, first, &p, err)) != 0)
+		if ((rc = recv_msg(c, first, &p, err)) != 0)
 			goto out_close;
 		rc = xfer_msg(&x, p);
 		knot_pkt_free(p);
@@ -771,7 +793,7 @@ tapir_xfr_fetch(const struct tapir_xfr_opts *o, bool have_serial,
 		}
 		first = false;
 	}
-	if (c.tsig && !c.last_signed) {
+	if (c->tsig && !c->last_signed) {
 		rc = tapir_error_set(err, TAPIR_ESIG, 0,
 			"last message of the transfer is not TSIG-signed");
 		goto out_close;
@@ -779,7 +801,51 @@ tapir_xfr_fetch(const struct tapir_xfr_opts *o, bool have_serial,
 	if ((rc = ops->end(arg, &x.soa)) == 0 && soa_out)
 		*soa_out = x.soa;
 out_close:
-	conn_close(&c);
+	conn_close(c);
 	free(x.del);
 	return rc;
+}
+
+int
+tapir_xfr_fetch(const struct tapir_xfr_opts *o, bool have_serial,
+	uint32_t serial, const struct tapir_xfr_ops *ops, void *arg,
+	struct tapir_xfr_soa *soa_out, struct tapir_error *err)
+{
+	struct conn c;
+	int rc;
+
+	if (soa_out)
+		memset(soa_out, 0, sizeof(*soa_out));
+	if (!ops || !ops->begin || !ops->record || !ops->end)
+		return tapir_error_set(err, TAPIR_EINVAL, 0, "no callbacks");
+	if ((rc = conn_open(&c, o, err)) != 0) {
+		conn_close(&c);
+		return rc;
+	}
+	return xfr_run(&c, o, have_serial, serial, ops, arg, soa_out, err);
+}
+
+int
+tapir__xfr_replay(const struct tapir_xfr_opts *o, bool have_serial,
+	uint32_t serial, uint16_t id, const uint8_t *stream, size_t len,
+	const struct tapir_xfr_ops *ops, void *arg,
+	struct tapir_xfr_soa *soa_out, struct tapir_error *err)
+{
+	struct conn c;
+	int rc;
+
+	if (soa_out)
+		memset(soa_out, 0, sizeof(*soa_out));
+	if (!ops || !ops->begin || !ops->record || !ops->end)
+		return tapir_error_set(err, TAPIR_EINVAL, 0, "no callbacks");
+	if ((rc = conn_init(&c, o, err)) != 0) {
+		conn_close(&c);
+		return rc;
+	}
+	c.id = id;
+	/* Not NULL even for an empty stream: that is a primary that closed
+	 * at once, never a socket. */
+	c.mem = stream ? stream : (const uint8_t *)"";
+	c.mem_len = stream ? len : 0;
+	return xfr_run(&c, o, have_serial, serial, ops, arg, soa_out, err);
 }

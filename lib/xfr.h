@@ -120,4 +120,19 @@ int tapir_xfr_fetch(const struct tapir_xfr_opts *o, bool have_serial,
 	uint32_t serial, const struct tapir_xfr_ops *ops, void *arg,
 	struct tapir_xfr_soa *soa_out, struct tapir_error *err) TAPIR_WUR;
 
+/**
+ * tapir_xfr_fetch() over an answer stream in memory instead of a
+ * connection, for tests and fuzzing (tests/fuzz/fuzz_xfr.c): the same
+ * checks and callbacks, nothing connected or sent. o->primary is not
+ * used but must be set.
+ * @param id: the query id the answers must carry.
+ * @param stream: what the primary sends: messages, each after its
+ *	two-octet length (RFC 1035 4.2.2); borrowed.
+ * @return: as tapir_xfr_fetch(); TAPIR_EIO when the stream ends first.
+ */
+int tapir__xfr_replay(const struct tapir_xfr_opts *o, bool have_serial,
+	uint32_t serial, uint16_t id, const uint8_t *stream, size_t len,
+	const struct tapir_xfr_ops *ops, void *arg,
+	struct tapir_xfr_soa *soa_out, struct tapir_error *err) TAPIR_WUR;
+
 #endif

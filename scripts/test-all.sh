@@ -3,7 +3,8 @@
 # Set up a fresh Debian 12 machine and run every test: unit tests (cmocka),
 # fuzz corpus replay, integration tests against a real mosquitto, Knot and
 # the dynlib Unbound (Debian's 1.17.1); the whole suite again under
-# AddressSanitizer and UndefinedBehaviorSanitizer, and against upstream
+# AddressSanitizer and UndefinedBehaviorSanitizer; the concurrent unit
+# tests under ThreadSanitizer; the whole suite against upstream
 # Unbound 1.26.0; the integration tests once more with Unbound dropping
 # privileges to user unbound; make distcheck; the RPM source package and
 # rpmlint; the Debian packages built and tested as installed in a fresh
@@ -93,6 +94,28 @@ build "$top/_build-ci" "$top/_unbound/src"
 check "$top/_build-ci" test-suite.log
 build "$top/_build-asan" "$top/_unbound/src" --with-sanitizer=address,undefined
 check "$top/_build-asan" test-suite.log
+# ThreadSanitizer over the unit tests whose threads run at once (lib/
+# only, no Unbound): lock-free readers against the writer and its grace
+# periods (test_db's concurrent tests, test_epoch); the engine's writer,
+# transfer, control, purge and expiry threads against queries, reload,
+# overrides and file sources (test_engine*); the purger (test_purge); the
+# control server (test_control); the rate limiter (test_ratelimit). A
+# report fails its test (TSan exits 66). test_db's other tests are
+# single-threaded and take minutes under TSan: TAPIR_DB_TEST_FILTER.
+tsan_dir="$top/_build-tsan"
+tsan_tests="tests/unit/test_epoch tests/unit/test_db tests/unit/test_purge
+	tests/unit/test_control tests/unit/test_engine tests/unit/test_engine_xfr
+	tests/unit/test_engine_files tests/unit/test_engine_overrides
+	tests/unit/test_engine_metrics tests/unit/test_ratelimit"
+tsan_tests=$(echo $tsan_tests)
+mkdir -p "$tsan_dir"
+(cd "$tsan_dir" && "$top/configure" --enable-werror \
+	--with-sanitizer=thread >configure.out) ||
+	{ tail -n 30 "$tsan_dir/config.log"; exit 1; }
+make -C "$tsan_dir" -j"$jobs" >"$tsan_dir/make.out" 2>&1 ||
+	{ tail -n 40 "$tsan_dir/make.out"; exit 1; }
+check "$tsan_dir" test-suite.log TESTS="$tsan_tests" \
+	check_PROGRAMS="$tsan_tests" TAPIR_DB_TEST_FILTER='*reader*'
 if [ -n "$newest" ]; then
 	build "$top/_build-$newest" "$top/_unbound-$newest/src"
 	check "$top/_build-$newest" test-suite.log

@@ -65,7 +65,8 @@
 #define TAG_NEWLY_REGISTERED 4u
 #define TAG_LIKELYMALWARE    16u
 
-static int64_t fake_now;
+/* The engine's threads read it while a test moves it on. */
+static _Atomic int64_t fake_now;
 
 static int64_t
 fake_clock(void)
@@ -1951,7 +1952,10 @@ test_control_unprivileged_peer_only_reads(void **state)
 		"override deny x.example 60 why", "override remove x.example",
 		"reload", "flush x.example", "flush --all", "stats",
 		"json stats", "  override  allow x.example 0", "frobnicate",
-		"statusx", "override" };
+		"statusx", "override",
+		/* Let through as "override list" once, and run as another
+		 * verb: who may run it is now read as it runs. */
+		"override \vlist" };
 	struct fixture *f = *state;
 	char *out;
 	size_t i;
@@ -1988,6 +1992,26 @@ test_control_unprivileged_peer_only_reads(void **state)
 	assert_non_null(strstr(out, "msg.accepted=1\n"));
 	free(out);
 	assert_int_equal(tapir_engine_counter(f->e, TAPIR_C_MSG_ACCEPTED), 0);
+}
+
+/* lookup's type is taken as written or not at all: TYPE4294967297 is no
+ * type (atoi() made it 1, A), so the whole argument is the name, which
+ * fails. */
+static void
+test_control_lookup_type_as_written(void **state)
+{
+	struct fixture *f = *state;
+	char *out;
+
+	out = fixture_command(f->e, "lookup x.example TYPE4294967297");
+	if (strncmp(out, "error: ", 7) != 0)
+		fail_msg("TYPE4294967297 taken as a type: %s", out);
+	free(out);
+	/* The largest is one. */
+	out = fixture_command(f->e, "lookup x.example TYPE65535");
+	if (strstr(out, "error"))
+		fail_msg("TYPE65535 refused: %s", out);
+	free(out);
 }
 
 /* ---- exports: list, dump-rpz and digest of many names ---- */
@@ -2711,6 +2735,7 @@ main(void)
 		T(test_command_unknown_is_error),
 		T(test_override_ttl_must_be_seconds),
 		T(test_control_unprivileged_peer_only_reads),
+		T(test_control_lookup_type_as_written),
 		T(test_list_is_sent_in_pieces_outside_read_sections),
 		T(test_list_json_in_pieces_is_one_array),
 		T(test_dump_rpz_is_sent_in_pieces),

@@ -5,6 +5,8 @@
  * canned messages built with libknot from zone text (libzscanner),
  * TSIG-signed on demand. The callbacks write one line each into a log that
  * every test compares whole, so order and content are both checked.
+ * With TAPIR_XFR_SEEDS=dir set, test_write_fuzz_seeds writes the seed
+ * corpus of tests/fuzz/fuzz_xfr.c into dir.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -886,6 +888,130 @@ test_connection_refused_is_eio(void **state)
 	assert_int_equal(tapir_xfr_soa_query(&o, &soa, &e), TAPIR_EIO);
 }
 
+/* --- replay (tapir__xfr_replay(), tests/fuzz/fuzz_xfr.c) --- */
+
+#define REPLAY_ID 0x7a9e
+
+/* The fake's script as the primary's stream: each message after its
+ * length, with the query id REPLAY_ID (as serve() sends it). */
+static size_t
+replay_stream(const struct fake *f, uint8_t *out, size_t size)
+{
+	size_t len = 0;
+
+	for (size_t i = 0; i < f->n_msgs; i++) {
+		assert_true(len + 2 + f->lens[i] <= size);
+		knot_wire_write_u16(out + len, (uint16_t)f->lens[i]);
+		memcpy(out + len + 2, f->msgs[i], f->lens[i]);
+		knot_wire_set_id(out + len + 2, REPLAY_ID);
+		len += 2 + f->lens[i];
+	}
+	return len;
+}
+
+/* The same stream, replayed from memory, gives what the TCP transfer
+ * gave, callback by callback; a stream cut short is a closed connection,
+ * and another query id is refused as over TCP. */
+static void
+test_replay_matches_fetch(void **state)
+{
+	struct fake *f = *state;
+	struct tapir_xfr_opts o = { .primary = "127.0.0.1", .zone = ZONE };
+	struct tapir_xfr_soa soa;
+	struct tapir_error e;
+	struct log l = { 0 };
+	uint8_t stream[8192];
+	size_t len;
+
+	axfr_script(f);
+	len = replay_stream(f, stream, sizeof(stream));
+	assert_int_equal(tapir__xfr_replay(&o, false, 0, REPLAY_ID, stream, len,
+				 &ops, &l, &soa, &e),
+		0);
+	assert_string_equal(l.text, axfr_log);
+	assert_int_equal(soa.serial, 10);
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(tapir__xfr_replay(&o, false, 0, REPLAY_ID, stream,
+				 len - 1, &ops, &l, &soa, &e),
+		TAPIR_EIO);
+	assert_string_equal(e.text, "primary closed the connection mid-answer");
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(tapir__xfr_replay(&o, false, 0, REPLAY_ID + 1, stream,
+				 len, &ops, &l, &soa, &e),
+		TAPIR_EPARSE);
+	assert_string_equal(l.text, "");
+}
+
+/* One seed of tests/fuzz/fuzz_xfr.c: mode octet, serial, stream. */
+static void
+write_seed(const char *dir, const char *name, struct fake *f, uint8_t mode,
+	uint32_t serial)
+{
+	uint8_t buf[8192];
+	char path[4096];
+	size_t len;
+	FILE *fp;
+
+	buf[0] = mode;
+	knot_wire_write_u32(buf + 1, serial);
+	len = 5 + replay_stream(f, buf + 5, sizeof(buf) - 5);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_non_null(fp = fopen(path, "wb"));
+	assert_int_equal(fwrite(buf, 1, len, fp), len);
+	assert_int_equal(fclose(fp), 0);
+	for (size_t i = 0; i < f->n_msgs; i++)
+		free(f->msgs[i]);
+	f->n_msgs = 0;
+}
+
+/* With TAPIR_XFR_SEEDS=dir, writes the seed corpus of
+ * tests/fuzz/fuzz_xfr.c into dir: the scripts of the tests above. */
+static void
+test_write_fuzz_seeds(void **state)
+{
+	struct fake *f = *state;
+	const char *dir = getenv("TAPIR_XFR_SEEDS");
+
+	if (!dir)
+		return;
+	axfr_script(f);
+	write_seed(dir, "axfr", f, 0, 0);
+	axfr_script(f);
+	write_seed(dir, "axfr-tsig-unsigned", f, 2, 0);
+	add_msg(f, KNOT_RRTYPE_AXFR, "a 300 CNAME .\n" SOA(1));
+	write_seed(dir, "axfr-no-leading-soa", f, 0, 0);
+	add_msg(f, KNOT_RRTYPE_AXFR, "");
+	knot_wire_set_rcode(f->msgs[0], KNOT_RCODE_REFUSED);
+	write_seed(dir, "axfr-refused", f, 0, 0);
+	add_msg(f, KNOT_RRTYPE_IXFR,
+		SOA(11) SOA(10) "old 300 CNAME .\n" SOA(
+			11) "new 300 CNAME .\n"
+			    "*.sub 300 CNAME rpz-drop.\n" SOA(11));
+	write_seed(dir, "ixfr-one-changeset", f, 1, 10);
+	add_msg(f, KNOT_RRTYPE_IXFR, SOA(12) SOA(10) "a 300 CNAME .\n");
+	add_msg(f, KNOT_RRTYPE_IXFR,
+		"b 300 A 192.0.2.1\n" SOA(11) "x 300 CNAME *.\n" SOA(11));
+	add_msg(f, KNOT_RRTYPE_IXFR,
+		"x 300 CNAME *.\n" SOA(12) "y 300 CNAME rpz-passthru.\n" SOA(
+			12));
+	write_seed(dir, "ixfr-two-changesets", f, 1, 10);
+	add_msg(f, KNOT_RRTYPE_IXFR,
+		SOA(12) "@ 300 NS ns.example.\n"
+			"a 300 CNAME .\n");
+	add_msg(f, KNOT_RRTYPE_IXFR, "b 300 CNAME *.\n" SOA(12));
+	write_seed(dir, "ixfr-axfr-style", f, 1, 10);
+	add_msg(f, KNOT_RRTYPE_IXFR, SOA(10));
+	write_seed(dir, "ixfr-up-to-date", f, 1, 10);
+	add_msg(f, KNOT_RRTYPE_IXFR, SOA(9));
+	write_seed(dir, "ixfr-older", f, 1, 10);
+	add_msg(f, KNOT_RRTYPE_IXFR,
+		SOA(13) SOA(10) SOA(11) SOA(12) SOA(13) SOA(13));
+	write_seed(dir, "ixfr-no-chain", f, 1, 10);
+	add_msg(f, KNOT_RRTYPE_IXFR,
+		SOA(11) SOA(10) SOA(11) SOA(11) "a 300 CNAME .\n");
+	write_seed(dir, "ixfr-after-end", f, 1, 10);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -920,6 +1046,8 @@ main(void)
 		T(test_tsig_tampered_message_is_refused),
 		T(test_bad_options_are_einval),
 		T(test_connection_refused_is_eio),
+		T(test_replay_matches_fetch),
+		T(test_write_fuzz_seeds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
