@@ -94,7 +94,8 @@ enum tapir_mqtt_protocol tapir_mqtt_protocol(const struct tapir_mqtt *m);
 
 /* Internal, for unit tests: the handlers libmosquitto calls. */
 void tapir__mqtt_on_connect(struct tapir_mqtt *m, int rc);
-void tapir__mqtt_on_subscribed(struct tapir_mqtt *m);
+/* The SUBACK of SUBSCRIBE mid: the QoS granted, or a reason >= 0x80. */
+void tapir__mqtt_on_subscribed(struct tapir_mqtt *m, int mid, int granted);
 void tapir__mqtt_on_message(
 	struct tapir_mqtt *m, const char *topic, const void *payload, int len);
 /* What the network thread does between rounds: publish the outbox. */
