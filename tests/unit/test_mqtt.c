@@ -428,6 +428,9 @@ struct connect_seen {
 	int level;	     /* 4: 3.1.1, 5: v5 */
 	bool has_max_packet; /* CONNECT property maximum packet size */
 	uint32_t max_packet;
+	bool clean;	 /* clean session (3.1.1), clean start (v5) */
+	bool has_expiry; /* CONNECT property session expiry interval */
+	uint32_t expiry;
 };
 
 /* Accept a connection and read its CONNECT packet. */
@@ -452,6 +455,7 @@ read_connect(int lfd, struct connect_seen *c)
 	/* "\0\4MQTT", level, flags, keepalive (2), then v5 properties. */
 	assert_memory_equal(body, "\0\4MQTT", 6);
 	c->level = body[6];
+	c->clean = (body[7] & 0x02) != 0;
 	if (c->level == 5) {
 		p = body + 10;
 		end = p + varint(&p);
@@ -466,6 +470,10 @@ read_connect(int lfd, struct connect_seen *c)
 			} else if (id == MQTT_PROP_RECEIVE_MAXIMUM) {
 				p += 2;
 			} else if (id == MQTT_PROP_SESSION_EXPIRY_INTERVAL) {
+				c->has_expiry = true;
+				c->expiry = (uint32_t)p[0] << 24 |
+					    (uint32_t)p[1] << 16 |
+					    (uint32_t)p[2] << 8 | p[3];
 				p += 4;
 			} else {
 				fail_msg("unexpected CONNECT property %u", id);
@@ -532,6 +540,94 @@ test_connect_asks_for_maximum_packet_size(void **state)
 	close(lfd);
 }
 
+/* A client started against a fake broker, with more mqtt: keys. */
+static struct tapir_mqtt *
+start_against(int *lfd, struct tapir_config **cfg, const char *mqtt_extra)
+{
+	struct tapir_error err = { 0 };
+	struct tapir_mqtt *m;
+	static int dummy;
+	char yaml[512];
+	int port;
+
+	*lfd = listen_local(&port);
+	snprintf(yaml, sizeof(yaml),
+		"mqtt:\n"
+		"  broker: mqtt://127.0.0.1:%d\n"
+		"  reconnect-min: 1\n"
+		"  reconnect-max: 1\n"
+		"%s"
+		"keys: /nonexistent/keys.json\n"
+		"sources:\n"
+		"  - name: dns-tapir\n"
+		"    list: doubtlist\n"
+		"    topics: [observations/down/tapir-pop]\n",
+		port, mqtt_extra);
+	if (!(*cfg = tapir_config_parse(yaml, strlen(yaml), "m.yaml", &err)))
+		fail_msg("config: %s", err.text);
+	assert_non_null(
+		m = tapir_mqtt_create(*cfg, on_msg, NULL, &dummy, &err));
+	assert_int_equal(tapir_mqtt_start(m), 0);
+	return m;
+}
+
+/* By default the session outlives the connection: clean start off and a
+ * session expiry of an hour on every v5 CONNECT (the first, a reconnect),
+ * clean session off after a fall back to 3.1.1; otherwise what is
+ * published while the module is away is lost. */
+static void
+test_connect_keeps_the_session(void **state)
+{
+	struct tapir_config *cfg;
+	struct tapir_mqtt *m;
+	struct connect_seen c;
+	int lfd, fd;
+	static const unsigned char refuse_v5[] = { 0x20, 3, 0, 0x84, 0 };
+
+	(void)state;
+	m = start_against(&lfd, &cfg, "");
+	fd = read_connect(lfd, &c);
+	assert_int_equal(c.level, 5);
+	assert_false(c.clean);
+	assert_true(c.has_expiry);
+	assert_int_equal(c.expiry, 3600);
+	close(fd);
+	fd = read_connect(lfd, &c);
+	assert_false(c.clean);
+	assert_true(c.has_expiry);
+	assert_int_equal(c.expiry, 3600);
+	assert_int_equal(write(fd, refuse_v5, sizeof(refuse_v5)),
+		(ssize_t)sizeof(refuse_v5));
+	close(read_connect(lfd, &c));
+	assert_int_equal(c.level, 4);
+	assert_false(c.clean);
+	close(fd);
+	tapir_mqtt_destroy(m);
+	tapir_config_destroy(cfg);
+	close(lfd);
+}
+
+/* session-expiry: 0 is the clean session of before: clean start on, no
+ * expiry property. */
+static void
+test_connect_session_expiry_zero_is_clean(void **state)
+{
+	struct tapir_config *cfg;
+	struct tapir_mqtt *m;
+	struct connect_seen c;
+	int lfd;
+
+	(void)state;
+	m = start_against(&lfd, &cfg, "  session-expiry: 0\n");
+	close(read_connect(lfd, &c));
+	assert_int_equal(c.level, 5);
+	assert_true(c.clean);
+	assert_false(c.has_expiry);
+	tapir_mqtt_destroy(m);
+	tapir_config_destroy(cfg);
+	close(lfd);
+}
+
 int
 main(void)
 {
@@ -574,6 +670,8 @@ main(void)
 		cmocka_unit_test(
 			test_tls_missing_ca_file_fails_create_naming_tls),
 		cmocka_unit_test(test_connect_asks_for_maximum_packet_size),
+		cmocka_unit_test(test_connect_keeps_the_session),
+		cmocka_unit_test(test_connect_session_expiry_zero_is_clean),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, NULL);
