@@ -1069,6 +1069,53 @@ process_jws(struct fixture *f, const char *jws)
 	return tapir_engine_process(f->e, TOPIC, jws, strlen(jws));
 }
 
+/* How many times the list command names name. */
+static int
+listed(struct fixture *f, const char *name)
+{
+	char *out = command(f, "list");
+	int n = 0;
+
+	for (const char *p = out; (p = strstr(p, name)); p += strlen(name))
+		n++;
+	free(out);
+	return n;
+}
+
+/* QoS 1 delivers at least once: the broker sends a message again when
+ * its PUBACK was lost (a reload, a network cut), right away or after
+ * later messages. Applying it again changes nothing: one entry, the same
+ * decision, no decision change counted twice; a removal again is a no-op. */
+static void
+test_qos1_duplicates_are_harmless(void **state)
+{
+	struct fixture *f = *state;
+	char *a = signed_observation(
+		f, "dup.example", TAG_LIKELYMALWARE, NOW - 5);
+	char *b = signed_observation(
+		f, "other.example", TAG_LIKELYMALWARE, NOW - 4);
+	char *gone = signed_removal(f, "other.example", NOW - 3);
+
+	assert_int_equal(process_jws(f, a), 0);
+	assert_int_equal(process_jws(f, a), 0);
+	assert_int_equal(process_jws(f, b), 0);
+	assert_int_equal(process_jws(f, a), 0);
+	assert_int_equal(decide(f, "dup.example", NULL), TAPIR_ACTION_NXDOMAIN);
+	assert_int_equal(stat_value(f, "decision.changes"), 2);
+	assert_int_equal(listed(f, "dup.example"), 1);
+	assert_int_equal(process_jws(f, gone), 0);
+	assert_int_equal(process_jws(f, gone), 0);
+	assert_int_equal(decide(f, "other.example", NULL), TAPIR_ACTION_PASS);
+	assert_int_equal(decide(f, "dup.example", NULL), TAPIR_ACTION_NXDOMAIN);
+	assert_int_equal(stat_value(f, "decision.changes"), 3);
+	assert_int_equal(listed(f, "dup.example"), 1);
+	assert_int_equal(listed(f, "other.example"), 0);
+	assert_int_equal(stat_value(f, "msg.accepted"), 6);
+	free(a);
+	free(b);
+	free(gone);
+}
+
 /* A captured removal, published again after the name came back, must not
  * take it away; nor a captured older observation with fewer tags put
  * back a weaker entry. */
@@ -2745,6 +2792,7 @@ main(void)
 		TK(test_reject_when_keys_file_missing),
 		T(test_repeated_rejection_logs_once_per_interval),
 		T(test_replayed_old_messages_do_not_roll_back),
+		T(test_qos1_duplicates_are_harmless),
 		T(test_slightly_reordered_messages_are_accepted),
 		T(test_messages_outside_the_time_bounds_are_refused),
 		T(test_time_bounds_are_configurable),
