@@ -7,7 +7,11 @@
  * client TLS files when configured, subscribes to
  * every source's topics on each (re)connect, reconnects with exponential
  * backoff, and hands each message to a callback that must copy it: the
- * message memory belongs to libmosquitto.
+ * message memory belongs to libmosquitto. The session persists unless
+ * mqtt.session-expiry is 0 (clean start off, and under v5 a session expiry
+ * interval on CONNECT), so the broker queues the QoS 1 messages published
+ * while we are away; libmosquitto acknowledges each QoS 1 message before
+ * the callback runs, so the callback must not drop one.
  *
  * Thread safety: tapir_lib_init() first; create/start/stop/destroy from one
  * thread (the module's init and deinit); publish from any. The callbacks
