@@ -470,8 +470,8 @@ tapir_control_destroy(struct tapir_control *c)
 }
 
 int
-tapir_control_request(const char *path, const char *line, int timeout_ms,
-	struct tapir_buf *out, struct tapir_error *err)
+tapir_control_request_stream(const char *path, const char *line, int timeout_ms,
+	tapir_control_piece_fn piece, void *arg, struct tapir_error *err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int64_t start = tapir_monotonic_ms(), deadline = start + timeout_ms;
@@ -479,7 +479,10 @@ tapir_control_request(const char *path, const char *line, int timeout_ms,
 	 * TAPIR_CONTROL_GAP_MS of the last, up to the server's bound on a
 	 * whole answer. */
 	int64_t last = start + timeout_ms + TAPIR_CONTROL_ANSWER_MS;
-	size_t len = strlen(line);
+	size_t len = strlen(line), got = 0;
+	/* The last byte read is held back until more comes or the server
+	 * closes: only then is it known whether it is the end mark. */
+	char buf[4096], held = 0;
 	int fd, rc;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
@@ -506,58 +509,84 @@ tapir_control_request(const char *path, const char *line, int timeout_ms,
 			err, TAPIR_EIO, 0, "send: %s", strerror(errno));
 	}
 	for (;;) {
-		char buf[4096];
 		ssize_t n;
 		if (tapir_fd_wait(fd, POLLIN, deadline, NULL) != 0) {
-			if (out->len == 0)
+			if (got == 0)
 				rc = tapir_error_set(err, TAPIR_ETIMEDOUT, 0,
 					"no answer within %d s",
 					timeout_ms / 1000);
 			else
 				rc = tapir_error_set(err, TAPIR_ETIMEDOUT, 0,
 					"the answer stopped coming after %zu bytes",
-					out->len);
-			goto out_clear;
+					got);
+			goto out;
 		}
 		n = read(fd, buf, sizeof(buf));
 		if (n < 0) {
 			rc = tapir_error_set(
 				err, TAPIR_EIO, 0, "read: %s", strerror(errno));
-			goto out_clear;
+			goto out;
 		}
 		if (n == 0)
 			break;
-		tapir_buf_append(out, buf, (size_t)n);
+		if ((got > 0 && piece(arg, &held, 1) != 0) ||
+			(n > 1 && piece(arg, buf, (size_t)n - 1) != 0)) {
+			rc = tapir_error_set(err, TAPIR_ENOMEM, 0,
+				"out of memory for an answer of %zu bytes",
+				got);
+			goto out;
+		}
+		held = buf[n - 1];
+		got += (size_t)n;
 		deadline = tapir_monotonic_ms() + TAPIR_CONTROL_GAP_MS;
 		if (deadline > last)
 			deadline = last;
 	}
-	if (out->failed) {
-		rc = tapir_error_set(err, TAPIR_ENOMEM, 0,
-			"out of memory for an answer of %zu bytes", out->len);
-		goto out_clear;
-	}
 	/* Only the end mark tells a whole answer from one the server gave
 	 * up on half-way: text cut between lines looks whole. */
-	if (out->len == 0) {
+	if (got == 0)
 		rc = tapir_error_set(err, TAPIR_EIO, 0,
 			"no answer: the module closed the connection without "
 			"one (Unbound's log may say why)");
-		goto out_clear;
-	}
-	if (out->data[out->len - 1] != '\0') {
+	else if (held != '\0')
 		rc = tapir_error_set(err, TAPIR_EIO, 0,
 			"the answer was cut short after %zu bytes (or the "
 			"module is older than this tool: reload Unbound)",
-			out->len);
-		goto out_clear;
-	}
-	out->len--;
+			got);
+	else
+		rc = 0;
+out:
 	close(fd);
-	return 0;
+	return rc;
+}
 
-out_clear:
-	close(fd);
-	tapir_buf_clear(out);
+static int
+append_piece(void *arg, const char *data, size_t len)
+{
+	struct tapir_buf *out = arg;
+
+	tapir_buf_append(out, data, len);
+	return out->failed ? -1 : 0;
+}
+
+int
+tapir_control_request(const char *path, const char *line, int timeout_ms,
+	struct tapir_buf *out, struct tapir_error *err)
+{
+	int rc = tapir_control_request_stream(
+		path, line, timeout_ms, append_piece, out, err);
+
+	if (rc == 0) {
+		/* NUL-terminated: the end mark's place, never counted. */
+		tapir_buf_append(out, "", 1);
+		if (out->failed)
+			rc = tapir_error_set(err, TAPIR_ENOMEM, 0,
+				"out of memory for an answer of %zu bytes",
+				out->len);
+		else
+			out->len--;
+	}
+	if (rc != 0)
+		tapir_buf_clear(out);
 	return rc;
 }

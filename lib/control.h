@@ -200,4 +200,22 @@ void tapir_control_destroy(struct tapir_control *c);
 int tapir_control_request(const char *path, const char *line, int timeout_ms,
 	struct tapir_buf *out, struct tapir_error *err) TAPIR_WUR;
 
+/**
+ * One piece of an answer, in order, without the end mark.
+ * @return: 0, or -1 to give up (out of memory).
+ */
+typedef int (*tapir_control_piece_fn)(void *arg, const char *data, size_t len);
+
+/**
+ * Client side: tapir_control_request(), with the answer handed to piece as
+ * it arrives instead of collected, so that an answer of any size takes
+ * the client no more memory than one read. The pieces of an answer that
+ * turns out cut short (or too slow) have been handed over by the time
+ * the error is returned: the caller says it was not whole.
+ * @return: as tapir_control_request(); TAPIR_ENOMEM when piece gave up.
+ */
+int tapir_control_request_stream(const char *path, const char *line,
+	int timeout_ms, tapir_control_piece_fn piece, void *arg,
+	struct tapir_error *err) TAPIR_WUR;
+
 #endif

@@ -472,6 +472,7 @@ size_t tapir__eng_purge_policy_change(struct tapir_engine *e,
 void tapir__eng_state_dir_check(struct tapir_engine *e);
 void tapir__eng_state_save(struct tapir_engine *e);
 void tapir__eng_state_load(struct tapir_engine *e);
+void tapir__eng_remove_temps(const char *path);
 
 /* engine_files.c */
 int tapir__eng_find_stale(void *arg, const char *name, size_t len,

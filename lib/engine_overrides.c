@@ -161,6 +161,7 @@ tapir__eng_overrides_load(struct tapir_engine *e)
 	if (!wcfg(e)->state_dir)
 		return;
 	snprintf(path, sizeof(path), "%s/overrides.json", wcfg(e)->state_dir);
+	tapir__eng_remove_temps(path);
 	if (!(root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr))) {
 		if (access(path, F_OK) == 0)
 			tapir_log(TAPIR_LOG_ERR,

@@ -7,6 +7,7 @@
 #include "tapir_build.h"
 
 #include "lib/engine_impl.h"
+#include "lib/fileio.h"
 
 /*
  * Whether the state directory takes new files, as the state file's and
@@ -466,6 +467,20 @@ tapir__eng_state_save(struct tapir_engine *e)
 		e->state_path);
 }
 
+/* Before the first save: a save killed before its rename (Unbound killed,
+ * the machine down) left its temporary file, which nothing else removes. */
+void
+tapir__eng_remove_temps(const char *path)
+{
+	size_t n = tapir_fileio_remove_temps(path);
+
+	if (n)
+		tapir_log(TAPIR_LOG_INFO,
+			"state: removed %zu temporary file%s of an interrupted "
+			"save of %s",
+			n, n == 1 ? "" : "s", path);
+}
+
 void
 tapir__eng_state_load(struct tapir_engine *e)
 {
@@ -475,6 +490,12 @@ tapir__eng_state_load(struct tapir_engine *e)
 
 	if (!e->state_path)
 		return;
+	tapir__eng_remove_temps(e->state_path);
+	{
+		char serials[4096];
+		snprintf(serials, sizeof(serials), "%s.serials", e->state_path);
+		tapir__eng_remove_temps(serials);
+	}
 	rc = tapir_state_load(e->db, wcfg(e), e->state_path, e->now(), &loaded,
 		&expired, &other, &err);
 	if (rc == TAPIR_ENOENT) {

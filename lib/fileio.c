@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Bounded whole-file reads, atomic file replaces and the descriptor wait,
+ * Bounded whole-file reads, atomic file replaces (and the removal of what
+ * an interrupted one left) and the descriptor wait,
  * written once for every part of libtapir (see fileio.h).
  */
 #include "tapir_build.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -202,6 +204,57 @@ out_unlink:
 out_free_tmp:
 	free(tmp);
 	return rc;
+}
+
+/* mkstemp's letters: ASCII, whatever the locale. */
+static bool
+temp_letter(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+	       (c >= 'A' && c <= 'Z');
+}
+
+size_t
+tapir_fileio_remove_temps(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	size_t blen = strlen(base), removed = 0;
+	char dir[4096];
+	struct dirent *de;
+	DIR *d;
+	int dfd;
+
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if ((size_t)(slash - path) >= sizeof(dir))
+		return 0;
+	else
+		snprintf(dir, sizeof(dir), "%.*s",
+			slash == path ? 1 : (int)(slash - path), path);
+	if (!(d = opendir(dir)))
+		return 0;
+	dfd = dirfd(d);
+	while ((de = readdir(d))) {
+		const char *tail = de->d_name + blen;
+		struct stat st;
+		bool temp;
+
+		if (strncmp(de->d_name, base, blen) != 0 || tail[0] != '.' ||
+			strlen(tail) != 7)
+			continue;
+		temp = true;
+		for (int i = 1; i < 7; i++)
+			temp = temp && temp_letter(tail[i]);
+		if (temp &&
+			fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) ==
+				0 &&
+			S_ISREG(st.st_mode) &&
+			unlinkat(dfd, de->d_name, 0) == 0)
+			removed++;
+	}
+	closedir(d);
+	return removed;
 }
 
 int

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Small file and descriptor utilities shared by libtapir: a bounded read
- * of a whole file, an atomic replace of a file, and a wait for one
- * descriptor with a deadline.
+ * of a whole file, an atomic replace of a file (and the removal of the
+ * temporary files of one that was killed), and a wait for one descriptor
+ * with a deadline.
  *
  * Invariants: a read never holds more than max bytes, however the file
  * grows while it is read; a replace leaves either the old file or the
@@ -65,6 +66,16 @@ typedef int (*tapir_fileio_fill_fn)(void *arg, int fd, struct tapir_error *err);
  */
 int tapir_fileio_write_atomic(const char *path, tapir_fileio_fill_fn fill,
 	void *arg, struct tapir_error *err) TAPIR_WUR;
+
+/**
+ * Remove what tapir_fileio_write_atomic() leaves behind when the process
+ * is killed between creating its temporary file and the rename: regular
+ * files named PATH.XXXXXX (six of mkstemp's letters and digits) beside
+ * path. Only the single writer of path may call it (the invariant above),
+ * before its first write, so that no temporary file is in use.
+ * @return: how many were removed.
+ */
+size_t tapir_fileio_remove_temps(const char *path);
 
 /**
  * Wait until fd is ready for events or the deadline passes. Interrupted

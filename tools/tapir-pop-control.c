@@ -440,6 +440,59 @@ append_word(char *line, size_t size, size_t *at, const char *w)
 	return 0;
 }
 
+/*
+ * Where an answer goes as it arrives. Its first bytes tell an error
+ * ("error: ...") from an answer; errors and status answers are small and
+ * kept whole (an error in JSON loses its prefix, a status is read for
+ * problems); anything else goes to stdout piece by piece, so that a
+ * list of millions of names takes this tool no more memory than one read.
+ */
+struct answer_sink {
+	bool keep_whole; /* a status: kept, printed at the end */
+	bool quiet;	 /* -q: an answer is not printed */
+	bool decided, error;
+	char head[8];
+	size_t n_head;
+	struct tapir_buf kept; /* errors and status answers */
+};
+
+#define ERROR_MARK "error:"
+
+static void
+sink_route(struct answer_sink *s, const char *data, size_t len)
+{
+	if (s->error || s->keep_whole)
+		tapir_buf_append(&s->kept, data, len);
+	else if (!s->quiet)
+		fwrite(data, 1, len, stdout);
+}
+
+static void
+sink_decide(struct answer_sink *s)
+{
+	s->decided = true;
+	s->error = s->n_head >= strlen(ERROR_MARK) &&
+		   !memcmp(s->head, ERROR_MARK, strlen(ERROR_MARK));
+	sink_route(s, s->head, s->n_head);
+}
+
+static int
+sink_piece(void *arg, const char *data, size_t len)
+{
+	struct answer_sink *s = arg;
+
+	while (!s->decided && len) {
+		s->head[s->n_head++] = *data++;
+		len--;
+		/* One more than the mark: the start of a JSON error. */
+		if (s->n_head == strlen(ERROR_MARK) + 1)
+			sink_decide(s);
+	}
+	if (len)
+		sink_route(s, data, len);
+	return s->kept.failed ? -1 : 0;
+}
+
 /* The command line, as one request line of the control protocol. Options
  * of override and list become the protocol's positional/key=value form. */
 /* The longest override TTL, as the module has it: ten years. */
@@ -549,7 +602,8 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct tapir_buf out = { 0 };
+	struct answer_sink sink = { 0 };
+	struct tapir_buf *out;
 	struct tapir_error err = { 0 };
 	char line[TAPIR_CONTROL_MAX_LINE];
 	int c, rc, cerr;
@@ -606,14 +660,22 @@ main(int argc, char **argv)
 	/* As unbound-control finds its socket in unbound.conf. */
 	if (!sock_given)
 		sock = socket_of_config(config, sock);
-	rc = tapir_control_request(
-		sock, line, TAPIR_CONTROL_CLIENT_MS, &out, &err);
+	sink.keep_whole = status;
+	sink.quiet = quiet;
+	rc = tapir_control_request_stream(
+		sock, line, TAPIR_CONTROL_CLIENT_MS, sink_piece, &sink, &err);
 	cerr = errno;
+	if (rc == 0 && !sink.decided)
+		sink_decide(&sink);
+	out = &sink.kept;
 	if (rc != 0) {
 		/* connect() failed: its errno, and "SOCKET: reason". */
 		bool unreachable = rc == TAPIR_EIO &&
 				   !strncmp(err.text, sock, strlen(sock)) &&
 				   err.text[strlen(sock)] == ':';
+		/* What was printed of an answer that did not come whole
+		 * ends where it was cut: the error says so after it. */
+		fflush(stdout);
 		if (status && unreachable)
 			explain_unreachable(sock, cerr, config);
 		else if (unreachable)
@@ -623,18 +685,23 @@ main(int argc, char **argv)
 				err.text);
 		else
 			fprintf(stderr, "tapir-pop-control: %s\n", err.text);
-		tapir_buf_clear(&out);
+		tapir_buf_clear(out);
 		return unreachable && (cerr == ENOENT || cerr == ECONNREFUSED)
 			       ? 3
 			       : 2;
 	}
-	answered_error = out.len >= 6 && strncmp(out.data, "error:", 6) == 0;
-	rc = answered_error || (status && status_has_problems(&out, json));
+	answered_error = sink.error;
+	rc = answered_error || (status && status_has_problems(out, json));
 	/* In JSON an error is an object after the protocol's "error: ". */
-	if (answered_error && json && out.len > 7 && out.data[7] == '{')
-		fwrite(out.data + 7, 1, out.len - 7, stdout);
-	else if (out.len && !(quiet && rc == 0))
-		fwrite(out.data, 1, out.len, stdout);
-	tapir_buf_clear(&out);
+	if (answered_error && json && out->len > 7 && out->data[7] == '{')
+		fwrite(out->data + 7, 1, out->len - 7, stdout);
+	else if (out->len && !(quiet && rc == 0))
+		fwrite(out->data, 1, out->len, stdout);
+	tapir_buf_clear(out);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "tapir-pop-control: writing the answer: %s\n",
+			strerror(errno));
+		return 2;
+	}
 	return rc;
 }

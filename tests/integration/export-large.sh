@@ -6,6 +6,8 @@
 # it is sent (the answer goes out in pieces, not built whole), and digest
 # is what the manual says: BLAKE2b-256 of the sorted "NAME ACTION" lines
 # of the names not passed, which an operator can compute from list.
+# tapir-pop-control's own peak memory does not grow with the answer
+# either.
 . "$top_srcdir/tests/integration/lib.sh"
 
 C() {
@@ -46,6 +48,18 @@ grep -q "^bulk7.example PASSTHRU allowlist$" "$T/answer" ||
 [ "$grew" -lt $((size / 4)) ] ||
 	fail "list of $size KiB: Unbound's peak memory grew by $grew KiB"
 ok "list of $N names ($size KiB): Unbound's peak memory grew by $grew KiB"
+
+# tapir-pop-control prints an answer as it arrives: its own peak memory
+# for the whole list is about what one lookup takes, not the answer's.
+tool_peak() {
+	/usr/bin/time -f %M -o "$T/time.out" "$CONTROL" -s "$T/tapir-pop.sock" "$@" >/dev/null &&
+		cat "$T/time.out"
+}
+small=$(tool_peak lookup bulk1.example) || fail "lookup"
+big=$(tool_peak list) || fail "list (peak)"
+[ $((big - small)) -lt $((size / 4)) ] ||
+	fail "tapir-pop-control list of $size KiB: $big KiB peak, $small KiB for a lookup"
+ok "tapir-pop-control list of $size KiB: $big KiB peak, $small KiB for a lookup"
 
 C --json list >"$T/answer.json" || fail "list --json"
 jq -e "length == $N" "$T/answer.json" >/dev/null || fail "list --json: not $N objects"

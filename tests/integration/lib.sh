@@ -47,6 +47,10 @@ cleanup() {
 		done
 		kill -9 "$p" 2>/dev/null
 	done
+	# What a test mounted under $T (CLEANUP_UMOUNT), after its daemons.
+	for m in ${CLEANUP_UMOUNT:-}; do
+		umount "$m" 2>/dev/null || umount -l "$m"
+	done
 	if ls "$T"/sanitizer.* >/dev/null 2>&1; then
 		echo "FAIL: sanitizer report from unbound:"
 		cat "$T"/sanitizer.*

@@ -699,6 +699,66 @@ test_client_fails_on_cut_answer(void **state)
 	tapir_buf_clear(&out);
 }
 
+/* What a streaming client was handed: the bytes, and the largest piece. */
+struct pieces {
+	struct tapir_buf all;
+	size_t largest, count;
+};
+
+static int
+take_piece(void *arg, const char *data, size_t len)
+{
+	struct pieces *p = arg;
+
+	tapir_buf_append(&p->all, data, len);
+	if (len > p->largest)
+		p->largest = len;
+	p->count++;
+	return 0;
+}
+
+static void
+test_stream_hands_over_pieces_without_the_end_mark(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_error err = { 0 };
+	struct pieces p = { 0 };
+
+	assert_int_equal(tapir_control_request_stream(
+				 f->path, "big", 5000, take_piece, &p, &err),
+		0);
+	/* The whole answer, in more than one piece, none over one read. */
+	assert_int_equal(p.all.len, 10000 * 11);
+	assert_null(memchr(p.all.data, '\0', p.all.len));
+	assert_int_equal(strncmp(p.all.data, "line 00000\n", 11), 0);
+	assert_int_equal(
+		strncmp(p.all.data + 9999 * 11, "line 09999\n", 11), 0);
+	assert_true(p.count > 1);
+	assert_true(p.largest <= 4096);
+	tapir_buf_clear(&p.all);
+}
+
+static void
+test_stream_of_cut_answer_fails_after_its_pieces(void **state)
+{
+	struct fixture *f = *state;
+	struct tapir_error err = { 0 };
+	struct fake_server fs;
+	struct pieces p = { 0 };
+	static const char part[] = "a.example NXDOMAIN denylist\n";
+	int rc;
+
+	fake_start(&fs, f->path, part, sizeof(part) - 1);
+	rc = tapir_control_request_stream(
+		f->path, "list", 5000, take_piece, &p, &err);
+	fake_stop(&fs);
+	assert_int_equal(rc, TAPIR_EIO);
+	assert_non_null(strstr(err.text, "cut"));
+	/* All but the byte that might have been the end mark. */
+	assert_int_equal(p.all.len, sizeof(part) - 2);
+	tapir_buf_clear(&p.all);
+}
+
 static void
 test_socket_gets_requested_mode_0600(void **state)
 {
@@ -1096,6 +1156,12 @@ main(void)
 			test_client_fails_on_empty_answer, setup_dir, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_client_fails_on_cut_answer, setup_dir, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_stream_hands_over_pieces_without_the_end_mark,
+			setup_server, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_stream_of_cut_answer_fails_after_its_pieces,
+			setup_dir, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_socket_gets_requested_mode_0600, setup_server,
 			teardown),

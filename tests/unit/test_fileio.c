@@ -445,6 +445,46 @@ test_wait_ready_returns_at_once(void **state)
 	close(p[1]);
 }
 
+/* What a save killed before its rename leaves: PATH.XXXXXX. Those go;
+ * the file itself, other names, and a directory of that shape stay. */
+static void
+test_remove_temps_takes_only_leftover_temporaries(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const gone[] = { ".aB3xY9", ".000000" };
+	static const char *const kept[] = { ".aB3xY", ".aB3xY9z", ".aB-xY9",
+		"x.aB3xY9", ".serials" };
+	char p[600];
+	struct stat st;
+
+	put_file(f->path, "state");
+	for (size_t i = 0; i < sizeof(gone) / sizeof(gone[0]); i++) {
+		snprintf(p, sizeof(p), "%s%s", f->path, gone[i]);
+		put_file(p, "half a save");
+	}
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+		snprintf(p, sizeof(p), "%s%s", f->path, kept[i]);
+		put_file(p, "not ours");
+	}
+	snprintf(p, sizeof(p), "%s.Dir123", f->path);
+	assert_int_equal(mkdir(p, 0700), 0);
+
+	assert_int_equal(tapir_fileio_remove_temps(f->path), 2);
+	assert_int_equal(stat(f->path, &st), 0);
+	for (size_t i = 0; i < sizeof(gone) / sizeof(gone[0]); i++) {
+		snprintf(p, sizeof(p), "%s%s", f->path, gone[i]);
+		assert_int_not_equal(stat(p, &st), 0);
+	}
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+		snprintf(p, sizeof(p), "%s%s", f->path, kept[i]);
+		assert_int_equal(stat(p, &st), 0);
+	}
+	snprintf(p, sizeof(p), "%s.Dir123", f->path);
+	assert_int_equal(stat(p, &st), 0);
+	/* Nothing left to remove the second time. */
+	assert_int_equal(tapir_fileio_remove_temps(f->path), 0);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int
@@ -467,6 +507,7 @@ main(void)
 		T(test_wait_times_out_at_the_deadline),
 		T(test_wait_past_deadline_does_not_poll),
 		T(test_wait_ready_returns_at_once),
+		T(test_remove_temps_takes_only_leftover_temporaries),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
