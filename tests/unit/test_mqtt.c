@@ -20,10 +20,12 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <mosquitto.h>
@@ -628,6 +630,115 @@ test_connect_session_expiry_zero_is_clean(void **state)
 	close(lfd);
 }
 
+/* What the network thread reported, read by the test's thread. */
+struct seen_state {
+	pthread_mutex_t lock;
+	int ups;
+	char reason[256];
+	char warning[512];
+};
+
+static void
+seen_on_state(void *arg, bool connected, const char *reason)
+{
+	struct seen_state *st = arg;
+
+	pthread_mutex_lock(&st->lock);
+	if (connected) {
+		st->ups++;
+		snprintf(st->reason, sizeof(st->reason), "%s", reason);
+	}
+	pthread_mutex_unlock(&st->lock);
+}
+
+static void
+seen_log(void *arg, enum tapir_log_level level, const char *msg)
+{
+	struct seen_state *st = arg;
+
+	pthread_mutex_lock(&st->lock);
+	if (level == TAPIR_LOG_WARN && strstr(msg, "granted"))
+		snprintf(st->warning, sizeof(st->warning), "%s", msg);
+	pthread_mutex_unlock(&st->lock);
+}
+
+/* A broker that grants QoS 0 where 1 was asked (mosquitto's max_qos): the
+ * module says so once in the log, and "connected" says at which QoS, for
+ * status. */
+static void
+test_lower_qos_granted_is_logged_and_reported(void **state)
+{
+	struct seen_state st = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct tapir_error err = { 0 };
+	struct tapir_config *cfg;
+	struct tapir_mqtt *m;
+	struct connect_seen c;
+	static const unsigned char connack[] = { 0x20, 3, 0, 0, 0 };
+	unsigned char hdr[5], body[512], suback[6];
+	uint32_t len = 0;
+	char yaml[512];
+	int lfd, fd, port, ups = 0;
+	size_t i = 0;
+
+	(void)state;
+	lfd = listen_local(&port);
+	snprintf(yaml, sizeof(yaml),
+		"mqtt:\n"
+		"  broker: mqtt://127.0.0.1:%d\n"
+		"keys: /nonexistent/keys.json\n"
+		"sources:\n"
+		"  - name: dns-tapir\n"
+		"    list: doubtlist\n"
+		"    topics: [observations/down/tapir-pop]\n",
+		port);
+	if (!(cfg = tapir_config_parse(yaml, strlen(yaml), "m.yaml", &err)))
+		fail_msg("config: %s", err.text);
+	tapir_log_set(seen_log, &st);
+	assert_non_null(
+		m = tapir_mqtt_create(cfg, on_msg, seen_on_state, &st, &err));
+	assert_int_equal(tapir_mqtt_start(m), 0);
+	fd = read_connect(lfd, &c);
+	assert_int_equal(c.level, 5);
+	assert_int_equal(
+		write(fd, connack, sizeof(connack)), (ssize_t)sizeof(connack));
+	/* SUBSCRIBE: packet id, properties, the filter, its options. */
+	read_exact(fd, hdr, 1);
+	assert_int_equal(hdr[0], 0x82);
+	do {
+		read_exact(fd, hdr + 1 + i, 1);
+		len |= (uint32_t)(hdr[1 + i] & 0x7f) << (7 * i);
+	} while (hdr[1 + i++] & 0x80 && i < 4);
+	assert_true(len <= sizeof(body));
+	read_exact(fd, body, len);
+	/* It asked for QoS 1: the options byte ends the packet. */
+	assert_int_equal(body[len - 1] & 0x03, 1);
+	suback[0] = 0x90;
+	suback[1] = 4;
+	suback[2] = body[0];
+	suback[3] = body[1];
+	suback[4] = 0; /* no properties */
+	suback[5] = 0; /* granted QoS 0 */
+	assert_int_equal(
+		write(fd, suback, sizeof(suback)), (ssize_t)sizeof(suback));
+	for (int t = 0; t < 100 && !ups; t++) {
+		struct timespec ts = { 0, 50 * 1000000L };
+		nanosleep(&ts, NULL);
+		pthread_mutex_lock(&st.lock);
+		ups = st.ups;
+		pthread_mutex_unlock(&st.lock);
+	}
+	tapir_mqtt_destroy(m);
+	tapir_log_set(NULL, NULL);
+	close(fd);
+	close(lfd);
+	tapir_config_destroy(cfg);
+	assert_int_equal(ups, 1);
+	assert_non_null(
+		strstr(st.reason, "subscribed at QoS 0 (less than asked)"));
+	assert_non_null(strstr(st.warning,
+		"granted QoS 0 for observations/down/tapir-pop, qos 1 was asked"));
+}
+
 int
 main(void)
 {
@@ -672,6 +783,7 @@ main(void)
 		cmocka_unit_test(test_connect_asks_for_maximum_packet_size),
 		cmocka_unit_test(test_connect_keeps_the_session),
 		cmocka_unit_test(test_connect_session_expiry_zero_is_clean),
+		cmocka_unit_test(test_lower_qos_granted_is_logged_and_reported),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, NULL);
