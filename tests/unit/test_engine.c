@@ -1360,6 +1360,39 @@ test_submit_to_full_queue_is_refused(void **state)
 	assert_counters(f->e, want);
 }
 
+/* lib/engine_ingest.c: what the MQTT thread hands each message to. */
+void tapir__eng_on_mqtt_message(
+	void *arg, int src, const char *topic, const void *payload, size_t len);
+
+/* libmosquitto acknowledges a QoS 1 message to the broker before it hands
+ * it over: one that finds the queue (length 2 here) full must wait for
+ * room, not be dropped. 200 observations of the QoS 1 source (the
+ * default) handed over as fast as the MQTT thread could, faster than the
+ * writer verifies them: all 200 applied, none refused. */
+static void
+test_acknowledged_messages_wait_for_room(void **state)
+{
+	struct fixture *f = *state;
+	enum { N = 200 };
+	char *jws[N], name[32];
+
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "q%d.example", i);
+		jws[i] =
+			signed_observation(f, name, TAG_LIKELYMALWARE, NOW - 5);
+	}
+	assert_int_equal(tapir_engine_start(f->e), 0);
+	for (int i = 0; i < N; i++)
+		tapir__eng_on_mqtt_message(
+			f->e, 0, TOPIC, jws[i], strlen(jws[i]));
+	wait_stat(f, "msg.accepted", N);
+	assert_int_equal(stat_value(f, "msg.rejected.queue_full"), 0);
+	print_message(
+		"mqtt.queue_waits=%llu\n", stat_value(f, "mqtt.queue_waits"));
+	for (int i = 0; i < N; i++)
+		free(jws[i]);
+}
+
 /* The queue is bounded by bytes as well as by count: 10,000 messages of
  * 64 KiB (the default limits) would hold 640 MiB. By default it holds at
  * most 64 MiB. */
@@ -2800,6 +2833,7 @@ main(void)
 		T(test_replay_after_restart_is_refused),
 		T(test_submit_over_max_message_size_is_refused),
 		T(test_submit_to_full_queue_is_refused),
+		T(test_acknowledged_messages_wait_for_room),
 		T(test_submit_past_queue_bytes_is_refused),
 		TK(test_missing_config_gives_inactive_engine),
 		TK(test_inactive_engine_status_says_inactive),
