@@ -7,6 +7,10 @@
  */
 #include "tapir_build.h"
 
+#ifdef HAVE_MALLOC_H
+#include <malloc.h>
+#endif
+
 #include <signal.h>
 
 #include "lib/engine_impl.h"
@@ -724,4 +728,11 @@ tapir_engine_destroy(struct tapir_engine *e)
 	free(e->overrides);
 	free(e->config_path);
 	free(e);
+#ifdef HAVE_MALLOC_TRIM
+	/* The database was freed in the arenas of threads that are gone;
+	 * glibc keeps such pages, and the next load's threads may take other
+	 * arenas and grow them anew: over many unbound-control reloads every
+	 * arena would hold a database's worth. Give them back now. */
+	(void)malloc_trim(0);
+#endif
 }

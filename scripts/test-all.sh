@@ -104,6 +104,10 @@ integration=$(make -s -C "$top/_build-ci" print-integration-tests)
 check "$top/_build-ci" test-suite-user.log TAPIR_TEST_USER=unbound \
 	TESTS="$integration"
 
+# 100 unbound-control reloads under load, once: too long for every build.
+check "$top/_build-ci" test-suite-storm.log \
+	TESTS=tests/integration/reload-storm.sh
+
 # The libFuzzer targets build (clang) and replay their corpora under
 # ASan+UBSan; fuzzing campaigns themselves are run by hand:
 #   ./tests/fuzz/fuzz_msg -max_total_time=600 tests/fuzz/fuzz_msg.in
