@@ -238,6 +238,14 @@ static const struct field mqtt_fields[] = {
 		.type = INT_INT,
 		.min = 1,
 		.max = 86400 },
+	/* Up to a day, the default limits.max-message-age: what a broker
+	 * keeps longer would mostly be refused as too old. */
+	{ .name = "session-expiry",
+		.fn = tapir__cfg_int_field,
+		.off = CFG(mqtt.session_expiry),
+		.type = INT_INT,
+		.min = 0,
+		.max = 86400 },
 };
 
 enum {
@@ -250,6 +258,7 @@ enum {
 	M_PROTOCOL,
 	M_RECONNECT_MIN,
 	M_RECONNECT_MAX,
+	M_SESSION_EXPIRY,
 };
 
 static int
@@ -520,6 +529,10 @@ set_defaults(struct tapir_config *cfg)
 	cfg->mqtt.protocol = TAPIR_MQTT_AUTO;
 	cfg->mqtt.reconnect_min = 1;
 	cfg->mqtt.reconnect_max = 60;
+	/* An hour: the core's observations live about that long (ttl 3607
+	 * s), so a resolver away longer finds most of them expired anyway;
+	 * and the broker holds at most an hour of the feed per resolver. */
+	cfg->mqtt.session_expiry = 3600;
 	cfg->policy.denylist_action = TAPIR_ACTION_NXDOMAIN;
 	cfg->policy.numsources.action = TAPIR_ACTION_NXDOMAIN;
 	cfg->policy.numtapirtags.action = TAPIR_ACTION_NXDOMAIN;

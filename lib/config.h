@@ -13,6 +13,8 @@
  *     keepalive: 30                  # seconds
  *     protocol: auto                 # auto (v5, falls back to 3.1.1) | 5 | 311
  *     reconnect-min: 1  reconnect-max: 60   # backoff, seconds
+ *     session-expiry: 3600           # seconds the broker keeps the session
+ *                                    # (0: clean session), 0..86400
  *   keys: /etc/dnstapir/certs/validation-keys.json   # JWKS; required
  *                                    # with an mqtt source
  *   sources:
@@ -20,7 +22,7 @@
  *       type: mqtt                   # mqtt | file | xfr
  *       list: doubtlist              # allowlist | denylist | doubtlist
  *       topics: [observations/down/tapir-pop]   # mqtt: required
- *       qos: 0                       # 0..2
+ *       qos: 1                       # 0..2
  *       log-only: no                 # count what it would block only
  *     - name: local-deny             # a file source
  *       type: file
@@ -189,6 +191,10 @@ struct tapir_config {
 		int keepalive;
 		enum tapir_mqtt_protocol protocol;
 		int reconnect_min, reconnect_max;
+		/* Seconds the broker keeps our session (subscriptions and
+		 * the QoS 1 messages published meanwhile) while we are
+		 * away; 0: a clean session, ended at each disconnect. */
+		int session_expiry;
 	} mqtt;
 
 	char *keys_file; /* owned, NULL when not given (no mqtt source) */

@@ -514,6 +514,12 @@ tapir__cfg_sources_section(struct parser *p, yaml_node_t *v, const char *key,
 			return tapir__cfg_fail(
 				p, nodes[S_TOPICS], k, "only for mqtt sources");
 		}
+		/* QoS 1 unless told otherwise: with the persistent session
+		 * (mqtt.session-expiry) the broker keeps what is published
+		 * while the module is away and re-sends what it has not
+		 * acknowledged; at QoS 0 it keeps nothing. */
+		if (src->type == TAPIR_SOURCE_MQTT && !nodes[S_QOS])
+			src->qos = 1;
 		if (!src->refresh)
 			src->refresh = 10;
 		if (!src->max_size)

@@ -236,6 +236,7 @@ up_source(struct parser *p, yaml_node_t *item, const char *ikey)
 	type = tapir_source_type_from_str(how);
 	if (type == TAPIR_SOURCE_MQTT) {
 		src->type = TAPIR_SOURCE_MQTT;
+		src->qos = 1; /* as sources: (see there) */
 		tapir__cfg_make_key(k, ikey, "topic");
 		if (!nodes[U_TOPIC])
 			return tapir__cfg_fail(p, item, k,

@@ -40,6 +40,7 @@ static const char *const counter_names[TAPIR_C_COUNT] = {
 	[TAPIR_C_ENTRY_EXPIRED] = "entry.expired",
 	[TAPIR_C_MQTT_CONNECTS] = "mqtt.connects",
 	[TAPIR_C_MQTT_DISCONNECTS] = "mqtt.disconnects",
+	[TAPIR_C_MQTT_QUEUE_WAITS] = "mqtt.queue_waits",
 	[TAPIR_C_FILE_LOADS] = "file.loads",
 	[TAPIR_C_FILE_FAILURES] = "file.failures",
 	[TAPIR_C_FILE_BAD_LINES] = "file.bad_lines",
@@ -167,6 +168,7 @@ engine_alloc(void)
 	pthread_mutex_init(&e->qlock, NULL);
 	pthread_cond_init(&e->qcond, NULL);
 	pthread_cond_init(&e->jcond, NULL);
+	pthread_cond_init(&e->rcond, NULL);
 	pthread_mutex_init(&e->slock, NULL);
 	pthread_mutex_init(&e->xlock, NULL);
 	pthread_cond_init(&e->xcond, NULL);
@@ -682,8 +684,16 @@ tapir_engine_destroy(struct tapir_engine *e)
 		pthread_join(e->xfr_thread, NULL);
 	}
 	/* The consumer's thread goes first: after it is joined nothing
-	 * submits. The client itself stays until the writer, which may be
-	 * publishing a core-status report through it, is joined too. */
+	 * submits. It may be waiting in submit() for room in the queue: it
+	 * waits no longer (closing), so the join is not held up by a writer
+	 * busy with a long job. The client itself stays until the writer,
+	 * which may be publishing a core-status report through it, is
+	 * joined too; the writer applies what is queued before it stops
+	 * (those QoS 1 messages are acknowledged to the broker already). */
+	pthread_mutex_lock(&e->qlock);
+	e->closing = true;
+	pthread_cond_broadcast(&e->rcond);
+	pthread_mutex_unlock(&e->qlock);
 	tapir_mqtt_stop(e->mqtt);
 	if (e->writer_running) {
 		pthread_mutex_lock(&e->qlock);
@@ -716,6 +726,7 @@ tapir_engine_destroy(struct tapir_engine *e)
 	tapir_signer_destroy(e->status_signer);
 	pthread_cond_destroy(&e->qcond);
 	pthread_cond_destroy(&e->jcond);
+	pthread_cond_destroy(&e->rcond);
 	pthread_mutex_destroy(&e->qlock);
 	pthread_mutex_destroy(&e->slock);
 	pthread_mutex_destroy(&e->xlock);

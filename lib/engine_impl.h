@@ -287,7 +287,12 @@ struct tapir_engine {
 	 * qlock (nor with slock or xlock). */
 	pthread_mutex_t qlock;
 	pthread_cond_t qcond;
-	pthread_cond_t jcond;	    /* a job finished */
+	pthread_cond_t jcond; /* a job finished */
+	/* Room in the queue: the writer took a batch, or destroy began. */
+	pthread_cond_t rcond;
+	/* qlock: destroy is stopping the MQTT thread; submit() waits for
+	 * room no more. */
+	bool closing;
 	struct qmsg *qhead, *qtail; /* qlock */
 	size_t qlen;		    /* qlock */
 	size_t qbytes;		    /* qlock: what the messages hold */

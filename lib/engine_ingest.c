@@ -3,7 +3,11 @@
  * Ingest: MQTT messages to the writer. The queue between libmosquitto's
  * thread and the writer is a mutex-protected list bounded by
  * limits.queue-length and limits.queue-bytes: a flood is dropped and
- * counted at the door instead of growing memory. The writer verifies each message's signature over
+ * counted at the door instead of growing memory, except for messages of
+ * a QoS 1 or 2 subscription, which libmosquitto has acknowledged to the
+ * broker before we see them: dropped here they would be lost for good,
+ * so the MQTT thread waits for room instead, and the broker keeps what
+ * follows in the session meanwhile. The writer verifies each message's signature over
  * the exact bytes received before parsing anything inside it, then
  * applies the whole message and commits, so a reader sees each message's
  * changes after at most one grace period. Jobs of other threads
@@ -424,7 +428,11 @@ tapir__eng_writer_main(void *arg)
 			tapir_deadline_ms(&ts, 1000);
 			pthread_cond_timedwait(&e->qcond, &e->qlock, &ts);
 		}
-		if (e->stop) {
+		/* Stopping: what is queued is applied first. The MQTT
+		 * thread is joined, so nothing more comes; its QoS 1
+		 * messages are acknowledged already, and the next load (an
+		 * Unbound reload) finds them in the state file. */
+		if (e->stop && !e->qhead) {
 			pthread_mutex_unlock(&e->qlock);
 			break;
 		}
@@ -432,6 +440,7 @@ tapir__eng_writer_main(void *arg)
 		e->qhead = e->qtail = NULL;
 		e->qlen = 0;
 		e->qbytes = 0;
+		pthread_cond_broadcast(&e->rcond);
 		pthread_mutex_unlock(&e->qlock);
 
 		while (batch) {
@@ -521,6 +530,7 @@ submit(struct tapir_engine *e, int src, const char *topic, const void *payload,
 	struct tapir_runtime *rt;
 	tapir_epoch_token tok;
 	struct qmsg *q;
+	bool acked, waited = false;
 
 	/* An inactive engine has no limits and no writer to queue for. */
 	if (!(rt = tapir__eng_rt_enter(e, &tok)))
@@ -528,6 +538,10 @@ submit(struct tapir_engine *e, int src, const char *topic, const void *payload,
 	max_size = rt->cfg->limits.max_message_size;
 	max_queue = rt->cfg->limits.queue_length;
 	max_bytes = rt->cfg->limits.queue_bytes;
+	/* A message of a QoS 1 or 2 subscription, acknowledged already. */
+	acked = src >= 0 && (size_t)src < rt->cfg->n_sources &&
+		rt->cfg->sources[src].type == TAPIR_SOURCE_MQTT &&
+		rt->cfg->sources[src].qos > 0;
 	tapir__eng_rt_exit(e, tok);
 	count(e, TAPIR_C_MSG_RECEIVED, 1);
 	if (len > max_size) {
@@ -546,9 +560,22 @@ submit(struct tapir_engine *e, int src, const char *topic, const void *payload,
 	memcpy(q->topic, topic, tlen + 1);
 
 	pthread_mutex_lock(&e->qlock);
-	/* qbytes may be over a limit a reload just lowered. */
-	if (e->qlen >= max_queue || e->qbytes > max_bytes ||
-		size > max_bytes - e->qbytes) {
+	/* qbytes may be over a limit a reload just lowered. An acknowledged
+	 * message waits for the writer to take the queue up (it takes it
+	 * whole); one that comes while destroy closes the door goes in over
+	 * the limit, since there is at most one, and the writer applies
+	 * the queue before it stops. */
+	while (acked && e->writer_running && !e->closing && !e->stop &&
+		(e->qlen >= max_queue || e->qbytes > max_bytes ||
+			size > max_bytes - e->qbytes)) {
+		waited = true;
+		pthread_cond_wait(&e->rcond, &e->qlock);
+	}
+	if (waited)
+		count(e, TAPIR_C_MQTT_QUEUE_WAITS, 1);
+	if (!(acked && e->writer_running) &&
+		(e->qlen >= max_queue || e->qbytes > max_bytes ||
+			size > max_bytes - e->qbytes)) {
 		pthread_mutex_unlock(&e->qlock);
 		free(q);
 		count(e, TAPIR_C_REJ_QUEUE_FULL, 1);

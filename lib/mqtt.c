@@ -26,6 +26,15 @@
 #define LOOP_MS	       200
 /* The same connection failure is logged again after this long. */
 #define FAILURE_LOG_MS (5 * 60 * 1000)
+/* Subscriptions one connect makes at most: a topic of every source. */
+#define MAX_SUBS       (TAPIR_MAX_SOURCES * TAPIR_MAX_TOPICS)
+
+/* A SUBSCRIBE waiting for its SUBACK: what it asked for. */
+struct pending_sub {
+	int mid;
+	int qos;
+	const char *topic; /* the configuration's */
+};
 
 struct tapir_mqtt {
 	const struct tapir_config *cfg;
@@ -37,6 +46,13 @@ struct tapir_mqtt {
 	_Atomic bool stop;
 	_Atomic bool up;     /* CONNACK accepted since the last connect */
 	int pending_subacks; /* network thread only */
+	/* Network thread only: the SUBSCRIBEs of the last connect, and the
+	 * lowest QoS granted to them (reported with "subscribed"). */
+	struct pending_sub subs[MAX_SUBS];
+	int n_subs;
+	int granted_min;
+	bool granted_less; /* some subscription got less than it asked */
+	bool logged_grant; /* ... and that was logged (once per load) */
 	pthread_t thread;
 	bool started;
 	/* Network thread only: libmosquitto's last error line (the TLS
@@ -132,8 +148,13 @@ tapir_mqtt_protocol(const struct tapir_mqtt *m)
  * packet size, so that the broker itself never sends a message whose
  * payload is over limits.max-message-size (it drops it, or disconnects a
  * QoS 1/2 subscriber that would need it: better than reading 256 MiB that
- * submit() then refuses); under 3.1.1 none (libmosquitto refuses to
- * connect with properties).
+ * submit() then refuses), and the session expiry interval
+ * (mqtt.session-expiry; clean start is off then, see tapir_mqtt_create()):
+ * without it a v5 broker ends the session at the disconnect, and the
+ * messages published while the module is away are lost. Under 3.1.1 none
+ * (libmosquitto refuses to connect with properties): clean session off
+ * alone keeps the session there, for as long as the broker's
+ * persistent_client_expiration says.
  *
  * libmosquitto 2.0 keeps the properties given to mosquitto_connect_bind_v5()
  * and sends them on each later connect, mosquitto_connect_async() and
@@ -155,11 +176,19 @@ set_connect_properties(struct tapir_mqtt *m, enum tapir_mqtt_protocol p)
 				  TAPIR_MQTT_PACKET_OVERHEAD);
 	int rc;
 
-	if (p == TAPIR_MQTT_V5 && mosquitto_property_add_int32(&props,
-					  MQTT_PROP_MAXIMUM_PACKET_SIZE,
-					  max) != MOSQ_ERR_SUCCESS) {
+	if (p == TAPIR_MQTT_V5 &&
+		(mosquitto_property_add_int32(&props,
+			 MQTT_PROP_MAXIMUM_PACKET_SIZE,
+			 max) != MOSQ_ERR_SUCCESS ||
+			(m->cfg->mqtt.session_expiry > 0 &&
+				mosquitto_property_add_int32(&props,
+					MQTT_PROP_SESSION_EXPIRY_INTERVAL,
+					(uint32_t)
+						m->cfg->mqtt.session_expiry) !=
+					MOSQ_ERR_SUCCESS))) {
+		mosquitto_property_free_all(&props);
 		tapir_log(TAPIR_LOG_WARN,
-			"mqtt: no maximum packet size: out of memory");
+			"mqtt: no connect properties: out of memory");
 		return;
 	}
 	rc = mosquitto_connect_bind_v5(m->mosq, NULL, 0, 0, NULL, props);
@@ -182,20 +211,57 @@ set_protocol(struct tapir_mqtt *m, enum tapir_mqtt_protocol p)
 	}
 }
 
+/* "connected (MQTT v5), subscribed at QoS 1, session kept 3600 s": what
+ * status shows, so that an operator sees whether messages published while
+ * the module is away will wait for it. */
 static void
 report_up(struct tapir_mqtt *m)
 {
-	char reason[128];
+	const struct tapir_config *cfg = m->cfg;
+	char reason[160], qos[64] = "", session[48];
 
-	snprintf(reason, sizeof(reason), "connected (MQTT %s), subscribed",
-		tapir_mqtt_protocol(m) == TAPIR_MQTT_V5 ? "v5" : "3.1.1");
+	if (m->n_subs)
+		snprintf(qos, sizeof(qos), " at QoS %d%s", m->granted_min,
+			m->granted_less ? " (less than asked)" : "");
+	if (cfg->mqtt.session_expiry > 0)
+		snprintf(session, sizeof(session), "session kept %d s",
+			cfg->mqtt.session_expiry);
+	else
+		snprintf(session, sizeof(session), "clean session");
+	snprintf(reason, sizeof(reason),
+		"connected (MQTT %s), subscribed%s, %s",
+		tapir_mqtt_protocol(m) == TAPIR_MQTT_V5 ? "v5" : "3.1.1", qos,
+		session);
 	if (m->on_state)
 		m->on_state(m->arg, true, reason);
 }
 
 void
-tapir__mqtt_on_subscribed(struct tapir_mqtt *m)
+tapir__mqtt_on_subscribed(struct tapir_mqtt *m, int mid, int granted)
 {
+	for (int i = 0; i < m->n_subs; i++) {
+		const struct pending_sub *s = &m->subs[i];
+		if (s->mid != mid)
+			continue;
+		if (granted >= 0x80)
+			break; /* refused: logged by cb_subscribe */
+		if (granted < m->granted_min)
+			m->granted_min = granted;
+		if (granted >= s->qos)
+			break;
+		/* A broker may grant less (mosquitto's max_qos): at QoS 0
+		 * it keeps nothing for us while we are away. */
+		m->granted_less = true;
+		if (!m->logged_grant) {
+			tapir_log(TAPIR_LOG_WARN,
+				"mqtt: the broker granted QoS %d for %s, "
+				"qos %d was asked: messages published while "
+				"the module is disconnected may be lost",
+				granted, s->topic, s->qos);
+			m->logged_grant = true;
+		}
+		break;
+	}
 	if (m->pending_subacks > 0 && --m->pending_subacks == 0)
 		report_up(m);
 }
@@ -225,20 +291,32 @@ tapir__mqtt_on_connect(struct tapir_mqtt *m, int rc)
 	}
 	atomic_store(&m->up, true);
 	m->pending_subacks = 0;
+	m->n_subs = 0;
+	m->granted_min = 2;
+	m->granted_less = false;
 	for (size_t i = 0; i < cfg->n_sources; i++) {
 		const struct tapir_source_config *s = &cfg->sources[i];
 		if (s->type != TAPIR_SOURCE_MQTT)
 			continue;
 		for (size_t t = 0; t < s->n_topics; t++) {
-			int r = m->mosq ? mosquitto_subscribe(m->mosq, NULL,
+			int mid = 0;
+			int r = m->mosq ? mosquitto_subscribe(m->mosq, &mid,
 						  s->topics[t], s->qos)
 					: MOSQ_ERR_SUCCESS;
-			if (r != MOSQ_ERR_SUCCESS)
+			if (r != MOSQ_ERR_SUCCESS) {
 				tapir_log(TAPIR_LOG_ERR,
 					"mqtt: subscribe to %s failed: %s",
 					s->topics[t], mosquitto_strerror(r));
-			else if (m->mosq)
-				m->pending_subacks++;
+				continue;
+			}
+			if (!m->mosq)
+				continue;
+			m->pending_subacks++;
+			if (m->n_subs < MAX_SUBS)
+				m->subs[m->n_subs++] =
+					(struct pending_sub){ .mid = mid,
+						.qos = s->qos,
+						.topic = s->topics[t] };
 		}
 	}
 	/* "Connected" means messages flow: reported once the broker has
@@ -293,7 +371,8 @@ cb_subscribe(struct mosquitto *mosq, void *obj, int mid, int qos_count,
 				"mqtt: the broker refused a subscription "
 				"(reason 0x%02x)",
 				granted_qos[i]);
-	tapir__mqtt_on_subscribed(m);
+	/* One topic per SUBSCRIBE (tapir__mqtt_on_connect()). */
+	tapir__mqtt_on_subscribed(m, mid, qos_count > 0 ? granted_qos[0] : 0);
 }
 
 static void
@@ -385,7 +464,13 @@ tapir_mqtt_create(const struct tapir_config *cfg, tapir_mqtt_msg_fn on_msg,
 	atomic_init(&m->protocol, cfg->mqtt.protocol == TAPIR_MQTT_V311
 					  ? TAPIR_MQTT_V311
 					  : TAPIR_MQTT_V5);
-	if (!(m->mosq = mosquitto_new(cfg->mqtt.client_id, true, m))) {
+	/* Clean session (3.1.1) or clean start (v5) off unless
+	 * session-expiry is 0: the broker keeps our subscriptions and queues
+	 * the QoS 1 messages published while we are away (an Unbound reload
+	 * or restart, a network cut), under a client id that stays the same
+	 * across both (the configured one, else tapir-pop-<hostname>). */
+	if (!(m->mosq = mosquitto_new(
+		      cfg->mqtt.client_id, cfg->mqtt.session_expiry == 0, m))) {
 		tapir_error_set(err, TAPIR_ENOMEM, 0, "mosquitto_new failed");
 		goto out_free;
 	}
@@ -488,8 +573,11 @@ tapir_mqtt_stop(struct tapir_mqtt *m)
 	pthread_join(m->thread, NULL);
 	m->started = false;
 	atomic_store(&m->up, false);
-	/* The thread is gone: a clean DISCONNECT from this one. */
-	mosquitto_disconnect(m->mosq);
+	/* The thread is gone: a clean DISCONNECT from this one. Without a
+	 * session expiry property of its own (v5 would take it over the
+	 * CONNECT's, and 0 ends the session) the broker keeps the session
+	 * for session-expiry seconds: an Unbound reload comes back to it. */
+	mosquitto_disconnect_v5(m->mosq, MQTT_RC_NORMAL_DISCONNECTION, NULL);
 	mosquitto_loop(m->mosq, 0, 1);
 }
 

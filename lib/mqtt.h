@@ -7,7 +7,11 @@
  * client TLS files when configured, subscribes to
  * every source's topics on each (re)connect, reconnects with exponential
  * backoff, and hands each message to a callback that must copy it: the
- * message memory belongs to libmosquitto.
+ * message memory belongs to libmosquitto. The session persists unless
+ * mqtt.session-expiry is 0 (clean start off, and under v5 a session expiry
+ * interval on CONNECT), so the broker queues the QoS 1 messages published
+ * while we are away; libmosquitto acknowledges each QoS 1 message before
+ * the callback runs, so the callback must not drop one.
  *
  * Thread safety: tapir_lib_init() first; create/start/stop/destroy from one
  * thread (the module's init and deinit); publish from any. The callbacks
@@ -94,7 +98,8 @@ enum tapir_mqtt_protocol tapir_mqtt_protocol(const struct tapir_mqtt *m);
 
 /* Internal, for unit tests: the handlers libmosquitto calls. */
 void tapir__mqtt_on_connect(struct tapir_mqtt *m, int rc);
-void tapir__mqtt_on_subscribed(struct tapir_mqtt *m);
+/* The SUBACK of SUBSCRIBE mid: the QoS granted, or a reason >= 0x80. */
+void tapir__mqtt_on_subscribed(struct tapir_mqtt *m, int mid, int granted);
 void tapir__mqtt_on_message(
 	struct tapir_mqtt *m, const char *topic, const void *payload, int len);
 /* What the network thread does between rounds: publish the outbox. */

@@ -44,7 +44,7 @@ static const char usage_text[] =
 	"usage: tapir-pop-sign -k KEY.jwk [-c] [FILE|-]\n"
 	"       tapir-pop-sign -k KEY.jwk [-c] --observe NAME --tags MASK\n"
 	"           [--ttl SECONDS] [--list LIST] [--src NAME]\n"
-	"           [--time-added RFC3339] [--remove NAME]\n"
+	"           [--time-added RFC3339] [--remove NAME] [--each]\n"
 	"       tapir-pop-sign -k KEY.jwk [-c] --remove NAME [...]\n"
 	"       tapir-pop-sign -g -k OUT.jwk -p OUT.pub.json [--kid KID]\n"
 	"           [--alg EdDSA|ES256] [-f]\n"
@@ -68,6 +68,7 @@ static const char usage_text[] =
 	"      --list LIST       list_type (default doubtlist)\n"
 	"      --src NAME        src_name (default dns-tapir)\n"
 	"      --time-added T    time_added, RFC 3339 (default: now, UTC)\n"
+	"      --each            one message per --observe NAME, one a line\n"
 	"  -h, --help            show this text\n"
 	"\n"
 	"Exit status: 0 ok, 1 usage, 2 input or key error.\n";
@@ -82,6 +83,7 @@ enum {
 	OPT_LIST,
 	OPT_SRC,
 	OPT_TIME_ADDED,
+	OPT_EACH,
 };
 
 static const struct option long_options[] = {
@@ -100,12 +102,13 @@ static const struct option long_options[] = {
 	{ "list", required_argument, NULL, OPT_LIST },
 	{ "src", required_argument, NULL, OPT_SRC },
 	{ "time-added", required_argument, NULL, OPT_TIME_ADDED },
+	{ "each", no_argument, NULL, OPT_EACH },
 	{ NULL, 0, NULL, 0 },
 };
 
 struct opts {
 	const char *key, *pub, *kid, *alg, *list, *src, *time_added;
-	bool compact, generate, force, have_tags;
+	bool compact, generate, force, have_tags, each;
 	uint32_t tags;
 	int64_t ttl;
 	json_t *observe, *remove; /* arrays of names, owned */
@@ -240,17 +243,74 @@ build_observation(const struct opts *o)
 	return text;
 }
 
+/* Sign one payload with s and write the JWS and a newline to stdout. */
+static int
+sign_payload(const struct opts *o, struct tapir_signer *s,
+	const uint8_t *payload, size_t len)
+{
+	size_t outlen;
+	char *out;
+	int rc, status = EXIT_INPUT;
+
+	if ((rc = tapir_jws_sign(s, payload, len, o->compact, &out, &outlen)) !=
+		0)
+		return input_error("sign", tapir_strerror(rc));
+	if (fwrite(out, 1, outlen, stdout) != outlen ||
+		fputc('\n', stdout) == EOF || fflush(stdout) != 0)
+		input_error("stdout", strerror(errno));
+	else
+		status = 0;
+	free(out);
+	return status;
+}
+
+/*
+ * --each: one observation per --observe name, each signed and on its own
+ * line, the way the core sends one name per message. One process for
+ * thousands of messages: the tests publish them with mosquitto_pub -l.
+ */
+static int
+sign_each(const struct opts *o, struct tapir_signer *s)
+{
+	struct opts one = *o;
+	json_t *name;
+	size_t i;
+	int status = 0;
+
+	one.remove = json_array();
+	json_array_foreach(o->observe, i, name)
+	{
+		char *text;
+
+		one.observe = json_pack("[O]", name);
+		text = one.observe && one.remove ? build_observation(&one)
+						 : NULL;
+		json_decref(one.observe);
+		if (!text) {
+			status = input_error("observation", "out of memory");
+			break;
+		}
+		status = sign_payload(o, s, (uint8_t *)text, strlen(text));
+		free(text);
+		if (status != 0)
+			break;
+	}
+	json_decref(one.remove);
+	return status;
+}
+
 static int
 sign_mode(const struct opts *o, const char *file)
 {
 	struct tapir_error err;
 	struct tapir_signer *s;
 	uint8_t *payload = NULL;
-	size_t len = 0, outlen;
-	char *out;
+	size_t len = 0;
 	int rc, status = EXIT_INPUT;
 
-	if (json_array_size(o->observe) || json_array_size(o->remove)) {
+	if (o->each) {
+		/* Built per name below. */
+	} else if (json_array_size(o->observe) || json_array_size(o->remove)) {
 		char *text = build_observation(o);
 		if (!text)
 			return input_error("observation", "out of memory");
@@ -276,18 +336,7 @@ sign_mode(const struct opts *o, const char *file)
 			input_error(o->key, err.text);
 		goto out_free_payload;
 	}
-	if ((rc = tapir_jws_sign(s, payload, len, o->compact, &out, &outlen)) !=
-		0) {
-		input_error("sign", tapir_strerror(rc));
-		goto out_free_signer;
-	}
-	if (fwrite(out, 1, outlen, stdout) != outlen ||
-		fputc('\n', stdout) == EOF || fflush(stdout) != 0)
-		input_error("stdout", strerror(errno));
-	else
-		status = 0;
-	free(out);
-out_free_signer:
+	status = o->each ? sign_each(o, s) : sign_payload(o, s, payload, len);
 	tapir_signer_destroy(s);
 out_free_payload:
 	free(payload);
@@ -563,6 +612,9 @@ parse_opts(int argc, char **argv, struct opts *o, int *status)
 		case OPT_TIME_ADDED:
 			o->time_added = optarg;
 			break;
+		case OPT_EACH:
+			o->each = true;
+			break;
 		default:
 			/* getopt_long has said what was wrong. */
 			fprintf(stderr, "Try '" PROG " --help'.\n");
@@ -640,6 +692,8 @@ main(int argc, char **argv)
 				"-g takes no payload and no signing options");
 		else
 			status = generate_mode(&o);
+	} else if (o.each && !observing) {
+		status = usage_error("--each needs --observe");
 	} else if (o.pub || o.kid || o.alg || o.force) {
 		status = usage_error("-p, --kid, --alg and -f go with -g");
 	} else if (observing) {
@@ -648,6 +702,8 @@ main(int argc, char **argv)
 				"--observe/--remove take no payload file");
 		else if (json_array_size(o.observe) && !o.have_tags)
 			status = usage_error("--observe needs --tags");
+		else if (o.each && json_array_size(o.remove))
+			status = usage_error("--each goes with --observe only");
 		else
 			status = sign_mode(&o, NULL);
 	} else if (argc - optind > 1) {

@@ -49,6 +49,7 @@ static const char full_config[] =
 	"  protocol: \"3.1.1\"\n"
 	"  reconnect-min: 2\n"
 	"  reconnect-max: 120\n"
+	"  session-expiry: 600\n"
 	"keys: /etc/dnstapir/certs/validation-keys.json\n"
 	"sources:\n"
 	"  - name: dns-tapir\n"
@@ -165,6 +166,7 @@ test_full_config_parses_to_expected_struct(void **state)
 	assert_int_equal(cfg->mqtt.protocol, TAPIR_MQTT_V311);
 	assert_int_equal(cfg->mqtt.reconnect_min, 2);
 	assert_int_equal(cfg->mqtt.reconnect_max, 120);
+	assert_int_equal(cfg->mqtt.session_expiry, 600);
 	assert_string_equal(
 		cfg->keys_file, "/etc/dnstapir/certs/validation-keys.json");
 
@@ -185,7 +187,8 @@ test_full_config_parses_to_expected_struct(void **state)
 	assert_string_equal(cfg->sources[2].name, "allow");
 	assert_int_equal(cfg->sources[2].list, TAPIR_LIST_ALLOW);
 	assert_string_equal(cfg->sources[2].topics[0], "a/#");
-	assert_int_equal(cfg->sources[2].qos, 0);
+	/* No qos given: QoS 1, what the persistent session needs. */
+	assert_int_equal(cfg->sources[2].qos, 1);
 
 	assert_int_equal(cfg->policy.denylist_action, TAPIR_ACTION_NODATA);
 	assert_true(cfg->policy.numsources.enabled);
@@ -235,6 +238,7 @@ test_minimal_config_gets_defaults(void **state)
 	assert_int_equal(cfg->mqtt.protocol, TAPIR_MQTT_AUTO);
 	assert_int_equal(cfg->mqtt.reconnect_min, 1);
 	assert_int_equal(cfg->mqtt.reconnect_max, 60);
+	assert_int_equal(cfg->mqtt.session_expiry, 3600);
 	assert_string_equal(cfg->keys_file, "/k.json");
 	assert_int_equal(cfg->n_sources, 0);
 	assert_int_equal(cfg->policy.denylist_action, TAPIR_ACTION_NXDOMAIN);
@@ -508,6 +512,46 @@ test_broker_urls(void **state)
 		assert_config_error(yaml, 2, "mqtt.broker",
 			"is not mqtt://host[:port] or mqtts://host[:port]");
 	}
+}
+
+/* mqtt.session-expiry: an hour by default, 0 (a clean session, as before
+ * the key) up to a day; and an MQTT source subscribes at QoS 1 unless its
+ * qos says otherwise, 0 included. */
+static void
+test_session_expiry_and_qos_defaults(void **state)
+{
+	struct tapir_config *cfg;
+
+	(void)state;
+	cfg = assert_parses("mqtt:\n  broker: mqtt://h\n  session-expiry: 0\n"
+			    "keys: k\n");
+	assert_int_equal(cfg->mqtt.session_expiry, 0);
+	tapir_config_destroy(cfg);
+	cfg = assert_parses("mqtt:\n  broker: mqtt://h\n"
+			    "  session-expiry: 86400\nkeys: k\n");
+	assert_int_equal(cfg->mqtt.session_expiry, 86400);
+	tapir_config_destroy(cfg);
+	assert_config_error("mqtt:\n  broker: mqtt://h\n"
+			    "  session-expiry: 86401\nkeys: k\n",
+		3, "mqtt.session-expiry", "'86401' is out of range 0..86400");
+	assert_config_error("mqtt:\n  broker: mqtt://h\n"
+			    "  session-expiry: -1\nkeys: k\n",
+		3, "mqtt.session-expiry", "'-1' is out of range 0..86400");
+	assert_config_error("mqtt:\n  broker: mqtt://h\n"
+			    "  session-expiry: 1h\nkeys: k\n",
+		3, "mqtt.session-expiry", "must be an integer, not '1h'");
+
+	cfg = assert_parses(BASE "sources:\n"
+				 "  - name: a\n"
+				 "    list: doubtlist\n"
+				 "    topics: t/a\n"
+				 "  - name: b\n"
+				 "    list: doubtlist\n"
+				 "    topics: t/b\n"
+				 "    qos: 0\n");
+	assert_int_equal(cfg->sources[0].qos, 1);
+	assert_int_equal(cfg->sources[1].qos, 0);
+	tapir_config_destroy(cfg);
 }
 
 static void
@@ -1867,6 +1911,7 @@ main(void)
 		cmocka_unit_test(test_empty_input_is_an_error),
 		cmocka_unit_test(test_broker_urls),
 		cmocka_unit_test(test_bad_qos_is_named),
+		cmocka_unit_test(test_session_expiry_and_qos_defaults),
 		cmocka_unit_test(test_topic_filters),
 		cmocka_unit_test(test_sixteen_topics_are_allowed),
 		cmocka_unit_test(test_unknown_tag_is_named),

@@ -1017,6 +1017,53 @@ process_jws(struct fixture *f, const char *jws)
 	return tapir_engine_process(f->e, TOPIC, jws, strlen(jws));
 }
 
+/* How many times the list command names name. */
+static int
+listed(struct fixture *f, const char *name)
+{
+	char *out = command(f, "list");
+	int n = 0;
+
+	for (const char *p = out; (p = strstr(p, name)); p += strlen(name))
+		n++;
+	free(out);
+	return n;
+}
+
+/* QoS 1 delivers at least once: the broker sends a message again when
+ * its PUBACK was lost (a reload, a network cut), right away or after
+ * later messages. Applying it again changes nothing: one entry, the same
+ * decision, no decision change counted twice; a removal again is a no-op. */
+static void
+test_qos1_duplicates_are_harmless(void **state)
+{
+	struct fixture *f = *state;
+	char *a = signed_observation(
+		f, "dup.example", TAG_LIKELYMALWARE, NOW - 5);
+	char *b = signed_observation(
+		f, "other.example", TAG_LIKELYMALWARE, NOW - 4);
+	char *gone = signed_removal(f, "other.example", NOW - 3);
+
+	assert_int_equal(process_jws(f, a), 0);
+	assert_int_equal(process_jws(f, a), 0);
+	assert_int_equal(process_jws(f, b), 0);
+	assert_int_equal(process_jws(f, a), 0);
+	assert_int_equal(decide(f, "dup.example", NULL), TAPIR_ACTION_NXDOMAIN);
+	assert_int_equal(stat_value(f, "decision.changes"), 2);
+	assert_int_equal(listed(f, "dup.example"), 1);
+	assert_int_equal(process_jws(f, gone), 0);
+	assert_int_equal(process_jws(f, gone), 0);
+	assert_int_equal(decide(f, "other.example", NULL), TAPIR_ACTION_PASS);
+	assert_int_equal(decide(f, "dup.example", NULL), TAPIR_ACTION_NXDOMAIN);
+	assert_int_equal(stat_value(f, "decision.changes"), 3);
+	assert_int_equal(listed(f, "dup.example"), 1);
+	assert_int_equal(listed(f, "other.example"), 0);
+	assert_int_equal(stat_value(f, "msg.accepted"), 6);
+	free(a);
+	free(b);
+	free(gone);
+}
+
 /* A captured removal, published again after the name came back, must not
  * take it away; nor a captured older observation with fewer tags put
  * back a weaker entry. */
@@ -1259,6 +1306,39 @@ test_submit_to_full_queue_is_refused(void **state)
 	want[TAPIR_C_MSG_RECEIVED] = 3;
 	want[TAPIR_C_REJ_QUEUE_FULL] = 1;
 	assert_counters(f->e, want);
+}
+
+/* lib/engine_ingest.c: what the MQTT thread hands each message to. */
+void tapir__eng_on_mqtt_message(
+	void *arg, int src, const char *topic, const void *payload, size_t len);
+
+/* libmosquitto acknowledges a QoS 1 message to the broker before it hands
+ * it over: one that finds the queue (length 2 here) full must wait for
+ * room, not be dropped. 200 observations of the QoS 1 source (the
+ * default) handed over as fast as the MQTT thread could, faster than the
+ * writer verifies them: all 200 applied, none refused. */
+static void
+test_acknowledged_messages_wait_for_room(void **state)
+{
+	struct fixture *f = *state;
+	enum { N = 200 };
+	char *jws[N], name[32];
+
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "q%d.example", i);
+		jws[i] =
+			signed_observation(f, name, TAG_LIKELYMALWARE, NOW - 5);
+	}
+	assert_int_equal(tapir_engine_start(f->e), 0);
+	for (int i = 0; i < N; i++)
+		tapir__eng_on_mqtt_message(
+			f->e, 0, TOPIC, jws[i], strlen(jws[i]));
+	wait_stat(f, "msg.accepted", N);
+	assert_int_equal(stat_value(f, "msg.rejected.queue_full"), 0);
+	print_message(
+		"mqtt.queue_waits=%llu\n", stat_value(f, "mqtt.queue_waits"));
+	for (int i = 0; i < N; i++)
+		free(jws[i]);
 }
 
 /* The queue is bounded by bytes as well as by count: 10,000 messages of
@@ -2703,6 +2783,7 @@ main(void)
 		TK(test_reject_when_keys_file_missing),
 		T(test_repeated_rejection_logs_once_per_interval),
 		T(test_replayed_old_messages_do_not_roll_back),
+		T(test_qos1_duplicates_are_harmless),
 		T(test_slightly_reordered_messages_are_accepted),
 		T(test_messages_outside_the_time_bounds_are_refused),
 		T(test_time_bounds_are_configurable),
@@ -2710,6 +2791,7 @@ main(void)
 		T(test_replay_after_restart_is_refused),
 		T(test_submit_over_max_message_size_is_refused),
 		T(test_submit_to_full_queue_is_refused),
+		T(test_acknowledged_messages_wait_for_room),
 		T(test_submit_past_queue_bytes_is_refused),
 		TK(test_missing_config_gives_inactive_engine),
 		TK(test_inactive_engine_status_says_inactive),

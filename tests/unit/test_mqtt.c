@@ -20,10 +20,12 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <mosquitto.h>
@@ -428,6 +430,9 @@ struct connect_seen {
 	int level;	     /* 4: 3.1.1, 5: v5 */
 	bool has_max_packet; /* CONNECT property maximum packet size */
 	uint32_t max_packet;
+	bool clean;	 /* clean session (3.1.1), clean start (v5) */
+	bool has_expiry; /* CONNECT property session expiry interval */
+	uint32_t expiry;
 };
 
 /* Accept a connection and read its CONNECT packet. */
@@ -452,6 +457,7 @@ read_connect(int lfd, struct connect_seen *c)
 	/* "\0\4MQTT", level, flags, keepalive (2), then v5 properties. */
 	assert_memory_equal(body, "\0\4MQTT", 6);
 	c->level = body[6];
+	c->clean = (body[7] & 0x02) != 0;
 	if (c->level == 5) {
 		p = body + 10;
 		end = p + varint(&p);
@@ -466,6 +472,10 @@ read_connect(int lfd, struct connect_seen *c)
 			} else if (id == MQTT_PROP_RECEIVE_MAXIMUM) {
 				p += 2;
 			} else if (id == MQTT_PROP_SESSION_EXPIRY_INTERVAL) {
+				c->has_expiry = true;
+				c->expiry = (uint32_t)p[0] << 24 |
+					    (uint32_t)p[1] << 16 |
+					    (uint32_t)p[2] << 8 | p[3];
 				p += 4;
 			} else {
 				fail_msg("unexpected CONNECT property %u", id);
@@ -532,6 +542,203 @@ test_connect_asks_for_maximum_packet_size(void **state)
 	close(lfd);
 }
 
+/* A client started against a fake broker, with more mqtt: keys. */
+static struct tapir_mqtt *
+start_against(int *lfd, struct tapir_config **cfg, const char *mqtt_extra)
+{
+	struct tapir_error err = { 0 };
+	struct tapir_mqtt *m;
+	static int dummy;
+	char yaml[512];
+	int port;
+
+	*lfd = listen_local(&port);
+	snprintf(yaml, sizeof(yaml),
+		"mqtt:\n"
+		"  broker: mqtt://127.0.0.1:%d\n"
+		"  reconnect-min: 1\n"
+		"  reconnect-max: 1\n"
+		"%s"
+		"keys: /nonexistent/keys.json\n"
+		"sources:\n"
+		"  - name: dns-tapir\n"
+		"    list: doubtlist\n"
+		"    topics: [observations/down/tapir-pop]\n",
+		port, mqtt_extra);
+	if (!(*cfg = tapir_config_parse(yaml, strlen(yaml), "m.yaml", &err)))
+		fail_msg("config: %s", err.text);
+	assert_non_null(
+		m = tapir_mqtt_create(*cfg, on_msg, NULL, &dummy, &err));
+	assert_int_equal(tapir_mqtt_start(m), 0);
+	return m;
+}
+
+/* By default the session outlives the connection: clean start off and a
+ * session expiry of an hour on every v5 CONNECT (the first, a reconnect),
+ * clean session off after a fall back to 3.1.1; otherwise what is
+ * published while the module is away is lost. */
+static void
+test_connect_keeps_the_session(void **state)
+{
+	struct tapir_config *cfg;
+	struct tapir_mqtt *m;
+	struct connect_seen c;
+	int lfd, fd;
+	static const unsigned char refuse_v5[] = { 0x20, 3, 0, 0x84, 0 };
+
+	(void)state;
+	m = start_against(&lfd, &cfg, "");
+	fd = read_connect(lfd, &c);
+	assert_int_equal(c.level, 5);
+	assert_false(c.clean);
+	assert_true(c.has_expiry);
+	assert_int_equal(c.expiry, 3600);
+	close(fd);
+	fd = read_connect(lfd, &c);
+	assert_false(c.clean);
+	assert_true(c.has_expiry);
+	assert_int_equal(c.expiry, 3600);
+	assert_int_equal(write(fd, refuse_v5, sizeof(refuse_v5)),
+		(ssize_t)sizeof(refuse_v5));
+	close(read_connect(lfd, &c));
+	assert_int_equal(c.level, 4);
+	assert_false(c.clean);
+	close(fd);
+	tapir_mqtt_destroy(m);
+	tapir_config_destroy(cfg);
+	close(lfd);
+}
+
+/* session-expiry: 0 is the clean session of before: clean start on, no
+ * expiry property. */
+static void
+test_connect_session_expiry_zero_is_clean(void **state)
+{
+	struct tapir_config *cfg;
+	struct tapir_mqtt *m;
+	struct connect_seen c;
+	int lfd;
+
+	(void)state;
+	m = start_against(&lfd, &cfg, "  session-expiry: 0\n");
+	close(read_connect(lfd, &c));
+	assert_int_equal(c.level, 5);
+	assert_true(c.clean);
+	assert_false(c.has_expiry);
+	tapir_mqtt_destroy(m);
+	tapir_config_destroy(cfg);
+	close(lfd);
+}
+
+/* What the network thread reported, read by the test's thread. */
+struct seen_state {
+	pthread_mutex_t lock;
+	int ups;
+	char reason[256];
+	char warning[512];
+};
+
+static void
+seen_on_state(void *arg, bool connected, const char *reason)
+{
+	struct seen_state *st = arg;
+
+	pthread_mutex_lock(&st->lock);
+	if (connected) {
+		st->ups++;
+		snprintf(st->reason, sizeof(st->reason), "%s", reason);
+	}
+	pthread_mutex_unlock(&st->lock);
+}
+
+static void
+seen_log(void *arg, enum tapir_log_level level, const char *msg)
+{
+	struct seen_state *st = arg;
+
+	pthread_mutex_lock(&st->lock);
+	if (level == TAPIR_LOG_WARN && strstr(msg, "granted"))
+		snprintf(st->warning, sizeof(st->warning), "%s", msg);
+	pthread_mutex_unlock(&st->lock);
+}
+
+/* A broker that grants QoS 0 where 1 was asked (mosquitto's max_qos): the
+ * module says so once in the log, and "connected" says at which QoS, for
+ * status. */
+static void
+test_lower_qos_granted_is_logged_and_reported(void **state)
+{
+	struct seen_state st = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct tapir_error err = { 0 };
+	struct tapir_config *cfg;
+	struct tapir_mqtt *m;
+	struct connect_seen c;
+	static const unsigned char connack[] = { 0x20, 3, 0, 0, 0 };
+	unsigned char hdr[5], body[512], suback[6];
+	uint32_t len = 0;
+	char yaml[512];
+	int lfd, fd, port, ups = 0;
+	size_t i = 0;
+
+	(void)state;
+	lfd = listen_local(&port);
+	snprintf(yaml, sizeof(yaml),
+		"mqtt:\n"
+		"  broker: mqtt://127.0.0.1:%d\n"
+		"keys: /nonexistent/keys.json\n"
+		"sources:\n"
+		"  - name: dns-tapir\n"
+		"    list: doubtlist\n"
+		"    topics: [observations/down/tapir-pop]\n",
+		port);
+	if (!(cfg = tapir_config_parse(yaml, strlen(yaml), "m.yaml", &err)))
+		fail_msg("config: %s", err.text);
+	tapir_log_set(seen_log, &st);
+	assert_non_null(
+		m = tapir_mqtt_create(cfg, on_msg, seen_on_state, &st, &err));
+	assert_int_equal(tapir_mqtt_start(m), 0);
+	fd = read_connect(lfd, &c);
+	assert_int_equal(c.level, 5);
+	assert_int_equal(
+		write(fd, connack, sizeof(connack)), (ssize_t)sizeof(connack));
+	/* SUBSCRIBE: packet id, properties, the filter, its options. */
+	read_exact(fd, hdr, 1);
+	assert_int_equal(hdr[0], 0x82);
+	do {
+		read_exact(fd, hdr + 1 + i, 1);
+		len |= (uint32_t)(hdr[1 + i] & 0x7f) << (7 * i);
+	} while (hdr[1 + i++] & 0x80 && i < 4);
+	assert_true(len <= sizeof(body));
+	read_exact(fd, body, len);
+	/* It asked for QoS 1: the options byte ends the packet. */
+	assert_int_equal(body[len - 1] & 0x03, 1);
+	suback[0] = 0x90;
+	suback[1] = 4;
+	suback[2] = body[0];
+	suback[3] = body[1];
+	suback[4] = 0; /* no properties */
+	suback[5] = 0; /* granted QoS 0 */
+	assert_int_equal(
+		write(fd, suback, sizeof(suback)), (ssize_t)sizeof(suback));
+	for (int t = 0; t < 100 && !ups; t++) {
+		struct timespec ts = { 0, 50 * 1000000L };
+		nanosleep(&ts, NULL);
+		pthread_mutex_lock(&st.lock);
+		ups = st.ups;
+		pthread_mutex_unlock(&st.lock);
+	}
+	tapir_mqtt_destroy(m);
+	tapir_log_set(NULL, NULL);
+	close(fd);
+	close(lfd);
+	tapir_config_destroy(cfg);
+	assert_int_equal(ups, 1);
+	assert_non_null(
+		strstr(st.reason, "subscribed at QoS 0 (less than asked)"));
+	assert_non_null(strstr(st.warning,
+		"granted QoS 0 for observations/down/tapir-pop, qos 1 was asked"));
+}
+
 int
 main(void)
 {
@@ -574,6 +781,9 @@ main(void)
 		cmocka_unit_test(
 			test_tls_missing_ca_file_fails_create_naming_tls),
 		cmocka_unit_test(test_connect_asks_for_maximum_packet_size),
+		cmocka_unit_test(test_connect_keeps_the_session),
+		cmocka_unit_test(test_connect_session_expiry_zero_is_clean),
+		cmocka_unit_test(test_lower_qos_granted_is_logged_and_reported),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, NULL);
