@@ -473,6 +473,10 @@ feed(struct tapir_engine *e, const struct tapir_config *cfg,
 		"Connections to the MQTT broker lost.");
 	sample(out, "tapir_pop_mqtt_disconnects_total", "",
 		counter(e, TAPIR_C_MQTT_DISCONNECTS));
+	family(out, "tapir_pop_mqtt_queue_waits_total", "counter",
+		"Acknowledged messages that waited for room in a full queue.");
+	sample(out, "tapir_pop_mqtt_queue_waits_total", "",
+		counter(e, TAPIR_C_MQTT_QUEUE_WAITS));
 	family(out, "tapir_pop_queue_messages", "gauge",
 		"Messages received and waiting for the writer thread.");
 	sample(out, "tapir_pop_queue_messages", "", qlen);

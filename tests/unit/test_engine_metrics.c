@@ -442,6 +442,7 @@ test_metrics_format_every_family_has_help_and_type(void **state)
 		{ "tapir_pop_cache_purges_total", "counter" },
 		{ "tapir_pop_state_saves_total", "counter" },
 		{ "tapir_pop_journal_replayed_total", "counter" },
+		{ "tapir_pop_mqtt_queue_waits_total", "counter" },
 	};
 	struct fixture *f = *state;
 	struct family fam[128];
