@@ -1021,7 +1021,7 @@ process_jws(struct fixture *f, const char *jws)
 static int
 listed(struct fixture *f, const char *name)
 {
-	char *out = command(f, "list");
+	char *out = fixture_command(f->e, "list");
 	int n = 0;
 
 	for (const char *p = out; (p = strstr(p, name)); p += strlen(name))
