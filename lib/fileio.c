@@ -206,6 +206,24 @@ out_free_tmp:
 	return rc;
 }
 
+int
+tapir_fileio_write_all(int fd, const void *buf, size_t n)
+{
+	const uint8_t *p = buf;
+
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
 /* mkstemp's letters: ASCII, whatever the locale. */
 static bool
 temp_letter(char c)

@@ -78,6 +78,12 @@ int tapir_fileio_write_atomic(const char *path, tapir_fileio_fill_fn fill,
 size_t tapir_fileio_remove_temps(const char *path);
 
 /**
+ * Write all n bytes to fd, going on after short writes and EINTR.
+ * @return: 0, or -1 with errno set by the write that failed.
+ */
+int tapir_fileio_write_all(int fd, const void *buf, size_t n) TAPIR_WUR;
+
+/**
  * Wait until fd is ready for events or the deadline passes. Interrupted
  * waits are resumed; each poll() sleeps at most a minute.
  * @param fd: the descriptor; borrowed.

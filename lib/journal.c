@@ -156,22 +156,6 @@ tapir_journal_batch_free(struct tapir_journal_batch *b)
 /* Writing */
 
 static int
-write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int
 header_fill(void *arg, int fd, struct tapir_error *err)
 {
 	const int64_t *generation = arg;
@@ -184,7 +168,7 @@ header_fill(void *arg, int fd, struct tapir_error *err)
 	put_u32(h + 16, (uint32_t)(uint64_t)*generation);
 	put_u32(h + 20, (uint32_t)((uint64_t)*generation >> 32));
 	checksum(h + 24, h, 24);
-	return write_all(fd, h, sizeof(h)) != 0 ? errno : 0;
+	return tapir_fileio_write_all(fd, h, sizeof(h)) != 0 ? errno : 0;
 }
 
 static int
@@ -249,7 +233,7 @@ tapir_journal_append(struct tapir_journal *j,
 	if (b->len == 0)
 		return 0;
 	j->unsynced = true;
-	if (write_all(j->fd, b->buf, b->len) != 0)
+	if (tapir_fileio_write_all(j->fd, b->buf, b->len) != 0)
 		return tapir_error_set(
 			err, TAPIR_EIO, 0, "write: %s", strerror(errno));
 	j->size += b->len;

@@ -89,28 +89,12 @@ struct writer {
 };
 
 static int
-write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int
 flush_buf(struct writer *w)
 {
 	if (w->error)
 		return -1;
 	crypto_generichash_update(&w->hash, w->buf, w->used);
-	if (write_all(w->fd, w->buf, w->used) != 0) {
+	if (tapir_fileio_write_all(w->fd, w->buf, w->used) != 0) {
 		w->error = errno;
 		return -1;
 	}
@@ -237,7 +221,7 @@ save_fill(void *arg, int fd, struct tapir_error *err)
 		return tapir_error_set(
 			err, TAPIR_EINVAL, 0, "database changed during save");
 	crypto_generichash_final(&w->hash, sum, sizeof(sum));
-	if (write_all(fd, sum, sizeof(sum)) != 0)
+	if (tapir_fileio_write_all(fd, sum, sizeof(sum)) != 0)
 		return errno ? errno : EIO;
 	return 0;
 }
