@@ -12,14 +12,20 @@
  */
 #include "tapir_build.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
+#include <netdb.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "lib/mqtt.h"
 
@@ -504,15 +510,82 @@ out_free:
 	return NULL;
 }
 
-/* Sleep up to seconds, waking early when asked to stop. */
-static void
-backoff_sleep(struct tapir_mqtt *m, int seconds)
+/* Whether a failure was the broker being away (nothing listening, no
+ * route, the connection dropped) rather than a broker that answered and
+ * refused (TLS, authentication, protocol): only then does the backoff
+ * look every second for the broker to be back. A broker that refuses is
+ * not asked again sooner than the backoff says. */
+static bool
+broker_away(int rc, int err)
 {
-	for (int i = 0; i < seconds * 1000 / LOOP_MS; i++) {
+	if (rc == MOSQ_ERR_NO_CONN || rc == MOSQ_ERR_CONN_LOST)
+		return true;
+	return rc == MOSQ_ERR_ERRNO &&
+	       (err == ECONNREFUSED || err == ECONNRESET || err == EPIPE ||
+		       err == EHOSTUNREACH || err == ENETUNREACH ||
+		       err == ETIMEDOUT);
+}
+
+/* Whether something accepts a TCP connection at the broker's address
+ * now: one non-blocking connect per address, within timeout_ms each,
+ * closed at once. */
+static bool
+broker_listens(const struct tapir_config *cfg, int timeout_ms)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+		.ai_flags = AI_NUMERICSERV };
+	struct addrinfo *res, *ai;
+	char port[8];
+	bool up = false;
+
+	snprintf(port, sizeof(port), "%d", cfg->mqtt.port);
+	if (getaddrinfo(cfg->mqtt.host, port, &hints, &res) != 0)
+		return false;
+	for (ai = res; ai && !up; ai = ai->ai_next) {
+		int fd = socket(ai->ai_family,
+			ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			ai->ai_protocol);
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+		int soerr = 0;
+		socklen_t len = sizeof(soerr);
+
+		if (fd < 0)
+			continue;
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			up = true;
+		else if (errno == EINPROGRESS && poll(&p, 1, timeout_ms) == 1 &&
+			 getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) ==
+				 0 &&
+			 soerr == 0)
+			up = true;
+		close(fd);
+	}
+	freeaddrinfo(res);
+	return up;
+}
+
+/* Sleep up to seconds, waking early when asked to stop; with probe, also
+ * as soon as the broker accepts connections again (checked once a
+ * second), so that a broker back after a long outage is not left waiting
+ * for the rest of a backoff of up to reconnect-max. */
+static void
+backoff_sleep(struct tapir_mqtt *m, int seconds, bool probe)
+{
+	const int per_s = 1000 / LOOP_MS;
+
+	for (int i = 0; i < seconds * per_s; i++) {
 		struct timespec ts = { 0, LOOP_MS * 1000000L };
 		if (atomic_load(&m->stop))
 			return;
 		nanosleep(&ts, NULL);
+		if (probe && (i + 1) % per_s == 0 && i + 1 < seconds * per_s &&
+			broker_listens(m->cfg, LOOP_MS)) {
+			tapir_log(TAPIR_LOG_INFO,
+				"mqtt: %s:%d accepts connections again: "
+				"reconnecting now",
+				m->cfg->mqtt.host, m->cfg->mqtt.port);
+			return;
+		}
 	}
 }
 
@@ -522,16 +595,19 @@ mqtt_main(void *arg)
 	struct tapir_mqtt *m = arg;
 	const struct tapir_config *cfg = m->cfg;
 	int delay = cfg->mqtt.reconnect_min;
-	int rc;
+	int rc, err;
+	bool away;
 
 	tapir_thread_background("tapir-mqtt");
 
 	rc = mosquitto_connect_async(
 		m->mosq, cfg->mqtt.host, cfg->mqtt.port, cfg->mqtt.keepalive);
+	err = errno;
 	while (!atomic_load(&m->stop)) {
 		if (rc == MOSQ_ERR_SUCCESS) {
 			tapir__mqtt_flush_outbox(m);
 			rc = mosquitto_loop(m->mosq, LOOP_MS, 1);
+			err = errno;
 			if (rc == MOSQ_ERR_SUCCESS) {
 				if (atomic_load(&m->up))
 					delay = cfg->mqtt.reconnect_min;
@@ -541,14 +617,17 @@ mqtt_main(void *arg)
 		/* The connection failed or was lost: wait, then retry,
 		 * doubling the wait up to reconnect-max. */
 		atomic_store(&m->up, false);
+		away = broker_away(rc, err);
+		errno = err;
 		report_failure(m, rc, delay);
-		backoff_sleep(m, delay);
+		backoff_sleep(m, delay, away);
 		if (atomic_load(&m->stop))
 			break;
 		delay = delay * 2 > cfg->mqtt.reconnect_max
 				? cfg->mqtt.reconnect_max
 				: delay * 2;
 		rc = mosquitto_reconnect_async(m->mosq);
+		err = errno;
 	}
 	return NULL;
 }
