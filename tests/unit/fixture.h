@@ -4,9 +4,9 @@
  * the state file's and the journal's): the library's set-up, a fresh
  * signing key, a file written whole, a silent log, a sleep, an engine
  * built from YAML text, a control command's answer, a configuration of
- * sources alone and an entry. Those that can fail fail the running cmocka test, so a caller
- * never checks. Called from the test's own thread (cmocka's assertions
- * jump back to it), never from an engine's.
+ * sources alone and an entry. Those that can fail fail the running
+ * cmocka test, so a caller never checks. Called from the test's own
+ * thread (cmocka's assertions jump back to it), never from an engine's.
  */
 #ifndef TAPIR_TESTS_UNIT_FIXTURE_H
 #define TAPIR_TESTS_UNIT_FIXTURE_H
