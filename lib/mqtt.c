@@ -392,6 +392,19 @@ cb_subscribe(struct mosquitto *mosq, void *obj, int mid, int qos_count,
 	tapir__mqtt_on_subscribed(m, mid, qos_count > 0 ? granted_qos[0] : 0);
 }
 
+/* libmosquitto 2.0.11 (Debian 12) names a lost keep-alive "Unknown
+ * error.", the reason a silent network cut is noticed by: say what it
+ * means. */
+static const char *
+rc_text(int rc)
+{
+	if (rc == MOSQ_ERR_ERRNO)
+		return strerror(errno);
+	if (rc == MOSQ_ERR_KEEPALIVE)
+		return "no reply from the broker within mqtt.keepalive";
+	return mosquitto_strerror(rc);
+}
+
 static void
 cb_disconnect(struct mosquitto *mosq, void *obj, int rc)
 {
@@ -399,7 +412,7 @@ cb_disconnect(struct mosquitto *mosq, void *obj, int rc)
 	char reason[128];
 
 	snprintf(reason, sizeof(reason), "disconnected: %s",
-		rc == 0 ? "requested" : mosquitto_strerror(rc));
+		rc == 0 ? "requested" : rc_text(rc));
 	if (m->on_state)
 		m->on_state(m->arg, false, reason);
 }
@@ -427,14 +440,8 @@ cb_log(struct mosquitto *mosq, void *obj, int level, const char *str)
 		snprintf(m->last_error, sizeof(m->last_error), "%s", str);
 }
 
-static const char *
-rc_text(int rc)
-{
-	return rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc);
-}
-
 /* A certificate name on one line, as RFC 2253 writes it: control
- * characters, bytes above 0x7f and the quote are escaped ("\\0A", "\\""),
+ * characters, bytes above 0x7f and the quote are escaped ("\0A", "\""),
  * so a broker's name cannot break the log line or its quotes. Cut to fit. */
 static void
 name_text(const X509_NAME *name, char *buf, size_t size)
