@@ -110,6 +110,8 @@ kill "$UNBOUND_PID"
 wait "$UNBOUND_PID" 2>/dev/null
 write_module_config
 sed -i "s|://127.0.0.1:|://localhost:|" "$T/tapir-pop.yaml"
+grep -q "broker: mqtts://localhost:$MQTT_PORT" "$T/tapir-pop.yaml" || fail "no localhost broker"
+daemon_reads "$T/tapir-pop.yaml"
 UNBOUND_PORT=$(free_port)
 start_unbound
 wait_until 10 mqtt_connected || fail "not connected to localhost: $(grep 'tapir-pop: mqtt' "$T/unbound.log" | tail -n 3)"
