@@ -12,8 +12,8 @@
  */
 #include "tapir_build.h"
 
-#include <errno.h>
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
@@ -629,12 +629,11 @@ report_failure(struct tapir_mqtt *m, int rc, int retry_s)
 	const struct tapir_config *cfg = m->cfg;
 	char reason[sizeof(m->logged)];
 	int64_t now = tapir_monotonic_ms();
-
+	/* A certificate that did not verify ends this attempt's handshake:
+	 * what verify_cb() noted is this failure's reason. */
 	const char *detail =
 		m->cert_failure[0] ? m->cert_failure : m->last_error;
 
-	/* A certificate that did not verify ends this attempt's handshake:
-	 * what verify_cb() noted is this failure's reason. */
 	if (detail[0])
 		snprintf(reason, sizeof(reason), "%s: %s", rc_text(rc), detail);
 	else
