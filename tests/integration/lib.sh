@@ -464,6 +464,26 @@ publish_file() {
 		fail "mosquitto_pub failed"
 }
 
+# A private PKI in $pki (the caller's directory), as the DNS TAPIR core
+# enrols its brokers and resolvers: P-256 keys, two days' validity.
+# mkca NAME: a self-signed CA.
+mkca() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$pki/$1.key" -out "$pki/$1.crt" -days 2 \
+		-subj "/CN=$1" 2>/dev/null || fail "openssl ca $1"
+}
+# mkcert NAME CA SAN: a certificate of CN NAME and subjectAltName SAN.
+mkcert() {
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$pki/$1.key" -out "$pki/$1.csr" -subj "/CN=$1" \
+		2>/dev/null || fail "openssl req $1"
+	printf 'subjectAltName=%s\n' "$3" >"$pki/$1.ext"
+	openssl x509 -req -in "$pki/$1.csr" -CA "$pki/$2.crt" \
+		-CAkey "$pki/$2.key" -CAcreateserial -out "$pki/$1.crt" \
+		-days 2 -extfile "$pki/$1.ext" 2>/dev/null ||
+		fail "openssl x509 $1"
+}
+
 # sign_feed PREFIX N: N signed observations that block PREFIX1.example to
 # PREFIXN.example, one message a line in $T/feed.txt (for mosquitto_pub
 # -l), signed up front in one process so that publishing is the only cost.

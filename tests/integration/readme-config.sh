@@ -24,22 +24,6 @@ module_config=$(sed -n 's/^ *module-config: "\(.*\)"$/\1/p' "$README" | head -n 
 
 pki="$T/etc/dnstapir/certs"
 mkdir -p "$pki"
-mkca() {
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-		-keyout "$pki/$1.key" -out "$pki/$1.crt" -days 2 \
-		-subj "/CN=$1" 2>/dev/null || fail "openssl ca $1"
-}
-# mkcert NAME CA SAN
-mkcert() {
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-		-keyout "$pki/$1.key" -out "$pki/$1.csr" -subj "/CN=$1" \
-		2>/dev/null || fail "openssl req $1"
-	printf 'subjectAltName=%s\n' "$3" >"$pki/$1.ext"
-	openssl x509 -req -in "$pki/$1.csr" -CA "$pki/$2.crt" \
-		-CAkey "$pki/$2.key" -CAcreateserial -out "$pki/$1.crt" \
-		-days 2 -extfile "$pki/$1.ext" 2>/dev/null ||
-		fail "openssl x509 $1"
-}
 mkca ca
 mkcert broker ca IP:127.0.0.1
 mkcert tls ca DNS:resolver.test
