@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/worker.h"
 #include "dynlibmod/dynlibmod.h"
 #include "sldns/rrdef.h"
 #include "sldns/sbuffer.h"
@@ -36,6 +37,7 @@
 #include "util/log.h"
 #include "util/module.h"
 #include "util/net_help.h"
+#include "util/netevent.h"
 #include "util/regional.h"
 #include "services/cache/dns.h"
 #include "services/cache/rrset.h"
@@ -217,17 +219,6 @@ pin_module(const char *path)
 			path ? path : "the module", dlerror());
 }
 
-/*
- * The mesh of the worker on this thread, for cached_answer(): Unbound's
- * reply_cache callback gets no env, so the worker whose num.rpz.action
- * counters a cached block answer belongs in is the one that last ran
- * operate() on this thread (every worker does for its first query the
- * cache cannot answer). Read and written by this thread only; deinit()
- * clears it on the main thread, whose worker 0 outlives a reload, so no
- * freed mesh is ever counted into.
- */
-static __thread struct mesh_area *worker_mesh;
-
 TAPIR_API int
 init(struct module_env *env, int id)
 {
@@ -303,7 +294,6 @@ deinit(struct module_env *env, int id)
 		de->dyn_env = NULL;
 	}
 	tapir_log_set(NULL, NULL);
-	worker_mesh = NULL;
 }
 
 /* An rrset of n records (rdata[i] of rdata_len bytes each, with their
@@ -524,6 +514,24 @@ answer_block(struct tapir_module *m, struct module_qstate *qstate,
 }
 
 /*
+ * The mesh of the worker answering from its cache, whose num.rpz.action
+ * counters a cached block answer belongs in: Unbound's reply_cache
+ * callback gets no env, but the query came in on a comm point of that
+ * worker's, whose callback argument is the worker
+ * (worker_handle_request()); a worker's env names the worker itself.
+ */
+static struct mesh_area *
+answering_mesh(struct comm_reply *repinfo)
+{
+	struct worker *w;
+
+	if (!repinfo || !repinfo->c || !(w = repinfo->c->cb_arg) ||
+		w->env.worker != w)
+		return NULL;
+	return w->env.mesh;
+}
+
+/*
  * Unbound's reply_cache callback, on a worker, for every answer from the
  * message cache: the block answers answer.cache-blocked stored there are
  * counted, explained (EDE) and logged as the query path does for the
@@ -541,6 +549,7 @@ cached_answer(struct query_info *qinfo, struct module_qstate *qstate,
 	struct tapir_module *m = arg;
 	struct ub_packed_rrset_key *k;
 	struct packed_rrset_data *d;
+	struct mesh_area *mesh;
 	struct tapir_answer a;
 	unsigned flags = 0;
 	char text[sizeof(a.why) + 16];
@@ -558,8 +567,8 @@ cached_answer(struct query_info *qinfo, struct module_qstate *qstate,
 	if (tapir_engine_query(m->engine, qinfo->qname, qinfo->qname_len,
 		    qinfo->qtype, flags, &a) <= TAPIR_ACTION_PASSTHRU)
 		return 0; /* changed meanwhile: its purge is on its way */
-	if (worker_mesh && rpz_stat(a.action) >= 0)
-		worker_mesh->rpz_action[rpz_stat(a.action)]++;
+	if ((mesh = answering_mesh(repinfo)) && rpz_stat(a.action) >= 0)
+		mesh->rpz_action[rpz_stat(a.action)]++;
 	if ((flags & TAPIR_QUERY_EXPLAIN) && a.ede) {
 		snprintf(text, sizeof(text), "tapir-pop: %s", a.why);
 		(void)edns_opt_list_append_ede(
@@ -665,7 +674,6 @@ operate(struct module_qstate *qstate, enum module_ev event, int id,
 	enum tapir_action action;
 	struct tapir_answer a;
 
-	worker_mesh = qstate->env->mesh;
 	if (event == module_event_moddone) {
 		if (m && m->engine)
 			check_chain(qstate, m);
