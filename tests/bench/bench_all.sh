@@ -24,7 +24,8 @@
 #   --qps-names N        BENCH_QPS_NAMES  names behind the qps run (100000)
 #   --qps-seconds S      BENCH_QPS_SECONDS seconds a dnsperf run (3)
 #   --only "B ..."       BENCH_ONLY       a subset of: db ingest enforce mem qps
-#   --out DIR            BENCH_OUT        where results go (bench-results)
+#   --out DIR            BENCH_OUT        where results go (bench-results;
+#                                         what a run finds there goes first)
 #   --dry-run            print what would run, run nothing
 #   --report-only        only the table, report and plots, from the *.log
 #                        an earlier run left in OUT
@@ -100,8 +101,11 @@ step() {
 		return 0
 	fi
 	echo "=== $name: $*"
+	t0=$(date +%s)
 	{ "$@"; echo "exit $?" >"$OUT/$name.rc"; } 2>&1 | tee "$OUT/$name.log"
 	rc=$(sed 's/exit //' "$OUT/$name.rc")
+	echo "$name $(($(date +%s) - t0))" >>"$OUT/times.txt"
+	echo "=== $name: $(($(date +%s) - t0)) s"
 	[ "$rc" = 0 ] || echo "=== $name failed (exit $rc): its figures are missing from the table"
 }
 
@@ -109,6 +113,12 @@ comma() { echo "$1" | tr ' ' ','; }
 
 if [ "$REPORT_ONLY" = no ]; then
 	[ "$DRY" = yes ] || mkdir -p "$OUT" || exit 1
+	# A run's table holds its own figures only: what an earlier run
+	# left here goes first.
+	[ "$DRY" = yes ] || rm -f "$OUT"/*.log "$OUT"/*.rc "$OUT"/*.txt \
+		"$OUT"/*.cdf "$OUT"/*.dat "$OUT"/*.rss "$OUT"/*.png \
+		"$OUT"/*.tsv "$OUT"/report.md
+	[ "$DRY" = yes ] || : >"$OUT/times.txt"
 	OUT_ABS=$( [ "$DRY" = yes ] && echo "$OUT" || (cd "$OUT" && pwd))
 	wants db && step db "$B/bench_db" -n "$(comma "$SIZES")" -r "$ROUNDS"
 	wants db && step db-distinct "$B/bench_db" -d -n "$(comma "$SIZES")" -r "$ROUNDS"
@@ -270,6 +280,10 @@ ub=$("${UNBOUND_SRC:-}/unbound" -V 2>/dev/null | sed -n 's/^Version //p')
 	awk -F'\t' '{ printf "| %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6 }' "$OUT/table.tsv"
 	echo
 	echo "What each row means: docs/benchmarks.md. Each benchmark's own output: the \`*.log\` beside this file."
+	if [ -s "$OUT/times.txt" ]; then
+		echo
+		echo "Seconds each step took: $(awk '{ printf "%s%s %d", NR > 1 ? ", " : "", $1, $2; t += $2 } END { printf "; in all %d s", t }' "$OUT/times.txt")."
+	fi
 } >"$OUT/report.md"
 
 # --- Plots.
@@ -286,6 +300,8 @@ done
 # (b) bytes per name against the number of names.
 grep '^RESULT bench=db distinct=0 ' "$OUT/results.txt" |
 	sed 's/.* n=\([0-9]*\) rss_bpn=\([0-9.-]*\) .*/\1 \2/' >"$OUT/bpn-db.dat"
+grep '^RESULT bench=db distinct=1 ' "$OUT/results.txt" |
+	sed 's/.* n=\([0-9]*\) rss_bpn=\([0-9.-]*\) .*/\1 \2/' >"$OUT/bpn-dbd.dat"
 grep '^RESULT bench=mem engine=ours source=file n=[1-9]' "$OUT/results.txt" |
 	sed 's/.* n=\([0-9]*\) .* bpn=\([0-9.-]*\) .*/\1 \2/' >"$OUT/bpn-ours.dat"
 grep '^RESULT bench=mem engine=rpz source=file n=[1-9].* bpn=' "$OUT/results.txt" |
@@ -307,7 +323,8 @@ plot $plots
 EOG
 	fi
 	bp=""
-	[ -s "$OUT/bpn-db.dat" ] && bp="'$OUT/bpn-db.dat' using 1:2 with linespoints title 'tapir-pop, database alone (bench_db)'"
+	[ -s "$OUT/bpn-db.dat" ] && bp="'$OUT/bpn-db.dat' using 1:2 with linespoints title 'tapir-pop, database alone, shared entry (bench_db)'"
+	[ -s "$OUT/bpn-dbd.dat" ] && bp="$bp${bp:+, }'$OUT/bpn-dbd.dat' using 1:2 with linespoints title 'tapir-pop, database alone, an entry per name (bench_db -d)'"
 	[ -s "$OUT/bpn-ours.dat" ] && bp="$bp${bp:+, }'$OUT/bpn-ours.dat' using 1:2 with linespoints title 'tapir-pop, whole Unbound (file source)'"
 	[ -s "$OUT/bpn-rpz.dat" ] && bp="$bp${bp:+, }'$OUT/bpn-rpz.dat' using 1:2 with linespoints title 'native RPZ, whole Unbound'"
 	if [ -n "$bp" ]; then
@@ -318,6 +335,7 @@ set title 'memory per name'
 set xlabel 'names'
 set ylabel 'bytes per name'
 set logscale xy
+set offsets graph 0.1, graph 0.1, graph 0.1, graph 0.1
 set key top right
 set grid
 plot $bp

@@ -55,16 +55,21 @@ now_ms() {
 
 # stream_start PORT / stream_stop: the steady stream of cached queries,
 # until stopped; stream_stop leaves "answered unanswered servfail worst_ms".
+# Its query thread is started after its SIGTERM handler is in place:
+# until then, SIGTERM would end it without a report.
 stream_start() {
 	"$BENCH" -u "$1" -s 3600 >"$T/stream.out" &
 	SPID=$!
 	PIDS="$PIDS $SPID"
+	wait_until 10 sh -c "[ \$(ls /proc/$SPID/task 2>/dev/null | wc -l) -ge 2 ]" ||
+		fail "the query stream did not start"
 }
 stream_stop() {
 	kill -TERM "$SPID"
 	wait "$SPID" 2>/dev/null
-	sed -n 's/.*: \([0-9]*\) cached queries answered, .*, worst \([0-9.]*\) ms (at.*, \([0-9]*\) unanswered, \([0-9]*\) SERVFAIL.*/\1 \3 \4 \2/p' \
-		"$T/stream.out"
+	r=$(sed -n 's/.*: \([0-9]*\) cached queries answered, .*, worst \([0-9.]*\) ms (at.*, \([0-9]*\) unanswered, \([0-9]*\) SERVFAIL.*/\1 \3 \4 \2/p' \
+		"$T/stream.out")
+	echo "${r:-- - - -}"
 }
 
 # sample_start PID FILE / sample_stop: VmRSS every 10 ms; VmHWM reset
@@ -158,9 +163,9 @@ ours() {
 		echo "$n $rss $BASE_OURS $load_hwm $load_wall $during_load" |
 			awk '{
 				n = $1; bpn = ($2 - $3) * 1024 / n
-				printf "module, xfr source, %d names: VmRSS %d kB, %.1f bytes/name over no names (%d kB); load peak %d kB = %.2fx steady; load (AXFR) %d ms (start to applied); queries during the load: %d answered, %d unanswered, %d SERVFAIL, worst %.2f ms\n",
+				printf "module, xfr source, %d names: VmRSS %d kB, %.1f bytes/name over no names (%d kB); load peak %d kB = %.2fx steady; load (AXFR) %d ms (start to applied); queries during the load: %s answered, %s unanswered, %s SERVFAIL, worst %s ms\n",
 					n, $2, bpn, $3, $4, $4 / $2, $5, $6, $7, $8, $9
-				printf "RESULT bench=mem engine=ours source=xfr n=%d rss_kb=%d base_kb=%d bpn=%.1f load_peak_kb=%d load_peak_ratio=%.3f load_wall_ms=%d load_answered=%d load_unanswered=%d load_servfail=%d load_worst_ms=%s\n",
+				printf "RESULT bench=mem engine=ours source=xfr n=%d rss_kb=%d base_kb=%d bpn=%.1f load_peak_kb=%d load_peak_ratio=%.3f load_wall_ms=%d load_answered=%s load_unanswered=%s load_servfail=%s load_worst_ms=%s\n",
 					n, $2, $3, bpn, $4, $4 / $2, $5, $6, $7, $8, $9
 			}'
 		kill "$UNBOUND_PID" "$PRIMARY_PID"
@@ -188,9 +193,9 @@ ours() {
 	echo "$n $rss $BASE_OURS $peak $load_hwm $load_ms $load_wall $reload_ms $reload_wall $during_load $during_reload" |
 		awk -v s="$src" '{
 			n = $1; bpn = ($2 - $3) * 1024 / n
-			printf "module, %s source, %d names: VmRSS %d kB, %.1f bytes/name over no names (%d kB); reload peak %d kB = %.2fx steady (initial load peak %d kB); load %s ms (module) %d ms (start to loaded); full reload %s ms (module) %d ms (wall); queries during the load: %d answered, %d unanswered, %d SERVFAIL, worst %.2f ms; during the reload: %d answered, %d unanswered, %d SERVFAIL, worst %.2f ms\n",
+			printf "module, %s source, %d names: VmRSS %d kB, %.1f bytes/name over no names (%d kB); reload peak %d kB = %.2fx steady (initial load peak %d kB); load %s ms (module) %d ms (start to loaded); full reload %s ms (module) %d ms (wall); queries during the load: %s answered, %s unanswered, %s SERVFAIL, worst %s ms; during the reload: %s answered, %s unanswered, %s SERVFAIL, worst %s ms\n",
 				s, n, $2, bpn, $3, $4, $4 / $2, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17
-			printf "RESULT bench=mem engine=ours source=%s n=%d rss_kb=%d base_kb=%d bpn=%.1f peak_kb=%d peak_ratio=%.3f load_peak_kb=%d load_ms=%s load_wall_ms=%d reload_ms=%s reload_wall_ms=%d load_answered=%d load_unanswered=%d load_servfail=%d load_worst_ms=%s reload_answered=%d reload_unanswered=%d reload_servfail=%d reload_worst_ms=%s\n",
+			printf "RESULT bench=mem engine=ours source=%s n=%d rss_kb=%d base_kb=%d bpn=%.1f peak_kb=%d peak_ratio=%.3f load_peak_kb=%d load_ms=%s load_wall_ms=%d reload_ms=%s reload_wall_ms=%d load_answered=%s load_unanswered=%s load_servfail=%s load_worst_ms=%s reload_answered=%s reload_unanswered=%s reload_servfail=%s reload_worst_ms=%s\n",
 				s, n, $2, $3, bpn, $4, $4 / $2, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17
 		}'
 	kill "$UNBOUND_PID"
@@ -244,9 +249,9 @@ native() {
 	echo "$n $rss $BASE_NATIVE $peak $load_hwm $load_wall $reload_wall $during_reload" |
 		awk '{
 			n = $1; bpn = ($2 - $3) * 1024 / n
-			printf "native RPZ, zone file, %d names: VmRSS %d kB, %.1f bytes/name over no names (%d kB); reload peak %d kB = %.2fx steady (initial load peak %d kB); load %d ms (start to first answer: it answers nothing before); full reload (auth_zone_reload) %d ms; queries during the reload: %d answered, %d unanswered, %d SERVFAIL, worst %.2f ms\n",
+			printf "native RPZ, zone file, %d names: VmRSS %d kB, %.1f bytes/name over no names (%d kB); reload peak %d kB = %.2fx steady (initial load peak %d kB); load %d ms (start to first answer: it answers nothing before); full reload (auth_zone_reload) %d ms; queries during the reload: %s answered, %s unanswered, %s SERVFAIL, worst %s ms\n",
 				n, $2, bpn, $3, $4, $4 / $2, $5, $6, $7, $8, $9, $10, $11
-			printf "RESULT bench=mem engine=rpz source=file n=%d rss_kb=%d base_kb=%d bpn=%.1f peak_kb=%d peak_ratio=%.3f load_peak_kb=%d load_wall_ms=%d reload_wall_ms=%d reload_answered=%d reload_unanswered=%d reload_servfail=%d reload_worst_ms=%s\n",
+			printf "RESULT bench=mem engine=rpz source=file n=%d rss_kb=%d base_kb=%d bpn=%.1f peak_kb=%d peak_ratio=%.3f load_peak_kb=%d load_wall_ms=%d reload_wall_ms=%d reload_answered=%s reload_unanswered=%s reload_servfail=%s reload_worst_ms=%s\n",
 				n, $2, $3, bpn, $4, $4 / $2, $5, $6, $7, $8, $9, $10, $11
 		}'
 	kill "$UPID"

@@ -95,7 +95,7 @@ for n in $SIZES; do
 		sed -n 's/.*, worst \([0-9.]*\) ms (at.*/\1/p' "$T/stream.out"
 	} | tr '\n' ' ' | awk -v n="$n" 'NF == 2 {
 		printf "RESULT bench=stall engine=rpz n=%d runs=1 floor_ms=%.2f burst_ms=%.2f excess_ms=%.2f over5=%d\n",
-			n, $1, $2, $2 - $1, $2 > 5 }'
+			n, $1, $2, $2 - $1, ($2 > 5) }'
 	kill "$UPID" "$PRIMARY_PID"
 	wait "$UPID" 2>/dev/null
 	wait "$PRIMARY_PID" 2>/dev/null
