@@ -117,7 +117,7 @@ if [ "$REPORT_ONLY" = no ]; then
 	# left here goes first.
 	[ "$DRY" = yes ] || rm -f "$OUT"/*.log "$OUT"/*.rc "$OUT"/*.txt \
 		"$OUT"/*.cdf "$OUT"/*.dat "$OUT"/*.rss "$OUT"/*.png \
-		"$OUT"/*.tsv "$OUT"/report.md
+		"$OUT"/*.tsv "$OUT"/report.md "$OUT"/gnuplot.log
 	[ "$DRY" = yes ] || : >"$OUT/times.txt"
 	OUT_ABS=$( [ "$DRY" = yes ] && echo "$OUT" || (cd "$OUT" && pwd))
 	wants db && step db "$B/bench_db" -n "$(comma "$SIZES")" -r "$ROUNDS"
@@ -169,7 +169,9 @@ row() {
 	printf '%s\t%s\t%s\t%s\n' "$1" "${2:--}" "${3:--}" "$4" |
 		awk -F'\t' 'function num(x) { return x ~ /^-?[0-9]+(\.[0-9]+)?$/ }
 		{
-			r = (num($2) && num($3) && $3 + 0 != 0) ? sprintf("%.2f", $2 / $3) : "-"
+			# A ratio of two positive figures only (an excess over
+			# the noise may come out below zero).
+			r = (num($2) && num($3) && $2 + 0 >= 0 && $3 + 0 > 0) ? sprintf("%.2f", $2 / $3) : "-"
 			m = "-"
 			split($4, t, " ")
 			if (num($2) && num(t[2])) {
@@ -282,7 +284,7 @@ ub=$("${UNBOUND_SRC:-}/unbound" -V 2>/dev/null | sed -n 's/^Version //p')
 	echo "What each row means: docs/benchmarks.md. Each benchmark's own output: the \`*.log\` beside this file."
 	if [ -s "$OUT/times.txt" ]; then
 		echo
-		echo "Seconds each step took: $(awk '{ printf "%s%s %d", NR > 1 ? ", " : "", $1, $2; t += $2 } END { printf "; in all %d s", t }' "$OUT/times.txt")."
+		echo "Seconds each step took: $(awk '{ printf "%s%s %d", (NR > 1 ? ", " : ""), $1, $2; t += $2 } END { printf "; in all %d s", t }' "$OUT/times.txt")."
 	fi
 } >"$OUT/report.md"
 
@@ -310,7 +312,7 @@ if ! command -v gnuplot >/dev/null 2>&1; then
 	echo "bench_all: no gnuplot (apt-get install gnuplot-nox): no plots"
 else
 	if [ -n "$plots" ]; then
-		gnuplot <<EOG
+		gnuplot 2>>"$OUT/gnuplot.log" <<EOG
 set terminal pngcairo size 900,600 noenhanced
 set output '$OUT/publish-blocked-cdf.png'
 set title 'publish -> first blocked answer, names cached as allowed'
@@ -328,7 +330,7 @@ EOG
 	[ -s "$OUT/bpn-ours.dat" ] && bp="$bp${bp:+, }'$OUT/bpn-ours.dat' using 1:2 with linespoints title 'tapir-pop, whole Unbound (file source)'"
 	[ -s "$OUT/bpn-rpz.dat" ] && bp="$bp${bp:+, }'$OUT/bpn-rpz.dat' using 1:2 with linespoints title 'native RPZ, whole Unbound'"
 	if [ -n "$bp" ]; then
-		gnuplot <<EOG
+		gnuplot 2>>"$OUT/gnuplot.log" <<EOG
 set terminal pngcairo size 900,600 noenhanced
 set output '$OUT/bytes-per-name.png'
 set title 'memory per name'
