@@ -91,9 +91,10 @@ struct stream {
 	int port;
 	volatile int stop;
 	int64_t total, answered;
-	int64_t unanswered, servfail; /* no answer within 2 s; SERVFAIL */
-	int64_t start;		      /* when the stream began */
-	bool realtime;		      /* the stream thread got SCHED_FIFO */
+	/* Queries with no answer within 2 s; SERVFAIL answers. */
+	int64_t unanswered, servfail;
+	int64_t start; /* when the stream began */
+	bool realtime; /* the stream thread got SCHED_FIFO */
 	/* Each answer after the first 20 (warm-up): when it was asked (from
 	 * start) and how long it took. */
 	int64_t *at, *lat;
