@@ -91,7 +91,8 @@ struct stream {
 	int port;
 	volatile int stop;
 	int64_t total, answered;
-	/* Queries with no answer within 2 s; SERVFAIL answers. */
+	/* Queries with no answer within 2 s; SERVFAIL answers. Like the
+	 * counts above, the stream thread's own, read once it is joined. */
 	int64_t unanswered, servfail;
 	int64_t start; /* when the stream began */
 	bool realtime; /* the stream thread got SCHED_FIFO */
