@@ -381,6 +381,19 @@ cb_subscribe(struct mosquitto *mosq, void *obj, int mid, int qos_count,
 	tapir__mqtt_on_subscribed(m, mid, qos_count > 0 ? granted_qos[0] : 0);
 }
 
+/* libmosquitto 2.0.11 (Debian 12) names a lost keep-alive "Unknown
+ * error.", the reason a silent network cut is noticed by: say what it
+ * means. */
+static const char *
+rc_text(int rc)
+{
+	if (rc == MOSQ_ERR_ERRNO)
+		return strerror(errno);
+	if (rc == MOSQ_ERR_KEEPALIVE)
+		return "no reply from the broker within mqtt.keepalive";
+	return mosquitto_strerror(rc);
+}
+
 static void
 cb_disconnect(struct mosquitto *mosq, void *obj, int rc)
 {
@@ -388,7 +401,7 @@ cb_disconnect(struct mosquitto *mosq, void *obj, int rc)
 	char reason[128];
 
 	snprintf(reason, sizeof(reason), "disconnected: %s",
-		rc == 0 ? "requested" : mosquitto_strerror(rc));
+		rc == 0 ? "requested" : rc_text(rc));
 	if (m->on_state)
 		m->on_state(m->arg, false, reason);
 }
@@ -414,12 +427,6 @@ cb_log(struct mosquitto *mosq, void *obj, int level, const char *str)
 	tapir_log(TAPIR_LOG_DEBUG, "mqtt: %s", str);
 	if (m && (level & MOSQ_LOG_ERR))
 		snprintf(m->last_error, sizeof(m->last_error), "%s", str);
-}
-
-static const char *
-rc_text(int rc)
-{
-	return rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc);
 }
 
 /* A connection that failed or was lost: logged with its real reason, once

@@ -217,6 +217,17 @@ pin_module(const char *path)
 			path ? path : "the module", dlerror());
 }
 
+/*
+ * The mesh of the worker on this thread, for cached_answer(): Unbound's
+ * reply_cache callback gets no env, so the worker whose num.rpz.action
+ * counters a cached block answer belongs in is the one that last ran
+ * operate() on this thread (every worker does for its first query the
+ * cache cannot answer). Read and written by this thread only; deinit()
+ * clears it on the main thread, whose worker 0 outlives a reload, so no
+ * freed mesh is ever counted into.
+ */
+static __thread struct mesh_area *worker_mesh;
+
 TAPIR_API int
 init(struct module_env *env, int id)
 {
@@ -292,6 +303,7 @@ deinit(struct module_env *env, int id)
 		de->dyn_env = NULL;
 	}
 	tapir_log_set(NULL, NULL);
+	worker_mesh = NULL;
 }
 
 /* An rrset of n records (rdata[i] of rdata_len bytes each, with their
@@ -546,6 +558,8 @@ cached_answer(struct query_info *qinfo, struct module_qstate *qstate,
 	if (tapir_engine_query(m->engine, qinfo->qname, qinfo->qname_len,
 		    qinfo->qtype, flags, &a) <= TAPIR_ACTION_PASSTHRU)
 		return 0; /* changed meanwhile: its purge is on its way */
+	if (worker_mesh && rpz_stat(a.action) >= 0)
+		worker_mesh->rpz_action[rpz_stat(a.action)]++;
 	if ((flags & TAPIR_QUERY_EXPLAIN) && a.ede) {
 		snprintf(text, sizeof(text), "tapir-pop: %s", a.why);
 		(void)edns_opt_list_append_ede(
@@ -651,6 +665,7 @@ operate(struct module_qstate *qstate, enum module_ev event, int id,
 	enum tapir_action action;
 	struct tapir_answer a;
 
+	worker_mesh = qstate->env->mesh;
 	if (event == module_event_moddone) {
 		if (m && m->engine)
 			check_chain(qstate, m);

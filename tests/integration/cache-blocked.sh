@@ -32,9 +32,12 @@ hits=$(UC stats_noreset | sed -n 's/^total.num.cachehits=//p')
 [ $((hits - hits0)) -ge 2 ] || fail "answers 2 and 3 not from Unbound's cache ($hits0 -> $hits)"
 C stats_noreset | grep -qx "answer.nxdomain=3" || fail "not counted 3 times: $(C stats_noreset | grep '^answer\.')"
 C stats_noreset | grep -qx "rule.denylist=3" || fail "rule not counted 3 times"
+n=$(UC stats_noreset | sed -n 's/^num.rpz.action.rpz-nxdomain=//p')
+[ "${n:-0}" -eq 3 ] ||
+	fail "unbound-control stats: num.rpz.action.rpz-nxdomain=$n, not 3"
 [ "$(grep -c 'tapir-pop: blocked cached.example. A NXDOMAIN (rule denylist; sources deny, cached)' "$T/unbound.log")" -ge 2 ] ||
 	fail "cached answers not logged: $(grep 'blocked cached' "$T/unbound.log")"
-ok "answers 2 and 3 from Unbound's cache (cachehits +$((hits - hits0))), each with its EDE, counted and logged"
+ok "answers 2 and 3 from Unbound's cache (cachehits +$((hits - hits0))), each with its EDE, counted (also by Unbound: num.rpz.action.rpz-nxdomain=$n) and logged"
 
 # No longer blocked: out of the cache at once, not after the TTL (60 s).
 [ "$(rcode later.example)" = NXDOMAIN ] || fail "later.example"
