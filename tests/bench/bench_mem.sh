@@ -7,10 +7,12 @@
 # less that of the same daemon with no names (so bytes/name is what the
 # names cost); the time to load; then a full reload of the source (the
 # file touched and tapir-pop-control reload; unbound-control
-# auth_zone_reload for RPZ) with VmRSS sampled every 10 ms (bench_rss)
-# and VmHWM reset before it (/proc/PID/clear_refs), for the peak; and a
+# auth_zone_reload for RPZ; none for the xfr source, whose full reload
+# would be a new AXFR) with VmRSS sampled every 10 ms (bench_rss) and
+# VmHWM reset before it (/proc/PID/clear_refs), for the peak; and a
 # steady stream of cached queries (bench_block -s) throughout the load
-# and the reload, counting those not answered within 2 s and SERVFAILs.
+# and the reload, counting those not answered within 2 s and SERVFAILs
+# (native RPZ answers nothing until its zone is read: its load has none).
 # Prints numbers and one "RESULT bench=mem ..." line for each run;
 # asserts nothing. From a configured build directory:
 #   top_srcdir=.. top_builddir=. UNBOUND_SRC=../_unbound/src \
