@@ -540,6 +540,9 @@ set_defaults(struct tapir_config *cfg)
 	snprintf(cfg->policy.tapir_source, sizeof(cfg->policy.tapir_source),
 		"%s", "dns-tapir");
 	cfg->answer.negative_ttl = 60;
+	/* Blocked names then cost what cached answers cost: the mesh each
+	 * uncached query goes through is most of a block answer's price. */
+	cfg->answer.cache_blocked = true;
 	snprintf(cfg->answer.soa_mname, sizeof(cfg->answer.soa_mname), "%s",
 		"tapir-pop.invalid");
 	snprintf(cfg->answer.soa_rname, sizeof(cfg->answer.soa_rname), "%s",

@@ -443,6 +443,9 @@ tapir__eng_writer_main(void *arg)
 		pthread_cond_broadcast(&e->rcond);
 		pthread_mutex_unlock(&e->qlock);
 
+		/* A burst's purges wake the purger once, after the batch. */
+		if (e->purger && batch)
+			tapir_purger_hold(e->purger);
 		while (batch) {
 			struct qmsg *next = batch->next;
 			if (batch->job) {
@@ -471,6 +474,8 @@ tapir__eng_writer_main(void *arg)
 			free(batch);
 			batch = next;
 		}
+		if (e->purger)
+			tapir_purger_release(e->purger);
 		if (tapir_monotonic_ms() - last_expire >= 1000) {
 			size_t n = tapir_db_expire(e->db, e->now(),
 				EXPIRE_SLOTS_PER_PASS, on_expired, e);

@@ -42,7 +42,10 @@ override_apply(struct tapir_engine *e, const struct override *o)
 	}
 	if ((rc = tapir_db_set(e->db, o->name, strlen(o->name), &ent)) != 0)
 		return rc;
-	if (!o->allow)
+	/* A deny override may block what Unbound has cached as allowed; an
+	 * allow override unblocks, and with answer.cache-blocked the block
+	 * answer in Unbound's cache must go too. */
+	if (!o->allow || wcfg(e)->answer.cache_blocked)
 		tapir__eng_purge_if_blocked(e, o->name, false, e->now());
 	return 0;
 }

@@ -692,7 +692,14 @@ parse_rpz(struct ctx *c, const char *buf, size_t len, const char *origin)
 		}
 		switch (s->state) {
 		case ZS_STATE_DATA:
-			rc = rpz_record(&z, s, rpz_line(&z, s));
+			/* The input ended inside "( ...": the scanner hands
+			 * what it had as a record, but a file cut there may
+			 * have lost the rest of it (and its ")"). */
+			if (s->multiline)
+				bad_line(c, rpz_line(&z, s),
+					"end of file inside parentheses");
+			else
+				rc = rpz_record(&z, s, rpz_line(&z, s));
 			break;
 		case ZS_STATE_ERROR:
 			bad_line(

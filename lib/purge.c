@@ -30,6 +30,7 @@
  * folded about half of the 1,000-name bursts. */
 #define FOLD_BUDGET_US 1000000
 #define COST_WINDOW    8
+#define HELD_WAKE      64
 
 struct item {
 	struct item *next;
@@ -51,6 +52,7 @@ struct tapir_purger {
 	size_t qlen;
 	size_t qzone; /* of qlen: flush_zone requests */
 	bool busy, stop;
+	bool held; /* tapir_purger_hold(): pushes do not wake the thread */
 	/* Purger thread only: the last COST_WINDOW flush_zone round trips,
 	 * of names that came alone (calm) and of names of a backlog. */
 	int64_t calm_us[COST_WINDOW], busy_us[COST_WINDOW];
@@ -285,9 +287,30 @@ push(struct tapir_purger *p, const char *name, bool zone)
 	p->tail = it;
 	p->qlen++;
 	p->qzone += zone;
-	pthread_cond_broadcast(&p->cond);
+	/* Held, it still wakes for a batch's worth, so that a long burst
+	 * is worked through as it grows, never left to overflow. */
+	if (!p->held || p->qlen >= HELD_WAKE)
+		pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);
 	return 0;
+}
+
+void
+tapir_purger_hold(struct tapir_purger *p)
+{
+	pthread_mutex_lock(&p->lock);
+	p->held = true;
+	pthread_mutex_unlock(&p->lock);
+}
+
+void
+tapir_purger_release(struct tapir_purger *p)
+{
+	pthread_mutex_lock(&p->lock);
+	p->held = false;
+	if (p->head)
+		pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
 }
 
 int
@@ -321,6 +344,8 @@ tapir_purger_drain(struct tapir_purger *p, int timeout_ms)
 
 	tapir_deadline_ms(&ts, timeout_ms);
 	pthread_mutex_lock(&p->lock);
+	/* What was pushed while held has not woken the thread. */
+	pthread_cond_broadcast(&p->cond);
 	while ((p->head || p->busy) &&
 		pthread_cond_timedwait(&p->cond, &p->lock, &ts) == 0)
 		;

@@ -72,6 +72,14 @@ int tapir_purger_push(struct tapir_purger *p, const char *name);
  * name alone, by key. @return: as tapir_purger_push(). */
 int tapir_purger_push_name(struct tapir_purger *p, const char *name);
 
+/** Between hold and release, pushes queue without waking the purger
+ * thread until a few dozen wait (one that is awake goes on working): the
+ * writer holds it across a batch of messages, so that a burst of
+ * decisions costs a wake-up per few dozen names rather than one per name.
+ * Release wakes it for what came meanwhile. */
+void tapir_purger_hold(struct tapir_purger *p);
+void tapir_purger_release(struct tapir_purger *p);
+
 /** Counters. */
 void tapir_purger_stats(struct tapir_purger *p, struct tapir_purger_stats *st);
 

@@ -18,11 +18,12 @@ blocked_within 1 bad1.example ||
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 ok "bad1.example blocked ${ms} ms after publish"
 
-# The answer: NXDOMAIN in the header, one SOA in authority, TTL 60.
+# The answer: NXDOMAIN in the header, one SOA in authority, TTL 60 (less
+# what it has spent in Unbound's cache since the first query).
 out=$(kdig +timeout=2 +retry=0 @127.0.0.1 -p "$UNBOUND_PORT" bad1.example A)
 echo "$out" | grep -q "status: NXDOMAIN" || fail "no NXDOMAIN: $out"
 echo "$out" | grep -q "AUTHORITY: 1" || fail "no authority record: $out"
-echo "$out" | grep -Eq "^bad1\.example\.[[:space:]]+60[[:space:]]+IN[[:space:]]+SOA[[:space:]]+tapir-pop\.invalid\. hostmaster\.tapir-pop\.invalid\." ||
+echo "$out" | grep -Eq "^bad1\.example\.[[:space:]]+([1-5]?[0-9]|60)[[:space:]]+IN[[:space:]]+SOA[[:space:]]+tapir-pop\.invalid\. hostmaster\.tapir-pop\.invalid\." ||
 	fail "SOA not as configured: $out"
 ok "NXDOMAIN with SOA (negative TTL 60) in authority"
 [ "$(rcode bad1.example AAAA)" = NXDOMAIN ] || fail "AAAA not blocked"

@@ -265,9 +265,13 @@ test_cache_blocked_marks_negative_answers_only(void **state)
 	tapir_answer_plan(rt, &v, TAPIR_DNS_TYPE_A, false, &a);
 	assert_false(a.cache);
 	tapir_runtime_unref(rt);
-	rt = runtime("");
+	rt = runtime("  cache-blocked: no\n");
 	tapir_answer_plan(rt, &deny_verdict, TAPIR_DNS_TYPE_A, false, &a);
 	assert_false(a.cache);
+	tapir_runtime_unref(rt);
+	rt = runtime(""); /* the default */
+	tapir_answer_plan(rt, &deny_verdict, TAPIR_DNS_TYPE_A, false, &a);
+	assert_true(a.cache);
 	tapir_runtime_unref(rt);
 }
 

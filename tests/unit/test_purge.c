@@ -349,6 +349,66 @@ test_cheap_flushes_are_not_folded(void **state)
 	tapir_purger_destroy(p);
 }
 
+static int
+count_send(void *arg, const char *name, bool zone)
+{
+	(void)name;
+	(void)zone;
+	atomic_fetch_add((_Atomic int *)arg, 1);
+	return 0;
+}
+
+static void
+wait_count(_Atomic int *n, int want)
+{
+	for (int i = 0; i < 2000 && atomic_load(n) < want; i++) {
+		struct timespec ts = { 0, 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	assert_int_equal(atomic_load(n), want);
+}
+
+/* Held (the writer, across a batch), pushes do not wake the purger until
+ * a few dozen wait; release sends what came meanwhile. */
+static void
+test_held_pushes_wait_for_release_or_a_batch(void **state)
+{
+	_Atomic int sent = 0;
+	struct tapir_purger *p =
+		tapir_purger_create(count_send, &sent, "test", 10000);
+	struct timespec ts = { 0, 100000000L };
+	char name[32];
+
+	(void)state;
+	assert_non_null(p);
+	/* One sent, and time to fall asleep: an awake purger goes on. */
+	assert_int_equal(tapir_purger_push_name(p, "first.example"), 0);
+	wait_count(&sent, 1);
+	nanosleep(&ts, NULL);
+	tapir_purger_hold(p);
+	for (int i = 0; i < 10; i++) {
+		snprintf(name, sizeof(name), "n%d.example", i);
+		assert_int_equal(tapir_purger_push_name(p, name), 0);
+	}
+	nanosleep(&ts, NULL);
+	assert_int_equal(atomic_load(&sent), 1);
+	tapir_purger_release(p);
+	wait_count(&sent, 11);
+
+	/* A long burst is worked through while it grows. */
+	tapir_purger_hold(p);
+	for (int i = 0; i < 100; i++) {
+		snprintf(name, sizeof(name), "m%d.example", i);
+		assert_int_equal(tapir_purger_push_name(p, name), 0);
+	}
+	nanosleep(&ts, NULL);
+	nanosleep(&ts, NULL);
+	assert_true(atomic_load(&sent) >= 11 + 64);
+	tapir_purger_release(p);
+	wait_count(&sent, 111);
+	tapir_purger_destroy(p);
+}
+
 int
 main(void)
 {
@@ -373,6 +433,7 @@ main(void)
 			test_full_queue_becomes_one_flush_of_everything, setup,
 			teardown),
 		cmocka_unit_test(test_destroy_with_queued_names_returns),
+		cmocka_unit_test(test_held_pushes_wait_for_release_or_a_batch),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
