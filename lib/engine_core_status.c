@@ -55,7 +55,7 @@ tapir__eng_core_status_send(struct tapir_engine *e)
 {
 	const struct tapir_config *cfg = wcfg(e);
 	json_t *root, *comps;
-	char msg[256], *payload, *jws = NULL;
+	char msg[320], *payload, *jws = NULL;
 	size_t jws_len = 0;
 	int failures = 0;
 	bool up;

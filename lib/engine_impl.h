@@ -297,7 +297,7 @@ struct tapir_engine {
 	size_t qlen;		    /* qlock */
 	size_t qbytes;		    /* qlock: what the messages hold */
 	bool stop;		    /* qlock: set by destroy */
-	char mqtt_state[160];	    /* qlock: MQTT thread, start write */
+	char mqtt_state[320];	    /* qlock: MQTT thread, start write */
 	bool mqtt_connected;	    /* qlock */
 	/* qlock: when the connection to the broker was lost (or start, when
 	 * it never came up), on the engine's clock; 0 while connected. */

@@ -12,11 +12,17 @@
  */
 #include "tapir_build.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
 #include <netdb.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -63,9 +69,14 @@ struct tapir_mqtt {
 	bool started;
 	/* Network thread only: libmosquitto's last error line (the TLS
 	 * library's reason, for one), told with the next failure. */
-	char last_error[200];
+	char last_error[256];
+	/* Network thread only (verify_cb() runs in the TLS handshake, inside
+	 * a connect or mosquitto_loop() there): the broker certificate that
+	 * did not verify, and why, told with the next failure instead of
+	 * OpenSSL's "certificate verify failed". */
+	char cert_failure[256];
 	/* Network thread only: the failure last logged, and when. */
-	char logged[256];
+	char logged[320];
 	int64_t logged_ms;
 	/* The outbox: one report waiting to be published by the network
 	 * thread (a newer one replaces it). Covered by olock. */
@@ -429,6 +440,185 @@ cb_log(struct mosquitto *mosq, void *obj, int level, const char *str)
 		snprintf(m->last_error, sizeof(m->last_error), "%s", str);
 }
 
+/* A certificate name on one line, as RFC 2253 writes it: control
+ * characters, bytes above 0x7f and the quote are escaped ("\0A", "\""),
+ * so a broker's name cannot break the log line or its quotes. Cut to fit. */
+static void
+name_text(const X509_NAME *name, char *buf, size_t size)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	int n = 0;
+
+	if (bio && X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253) >= 0)
+		n = BIO_read(bio, buf, (int)size - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	BIO_free(bio);
+}
+
+/* Where an operator looks first, by the reason. */
+static const char *
+cert_hint(int verify_error)
+{
+	switch (verify_error) {
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+	case X509_V_ERR_CERT_UNTRUSTED:
+		return " (check mqtt ca-file)";
+	case X509_V_ERR_HOSTNAME_MISMATCH:
+	case X509_V_ERR_IP_ADDRESS_MISMATCH:
+		return " (check mqtt broker)";
+	default:
+		return "";
+	}
+}
+
+/*
+ * OpenSSL's verify callback for the broker's chain (and its name, checked
+ * by OpenSSL at depth 0: tls_setup()). It returns ok unchanged, which is
+ * what OpenSSL does without a callback: the first failure ends the
+ * handshake. It only notes that failure while OpenSSL still knows the
+ * certificate and the depth; once the handshake has failed, the reason is
+ * all that is left ("certificate verify failed"), and libmosquitto frees
+ * the SSL object at once when the failure comes inside a connect.
+ */
+static int
+verify_cb(int ok, X509_STORE_CTX *vctx)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(
+		vctx, SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct tapir_mqtt *m;
+	X509 *cert;
+	int error;
+	char subject[64] = "", issuer[64] = "";
+
+	if (ok || !ssl || !(m = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl))))
+		return ok;
+	error = X509_STORE_CTX_get_error(vctx);
+	if ((cert = X509_STORE_CTX_get_current_cert(vctx))) {
+		name_text(
+			X509_get_subject_name(cert), subject, sizeof(subject));
+		name_text(X509_get_issuer_name(cert), issuer, sizeof(issuer));
+	}
+	/* Cut when a name is long: one line still. */
+	if (snprintf(m->cert_failure, sizeof(m->cert_failure),
+		    "broker certificate did not verify: subject \"%s\" "
+		    "issuer \"%s\" depth %d: %s%s",
+		    subject, issuer, X509_STORE_CTX_get_error_depth(vctx),
+		    X509_verify_cert_error_string(error), cert_hint(error)) < 0)
+		m->cert_failure[0] = '\0';
+	return ok;
+}
+
+/* No passphrase prompt on Unbound's terminal: an encrypted key file is
+ * refused. */
+static int
+no_passphrase(char *buf, int size, int rwflag, void *arg)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)arg;
+	return 0;
+}
+
+/*
+ * The TLS context this client hands libmosquitto: the one libmosquitto
+ * 2.0 would make itself from these files (net__init_ssl_ctx(): TLS 1.2 at
+ * least, no compression, the broker verified against ca-file or else the
+ * system's trust store, the client certificate and key), plus verify_cb()
+ * to name the certificate that fails.
+ *
+ * The broker's name (or address) in its certificate is checked by
+ * OpenSSL (X509_check_host(), X509_check_ip_asc()) rather than by
+ * libmosquitto's verify callback, which a context of our own does not
+ * get: with MOSQ_OPT_SSL_CTX_WITH_DEFAULTS it would, but libmosquitto
+ * 2.0.11 (Debian 12) then never sets up the SSL index that callback finds
+ * its client by, and refuses every broker (fixed in 2.0.15). The rules
+ * are libmosquitto's or stricter: a DNS name matches a subjectAltName DNS
+ * entry, or the common name when there is none; a wildcard covers one
+ * whole leftmost label ("*.example.net", not "b*.example.net"); an IP
+ * address matches a subjectAltName IP entry only (libmosquitto also took
+ * a common name spelling the address).
+ */
+static int
+tls_setup(struct tapir_mqtt *m, struct tapir_error *err)
+{
+	const struct tapir_config *cfg = m->cfg;
+	const char *host = cfg->mqtt.host;
+	const char *key = NULL, *file = NULL;
+	unsigned char addr[16];
+	X509_VERIFY_PARAM *param;
+	SSL_CTX *ctx;
+	unsigned long e;
+	int rc = TAPIR_ECONFIG;
+
+	ERR_clear_error();
+	if (!(ctx = SSL_CTX_new(TLS_client_method()))) {
+		tapir_error_set(
+			err, TAPIR_ENOMEM, 0, "mqtt: TLS: out of memory");
+		return TAPIR_ENOMEM;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
+	if (cfg->mqtt.ca_file) {
+		if (SSL_CTX_load_verify_locations(
+			    ctx, cfg->mqtt.ca_file, NULL) != 1)
+			key = "ca-file", file = cfg->mqtt.ca_file;
+	} else if (SSL_CTX_load_verify_locations(ctx, NULL, "/etc/ssl/certs") !=
+		   1) {
+		key = "trust store", file = "/etc/ssl/certs";
+	}
+	if (!key && cfg->mqtt.cert_file &&
+		SSL_CTX_use_certificate_chain_file(ctx, cfg->mqtt.cert_file) !=
+			1)
+		key = "cert-file", file = cfg->mqtt.cert_file;
+	if (!key && cfg->mqtt.key_file &&
+		(SSL_CTX_use_PrivateKey_file(
+			 ctx, cfg->mqtt.key_file, SSL_FILETYPE_PEM) != 1 ||
+			SSL_CTX_check_private_key(ctx) != 1))
+		key = "key-file", file = cfg->mqtt.key_file;
+	if (key) {
+		e = ERR_peek_last_error();
+		tapir_error_set(err, TAPIR_ECONFIG, 0,
+			"mqtt: TLS files: %s %s: %s", key, file,
+			e ? ERR_reason_error_string(e) : "not usable");
+		goto out_free;
+	}
+	param = SSL_CTX_get0_param(ctx);
+	X509_VERIFY_PARAM_set_hostflags(
+		param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	if ((inet_pton(AF_INET, host, addr) == 1 ||
+		    inet_pton(AF_INET6, host, addr) == 1)
+			? X509_VERIFY_PARAM_set1_ip_asc(param, host) != 1
+			: X509_VERIFY_PARAM_set1_host(param, host, 0) != 1) {
+		tapir_error_set(err, TAPIR_ECONFIG, 0,
+			"mqtt: TLS: cannot check the broker's name %s", host);
+		goto out_free;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_cb);
+	SSL_CTX_set_app_data(ctx, m);
+	/* Defaults off: libmosquitto would replace verify_cb. */
+	if (mosquitto_int_option(m->mosq, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 0) !=
+			MOSQ_ERR_SUCCESS ||
+		mosquitto_void_option(m->mosq, MOSQ_OPT_SSL_CTX, ctx) !=
+			MOSQ_ERR_SUCCESS) {
+		tapir_error_set(err, TAPIR_ECONFIG, 0,
+			"mqtt: TLS: libmosquitto was built without TLS");
+		goto out_free;
+	}
+	rc = 0;
+out_free:
+	ERR_clear_error();
+	/* libmosquitto holds a reference of its own. */
+	SSL_CTX_free(ctx);
+	return rc;
+}
+
 /* A connection that failed or was lost: logged with its real reason, once
  * per distinct reason every FAILURE_LOG_MS (a broker down for hours
  * leaves a line every few minutes, not one per retry), and told to the
@@ -439,13 +629,17 @@ report_failure(struct tapir_mqtt *m, int rc, int retry_s)
 	const struct tapir_config *cfg = m->cfg;
 	char reason[sizeof(m->logged)];
 	int64_t now = tapir_monotonic_ms();
+	/* A certificate that did not verify ends this attempt's handshake:
+	 * what verify_cb() noted is this failure's reason. */
+	const char *detail =
+		m->cert_failure[0] ? m->cert_failure : m->last_error;
 
-	if (m->last_error[0])
-		snprintf(reason, sizeof(reason), "%s: %s", rc_text(rc),
-			m->last_error);
+	if (detail[0])
+		snprintf(reason, sizeof(reason), "%s: %s", rc_text(rc), detail);
 	else
 		snprintf(reason, sizeof(reason), "%s", rc_text(rc));
 	m->last_error[0] = '\0';
+	m->cert_failure[0] = '\0';
 	if (strcmp(reason, m->logged) != 0 ||
 		now - m->logged_ms >= FAILURE_LOG_MS) {
 		tapir_log(TAPIR_LOG_WARN,
@@ -495,18 +689,8 @@ tapir_mqtt_create(const struct tapir_config *cfg, tapir_mqtt_msg_fn on_msg,
 	mosquitto_subscribe_callback_set(m->mosq, cb_subscribe);
 	mosquitto_message_callback_set(m->mosq, cb_message);
 	mosquitto_log_callback_set(m->mosq, cb_log);
-	if (cfg->mqtt.tls) {
-		/* Without a private CA file the system's trust store
-		 * verifies the broker. */
-		rc = mosquitto_tls_set(m->mosq, cfg->mqtt.ca_file,
-			cfg->mqtt.ca_file ? NULL : "/etc/ssl/certs",
-			cfg->mqtt.cert_file, cfg->mqtt.key_file, NULL);
-		if (rc != MOSQ_ERR_SUCCESS) {
-			tapir_error_set(err, TAPIR_ECONFIG, 0,
-				"mqtt: TLS files: %s", mosquitto_strerror(rc));
-			goto out_destroy;
-		}
-	}
+	if (cfg->mqtt.tls && (rc = tls_setup(m, err)) != 0)
+		goto out_destroy;
 	return m;
 
 out_destroy:

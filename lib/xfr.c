@@ -806,6 +806,19 @@ out_close:
 	return rc;
 }
 
+/* What both entries check before a transfer: the socket's and memory's
+ * (tapir__xfr_replay()) paths are the same from here on. */
+static int
+xfr_start(const struct tapir_xfr_ops *ops, struct tapir_xfr_soa *soa_out,
+	struct tapir_error *err)
+{
+	if (soa_out)
+		memset(soa_out, 0, sizeof(*soa_out));
+	if (!ops || !ops->begin || !ops->record || !ops->end)
+		return tapir_error_set(err, TAPIR_EINVAL, 0, "no callbacks");
+	return 0;
+}
+
 int
 tapir_xfr_fetch(const struct tapir_xfr_opts *o, bool have_serial,
 	uint32_t serial, const struct tapir_xfr_ops *ops, void *arg,
@@ -814,10 +827,8 @@ tapir_xfr_fetch(const struct tapir_xfr_opts *o, bool have_serial,
 	struct conn c;
 	int rc;
 
-	if (soa_out)
-		memset(soa_out, 0, sizeof(*soa_out));
-	if (!ops || !ops->begin || !ops->record || !ops->end)
-		return tapir_error_set(err, TAPIR_EINVAL, 0, "no callbacks");
+	if ((rc = xfr_start(ops, soa_out, err)) != 0)
+		return rc;
 	if ((rc = conn_open(&c, o, err)) != 0) {
 		conn_close(&c);
 		return rc;
@@ -834,10 +845,8 @@ tapir__xfr_replay(const struct tapir_xfr_opts *o, bool have_serial,
 	struct conn c;
 	int rc;
 
-	if (soa_out)
-		memset(soa_out, 0, sizeof(*soa_out));
-	if (!ops || !ops->begin || !ops->record || !ops->end)
-		return tapir_error_set(err, TAPIR_EINVAL, 0, "no callbacks");
+	if ((rc = xfr_start(ops, soa_out, err)) != 0)
+		return rc;
 	if ((rc = conn_init(&c, o, err)) != 0) {
 		conn_close(&c);
 		return rc;

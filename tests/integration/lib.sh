@@ -464,6 +464,28 @@ publish_file() {
 		fail "mosquitto_pub failed"
 }
 
+# sign_feed PREFIX N: N signed observations that block PREFIX1.example to
+# PREFIXN.example, one message a line in $T/feed.txt (for mosquitto_pub
+# -l), signed up front in one process so that publishing is the only cost.
+sign_feed() {
+	# shellcheck disable=SC2046
+	"$SIGN" -c -k "$top_srcdir/examples/keys/demo-signer.jwk" --tags 16 \
+		--each $(seq -f "--observe $1%g.example" 1 "$2") >"$T/feed.txt" ||
+		fail "tapir-pop-sign --each failed"
+	[ "$(wc -l <"$T/feed.txt")" -eq "$2" ] || fail "feed has not $2 lines"
+}
+
+# feed_applied PREFIX: how many names of such a feed the module decided.
+feed_applied() {
+	"$CONTROL" -s "$T/tapir-pop.sock" list 2>/dev/null |
+		grep -c "^$1[0-9]*\\.example"
+}
+
+# feed_all_applied PREFIX N
+feed_all_applied() {
+	[ "$(feed_applied "$1")" -eq "$2" ]
+}
+
 # stat_value NAME: a counter from tapir-pop-control stats_noreset.
 stat_value() {
 	"$CONTROL" -s "$T/tapir-pop.sock" stats_noreset |

@@ -21,18 +21,8 @@ write_module_config
 start_unbound
 wait_until 10 mqtt_connected || fail "module did not connect to mosquitto"
 
-# shellcheck disable=SC2046
-"$SIGN" -c -k "$top_srcdir/examples/keys/demo-signer.jwk" --tags 16 \
-	--each $(seq -f '--observe b%g.example' 1 "$N") >"$T/feed.txt" ||
-	fail "tapir-pop-sign --each failed"
 
-applied() {
-	"$CONTROL" -s "$T/tapir-pop.sock" list 2>/dev/null |
-		grep -c '^b[0-9]*\.example'
-}
-all_applied() {
-	[ "$(applied)" -eq "$N" ]
-}
+sign_feed b "$N"
 
 stop_mosquitto
 wait_until 5 sh -c "! $CONTROL -s $T/tapir-pop.sock status | grep -q '^mqtt: connected'" ||
@@ -48,8 +38,8 @@ stop_mosquitto
 MQTT_PORT=$MODULE_PORT
 start_mosquitto
 wait_until 20 mqtt_connected || fail "no reconnect"
-wait_until 30 all_applied ||
-	fail "$(applied) of $N observations applied after the broker restart"
+wait_until 30 feed_all_applied b "$N" ||
+	fail "$(feed_applied b) of $N observations applied after the broker restart"
 ok "$N of $N applied after the broker restart"
 st=$("$CONTROL" -s "$T/tapir-pop.sock" status | grep '^mqtt')
 echo "$st" | grep -q 'subscribed at QoS 1, session kept 3600 s' ||

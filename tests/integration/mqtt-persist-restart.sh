@@ -18,21 +18,9 @@ write_module_config "state-dir: $T/state"
 start_unbound
 wait_until 10 mqtt_connected || fail "module did not connect to mosquitto"
 
-# shellcheck disable=SC2046
-"$SIGN" -c -k "$top_srcdir/examples/keys/demo-signer.jwk" --tags 16 \
-	--each $(seq -f '--observe r%g.example' 1 "$N") >"$T/feed.txt" ||
-	fail "tapir-pop-sign --each failed"
-
-# count PREFIX: the names of the feed with that prefix the module decided.
-count() {
-	"$CONTROL" -s "$T/tapir-pop.sock" list 2>/dev/null |
-		grep -c "^$1[0-9]*\\.example"
-}
-all_of() {
-	[ "$(count "$1")" -eq "$2" ]
-}
+sign_feed r "$N"
 some_of() {
-	[ "$(count "$1")" -gt 0 ]
+	[ "$(feed_applied "$1")" -gt 0 ]
 }
 
 (
@@ -47,14 +35,14 @@ some_of() {
 FEED=$!
 PIDS="$PIDS $FEED"
 wait_until 10 some_of r || fail "no observation applied before the restart"
-before=$(count r)
+before=$(feed_applied r)
 kill "$UNBOUND_PID"
 wait "$UNBOUND_PID" 2>/dev/null
 sleep 2
 UNBOUND_PORT=$(free_port)
 start_unbound
 wait "$FEED" || fail "publisher failed: $(cat "$T/pub.err")"
-wait_until 60 all_of r "$N" ||
-	fail "$(count r) of $N observations applied across an Unbound restart"
+wait_until 60 feed_all_applied r "$N" ||
+	fail "$(feed_applied r) of $N observations applied across an Unbound restart"
 ok "$N of $N observations applied across an Unbound restart ($before before it)"
 

@@ -16,21 +16,8 @@ RELOADS=40
 daemon_dir "$T/state"
 start_all "state-dir: $T/state"
 
-# Signed up front, in one process: publishing is then the only cost.
-# shellcheck disable=SC2046
-"$SIGN" -c -k "$top_srcdir/examples/keys/demo-signer.jwk" --tags 16 \
-	--each $(seq -f '--observe p%g.example' 1 "$N") >"$T/feed.txt" ||
-	fail "tapir-pop-sign --each failed"
-[ "$(wc -l <"$T/feed.txt")" -eq "$N" ] || fail "feed has not $N lines"
+sign_feed p "$N"
 
-# applied: the names of the feed that the module has decided on.
-applied() {
-	"$CONTROL" -s "$T/tapir-pop.sock" list 2>/dev/null |
-		grep -c '^p[0-9]*\.example'
-}
-all_applied() {
-	[ "$(applied)" -eq "$N" ]
-}
 
 # About 100 a second: 10 lines, then a tenth of a second.
 (
@@ -56,8 +43,8 @@ fed=$(date +%s)
 ok "$N published in $((fed - start)) s, $RELOADS reloads in $((reloaded - start)) s"
 
 # Bounded: the last reload's backlog is a few hundred messages.
-wait_until 60 all_applied ||
-	fail "$(applied) of $N observations applied after $RELOADS reloads"
+wait_until 60 feed_all_applied p "$N" ||
+	fail "$(feed_applied p) of $N observations applied after $RELOADS reloads"
 ok "$N of $N observations applied after $RELOADS reloads"
 n=$(grep -c "tapir-pop.*loaded for Unbound" "$T/unbound.log")
 [ "$n" -eq $((RELOADS + 1)) ] || fail "module loaded $n times"

@@ -38,18 +38,8 @@ publish_observe before.example 16
 blocked_within 10 before.example || fail "before.example not blocked"
 ok "blocked through the relay before the cut"
 
-# shellcheck disable=SC2046
-"$SIGN" -c -k "$top_srcdir/examples/keys/demo-signer.jwk" --tags 16 \
-	--each $(seq -f '--observe c%g.example' 1 "$N") >"$T/feed.txt" ||
-	fail "tapir-pop-sign --each failed"
 
-applied() {
-	"$CONTROL" -s "$T/tapir-pop.sock" list 2>/dev/null |
-		grep -c '^c[0-9]*\.example'
-}
-all_applied() {
-	[ "$(applied)" -eq "$N" ]
-}
+sign_feed c "$N"
 
 # relay_signal SIG: the listener first (no new connections are carried
 # from then on), then every connection it carries. Stopped processes are
@@ -112,9 +102,9 @@ if [ "$bad" -ne 0 ]; then
 	fail "$bad of $q queries during the cut not answered as before"
 fi
 ok "$q queries during the ${CUT} s cut: all answered as before (0 SERVFAIL)"
-if [ "$(applied)" -ne 0 ]; then
+if [ "$(feed_applied c)" -ne 0 ]; then
 	netcut_cleanup
-	fail "$(applied) observations arrived during the cut: the link was not cut"
+	fail "$(feed_applied c) observations arrived during the cut: the link was not cut"
 fi
 
 relay_signal CONT
@@ -122,7 +112,7 @@ back=$(date +%s%N)
 wait_until 30 mqtt_connected || fail "no reconnect within 30 s of the link's return"
 reconnect=$(( ($(date +%s%N) - back) / 1000000 ))
 ok "reconnected $reconnect ms after the link came back"
-wait_until 30 all_applied ||
-	fail "$(applied) of $N observations published during the cut applied"
+wait_until 30 feed_all_applied c "$N" ||
+	fail "$(feed_applied c) of $N observations published during the cut applied"
 ok "$N of $N observations published during the cut applied, $(( ($(date +%s%N) - back) / 1000000 )) ms after the link came back"
 [ "$(rcode c$N.example)" = NXDOMAIN ] || fail "c$N.example not blocked"

@@ -20,6 +20,7 @@
 
 #include "lib/config.h"
 #include "lib/control.h"
+#include "lib/db.h"
 #include "lib/engine.h"
 #include "tests/unit/fixture.h"
 
@@ -124,4 +125,36 @@ fixture_control(struct tapir_engine *e, const char *line, bool privileged)
 	assert_false(out.failed);
 	/* An empty answer (override list of none) has no data. */
 	return out.data ? out.data : strdup("");
+}
+
+struct tapir_config *
+fixture_sources_config(const struct fixture_src *defs, size_t n)
+{
+	struct tapir_config *cfg = calloc(1, sizeof(*cfg));
+
+	assert_non_null(cfg);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(cfg->sources[i].name, sizeof(cfg->sources[i].name),
+			"%s", defs[i].name);
+		cfg->sources[i].list = (enum tapir_list)defs[i].list;
+		cfg->sources[i].type = (enum tapir_source_type)defs[i].type;
+	}
+	cfg->n_sources = n;
+	return cfg;
+}
+
+struct tapir_entry
+fixture_entry(uint16_t source, uint8_t list, uint32_t tags, uint32_t expiry,
+	uint8_t flags, uint32_t now)
+{
+	struct tapir_entry e;
+
+	memset(&e, 0, sizeof(e));
+	e.source = source;
+	e.list = list;
+	e.tags = tags;
+	e.expiry = expiry;
+	e.added = now - 10 - tags;
+	e.flags = flags;
+	return e;
 }

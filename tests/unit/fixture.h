@@ -1,21 +1,25 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * What the engine's unit tests share (tests/unit/test_engine*.c): the
- * library's set-up, a fresh signing key, a file written whole, a silent
- * log, a sleep, an engine built from YAML text, and a control command's
- * answer. Those that can fail fail the running cmocka test, so a caller
- * never checks. Called from the test's own thread (cmocka's assertions
- * jump back to it), never from an engine's.
+ * What the engine's unit tests share (tests/unit/test_engine*.c, and
+ * the state file's and the journal's): the library's set-up, a fresh
+ * signing key, a file written whole, a silent log, a sleep, an engine
+ * built from YAML text, a control command's answer, a configuration of
+ * sources alone and an entry. Those that can fail fail the running
+ * cmocka test, so a caller never checks. Called from the test's own
+ * thread (cmocka's assertions jump back to it), never from an engine's.
  */
 #ifndef TAPIR_TESTS_UNIT_FIXTURE_H
 #define TAPIR_TESTS_UNIT_FIXTURE_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lib/tapir.h"
 
+struct tapir_config;
 struct tapir_engine;
+struct tapir_entry;
 
 /**
  * A fresh Ed25519 key pair of id kid: its private JWK into jwk and,
@@ -55,5 +59,24 @@ char *fixture_command(struct tapir_engine *e, const char *line);
  */
 char *fixture_control(
 	struct tapir_engine *e, const char *line, bool privileged);
+
+/** A source as the state file and the journal know it. */
+struct fixture_src {
+	const char *name;
+	int list; /* enum tapir_list */
+	int type; /* enum tapir_source_type */
+};
+
+/**
+ * A configuration with only its sources set (what the state file and the
+ * journal read): no owned pointers, so free() frees it.
+ */
+struct tapir_config *fixture_sources_config(
+	const struct fixture_src *defs, size_t n);
+
+/** An entry of source and list, with tags, expiry, flags, added at now
+ * less 10 s less tags (so entries differ by their time too). */
+struct tapir_entry fixture_entry(uint16_t source, uint8_t list, uint32_t tags,
+	uint32_t expiry, uint8_t flags, uint32_t now);
 
 #endif

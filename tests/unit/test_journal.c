@@ -27,6 +27,7 @@
 #include "lib/db.h"
 #include "lib/db_read.h"
 #include "lib/journal.h"
+#include "tests/unit/fixture.h"
 
 #define NOW   1700000000
 #define LATER (NOW + 3600)
@@ -40,48 +41,14 @@ struct fixture {
 	struct tapir_journal_batch b;
 };
 
-struct src_def {
-	const char *name;
-	enum tapir_list list;
-	enum tapir_source_type type;
-};
-
-static const struct src_def sources[] = {
+static const struct fixture_src sources[] = {
 	{ "dns-tapir", TAPIR_LIST_DOUBT, TAPIR_SOURCE_MQTT },
 	{ "local", TAPIR_LIST_DENY, TAPIR_SOURCE_MQTT },
 };
 
-/* Only the fields the journal reads; no owned pointers, so free(). */
-static struct tapir_config *
-mk_cfg(const struct src_def *defs, size_t n)
-{
-	struct tapir_config *cfg = calloc(1, sizeof(*cfg));
-
-	assert_non_null(cfg);
-	for (size_t i = 0; i < n; i++) {
-		snprintf(cfg->sources[i].name, sizeof(cfg->sources[i].name),
-			"%s", defs[i].name);
-		cfg->sources[i].list = defs[i].list;
-		cfg->sources[i].type = defs[i].type;
-	}
-	cfg->n_sources = n;
-	return cfg;
-}
-
-static struct tapir_entry
-mk(uint16_t source, uint8_t list, uint32_t tags, uint32_t expiry, uint8_t flags)
-{
-	struct tapir_entry e;
-
-	memset(&e, 0, sizeof(e));
-	e.source = source;
-	e.list = list;
-	e.tags = tags;
-	e.expiry = expiry;
-	e.added = NOW - 10 - tags;
-	e.flags = flags;
-	return e;
-}
+/* An entry at this test's clock. */
+#define mk(source, list, tags, expiry, flags)                                  \
+	fixture_entry(source, list, tags, expiry, flags, NOW)
 
 static int
 setup(void **state)
@@ -96,7 +63,7 @@ setup(void **state)
 	if (!mkdtemp(f->dir))
 		return -1;
 	snprintf(f->path, sizeof(f->path), "%s/state.journal", f->dir);
-	f->cfg = mk_cfg(sources, 2);
+	f->cfg = fixture_sources_config(sources, 2);
 	if (!(f->db = tapir_db_create(0)))
 		return -1;
 	*state = f;
@@ -204,12 +171,12 @@ static void
 test_round_trip(void **state)
 {
 	struct fixture *f = *state;
-	static const struct src_def reordered[] = {
+	static const struct fixture_src reordered[] = {
 		{ "other", TAPIR_LIST_DENY, TAPIR_SOURCE_MQTT },
 		{ "local", TAPIR_LIST_DENY, TAPIR_SOURCE_MQTT },
 		{ "dns-tapir", TAPIR_LIST_DOUBT, TAPIR_SOURCE_MQTT },
 	};
-	struct tapir_config *cfg2 = mk_cfg(reordered, 3);
+	struct tapir_config *cfg2 = fixture_sources_config(reordered, 3);
 	struct tapir_journal_stats st;
 	struct tapir_journal *j = start(f, GEN);
 	struct tapir_entry e[8];
@@ -404,12 +371,12 @@ static void
 test_source_no_longer_configured(void **state)
 {
 	struct fixture *f = *state;
-	static const struct src_def changed[] = {
+	static const struct fixture_src changed[] = {
 		/* "local" is gone; "dns-tapir" now feeds the denylist. */
 		{ "dns-tapir", TAPIR_LIST_DENY, TAPIR_SOURCE_MQTT },
 		{ "new", TAPIR_LIST_DENY, TAPIR_SOURCE_MQTT },
 	};
-	struct tapir_config *cfg2 = mk_cfg(changed, 2);
+	struct tapir_config *cfg2 = fixture_sources_config(changed, 2);
 	struct tapir_journal_stats st;
 	struct tapir_journal *j = start(f, GEN);
 

@@ -361,6 +361,33 @@ test_tls_missing_ca_file_fails_create_naming_tls(void **state)
 	tapir_config_destroy(cfg);
 }
 
+/* A ca-file that holds no certificate is refused when the client is made,
+ * naming the key and the file, not at each connect as "A TLS error
+ * occurred." (libmosquitto's own setup only checked that it opens). */
+static void
+test_tls_ca_file_without_certificate_fails_create_naming_it(void **state)
+{
+	char path[] = "/tmp/tapir-ca-XXXXXX", extra[128];
+	struct tapir_config *cfg;
+	struct tapir_error err = { 0 };
+	struct tapir_mqtt *m;
+	int dummy = 0, fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "not a certificate\n", 18), 18);
+	close(fd);
+	snprintf(extra, sizeof(extra), "  ca-file: %s\n", path);
+	cfg = config_with("auto", extra);
+	m = tapir_mqtt_create(cfg, on_msg, on_state, &dummy, &err);
+	unlink(path);
+	assert_null(m);
+	assert_non_null(strstr(err.text, "TLS"));
+	assert_non_null(strstr(err.text, "ca-file"));
+	assert_non_null(strstr(err.text, path));
+	tapir_config_destroy(cfg);
+}
+
 /* ---- the CONNECT packet, seen by a fake broker on 127.0.0.1 ---- */
 
 static int
@@ -780,6 +807,8 @@ main(void)
 			teardown),
 		cmocka_unit_test(
 			test_tls_missing_ca_file_fails_create_naming_tls),
+		cmocka_unit_test(
+			test_tls_ca_file_without_certificate_fails_create_naming_it),
 		cmocka_unit_test(test_connect_asks_for_maximum_packet_size),
 		cmocka_unit_test(test_connect_keeps_the_session),
 		cmocka_unit_test(test_connect_session_expiry_zero_is_clean),

@@ -35,6 +35,7 @@
 #include "lib/db.h"
 #include "lib/name.h"
 #include "lib/state.h"
+#include "tests/unit/fixture.h"
 
 #define NOW   1700000000
 #define LATER (NOW + 3600)
@@ -46,50 +47,16 @@ struct fixture {
 	struct tapir_db *db;
 };
 
-struct src_def {
-	const char *name;
-	enum tapir_list list;
-	enum tapir_source_type type;
-};
-
 /* The config of the fuzz target: keep the two in step. */
-static const struct src_def fuzz_sources[] = {
+static const struct fixture_src fuzz_sources[] = {
 	{ "dns-tapir", TAPIR_LIST_DOUBT, TAPIR_SOURCE_MQTT },
 	{ "local", TAPIR_LIST_DENY, TAPIR_SOURCE_MQTT },
 	{ "allow", TAPIR_LIST_ALLOW, TAPIR_SOURCE_FILE },
 };
 
-/* Only the fields the state file reads; no owned pointers, so free(). */
-static struct tapir_config *
-mk_cfg(const struct src_def *defs, size_t n)
-{
-	struct tapir_config *cfg = calloc(1, sizeof(*cfg));
-
-	assert_non_null(cfg);
-	for (size_t i = 0; i < n; i++) {
-		snprintf(cfg->sources[i].name, sizeof(cfg->sources[i].name),
-			"%s", defs[i].name);
-		cfg->sources[i].list = defs[i].list;
-		cfg->sources[i].type = defs[i].type;
-	}
-	cfg->n_sources = n;
-	return cfg;
-}
-
-static struct tapir_entry
-mk(uint16_t source, uint8_t list, uint32_t tags, uint32_t expiry, uint8_t flags)
-{
-	struct tapir_entry e;
-
-	memset(&e, 0, sizeof(e));
-	e.source = source;
-	e.list = list;
-	e.tags = tags;
-	e.expiry = expiry;
-	e.added = NOW - 10 - tags;
-	e.flags = flags;
-	return e;
-}
+/* An entry at this test's clock. */
+#define mk(source, list, tags, expiry, flags)                                  \
+	fixture_entry(source, list, tags, expiry, flags, NOW)
 
 static void
 set_ok(struct tapir_db *db, const char *name, struct tapir_entry e)
@@ -119,7 +86,7 @@ setup(void **state)
 	if (!mkdtemp(f->dir))
 		return -1;
 	snprintf(f->path, sizeof(f->path), "%s/state", f->dir);
-	f->cfg = mk_cfg(fuzz_sources, 3);
+	f->cfg = fixture_sources_config(fuzz_sources, 3);
 	if (!(f->db = tapir_db_create(0)))
 		return -1;
 	*state = f;
@@ -422,13 +389,13 @@ static void
 test_sources_map_by_name_after_reorder(void **state)
 {
 	struct fixture *f = *state;
-	static const struct src_def reordered[] = {
+	static const struct fixture_src reordered[] = {
 		{ "allow", TAPIR_LIST_ALLOW, TAPIR_SOURCE_FILE },
 		{ "extra", TAPIR_LIST_DENY, TAPIR_SOURCE_MQTT },
 		{ "dns-tapir", TAPIR_LIST_DOUBT, TAPIR_SOURCE_MQTT },
 		{ "local", TAPIR_LIST_DENY, TAPIR_SOURCE_MQTT },
 	};
-	struct tapir_config *cfg2 = mk_cfg(reordered, 4);
+	struct tapir_config *cfg2 = fixture_sources_config(reordered, 4);
 	struct tapir_db *db2 = tapir_db_create(0);
 	struct tapir_entry e[8];
 	size_t loaded = 0, gone = 9;
@@ -461,16 +428,16 @@ test_gone_or_changed_sources_are_skipped(void **state)
 {
 	struct fixture *f = *state;
 	/* "local" removed, "allow" now a denylist, "dns-tapir" now a file. */
-	static const struct src_def changed[] = {
+	static const struct fixture_src changed[] = {
 		{ "allow", TAPIR_LIST_DENY, TAPIR_SOURCE_FILE },
 		{ "dns-tapir", TAPIR_LIST_DOUBT, TAPIR_SOURCE_FILE },
 		{ "kept", TAPIR_LIST_DOUBT, TAPIR_SOURCE_MQTT },
 	};
-	static const struct src_def renamed[] = {
+	static const struct fixture_src renamed[] = {
 		{ "dns-tapir", TAPIR_LIST_DOUBT, TAPIR_SOURCE_MQTT },
 	};
-	struct tapir_config *cfg2 = mk_cfg(changed, 3);
-	struct tapir_config *cfg3 = mk_cfg(renamed, 1);
+	struct tapir_config *cfg2 = fixture_sources_config(changed, 3);
+	struct tapir_config *cfg3 = fixture_sources_config(renamed, 1);
 	struct tapir_db *db2 = tapir_db_create(0);
 	struct tapir_entry e[8];
 	size_t loaded = 9, exp = 9, gone = 0;
@@ -968,13 +935,13 @@ test_write_fuzz_seeds(void **state)
 	free(buf);
 
 	/* A source table the fuzz config only partly knows. */
-	static const struct src_def other[] = {
+	static const struct fixture_src other[] = {
 		{ "local", TAPIR_LIST_DENY, TAPIR_SOURCE_MQTT },
 		{ "old-feed", TAPIR_LIST_DOUBT, TAPIR_SOURCE_MQTT },
 		{ "allow", TAPIR_LIST_DENY, TAPIR_SOURCE_FILE },
 	};
 	free(f->cfg);
-	f->cfg = mk_cfg(other, 3);
+	f->cfg = fixture_sources_config(other, 3);
 	save_ok(f, NOW - 5, 5);
 	buf = read_all(f->path, &len);
 	write_seed(dir, "remapped-sources", 0, buf, len);
