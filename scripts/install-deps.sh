@@ -9,7 +9,7 @@ set -eu
 PKGS="build-essential autoconf automake libtool pkg-config dpkg-dev
 libmosquitto-dev libjansson-dev libsodium-dev libcmocka-dev libyaml-dev
 libssl-dev libknot-dev libxxhash-dev autoconf-archive mosquitto mosquitto-clients knot knot-dnsutils dnsutils
-clang libclang-rt-14-dev clang-format dnsperf procps iproute2 jq
+clang libclang-rt-14-dev clang-format dnsperf procps iproute2 jq gnuplot-nox
 bind9-utils openssl util-linux binutils coreutils debootstrap
 rpm rpmlint prometheus prometheus-node-exporter curl time socat"
 [ $# -eq 0 ] || PKGS="$*"

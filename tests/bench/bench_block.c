@@ -7,7 +7,10 @@
  * are numbers to read, never asserted.
  *
  * bench_block -u UNBOUND_PORT -m MQTT_PORT -t TOPIC -k SIGNER.jwk [-n TRIALS]
- *	[-p PREFIX] [-b BURST]
+ *	[-p PREFIX] [-b BURST] [-o FILE]
+ *
+ * -o FILE: each trial's latency in microseconds, one a line, for the
+ * distribution (tests/bench/bench_all.sh plots it).
  *
  * With -b, instead: the worst latency of a steady stream of cached allowed
  * queries while BURST decision changes (observations of new names, each
@@ -16,7 +19,9 @@
  * bench_block -u UNBOUND_PORT -s SECONDS
  *
  * The same steady stream alone for SECONDS, while something else changes
- * the policy (bench_rpz.sh: one IXFR of many names into Unbound's RPZ).
+ * the policy (bench_rpz.sh: one IXFR of many names into Unbound's RPZ), or
+ * until SIGTERM (bench_mem.sh: while a source loads). Queries unanswered
+ * within 2 s and SERVFAIL answers are counted: a reload must not cost any.
  */
 #include "tapir_build.h"
 
@@ -27,6 +32,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,6 +91,9 @@ struct stream {
 	int port;
 	volatile int stop;
 	int64_t total, answered;
+	/* Queries with no answer within 2 s; SERVFAIL answers. Like the
+	 * counts above, the stream thread's own, read once it is joined. */
+	int64_t unanswered, servfail;
 	int64_t start; /* when the stream began */
 	bool realtime; /* the stream thread got SCHED_FIFO */
 	/* Each answer after the first 20 (warm-up): when it was asked (from
@@ -117,9 +126,13 @@ stream_main(void *arg)
 	while (!st->stop) {
 		char name[64];
 		int64_t t0 = now_ns(), dt;
+		int rc;
 		snprintf(name, sizeof(name), "steady-%d.example", id % 20);
-		if (query(fd, name, id++, 2000) < 0)
+		if ((rc = query(fd, name, id++, 2000)) < 0) {
+			st->unanswered++;
 			continue;
+		}
+		st->servfail += rc == 2;
 		dt = now_ns() - t0;
 		if (st->answered > 20 && st->n < st->cap) {
 			st->at[st->n] = t0 - st->start;
@@ -184,10 +197,11 @@ stream_report(const struct stream *st)
 
 	span_stats(st, 0, INT64_MAX, &ss);
 	printf("%lld cached queries answered, mean %.3f ms, worst %.2f ms "
-	       "(at %.2f s), %lld over 1 ms%s%s\n",
+	       "(at %.2f s), %lld over 1 ms, %lld unanswered, %lld SERVFAIL%s%s\n",
 		(long long)st->answered,
 		st->answered ? st->total / 1e6 / (double)st->answered : 0.0,
 		ss.worst[1] / 1e6, ss.worst_at[1] / 1e9, (long long)ss.slow[1],
+		(long long)st->unanswered, (long long)st->servfail,
 		st->realtime ? "" : " (client not real-time)",
 		st->n == st->cap ? " (answers past the first million untimed)"
 				 : "");
@@ -269,17 +283,33 @@ burst(int uport, struct mosquitto *mosq, struct tapir_signer *signer,
 	return 0;
 }
 
+static volatile sig_atomic_t terminated;
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	terminated = 1;
+}
+
 static int
 stream_only(int uport, int seconds)
 {
 	struct stream st = { .port = uport, .start = now_ns() };
 	pthread_t th;
-	struct timespec span = { seconds, 0 };
+	struct timespec tick = { 0, 10000000 };
+	struct sigaction sa = { .sa_handler = on_term };
+	int64_t end = st.start + (int64_t)seconds * 1000000000;
 
 	if (!stream_alloc(&st))
 		return 1;
+	/* SIGTERM ends the stream early, with its report: the caller stops
+	 * it when what it waited for is done. */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
 	pthread_create(&th, NULL, stream_main, &st);
-	nanosleep(&span, NULL);
+	while (!terminated && now_ns() < end)
+		nanosleep(&tick, NULL);
 	st.stop = 1;
 	pthread_join(th, NULL);
 	printf("steady stream for %d s: ", seconds);
@@ -308,8 +338,9 @@ main(int argc, char **argv)
 	int64_t *lat;
 	uint16_t id = 1;
 	int done = 0, lost = 0, nburst = 0, stream_s = 0;
+	const char *lat_file = NULL;
 
-	while ((c = getopt(argc, argv, "u:m:t:k:n:p:b:s:")) != -1) {
+	while ((c = getopt(argc, argv, "u:m:t:k:n:p:b:s:o:")) != -1) {
 		switch (c) {
 		case 'u':
 			uport = atoi(optarg);
@@ -335,6 +366,9 @@ main(int argc, char **argv)
 		case 's':
 			stream_s = atoi(optarg);
 			break;
+		case 'o':
+			lat_file = optarg;
+			break;
 		default:
 			return 2;
 		}
@@ -359,8 +393,19 @@ main(int argc, char **argv)
 	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
 		return 2;
-	if (nburst > 0)
-		return burst(uport, mosq, signer, topic, prefix, nburst);
+	if (nburst > 0) {
+		/* Torn down as the trials are, so that a sanitizer build
+		 * reports no leak of its own. */
+		int rc = burst(uport, mosq, signer, topic, prefix, nburst);
+
+		mosquitto_disconnect(mosq);
+		mosquitto_loop_stop(mosq, false);
+		mosquitto_destroy(mosq);
+		mosquitto_lib_cleanup();
+		tapir_signer_destroy(signer);
+		close(fd);
+		return rc;
+	}
 	lat = calloc((size_t)trials, sizeof(*lat));
 	for (int i = 0; i < trials; i++) {
 		char name[128];
@@ -405,6 +450,18 @@ main(int argc, char **argv)
 			lat[done - 1] / 1e6);
 	else
 		printf("trials %d blocked 0\n", trials);
+	if (lat_file) {
+		FILE *f = fopen(lat_file, "w");
+
+		if (!f) {
+			perror(lat_file);
+			return 1;
+		}
+		for (int i = 0; i < done; i++)
+			fprintf(f, "%lld\n", (long long)(lat[i] / 1000));
+		if (fclose(f) != 0)
+			return 1;
+	}
 	mosquitto_disconnect(mosq);
 	mosquitto_loop_stop(mosq, false);
 	mosquitto_destroy(mosq);

@@ -834,6 +834,18 @@ main(int argc, char **argv)
 	}
 	printf("\ntargets at 1M names: <= 64 bytes/name, <= 100 ns/lookup, "
 	       "load <= 0.5 s\n");
+	/* The same medians, one machine-readable line a size, for
+	 * tests/bench/bench_all.sh. */
+	for (size_t s = 0; s < n_sizes; s++)
+		printf("RESULT bench=db distinct=%d n=%zu rss_bpn=%.1f "
+		       "stats_bpn=%.1f load_s=%.3f hit_ns=%.1f hit_iso_ns=%.1f "
+		       "miss_ns=%.1f decide_ns=%.1f decide_iso_ns=%.1f "
+		       "update_per_s=%.0f ok=%d\n",
+			in.distinct ? 1 : 0, sizes[s], med[s][M_RSS_BPN],
+			med[s][M_STATS_BPN], med[s][M_LOAD_S],
+			med[s][M_HIT_TIGHT], med[s][M_HIT_ISO], med[s][M_MISS],
+			med[s][M_DEC_HIT], med[s][M_DEC_ISO],
+			med[s][M_UPDATE_RATE], med[s][M_OK] >= 1 ? 1 : 0);
 
 	tapir_policy_destroy(policy);
 	free(cfg);

@@ -17,6 +17,9 @@
 # priority, as a broker on the resolver's own host would.
 # RPZ_TRIALS (default 20) sets the trials of the native RPZ baseline that
 # follows (tests/bench/bench_rpz.sh), BURST its update size.
+# Each figure is also printed as a "RESULT bench=..." line, for
+# tests/bench/bench_all.sh; with BENCH_OUT set, each trial's latency (us)
+# is left in BENCH_OUT/lat-ours-SIZE.txt (and lat-rpz-SIZE.txt).
 . "$top_srcdir/tests/integration/lib.sh"
 
 TRIALS=${1:-200}
@@ -51,7 +54,11 @@ for n in $SIZES; do
 	printf '%8d names: ' "$n"
 	"$BENCH" -u "$UNBOUND_PORT" -m "$MQTT_PORT" -t "$TOPIC" \
 		-k "$top_srcdir/examples/keys/demo-signer.jwk" -n "$TRIALS" \
-		-p "b$n" || fail "bench failed"
+		-p "b$n" -o "$T/lat" >"$T/trials.out" || fail "bench failed"
+	cat "$T/trials.out"
+	sed -n "s/^trials \([0-9]*\) blocked \([0-9]*\) .* p50 \([0-9.]*\) ms  p99 \([0-9.]*\) ms  max \([0-9.]*\) ms/RESULT bench=block engine=ours n=$n trials=\1 blocked=\2 p50_ms=\3 p99_ms=\4 max_ms=\5/p" \
+		"$T/trials.out"
+	[ -n "${BENCH_OUT:-}" ] && cp "$T/lat" "$BENCH_OUT/lat-ours-$n.txt"
 	: >"$T/worst"
 	for r in $(seq "${BURSTS:-5}"); do
 		# The same stream with no change at all: what this
@@ -89,6 +96,8 @@ for n in $SIZES; do
 			mf = med(f, k); mb = med(b, k); mo = med(o, k)
 			printf "%8d names: worst wait over %d runs, median (max): no changes %.2f ms (%.2f), burst second %.2f ms (%.2f), rest of the burst runs %.2f ms (%.2f); runs over 5 ms: burst %d, no changes %d\n",
 				n, k, mf, f[k], mb, b[k], mo, o[k], over, fover
+			printf "RESULT bench=stall engine=ours n=%d runs=%d floor_ms=%.2f floor_max_ms=%.2f burst_ms=%.2f burst_max_ms=%.2f excess_ms=%.2f over5=%d floor_over5=%d\n",
+				n, k, mf, f[k], mb, b[k], mb - mf, over, fover
 		}' "$T/worst"
 	kill "$UNBOUND_PID"
 	wait "$UNBOUND_PID" 2>/dev/null

@@ -390,6 +390,10 @@ main(int argc, char **argv)
 		       "%lu names purged\n",
 			mr, mc, median(wall, rounds), mc / mr,
 			(unsigned long)atomic_load(&purged));
+		printf("RESULT bench=ingest messages=%zu rounds=%d "
+		       "raw_per_s=%.0f engine_per_s=%.0f wall_per_s=%.0f "
+		       "ratio=%.3f\n",
+			n, rounds, mr, mc, median(wall, rounds), mc / mr);
 	}
 	tapir_engine_destroy(e);
 	tapir_signer_destroy(signer);

@@ -150,4 +150,5 @@ for kind in allowed blocked; do
 	cc=$(awk '{ print $NF }' "$T/ratios" | median)
 	printf '%-8s median capacity over %d rounds: module %.3f uncached %.3f rpz %.3f control %.3f\n' \
 		"$kind" "$PAIRS" "$mm" "$kk" "$rr" "$cc"
+	echo "RESULT bench=qps kind=$kind n=$N rounds=$PAIRS module=$mm uncached=$kk rpz=$rr control=$cc"
 done

@@ -6,7 +6,9 @@
 # first NXDOMAIN for it, the name cached as allowed before; then the worst
 # latency of a steady stream of cached allowed queries while one dynamic
 # update adds BURST names (one IXFR, RPZ's most favourable batching).
-# Prints numbers; asserts nothing. From a configured build directory:
+# Prints numbers, each also as a "RESULT bench=..." line (with BENCH_OUT
+# set, each trial's latency in us goes to BENCH_OUT/lat-rpz-SIZE.txt);
+# asserts nothing. From a configured build directory:
 #   top_srcdir=.. top_builddir=. UNBOUND_SRC=../_unbound/src \
 #       sh ../tests/bench/bench_rpz.sh [TRIALS] [SIZES]
 . "$top_srcdir/tests/integration/lib.sh"
@@ -64,9 +66,13 @@ for n in $SIZES; do
 		END { if (!NR) { print n " names: none blocked"; exit }
 		      p99 = int((NR * 99 + 99) / 100); if (p99 > NR) p99 = NR
 		      printf "%8d names (native RPZ, IXFR+NOTIFY): trials %d blocked %d  p50 %.2f ms  p99 %.2f ms  max %.2f ms  (initial load %d ms)\n",
+		      n, t, NR, v[int((NR + 1) / 2)] / 1000, v[p99] / 1000, v[NR] / 1000, l
+		      printf "RESULT bench=block engine=rpz n=%d trials=%d blocked=%d p50_ms=%.2f p99_ms=%.2f max_ms=%.2f load_ms=%d\n",
 		      n, t, NR, v[int((NR + 1) / 2)] / 1000, v[p99] / 1000, v[NR] / 1000, l }'
+	[ -n "${BENCH_OUT:-}" ] && sort -n "$T/lat" >"$BENCH_OUT/lat-rpz-$n.txt"
 	printf '%8d names (native RPZ): no changes, ' "$n"
-	"$BENCH" -u "$UNBOUND_PORT" -s 8 || fail "stream failed"
+	"$BENCH" -u "$UNBOUND_PORT" -s 8 >"$T/floor.out" || fail "stream failed"
+	cat "$T/floor.out"
 	# The burst: one update of BURST new names while cached allowed
 	# names are asked without pause.
 	{
@@ -84,6 +90,12 @@ for n in $SIZES; do
 	wait "$SPID"
 	printf '%8d names (native RPZ): one IXFR of %d names: ' "$n" "$BURST"
 	sed 's/^steady stream for [0-9]* s: //' "$T/stream.out"
+	{
+		sed -n 's/.*, worst \([0-9.]*\) ms (at.*/\1/p' "$T/floor.out"
+		sed -n 's/.*, worst \([0-9.]*\) ms (at.*/\1/p' "$T/stream.out"
+	} | tr '\n' ' ' | awk -v n="$n" 'NF == 2 {
+		printf "RESULT bench=stall engine=rpz n=%d runs=1 floor_ms=%.2f burst_ms=%.2f excess_ms=%.2f over5=%d\n",
+			n, $1, $2, $2 - $1, ($2 > 5) }'
 	kill "$UPID" "$PRIMARY_PID"
 	wait "$UPID" 2>/dev/null
 	wait "$PRIMARY_PID" 2>/dev/null
