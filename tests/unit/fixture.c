@@ -158,3 +158,25 @@ fixture_entry(uint16_t source, uint8_t list, uint32_t tags, uint32_t expiry,
 	e.flags = flags;
 	return e;
 }
+
+char *
+fixture_read_file(const char *path, size_t *lenp)
+{
+	FILE *fp = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	if (!fp)
+		fail_msg("cannot open %s (is srcdir set?)", path);
+	assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+	n = ftell(fp);
+	assert_true(n >= 0);
+	rewind(fp);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
+	buf[n] = '\0';
+	fclose(fp);
+	*lenp = (size_t)n;
+	return buf;
+}

@@ -79,4 +79,7 @@ struct tapir_config *fixture_sources_config(
 struct tapir_entry fixture_entry(uint16_t source, uint8_t list, uint32_t tags,
 	uint32_t expiry, uint8_t flags, uint32_t now);
 
+/** A whole file, NUL-terminated, its length in *lenp; free() it. */
+char *fixture_read_file(const char *path, size_t *lenp);
+
 #endif

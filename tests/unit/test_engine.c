@@ -111,28 +111,6 @@ load_signer(const char *jwk)
 	return s;
 }
 
-static char *
-read_file(const char *path, size_t *lenp)
-{
-	FILE *fp = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	if (!fp)
-		fail_msg("cannot open %s (is srcdir set?)", path);
-	assert_int_equal(fseek(fp, 0, SEEK_END), 0);
-	n = ftell(fp);
-	assert_true(n >= 0);
-	rewind(fp);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
-	buf[n] = '\0';
-	fclose(fp);
-	*lenp = (size_t)n;
-	return buf;
-}
-
 static const char *
 vector_path(const char *name)
 {
@@ -2390,7 +2368,7 @@ test_upstream_vector_blocks_until_exact_expiry(void **state)
 	f->e = engine_with(vector_path("verkeys-a.pub.json"), 1, NULL);
 	tapir_engine_set_clock(f->e, fake_clock);
 	fake_now = INT64_C(1784539200); /* 2026-07-20T09:20:00Z */
-	msg = read_file(
+	msg = fixture_read_file(
 		vector_path("observation-globally_new_signed.json"), &len);
 	assert_int_equal(tapir_engine_process(f->e, TOPIC, msg, len), 0);
 	free(msg);

@@ -143,28 +143,6 @@ static const enum tapir_counter unmoved[] = { TAPIR_C_ENTRY_ADDED,
 	TAPIR_C_ENTRY_REMOVED, TAPIR_C_DECISION_CHANGES, TAPIR_C_STATE_LOADED,
 	TAPIR_C_JOURNAL_REPLAYED };
 
-static char *
-slurp(const char *path, size_t *lenp)
-{
-	FILE *fp = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	if (!fp)
-		fail_msg("cannot open %s (is srcdir set?)", path);
-	assert_int_equal(fseek(fp, 0, SEEK_END), 0);
-	n = ftell(fp);
-	assert_true(n >= 0);
-	rewind(fp);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
-	buf[n] = '\0';
-	fclose(fp);
-	*lenp = (size_t)n;
-	return buf;
-}
-
 static void
 write_bytes(const char *path, const char *data, size_t len)
 {
@@ -261,7 +239,7 @@ setup(void **state)
 
 	snprintf(path, sizeof(path), "%s/tests/hostile/keys/trusted.jwk",
 		f->srcdir);
-	jwk = slurp(path, &len);
+	jwk = fixture_read_file(path, &len);
 	if (!(f->signer = tapir_signer_load(jwk, len, &err)))
 		fail_msg("%s: %s", path, err.text);
 	free(jwk);
@@ -461,7 +439,7 @@ run_case(
 	int want = -1;
 
 	snprintf(path, sizeof(path), "%s/tests/hostile/%s", f->srcdir, file);
-	data = slurp(path, &len);
+	data = fixture_read_file(path, &len);
 	for (kind = 0; kind < sizeof(kinds) / sizeof(kinds[0]); kind++)
 		if (!strncmp(file, kinds[kind], strlen(kinds[kind])) &&
 			file[strlen(kinds[kind])] == '/')
@@ -568,7 +546,7 @@ test_hostile_corpus(void **state)
 	size_t len, total = 0;
 
 	snprintf(path, sizeof(path), "%s/tests/hostile/EXPECT", f->srcdir);
-	expect = slurp(path, &len);
+	expect = fixture_read_file(path, &len);
 	for (line = strtok_r(expect, "\n", &save); line;
 		line = strtok_r(NULL, "\n", &save)) {
 		char *file, *what, *text;
