@@ -49,7 +49,7 @@ tapir_ratelimit_allow(
 	struct tapir_ratelimit *rl, int64_t now_ms, uint64_t *suppressed)
 {
 	uint32_t want = (uint32_t)((now_ms < 0 ? 0 : now_ms) / rl->interval_ms);
-	uint64_t cur = atomic_load(&rl->state), next;
+	uint64_t cur = atomic_load(&rl->state), next, taken = 0;
 	uint32_t n;
 
 	*suppressed = 0;
@@ -67,17 +67,23 @@ tapir_ratelimit_allow(
 			}
 			next = cur + 1;
 		} else {
+			/* The first line of its interval reports what the
+			 * intervals before refused. Taken before the interval
+			 * is published, so that none of its own refusals can
+			 * be among them; one counted meanwhile is reported by
+			 * the next interval's first line. */
 			n = 0;
 			next = (uint64_t)want << 32 | 1;
+			taken = atomic_exchange(&rl->suppressed, 0);
 		}
 		if (atomic_compare_exchange_weak(&rl->state, &cur, next))
 			break;
+		/* Another thread moved first: what was taken goes back. */
+		if (taken)
+			atomic_fetch_add(&rl->suppressed, taken);
+		taken = 0;
 	}
-	/* The first line of its interval reports what the intervals before
-	 * refused; a refusal counted after this exchange is reported by the
-	 * next one. */
-	if (n == 0)
-		*suppressed = atomic_exchange(&rl->suppressed, 0);
+	*suppressed = taken;
 	return true;
 }
 
