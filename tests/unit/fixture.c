@@ -64,10 +64,16 @@ fixture_group_setup(void **state)
 void
 fixture_write_file(const char *path, const char *text)
 {
-	FILE *fp = fopen(path, "w");
+	fixture_write_bytes(path, text, strlen(text));
+}
+
+void
+fixture_write_bytes(const char *path, const void *data, size_t len)
+{
+	FILE *fp = fopen(path, "wb");
 
 	assert_non_null(fp);
-	assert_int_equal(fputs(text, fp) >= 0, 1);
+	assert_int_equal(fwrite(data, 1, len, fp), len);
 	assert_int_equal(fclose(fp), 0);
 }
 

@@ -34,6 +34,9 @@ int fixture_group_setup(void **state);
 /** Writes text to path, replacing what was there. */
 void fixture_write_file(const char *path, const char *text);
 
+/** len bytes, written whole (binary, NUL bytes and all). */
+void fixture_write_bytes(const char *path, const void *data, size_t len);
+
 /** A log sink that drops every line: tapir_log_set(fixture_quiet_log, NULL). */
 void fixture_quiet_log(void *arg, enum tapir_log_level level, const char *msg);
 

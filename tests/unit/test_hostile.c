@@ -144,16 +144,6 @@ static const enum tapir_counter unmoved[] = { TAPIR_C_ENTRY_ADDED,
 	TAPIR_C_JOURNAL_REPLAYED };
 
 static void
-write_bytes(const char *path, const char *data, size_t len)
-{
-	FILE *fp = fopen(path, "wb");
-
-	assert_non_null(fp);
-	assert_int_equal(fwrite(data, 1, len, fp), len);
-	assert_int_equal(fclose(fp), 0);
-}
-
-static void
 noop_job(struct tapir_engine *e, void *arg)
 {
 	(void)e;
@@ -463,13 +453,14 @@ run_case(
 		mqtt_signed(f, m, strlen(m));
 		free(m);
 	} else if (!strcmp(kinds[kind], "yaml")) {
-		write_bytes(f->path[P_YAML], data, len);
+		fixture_write_bytes(f->path[P_YAML], data, len);
 		answer = fixture_command(f->e, "reload");
 		fixture_write_file(f->path[P_YAML], f->good_yaml);
 	} else if (!strcmp(kinds[kind], "list") ||
 		   !strcmp(kinds[kind], "rpz")) {
-		write_bytes(f->path[!strcmp(kinds[kind], "list") ? P_HLIST
-								 : P_HRPZ],
+		fixture_write_bytes(
+			f->path[!strcmp(kinds[kind], "list") ? P_HLIST
+							     : P_HRPZ],
 			data, len);
 		tapir__eng_run_on_writer(f->e, files_job, NULL);
 	} else if (!strcmp(kinds[kind], "control") &&
@@ -485,7 +476,7 @@ run_case(
 		char sp[256];
 		snprintf(
 			sp, sizeof(sp), "%s/tapir-pop.state", f->path[P_STATE]);
-		write_bytes(sp, data, len);
+		fixture_write_bytes(sp, data, len);
 		tapir__eng_run_on_writer(f->e, state_job, NULL);
 		unlink(sp);
 	}

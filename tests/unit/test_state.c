@@ -236,16 +236,6 @@ read_all(const char *path, size_t *len)
 	return buf;
 }
 
-static void
-write_all(const char *path, const uint8_t *buf, size_t len)
-{
-	FILE *fp = fopen(path, "wb");
-
-	assert_non_null(fp);
-	assert_int_equal(fwrite(buf, 1, len, fp), len);
-	assert_int_equal(fclose(fp), 0);
-}
-
 /* Recompute the checksum after an edit, to reach the structural checks. */
 static void
 reseal(uint8_t *buf, size_t len)
@@ -640,7 +630,7 @@ test_every_changed_byte_is_refused(void **state)
 	}
 	/* And once through the file, for the path the engine takes. */
 	buf[len / 2] ^= 1;
-	write_all(f->path, buf, len);
+	fixture_write_bytes(f->path, buf, len);
 	assert_int_equal(tapir_state_load(db2, f->cfg, f->path, NOW, &loaded,
 				 NULL, NULL, &err),
 		TAPIR_EPARSE);
@@ -673,7 +663,7 @@ test_every_truncation_is_refused(void **state)
 		free(cut);
 		assert_int_equal(db_entries(db2), 0);
 	}
-	write_all(f->path, buf, len - 1);
+	fixture_write_bytes(f->path, buf, len - 1);
 	assert_int_equal(tapir_state_load(db2, f->cfg, f->path, NOW, NULL, NULL,
 				 NULL, NULL),
 		TAPIR_EPARSE);
