@@ -852,6 +852,15 @@ int
 tapir_db_set(struct tapir_db *db, const char *name, size_t len,
 	const struct tapir_entry *e)
 {
+	int had;
+
+	return tapir_db_set_had(db, name, len, e, &had);
+}
+
+int
+tapir_db_set_had(struct tapir_db *db, const char *name, size_t len,
+	const struct tapir_entry *e, int *had)
+{
 	struct tapir_db_index *ix;
 	struct tapir_db_arena *ar;
 	uint64_t h;
@@ -861,14 +870,19 @@ tapir_db_set(struct tapir_db *db, const char *name, size_t len,
 	uint32_t npos;
 	size_t on, nn, j = 0;
 	bool placed = false;
+	int prev;
 
 	if (len == 0 || len >= TAPIR_NAME_BUFSIZE || e->list >= 3)
 		return TAPIR_EINVAL;
 	maybe_compact(db);
 	ix = atomic_load_explicit(&db->head.index, memory_order_relaxed);
 	h = tapir_db_hash(db->head.seed, name, len);
-	if (!(c = tapir_db_lookup(ix, name, len, h)))
-		return add_name(db, name, len, h, e);
+	if (!(c = tapir_db_lookup(ix, name, len, h))) {
+		int rc = add_name(db, name, len, h, e);
+		if (rc == 0)
+			*had = -1;
+		return rc;
+	}
 	ar = ix->arena;
 	old = tapir_db_set_at(
 		ar, atomic_load_explicit(&c->set, memory_order_relaxed));
@@ -877,14 +891,19 @@ tapir_db_set(struct tapir_db *db, const char *name, size_t len,
 		return TAPIR_EFULL;
 	on = old ? old->n : 0;
 	nn = on + 1;
+	prev = -1;
 	for (size_t i = 0; i < on; i++)
-		nn -= same_key(&old->e[i], e->source, e->flags);
+		if (same_key(&old->e[i], e->source, e->flags)) {
+			prev = old->e[i].flags;
+			nn--;
+		}
 	if (nn == 1) {
 		/* Only e is left: share its set with every name that has
 		 * just that entry. */
 		if (!(npos = set_of_one(db, ar, e)))
 			return TAPIR_ENOMEM;
 		publish_set(db, ar, c, npos);
+		*had = prev;
 		return 0;
 	}
 	if (!(new = set_alloc(ar, nn, &npos)))
@@ -903,6 +922,7 @@ tapir_db_set(struct tapir_db *db, const char *name, size_t len,
 	if (!placed)
 		new->e[j++] = *e;
 	publish_set(db, ar, c, npos);
+	*had = prev;
 	return 0;
 }
 

@@ -106,6 +106,15 @@ int tapir_db_set(struct tapir_db *db, const char *name, size_t len,
 	const struct tapir_entry *e) TAPIR_WUR;
 
 /**
+ * tapir_db_set(), also saying what it replaced, from the same lookup (a
+ * loader that needs to know would otherwise look the name up twice).
+ * @param had: set to the flags of the entry of (source, flags & SUBTREE)
+ *	the name had, or to -1 when it had none; left alone on failure.
+ */
+int tapir_db_set_had(struct tapir_db *db, const char *name, size_t len,
+	const struct tapir_entry *e, int *had) TAPIR_WUR;
+
+/**
  * Remove the entry of (source, flags & SUBTREE) for a name.
  * @return: 0 if removed, TAPIR_ENOENT if there was none, TAPIR_ENOMEM.
  */

@@ -29,29 +29,21 @@ file_record(void *arg, const struct tapir_file_record *r)
 		.source = (uint16_t)fl->src,
 		.list = (uint8_t)sc->list,
 	};
-	const struct tapir_entry *old;
-	bool known = false;
-	tapir_epoch_token tok;
-	size_t n;
+	int had;
 
 	if (r->action != TAPIR_ACTION_PASS)
 		flags |= (uint8_t)(r->action << TAPIR_ENTRY_ACTION_SHIFT);
 	ent.flags = flags;
-	tok = tapir_db_read_begin(e->db);
-	if ((old = tapir_db_find(e->db, r->name, r->len, &n)))
-		for (size_t i = 0; i < n && !known; i++)
-			known = old[i].source == fl->src &&
-				old[i].flags == flags;
-	tapir_db_read_end(e->db, tok);
-	if (tapir_db_set(e->db, r->name, r->len, &ent) != 0) {
+	if (tapir_db_set_had(e->db, r->name, r->len, &ent, &had) != 0) {
 		count(e, TAPIR_C_ENTRY_DB_FULL, 1);
 		tapir__eng_log_reject(e, TAPIR_C_ENTRY_DB_FULL, "source %s: %s",
 			sc->name, r->name);
 		return 0;
 	}
 	fl->names++;
-	/* Only names new to this source can sit in the cache as allowed. */
-	if (!known && fl->purge && !fl->purge_all) {
+	/* Only names new to this source, or with another action from it,
+	 * can sit in the cache as allowed. */
+	if (had != flags && fl->purge && !fl->purge_all) {
 		if (fl->n_purge == PURGE_BATCH_MAX)
 			fl->purge_all = true;
 		else

@@ -213,6 +213,8 @@ for n in $MEM_SIZES; do
 	row "load s, $n names (native: until it answers)" \
 		"$(ms_s "$(get bench=mem engine=ours source=file n="$n" load_ms)")" \
 		"$(ms_s "$(nv load_wall_ms)")" "<= 5"
+	row "load CPU s of the module's writer thread, $n names" \
+		"$(ms_s "$(get bench=mem engine=ours source=file n="$n" load_cpu_ms)")" "-" "-"
 	row "full reload s, $n names" \
 		"$(ms_s "$(get bench=mem engine=ours source=file n="$n" reload_ms)")" \
 		"$(ms_s "$(nv reload_wall_ms)")" "-"

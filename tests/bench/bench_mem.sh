@@ -105,6 +105,20 @@ loaded_ms() {
 		sed 's/.* in \([0-9]*\) ms.*/\1/'
 }
 
+# thread_cpu_ms PID COMM: CPU time (user + system) of the thread named COMM
+# of process PID so far, in ms: the module's cost of a load, whatever
+# share of the CPUs the query stream leaves its writer (nice 10 below the
+# workers).
+thread_cpu_ms() {
+	for t in /proc/$1/task/*; do
+		[ "$(cat "$t/comm" 2>/dev/null)" = "$2" ] || continue
+		sed 's/^.*) //' "$t/stat" | awk -v hz="$(getconf CLK_TCK)" \
+			'{ printf "%d\n", ($12 + $13) * 1000 / hz }'
+		return
+	done
+	echo -
+}
+
 db_names() {
 	"$CONTROL" -s "$T/tapir-pop.sock" status 2>/dev/null |
 		grep -q "^db.names: $1\$"
@@ -145,6 +159,7 @@ ours() {
 		load_ms=-
 	fi
 	load_wall=$(($(now_ms) - t0))
+	load_cpu=$(thread_cpu_ms "$UNBOUND_PID" tapir-writer)
 	during_load=$(stream_stop)
 	sleep "${SETTLE:-2}"
 	rss=$(vm VmRSS "$UNBOUND_PID")
@@ -179,6 +194,7 @@ ours() {
 	stream_start "$UNBOUND_PORT"
 	sample_start "$UNBOUND_PID" "$T/reload.rss"
 	loads=$(grep -c "source mem: .* in [0-9]* ms" "$T/unbound.log")
+	c0=$(thread_cpu_ms "$UNBOUND_PID" tapir-writer)
 	r0=$(now_ms)
 	# A new modification time: reload skips a file found unchanged.
 	touch "$T/names.txt"
@@ -188,17 +204,18 @@ ours() {
 		fail "$src: reload of $n names not seen in the log"
 	reload_wall=$(($(now_ms) - r0))
 	reload_ms=$(loaded_ms mem $((loads + 1)))
+	reload_cpu=$(($(thread_cpu_ms "$UNBOUND_PID" tapir-writer) - c0))
 	sleep 1
 	peak=$(sample_stop "$UNBOUND_PID")
 	during_reload=$(stream_stop)
 	keep "$T/reload.rss" "mem-ours-$src-$n.rss"
-	echo "$n $rss $BASE_OURS $peak $load_hwm $load_ms $load_wall $reload_ms $reload_wall $during_load $during_reload" |
+	echo "$n $rss $BASE_OURS $peak $load_hwm $load_ms $load_wall $reload_ms $reload_wall $during_load $during_reload $load_cpu $reload_cpu" |
 		awk -v s="$src" '{
 			n = $1; bpn = ($2 - $3) * 1024 / n
-			printf "module, %s source, %d names: VmRSS %d kB, %.1f bytes/name over no names (%d kB); reload peak %d kB = %.2fx steady (initial load peak %d kB); load %s ms (module) %d ms (start to loaded); full reload %s ms (module) %d ms (wall); queries during the load: %s answered, %s unanswered, %s SERVFAIL, worst %s ms; during the reload: %s answered, %s unanswered, %s SERVFAIL, worst %s ms\n",
-				s, n, $2, bpn, $3, $4, $4 / $2, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17
-			printf "RESULT bench=mem engine=ours source=%s n=%d rss_kb=%d base_kb=%d bpn=%.1f peak_kb=%d peak_ratio=%.3f load_peak_kb=%d load_ms=%s load_wall_ms=%d reload_ms=%s reload_wall_ms=%d load_answered=%s load_unanswered=%s load_servfail=%s load_worst_ms=%s reload_answered=%s reload_unanswered=%s reload_servfail=%s reload_worst_ms=%s\n",
-				s, n, $2, $3, bpn, $4, $4 / $2, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17
+			printf "module, %s source, %d names: VmRSS %d kB, %.1f bytes/name over no names (%d kB); reload peak %d kB = %.2fx steady (initial load peak %d kB); load %s ms (module) %d ms (start to loaded) %s ms CPU (writer); full reload %s ms (module) %d ms (wall) %s ms CPU (writer); queries during the load: %s answered, %s unanswered, %s SERVFAIL, worst %s ms; during the reload: %s answered, %s unanswered, %s SERVFAIL, worst %s ms\n",
+				s, n, $2, bpn, $3, $4, $4 / $2, $5, $6, $7, $18, $8, $9, $19, $10, $11, $12, $13, $14, $15, $16, $17
+			printf "RESULT bench=mem engine=ours source=%s n=%d rss_kb=%d base_kb=%d bpn=%.1f peak_kb=%d peak_ratio=%.3f load_peak_kb=%d load_ms=%s load_wall_ms=%d load_cpu_ms=%s reload_ms=%s reload_wall_ms=%d reload_cpu_ms=%s load_answered=%s load_unanswered=%s load_servfail=%s load_worst_ms=%s reload_answered=%s reload_unanswered=%s reload_servfail=%s reload_worst_ms=%s\n",
+				s, n, $2, $3, bpn, $4, $4 / $2, $5, $6, $7, $18, $8, $9, $19, $10, $11, $12, $13, $14, $15, $16, $17
 		}'
 	kill "$UNBOUND_PID"
 	wait "$UNBOUND_PID" 2>/dev/null

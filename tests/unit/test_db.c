@@ -171,6 +171,45 @@ test_set_same_source_and_kind_replaces_tags_and_expiry(void **state)
 	assert_int_equal(stats(db).entries, 1);
 }
 
+/* A loader learns what a set replaced from the set itself: the flags of
+ * the entry of the same (source, kind), -1 when there was none. */
+static void
+test_set_had_names_the_replaced_entry(void **state)
+{
+	struct tapir_db *db = *state;
+	uint8_t nx = TAPIR_ACTION_NXDOMAIN << TAPIR_ENTRY_ACTION_SHIFT;
+	struct tapir_entry a = mk(1, TAPIR_LIST_DENY, 0, LATER, nx);
+	struct tapir_entry b = mk(1, TAPIR_LIST_DENY, 0, LATER, 0);
+	struct tapir_entry sub =
+		mk(1, TAPIR_LIST_DENY, 0, LATER, TAPIR_ENTRY_SUBTREE);
+	struct tapir_entry other = mk(2, TAPIR_LIST_DENY, 0, LATER, nx);
+	int had = 7;
+
+	assert_int_equal(tapir_db_set_had(db, "x.example", 9, &a, &had), 0);
+	assert_int_equal(had, -1);
+	assert_int_equal(tapir_db_set_had(db, "x.example", 9, &b, &had), 0);
+	assert_int_equal(had, nx);
+	assert_int_equal(tapir_db_set_had(db, "x.example", 9, &b, &had), 0);
+	assert_int_equal(had, 0);
+	/* Another kind or another source is another entry. */
+	assert_int_equal(tapir_db_set_had(db, "x.example", 9, &sub, &had), 0);
+	assert_int_equal(had, -1);
+	assert_int_equal(tapir_db_set_had(db, "x.example", 9, &other, &had), 0);
+	assert_int_equal(had, -1);
+	assert_int_equal(tapir_db_set_had(db, "x.example", 9, &other, &had), 0);
+	assert_int_equal(had, nx);
+	/* Emptied, the name has nothing to replace. */
+	assert_int_equal(rm(db, "x.example", 1, 0), 0);
+	assert_int_equal(rm(db, "x.example", 1, TAPIR_ENTRY_SUBTREE), 0);
+	assert_int_equal(rm(db, "x.example", 2, nx), 0);
+	assert_int_equal(tapir_db_set_had(db, "x.example", 9, &b, &had), 0);
+	assert_int_equal(had, -1);
+	/* A failed set leaves it alone. */
+	had = 7;
+	assert_int_equal(tapir_db_set_had(db, "", 0, &b, &had), TAPIR_EINVAL);
+	assert_int_equal(had, 7);
+}
+
 static void
 test_exact_and_subtree_entries_of_same_source_coexist(void **state)
 {
@@ -1446,6 +1485,7 @@ main(void)
 		T(test_set_then_find_returns_the_entry),
 		T(test_find_absent_name_returns_nothing),
 		T(test_set_same_source_and_kind_replaces_tags_and_expiry),
+		T(test_set_had_names_the_replaced_entry),
 		T(test_exact_and_subtree_entries_of_same_source_coexist),
 		T(test_entries_sorted_by_source_and_kind_whatever_the_order),
 		T(test_remove_drops_only_that_source_and_kind),
