@@ -489,6 +489,35 @@ out_free:
 	return rc;
 }
 
+/*
+ * Whether a SOA's rdata holds what knot_soa_serial() and the rest read:
+ * two names and five 32-bit fields. libknot's parser lets a record of
+ * class NONE or ANY (or 0) through with any rdata, down to none, and the
+ * readers trust the length.
+ */
+static bool
+soa_rdata_ok(const knot_rdata_t *rd)
+{
+	const uint8_t *p = rd->data, *end = rd->data + rd->len;
+
+	for (int i = 0; i < 2; i++) {
+		int n = knot_dname_wire_check(p, end, NULL);
+		if (n <= 0)
+			return false;
+		p += n;
+	}
+	return end - p >= 20;
+}
+
+/* The zone's SOA, with rdata soa_from() can read. */
+static bool
+is_apex_soa(const knot_rrset_t *rr, const knot_rdata_t *rd,
+	const knot_dname_t *apex)
+{
+	return rr->type == KNOT_RRTYPE_SOA && rd && dname_eq(rr->owner, apex) &&
+	       soa_rdata_ok(rd);
+}
+
 static void
 soa_from(const knot_rrset_t *rr, struct tapir_xfr_soa *soa)
 {
@@ -527,8 +556,9 @@ tapir_xfr_soa_query(const struct tapir_xfr_opts *o, struct tapir_xfr_soa *soa,
 	for (uint16_t i = 0; i < an->count; i++) {
 		const knot_rrset_t *rr = knot_pkt_rr(an, i);
 
-		if (rr->type == KNOT_RRTYPE_SOA && rr->rrs.count > 0 &&
-			dname_eq(rr->owner, c.apex)) {
+		if (rr->rrs.count > 0 &&
+			is_apex_soa(
+				rr, knot_rdataset_at(&rr->rrs, 0), c.apex)) {
 			soa_from(rr, soa);
 			rc = 0;
 			break;
@@ -649,14 +679,17 @@ data_rr(struct xfer *x, const knot_rrset_t *rr, const knot_rdata_t *rd,
 static int
 xfer_rr(struct xfer *x, const knot_rrset_t *rr, const knot_rdata_t *rd)
 {
-	bool soa =
-		rr->type == KNOT_RRTYPE_SOA && dname_eq(rr->owner, x->c->apex);
+	bool soa = is_apex_soa(rr, rd, x->c->apex);
 	uint32_t s = soa ? knot_soa_serial(rd) : 0;
 	int rc;
 
 	if (++x->n_rr > x->max_rr)
 		return tapir_error_set(x->err, TAPIR_ETOOBIG, 0,
 			"transfer has more than %zu records", x->max_rr);
+	if (!soa && rr->type == KNOT_RRTYPE_SOA &&
+		dname_eq(rr->owner, x->c->apex))
+		return tapir_error_set(x->err, TAPIR_EPARSE, 0,
+			"the zone's SOA record is malformed");
 	switch (x->st) {
 	case X_FIRST:
 		if (!soa)

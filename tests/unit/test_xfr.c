@@ -158,6 +158,35 @@ add_msg(struct fake *f, uint16_t qtype, const char *text)
 	knot_pkt_free(p);
 }
 
+/* One answer message whose only RR is the zone's SOA with empty rdata,
+ * as libknot's parser takes it in a record of class NONE. */
+static void
+add_empty_soa_msg(struct fake *f, uint16_t qtype)
+{
+	knot_pkt_t *p = knot_pkt_new(NULL, 512, NULL);
+	uint8_t apex[KNOT_DNAME_MAXLEN];
+	knot_rrset_t rr;
+
+	assert_non_null(p);
+	memset(p->wire, 0, KNOT_WIRE_HEADER_SIZE);
+	assert_true(f->n_msgs < MAX_MSGS);
+	assert_non_null(knot_dname_from_str(apex, ZONE, sizeof(apex)));
+	assert_int_equal(
+		knot_pkt_put_question(p, apex, KNOT_CLASS_IN, qtype), KNOT_EOK);
+	knot_wire_set_qr(p->wire);
+	knot_wire_set_aa(p->wire);
+	assert_int_equal(knot_pkt_begin(p, KNOT_ANSWER), KNOT_EOK);
+	knot_rrset_init(&rr, knot_dname_copy(apex, NULL), KNOT_RRTYPE_SOA,
+		KNOT_CLASS_NONE, 0);
+	assert_int_equal(knot_rrset_add_rdata(&rr, NULL, 0, NULL), KNOT_EOK);
+	assert_int_equal(knot_pkt_put(p, 0, &rr, KNOT_PF_FREE), KNOT_EOK);
+	f->msgs[f->n_msgs] = malloc(p->size);
+	assert_non_null(f->msgs[f->n_msgs]);
+	memcpy(f->msgs[f->n_msgs], p->wire, p->size);
+	f->lens[f->n_msgs++] = p->size;
+	knot_pkt_free(p);
+}
+
 static bool
 read_n(int fd, uint8_t *p, size_t n)
 {
@@ -581,6 +610,38 @@ test_axfr_callback_abort_is_returned(void **state)
 	assert_string_equal(l.text, "begin full 0 10\n"
 				    "add a NXDOMAIN\n"
 				    "add *.b NODATA\n");
+}
+
+/* A SOA with no rdata (fuzz_xfr found it): the SOA readers would read
+ * past the record. */
+static void
+test_soa_query_with_empty_soa_is_parse_error(void **state)
+{
+	struct fake *f = *state;
+	struct tapir_xfr_opts o = opts(f);
+	struct tapir_xfr_soa soa;
+	struct tapir_error e;
+
+	add_empty_soa_msg(f, KNOT_RRTYPE_SOA);
+	start(f);
+	assert_int_equal(tapir_xfr_soa_query(&o, &soa, &e), TAPIR_EPARSE);
+	assert_int_equal(soa.serial, 0);
+}
+
+static void
+test_axfr_with_empty_soa_is_refused(void **state)
+{
+	struct fake *f = *state;
+	struct tapir_xfr_opts o = opts(f);
+	struct tapir_error e;
+	struct log l = { 0 };
+
+	add_empty_soa_msg(f, KNOT_RRTYPE_AXFR);
+	start(f);
+	assert_int_equal(tapir_xfr_fetch(&o, false, 0, &ops, &l, NULL, &e),
+		TAPIR_EPARSE);
+	assert_string_equal(e.text, "the zone's SOA record is malformed");
+	assert_string_equal(l.text, "");
 }
 
 static void
@@ -1029,6 +1090,8 @@ main(void)
 		T(test_axfr_cancelled_before_start_sends_nothing),
 		T(test_axfr_over_max_records_is_too_big),
 		T(test_axfr_callback_abort_is_returned),
+		T(test_soa_query_with_empty_soa_is_parse_error),
+		T(test_axfr_with_empty_soa_is_refused),
 		T(test_axfr_without_leading_soa_is_refused),
 		T(test_axfr_refused_rcode_fails),
 		T(test_ixfr_one_changeset_with_deletion),
