@@ -23,6 +23,7 @@
 
 #include "lib/jws.h"
 #include "lib/tapir.h"
+#include "tests/unit/fixture.h"
 
 #define KID_A  "dkT85jeVnDuQ_xkhCgf4nfE1pT0LMgbpxduxhpYYjhg"
 #define KID_EC "test-noalg"
@@ -86,23 +87,11 @@ vector_path(const char *name)
 static char *
 read_vector(const char *name, size_t *lenp)
 {
-	FILE *f = fopen(vector_path(name), "rb");
-	char *buf;
-	long n;
+	size_t len;
+	char *buf = fixture_read_file(vector_path(name), &len);
 
-	if (!f)
-		fail_msg("cannot open %s (is srcdir set?)", vector_path(name));
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n >= 0);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
 	if (lenp)
-		*lenp = (size_t)n;
+		*lenp = len;
 	return buf;
 }
 
