@@ -129,9 +129,12 @@ db_names() {
 ours() {
 	src=$1 n=$2
 	names "$n" "$T/names.txt"
-	write_module_config
+	# Limits above the defaults' 10M names, 256 MiB list file and 512 MiB
+	# transfer, so that the largest sizes load.
+	write_module_config "$(printf 'limits:\n  max-entries: %d\n  max-transfer-size: %d' \
+		$((2 * n + 1000)) $((128 * n + 536870912)))"
 	if [ "$src" = file ]; then
-		awk -v T="$T" '/^sources:/ { print; print "  - name: mem\n    type: file\n    list: doubtlist\n    path: " T "/names.txt\n    refresh: 86400"; next } { print }' \
+		awk -v T="$T" '/^sources:/ { print; print "  - name: mem\n    type: file\n    list: doubtlist\n    path: " T "/names.txt\n    refresh: 86400\n    max-size: 2147483648"; next } { print }' \
 			"$T/tapir-pop.yaml" >"$T/y" && mv "$T/y" "$T/tapir-pop.yaml"
 	else
 		{
