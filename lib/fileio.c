@@ -25,6 +25,47 @@ int (*tapir__fileio_fsync)(int fd) = fsync;
 #define FIRST_CAP 65536
 
 int
+tapir_fileio_open(const char *path, size_t max, unsigned flags, int *fdp,
+	struct stat *sb, struct tapir_error *err)
+{
+	int fd, rc;
+
+	*fdp = -1;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		int saved = errno;
+		return tapir_error_set(err,
+			saved == ENOENT ? TAPIR_ENOENT : TAPIR_EIO, 0, "%s: %s",
+			path, strerror(saved));
+	}
+	if (fstat(fd, sb) != 0) {
+		rc = tapir_error_set(
+			err, TAPIR_EIO, 0, "%s: %s", path, strerror(errno));
+		goto out_close;
+	}
+	if (S_ISDIR(sb->st_mode)) {
+		rc = tapir_error_set(
+			err, TAPIR_EIO, 0, "%s: %s", path, strerror(EISDIR));
+		goto out_close;
+	}
+	if ((flags & TAPIR_FILEIO_REGULAR) && !S_ISREG(sb->st_mode)) {
+		rc = tapir_error_set(
+			err, TAPIR_EIO, 0, "%s: not a regular file", path);
+		goto out_close;
+	}
+	if (S_ISREG(sb->st_mode) && (uint64_t)sb->st_size > max) {
+		rc = tapir_error_set(err, TAPIR_ETOOBIG, 0,
+			"%s: larger than %zu bytes", path, max);
+		goto out_close;
+	}
+	*fdp = fd;
+	return 0;
+
+out_close:
+	close(fd);
+	return rc;
+}
+
+int
 tapir_fileio_read(const char *path, size_t max, unsigned flags, char **out,
 	size_t *outlen, struct tapir_error *err)
 {
@@ -38,32 +79,8 @@ tapir_fileio_read(const char *path, size_t max, unsigned flags, char **out,
 	/* Room for max + 1 bytes and the NUL. */
 	if (max > SIZE_MAX - 2)
 		max = SIZE_MAX - 2;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		int saved = errno;
-		return tapir_error_set(err,
-			saved == ENOENT ? TAPIR_ENOENT : TAPIR_EIO, 0, "%s: %s",
-			path, strerror(saved));
-	}
-	if (fstat(fd, &sb) != 0) {
-		rc = tapir_error_set(
-			err, TAPIR_EIO, 0, "%s: %s", path, strerror(errno));
-		goto out_close;
-	}
-	if (S_ISDIR(sb.st_mode)) {
-		rc = tapir_error_set(
-			err, TAPIR_EIO, 0, "%s: %s", path, strerror(EISDIR));
-		goto out_close;
-	}
-	if ((flags & TAPIR_FILEIO_REGULAR) && !S_ISREG(sb.st_mode)) {
-		rc = tapir_error_set(
-			err, TAPIR_EIO, 0, "%s: not a regular file", path);
-		goto out_close;
-	}
-	if (S_ISREG(sb.st_mode) && (uint64_t)sb.st_size > max) {
-		rc = tapir_error_set(err, TAPIR_ETOOBIG, 0,
-			"%s: larger than %zu bytes", path, max);
-		goto out_close;
-	}
+	if ((rc = tapir_fileio_open(path, max, flags, &fd, &sb, err)) != 0)
+		return rc;
 	/* A plain read, not mmap: a file truncated under a mapping would
 	 * raise SIGBUS inside Unbound. Up to max + 1 bytes are read, so that
 	 * a file that grows while being read is still caught as too big. */

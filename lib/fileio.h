@@ -18,11 +18,23 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "lib/tapir.h"
 
 /* Refuse anything but a regular file (a FIFO would block the reader). */
 #define TAPIR_FILEIO_REGULAR 0x1u
+
+/**
+ * Open a file to read, with the checks of tapir_fileio_read() made before
+ * any of it is read.
+ * @param fdp: receives the descriptor (O_CLOEXEC), the caller's to close;
+ *	-1 on failure.
+ * @param sb: receives its fstat().
+ * @return: as tapir_fileio_read(), but for TAPIR_ENOMEM.
+ */
+int tapir_fileio_open(const char *path, size_t max, unsigned flags, int *fdp,
+	struct stat *sb, struct tapir_error *err) TAPIR_WUR;
 
 /**
  * Read a whole file into memory.

@@ -752,6 +752,57 @@ check_opts(const struct tapir_file_opts *o, char *origin, struct tapir_error *e)
 	return 0;
 }
 
+/* Sets c up for o, or says why o will not do. st: where the counts go,
+ * cleared. */
+static int
+ctx_init(struct ctx *c, const struct tapir_file_opts *o,
+	tapir_file_record_fn rec, tapir_file_error_fn err, void *arg,
+	struct tapir_file_stats *st, char *origin, struct tapir_error *e)
+{
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	if (!rec)
+		return tapir_error_set(e, TAPIR_EINVAL, 0, "no input");
+	if ((rc = check_opts(o, origin, e)))
+		return rc;
+	memset(c, 0, sizeof(*c));
+	c->rec = rec;
+	c->err = err;
+	c->arg = arg;
+	c->st = st;
+	c->max_reported = o->max_errors_reported
+				  ? o->max_errors_reported
+				  : TAPIR_FILE_ERRORS_REPORTED_DEFAULT;
+	c->csv_column = o->csv_column ? o->csv_column : 2;
+	c->csv_delim = o->csv_delim ? o->csv_delim : ',';
+	c->header_pending = o->csv_header;
+	return 0;
+}
+
+/* The line parser of a line format; NULL for RPZ. */
+static line_fn
+line_parser(enum tapir_file_format format)
+{
+	switch (format) {
+	case TAPIR_FORMAT_DOMAINS:
+		return domains_line;
+	case TAPIR_FORMAT_HOSTS:
+		return hosts_line;
+	case TAPIR_FORMAT_CSV:
+		return csv_line;
+	default:
+		return NULL;
+	}
+}
+
+static bool
+has_bom(const char *p, size_t len)
+{
+	/* A UTF-8 byte order mark, as some editors write. */
+	return len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0;
+}
+
 static int
 parse(const char *buf, size_t len, const struct tapir_file_opts *o,
 	tapir_file_record_fn rec, tapir_file_error_fn err, void *arg,
@@ -760,49 +811,109 @@ parse(const char *buf, size_t len, const struct tapir_file_opts *o,
 	char origin[TAPIR_NAME_BUFSIZE];
 	struct tapir_file_stats local;
 	struct ctx c;
+	line_fn fn;
 	int rc;
 
 	if (!st)
 		st = &local;
-	memset(st, 0, sizeof(*st));
-	if (!rec || (!buf && len))
-		return tapir_error_set(e, TAPIR_EINVAL, 0, "no input");
-	if ((rc = check_opts(o, origin, e)))
+	if ((rc = ctx_init(&c, o, rec, err, arg, st, origin, e)))
 		return rc;
-	memset(&c, 0, sizeof(c));
-	c.rec = rec;
-	c.err = err;
-	c.arg = arg;
-	c.st = st;
-	c.max_reported = o->max_errors_reported
-				 ? o->max_errors_reported
-				 : TAPIR_FILE_ERRORS_REPORTED_DEFAULT;
-	c.csv_column = o->csv_column ? o->csv_column : 2;
-	c.csv_delim = o->csv_delim ? o->csv_delim : ',';
-	c.header_pending = o->csv_header;
-
+	if (!buf && len)
+		return tapir_error_set(e, TAPIR_EINVAL, 0, "no input");
 	if (!buf)
 		buf = "";
-	/* A UTF-8 byte order mark, as some editors write. */
-	if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0) {
+	if (has_bom(buf, len)) {
 		buf += 3;
 		len -= 3;
 	}
 	st->unterminated = len && buf[len - 1] != '\n';
-	switch (o->format) {
-	case TAPIR_FORMAT_DOMAINS:
-		return each_line(&c, buf, len, domains_line);
-	case TAPIR_FORMAT_HOSTS:
-		return each_line(&c, buf, len, hosts_line);
-	case TAPIR_FORMAT_CSV:
-		return each_line(&c, buf, len, csv_line);
-	case TAPIR_FORMAT_RPZ:
-		rc = parse_rpz(&c, buf, len, origin[0] ? origin : NULL);
-		if (rc == TAPIR_ENOMEM || rc == TAPIR_EINVAL)
-			tapir_error_set(e, rc, 0, "%s", tapir_strerror(rc));
-		return rc;
+	if ((fn = line_parser(o->format)))
+		return each_line(&c, buf, len, fn);
+	rc = parse_rpz(&c, buf, len, origin[0] ? origin : NULL);
+	if (rc == TAPIR_ENOMEM || rc == TAPIR_EINVAL)
+		tapir_error_set(e, rc, 0, "%s", tapir_strerror(rc));
+	return rc;
+}
+
+size_t tapir__listfile_block = 65536;
+
+/*
+ * A file of a line format, read a block at a time: the list is never
+ * whole in memory, so that loading it costs the database's memory and
+ * not the list's too (a 10M-name list is some 300 MB). fn sees the lines
+ * each_line() gives for the whole file; a line longer than a block grows
+ * the block (up to max, the file's own bound).
+ */
+static int
+stream_lines(struct ctx *c, int fd, const char *path, size_t max, line_fn fn,
+	struct tapir_error *e)
+{
+	size_t cap = tapir__listfile_block, have = 0, total = 0;
+	char *buf = malloc(cap), *nb, last = '\n';
+	bool bom_checked = false, eof = false;
+	unsigned line = 0;
+	int rc = 0;
+
+	if (!buf)
+		return tapir_error_set(e, TAPIR_ENOMEM, 0, "out of memory");
+	while (!eof && rc == 0) {
+		const char *p, *end, *nl;
+		ssize_t r;
+
+		/* Full: a line (or a byte order mark) longer than it. */
+		if (have == cap) {
+			if (!(nb = realloc(buf, cap * 2))) {
+				rc = tapir_error_set(
+					e, TAPIR_ENOMEM, 0, "out of memory");
+				break;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		r = read(fd, buf + have, cap - have);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = tapir_error_set(e, TAPIR_EIO, total, "%s: %s",
+				path, strerror(errno));
+			break;
+		}
+		/* A file that grows past max while it is read. */
+		if ((total += (size_t)r) > max) {
+			rc = tapir_error_set(e, TAPIR_ETOOBIG, 0,
+				"%s: larger than %zu bytes", path, max);
+			break;
+		}
+		eof = r == 0;
+		have += (size_t)r;
+		if (!bom_checked) {
+			if (have < 3 && !eof)
+				continue;
+			bom_checked = true;
+			if (has_bom(buf, have)) {
+				have -= 3;
+				memmove(buf, buf + 3, have);
+			}
+		}
+		if (have)
+			last = buf[have - 1];
+		p = buf;
+		end = buf + have;
+		while (rc == 0 && (nl = memchr(p, '\n', (size_t)(end - p)))) {
+			c->st->lines++;
+			rc = fn(c, p, (size_t)(nl - p), ++line);
+			p = nl + 1;
+		}
+		if (rc == 0 && eof && p < end) {
+			c->st->lines++;
+			rc = fn(c, p, (size_t)(end - p), ++line);
+		}
+		have = (size_t)(end - p);
+		memmove(buf, p, have);
 	}
-	return TAPIR_EINVAL;
+	c->st->unterminated = last != '\n';
+	free(buf);
+	return rc;
 }
 
 int
@@ -819,9 +930,14 @@ tapir_file_parse_path(const char *path, size_t max_size,
 	tapir_file_error_fn err, void *arg, struct tapir_file_stats *st,
 	struct tapir_error *e)
 {
+	char origin[TAPIR_NAME_BUFSIZE];
+	struct tapir_file_stats local;
+	struct stat sb;
+	struct ctx c;
+	line_fn fn;
 	char *buf;
 	size_t len;
-	int rc;
+	int fd, rc;
 
 	if (e)
 		e->line = 0;
@@ -831,6 +947,17 @@ tapir_file_parse_path(const char *path, size_t max_size,
 		return tapir_error_set(e, TAPIR_EINVAL, 0, "no path");
 	if (!max_size)
 		max_size = TAPIR_FILE_MAX_SIZE_DEFAULT;
+	if (o && (fn = line_parser(o->format))) {
+		if ((rc = ctx_init(&c, o, rec, err, arg, st ? st : &local,
+			     origin, e)) != 0)
+			return rc;
+		if ((rc = tapir_fileio_open(path, max_size, 0, &fd, &sb, e)))
+			return rc;
+		rc = stream_lines(&c, fd, path, max_size, fn, e);
+		close(fd);
+		return rc;
+	}
+	/* RPZ text goes to the zone scanner whole. */
 	if ((rc = tapir_fileio_read(path, max_size, 0, &buf, &len, e)) != 0)
 		return rc;
 	rc = parse(buf, len, o, rec, err, arg, st, e);

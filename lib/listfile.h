@@ -178,4 +178,8 @@ int tapir_rpz_map(const uint8_t *owner, size_t owner_len, const uint8_t *apex,
 	struct tapir_file_record *out, char namebuf[TAPIR_NAME_BUFSIZE],
 	struct tapir_error *err) TAPIR_WUR;
 
+/* Test seam: the block tapir_file_parse_path() reads a line format in
+ * (64 KiB). */
+extern size_t tapir__listfile_block;
+
 #endif

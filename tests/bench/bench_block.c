@@ -16,12 +16,16 @@
  * queries while BURST decision changes (observations of new names, each
  * purged from Unbound's cache) arrive as fast as the broker takes them.
  *
- * bench_block -u UNBOUND_PORT -s SECONDS
+ * bench_block -u UNBOUND_PORT -s SECONDS [-r QPS]
  *
  * The same steady stream alone for SECONDS, while something else changes
  * the policy (bench_rpz.sh: one IXFR of many names into Unbound's RPZ), or
  * until SIGTERM (bench_mem.sh: while a source loads). Queries unanswered
  * within 2 s and SERVFAIL answers are counted: a reload must not cost any.
+ * With -r, QPS queries a second on a fixed clock instead of each as soon
+ * as the last is answered: steady traffic that leaves CPU to the rest,
+ * where the flood measures what is left once the workers have all they
+ * want.
  */
 #include "tapir_build.h"
 
@@ -95,6 +99,9 @@ struct stream {
 	 * counts above, the stream thread's own, read once it is joined. */
 	int64_t unanswered, servfail;
 	int64_t start; /* when the stream began */
+	/* 0: each query as soon as the last is answered (a flood that keeps
+	 * a CPU busy); else one query every interval ns, on a fixed clock. */
+	int64_t interval;
 	bool realtime; /* the stream thread got SCHED_FIFO */
 	/* Each answer after the first 20 (warm-up): when it was asked (from
 	 * start) and how long it took. */
@@ -123,10 +130,23 @@ stream_main(void *arg)
 	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
 		return NULL;
+	int64_t next = now_ns();
+
 	while (!st->stop) {
 		char name[64];
-		int64_t t0 = now_ns(), dt;
+		int64_t t0, dt;
 		int rc;
+
+		if (st->interval) {
+			struct timespec ts;
+
+			next += st->interval;
+			ts.tv_sec = next / 1000000000;
+			ts.tv_nsec = next % 1000000000;
+			clock_nanosleep(
+				CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+		}
+		t0 = now_ns();
 		snprintf(name, sizeof(name), "steady-%d.example", id % 20);
 		if ((rc = query(fd, name, id++, 2000)) < 0) {
 			st->unanswered++;
@@ -293,9 +313,11 @@ on_term(int sig)
 }
 
 static int
-stream_only(int uport, int seconds)
+stream_only(int uport, int seconds, int rate)
 {
-	struct stream st = { .port = uport, .start = now_ns() };
+	struct stream st = { .port = uport,
+		.start = now_ns(),
+		.interval = rate > 0 ? 1000000000 / rate : 0 };
 	pthread_t th;
 	struct timespec tick = { 0, 10000000 };
 	struct sigaction sa = { .sa_handler = on_term };
@@ -312,7 +334,11 @@ stream_only(int uport, int seconds)
 		nanosleep(&tick, NULL);
 	st.stop = 1;
 	pthread_join(th, NULL);
-	printf("steady stream for %d s: ", seconds);
+	if (rate > 0)
+		printf("steady stream of %d queries/s for %d s: ", rate,
+			seconds);
+	else
+		printf("steady stream for %d s: ", seconds);
 	stream_report(&st);
 	free(st.at);
 	free(st.lat);
@@ -337,10 +363,10 @@ main(int argc, char **argv)
 	struct mosquitto *mosq;
 	int64_t *lat;
 	uint16_t id = 1;
-	int done = 0, lost = 0, nburst = 0, stream_s = 0;
+	int done = 0, lost = 0, nburst = 0, stream_s = 0, rate = 0;
 	const char *lat_file = NULL;
 
-	while ((c = getopt(argc, argv, "u:m:t:k:n:p:b:s:o:")) != -1) {
+	while ((c = getopt(argc, argv, "u:m:t:k:n:p:b:s:r:o:")) != -1) {
 		switch (c) {
 		case 'u':
 			uport = atoi(optarg);
@@ -366,6 +392,9 @@ main(int argc, char **argv)
 		case 's':
 			stream_s = atoi(optarg);
 			break;
+		case 'r':
+			rate = atoi(optarg);
+			break;
 		case 'o':
 			lat_file = optarg;
 			break;
@@ -374,7 +403,7 @@ main(int argc, char **argv)
 		}
 	}
 	if (uport && stream_s > 0)
-		return stream_only(uport, stream_s);
+		return stream_only(uport, stream_s, rate);
 	if (!uport || !mport || !topic || !key || trials < 1)
 		return 2;
 	if (!(signer = tapir_signer_load_file(key, &err))) {

@@ -10,9 +10,12 @@
 # auth_zone_reload for RPZ; none for the xfr source, whose full reload
 # would be a new AXFR) with VmRSS sampled every 10 ms (bench_rss) and
 # VmHWM reset before it (/proc/PID/clear_refs), for the peak; and a
-# steady stream of cached queries (bench_block -s) throughout the load
-# and the reload, counting those not answered within 2 s and SERVFAILs
-# (native RPZ answers nothing until its zone is read: its load has none).
+# steady stream of cached queries (bench_block -s, STREAM_QPS a second,
+# default 2000; 0: each as soon as the last is answered, a flood that
+# leaves the module's threads, niced below the workers, what the workers
+# do not take) throughout the load and the reload, counting those not
+# answered within 2 s and SERVFAILs (native RPZ answers nothing until its
+# zone is read: its load has none).
 # Prints numbers and one "RESULT bench=mem ..." line for each run;
 # asserts nothing. From a configured build directory:
 #   top_srcdir=.. top_builddir=. UNBOUND_SRC=../_unbound/src \
@@ -26,6 +29,7 @@
 SIZES=${1:-"1000000 10000000"}
 NATIVE_MAX=${NATIVE_MAX:-1000000}
 MEM_XFR=${MEM_XFR:-yes}
+STREAM_QPS=${STREAM_QPS:-2000}
 BENCH="$top_builddir/tests/bench/bench_block"
 RSS="$top_builddir/tests/bench/bench_rss"
 # Real names when a list is at hand ($TAPIR_BENCH_NAMES, or the team's
@@ -34,7 +38,12 @@ LIST=${TAPIR_BENCH_NAMES:-$top_srcdir/../shared/data/blocklist-all.txt}
 [ -x "$BENCH" ] && [ -x "$RSS" ] ||
 	fail "build them first: make tests/bench/bench_block tests/bench/bench_rss"
 
-# names N FILE: the benchmarks' names, real ones first.
+# names N FILE: the benchmarks' names, real ones first. Memory per name
+# depends on its length (the database keeps a name of up to 27 bytes in
+# its index cell, a longer one in its arena), so the synthetic names are
+# as long as real ones: 17 to 19 bytes, where the team's real list
+# averages 20.5 (and the other benchmarks' "synth-N-HEX.example", 25 to
+# 29 bytes, would each take the arena's slot too).
 names() {
 	if [ -r "$LIST" ] && [ "$1" -gt 0 ]; then
 		head -n "$1" "$LIST" >"$2"
@@ -43,7 +52,7 @@ names() {
 	fi
 	have=$(wc -l <"$2")
 	[ "$have" -ge "$1" ] ||
-		seq "$have" $(($1 - 1)) | awk '{ printf "synth-%d-%x.example\n", $1, $1 * 2654435761 % 4294967296 }' >>"$2"
+		seq "$have" $(($1 - 1)) | awk '{ printf "%x-%x.example\n", $1, $1 * 2654435761 % 65536 }' >>"$2"
 }
 
 # vm KEY PID: VmRSS, VmHWM, ... of PID in kB.
@@ -60,7 +69,7 @@ now_ms() {
 # Its query thread is started after its SIGTERM handler is in place:
 # until then, SIGTERM would end it without a report.
 stream_start() {
-	"$BENCH" -u "$1" -s 3600 >"$T/stream.out" &
+	"$BENCH" -u "$1" -s 3600 -r "$STREAM_QPS" >"$T/stream.out" &
 	SPID=$!
 	PIDS="$PIDS $SPID"
 	wait_until 10 sh -c "[ \$(ls /proc/$SPID/task 2>/dev/null | wc -l) -ge 2 ]" ||
@@ -285,7 +294,7 @@ remote_peer "$MOSQUITTO_PID"
 start_knot
 XP="$T/xfrprimary"
 mkdir -p "$XP/db"
-echo "whole-process memory (VmRSS) of the dynlib Unbound, 2 threads; sizes: $SIZES; native RPZ up to $NATIVE_MAX names"
+echo "whole-process memory (VmRSS) of the dynlib Unbound, 2 threads; sizes: $SIZES; native RPZ up to $NATIVE_MAX names; query stream: $([ "$STREAM_QPS" -gt 0 ] && echo "$STREAM_QPS/s" || echo flood)"
 ours file 0
 for n in $SIZES; do
 	ours file "$n"

@@ -1040,6 +1040,99 @@ test_parse_path_reports_a_missing_file(void **state)
 	assert_non_null(strstr(e.text, "/nonexistent/list.txt"));
 }
 
+/*
+ * A file of a line format is read a block at a time: whatever the block,
+ * and wherever its edges fall (inside a CRLF, a byte order mark, a name,
+ * a line longer than the block), it gives what the whole file in memory
+ * gives: the same records, bad lines and counts.
+ */
+static void
+test_parse_path_in_blocks_gives_what_the_whole_file_gives(void **state)
+{
+	static const struct {
+		enum tapir_file_format format;
+		bool csv_header;
+		const char *text;
+	} cases[] = {
+		{ TAPIR_FORMAT_DOMAINS, false,
+			"\xef\xbb\xbf"
+			"a.example\r\n# comment\n\nb.example # x\r\n"
+			"bad..name\n*.c.example\nd.example" },
+		{ TAPIR_FORMAT_DOMAINS, false, "" },
+		{ TAPIR_FORMAT_DOMAINS, false, "\xef\xbb\xbf" },
+		{ TAPIR_FORMAT_DOMAINS, false, "ab" },
+		{ TAPIR_FORMAT_DOMAINS, false, "\n\n" },
+		{ TAPIR_FORMAT_DOMAINS, false, "\xef\xbb" },
+		{ TAPIR_FORMAT_HOSTS, false,
+			"127.0.0.1 localhost\n0.0.0.0 a.example b.example "
+			"c.example d.example e.example f.example g.example "
+			"h.example i.example j.example\n0.0.0.0 k.example\n" },
+		{ TAPIR_FORMAT_CSV, true,
+			"domain,first,seen\nx,a.example,1\nx,b.example,2\n"
+			"x,\"c.example\",3\nx,-bad-,4\n" },
+	};
+	static const size_t blocks[] = { 1, 2, 3, 7, 64, 65536 };
+	size_t saved = tapir__listfile_block;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct got *whole = test_calloc(1, sizeof(*whole));
+
+		assert_non_null(whole);
+		whole->o.format = cases[i].format;
+		whole->o.csv_header = cases[i].csv_header;
+		assert_int_equal(
+			tapir_file_parse(cases[i].text, strlen(cases[i].text),
+				&whole->o, on_record, on_error, whole,
+				&whole->st),
+			0);
+		for (size_t b = 0; b < sizeof(blocks) / sizeof(blocks[0]);
+			b++) {
+			struct got *g = test_calloc(1, sizeof(*g));
+			struct tapir_error e;
+
+			assert_non_null(g);
+			g->o = whole->o;
+			write_tmp(g, cases[i].text);
+			tapir__listfile_block = blocks[b];
+			assert_int_equal(
+				tapir_file_parse_path(g->tmp, 0, &g->o,
+					on_record, on_error, g, &g->st, &e),
+				0);
+			unlink(g->tmp);
+			assert_int_equal(g->n, whole->n);
+			for (size_t k = 0; k < g->n; k++) {
+				assert_string_equal(
+					g->r[k].name, whole->r[k].name);
+				assert_int_equal(
+					g->r[k].subtree, whole->r[k].subtree);
+				assert_int_equal(
+					g->r[k].action, whole->r[k].action);
+				assert_int_equal(
+					g->r[k].line, whole->r[k].line);
+			}
+			assert_int_equal(g->ne, whole->ne);
+			for (size_t k = 0; k < g->ne; k++) {
+				assert_int_equal(
+					g->e[k].line, whole->e[k].line);
+				assert_string_equal(
+					g->e[k].reason, whole->e[k].reason);
+			}
+			assert_int_equal(g->st.lines, whole->st.lines);
+			assert_int_equal(g->st.records, whole->st.records);
+			assert_int_equal(g->st.errors, whole->st.errors);
+			assert_int_equal(g->st.skipped, whole->st.skipped);
+			assert_int_equal(
+				g->st.unterminated, whole->st.unterminated);
+			assert_int_equal(
+				g->st.last_bad_line, whole->st.last_bad_line);
+			test_free(g);
+		}
+		test_free(whole);
+	}
+	tapir__listfile_block = saved;
+}
+
 /* --- samples shaped like the real lists --- */
 
 static void
@@ -1156,6 +1249,8 @@ main(void)
 		T(test_parse_path_reads_a_file),
 		T(test_parse_path_refuses_a_file_over_max_size),
 		T(test_parse_path_reports_a_missing_file),
+		cmocka_unit_test(
+			test_parse_path_in_blocks_gives_what_the_whole_file_gives),
 		T(test_sample_hosts_block_list),
 		T(test_sample_domains_block_list),
 	};
