@@ -20,6 +20,8 @@
 #   --native-max N       BENCH_NATIVE_MAX largest native RPZ memory run
 #                                         (1000000: about 1.2 kB a name)
 #   --mem-xfr yes|no     BENCH_MEM_XFR    also an xfr source (yes)
+#   --mem-qps Q          BENCH_MEM_QPS    queries/s during the loads (2000;
+#                                         0: a flood)
 #   --messages M         BENCH_MESSAGES   signed observations a round (20000)
 #   --qps-names N        BENCH_QPS_NAMES  names behind the qps run (100000)
 #   --qps-seconds S      BENCH_QPS_SECONDS seconds a dnsperf run (3)
@@ -39,6 +41,7 @@ RPZ_TRIALS_N=${BENCH_RPZ_TRIALS:-10}
 MEM_SIZES=${BENCH_MEM_SIZES:-1000000}
 NATIVE_MAX_N=${BENCH_NATIVE_MAX:-1000000}
 MEM_XFR_Q=${BENCH_MEM_XFR:-yes}
+MEM_QPS=${BENCH_MEM_QPS:-2000}
 MESSAGES=${BENCH_MESSAGES:-20000}
 QPS_NAMES=${BENCH_QPS_NAMES:-100000}
 QPS_SECONDS=${BENCH_QPS_SECONDS:-3}
@@ -60,6 +63,7 @@ while [ $# -gt 0 ]; do
 	--mem-sizes) MEM_SIZES=$2; shift ;;
 	--native-max) NATIVE_MAX_N=$2; shift ;;
 	--mem-xfr) MEM_XFR_Q=$2; shift ;;
+	--mem-qps) MEM_QPS=$2; shift ;;
 	--messages) MESSAGES=$2; shift ;;
 	--qps-names) QPS_NAMES=$2; shift ;;
 	--qps-seconds) QPS_SECONDS=$2; shift ;;
@@ -77,6 +81,9 @@ for v in $SIZES $MEM_SIZES $ROUNDS $TRIALS $RPZ_TRIALS_N $NATIVE_MAX_N \
 	'' | *[!0-9]* | 0) echo "bench_all: not a positive number: $v" >&2; exit 2 ;;
 	esac
 done
+case $MEM_QPS in
+'' | *[!0-9]*) echo "bench_all: not a number: $MEM_QPS" >&2; exit 2 ;;
+esac
 for b in $ONLY; do
 	case $b in
 	db | ingest | enforce | mem | qps) ;;
@@ -126,7 +133,7 @@ if [ "$REPORT_ONLY" = no ]; then
 	wants enforce && step enforce env BENCH_OUT="$OUT_ABS" BURSTS="$ROUNDS" \
 		RPZ_TRIALS="$RPZ_TRIALS_N" sh "$S/bench_enforce.sh" "$TRIALS" "$SIZES"
 	wants mem && step mem env BENCH_OUT="$OUT_ABS" NATIVE_MAX="$NATIVE_MAX_N" \
-		MEM_XFR="$MEM_XFR_Q" sh "$S/bench_mem.sh" "$MEM_SIZES"
+		MEM_XFR="$MEM_XFR_Q" STREAM_QPS="$MEM_QPS" sh "$S/bench_mem.sh" "$MEM_SIZES"
 	wants qps && step qps sh "$S/bench_qps.sh" "$QPS_NAMES" "$ROUNDS" "$QPS_SECONDS"
 	if [ "$DRY" = yes ]; then
 		echo "then: the table on stdout, $OUT/report.md and $OUT/*.png"
@@ -277,7 +284,7 @@ ub=$("${UNBOUND_SRC:-}/unbound" -V 2>/dev/null | sed -n 's/^Version //p')
 	echo "- CPU: ${cpu:-unknown}, $(nproc) cores online"
 	echo "- memory: $mem"
 	echo "- Unbound: ${ub:-unknown} ($(echo "${UNBOUND_SRC:-?}"))"
-	echo "- parameters: sizes \"$SIZES\", rounds $ROUNDS, trials $TRIALS (native RPZ $RPZ_TRIALS_N), memory sizes \"$MEM_SIZES\" (native RPZ up to $NATIVE_MAX_N, xfr source: $MEM_XFR_Q), $MESSAGES messages a round, qps: $QPS_NAMES names, ${QPS_SECONDS} s runs; benchmarks: $ONLY"
+	echo "- parameters: sizes \"$SIZES\", rounds $ROUNDS, trials $TRIALS (native RPZ $RPZ_TRIALS_N), memory sizes \"$MEM_SIZES\" (native RPZ up to $NATIVE_MAX_N, xfr source: $MEM_XFR_Q, queries during the loads: $MEM_QPS/s, 0 a flood), $MESSAGES messages a round, qps: $QPS_NAMES names, ${QPS_SECONDS} s runs; benchmarks: $ONLY"
 	echo
 	echo "| figure | ours | native RPZ | ratio | target | met? |"
 	echo "|---|---:|---:|---:|---|---|"
