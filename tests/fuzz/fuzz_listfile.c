@@ -5,12 +5,18 @@
  * column, bit 5: ';' as delimiter, bit 6: an RPZ origin, bit 7: one error
  * reported); the rest is the file. Aborts when a record name is not
  * canonical, a line number is past the input's last line, a non-RPZ record
- * carries an action, or the counts disagree with the callbacks.
+ * carries an action, or the counts disagree with the callbacks. A line
+ * format is also read from a file (a memfd), in blocks of 1 to 61 bytes
+ * chosen by the input's length, as tapir_file_parse_path() reads lists:
+ * it aborts unless that gives the same records, bad lines and counts.
  */
 #include "tapir_build.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "lib/listfile.h"
 #include "lib/name.h"
@@ -21,7 +27,17 @@ struct seen {
 	enum tapir_file_format format;
 	unsigned max_line;
 	size_t records, errors;
+	uint64_t digest; /* of every record and error, in order */
 };
+
+static void
+mix(struct seen *s, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		s->digest = (s->digest ^ b[i]) * 0x100000001b3ULL;
+}
 
 static int
 on_record(void *arg, const struct tapir_file_record *r)
@@ -43,6 +59,9 @@ on_record(void *arg, const struct tapir_file_record *r)
 	if (s->format != TAPIR_FORMAT_RPZ && r->action != TAPIR_ACTION_PASS)
 		abort();
 	s->records++;
+	mix(s, r->name, r->len + 1);
+	mix(s, &r->line, sizeof(r->line));
+	mix(s, &r->subtree, sizeof(r->subtree));
 	return 0;
 }
 
@@ -55,6 +74,43 @@ on_error(void *arg, unsigned line, const char *reason)
 		strchr(reason, '\n'))
 		abort();
 	s->errors++;
+	mix(s, &line, sizeof(line));
+	mix(s, reason, strlen(reason) + 1);
+}
+
+/* The same input read from a file, a block at a time. */
+static void
+from_a_file(const char *buf, size_t len, const struct tapir_file_opts *o,
+	const struct seen *whole, const struct tapir_file_stats *wst)
+{
+	struct seen s = { .format = whole->format,
+		.max_line = whole->max_line };
+	struct tapir_file_stats st;
+	size_t saved = tapir__listfile_block;
+	char path[64];
+	int fd, rc;
+
+	if ((fd = memfd_create("fuzz_listfile", MFD_CLOEXEC)) < 0)
+		return;
+	if (write(fd, buf, len) != (ssize_t)len) {
+		close(fd);
+		return;
+	}
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	tapir__listfile_block = 1 + len % 61;
+	rc = tapir_file_parse_path(
+		path, 0, o, on_record, on_error, &s, &st, NULL);
+	tapir__listfile_block = saved;
+	close(fd);
+	if (rc == TAPIR_ENOMEM)
+		return;
+	if (rc != 0 || s.digest != whole->digest ||
+		s.records != whole->records || s.errors != whole->errors ||
+		st.lines != wst->lines || st.records != wst->records ||
+		st.errors != wst->errors || st.skipped != wst->skipped ||
+		st.unterminated != wst->unterminated ||
+		st.last_bad_line != wst->last_bad_line)
+		abort();
 }
 
 int
@@ -93,5 +149,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (st.records != s.records || st.lines > s.max_line ||
 		s.errors != (st.errors < cap ? st.errors : cap))
 		abort();
+	if (o.format != TAPIR_FORMAT_RPZ && rc == 0)
+		from_a_file(buf, len, &o, &s, &st);
 	return 0;
 }
