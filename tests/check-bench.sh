@@ -80,6 +80,8 @@ row "load s, 1000 names" 0.30 6.00 0.05 "<= 5" yes
 row "load CPU s of the module's writer thread, 1000 names" 0.25 - - - -
 row "queries unanswered (2 s) or SERVFAIL, load + reload, 1000 names" 3 0 - "= 0" NO
 row "bytes/name steady, whole Unbound, file source, 5000 names" - "not run (memory)" - "<= 64" -
+row "load s, 5000 names" - "not run (memory)" - "<= 5" -
+row "full reload s, 5000 names" - "not run (memory)" - - -
 row "distinct entries: bytes/name (database RSS), 2000 names" 70.5 - - "<= 64" NO
 row "distinct entries: ns per hit (one at a time), 2000 names" 95.0 - - "<= 100" yes
 row "stall: worst wait excess ms over no change, burst, 1000 names" 2.00 8.00 0.25 - -

@@ -189,7 +189,14 @@ row() {
 			printf "%s\t%s\t%s\t%s\t%s\t%s\n", $1, $2, $3, r, $4, m
 		}' >>"$OUT/table.tsv"
 }
-ms_s() { [ -n "$1" ] && [ "$1" != - ] && awk -v v="$1" 'BEGIN { printf "%.2f", v / 1000 }'; }
+# ms_s MS: seconds; what is not a number (a step not run) as it is.
+ms_s() {
+	case $1 in
+	'' | -) ;;
+	*[!0-9.]*) printf '%s' "$1" ;;
+	*) awk -v v="$1" 'BEGIN { printf "%.2f", v / 1000 }' ;;
+	esac
+}
 # sum A B: A + B when both are numbers, else nothing (a figure missing).
 sum() {
 	awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/) print a + b }'
