@@ -80,6 +80,7 @@ stream_stop() {
 	wait "$SPID" 2>/dev/null
 	r=$(sed -n 's/.*: \([0-9]*\) cached queries answered, .*, worst \([0-9.]*\) ms (at.*, \([0-9]*\) unanswered, \([0-9]*\) SERVFAIL.*/\1 \3 \4 \2/p' \
 		"$T/stream.out")
+	[ -n "$r" ] || echo "query stream: no report: $(cat "$T/stream.out")" >&2
 	echo "${r:-- - - -}"
 }
 
