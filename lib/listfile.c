@@ -52,6 +52,7 @@ struct ctx {
 	tapir_file_error_fn err;
 	void *arg;
 	struct tapir_file_stats *st;
+	unsigned line; /* lines handed to a line parser so far */
 	size_t max_reported;
 	/* csv */
 	unsigned csv_column;
@@ -141,23 +142,30 @@ next_token(const char **p, size_t *n, const char **tok, size_t *toklen)
 
 typedef int (*line_fn)(struct ctx *c, const char *p, size_t n, unsigned line);
 
-/* Calls fn for each line (without its LF); stops at fn's first nonzero. */
+/*
+ * Calls fn for each line of buf (without its LF), numbering on from the
+ * lines of earlier calls; text after the last LF is a line only at_end
+ * (a reader of blocks has the rest of it to come). *used: the bytes
+ * taken. Stops at fn's first nonzero.
+ */
 static int
-each_line(struct ctx *c, const char *buf, size_t len, line_fn fn)
+each_line(struct ctx *c, const char *buf, size_t len, bool at_end, line_fn fn,
+	size_t *used)
 {
 	const char *p = buf, *end = buf + len;
-	unsigned line = 0;
 	int rc = 0;
 
 	while (p < end && rc == 0) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *eol = nl ? nl : end;
 
-		line++;
+		if (!nl && !at_end)
+			break;
 		c->st->lines++;
-		rc = fn(c, p, (size_t)(eol - p), line);
+		rc = fn(c, p, (size_t)(eol - p), ++c->line);
 		p = nl ? nl + 1 : end;
 	}
+	*used = (size_t)(p - buf);
 	return rc;
 }
 
@@ -812,6 +820,7 @@ parse(const char *buf, size_t len, const struct tapir_file_opts *o,
 	struct tapir_file_stats local;
 	struct ctx c;
 	line_fn fn;
+	size_t used;
 	int rc;
 
 	if (!st)
@@ -828,7 +837,7 @@ parse(const char *buf, size_t len, const struct tapir_file_opts *o,
 	}
 	st->unterminated = len && buf[len - 1] != '\n';
 	if ((fn = line_parser(o->format)))
-		return each_line(&c, buf, len, fn);
+		return each_line(&c, buf, len, true, fn, &used);
 	rc = parse_rpz(&c, buf, len, origin[0] ? origin : NULL);
 	if (rc == TAPIR_ENOMEM || rc == TAPIR_EINVAL)
 		tapir_error_set(e, rc, 0, "%s", tapir_strerror(rc));
@@ -840,9 +849,9 @@ size_t tapir__listfile_block = 65536;
 /*
  * A file of a line format, read a block at a time: the list is never
  * whole in memory, so that loading it costs the database's memory and
- * not the list's too (a 10M-name list is some 300 MB). fn sees the lines
- * each_line() gives for the whole file; a line longer than a block grows
- * the block (up to max, the file's own bound).
+ * not the list's too (a 10M-name list is some 300 MB). each_line() takes
+ * each block's whole lines, and the rest waits for the next block; a line
+ * longer than a block grows the block (up to max, the file's own bound).
  */
 static int
 stream_lines(struct ctx *c, int fd, const char *path, size_t max, line_fn fn,
@@ -851,13 +860,12 @@ stream_lines(struct ctx *c, int fd, const char *path, size_t max, line_fn fn,
 	size_t cap = tapir__listfile_block, have = 0, total = 0;
 	char *buf = malloc(cap), *nb, last = '\n';
 	bool bom_checked = false, eof = false;
-	unsigned line = 0;
 	int rc = 0;
 
 	if (!buf)
 		return tapir_error_set(e, TAPIR_ENOMEM, 0, "out of memory");
 	while (!eof && rc == 0) {
-		const char *p, *end, *nl;
+		size_t used;
 		ssize_t r;
 
 		/* Full: a line (or a byte order mark) longer than it. */
@@ -897,19 +905,9 @@ stream_lines(struct ctx *c, int fd, const char *path, size_t max, line_fn fn,
 		}
 		if (have)
 			last = buf[have - 1];
-		p = buf;
-		end = buf + have;
-		while (rc == 0 && (nl = memchr(p, '\n', (size_t)(end - p)))) {
-			c->st->lines++;
-			rc = fn(c, p, (size_t)(nl - p), ++line);
-			p = nl + 1;
-		}
-		if (rc == 0 && eof && p < end) {
-			c->st->lines++;
-			rc = fn(c, p, (size_t)(end - p), ++line);
-		}
-		have = (size_t)(end - p);
-		memmove(buf, p, have);
+		rc = each_line(c, buf, have, eof, fn, &used);
+		have -= used;
+		memmove(buf, buf + used, have);
 	}
 	c->st->unterminated = last != '\n';
 	free(buf);
